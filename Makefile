@@ -1,0 +1,67 @@
+# Frontdesk tasks. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+# cargo-leptos finds tailwindcss, wasm-opt (npm binaryen) and wasm-bindgen on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+SSR_FEATURES := --no-default-features --features ssr
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: help tools run dev test-deps lint test-rust e2e test bench bench-browser clean-data
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
+
+tools: ## Install build tools (wasm target, cargo-leptos, wasm-bindgen, npm packages); no-op when present
+	scripts/install-tools.sh
+
+run: tools ## Build the release site and serve it on FRONTDESK_ADDR (default 127.0.0.1:3000)
+	cargo leptos build --release
+	node scripts/precompress.mjs target/site/pkg
+	LEPTOS_SITE_ROOT=target/site exec target/release/frontdesk
+
+dev: tools ## Rebuild and reload on change
+	cargo leptos watch
+
+test-deps: ## Install Chromium for the browser tests when /usr/bin/chromium is missing
+	if [ ! -x /usr/bin/chromium ]; then
+	  $(SUDO) apt-get update
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+	fi
+
+lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm builds
+	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null || rustup target add wasm32-unknown-unknown
+	cargo fmt --all -- --check
+	cargo clippy $(SSR_FEATURES) --all-targets -- -D warnings
+	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is running)
+	pg_url=$$(scripts/ensure-postgres.sh)
+	TEST_POSTGRES_URL="$$pg_url" cargo test $(SSR_FEATURES)
+
+e2e: tools test-deps ## Playwright tests against the release build (Playwright starts the server)
+	cargo leptos build --release
+	node scripts/precompress.mjs target/site/pkg
+	cd end2end
+	npx playwright test
+
+test: tools test-deps lint test-rust e2e ## Everything CI runs, in order
+
+bench: ## Benchmarks: time to first token (1 and 64 streams), history reads with 100,000 messages
+	cargo bench $(SSR_FEATURES) --bench ttft
+	cargo bench $(SSR_FEATURES) --bench history
+
+bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scrolled and streamed in Chromium
+	cargo leptos build --release
+	node scripts/precompress.mjs target/site/pkg
+	cd end2end
+	npx playwright test --config playwright.bench.config.ts
+
+clean-data: ## Delete the local database directory ./data
+	rm -rf data

@@ -1,0 +1,500 @@
+import { expect, test, type Page } from '@playwright/test';
+import { ChatPage, FAKE_UPSTREAM, UPSTREAM_APP } from './chat-page';
+
+async function upstreamRequests(page: Page): Promise<any[]> {
+  const response = await page.request.get(`${FAKE_UPSTREAM}/__requests`);
+  return response.json();
+}
+
+test.describe('the composer', () => {
+  test('Enter adds a line by default, and the setting makes Enter send', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.composer.fill('one');
+    await chat.composer.press('Enter');
+    await expect(chat.byRole('user')).toHaveCount(0);
+    await page.getByTestId('settings-button').click();
+    const dialog = page.getByTestId('settings-dialog');
+    await expect(dialog).toBeVisible();
+    await dialog.getByTestId('send-key-enter').check();
+    await expect(dialog.getByRole('status')).toHaveText('Saved');
+    await dialog.press('Escape');
+    await expect(dialog).toBeHidden();
+    await chat.composer.press('Shift+Enter');
+    await chat.composer.pressSequentially('two');
+    await expect(chat.composer).toHaveValue('one\n\ntwo');
+    await chat.composer.press('Enter');
+    await expect(chat.byRole('user')).toHaveCount(1);
+    await expect(chat.contentOf(chat.byRole('user'))).toHaveText('one\n\ntwo');
+  });
+
+  test('a counter appears near the limit and sending stops over it', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const counter = page.getByTestId('char-counter');
+    await chat.composer.fill('a'.repeat(3000));
+    await expect(counter).toBeHidden();
+    await chat.composer.fill('a'.repeat(3700));
+    await expect(counter).toHaveText('3700 / 4000');
+    await chat.composer.fill('a'.repeat(4005));
+    await expect(counter).toContainText('5 characters over the limit');
+    await expect(chat.sendButton).toBeDisabled();
+    await chat.composer.press('Shift+Enter');
+    await expect(chat.byRole('user')).toHaveCount(0);
+    await chat.composer.fill('a'.repeat(4000));
+    await expect(chat.sendButton).toBeEnabled();
+  });
+
+  test('a refused message rolls back and its text returns to the box', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    // The server refuses the message (as it would when the visitor sends too fast).
+    await page.route('**/api/fn/send_message*', (route) =>
+      route.fulfill({ status: 429, contentType: 'application/json', body: JSON.stringify({ code: 'rate_limited', message: 'too many requests; try again in a moment' }) }),
+    );
+    await chat.composer.fill('will be refused');
+    await chat.composer.press('Shift+Enter');
+    await expect(page.getByTestId('notice')).toContainText('too many requests');
+    await expect(chat.byRole('user')).toHaveCount(0);
+    await expect(chat.composer).toHaveValue('will be refused');
+  });
+});
+
+test.describe('the message menu', () => {
+  test('editing asks again: Cancel keeps the text, Confirm saves it and regenerates the reply', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('What does the lamp cost?');
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: What does the lamp cost?');
+    const mine = chat.byRole('user').first();
+    await mine.hover();
+    await mine.getByTestId('message-menu-button').click();
+    await page.getByTestId('menu-edit').click();
+    const input = mine.getByTestId('edit-input');
+    await input.fill('changed my mind');
+    await mine.getByTestId('edit-cancel').click();
+    await expect(chat.contentOf(mine)).toHaveText('What does the lamp cost?');
+    await mine.getByTestId('message-menu-button').click();
+    await page.getByTestId('menu-edit').click();
+    await input.fill('What does the chair cost?');
+    await input.press('Escape');
+    await expect(chat.contentOf(mine)).toHaveText('What does the lamp cost?');
+    await mine.getByTestId('message-menu-button').click();
+    await page.getByTestId('menu-edit').click();
+    await input.fill('What does the chair cost?');
+    await mine.getByTestId('edit-confirm').click();
+    await expect(chat.contentOf(mine)).toHaveText('What does the chair cost?');
+    await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText('Upstream reply to: What does the chair cost?', { timeout: 15_000 });
+    await expect(chat.byRole('assistant')).toHaveCount(2);
+  });
+
+  test('deleting asks first: Cancel keeps the message, Delete removes it', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('delete me');
+    await chat.lastReplyWhenDone();
+    const mine = chat.byRole('user').first();
+    await mine.hover();
+    await mine.getByTestId('message-menu-button').click();
+    await page.getByTestId('menu-delete').click();
+    const confirm = mine.getByTestId('delete-confirm');
+    await expect(confirm).toBeVisible();
+    await confirm.getByTestId('delete-cancel').click();
+    await expect(confirm).toBeHidden();
+    await expect(chat.byRole('user')).toHaveCount(1);
+    await mine.getByTestId('message-menu-button').click();
+    await page.getByTestId('menu-delete').click();
+    await mine.getByTestId('delete-confirm-button').click();
+    await expect(chat.byRole('user')).toHaveCount(0);
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.byRole('user')).toHaveCount(0);
+  });
+
+  test('send, edit and delete work with the keyboard alone', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    // Tab from the top of the page to the message box.
+    for (let i = 0; i < 30 && !(await chat.composer.evaluate((el) => el === document.activeElement)); i++) {
+      await page.keyboard.press('Tab');
+    }
+    await expect(chat.composer).toBeFocused();
+    await page.keyboard.type('typed, not clicked');
+    await page.keyboard.press('Shift+Enter');
+    await chat.lastReplyWhenDone();
+    const mine = chat.byRole('user').first();
+    const menuButton = mine.getByTestId('message-menu-button');
+    for (let i = 0; i < 30 && !(await menuButton.evaluate((el) => el === document.activeElement)); i++) {
+      await page.keyboard.press('Shift+Tab');
+    }
+    await expect(menuButton).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('menu-edit')).toBeFocused();
+    await page.keyboard.press('Enter');
+    const input = mine.getByTestId('edit-input');
+    await expect(input).toBeFocused();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('edited by keyboard');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await expect(mine.getByTestId('edit-confirm')).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(chat.contentOf(mine)).toHaveText('edited by keyboard');
+    await chat.lastReplyWhenDone();
+    await menuButton.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('menu-edit')).toBeFocused();
+    await page.keyboard.press('ArrowDown');
+    await expect(page.getByTestId('menu-delete')).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(mine.getByTestId('delete-cancel')).toBeFocused();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect(chat.byRole('user')).toHaveCount(0);
+  });
+});
+
+test.describe('the assistant', () => {
+  test('switching the context shows in the transcript and changes what the upstream is asked', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await expect(page.getByTestId('subheader')).toContainText('products, prices and orders');
+    await chat.contextSelect.selectOption('billing');
+    await expect(chat.byRole('system').last()).toHaveText('Switched to Billing');
+    await expect(page.getByTestId('subheader')).toContainText('Invoices, payments and refunds');
+    const question = `where is my invoice ${Date.now()}`;
+    await chat.send(question);
+    await chat.lastReplyWhenDone();
+    const asked = (await upstreamRequests(page)).find((r) => r.messages.at(-1).content === question);
+    expect(asked, 'the upstream was asked this question').toBeTruthy();
+    expect(asked.messages[0].role).toBe('system');
+    expect(asked.messages[0].content).toContain('billing assistant');
+  });
+
+  test('a reply can be stopped and retried', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('slow answer please');
+    const reply = chat.byRole('assistant').last();
+    await expect(reply).toHaveAttribute('data-status', 'streaming');
+    await expect(chat.contentOf(reply)).toContainText('word3');
+    await expect(chat.stopButton).toBeVisible();
+    await chat.stopButton.click();
+    await expect(reply).toHaveAttribute('data-status', 'stopped');
+    await expect(reply.getByTestId('failure-reason')).toHaveText('stopped before it finished');
+    await expect(chat.sendButton).toBeVisible();
+    await reply.getByTestId('retry').click();
+    await expect(reply).toHaveAttribute('data-status', 'streaming');
+    await chat.stopButton.click();
+    await expect(reply).toHaveAttribute('data-status', 'stopped');
+  });
+
+  test('Markdown renders, and HTML or script in a reply stays inert', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.evaluate(() => ((window as any).__xss = 0));
+    const payload = [
+      '**bold** and a list:',
+      '- one\n- two',
+      '<img src=x onerror="window.__xss++">',
+      '<script>window.__xss++</script>',
+      '[click](javascript:window.__xss++) [safe](https://example.com)',
+      '<a href="javascript:window.__xss++">raw</a>',
+    ].join('\n\n');
+    await chat.send(`echo: ${payload}`);
+    const body = chat.contentOf(await chat.lastReplyWhenDone());
+    await expect(body.locator('strong')).toHaveText('bold');
+    await expect(body.locator('li')).toHaveCount(2);
+    await expect(body.locator('img, script, iframe')).toHaveCount(0);
+    await expect(body.locator('a')).toHaveCount(1);
+    await expect(body.locator('a')).toHaveAttribute('href', 'https://example.com');
+    await expect(body.locator('a')).toHaveAttribute('rel', 'noopener noreferrer');
+    await expect(body).toContainText('<script>');
+    await body.getByText('click').click();
+    expect(await page.evaluate(() => (window as any).__xss)).toBe(0);
+  });
+
+  test('asking for a person pauses the assistant and says so', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.getByTestId('talk-to-person').click();
+    await expect(page.getByTestId('handoff-banner')).toContainText('A person from our team will answer here soon');
+    await expect(chat.byRole('system').last()).toContainText('Someone from our team will reply here');
+    await chat.send('hello, anyone?');
+    await expect(chat.byRole('user')).toHaveCount(1);
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(page.getByTestId('handoff-banner')).toBeVisible();
+    await expect(chat.byRole('assistant')).toHaveCount(1); // only the greeting
+  });
+});
+
+test.describe('history', () => {
+  test('scrolling to the top loads older pages without moving what is on screen', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
+    const id = chats.chats[0].id;
+    for (let i = 0; i < 25; i++) {
+      const sent = await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, {
+        data: { content: `history ${i}` },
+      });
+      expect(sent.status()).toBe(201);
+    }
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.messages).toHaveCount(20);
+    await expect(page.getByTestId('load-older')).toBeVisible();
+    const anchorId = await chat.messages.first().getAttribute('data-id');
+    await chat.messageList.evaluate((el) => el.scrollTo({ top: 0 }));
+    await expect(chat.messages).toHaveCount(50, { timeout: 15_000 });
+    // The message that was at the top stays at the top: the older page went in above it.
+    const listTop = await chat.messageList.evaluate((el) => el.getBoundingClientRect().top);
+    const anchorTop = await chat.byId(anchorId!).evaluate((el) => el.getBoundingClientRect().top);
+    expect(anchorTop - listTop).toBeGreaterThanOrEqual(0);
+    expect(anchorTop - listTop).toBeLessThan(150);
+    expect(await chat.messageList.evaluate((el) => el.scrollTop)).toBeGreaterThan(500);
+    await chat.messageList.evaluate((el) => el.scrollTo({ top: 0 }));
+    await expect(chat.messages).toHaveCount(51, { timeout: 15_000 });
+    await expect(page.getByTestId('history-start')).toBeVisible();
+  });
+
+  test('a long chat keeps at most 150 messages on the page and pages back down to the newest', async ({ page }) => {
+    test.setTimeout(90_000);
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
+    const id = chats.chats[0].id;
+    for (let i = 0; i < 100; i++) {
+      const sent = await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, { data: { content: `echo: answer ${i}` } });
+      expect(sent.status()).toBe(201);
+    }
+    await chat.page.reload();
+    await chat.waitForHydration();
+    const start = page.getByTestId('history-start');
+    while (!(await start.isVisible())) {
+      const first = await chat.messages.first().getAttribute('data-id');
+      await chat.messageList.evaluate((el) => el.scrollTo({ top: 0 }));
+      await expect(chat.messages.first()).not.toHaveAttribute('data-id', first!);
+      expect(await chat.messages.count()).toBeLessThanOrEqual(150);
+    }
+    await expect(chat.contentOf(chat.messages.first())).toContainText('Looking for the right product?');
+    await expect(page.getByTestId('load-newer')).toBeAttached();
+    await expect(chat.messages).toHaveCount(150);
+    // Back down: newer pages come back until the newest message.
+    while (await page.getByTestId('load-newer').count()) {
+      const last = await chat.messages.last().getAttribute('data-id');
+      await chat.messageList.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+      await expect(chat.messages.last()).not.toHaveAttribute('data-id', last!);
+      expect(await chat.messages.count()).toBeLessThanOrEqual(150);
+    }
+    await expect(chat.contentOf(chat.byRole('user').last())).toHaveText('echo: answer 99');
+    await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText('answer 99');
+    // At the newest end again, live messages show as they arrive.
+    await chat.send('back at the end');
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: back at the end');
+  });
+
+  test('a new message while reading older ones shows a pill instead of jumping', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
+    const id = chats.chats[0].id;
+    for (let i = 0; i < 8; i++) {
+      await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, { data: { content: `filler ${i}` } });
+    }
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await chat.messageList.evaluate((el) => el.scrollTo({ top: 0 }));
+    await expect.poll(() => chat.messageList.evaluate((el) => el.scrollTop)).toBeLessThan(100);
+    await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages`, { data: { content: 'arrived while reading' } });
+    const pill = page.getByTestId('new-messages');
+    await expect(pill).toBeVisible();
+    await pill.click();
+    await expect(pill).toBeHidden();
+    await expect(chat.byRole('user').last()).toBeInViewport();
+  });
+});
+
+test.describe('the window', () => {
+  test('minimize keeps the draft, maximize fills the screen, and the state survives a reload', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open();
+    await expect(chat.window).toHaveAttribute('data-mode', 'open');
+    await chat.composer.fill('half-written');
+    await page.getByTestId('minimize').click();
+    await expect(chat.window).toBeHidden();
+    await expect(chat.launcher).toBeVisible();
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.launcher).toBeVisible();
+    await expect(chat.window).toBeHidden();
+    await chat.launcher.click();
+    await expect(chat.window).toBeVisible();
+    await page.getByTestId('maximize').click();
+    await expect(chat.window).toHaveAttribute('data-mode', 'maximized');
+    const box = await chat.window.boundingBox();
+    const viewport = page.viewportSize()!;
+    expect(box!.width).toBeGreaterThan(viewport.width * 0.9);
+    expect(box!.height).toBeGreaterThan(viewport.height * 0.9);
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.window).toHaveAttribute('data-mode', 'maximized');
+    await page.getByTestId('maximize').click();
+    await expect(chat.window).toHaveAttribute('data-mode', 'open');
+    // Minimized keeps what was typed.
+    await chat.composer.fill('still here');
+    await page.getByTestId('minimize').click();
+    await chat.launcher.click();
+    await expect(chat.composer).toHaveValue('still here');
+    await page.getByTestId('close').click();
+    await expect(chat.launcher).toBeVisible();
+  });
+
+  test('pop-out continues the same chat in a small window of its own', async ({ page, context }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('before the pop-out');
+    await chat.lastReplyWhenDone();
+    const [popup] = await Promise.all([context.waitForEvent('page'), page.getByTestId('pop-out').click()]);
+    await popup.waitForLoadState();
+    expect(new URL(popup.url()).pathname).toBe('/widget');
+    const popped = new ChatPage(popup);
+    await popped.waitForHydration();
+    await expect(popped.contentOf(popped.byRole('user').first())).toHaveText('before the pop-out');
+    await expect(chat.launcher).toBeVisible();
+    await popped.send('from the pop-out');
+    await chat.launcher.click();
+    await expect(chat.contentOf(chat.byRole('user').last())).toHaveText('from the pop-out');
+  });
+
+  test('settings persist across a reload and apply at once', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.getByTestId('settings-button').click();
+    const dialog = page.getByTestId('settings-dialog');
+    await dialog.getByTestId('theme-dark').check();
+    await expect(chat.window).toHaveClass(/\bdark\b/);
+    await dialog.getByTestId('text-size').selectOption('large');
+    await expect(chat.window).toHaveClass(/\btext-lg\b/);
+    await dialog.getByTestId('sound').check();
+    await expect(dialog.getByRole('status')).toHaveText('Saved');
+    await dialog.getByTestId('settings-close').click();
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.window).toHaveClass(/\bdark\b/);
+    await expect(chat.window).toHaveClass(/\btext-lg\b/);
+    await page.getByTestId('settings-button').click();
+    await expect(dialog.getByTestId('sound')).toBeChecked();
+    await expect(dialog.getByTestId('theme-dark')).toBeChecked();
+  });
+
+  test('replies that arrive while the window is minimized show as an unread badge', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.getByTestId('minimize').click();
+    const badge = page.getByTestId('unread-badge');
+    await expect(badge).toBeHidden();
+    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
+    await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${chats.chats[0].id}/messages?wait=true`, { data: { content: 'from another tab' } });
+    await expect(badge).toHaveText('1');
+    await expect(chat.launcher).toHaveAccessibleName('Open chat, 1 unread');
+    await chat.launcher.click();
+    await expect(badge).toBeHidden();
+    await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText('Upstream reply to: from another tab');
+  });
+
+  test('on a narrow screen the window fills the screen', async ({ page }) => {
+    await page.setViewportSize({ width: 375, height: 700 });
+    const chat = new ChatPage(page);
+    await chat.open();
+    const box = (await chat.window.boundingBox())!;
+    expect(box.x).toBe(0);
+    expect(box.y).toBe(0);
+    expect(box.width).toBe(375);
+    expect(box.height).toBe(700);
+  });
+
+  test('the system theme follows the visitor\'s colour scheme', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await chat.open(UPSTREAM_APP);
+    const background = () => chat.window.evaluate((el) => getComputedStyle(el).backgroundColor);
+    await expect(chat.window).toHaveClass(/theme-system/);
+    const dark = await background();
+    await page.emulateMedia({ colorScheme: 'light' });
+    await expect.poll(background).not.toBe(dark);
+    expect(await background()).toBe('rgb(255, 255, 255)');
+  });
+
+  test('the settings dialog keeps focus inside and closes on Escape', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.getByTestId('settings-button').click();
+    const dialog = page.getByRole('dialog', { name: 'Chat settings' });
+    await expect(dialog).toBeVisible();
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      expect(await dialog.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    await expect(dialog).toBeHidden();
+  });
+});
+
+test.describe('product pages', () => {
+  test('a chat opened on a product page is about that product', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open('/products');
+    await page.getByRole('link', { name: 'Nimbus Office Chair' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nimbus Office Chair');
+    await chat.waitForHydration();
+    await expect(page.getByTestId('subheader')).toContainText('Nimbus Office Chair');
+    await chat.send('How long does assembly take?');
+    const reply = await chat.lastReplyWhenDone();
+    await expect(chat.contentOf(reply)).toContainText('Assembly takes about 15 minutes');
+    // The general chat on other pages is a different conversation.
+    await chat.open('/');
+    await expect(chat.byRole('user')).toHaveCount(0);
+  });
+});
+
+test.describe('on any site', () => {
+  test('the embed adds a launcher that opens the chat in an iframe, with a JS API', async ({ page }) => {
+    const loaded: string[] = [];
+    page.on('request', (r) => loaded.push(r.url()));
+    await page.goto('http://127.0.0.1:3102/');
+    const launcher = page.locator('[data-frontdesk=launcher]');
+    await expect(launcher).toBeVisible();
+    expect(loaded.some((u) => u.includes('/widget'))).toBe(false);
+    await expect(page.locator('[data-frontdesk=frame]')).toHaveCount(0);
+    await launcher.click();
+    const frame = page.frameLocator('[data-frontdesk=frame]');
+    await expect(frame.getByTestId('chat-window')).toBeVisible({ timeout: 20_000 });
+    await expect(frame.getByTestId('subheader')).toContainText('Nimbus Office Chair');
+    await page.evaluate(() => (window as any).Frontdesk.close());
+    await expect(page.locator('[data-frontdesk=frame]')).toBeHidden();
+    await page.evaluate(() => (window as any).Frontdesk.open());
+    await expect(page.locator('[data-frontdesk=frame]')).toBeVisible();
+    // A reply that arrives while the window is closed counts as unread.
+    await frame.getByTestId('composer').fill('Is the chair comfortable?');
+    await frame.getByTestId('composer').press('Shift+Enter');
+    await expect(frame.locator('[data-testid=message][data-role=assistant][data-status=streaming]')).toHaveCount(1);
+    await frame.getByTestId('close').click();
+    await expect(page.locator('[data-frontdesk=frame]')).toBeHidden();
+    await expect.poll(() => page.evaluate(() => (window as any).unreadCounts.at(-1)), { timeout: 30_000 }).toBe(1);
+    await expect(page.locator('[data-frontdesk=unread]')).toHaveText('1');
+    await expect(page.locator('[data-frontdesk=launcher]')).toHaveAccessibleName('Open chat, 1 unread');
+    await page.locator('#host-button').click();
+    await expect(page.locator('#host-button')).toHaveText('Host page still works');
+  });
+
+  test('the host page keeps working when the chat server cannot be reached', async ({ page }) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto('http://127.0.0.1:3102/unreachable.html');
+    await page.locator('#host-button').click();
+    await expect(page.locator('#host-button')).toHaveText('Host page still works');
+    expect(errors).toEqual([]);
+  });
+});

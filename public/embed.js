@@ -1,0 +1,137 @@
+/*
+ * Frontdesk chat on any page:
+ *   <script src="https://your-frontdesk/embed.js" data-product-id="42" async></script>
+ * Adds a launcher; the chat window loads in an iframe only when first opened.
+ * API: Frontdesk.open(), Frontdesk.close(), Frontdesk.onUnread(function (count) { ... }).
+ * Nothing here can break the host page: every step is guarded, and an unreachable chat server
+ * only leaves the launcher without a window.
+ */
+(function () {
+  'use strict';
+  if (window.Frontdesk && window.Frontdesk.version) return;
+  var script = document.currentScript;
+  var origin;
+  try {
+    origin = new URL(script ? script.src : '', location.href).origin;
+  } catch (e) {
+    return;
+  }
+  var productId = script && script.getAttribute('data-product-id');
+  var frame = null;
+  var isOpen = false;
+  var unread = 0;
+  var listeners = [];
+  var queued = [];
+
+  var launcher = document.createElement('button');
+  var badge = document.createElement('span');
+
+  function style(el, css) {
+    for (var key in css) el.style[key] = css[key];
+  }
+
+  function notify() {
+    for (var i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i](unread);
+      } catch (e) {
+        /* a host callback failing must not stop the others */
+      }
+    }
+  }
+
+  function setUnread(count) {
+    unread = count;
+    badge.textContent = String(count);
+    badge.style.display = count > 0 ? 'block' : 'none';
+    launcher.setAttribute('aria-label', isOpen ? 'Close chat' : count > 0 ? 'Open chat, ' + count + ' unread' : 'Open chat');
+    notify();
+  }
+
+  function placeFrame() {
+    if (!frame) return;
+    var narrow = window.innerWidth < 640;
+    style(frame, narrow
+      ? { right: '0', bottom: '0', width: '100%', height: '100%', borderRadius: '0' }
+      : { right: '20px', bottom: '88px', width: '400px', height: 'min(640px, calc(100vh - 110px))', borderRadius: '16px' });
+  }
+
+  function ensureFrame() {
+    if (frame) return frame;
+    frame = document.createElement('iframe');
+    frame.src = origin + '/widget' + (productId ? '?product_id=' + encodeURIComponent(productId) : '');
+    frame.title = 'Chat with us';
+    frame.setAttribute('data-frontdesk', 'frame');
+    frame.setAttribute('allow', 'clipboard-write');
+    style(frame, {
+      position: 'fixed', border: '0', zIndex: '2147483000', background: '#fff', colorScheme: 'normal',
+      boxShadow: '0 20px 50px rgba(15, 23, 42, 0.25)', display: 'none'
+    });
+    placeFrame();
+    document.body.appendChild(frame);
+    return frame;
+  }
+
+  function open() {
+    ensureFrame().style.display = 'block';
+    isOpen = true;
+    setUnread(0);
+  }
+
+  function close() {
+    if (frame) frame.style.display = 'none';
+    isOpen = false;
+    setUnread(unread);
+  }
+
+  function mount() {
+    launcher.type = 'button';
+    launcher.setAttribute('data-frontdesk', 'launcher');
+    launcher.innerHTML =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
+      'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7.9 20A9 9 0 1 0 4 16.1L2 22Z"/></svg>';
+    style(launcher, {
+      position: 'fixed', right: '20px', bottom: '20px', width: '56px', height: '56px', borderRadius: '50%',
+      border: '0', background: '#4f46e5', color: '#fff', cursor: 'pointer', zIndex: '2147483001',
+      display: 'flex', alignItems: 'center', justifyContent: 'center', boxShadow: '0 10px 25px rgba(15, 23, 42, 0.3)'
+    });
+    badge.setAttribute('data-frontdesk', 'unread');
+    style(badge, {
+      position: 'absolute', top: '-4px', right: '-4px', minWidth: '20px', padding: '0 6px', borderRadius: '10px',
+      background: '#dc2626', color: '#fff', font: '600 12px/20px system-ui, sans-serif', display: 'none'
+    });
+    launcher.appendChild(badge);
+    launcher.addEventListener('click', function () {
+      isOpen ? close() : open();
+    });
+    document.body.appendChild(launcher);
+    setUnread(0);
+    window.addEventListener('resize', placeFrame);
+    window.addEventListener('message', function (event) {
+      if (event.origin !== origin || !event.data || typeof event.data.type !== 'string') return;
+      if (event.data.type === 'frontdesk:close') close();
+      if (event.data.type === 'frontdesk:reply' && !isOpen) setUnread(unread + (Number(event.data.value) || 1));
+    });
+    for (var i = 0; i < queued.length; i++) queued[i]();
+    queued = [];
+  }
+
+  function whenMounted(fn) {
+    return function () {
+      if (launcher.parentNode) fn();
+      else queued.push(fn);
+    };
+  }
+
+  window.Frontdesk = {
+    version: '1',
+    open: whenMounted(open),
+    close: whenMounted(close),
+    onUnread: function (fn) {
+      if (typeof fn === 'function') listeners.push(fn);
+    }
+  };
+
+  if (document.body) mount();
+  else document.addEventListener('DOMContentLoaded', mount);
+})();

@@ -1,0 +1,197 @@
+//! Server functions: what the UI calls. Thin adapters over the chat service.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+
+use crate::model::{Chat, ContextInfo, ErrorDetail, Message, MessagePage, Preferences, Product};
+
+/// A server function error a person can read (never SQL or a stack).
+impl FromServerFnError for ErrorDetail {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        ErrorDetail { code: "request_failed".into(), message: value.to_string() }
+    }
+}
+
+impl std::fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::server::error::AppError> for ErrorDetail {
+    fn from(e: crate::server::error::AppError) -> Self {
+        if e.status().is_server_error() {
+            tracing::error!(error = ?e, "server function failed");
+        }
+        e.body().error
+    }
+}
+
+/// How the chat window was left (kept in the `fd_window` cookie so the server renders it the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum WindowMode {
+    #[default]
+    Open,
+    Maximized,
+    Minimized,
+    Closed,
+}
+
+impl WindowMode {
+    pub const COOKIE: &'static str = "fd_window";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowMode::Open => "open",
+            WindowMode::Maximized => "maximized",
+            WindowMode::Minimized => "minimized",
+            WindowMode::Closed => "closed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [WindowMode::Open, WindowMode::Maximized, WindowMode::Minimized, WindowMode::Closed]
+            .into_iter()
+            .find(|m| m.as_str() == value)
+    }
+
+    /// The window shows (as opposed to the launcher).
+    pub fn is_visible(self) -> bool {
+        matches!(self, WindowMode::Open | WindowMode::Maximized)
+    }
+}
+
+/// What the chat window needs to render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatView {
+    pub chat: Chat,
+    pub page: MessagePage,
+    pub contexts: Vec<ContextInfo>,
+    pub max_chars: usize,
+    pub preferences: Preferences,
+    pub product: Option<Product>,
+    pub window: WindowMode,
+}
+
+#[cfg(feature = "ssr")]
+async fn caller_and_service(
+) -> Result<(crate::server::service::Caller, std::sync::Arc<crate::server::service::ChatService>), ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    let caller =
+        leptos_axum::extract::<crate::server::service::Caller>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    Ok((caller, service))
+}
+
+#[cfg(feature = "ssr")]
+async fn window_mode() -> WindowMode {
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == WindowMode::COOKIE)
+        .and_then(|(_, value)| WindowMode::parse(value))
+        .unwrap_or_default()
+}
+
+/// The visitor's current chat (about `product_id` when given; created on first visit) with its
+/// newest page of messages.
+#[server(prefix = "/api/fn")]
+pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    let product = match product_id {
+        Some(id) => Some(service.product(id).await?),
+        None => None,
+    };
+    let chat = service.current_chat(caller, product_id).await?;
+    let page = service.messages(caller, chat.id, None, None).await?;
+    Ok(ChatView {
+        chat,
+        page,
+        contexts: service.contexts(),
+        max_chars: service.limits().message_max_chars,
+        preferences: service.preferences(caller).await?,
+        product,
+        window: window_mode().await,
+    })
+}
+
+/// A page of messages: before a message, after one, or (neither) the newest.
+#[server(prefix = "/api/fn")]
+pub async fn fetch_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    Ok(service.messages_around(caller, chat_id, before, after, Some(30)).await?)
+}
+
+/// Sends a message; the reply arrives on the chat's event stream.
+#[server(prefix = "/api/fn")]
+pub async fn send_message(chat_id: i64, content: String, context: Option<String>) -> Result<Message, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    Ok(service.send(caller, chat_id, &content, context.as_deref()).await?.message)
+}
+
+/// Edits a customer's message; the reply after it is written again.
+#[server(prefix = "/api/fn")]
+pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    service.edit(caller, chat_id, message_id, &content).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    service.delete_message(caller, chat_id, message_id).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    service.stop(caller, chat_id, message_id).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    service.retry(caller, chat_id, message_id).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn set_context(chat_id: i64, context: String) -> Result<Chat, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    Ok(service.update_chat(caller, chat_id, Some(&context), None).await?)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    Ok(service.set_preferences(caller, &preferences).await?)
+}
+
+/// "Talk to a person": the chat waits for staff and the assistant pauses.
+#[server(prefix = "/api/fn")]
+pub async fn ask_for_person(chat_id: i64) -> Result<Chat, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    Ok(service.handoff(caller, chat_id).await?)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    Ok(service.products().await?)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    Ok(service.product(id).await?)
+}

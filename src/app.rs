@@ -1,0 +1,195 @@
+//! The Leptos app: the HTML shell, routes and pages. The chat window is on every page.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    hooks::{use_params_map, use_query_map},
+    path, SsrMode,
+};
+
+use crate::{
+    api::{get_product, list_products},
+    components::{live, ChatWindow},
+    model::Product,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="description" content="Frontdesk: answers from our assistant, and from our team when you need them."/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    Effect::new(|_| live::mark_hydrated());
+    view! {
+        <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+        <Title text="Frontdesk"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/widget") view=WidgetPage ssr=SsrMode::Async/>
+                <Route path=path!("/products") view=ProductsPage ssr=SsrMode::Async/>
+                <Route path=path!("/products/:id") view=ProductPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn StoreHeader() -> impl IntoView {
+    view! {
+        <header class="border-b border-slate-200 bg-white">
+            <nav class="mx-auto flex max-w-5xl items-center justify-between px-4 py-3" aria-label="Main">
+                <A href="/" attr:class="text-lg font-semibold text-indigo-700">"Frontdesk Store"</A>
+                <A href="/products" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100">"Products"</A>
+            </nav>
+        </header>
+    }
+}
+
+fn price(cents: i64) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    view! {
+        <Title text="Frontdesk · Help, right away"/>
+        <StoreHeader/>
+        <main class="mx-auto max-w-5xl px-4 py-12">
+            <h1 class="text-3xl font-bold tracking-tight">"Questions? We answer right away."</h1>
+            <p class="mt-3 max-w-xl text-slate-700">
+                "Our assistant answers questions about products, orders and billing at any hour, and a person from our team takes over whenever you ask."
+            </p>
+            <A href="/products" attr:class="mt-6 inline-block rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+                "Browse products"
+            </A>
+        </main>
+        <ChatWindow/>
+    }
+}
+
+/// The window alone, filling the page: inside the embed iframe and in the pop-out window.
+#[component]
+fn WidgetPage() -> impl IntoView {
+    let query = use_query_map();
+    let product_id = query.with_untracked(|q| q.get("product_id").and_then(|v| v.parse::<i64>().ok()));
+    view! {
+        <Title text="Chat · Frontdesk"/>
+        <main>
+            <h1 class="sr-only">"Chat"</h1>
+            <ChatWindow product_id=product_id embedded=true/>
+        </main>
+    }
+}
+
+#[component]
+fn ProductsPage() -> impl IntoView {
+    let products = Resource::new(|| (), |_| list_products());
+    view! {
+        <Title text="Products · Frontdesk Store"/>
+        <StoreHeader/>
+        <main class="mx-auto max-w-5xl px-4 py-8">
+            <h1 class="mb-6 text-2xl font-bold">"Products"</h1>
+            <Suspense fallback=|| view! { <p>"Loading products…"</p> }>
+                {move || Suspend::new(async move {
+                    match products.await {
+                        Ok(list) => view! {
+                            <ul class="grid gap-4 sm:grid-cols-2" data-testid="product-list">
+                                {list.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+        <ChatWindow/>
+    }
+}
+
+#[component]
+fn ProductCard(product: Product) -> impl IntoView {
+    view! {
+        <li class="rounded-xl border border-slate-200 bg-white p-4">
+            <img src=product.image_path.clone() alt="" width="96" height="96" class="mb-3 size-24"/>
+            <h2 class="font-semibold">
+                <A href=format!("/products/{}", product.id) attr:class="hover:underline">{product.name.clone()}</A>
+            </h2>
+            <p class="mt-1 text-sm text-slate-700">{product.description.clone()}</p>
+            <p class="mt-2 font-medium">{price(product.price_cents)}</p>
+        </li>
+    }
+}
+
+#[component]
+fn ProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    let product = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_product(id).await,
+            None => {
+                Err(crate::model::ErrorDetail { code: "not_found".into(), message: "product was not found".into() })
+            }
+        }
+    });
+    view! {
+        <StoreHeader/>
+        <main class="mx-auto max-w-5xl px-4 py-8">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match product.await {
+                        Ok(p) => view! {
+                            <Title text=format!("{} · Frontdesk Store", p.name)/>
+                            <article class="grid gap-8 sm:grid-cols-[200px_1fr]" data-testid="product" data-product-id=p.id>
+                                <img src=p.image_path.clone() alt="" width="200" height="200" class="size-48 rounded-xl border border-slate-200 bg-white"/>
+                                <div>
+                                    <h1 class="text-2xl font-bold">{p.name.clone()}</h1>
+                                    <p class="mt-2 text-xl font-medium">{price(p.price_cents)}</p>
+                                    <p class="mt-4 max-w-prose text-slate-700">{p.description.clone()}</p>
+                                    <p class="mt-6 text-sm text-slate-700">"Questions about this product? Ask in the chat: it knows this page."</p>
+                                </div>
+                            </article>
+                            <ChatWindow product_id=Some(p.id)/>
+                        }.into_any(),
+                        Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found · Frontdesk"/>
+        <StoreHeader/>
+        <main class="mx-auto max-w-5xl px-4 py-12">
+            <h1 class="text-2xl font-bold">"Page not found"</h1>
+            <A href="/" attr:class="mt-4 inline-block text-indigo-700 underline">"Back to the start"</A>
+        </main>
+    }
+}

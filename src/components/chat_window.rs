@@ -1,0 +1,381 @@
+//! The chat window: launcher, frame (open, maximized, minimized, closed, popped out), header, and
+//! the state its parts share.
+
+use leptos::prelude::*;
+
+use super::{
+    composer::Composer,
+    icons::{Icon, Svg},
+    live,
+    messages::MessageList,
+    settings::SettingsDialog,
+};
+use crate::{
+    api::{ask_for_person, fetch_messages, load_chat, ChatView, WindowMode},
+    model::{Chat, ContextInfo, Message, MessageStatus, Preferences, Product, Role, TextSize, Theme, PENDING_ID_BASE},
+};
+
+/// What the window's parts share.
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    pub chat: RwSignal<Chat>,
+    /// The rendered window of the conversation: contiguous, in id order.
+    pub messages: RwSignal<Vec<Message>>,
+    /// Older messages exist before the window (pass as `before`).
+    pub next_cursor: RwSignal<Option<i64>>,
+    /// Newer messages exist after the window; `None` means the window reaches the live end.
+    pub newer_cursor: RwSignal<Option<i64>>,
+    /// Keep the view at the newest message as text arrives.
+    pub follow_bottom: RwSignal<bool>,
+    /// Something new arrived below what the reader sees.
+    pub new_below: RwSignal<bool>,
+    pub prefs: RwSignal<Preferences>,
+    pub contexts: StoredValue<Vec<ContextInfo>>,
+    pub max_chars: usize,
+    /// A problem to show at the bottom of the window.
+    pub notice: RwSignal<Option<String>>,
+    /// True once running in the browser (times and other client-only details render then).
+    pub hydrated: RwSignal<bool>,
+}
+
+impl ChatState {
+    pub fn chat_id(&self) -> i64 {
+        self.chat.with_untracked(|c| c.id)
+    }
+
+    /// The reply being written, if any.
+    pub fn streaming_reply(&self) -> Option<i64> {
+        self.messages.with(|list| list.iter().rev().find(|m| m.status == MessageStatus::Streaming).map(|m| m.id))
+    }
+
+    pub fn context_label(&self, id: &str) -> Option<ContextInfo> {
+        self.contexts.with_value(|all| all.iter().find(|c| c.id == id).cloned())
+    }
+
+    /// Whether an event about message `id` falls outside the rendered window (and must wait
+    /// until the reader pages there).
+    pub fn outside_window(&self, id: i64) -> bool {
+        let (first, last) = self.messages.with_untracked(|list| {
+            (list.first().map(|m| m.id), list.iter().rev().find(|m| m.id < PENDING_ID_BASE).map(|m| m.id))
+        });
+        let after_window = self.newer_cursor.get_untracked().is_some() && last.is_some_and(|last| id > last);
+        let before_window = self.next_cursor.get_untracked().is_some() && first.is_some_and(|first| id < first);
+        after_window || before_window
+    }
+
+    /// Shows the newest page again (after the reader paged back far enough to drop it).
+    pub async fn jump_to_latest(&self) {
+        if self.newer_cursor.get_untracked().is_none() {
+            self.follow_bottom.set(true);
+            return;
+        }
+        match fetch_messages(self.chat_id(), None, None).await {
+            Ok(page) => {
+                self.messages.set(page.messages);
+                self.next_cursor.set(page.next_cursor);
+                self.newer_cursor.set(None);
+                self.new_below.set(false);
+                self.follow_bottom.set(true);
+            }
+            Err(e) => self.notice.set(Some(e.message)),
+        }
+    }
+}
+
+/// The chat window, with its launcher, for any page.
+#[component]
+pub fn ChatWindow(
+    /// The product the page shows: the chat is about it.
+    #[prop(optional_no_strip)]
+    product_id: Option<i64>,
+    /// Inside the embed iframe or a pop-out: the window fills the page and has no launcher.
+    #[prop(optional)]
+    embedded: bool,
+) -> impl IntoView {
+    let data = Resource::new(move || product_id, load_chat);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <Window view embedded/> }.into_any(),
+                    Err(error) => {
+                        view! {
+                            <div role="alert" class="fixed right-4 bottom-4 rounded-xl bg-red-50 p-3 text-sm text-red-800 shadow">
+                                "The chat is unavailable right now: "
+                                {error.message}
+                            </div>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn theme_class(theme: Theme) -> &'static str {
+    match theme {
+        Theme::Light => "",
+        Theme::Dark => "dark",
+        Theme::System => "theme-system",
+    }
+}
+
+fn text_class(size: TextSize) -> &'static str {
+    match size {
+        TextSize::Small => "text-sm",
+        TextSize::Medium => "text-[15px]",
+        TextSize::Large => "text-lg",
+    }
+}
+
+#[component]
+fn Window(view: ChatView, embedded: bool) -> impl IntoView {
+    let ChatView { chat, page, contexts, max_chars, preferences, product, window } = view;
+    let state = ChatState {
+        chat: RwSignal::new(chat),
+        messages: RwSignal::new(page.messages),
+        next_cursor: RwSignal::new(page.next_cursor),
+        newer_cursor: RwSignal::new(page.newer_cursor),
+        follow_bottom: RwSignal::new(true),
+        new_below: RwSignal::new(false),
+        prefs: RwSignal::new(preferences),
+        contexts: StoredValue::new(contexts),
+        max_chars,
+        notice: RwSignal::new(None),
+        hydrated: RwSignal::new(false),
+    };
+    provide_context(state);
+    let mode = RwSignal::new(if embedded { WindowMode::Open } else { window });
+    let settings_open = RwSignal::new(false);
+    let unread = RwSignal::new(0u32);
+    let after = page.last_seq;
+    let chat_id = state.chat_id();
+
+    Effect::new(move |_| {
+        state.hydrated.set(true);
+        live::follow(chat_id, after, state);
+    });
+    // Unread replies while the window is not showing; a tone when asked for.
+    Effect::new(move |previous: Option<usize>| {
+        let finished = state
+            .messages
+            .with(|list| list.iter().filter(|m| m.role != Role::User && m.status != MessageStatus::Streaming).count());
+        if let Some(previous) = previous {
+            if finished > previous {
+                let new = (finished - previous) as u32;
+                if embedded {
+                    // The host page knows whether the iframe shows; it keeps the count.
+                    live::post_to_host("reply", new);
+                } else if !mode.get_untracked().is_visible() {
+                    unread.update(|n| *n += new);
+                }
+                if state.prefs.with_untracked(|p| p.sound) {
+                    live::beep();
+                }
+            }
+        }
+        finished
+    });
+    let set_mode = move |next: WindowMode| {
+        mode.set(next);
+        if next.is_visible() {
+            unread.set(0);
+        }
+        if embedded {
+            if !next.is_visible() {
+                live::post_to_host("close", 0);
+            }
+        } else {
+            live::set_cookie(WindowMode::COOKIE, next.as_str());
+        }
+    };
+    let pop_out = move |_| {
+        let url = match state.chat.with_untracked(|c| c.product_id) {
+            Some(id) => format!("/widget?product_id={id}"),
+            None => "/widget".to_string(),
+        };
+        if live::open_popup(&url) {
+            set_mode(WindowMode::Minimized);
+        } else {
+            state.notice.set(Some("Your browser blocked the pop-out window.".into()));
+        }
+    };
+
+    let frame_class = move || {
+        let size = match (embedded, mode.get()) {
+            (true, _) => "fixed inset-0",
+            (false, WindowMode::Maximized) => "fixed inset-0 sm:inset-4 sm:rounded-2xl",
+            _ => "fixed inset-0 sm:inset-auto sm:right-5 sm:bottom-5 sm:h-[min(680px,calc(100dvh-2.5rem))] sm:w-[400px] sm:rounded-2xl",
+        };
+        let prefs = state.prefs.get();
+        format!(
+            "{size} {} {} z-[2147483000] flex flex-col overflow-hidden border border-slate-200 bg-white text-slate-900 shadow-2xl dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100",
+            theme_class(prefs.theme),
+            text_class(prefs.text_size),
+        )
+    };
+
+    view! {
+        <Show when=move || !embedded && !mode.get().is_visible()>
+            <button
+                type="button"
+                data-testid="launcher"
+                aria-label=move || match unread.get() {
+                    0 => "Open chat".to_string(),
+                    n => format!("Open chat, {n} unread"),
+                }
+                class="fixed right-5 bottom-5 z-[2147483000] flex size-14 items-center justify-center rounded-full bg-indigo-600 text-white shadow-lg hover:bg-indigo-700 focus-visible:outline-offset-4"
+                on:click=move |_| set_mode(WindowMode::Open)
+            >
+                <Svg icon=Icon::MessageCircle class="size-7"/>
+                <Show when=move || { unread.get() > 0 }>
+                    <span
+                        data-testid="unread-badge"
+                        class="absolute -top-1 -right-1 min-w-5 rounded-full bg-red-600 px-1.5 text-xs leading-5 font-semibold text-white"
+                    >
+                        {move || unread.get()}
+                    </span>
+                </Show>
+            </button>
+        </Show>
+        // Minimized keeps the window (draft, scroll) mounted but hidden; closed unmounts it.
+        <Show when=move || embedded || mode.get() != WindowMode::Closed>
+            <section
+                data-testid="chat-window"
+                data-mode=move || mode.get().as_str()
+                role="region"
+                aria-label="Chat with Frontdesk"
+                class=frame_class
+                hidden=move || !mode.get().is_visible()
+            >
+                <Header
+                    product=product.clone()
+                    embedded
+                    maximized=Signal::derive(move || mode.get() == WindowMode::Maximized)
+                    on_minimize=Callback::new(move |_| set_mode(WindowMode::Minimized))
+                    on_close=Callback::new(move |_| set_mode(WindowMode::Closed))
+                    on_toggle_max=Callback::new(move |_| {
+                        set_mode(if mode.get_untracked() == WindowMode::Maximized { WindowMode::Open } else { WindowMode::Maximized })
+                    })
+                    on_pop_out=Callback::new(pop_out)
+                />
+                <HandoffBanner/>
+                <MessageList/>
+                <Show when=move || state.notice.get().is_some()>
+                    <p role="alert" data-testid="notice" class="mx-3 mb-1 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">
+                        {move || state.notice.get()}
+                    </p>
+                </Show>
+                <Composer on_settings=Callback::new(move |_| settings_open.set(true))/>
+                <Show when=move || settings_open.get()>
+                    <SettingsDialog on_close=Callback::new(move |_| settings_open.set(false))/>
+                </Show>
+            </section>
+        </Show>
+    }
+    .into_any()
+}
+
+#[component]
+fn Header(
+    product: Option<Product>,
+    embedded: bool,
+    maximized: Signal<bool>,
+    on_minimize: Callback<()>,
+    on_close: Callback<()>,
+    on_toggle_max: Callback<()>,
+    on_pop_out: Callback<()>,
+) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let subheader = move || {
+        let chat = state.chat.get();
+        let context = state.context_label(&chat.context);
+        match (&product, context) {
+            (Some(p), Some(c)) => format!("{} · about {}", c.description, p.name),
+            (None, Some(c)) => c.description,
+            (Some(p), None) => format!("About {}", p.name),
+            (None, None) => String::new(),
+        }
+    };
+    let button = "rounded-lg p-1 text-indigo-100 hover:bg-white/15 hover:text-white";
+    view! {
+        <header class="flex items-center gap-3 bg-indigo-600 px-4 py-3 text-white">
+            <span class="flex size-9 shrink-0 items-center justify-center rounded-full bg-white/15">
+                <Svg icon=Icon::Bot/>
+            </span>
+            <div class="min-w-0 flex-1">
+                <h2 class="truncate font-semibold">"Hi there! 👋"</h2>
+                <p data-testid="subheader" class="truncate text-sm text-indigo-100">{subheader}</p>
+            </div>
+            <Show when=move || !embedded>
+                <button type="button" class=button data-testid="pop-out" aria-label="Open in a new window" title="Open in a new window"
+                    on:click=move |_| on_pop_out.run(())>
+                    <Svg icon=Icon::ExternalLink class="size-4"/>
+                </button>
+                <button
+                    type="button"
+                    class=button
+                    data-testid="maximize"
+                    aria-label=move || if maximized.get() { "Restore size" } else { "Maximize" }
+                    aria-pressed=move || maximized.get().to_string()
+                    on:click=move |_| on_toggle_max.run(())
+                >
+                    {move || if maximized.get() { view! { <Svg icon=Icon::Minimize class="size-4"/> } } else { view! { <Svg icon=Icon::Maximize class="size-4"/> } }}
+                </button>
+            </Show>
+            <button type="button" class=button data-testid="minimize" aria-label="Minimize" on:click=move |_| on_minimize.run(())>
+                <Svg icon=Icon::Minus class="size-4"/>
+            </button>
+            <button type="button" class=button data-testid="close" aria-label="Close chat" on:click=move |_| on_close.run(())>
+                <Svg icon=Icon::X class="size-4"/>
+            </button>
+        </header>
+    }
+    .into_any()
+}
+
+/// Shown once the customer asked for a person, and the button to ask.
+#[component]
+fn HandoffBanner() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let asking = RwSignal::new(false);
+    let ask = move |_| {
+        asking.set(true);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match ask_for_person(chat_id).await {
+                Ok(chat) => state.chat.set(chat),
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+            asking.set(false);
+        });
+    };
+    view! {
+        <Show
+            when=move || state.chat.with(|c| c.ai_enabled)
+            fallback=|| {
+                view! {
+                    <p data-testid="handoff-banner" role="status" class="flex items-center gap-2 bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
+                        <Svg icon=Icon::Headset class="size-4 shrink-0"/>
+                        "A person from our team will answer here soon."
+                    </p>
+                }
+            }
+        >
+            <div class="flex justify-end px-3 pt-2">
+                <button
+                    type="button"
+                    data-testid="talk-to-person"
+                    class="flex items-center gap-1.5 rounded-full border border-slate-200 px-3 py-1 text-sm text-slate-600 hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                    disabled=move || asking.get()
+                    on:click=ask
+                >
+                    <Svg icon=Icon::Headset class="size-4"/>
+                    "Talk to a person"
+                </button>
+            </div>
+        </Show>
+    }
+    .into_any()
+}

@@ -1,0 +1,213 @@
+//! The input box and footer: the customer's avatar, an auto-growing text box with the chosen send
+//! key, a counter near the limit, optimistic sending, Stop while a reply streams, the context menu
+//! and the settings gear.
+
+use leptos::{html, prelude::*};
+
+use super::{
+    chat_window::ChatState,
+    icons::{Icon, Svg},
+};
+use crate::{
+    api::{send_message, set_context, stop_reply},
+    model::{Message, MessageStatus, Role, SendKey, PENDING_ID_BASE},
+};
+
+#[component]
+pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let draft = RwSignal::new(String::new());
+    let textarea = NodeRef::<html::Textarea>::new();
+    let next_pending = StoredValue::new(PENDING_ID_BASE);
+    let max = state.max_chars;
+    let length = Memo::new(move |_| draft.with(|d| d.chars().count()));
+    let over = move || length.get() > max;
+    let streaming = Memo::new(move |_| state.streaming_reply());
+
+    let grow = move || {
+        if let Some(el) = textarea.get_untracked() {
+            let _ = el.style(("height", "auto"));
+            let height = el.scroll_height().min(160);
+            let _ = el.style(("height", format!("{height}px")));
+        }
+    };
+
+    let send = move || {
+        let content = draft.get_untracked();
+        if content.trim().is_empty() || content.chars().count() > max || streaming.get_untracked().is_some() {
+            return;
+        }
+        state.notice.set(None);
+        // Sending shows the newest messages and follows the reply.
+        state.follow_bottom.set(true);
+        let pending_id = next_pending.get_value();
+        next_pending.set_value(pending_id + 1);
+        let chat_id = state.chat_id();
+        // Shown at once; replaced by the saved message, or rolled back.
+        state.messages.update(|list| {
+            list.push(Message {
+                id: pending_id,
+                chat_id,
+                role: Role::User,
+                content: content.clone(),
+                status: MessageStatus::Complete,
+                reason: None,
+                created_at: String::new(),
+                edited_at: None,
+                usage: None,
+            })
+        });
+        draft.set(String::new());
+        grow();
+        leptos::task::spawn_local(async move {
+            let result = send_message(chat_id, content.clone(), None).await;
+            if state.newer_cursor.get_untracked().is_some() {
+                state.jump_to_latest().await;
+            }
+            state.messages.update(|list| {
+                list.retain(|m| m.id != pending_id);
+                if let Ok(saved) = &result {
+                    if let Err(at) = list.binary_search_by_key(&saved.id, |m| m.id) {
+                        list.insert(at, saved.clone());
+                    }
+                }
+            });
+            if let Err(e) = result {
+                if draft.get_untracked().is_empty() {
+                    draft.set(content);
+                }
+                state.notice.set(Some(e.message));
+            }
+        });
+    };
+
+    let stop = move || {
+        let Some(reply) = streaming.get_untracked() else { return };
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = stop_reply(chat_id, reply).await {
+                state.notice.set(Some(e.message));
+            }
+        });
+    };
+
+    let change_context = move |ev: leptos::ev::Event| {
+        let context = event_target_value(&ev);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match set_context(chat_id, context).await {
+                Ok(chat) => state.chat.set(chat),
+                Err(e) => state.notice.set(Some(e.message)),
+            }
+        });
+    };
+
+    let placeholder = move || match state.prefs.with(|p| p.send_key) {
+        SendKey::ShiftEnter => "Write a message… (Shift+Enter to send)",
+        SendKey::Enter => "Write a message… (Enter to send)",
+    };
+
+    view! {
+        <form
+            class="border-t border-slate-200 px-3 pt-2 pb-2 dark:border-slate-700"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                if streaming.get_untracked().is_some() { stop() } else { send() }
+            }
+        >
+            <div class="flex items-end gap-2">
+                <span class="mb-1 flex size-8 shrink-0 items-center justify-center rounded-full bg-slate-200 text-slate-600 dark:bg-slate-700 dark:text-slate-200" aria-hidden="true">
+                    <Svg icon=Icon::User class="size-4"/>
+                </span>
+                <label for="composer" class="sr-only">"Your message"</label>
+                <textarea
+                    id="composer"
+                    node_ref=textarea
+                    data-testid="composer"
+                    rows="1"
+                    placeholder=placeholder
+                    aria-describedby="composer-help"
+                    aria-invalid=move || over().to_string()
+                    class="max-h-40 min-h-10 flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-3 py-2 text-slate-900 placeholder:text-slate-500 focus:border-indigo-500 focus:outline-none dark:border-slate-600 dark:bg-slate-950 dark:text-slate-100 dark:placeholder:text-slate-400"
+                    bind:value=draft
+                    on:input=move |_| grow()
+                    on:keydown=move |ev| {
+                        if ev.key() != "Enter" || ev.is_composing() {
+                            return;
+                        }
+                        let sends = match state.prefs.with_untracked(|p| p.send_key) {
+                            SendKey::ShiftEnter => ev.shift_key(),
+                            SendKey::Enter => !ev.shift_key(),
+                        };
+                        if sends {
+                            ev.prevent_default();
+                            send();
+                        }
+                    }
+                ></textarea>
+            </div>
+            <p id="composer-help" class="sr-only">
+                {move || match state.prefs.with(|p| p.send_key) {
+                    SendKey::ShiftEnter => "Press Shift+Enter to send, Enter for a new line.",
+                    SendKey::Enter => "Press Enter to send, Shift+Enter for a new line.",
+                }}
+            </p>
+            <Show when=move || { length.get() * 10 >= max * 9 }>
+                <p
+                    data-testid="char-counter"
+                    aria-live="polite"
+                    class=move || if over() { "mt-1 text-right text-xs font-medium text-red-700 dark:text-red-300" } else { "mt-1 text-right text-xs text-slate-500 dark:text-slate-400" }
+                >
+                    {move || {
+                        let len = length.get();
+                        if len > max {
+                            format!("{len} / {max} — {} characters over the limit; shorten it to send", len - max)
+                        } else {
+                            format!("{len} / {max}")
+                        }
+                    }}
+                </p>
+            </Show>
+            <div class="mt-2 flex items-center gap-2">
+                <label for="context-select" class="sr-only">"Topic"</label>
+                <select
+                    id="context-select"
+                    data-testid="context-select"
+                    class="min-w-0 flex-1 rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-600 dark:bg-slate-900"
+                    on:change=change_context
+                    prop:value=move || state.chat.with(|c| c.context.clone())
+                >
+                    {state.contexts.get_value().into_iter().map(|c| {
+                        let id = c.id.clone();
+                        view! {
+                            <option value=c.id.clone() selected=move || state.chat.with(|chat| chat.context == id)>
+                                {c.label}
+                            </option>
+                        }
+                    }).collect_view()}
+                </select>
+                <button type="button" data-testid="settings-button" aria-label="Settings" aria-haspopup="dialog"
+                    class="rounded-lg p-1.5 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+                    on:click=move |_| on_settings.run(())>
+                    <Svg icon=Icon::Settings/>
+                </button>
+                <Show
+                    when=move || streaming.get().is_some()
+                    fallback=move || view! {
+                        <button type="submit" data-testid="send" aria-label="Send message"
+                            class="rounded-full bg-indigo-600 p-2 text-white hover:bg-indigo-700 disabled:cursor-not-allowed disabled:opacity-40"
+                            disabled=move || over() || draft.with(|d| d.trim().is_empty())>
+                            <Svg icon=Icon::Send class="size-4"/>
+                        </button>
+                    }
+                >
+                    <button type="submit" data-testid="stop" aria-label="Stop the reply"
+                        class="rounded-full bg-slate-800 p-2 text-white hover:bg-slate-700 dark:bg-slate-200 dark:text-slate-900">
+                        <Svg icon=Icon::Square class="size-4"/>
+                    </button>
+                </Show>
+            </div>
+        </form>
+    }
+    .into_any()
+}

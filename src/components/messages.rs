@@ -1,0 +1,522 @@
+//! The message list: newest page first, older pages on scroll-up with the view held in place,
+//! new messages followed unless the reader scrolled up (then a pill), and each message's menu.
+
+use leptos::{html, prelude::*};
+
+use super::{
+    chat_window::ChatState,
+    icons::{Icon, Svg},
+    live,
+};
+use crate::{
+    api::{delete_message, edit_message, fetch_messages, retry_reply},
+    markdown::to_safe_html,
+    model::{Message, MessageStatus, Role, PENDING_ID_BASE},
+};
+
+/// Distance from the bottom (px) under which the reader counts as "at the bottom".
+const STICKY_PX: i32 = 48;
+/// Distance from either end (px) at which the next page loads.
+const PAGE_AHEAD_PX: i32 = 160;
+/// At most this many messages are rendered; paging further drops the far end (and pages it back in
+/// when the reader returns), so a chat of any length stays light for the browser.
+const WINDOW: usize = 150;
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let list = NodeRef::<html::Div>::new();
+    let loading = RwSignal::new(false);
+    let new_below = state.new_below;
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = list.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        new_below.set(false);
+    };
+
+    // Follow new text unless the reader scrolled up; then offer a pill.
+    Effect::new(move |previous: Option<Option<i64>>| {
+        let last_id = state.messages.with(|m| m.last().map(|m| m.id));
+        let _ = state.messages.with(|m| m.last().map(|m| m.content.len()));
+        let grew_at_end = previous.is_some_and(|prev_last| prev_last != last_id);
+        if state.follow_bottom.get() {
+            live::after_render(scroll_to_bottom);
+        } else if grew_at_end {
+            new_below.set(true);
+        }
+        last_id
+    });
+
+    // Where message `id` sits relative to the top of the list's viewport.
+    let offset_of = move |id: i64| -> Option<f64> {
+        let el = list.get_untracked()?;
+        let item = el.query_selector(&format!("[data-id='{id}']")).ok()??;
+        Some(item.get_bounding_client_rect().top() - el.get_bounding_client_rect().top())
+    };
+    // After the window changed, puts message `id` back where it was on screen.
+    let restore = move |id: i64, before: f64| {
+        live::after_render(move || {
+            if let (Some(el), Some(now)) = (list.get_untracked(), offset_of(id)) {
+                el.set_scroll_top(el.scroll_top() + (now - before) as i32);
+            }
+            loading.set(false);
+        });
+    };
+
+    let load_older = move || {
+        let Some(before) = state.next_cursor.get_untracked() else { return };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match fetch_messages(chat_id, Some(before), None).await {
+                Ok(page) => {
+                    let anchor = state.messages.with_untracked(|m| m.first().map(|m| m.id));
+                    let anchor_at = anchor.and_then(offset_of);
+                    let mut dropped_newest = None;
+                    state.messages.update(|list| {
+                        let mut older = page.messages;
+                        older.retain(|m| list.binary_search_by_key(&m.id, |x| x.id).is_err());
+                        older.append(list);
+                        if older.len() > WINDOW {
+                            older.truncate(WINDOW);
+                            dropped_newest = older.last().map(|m| m.id);
+                        }
+                        *list = older;
+                    });
+                    state.next_cursor.set(page.next_cursor);
+                    if let Some(last) = dropped_newest {
+                        state.newer_cursor.set(Some(last));
+                    }
+                    match (anchor, anchor_at) {
+                        (Some(id), Some(at)) => restore(id, at),
+                        _ => loading.set(false),
+                    }
+                }
+                Err(e) => {
+                    state.notice.set(Some(format!("Older messages could not be loaded: {}", e.message)));
+                    loading.set(false);
+                }
+            }
+        });
+    };
+
+    let load_newer = move || {
+        let Some(after) = state.newer_cursor.get_untracked() else { return };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match fetch_messages(chat_id, None, Some(after)).await {
+                Ok(page) => {
+                    let anchor = state.messages.with_untracked(|m| m.last().map(|m| m.id));
+                    let anchor_at = anchor.and_then(offset_of);
+                    let mut dropped_oldest = None;
+                    state.messages.update(|list| {
+                        for message in page.messages {
+                            if let Err(at) = list.binary_search_by_key(&message.id, |m| m.id) {
+                                list.insert(at, message);
+                            }
+                        }
+                        if list.len() > WINDOW {
+                            list.drain(..list.len() - WINDOW);
+                            dropped_oldest = list.first().map(|m| m.id);
+                        }
+                    });
+                    state.newer_cursor.set(page.newer_cursor);
+                    if let Some(first) = dropped_oldest {
+                        state.next_cursor.set(Some(first));
+                    }
+                    match (anchor, anchor_at) {
+                        (Some(id), Some(at)) => restore(id, at),
+                        _ => loading.set(false),
+                    }
+                }
+                Err(e) => {
+                    state.notice.set(Some(format!("Newer messages could not be loaded: {}", e.message)));
+                    loading.set(false);
+                }
+            }
+        });
+    };
+
+    let on_scroll = move |_| {
+        let Some(el) = list.get_untracked() else { return };
+        let below = el.scroll_height() - el.scroll_top() - el.client_height();
+        let at_live_end = state.newer_cursor.get_untracked().is_none();
+        state.follow_bottom.set(below < STICKY_PX && at_live_end);
+        if below < STICKY_PX && at_live_end {
+            new_below.set(false);
+        }
+        if el.scroll_top() < PAGE_AHEAD_PX {
+            load_older();
+        } else if below < PAGE_AHEAD_PX && !at_live_end {
+            load_newer();
+        }
+    };
+    let show_newest = move |_| {
+        leptos::task::spawn_local(async move {
+            state.jump_to_latest().await;
+            live::after_render(scroll_to_bottom);
+        });
+    };
+
+    view! {
+        <div class="relative flex min-h-0 flex-1 flex-col">
+            <div
+                node_ref=list
+                data-testid="messages"
+                class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto overscroll-contain px-3 py-3"
+                role="log"
+                aria-live="polite"
+                aria-relevant="additions"
+                aria-label="Conversation"
+                tabindex="0"
+                on:scroll=on_scroll
+            >
+                <div class="flex justify-center py-1 text-xs text-slate-500 dark:text-slate-400">
+                    {move || {
+                        if loading.get() && state.next_cursor.get().is_some() {
+                            view! {
+                                <span data-testid="older-loader" class="flex items-center gap-1.5" role="status">
+                                    <Svg icon=Icon::Loader class="size-4 animate-spin"/>
+                                    "Loading older messages…"
+                                </span>
+                            }
+                                .into_any()
+                        } else if state.next_cursor.get().is_some() {
+                            view! {
+                                <button type="button" data-testid="load-older" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_older()>
+                                    "Load older messages"
+                                </button>
+                            }
+                                .into_any()
+                        } else {
+                            view! { <span data-testid="history-start">"This is the start of your conversation"</span> }.into_any()
+                        }
+                    }}
+                </div>
+                <For
+                    each=move || state.messages.get()
+                    key=|m| (m.id, m.content.len(), m.status, m.edited_at.clone(), m.reason.clone())
+                    children=|message| view! { <Bubble message/> }
+                />
+                <Show when=move || state.newer_cursor.get().is_some()>
+                    <div class="flex justify-center py-1 text-xs text-slate-500 dark:text-slate-400">
+                        <button type="button" data-testid="load-newer" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_newer()>
+                            "Load newer messages"
+                        </button>
+                    </div>
+                </Show>
+            </div>
+            <Show when=move || new_below.get()>
+                <button
+                    type="button"
+                    data-testid="new-messages"
+                    class="absolute bottom-2 left-1/2 flex -translate-x-1/2 items-center gap-1 rounded-full bg-indigo-600 px-3 py-1 text-sm text-white shadow-lg"
+                    on:click=show_newest
+                >
+                    <Svg icon=Icon::ArrowDown class="size-4"/>
+                    "New messages"
+                </button>
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Reading,
+    Menu,
+    Editing,
+    ConfirmDelete,
+}
+
+#[component]
+fn Bubble(message: Message) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let mode = RwSignal::new(Mode::Reading);
+    let error = RwSignal::new(None::<String>);
+    let draft = RwSignal::new(message.content.clone());
+    let original = StoredValue::new(message.content.clone());
+    let busy = RwSignal::new(false);
+    let id = message.id;
+    let pending = id >= PENDING_ID_BASE;
+    let role = message.role;
+    let own = role == Role::User;
+    let created_at = message.created_at.clone();
+    let time = move || if state.hydrated.get() { live::local_time(&created_at) } else { String::new() };
+
+    if role == Role::System {
+        return view! {
+            <p data-testid="message" data-id=id data-role="system" data-status=message.status.as_str()
+                class="self-center px-2 text-center text-xs text-slate-500 dark:text-slate-400">
+                <span data-testid="message-content">{message.content}</span>
+            </p>
+        }
+        .into_any();
+    }
+
+    let bubble = match role {
+        Role::User => "bg-indigo-600 text-white rounded-br-md",
+        Role::Agent => "bg-emerald-50 text-slate-900 ring-1 ring-emerald-200 rounded-bl-md dark:bg-emerald-950 dark:text-emerald-50 dark:ring-emerald-800",
+        _ => "bg-slate-100 text-slate-900 rounded-bl-md dark:bg-slate-800 dark:text-slate-100",
+    };
+    let author = match role {
+        Role::User => "You",
+        Role::Agent => "Support team",
+        _ => "Assistant",
+    };
+    let streaming = message.status == MessageStatus::Streaming;
+    let ended_badly =
+        matches!(message.status, MessageStatus::Failed | MessageStatus::Stopped | MessageStatus::Interrupted);
+    let content = message.content.clone();
+    let body = move || {
+        if own {
+            view! { <div data-testid="message-content" class="whitespace-pre-wrap break-words">{content.clone()}</div> }
+                .into_any()
+        } else {
+            view! { <div data-testid="message-content" class="prose-chat break-words" inner_html=to_safe_html(&content)></div> }
+                .into_any()
+        }
+    };
+
+    let save = move || {
+        let content = draft.get_untracked();
+        if content.trim().is_empty() {
+            error.set(Some("The message is empty.".into()));
+            return;
+        }
+        busy.set(true);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match edit_message(chat_id, id, content).await {
+                Ok(()) => mode.set(Mode::Reading),
+                // The edited text stays in the box.
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let remove = move || {
+        busy.set(true);
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            match delete_message(chat_id, id).await {
+                Ok(()) => state.messages.update(|list| list.retain(|m| m.id != id)),
+                Err(e) => {
+                    error.set(Some(e.message));
+                    mode.set(Mode::Reading);
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let retry = move |_| {
+        let chat_id = state.chat_id();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = retry_reply(chat_id, id).await {
+                error.set(Some(e.message));
+            }
+        });
+    };
+    let menu_id = StoredValue::new(format!("menu-{id}"));
+    let edit_id = format!("edit-{id}");
+    let edit_focus = StoredValue::new(edit_id.clone());
+
+    view! {
+        <article
+            data-testid="message"
+            data-id=id
+            data-role=role.as_str()
+            data-status=message.status.as_str()
+            aria-label=author
+            class=if own { "group relative flex max-w-[85%] flex-col items-end self-end" } else { "group relative flex max-w-[85%] flex-col items-start self-start" }
+            on:contextmenu=move |ev| {
+                if !pending {
+                    ev.prevent_default();
+                    mode.set(Mode::Menu);
+                }
+            }
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" && mode.get_untracked() != Mode::Reading {
+                    ev.stop_propagation();
+                    if mode.get_untracked() == Mode::Editing {
+                        draft.set(original.get_value());
+                    }
+                    mode.set(Mode::Reading);
+                    error.set(None);
+                }
+            }
+        >
+            <Show
+                when=move || mode.get() == Mode::Editing
+                fallback=move || {
+                    view! {
+                        <div class=format!("rounded-2xl px-3.5 py-2 {bubble}")>
+                            {body.clone()()}
+                            <Show when=move || streaming>
+                                <span data-testid="caret" class="ml-0.5 inline-block h-4 w-1.5 animate-pulse rounded-sm bg-current align-middle" aria-hidden="true"></span>
+                            </Show>
+                        </div>
+                    }
+                }
+            >
+                <form
+                    class="flex w-72 max-w-full flex-col gap-2 rounded-2xl border border-indigo-300 bg-white p-2 dark:border-indigo-700 dark:bg-slate-900"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        save();
+                    }
+                >
+                    <label for=edit_id.clone() class="sr-only">"Edit your message"</label>
+                    <textarea
+                        id=edit_id.clone()
+                        data-testid="edit-input"
+                        rows="3"
+                        class="w-full resize-y rounded-lg border border-slate-300 bg-white p-2 text-slate-900 dark:border-slate-600 dark:bg-slate-950 dark:text-slate-100"
+                        bind:value=draft
+                    ></textarea>
+                    <div class="flex justify-end gap-1">
+                        <button type="button" data-testid="edit-cancel" aria-label="Cancel editing"
+                            class="rounded-lg p-1.5 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+                            on:click=move |_| {
+                                draft.set(original.get_value());
+                                error.set(None);
+                                mode.set(Mode::Reading);
+                            }>
+                            <Svg icon=Icon::X class="size-4"/>
+                        </button>
+                        <button type="submit" data-testid="edit-confirm" aria-label="Save and regenerate the reply"
+                            class="rounded-lg bg-indigo-600 p-1.5 text-white hover:bg-indigo-700 disabled:opacity-50"
+                            disabled=move || busy.get()>
+                            <Svg icon=Icon::Check class="size-4"/>
+                        </button>
+                    </div>
+                </form>
+            </Show>
+            <div class="mt-0.5 flex items-center gap-2 px-1 text-xs text-slate-500 dark:text-slate-400">
+                <time datetime=message.created_at.clone()>{time}</time>
+                {message.edited_at.as_ref().map(|_| view! { <span>"edited"</span> })}
+                {pending.then(|| view! { <span data-testid="sending">"Sending…"</span> })}
+            </div>
+            {ended_badly.then(|| view! {
+                <div class="mt-1 flex items-center gap-2 px-1 text-xs">
+                    <span data-testid="failure-reason" class="text-red-700 dark:text-red-300">{message.reason.clone().unwrap_or_default()}</span>
+                    <button type="button" data-testid="retry" class="flex items-center gap-1 rounded px-1.5 py-0.5 font-medium text-indigo-700 hover:bg-indigo-50 dark:text-indigo-300 dark:hover:bg-slate-800"
+                        on:click=retry>
+                        <Svg icon=Icon::RotateCcw class="size-3.5"/>
+                        "Retry"
+                    </button>
+                </div>
+            })}
+            <Show when=move || error.get().is_some()>
+                <p role="alert" data-testid="message-error" class="mt-1 px-1 text-xs text-red-700 dark:text-red-300">{move || error.get()}</p>
+            </Show>
+            <Show when=move || !pending && !streaming && mode.get() != Mode::Editing>
+                <div class=if own { "absolute top-1 -left-9" } else { "absolute top-1 -right-9" }>
+                    <button
+                        type="button"
+                        data-testid="message-menu-button"
+                        aria-label="Message actions"
+                        aria-haspopup="menu"
+                        aria-expanded=move || (mode.get() == Mode::Menu).to_string()
+                        aria-controls=menu_id.get_value()
+                        class="rounded-full p-1 text-slate-500 opacity-0 group-hover:opacity-100 group-focus-within:opacity-100 hover:bg-slate-100 focus:opacity-100 aria-expanded:opacity-100 dark:hover:bg-slate-800"
+                        id=format!("menu-button-{id}")
+                        on:click=move |_| {
+                            let opening = mode.get_untracked() != Mode::Menu;
+                            mode.set(if opening { Mode::Menu } else { Mode::Reading });
+                            if opening {
+                                live::after_render(move || live::focus_by_id(&format!("menu-{id}-first")));
+                            }
+                        }
+                    >
+                        <Svg icon=Icon::Ellipsis class="size-4"/>
+                    </button>
+                    <Show when=move || mode.get() == Mode::Menu>
+                        <div
+                            id=menu_id.get_value()
+                            on:keydown=move |ev| {
+                                let key = ev.key();
+                                if key == "Escape" {
+                                    ev.stop_propagation();
+                                    mode.set(Mode::Reading);
+                                    live::focus_by_id(&format!("menu-button-{id}"));
+                                } else if key == "ArrowDown" || key == "ArrowUp" {
+                                    ev.prevent_default();
+                                    live::move_focus_within(&format!("menu-{id}"), if key == "ArrowDown" { 1 } else { -1 });
+                                }
+                            }
+                            role="menu"
+                            data-testid="message-menu"
+                            aria-label="Message actions"
+                            class=if own { "absolute top-7 right-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" } else { "absolute top-7 left-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" }
+                        >
+                            {own.then(|| {
+                                let edit_id = edit_focus.get_value();
+                                view! {
+                                    <button type="button" role="menuitem" data-testid="menu-edit" id=format!("menu-{id}-first")
+                                        class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm hover:bg-slate-100 focus:bg-slate-100 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
+                                        on:click=move |_| {
+                                            mode.set(Mode::Editing);
+                                            let edit_id = edit_id.clone();
+                                            live::after_render(move || live::focus_by_id(&edit_id));
+                                        }>
+                                        <Svg icon=Icon::Pencil class="size-4"/>
+                                        "Edit"
+                                    </button>
+                                }
+                            })}
+                            <button type="button" role="menuitem" data-testid="menu-delete"
+                                id=if own { format!("menu-{id}-delete") } else { format!("menu-{id}-first") }
+                                class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm text-red-700 hover:bg-slate-100 focus:bg-slate-100 dark:text-red-300 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
+                                on:click=move |_| {
+                                    mode.set(Mode::ConfirmDelete);
+                                    live::after_render(move || live::focus_by_id(&format!("delete-cancel-{id}")));
+                                }>
+                                <Svg icon=Icon::Trash class="size-4"/>
+                                "Delete"
+                            </button>
+                        </div>
+                    </Show>
+                </div>
+            </Show>
+            <Show when=move || mode.get() == Mode::ConfirmDelete>
+                <div
+                    role="alertdialog"
+                    aria-modal="false"
+                    aria-labelledby=format!("delete-title-{id}")
+                    data-testid="delete-confirm"
+                    class="mt-1 flex flex-col gap-2 rounded-xl border border-red-200 bg-white p-3 text-sm shadow-lg dark:border-red-900 dark:bg-slate-800"
+                >
+                    <p id=format!("delete-title-{id}")>"Delete this message? This cannot be undone."</p>
+                    <div class="flex justify-end gap-2">
+                        <button type="button" data-testid="delete-cancel" id=format!("delete-cancel-{id}")
+                            class="rounded-lg px-3 py-1 hover:bg-slate-100 dark:hover:bg-slate-700"
+                            on:click=move |_| {
+                                mode.set(Mode::Reading);
+                                live::focus_by_id(&format!("menu-button-{id}"));
+                            }>
+                            "Cancel"
+                        </button>
+                        <button type="button" data-testid="delete-confirm-button"
+                            class="rounded-lg bg-red-600 px-3 py-1 font-medium text-white hover:bg-red-700 disabled:opacity-50"
+                            disabled=move || busy.get()
+                            on:click=move |_| remove()>
+                            "Delete"
+                        </button>
+                    </div>
+                </div>
+            </Show>
+        </article>
+    }
+    .into_any()
+}

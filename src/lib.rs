@@ -1,0 +1,21 @@
+//! Frontdesk: one crate, two builds. The server (`ssr`) and the browser (`hydrate`) share `model`,
+//! `api` (server functions) and the components in `app`.
+
+// Leptos view types nest deeply; the release WASM build needs room to compute their layout.
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod markdown;
+pub mod model;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

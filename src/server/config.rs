@@ -1,0 +1,157 @@
+//! Settings, read once at start from the command line and the environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Frontdesk: AI customer chat.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "frontdesk", version, about)]
+pub struct Config {
+    /// Database URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/frontdesk.db")]
+    pub database_url: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "FRONTDESK_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Key for OpenAI or an OpenAI-compatible server. Unset or empty: the offline assistant answers.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+
+    /// Base URL of the OpenAI-compatible API (Ollama: http://localhost:11434/v1).
+    #[arg(long, env = "OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub openai_base_url: String,
+
+    /// Model name sent upstream.
+    #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o-mini")]
+    pub openai_model: String,
+
+    /// Seconds to wait for a connection to the upstream.
+    #[arg(long, env = "OPENAI_CONNECT_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub openai_connect_timeout_secs: u64,
+
+    /// Seconds of silence allowed before the first chunk and between chunks of a reply.
+    #[arg(long, env = "OPENAI_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub openai_idle_timeout_secs: u64,
+
+    /// Retries on 429, 5xx and connection errors before the first token.
+    #[arg(long, env = "OPENAI_MAX_RETRIES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub openai_max_retries: u32,
+
+    /// Longest message a customer may send, in characters.
+    #[arg(long, env = "FRONTDESK_MESSAGE_MAX_CHARS", default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub message_max_chars: u32,
+
+    /// Messages one visitor may send per minute (429 beyond).
+    #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sends_per_minute: u32,
+
+    /// Characters of conversation history sent upstream; the newest messages are kept.
+    #[arg(long, env = "FRONTDESK_PROMPT_BUDGET_CHARS", default_value_t = 24_000, value_parser = clap::value_parser!(u32).range(500..=2_000_000))]
+    pub prompt_budget_chars: u32,
+
+    /// Milliseconds token deltas are gathered into one event (and one write) after the first.
+    #[arg(long, env = "FRONTDESK_DELTA_COALESCE_MS", default_value_t = 40, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub delta_coalesce_ms: u64,
+
+    /// A TOML file of assistant contexts (1 to 3). Unset: Sales, Support and Billing are built in.
+    #[arg(long, env = "FRONTDESK_CONTEXTS_FILE")]
+    pub contexts_file: Option<PathBuf>,
+
+    /// Log format: pretty or json. Levels come from RUST_LOG (default info).
+    #[arg(long, env = "FRONTDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Milliseconds between words of the offline assistant (0 streams as fast as it can).
+    #[arg(long, env = "FRONTDESK_OFFLINE_WORD_DELAY_MS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub offline_word_delay_ms: u64,
+
+    /// Mark the session cookie Secure (set this when served over HTTPS).
+    #[arg(long, env = "FRONTDESK_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// Email of the admin created on a first start with no staff (its password is printed once).
+    #[arg(long, env = "FRONTDESK_ADMIN_EMAIL", default_value = "admin@frontdesk.local")]
+    pub admin_email: String,
+
+    /// Extra origins allowed to make unsafe requests (comma-separated), besides the app's own.
+    #[arg(long, env = "FRONTDESK_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an admin account and print its generated password.
+    CreateAdmin {
+        /// The admin's email (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The name shown to customers.
+        #[arg(long, default_value = "Admin")]
+        name: String,
+    },
+}
+
+impl Config {
+    /// Settings for tests and embedding: every default, no command line.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Config::parse_from(["frontdesk"]);
+        config.database_url = database_url.into();
+        config.openai_api_key = None;
+        config
+    }
+
+    /// The OpenAI key, when one is set and not blank.
+    pub fn openai_key(&self) -> Option<&str> {
+        self.openai_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.openai_connect_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.openai_idle_timeout_secs)
+    }
+
+    /// Checks what clap cannot: a one-line reason when a setting is unusable.
+    pub fn validate(&self) -> Result<(), String> {
+        let db = self.database_url.as_str();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(format!(
+                "DATABASE_URL must start with sqlite: or postgres:// (got '{}')",
+                db.split(':').next().unwrap_or_default()
+            ));
+        }
+        if self.openai_key().is_some() {
+            let base = self.openai_base_url.as_str();
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(format!("OPENAI_BASE_URL must be an http(s) URL (got '{base}')"));
+            }
+            if self.openai_model.trim().is_empty() {
+                return Err("OPENAI_MODEL must not be empty".into());
+            }
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(format!("FRONTDESK_ALLOWED_ORIGINS entries must be http(s) origins (got '{origin}')"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Database access: one code path for SQLite and PostgreSQL through `sqlx::Any`.
+//!
+//! SQLite gets a single writer connection and a pool of readers (WAL lets them run beside the
+//! writer); PostgreSQL uses one pool for both.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+    AnyPool, Executor,
+};
+
+use super::error::{AppError, AppResult};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// Reads.
+    pub read: AnyPool,
+    /// Writes and transactions (one connection on SQLite).
+    pub write: AnyPool,
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Connects, creating the SQLite file and its folder when missing.
+    pub async fn connect(url: &str) -> AppResult<Db> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let url = prepare_sqlite_url(url)?;
+            let options = AnyConnectOptions::from_str(&url)?;
+            let pool = |max: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options.clone())
+            };
+            let write = pool(1).await?;
+            let read = pool(8).await?;
+            Ok(Db { read, write, backend: Backend::Sqlite })
+        } else {
+            let pool =
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres })
+        }
+    }
+
+    /// Applies the migrations of this backend; fails loudly.
+    pub async fn migrate(&self) -> AppResult<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.write).await.map_err(|e| AppError::Internal(format!("migration failed: {e}")))
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+}
+
+/// `sqlite://data/x.db` → `sqlite://data/x.db?mode=rwc`, creating `data/`.
+fn prepare_sqlite_url(url: &str) -> AppResult<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.starts_with("file:") || path == ":memory:" || query.contains("mode=memory") {
+        return Ok(url.to_string());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                AppError::Internal(format!("cannot create the database folder {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    Ok(if query.is_empty() { format!("{url}?mode=rwc") } else { url.to_string() })
+}
+
+/// Now, in unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// Unix milliseconds as RFC 3339 (`2026-11-21T20:25:32.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_gets_create_mode_and_keeps_explicit_queries() {
+        let dir = std::env::temp_dir().join(format!("fd-url-{}", now_ms()));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.exists());
+        let mem = "sqlite:file:t?mode=memory&cache=shared";
+        assert_eq!(prepare_sqlite_url(mem).unwrap(), mem);
+    }
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.5Z");
+    }
+}

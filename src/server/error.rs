@@ -1,0 +1,112 @@
+//! The one error type of the server. Every failure becomes a status and a JSON body a person can
+//! read; causes (SQL, upstream bodies) are logged, never sent.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+
+use crate::model::{ErrorBody, ErrorDetail};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{what} was not found")]
+    NotFound { what: &'static str },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the message is {len} characters long; the limit is {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("sign in to continue")]
+    Unauthorized,
+    #[error("the email or the password is wrong")]
+    BadCredentials,
+    #[error("you are not allowed to do that")]
+    Forbidden,
+    #[error("too many requests; try again in a moment")]
+    RateLimited,
+    #[error("the assistant service failed: {0}")]
+    Upstream(String),
+    #[error("the service is unavailable; try again shortly")]
+    Unavailable,
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn not_found(what: &'static str) -> Self {
+        AppError::NotFound { what }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::NotFound { .. } => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooLong { .. } => "too_long",
+            AppError::Invalid(_) => "invalid",
+            AppError::Unauthorized => "unauthorized",
+            AppError::BadCredentials => "bad_credentials",
+            AppError::Forbidden => "forbidden",
+            AppError::RateLimited => "rate_limited",
+            AppError::Upstream(_) => "upstream_error",
+            AppError::Unavailable => "unavailable",
+            AppError::Database(e) if is_unavailable(e) => "unavailable",
+            AppError::Database(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The sentence a client sees: for server faults a generic one, never the cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Database(e) if is_unavailable(e) => AppError::Unavailable.to_string(),
+            AppError::Database(_) | AppError::Internal(_) => {
+                "something went wrong on our side; nothing you sent was lost".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: self.code().into(), message: self.public_message() } }
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}

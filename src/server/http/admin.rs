@@ -1,0 +1,165 @@
+//! Sign-in and the staff REST API under /api/v1/admin: thin adapters. `Staff` in a handler's
+//! arguments is the role check (401 without a session, 403 for a visitor).
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    extract::{Json, Path, Query},
+    rest::PageQuery,
+};
+use crate::{
+    model::{ErrorBody, Message, MessagePage},
+    server::{
+        error::{AppError, AppResult},
+        inquiries::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
+        service::ChatService,
+        session::{cleared_cookie, end_session, session_cookie, start_session, Session, Staff},
+        state::AppState,
+    },
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMessage {
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReadUpTo {
+    /// The newest message id read.
+    pub up_to: i64,
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Signs a staff member in with a new session id (the old session, if any, ends).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
+    (status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn login(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
+    let service = &state.service;
+    let user_id = service.check_password(&body.email, &body.password).await.map_err(|e| match e {
+        AppError::Unauthorized => AppError::BadCredentials,
+        other => other,
+    })?;
+    if let Some(old) = session.token() {
+        end_session(&service.db, old).await?;
+    }
+    let token = start_session(&service.db, user_id).await?;
+    let me = service.me(user_id).await?;
+    Ok(with_cookie(Json(me).into_response(), &session_cookie(&token, state.config.cookie_secure)))
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+pub async fn logout(State(service): State<Arc<ChatService>>, session: Session) -> AppResult<Response> {
+    if let Some(token) = session.token() {
+        end_session(&service.db, token).await?;
+    }
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cleared_cookie()))
+}
+
+/// Who is signed in (staff only).
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses(
+    (status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn me(State(service): State<Arc<ChatService>>, staff: Staff) -> AppResult<Json<Me>> {
+    Ok(Json(service.me(staff.user_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin", responses(
+    (status = 200, body = Vec<StaffMember>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_staff(State(service): State<Arc<ChatService>>, _staff: Staff) -> AppResult<Json<Vec<StaffMember>>> {
+    Ok(Json(service.list_staff().await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/inquiries", tag = "admin", params(InquiryFilter), responses(
+    (status = 200, body = InquiryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn list_inquiries(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Query(filter): Query<InquiryFilter>,
+) -> AppResult<Json<InquiryPage>> {
+    Ok(Json(service.inquiries(staff, &filter).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)), responses(
+    (status = 200, body = Inquiry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody)))]
+pub async fn get_inquiry(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Inquiry>> {
+    Ok(Json(service.inquiry(staff, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = MessagePage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn inquiry_messages(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Query(page): Query<PageQuery>,
+) -> AppResult<Json<MessagePage>> {
+    Ok(Json(service.inquiry_messages(staff, id, page.before, page.after, page.limit).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path)),
+    request_body = StaffMessage, responses((status = 201, body = Message), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn reply(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Json(body): Json<StaffMessage>,
+) -> AppResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(service.staff_reply(staff, id, &body.content).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)),
+    request_body = InquiryPatch, responses((status = 200, body = Inquiry), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_inquiry(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Json(patch): Json<InquiryPatch>,
+) -> AppResult<Json<Inquiry>> {
+    Ok(Json(service.update_inquiry(staff, id, &patch).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/inquiries/{id}/read", tag = "admin", params(("id" = i64, Path)),
+    request_body = ReadUpTo, responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn staff_read(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Json(body): Json<ReadUpTo>,
+) -> AppResult<StatusCode> {
+    service.staff_read(staff, id, body.up_to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,244 @@
+//! The REST API under /api/v1: thin adapters over the chat service.
+
+use std::sync::Arc;
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Path, Query};
+use crate::{
+    model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
+    server::{
+        error::AppResult,
+        service::{Caller, ChatService, Exchange},
+    },
+};
+
+type Service = State<Arc<ChatService>>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChat {
+    /// A context id from GET /contexts; the caller's default when absent.
+    pub context: Option<String>,
+    /// The product the chat is about.
+    pub product_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChat {
+    pub context: Option<String>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatList {
+    pub chats: Vec<Chat>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    pub content: String,
+    /// Switch the chat to this context before the reply.
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    pub content: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExchangeBody {
+    pub message: Message,
+    /// The assistant's reply; `streaming` unless `wait=true` was asked.
+    pub reply: Option<Message>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedBody {
+    pub deleted_id: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// A `next_cursor` from an earlier page: the page before it.
+    pub before: Option<i64>,
+    /// A message id: the page after it (`newer_cursor` continues).
+    pub after: Option<i64>,
+    /// 1 to 100; default 20.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WaitQuery {
+    /// Answer only once the reply has ended.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/contexts", tag = "chat", responses((status = 200, body = Vec<ContextInfo>)))]
+pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
+    Json(service.contexts())
+}
+
+#[utoipa::path(post, path = "/api/v1/chats", tag = "chat", request_body = CreateChat, responses(
+    (status = 201, body = Chat), (status = 422, body = ErrorBody)))]
+pub async fn create_chat(
+    State(service): Service,
+    caller: Caller,
+    Json(body): Json<CreateChat>,
+) -> AppResult<impl IntoResponse> {
+    let chat = service.create_chat(caller, body.context.as_deref(), body.product_id).await?;
+    Ok((StatusCode::CREATED, Json(chat)))
+}
+
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chat", responses((status = 200, body = ChatList)))]
+pub async fn list_chats(State(service): Service, caller: Caller) -> AppResult<Json<ChatList>> {
+    Ok(Json(ChatList { chats: service.list_chats(caller).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), responses(
+    (status = 200, body = Chat), (status = 404, body = ErrorBody)))]
+pub async fn get_chat(State(service): Service, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Chat>> {
+    Ok(Json(service.chat(caller, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), request_body = UpdateChat,
+    responses((status = 200, body = Chat), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_chat(
+    State(service): Service,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateChat>,
+) -> AppResult<Json<Chat>> {
+    Ok(Json(service.update_chat(caller, id, body.context.as_deref(), body.title.as_deref()).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), responses(
+    (status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_chat(State(service): Service, caller: Caller, Path(id): Path<i64>) -> AppResult<StatusCode> {
+    service.delete_chat(caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{id}/messages", tag = "messages", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = MessagePage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_messages(
+    State(service): Service,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(page): Query<PageQuery>,
+) -> AppResult<Json<MessagePage>> {
+    Ok(Json(service.messages_around(caller, id, page.before, page.after, page.limit).await?))
+}
+
+async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wait: bool) -> AppResult<ExchangeBody> {
+    if wait {
+        if let Some(reply) = &exchange.reply {
+            exchange.reply = Some(service.wait_for_reply(chat_id, reply.id).await?);
+        }
+    }
+    Ok(ExchangeBody { message: exchange.message, reply: exchange.reply })
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "messages", params(("id" = i64, Path), WaitQuery),
+    request_body = SendMessage, responses(
+        (status = 201, body = ExchangeBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn send_message(
+    State(service): Service,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(wait): Query<WaitQuery>,
+    Json(body): Json<SendMessage>,
+) -> AppResult<impl IntoResponse> {
+    let exchange = service.send(caller, id, &body.content, body.context.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(settle(&service, id, exchange, wait.wait).await?)))
+}
+
+#[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{mid}", tag = "messages",
+    params(("id" = i64, Path), ("mid" = i64, Path), WaitQuery), request_body = EditMessage, responses(
+        (status = 200, body = ExchangeBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn edit_message(
+    State(service): Service,
+    caller: Caller,
+    Path((id, mid)): Path<(i64, i64)>,
+    Query(wait): Query<WaitQuery>,
+    Json(body): Json<EditMessage>,
+) -> AppResult<Json<ExchangeBody>> {
+    let exchange = service.edit(caller, id, mid, &body.content).await?;
+    Ok(Json(settle(&service, id, exchange, wait.wait).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{mid}", tag = "messages",
+    params(("id" = i64, Path), ("mid" = i64, Path)), responses((status = 200, body = DeletedBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_message(
+    State(service): Service,
+    caller: Caller,
+    Path((id, mid)): Path<(i64, i64)>,
+) -> AppResult<Json<DeletedBody>> {
+    Ok(Json(DeletedBody { deleted_id: service.delete_message(caller, id, mid).await? }))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/stop", tag = "messages",
+    params(("id" = i64, Path), ("mid" = i64, Path)), responses(
+        (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn stop_message(
+    State(service): Service,
+    caller: Caller,
+    Path((id, mid)): Path<(i64, i64)>,
+) -> AppResult<Json<Message>> {
+    Ok(Json(service.stop(caller, id, mid).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/preferences", tag = "preferences", responses((status = 200, body = Preferences)))]
+pub async fn get_preferences(State(service): Service, caller: Caller) -> AppResult<Json<Preferences>> {
+    Ok(Json(service.preferences(caller).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/preferences", tag = "preferences", request_body = Preferences, responses(
+    (status = 200, body = Preferences), (status = 422, body = ErrorBody)))]
+pub async fn put_preferences(
+    State(service): Service,
+    caller: Caller,
+    Json(body): Json<Preferences>,
+) -> AppResult<Json<Preferences>> {
+    Ok(Json(service.set_preferences(caller, &body).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", responses((status = 200, body = Vec<Product>)))]
+pub async fn list_products(State(service): Service) -> AppResult<Json<Vec<Product>>> {
+    Ok(Json(service.products().await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses(
+    (status = 200, body = Product), (status = 404, body = ErrorBody)))]
+pub async fn get_product(State(service): Service, Path(id): Path<i64>) -> AppResult<Json<Product>> {
+    Ok(Json(service.product(id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/retry", tag = "messages",
+    params(("id" = i64, Path), ("mid" = i64, Path), WaitQuery), responses(
+        (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn retry_message(
+    State(service): Service,
+    caller: Caller,
+    Path((id, mid)): Path<(i64, i64)>,
+    Query(wait): Query<WaitQuery>,
+) -> AppResult<Json<Message>> {
+    let reply = service.retry(caller, id, mid).await?;
+    Ok(Json(if wait.wait { service.wait_for_reply(id, reply.id).await? } else { reply }))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/handoff", tag = "chat", params(("id" = i64, Path)), responses(
+    (status = 200, body = Chat), (status = 404, body = ErrorBody)))]
+pub async fn handoff(State(service): Service, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Chat>> {
+    Ok(Json(service.handoff(caller, id).await?))
+}

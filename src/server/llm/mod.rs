@@ -1,0 +1,267 @@
+//! The assistant: contexts, prompt assembly, and the providers that stream a reply.
+
+mod offline;
+mod openai;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use futures::stream::BoxStream;
+use serde::Deserialize;
+
+pub use offline::OfflineAssistant;
+pub use openai::OpenAiAssistant;
+
+use super::config::Config;
+use crate::model::{ContextInfo, Product, Role, Usage};
+
+/// One assistant persona, from the contexts file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Context {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub greeting: String,
+    pub system_prompt: String,
+    #[serde(default)]
+    pub faq: Vec<FaqEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FaqEntry {
+    pub keywords: Vec<String>,
+    pub answer: String,
+}
+
+impl Context {
+    pub fn info(&self) -> ContextInfo {
+        ContextInfo { id: self.id.clone(), label: self.label.clone(), description: self.description.clone() }
+    }
+}
+
+/// The 1 to 3 contexts in force; the first is the default.
+#[derive(Debug, Clone)]
+pub struct Contexts(Vec<Context>);
+
+const BUILT_IN_CONTEXTS: &str = include_str!("../../../config/contexts.toml");
+
+impl Contexts {
+    pub fn load(file: Option<&Path>) -> Result<Contexts, String> {
+        match file {
+            None => Contexts::parse(BUILT_IN_CONTEXTS, "the built-in contexts"),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read FRONTDESK_CONTEXTS_FILE {}: {e}", path.display()))?;
+                Contexts::parse(&text, &path.display().to_string())
+            }
+        }
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Contexts, String> {
+        #[derive(Deserialize)]
+        struct File {
+            context: Vec<Context>,
+        }
+        let file: File = toml::from_str(text).map_err(|e| format!("{origin} is not valid: {}", e.message()))?;
+        let contexts = file.context;
+        if contexts.is_empty() || contexts.len() > 3 {
+            return Err(format!("{origin} must define 1 to 3 contexts (found {})", contexts.len()));
+        }
+        for (i, c) in contexts.iter().enumerate() {
+            if c.id.trim().is_empty() || c.label.trim().is_empty() || c.system_prompt.trim().is_empty() {
+                return Err(format!("{origin}: context {} needs an id, a label and a system_prompt", i + 1));
+            }
+            if contexts[..i].iter().any(|other| other.id == c.id) {
+                return Err(format!("{origin}: context id '{}' appears twice", c.id));
+            }
+        }
+        Ok(Contexts(contexts))
+    }
+
+    pub fn all(&self) -> &[Context] {
+        &self.0
+    }
+
+    pub fn default_context(&self) -> &Context {
+        &self.0[0]
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Context> {
+        self.0.iter().find(|c| c.id == id)
+    }
+}
+
+/// A message of the conversation as the assistant sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Everything a provider needs to write one reply.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// The context's system prompt, with the product's facts when there is one.
+    pub system: String,
+    /// The conversation so far, oldest first, trimmed to the budget; ends with the customer's message.
+    pub history: Vec<PromptMessage>,
+    pub context: Context,
+    pub product: Option<Product>,
+}
+
+impl Prompt {
+    /// Builds the prompt: system prompt, product facts, and the newest history that fits `budget_chars`.
+    pub fn build(
+        context: &Context,
+        product: Option<&Product>,
+        history: Vec<PromptMessage>,
+        budget_chars: usize,
+    ) -> Prompt {
+        let mut system = context.system_prompt.trim().to_string();
+        if let Some(p) = product {
+            system.push_str(&format!(
+                "\n\nThe customer is looking at this product:\nName: {}\nPrice: ${}.{:02}\nFacts: {}",
+                p.name,
+                p.price_cents / 100,
+                p.price_cents % 100,
+                p.description
+            ));
+        }
+        let mut kept = Vec::new();
+        let mut used = 0usize;
+        for message in history.into_iter().rev() {
+            let len = message.content.chars().count();
+            if used + len > budget_chars && !kept.is_empty() {
+                break;
+            }
+            used += len;
+            kept.push(message);
+        }
+        kept.reverse();
+        Prompt { system, history: kept, context: context.clone(), product: product.cloned() }
+    }
+
+    /// The customer's newest message.
+    pub fn last_user_message(&self) -> &str {
+        self.history.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+    }
+}
+
+/// A piece of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    Text(String),
+    Usage(Usage),
+}
+
+pub type ChunkStream = BoxStream<'static, Result<Chunk, LlmError>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmErrorKind {
+    /// 429 from upstream.
+    RateLimited,
+    /// 5xx from upstream.
+    Server,
+    /// Could not connect.
+    Connect,
+    /// No data within the idle timeout.
+    Timeout,
+    /// Upstream refused the request (4xx other than 429): retrying will not help.
+    Rejected,
+    /// The stream broke or carried something unreadable.
+    Stream,
+}
+
+/// A provider failure, with a reason fit to show a customer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct LlmError {
+    pub kind: LlmErrorKind,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl LlmError {
+    pub fn new(kind: LlmErrorKind, message: impl Into<String>) -> Self {
+        LlmError { kind, message: message.into(), retry_after: None }
+    }
+
+    /// Worth another try (before the first token only).
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self.kind, LlmErrorKind::Rejected)
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Assistant: Send + Sync + 'static {
+    /// `openai` or `offline`.
+    fn name(&self) -> &'static str;
+
+    /// Starts a reply; the stream yields text pieces and, last, the usage.
+    async fn stream(&self, prompt: Prompt) -> Result<ChunkStream, LlmError>;
+}
+
+/// The provider the settings ask for: OpenAI-compatible with a key, offline without.
+pub fn from_config(config: &Config) -> Result<Arc<dyn Assistant>, String> {
+    match config.openai_key() {
+        Some(key) => Ok(Arc::new(OpenAiAssistant::new(
+            key,
+            &config.openai_base_url,
+            &config.openai_model,
+            config.connect_timeout(),
+        )?)),
+        None => Ok(Arc::new(OfflineAssistant::new(Duration::from_millis(config.offline_word_delay_ms)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: Role, content: &str) -> PromptMessage {
+        PromptMessage { role, content: content.into() }
+    }
+
+    #[test]
+    fn the_built_in_contexts_are_sales_support_and_billing() {
+        let contexts = Contexts::load(None).unwrap();
+        let ids: Vec<_> = contexts.all().iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["sales", "support", "billing"]);
+    }
+
+    #[test]
+    fn a_contexts_file_with_four_contexts_is_refused_with_a_reason() {
+        let one =
+            "[[context]]\nid = \"x{}\"\nlabel = \"X\"\ndescription = \"d\"\ngreeting = \"g\"\nsystem_prompt = \"p\"\n";
+        let text: String = (0..4).map(|i| one.replace("{}", &i.to_string())).collect();
+        let err = Contexts::parse(&text, "test.toml").unwrap_err();
+        assert!(err.contains("1 to 3 contexts"), "{err}");
+    }
+
+    #[test]
+    fn the_prompt_keeps_the_newest_history_within_the_budget() {
+        let contexts = Contexts::load(None).unwrap();
+        let history =
+            vec![msg(Role::User, "aaaaaaaaaa"), msg(Role::Assistant, "bbbbbbbbbb"), msg(Role::User, "cccccccccc")];
+        let prompt = Prompt::build(contexts.default_context(), None, history, 25);
+        let kept: Vec<_> = prompt.history.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(kept, ["bbbbbbbbbb", "cccccccccc"]);
+    }
+
+    #[test]
+    fn the_prompt_carries_the_products_facts() {
+        let contexts = Contexts::load(None).unwrap();
+        let product = Product {
+            id: 1,
+            name: "Lamp".into(),
+            description: "Bright.".into(),
+            price_cents: 5900,
+            image_path: String::new(),
+        };
+        let prompt = Prompt::build(contexts.default_context(), Some(&product), vec![msg(Role::User, "hi")], 100);
+        assert!(
+            prompt.system.contains("Name: Lamp")
+                && prompt.system.contains("$59.00")
+                && prompt.system.contains("Bright.")
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use super::{config::Config, service::ChatService};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub service: Arc<ChatService>,
+    pub config: Arc<Config>,
+}

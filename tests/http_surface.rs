@@ -1,0 +1,206 @@
+//! The HTTP surface around the chat API: error bodies, origin checks, health, docs, the rendered
+//! page and start-up settings.
+
+mod support;
+
+use serde_json::json;
+use support::{Backend, TestApp};
+
+on_both_databases!(
+    every_error_is_json_with_a_code_and_a_readable_message,
+    writes_from_another_origin_are_refused,
+    health_and_readiness_answer,
+    the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally,
+    the_chat_page_is_rendered_on_the_server_with_the_history,
+    preferences_are_saved_per_visitor_and_checked,
+    a_first_contact_sets_a_private_session_cookie,
+);
+
+async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let cases = [
+        (
+            app.client
+                .post(app.url(&format!("/api/v1/chats/{chat}/messages")))
+                .header("content-type", "application/json")
+                .body("{oops"),
+            400,
+        ),
+        (app.client.post(app.url(&format!("/api/v1/chats/{chat}/messages"))).body("content=hi"), 400),
+        (app.client.post(app.url(&format!("/api/v1/chats/{chat}/messages"))).json(&json!({"text": "hi"})), 422),
+        (app.client.get(app.url("/api/v1/chats/abc")), 400),
+        (app.client.get(app.url("/api/v1/chats/424242")), 404),
+        (app.client.get(app.url("/api/v1/nothing-here")), 404),
+    ];
+    for (request, expected) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let (status, body) = support::read(response).await;
+        assert_eq!(status, expected, "{body}");
+        let message = body["error"]["message"].as_str().expect("a message");
+        assert!(body["error"]["code"].is_string());
+        assert!(!message.to_lowercase().contains("sql") && !message.contains("panicked"), "{message}");
+    }
+}
+
+async fn writes_from_another_origin_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let url = app.url(&format!("/api/v1/chats/{chat}/messages"));
+    let foreign = app.client.post(&url).header("origin", "https://evil.example").json(&json!({"content": "hi"}));
+    let (status, body) = support::read(foreign.send().await.unwrap()).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let cross_site = app.client.post(&url).header("sec-fetch-site", "cross-site").json(&json!({"content": "hi"}));
+    assert_eq!(cross_site.send().await.unwrap().status(), 403);
+    assert_eq!(app.messages(chat).await.len(), 1, "nothing was saved");
+    let same =
+        app.client.post(format!("{url}?wait=true")).header("origin", app.base.clone()).json(&json!({"content": "hi"}));
+    assert_eq!(same.send().await.unwrap().status(), 201);
+    // Reads from anywhere are fine.
+    let read = app.client.get(app.url("/api/v1/contexts")).header("origin", "https://evil.example");
+    assert_eq!(read.send().await.unwrap().status(), 200);
+}
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(app.get("/healthz").await, (200, json!({"status": "ok"})));
+    assert_eq!(app.get("/readyz").await, (200, json!({"status": "ready"})));
+    app.state.service.db.read.close().await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+}
+
+async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, spec) = app.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{}", spec["openapi"]);
+    for path in [
+        "/api/v1/contexts",
+        "/api/v1/chats",
+        "/api/v1/chats/{id}",
+        "/api/v1/chats/{id}/messages",
+        "/api/v1/chats/{id}/messages/{mid}",
+        "/api/v1/chats/{id}/messages/{mid}/stop",
+        "/api/v1/chats/{id}/messages/{mid}/retry",
+        "/api/v1/chats/{id}/handoff",
+        "/api/v1/chats/{id}/events",
+        "/api/v1/chats/{id}/ws",
+        "/api/v1/preferences",
+        "/api/v1/products",
+        "/api/v1/products/{id}",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/admin/staff",
+        "/api/v1/admin/inquiries",
+        "/api/v1/admin/inquiries/{id}",
+        "/api/v1/admin/inquiries/{id}/messages",
+        "/api/v1/admin/inquiries/{id}/read",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is documented");
+    }
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger") && !html.contains("cdn"), "docs are served by the app itself");
+}
+
+async fn the_chat_page_is_rendered_on_the_server_with_the_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"messages\""), "{html}");
+    assert!(html.contains("Looking for the right product?"), "the greeting is in the HTML");
+    // The chat the page opened is the visitor's, and what they send shows on the next render.
+    let (_, chats) = app.get("/api/v1/chats").await;
+    let chat = chats["chats"][0]["id"].as_i64().unwrap();
+    app.send_and_wait(chat, "Rendered <b>safely</b>?").await;
+    let html = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Rendered &lt;b&gt;safely&lt;/b&gt;?"), "user text is escaped");
+    assert!(html.contains(support::fake_openai::DEFAULT_REPLY));
+}
+
+async fn preferences_are_saved_per_visitor_and_checked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, prefs) = app.get("/api/v1/preferences").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        prefs,
+        json!({"theme": "system", "send_key": "shift_enter", "sound": false, "text_size": "medium", "default_context": null})
+    );
+    let wanted = json!({"theme": "dark", "send_key": "enter", "sound": true, "text_size": "large", "default_context": "billing"});
+    assert_eq!(app.put("/api/v1/preferences", wanted.clone()).await, (200, wanted.clone()));
+    assert_eq!(app.get("/api/v1/preferences").await.1, wanted);
+    let (_, chat) = app.post("/api/v1/chats", json!({})).await;
+    assert_eq!(chat["context"], "billing", "new chats start in the preferred context");
+    let (status, _) = app
+        .put("/api/v1/preferences", json!({"theme": "neon", "send_key": "enter", "sound": true, "text_size": "large"}))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .put("/api/v1/preferences", json!({"theme": "dark", "send_key": "enter", "sound": true, "text_size": "large", "default_context": "nope"}))
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(app.get("/api/v1/preferences").await.1, wanted, "refused changes change nothing");
+    let stranger = app.another_visitor();
+    let (_, theirs) = support::read(stranger.get(app.url("/api/v1/preferences")).send().await.unwrap()).await;
+    assert_eq!(theirs["theme"], "system");
+}
+
+async fn a_first_contact_sets_a_private_session_cookie(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = reqwest::get(app.url("/api/v1/chats")).await.unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("fd_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    let static_check = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert!(static_check.headers().get("set-cookie").is_none(), "health checks create no visitors");
+}
+
+#[test]
+fn invalid_settings_stop_the_server_with_a_one_line_reason() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .env("DATABASE_URL", "mysql://localhost/db")
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL must start with sqlite: or postgres://"), "{stderr}");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .env("FRONTDESK_MESSAGE_MAX_CHARS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("message-max-chars"));
+}
+
+#[test]
+fn help_lists_every_setting() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk")).arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for var in [
+        "DATABASE_URL",
+        "FRONTDESK_ADDR",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "OPENAI_CONNECT_TIMEOUT_SECS",
+        "OPENAI_IDLE_TIMEOUT_SECS",
+        "OPENAI_MAX_RETRIES",
+        "FRONTDESK_MESSAGE_MAX_CHARS",
+        "FRONTDESK_CONTEXTS_FILE",
+        "FRONTDESK_LOG_FORMAT",
+    ] {
+        assert!(help.contains(var), "--help mentions {var}");
+    }
+}

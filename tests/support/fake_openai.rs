@@ -1,0 +1,169 @@
+//! A real HTTP server that speaks the OpenAI chat-completions protocol, scripted per request:
+//! streamed chunks with usage, error statuses with Retry-After, a stream cut mid-reply, a stall.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use futures::StreamExt;
+
+/// What the fake does with one request.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// Streams these pieces (with a pause between them), then usage and [DONE].
+    Stream { pieces: Vec<String>, pause: Duration },
+    /// Answers with this status, an optional Retry-After (seconds), and an OpenAI error body.
+    Status { code: u16, retry_after: Option<u32> },
+    /// Streams these pieces, then breaks the connection.
+    CutAfter { pieces: Vec<String> },
+    /// Streams these pieces, then sends nothing more, ever.
+    StallAfter { pieces: Vec<String> },
+}
+
+impl Script {
+    pub fn words(text: &str) -> Script {
+        Script::Stream { pieces: split(text), pause: Duration::ZERO }
+    }
+
+    pub fn slow_words(text: &str, pause: Duration) -> Script {
+        Script::Stream { pieces: split(text), pause }
+    }
+}
+
+pub fn split(text: &str) -> Vec<String> {
+    let mut pieces: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+    if pieces.is_empty() {
+        pieces.push(String::new());
+    }
+    pieces
+}
+
+#[derive(Default)]
+struct Inner {
+    scripts: VecDeque<Script>,
+    default: Option<Script>,
+    requests: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeOpenAi {
+    inner: Arc<Mutex<Inner>>,
+    pub addr: Option<SocketAddr>,
+}
+
+impl FakeOpenAi {
+    pub async fn start() -> FakeOpenAi {
+        let mut fake = FakeOpenAi::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        fake.addr = Some(listener.local_addr().unwrap());
+        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(fake.clone());
+        tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app).await.unwrap()
+        });
+        fake
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr.expect("started"))
+    }
+
+    /// Queues scripts for the next requests; with none queued the fake answers "Hello from the fake model."
+    pub fn push(&self, script: Script) {
+        self.inner.lock().unwrap().scripts.push_back(script);
+    }
+
+    /// What to answer when no script is queued.
+    pub fn set_default(&self, script: Script) {
+        self.inner.lock().unwrap().default = Some(script);
+    }
+
+    /// The JSON bodies received so far.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+}
+
+pub const DEFAULT_REPLY: &str = "Hello from the fake model.";
+
+fn chunk(content: Option<&str>, usage: bool) -> Bytes {
+    let mut value = serde_json::json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "fake-model",
+        "choices": [],
+    });
+    if let Some(text) = content {
+        value["choices"] = serde_json::json!([{ "index": 0, "delta": { "role": "assistant", "content": text }, "finish_reason": null }]);
+    }
+    if usage {
+        value["usage"] = serde_json::json!({ "prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18 });
+    }
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+async fn completions(State(fake): State<FakeOpenAi>, Json(body): Json<serde_json::Value>) -> Response {
+    let script = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.requests.push(body);
+        let fallback = inner.default.clone().unwrap_or_else(|| Script::words(DEFAULT_REPLY));
+        inner.scripts.pop_front().unwrap_or(fallback)
+    };
+    let sse = |stream: futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>| {
+        Response::builder().header(header::CONTENT_TYPE, "text/event-stream").body(Body::from_stream(stream)).unwrap()
+    };
+    match script {
+        Script::Status { code, retry_after } => {
+            let mut response = (
+                StatusCode::from_u16(code).unwrap(),
+                Json(serde_json::json!({"error": {"message": format!("fake error {code}"), "type": "fake", "param": null, "code": null}})),
+            )
+                .into_response();
+            if let Some(secs) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, secs.to_string().parse().unwrap());
+            }
+            response
+        }
+        Script::Stream { pieces, pause } => {
+            let body = futures::stream::iter(pieces.into_iter().enumerate())
+                .then(move |(i, piece)| async move {
+                    if i > 0 && !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    Ok::<_, std::io::Error>(chunk(Some(&piece), false))
+                })
+                .chain(futures::stream::iter([Ok(chunk(None, true)), Ok(Bytes::from_static(b"data: [DONE]\n\n"))]));
+            sse(body.boxed())
+        }
+        Script::CutAfter { pieces } => {
+            let body = futures::stream::iter(pieces.into_iter().map(|p| Ok(chunk(Some(&p), false)))).chain(
+                futures::stream::once(async {
+                    // Let the pieces reach the client before the connection breaks.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(std::io::Error::other("cut"))
+                }),
+            );
+            sse(body.boxed())
+        }
+        Script::StallAfter { pieces } => {
+            let body = futures::stream::iter(pieces.into_iter().map(|p| Ok(chunk(Some(&p), false))))
+                .chain(futures::stream::pending());
+            sse(body.boxed())
+        }
+    }
+}

@@ -6,6 +6,9 @@ import { defineConfig } from '@playwright/test';
 const PORT = 3100;
 const baseURL = `http://127.0.0.1:${PORT}`;
 
+/** The first admin of every app these tests start (see tests/staff.ts). */
+const STAFF_ENV = ['FRONTDESK_ADMIN_EMAIL=admin@e2e.test', 'FRONTDESK_ADMIN_PASSWORD=e2e-admin-password'];
+
 /** The release binary on `port` with a fresh SQLite database in a temporary directory. */
 function app({ port, env }: { port: number; env: string[] }): string {
   return [
@@ -57,7 +60,7 @@ export default defineConfig({
   webServer: [
     {
       // The app with the offline assistant, slowed so a reply is still streaming when a test reloads.
-      command: app({ port: PORT, env: ['FRONTDESK_OFFLINE_WORD_DELAY_MS=120', 'OPENAI_API_KEY='] }),
+      command: app({ port: PORT, env: ['FRONTDESK_OFFLINE_WORD_DELAY_MS=120', 'OPENAI_API_KEY=', ...STAFF_ENV] }),
       url: `${baseURL}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,

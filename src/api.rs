@@ -27,6 +27,10 @@ impl From<crate::server::error::AppError> for ErrorDetail {
         if e.status().is_server_error() {
             tracing::error!(error = ?e, "server function failed");
         }
+        // The response carries the error's status (401, 403, 404, 422…), as REST does.
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(e.status());
+        }
         e.body().error
     }
 }
@@ -168,7 +172,24 @@ pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetai
 #[server(prefix = "/api/fn")]
 pub async fn set_context(chat_id: i64, context: String) -> Result<Chat, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    Ok(service.update_chat(caller, chat_id, Some(&context), None).await?)
+    let changes = crate::server::service::ChatChanges { context: Some(context), ..Default::default() };
+    Ok(service.update_chat(caller, chat_id, &changes).await?)
+}
+
+/// Saves (or, when empty, removes) the email staff can follow up on.
+#[server(prefix = "/api/fn")]
+pub async fn save_email(chat_id: i64, email: String) -> Result<Chat, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    let changes = crate::server::service::ChatChanges { customer_email: Some(email), ..Default::default() };
+    Ok(service.update_chat(caller, chat_id, &changes).await?)
+}
+
+/// The customer has read the conversation up to message `up_to`.
+#[server(prefix = "/api/fn")]
+pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    service.mark_read(caller, chat_id, up_to).await?;
+    Ok(())
 }
 
 #[server(prefix = "/api/fn")]

@@ -3,14 +3,17 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes, A},
+    components::{ParentRoute, Route, Router, Routes, A},
     hooks::{use_params_map, use_query_map},
     path, SsrMode,
 };
 
 use crate::{
     api::{get_product, list_products},
-    components::{live, ChatWindow},
+    components::{
+        admin::{AdminLogin, AdminPanel, ConversationRoute, NoConversation},
+        live, ChatWindow,
+    },
     model::Product,
 };
 
@@ -47,6 +50,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/widget") view=WidgetPage ssr=SsrMode::Async/>
                 <Route path=path!("/products") view=ProductsPage ssr=SsrMode::Async/>
                 <Route path=path!("/products/:id") view=ProductPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/login") view=AdminLogin/>
+                <ParentRoute path=path!("/admin") view=AdminPanel ssr=SsrMode::Async>
+                    <Route path=path!("") view=NoConversation/>
+                    <Route path=path!("inquiries/:id") view=ConversationRoute/>
+                </ParentRoute>
             </Routes>
         </Router>
     }

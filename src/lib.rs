@@ -9,6 +9,7 @@ pub mod app;
 pub mod components;
 pub mod markdown;
 pub mod model;
+pub mod staff_api;
 
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -11,8 +11,7 @@ macro_rules! string_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "ssr", derive(ToSchema))]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -91,6 +90,9 @@ pub struct Message {
     pub id: i64,
     pub chat_id: i64,
     pub role: Role,
+    /// Who wrote it, for staff replies: the staff member's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     pub content: String,
     pub status: MessageStatus,
     /// Why a reply failed or stopped, in words a person can read.
@@ -121,6 +123,15 @@ pub struct Chat {
     pub last_activity_at: String,
     /// The sequence number of the newest event in this chat.
     pub last_seq: i64,
+    /// Staff have read the customer's messages up to this message id.
+    #[serde(default)]
+    pub staff_read_up_to: i64,
+    /// The customer has read staff replies up to this message id.
+    #[serde(default)]
+    pub customer_read_up_to: i64,
+    /// The customer's messages up to this id reached a staff member's screen.
+    #[serde(default)]
+    pub staff_delivered_up_to: i64,
 }
 
 /// A page of messages, oldest to newest; `next_cursor` fetches the page before it.
@@ -213,6 +224,18 @@ pub struct Delta {
     pub text: String,
 }
 
+/// `data` of a `typing` frame on the WebSockets: someone on the other side is typing (or
+/// stopped). Not stored and without a sequence number: it only matters now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Typing {
+    /// True when a staff member types (the customer sees it), false for the customer.
+    pub staff: bool,
+    /// The staff member's name.
+    pub name: Option<String>,
+    pub typing: bool,
+}
+
 /// `data` of a `message.deleted` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -234,6 +257,88 @@ pub struct ErrorDetail {
     pub code: String,
     /// A sentence a person can read.
     pub message: String,
+}
+
+// ----- the staff side ----------------------------------------------------------------------
+
+/// A member of staff as others see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffMember {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    /// `admin` or `agent`.
+    pub role: String,
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Me {
+    pub id: i64,
+    /// `visitor` or `staff`.
+    pub kind: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: Option<String>,
+}
+
+/// A conversation as the inquiry panel lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Inquiry {
+    pub chat: Chat,
+    pub product_name: Option<String>,
+    pub message_count: i64,
+    /// Messages the customer wrote.
+    #[serde(default)]
+    pub customer_message_count: i64,
+    /// Customer messages staff have not read.
+    pub unread_count: i64,
+    pub last_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InquiryPage {
+    pub inquiries: Vec<Inquiry>,
+    /// Pass as `before` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of the inquiry list; `status` defaults to pending (`all` lists every status).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct InquiryFilter {
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub product_id: Option<i64>,
+    /// A staff id, or `me`.
+    pub assignee: Option<String>,
+    /// Text in the messages, the title or the customer's email.
+    pub q: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Changes staff make to an inquiry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InquiryPatch {
+    pub status: Option<ChatStatus>,
+    pub priority: Option<Priority>,
+    /// A staff id; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    pub assignee_id: Option<Option<i64>>,
+    /// `false`: a person takes over and the assistant stops; `true`: hand back to the assistant.
+    pub ai_enabled: Option<bool>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Ids at or above this are messages a client shows before the server saved them (optimistic).
@@ -285,6 +390,7 @@ mod tests {
             id,
             chat_id: 1,
             role: Role::Assistant,
+            author: None,
             content: content.into(),
             status,
             reason: None,
@@ -328,6 +434,8 @@ mod tests {
     fn enums_round_trip_through_their_text() {
         for kind in EventKind::ALL {
             assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), *kind);
+            // JSON (WebSocket frames) and SSE event names use the same text.
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
         assert_eq!(serde_json::to_string(&ChatStatus::InProgress).unwrap(), "\"in_progress\"");
         assert!("nope".parse::<Role>().is_err());

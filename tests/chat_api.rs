@@ -528,8 +528,7 @@ async fn replies_left_streaming_by_a_crash_become_interrupted_on_start(backend: 
         .execute(&app.state.service.db.write)
         .await
         .unwrap();
-    let (client, jar) = (app.client.clone(), app.jar.clone());
-    let app = TestApp { client, jar, ..app.restart().await };
+    let app = app.restart().await;
     let messages = app.messages(chat).await;
     let reply = messages.iter().find(|m| m.id == message.id + 1).unwrap();
     assert_eq!(reply.status, MessageStatus::Interrupted);

@@ -14,6 +14,7 @@ on_both_databases!(
     the_chat_page_is_rendered_on_the_server_with_the_history,
     preferences_are_saved_per_visitor_and_checked,
     a_first_contact_sets_a_private_session_cookie,
+    pages_render_many_at_once_on_every_worker_thread,
 );
 
 async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend) {
@@ -87,6 +88,7 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
         "/api/v1/chats/{id}/messages/{mid}/stop",
         "/api/v1/chats/{id}/messages/{mid}/retry",
         "/api/v1/chats/{id}/handoff",
+        "/api/v1/chats/{id}/read",
         "/api/v1/chats/{id}/events",
         "/api/v1/chats/{id}/ws",
         "/api/v1/preferences",
@@ -100,11 +102,16 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
         "/api/v1/admin/inquiries/{id}",
         "/api/v1/admin/inquiries/{id}/messages",
         "/api/v1/admin/inquiries/{id}/read",
+        "/api/v1/admin/inquiries/{id}/ws",
+        "/api/v1/admin/ws",
         "/healthz",
         "/readyz",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is documented");
     }
+    let schemas = &spec["components"]["schemas"];
+    assert!(schemas["UpdateChat"]["properties"]["customer_email"].is_object(), "the email field is documented");
+    assert!(schemas["Chat"]["properties"]["staff_read_up_to"].is_object(), "read marks are documented");
     let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     let html = docs.text().await.unwrap();
@@ -202,5 +209,21 @@ fn help_lists_every_setting() {
         "FRONTDESK_LOG_FORMAT",
     ] {
         assert!(help.contains(var), "--help mentions {var}");
+    }
+}
+
+async fn pages_render_many_at_once_on_every_worker_thread(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.new_chat().await;
+    // Rendering moves between worker threads; nothing a page holds may mind (a thread-bound value
+    // dropped on another thread aborts the response).
+    let requests = (0..24).map(|i| {
+        let path = ["/", "/products/2", "/widget", "/admin"][i % 4];
+        app.client.get(app.url(path)).header("accept", "text/html").send()
+    });
+    for response in futures::future::join_all(requests).await {
+        let response = response.expect("a whole response");
+        assert!([200, 403].contains(&response.status().as_u16()), "{}", response.status());
+        assert!(response.text().await.expect("the page arrives in full").contains("</html>"));
     }
 }

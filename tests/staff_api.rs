@@ -3,8 +3,10 @@
 mod support;
 
 use frontdesk::{model::EventKind, server::session::StaffRole};
+use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{next_matching, read, Backend, TestApp};
+use support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message as Ws};
 
 on_both_databases!(
     every_staff_endpoint_answers_401_to_nobody_and_403_to_a_visitor,
@@ -14,6 +16,16 @@ on_both_databases!(
     a_staff_reply_takes_over_and_the_customer_sees_it_live,
     handing_back_lets_the_assistant_answer_again,
     resolving_an_inquiry_takes_it_off_the_pending_list,
+    read_marks_move_forward_only_and_each_side_sees_the_other_read_live,
+    a_customer_email_is_saved_on_the_chat_and_a_bad_one_is_refused,
+    staff_websockets_close_with_4001_for_nobody_4003_for_a_visitor_and_4004_for_no_inquiry,
+    a_websocket_from_another_site_is_refused_at_the_handshake,
+    the_panel_feed_carries_every_conversations_changes_but_not_token_deltas,
+    a_staff_feed_resumes_after_a_server_restart_missing_nothing_and_repeating_nothing,
+    asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staff_member,
+    typing_shows_on_the_other_side_only_and_is_never_stored,
+    staff_pages_and_server_functions_answer_401_to_nobody_and_403_to_a_visitor,
+    a_customer_message_is_delivered_once_it_reaches_a_staff_screen,
 );
 
 const PASSWORD: &str = "a-long-enough-password";
@@ -114,9 +126,10 @@ async fn signing_in_starts_a_new_session_and_signing_out_ends_it(backend: Backen
 
 async fn the_first_start_creates_one_admin_whose_password_works(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (email, password) = app.state.service.ensure_first_admin("Owner@Example.com").await.unwrap().expect("created");
+    let (email, password) =
+        app.state.service.ensure_first_admin("Owner@Example.com", None).await.unwrap().expect("created");
     assert_eq!(email, "owner@example.com");
-    assert!(app.state.service.ensure_first_admin("other@example.com").await.unwrap().is_none(), "only once");
+    assert!(app.state.service.ensure_first_admin("other@example.com", None).await.unwrap().is_none(), "only once");
     let (status, me) = app.post("/api/v1/auth/login", json!({"email": email, "password": password})).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["role"], "admin");
@@ -186,6 +199,7 @@ async fn a_staff_reply_takes_over_and_the_customer_sees_it_live(backend: Backend
     .await;
     assert_eq!(status, 201, "{message}");
     assert_eq!(message["role"], "agent");
+    assert_eq!(message["author"], "Alice", "customers see who answered");
     let mut seen = Vec::new();
     next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCreated && e.data["role"] == "agent").await;
     assert!(seen.iter().any(|e| e.data["content"] == "Alice joined the conversation"));
@@ -252,4 +266,378 @@ async fn resolving_an_inquiry_takes_it_off_the_pending_list(backend: Backend) {
     assert_eq!(pending["inquiries"], json!([]));
     let (_, resolved) = call(&staff, "GET", app.url("/api/v1/admin/inquiries?status=resolved"), None).await;
     assert_eq!(resolved["inquiries"][0]["chat"]["id"], chat);
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket with an optional Cookie header and Origin; the HTTP status when refused.
+async fn open_ws(app: &TestApp, path: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<Socket, u16> {
+    let mut request = format!("{}{path}", app.base.replace("http", "ws")).into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    }
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("the WebSocket failed: {other}"),
+    }
+}
+
+/// The next JSON frame, or the close code when the server closes.
+async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame arrived in time")
+            .expect("the socket stayed open")
+            .unwrap();
+        match frame {
+            Ws::Text(text) => return Ok(serde_json::from_str(&text).unwrap()),
+            Ws::Close(Some(close)) => return Err(u16::from(close.code)),
+            Ws::Close(None) => return Err(u16::from(CloseCode::Normal)),
+            _ => continue,
+        }
+    }
+}
+
+/// The session cookie a signed-in staff client sends.
+async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
+    app.state.service.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn read_marks_move_forward_only_and_each_side_sees_the_other_read_live(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let (question, _) = app.send_and_wait(chat, "Is anyone there?").await;
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let mut events = app.events(chat, None).await;
+    // Staff read the question: the customer sees it live.
+    let (status, _) = call(
+        &staff,
+        "PUT",
+        app.url(&format!("/api/v1/admin/inquiries/{chat}/read")),
+        Some(json!({"up_to": question.id})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let mut seen = Vec::new();
+    let update = next_matching(&mut events, &mut seen, |e| e.kind == EventKind::ChatUpdated).await;
+    assert_eq!(update.data["staff_read_up_to"], question.id);
+    let (_, answer) = call(
+        &staff,
+        "POST",
+        app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")),
+        Some(json!({"content": "Yes!"})),
+    )
+    .await;
+    let answer_id = answer["id"].as_i64().unwrap();
+    // The customer reads the answer: staff see it.
+    let (status, chat_json) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": answer_id})).await;
+    assert_eq!(status, 200, "{chat_json}");
+    assert_eq!(chat_json["customer_read_up_to"], answer_id);
+    let (_, inquiry) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}")), None).await;
+    assert_eq!(inquiry["chat"]["customer_read_up_to"], answer_id);
+    // A mark never moves back, and a read beyond the end stops at the newest message.
+    let (_, chat_json) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": 1})).await;
+    assert_eq!(chat_json["customer_read_up_to"], answer_id);
+    let (status, body) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": -5})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": "x"})).await;
+    assert_eq!(status, 422);
+    // Someone else's chat is not found.
+    let stranger = app.another_visitor();
+    let (status, _) = read(
+        stranger.put(app.url(&format!("/api/v1/chats/{chat}/read"))).json(&json!({"up_to": 1})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+async fn a_customer_email_is_saved_on_the_chat_and_a_bad_one_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let (status, body) = app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": "not an email"})).await;
+    assert_eq!(status, 422);
+    assert!(body["error"]["message"].as_str().unwrap().contains("email"));
+    let (status, body) =
+        app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": " Sam@Example.com "})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customer_email"], "sam@example.com");
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let (_, list) = call(&staff, "GET", app.url("/api/v1/admin/inquiries?q=sam%40example"), None).await;
+    assert_eq!(list["inquiries"][0]["chat"]["customer_email"], "sam@example.com", "staff find it by email");
+    let (status, body) = app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": ""})).await;
+    assert_eq!(status, 200);
+    assert!(body["customer_email"].is_null(), "an empty email removes it");
+}
+
+async fn staff_websockets_close_with_4001_for_nobody_4003_for_a_visitor_and_4004_for_no_inquiry(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let visitor = app.cookie_header();
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    for path in [format!("/api/v1/admin/inquiries/{chat}/ws"), "/api/v1/admin/ws".to_string()] {
+        let mut socket = open_ws(&app, &path, None, None).await.unwrap();
+        assert_eq!(next_frame(&mut socket).await, Err(4001), "nobody: {path}");
+        let mut socket = open_ws(&app, &path, Some(&visitor), None).await.unwrap();
+        assert_eq!(next_frame(&mut socket).await, Err(4003), "visitor: {path}");
+    }
+    let mut socket = open_ws(&app, "/api/v1/admin/inquiries/999999/ws", Some(&staff), None).await.unwrap();
+    assert_eq!(next_frame(&mut socket).await, Err(4004));
+    // Staff follow any conversation: the customer's events, from the start.
+    let mut socket =
+        open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after=0"), Some(&staff), None).await.unwrap();
+    let first = next_frame(&mut socket).await.unwrap();
+    assert_eq!(first["seq"], 1);
+}
+
+async fn a_websocket_from_another_site_is_refused_at_the_handshake(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let visitor = app.cookie_header();
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    let evil = Some("https://evil.example");
+    assert_eq!(open_ws(&app, &format!("/api/v1/chats/{chat}/ws"), Some(&visitor), evil).await.err(), Some(403));
+    assert_eq!(open_ws(&app, "/api/v1/admin/ws", Some(&staff), evil).await.err(), Some(403));
+    let own = app.base.clone();
+    assert!(open_ws(&app, "/api/v1/admin/ws", Some(&staff), Some(&own)).await.is_ok(), "the app's own origin is fine");
+}
+
+async fn the_panel_feed_carries_every_conversations_changes_but_not_token_deltas(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
+    let chat = app.new_chat().await;
+    let mut customer = app.events(chat, None).await;
+    app.fake().push(support::Script::slow_words("Hello there my friend", std::time::Duration::from_millis(60)));
+    let (question, reply) = app.send_and_wait(chat, "Hi").await;
+    let mut seen = Vec::new();
+    next_matching(&mut customer, &mut seen, |e| e.kind == EventKind::MessageCompleted).await;
+    assert!(seen.iter().any(|e| e.kind == EventKind::MessageDelta), "the customer got the reply token by token");
+    let mut kinds = Vec::new();
+    loop {
+        let frame = next_frame(&mut panel).await.unwrap();
+        assert_eq!(frame["chat_id"], chat);
+        kinds.push(frame["type"].as_str().unwrap().to_string());
+        if frame["type"] == "message.completed" && frame["data"]["id"] == reply.id {
+            break;
+        }
+    }
+    assert!(kinds.contains(&"message.created".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"message.delta".to_string()), "no token deltas on the panel feed: {kinds:?}");
+    assert!(question.id < reply.id);
+}
+
+async fn a_staff_feed_resumes_after_a_server_restart_missing_nothing_and_repeating_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    app.send_and_wait(chat, "first").await;
+    let last_seen = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let mut socket =
+        open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after=0"), Some(&staff), None).await.unwrap();
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&last_seen) {
+        seqs.push(next_frame(&mut socket).await.unwrap()["seq"].as_i64().unwrap());
+    }
+    drop(socket);
+    // The server goes away; while the staff member is disconnected the conversation goes on.
+    let app = app.restart().await;
+    app.send_and_wait(chat, "second").await;
+    let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let mut socket = open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={last_seen}"), Some(&staff), None)
+        .await
+        .unwrap();
+    while seqs.last() != Some(&last) {
+        seqs.push(next_frame(&mut socket).await.unwrap()["seq"].as_i64().unwrap());
+    }
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "every event once, in order");
+    // Resuming on the open socket works as on the customer's: an event already sent comes again.
+    // (Newer ones, such as the delivery this feed just recorded, may come before it.)
+    socket.send(Ws::Text(json!({"after": last - 1}).to_string().into())).await.unwrap();
+    let mut after_resume = Vec::new();
+    while after_resume.last() != Some(&last) {
+        after_resume.push(next_frame(&mut socket).await.unwrap()["seq"].as_i64().unwrap());
+    }
+    assert!(after_resume.iter().all(|seq| *seq >= last), "{after_resume:?}");
+}
+
+async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staff_member(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            configure: Box::new(move |config| {
+                config.smtp_url = Some(url);
+                config.public_url = "https://desk.example.com".into();
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.state.service.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    app.state.service.create_staff("bea@example.com", "Bea", StaffRole::Admin, PASSWORD).await.unwrap();
+    let (_, chat) = app.post("/api/v1/chats", json!({"product_id": 2})).await;
+    let chat = chat["id"].as_i64().unwrap();
+    app.send_and_wait(chat, "Can the chair go lower than 45 cm?").await;
+    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["status"].as_str(), body["priority"].as_str()), (Some("pending"), Some("high")));
+    let mails = smtp.wait_for(1).await;
+    let mail = &mails[0];
+    assert!(mail.to.contains(&"alice@example.com".to_string()) && mail.to.contains(&"bea@example.com".to_string()));
+    assert!(mail.data.contains("Subject: High-priority inquiry about Nimbus Office Chair"), "{}", mail.data);
+    assert!(mail.data.contains("Can the chair go lower than 45 cm?"));
+    assert!(mail.data.contains(&format!("https://desk.example.com/admin/inquiries/{chat}")));
+    assert!(!mail.data.to_lowercase().contains("\nto: alice"), "staff addresses are not shown to each other");
+    // Asking again is not a new inquiry: no second email. A staff member raising another to high is.
+    let (status, _) = app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await;
+    assert_eq!(status, 200);
+    let other = app.new_chat().await;
+    let staff = staff_client(&app, "carl@example.com", "Carl", StaffRole::Agent).await;
+    let (status, _) =
+        call(&staff, "PATCH", app.url(&format!("/api/v1/admin/inquiries/{other}")), Some(json!({"priority": "high"})))
+            .await;
+    assert_eq!(status, 200);
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2, "one email per inquiry that became high priority");
+    assert!(mails[1].data.contains("High-priority inquiry: New conversation"));
+}
+
+async fn typing_shows_on_the_other_side_only_and_is_never_stored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    let mut customer =
+        open_ws(&app, &format!("/api/v1/chats/{chat}/ws?after={last}"), Some(&app.cookie_header()), None)
+            .await
+            .unwrap();
+    let mut agent =
+        open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={last}"), Some(&staff), None).await.unwrap();
+    // A staff reply both sockets must see first proves both are following.
+    let reply = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")))
+        .header("cookie", &staff)
+        .json(&json!({"content": "Hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let seq_before = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    for socket in [&mut customer, &mut agent] {
+        loop {
+            let frame = next_frame(socket).await.unwrap();
+            if frame["type"] == "message.created" && frame["data"]["role"] == "agent" {
+                break;
+            }
+        }
+    }
+    agent.send(Ws::Text(json!({"typing": true}).to_string().into())).await.unwrap();
+    let frame = loop {
+        let frame = next_frame(&mut customer).await.unwrap();
+        if frame["type"] == "typing" {
+            break frame;
+        }
+    };
+    assert_eq!(frame["data"], json!({"staff": true, "name": "Alice", "typing": true}));
+    assert!(frame.get("seq").is_none(), "typing has no sequence number");
+    customer.send(Ws::Text(json!({"typing": true}).to_string().into())).await.unwrap();
+    let frame = loop {
+        let frame = next_frame(&mut agent).await.unwrap();
+        if frame["type"] == "typing" {
+            break frame;
+        }
+    };
+    assert_eq!(frame["data"], json!({"staff": false, "name": null, "typing": true}));
+    // Nothing about typing was stored: the chat's sequence did not move.
+    let seq_after = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    assert_eq!(seq_after, seq_before, "typing is never stored");
+    // A frame that is neither a resume nor typing gets a readable error, and the socket stays.
+    customer.send(Ws::Text("hello?".into())).await.unwrap();
+    let error = next_frame(&mut customer).await.unwrap();
+    assert_eq!(error["error"]["code"], "bad_request");
+}
+
+async fn staff_pages_and_server_functions_answer_401_to_nobody_and_403_to_a_visitor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let nobody = reqwest::Client::new();
+    let form = |pairs: &[(&str, String)]| pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let functions = [
+        ("load_panel", String::new()),
+        ("inquiry_summary", form(&[("chat_id", chat.to_string())])),
+        ("inquiry_history", form(&[("chat_id", chat.to_string())])),
+        ("staff_mark_read", form(&[("chat_id", chat.to_string()), ("up_to", "1".into())])),
+    ];
+    for (name, body) in functions {
+        let url = app.url(&format!("/api/fn/staff/{name}"));
+        for (who, client, expected) in [("nobody", &nobody, 401), ("visitor", &app.client, 403), ("staff", &staff, 200)]
+        {
+            let response = client
+                .post(url.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let (status, value) = read(response).await;
+            assert_eq!(status, expected, "{who} calling {name}: {value}");
+            if expected != 200 {
+                assert!(value["message"].is_string(), "a readable error for {who}: {value}");
+            }
+        }
+    }
+    // The panel's pages: the sign-in form, with the status that says why.
+    for (who, client, expected) in [("nobody", &nobody, 401), ("visitor", &app.client, 403), ("staff", &staff, 200)] {
+        for path in ["/admin".to_string(), format!("/admin/inquiries/{chat}")] {
+            let response = client.get(app.url(&path)).header("accept", "text/html").send().await.unwrap();
+            assert_eq!(response.status().as_u16(), expected, "{who} opening {path}");
+            let page = response.text().await.unwrap();
+            assert_eq!(page.contains("signin-email"), expected != 200, "{who} sees the sign-in form on {path}");
+        }
+    }
+    // Opening /admin creates no visitor: staff sign in, they are not visitors.
+    let response = nobody.get(app.url("/admin")).header("accept", "text/html").send().await.unwrap();
+    assert!(response.headers().get("set-cookie").is_none());
+}
+
+async fn a_customer_message_is_delivered_once_it_reaches_a_staff_screen(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let (unseen, _) = app.send_and_wait(chat, "Nobody from staff is online").await;
+    let (_, body) = app.get(&format!("/api/v1/chats/{chat}")).await;
+    assert_eq!(body["staff_delivered_up_to"], 0, "no staff screen showed it");
+    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
+    // Once the panel's feed carries a chat's change, it is live: send until one arrives.
+    let mut events = app.events(chat, None).await;
+    let (seen, _) = app.send_and_wait(chat, "Is anyone there now?").await;
+    loop {
+        let frame = next_frame(&mut panel).await.unwrap();
+        if frame["type"] == "message.created" && frame["data"]["id"] == seen.id {
+            break;
+        }
+    }
+    let mut received = Vec::new();
+    let update = next_matching(&mut events, &mut received, |e| {
+        e.kind == EventKind::ChatUpdated && e.data["staff_delivered_up_to"].as_i64() >= Some(seen.id)
+    })
+    .await;
+    assert_eq!(update.data["staff_delivered_up_to"], seen.id);
+    assert!(update.data["staff_read_up_to"].as_i64() < Some(unseen.id), "delivered is not read");
 }

@@ -11,7 +11,7 @@ use super::{
     settings::SettingsDialog,
 };
 use crate::{
-    api::{ask_for_person, fetch_messages, load_chat, ChatView, WindowMode},
+    api::{ask_for_person, fetch_messages, load_chat, mark_read, save_email, ChatView, WindowMode},
     model::{Chat, ContextInfo, Message, MessageStatus, Preferences, Product, Role, TextSize, Theme, PENDING_ID_BASE},
 };
 
@@ -36,6 +36,12 @@ pub struct ChatState {
     pub notice: RwSignal<Option<String>>,
     /// True once running in the browser (times and other client-only details render then).
     pub hydrated: RwSignal<bool>,
+    /// The live connection's state ("reconnecting…").
+    pub link: RwSignal<live::Link>,
+    /// Sends on the live connection (typing indicators).
+    pub outbox: StoredValue<live::Outbox>,
+    /// A staff member typing.
+    pub typing: live::TypingIndicator,
 }
 
 impl ChatState {
@@ -144,6 +150,9 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         max_chars,
         notice: RwSignal::new(None),
         hydrated: RwSignal::new(false),
+        link: RwSignal::new(live::Link::Connecting),
+        outbox: StoredValue::new(live::Outbox::default()),
+        typing: live::TypingIndicator::new(),
     };
     provide_context(state);
     let mode = RwSignal::new(if embedded { WindowMode::Open } else { window });
@@ -154,7 +163,8 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
 
     Effect::new(move |_| {
         state.hydrated.set(true);
-        live::follow(chat_id, after, state);
+        let outbox = live::follow(chat_id, after, state);
+        state.outbox.set_value(outbox);
     });
     // Unread replies while the window is not showing; a tone when asked for.
     Effect::new(move |previous: Option<usize>| {
@@ -176,6 +186,23 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
             }
         }
         finished
+    });
+    // Staff replies the customer sees are read: tell the team (once per new reply).
+    Effect::new(move |_| {
+        let visible = mode.get().is_visible();
+        let newest_staff = state
+            .messages
+            .with(|list| list.iter().rev().find(|m| m.role == Role::Agent && m.id < PENDING_ID_BASE).map(|m| m.id));
+        let read = state.chat.with_untracked(|c| c.customer_read_up_to);
+        if let (true, Some(newest)) = (visible && live::page_visible(), newest_staff) {
+            if newest > read {
+                let chat_id = state.chat_id();
+                state.chat.update(|c| c.customer_read_up_to = newest);
+                leptos::task::spawn_local(async move {
+                    let _ = mark_read(chat_id, newest).await;
+                });
+            }
+        }
     });
     let set_mode = move |next: WindowMode| {
         mode.set(next);
@@ -243,6 +270,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         <Show when=move || embedded || mode.get() != WindowMode::Closed>
             <section
                 data-testid="chat-window"
+                data-chat-id=chat_id
                 data-mode=move || mode.get().as_str()
                 role="region"
                 aria-label="Chat with Frontdesk"
@@ -261,7 +289,17 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                     on_pop_out=Callback::new(pop_out)
                 />
                 <HandoffBanner/>
+                <Show when=move || state.link.get() == live::Link::Reconnecting>
+                    <p data-testid="link-status" role="status" class="bg-slate-100 px-4 py-1 text-center text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-200">
+                        "Reconnecting…"
+                    </p>
+                </Show>
                 <MessageList/>
+                <Show when=move || state.typing.who.with(Option::is_some)>
+                    <p data-testid="typing" role="status" class="px-4 pb-1 text-xs text-slate-500 dark:text-slate-400">
+                        {move || state.typing.who.get().map(|who| format!("{who} is typing…"))}
+                    </p>
+                </Show>
                 <Show when=move || state.notice.get().is_some()>
                     <p role="alert" data-testid="notice" class="mx-3 mb-1 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">
                         {move || state.notice.get()}
@@ -354,12 +392,21 @@ fn HandoffBanner() -> impl IntoView {
     view! {
         <Show
             when=move || state.chat.with(|c| c.ai_enabled)
-            fallback=|| {
+            fallback=move || {
+                let person = move || {
+                    state.messages.with(|list| list.iter().rev().find(|m| m.role == Role::Agent).and_then(|m| m.author.clone()))
+                };
                 view! {
-                    <p data-testid="handoff-banner" role="status" class="flex items-center gap-2 bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
-                        <Svg icon=Icon::Headset class="size-4 shrink-0"/>
-                        "A person from our team will answer here soon."
-                    </p>
+                    <div data-testid="handoff-banner" class="bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
+                        <p role="status" class="flex items-center gap-2">
+                            <Svg icon=Icon::Headset class="size-4 shrink-0"/>
+                            {move || match person() {
+                                Some(name) => format!("You're chatting with {name} from our team."),
+                                None => "A person from our team will answer here soon.".to_string(),
+                            }}
+                        </p>
+                        <EmailCapture/>
+                    </div>
                 }
             }
         >
@@ -375,6 +422,71 @@ fn HandoffBanner() -> impl IntoView {
                     "Talk to a person"
                 </button>
             </div>
+        </Show>
+    }
+    .into_any()
+}
+
+/// "Leave your email so we can follow up": saved on the chat for staff.
+#[component]
+fn EmailCapture() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let saved = move || state.chat.with(|c| c.customer_email.clone());
+    let save = move || {
+        busy.set(true);
+        let chat_id = state.chat_id();
+        let email = draft.get_untracked();
+        leptos::task::spawn_local(async move {
+            match save_email(chat_id, email).await {
+                Ok(chat) => {
+                    state.chat.set(chat);
+                    editing.set(false);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Show
+            when=move || editing.get() || saved().is_none()
+            fallback=move || view! {
+                <p data-testid="email-saved" class="mt-1 text-xs">
+                    "We'll follow up at " <strong>{saved}</strong> " if you leave. "
+                    <button type="button" class="underline" on:click=move |_| {
+                        draft.set(saved().unwrap_or_default());
+                        editing.set(true);
+                    }>"Change"</button>
+                </p>
+            }
+        >
+            <form class="mt-1.5 flex gap-1.5" on:submit=move |ev| {
+                ev.prevent_default();
+                save();
+            }>
+                <label for="customer-email" class="sr-only">"Your email"</label>
+                <input
+                    id="customer-email"
+                    data-testid="email-input"
+                    type="email"
+                    autocomplete="email"
+                    placeholder="Leave your email so we can follow up"
+                    class="min-w-0 flex-1 rounded-lg border border-amber-300 bg-white px-2 py-1 text-slate-900 dark:border-amber-700 dark:bg-slate-950 dark:text-slate-100"
+                    bind:value=draft
+                />
+                <button type="submit" data-testid="email-save" disabled=move || busy.get()
+                    class="rounded-lg bg-amber-600 px-2.5 py-1 font-medium text-white hover:bg-amber-700 disabled:opacity-50">
+                    "Save"
+                </button>
+            </form>
+            <Show when=move || error.get().is_some()>
+                <p role="alert" data-testid="email-error" class="mt-1 text-xs text-red-800 dark:text-red-300">{move || error.get()}</p>
+            </Show>
         </Show>
     }
     .into_any()

@@ -7,6 +7,7 @@ use leptos::{html, prelude::*};
 use super::{
     chat_window::ChatState,
     icons::{Icon, Svg},
+    live,
 };
 use crate::{
     api::{send_message, set_context, stop_reply},
@@ -16,6 +17,7 @@ use crate::{
 #[component]
 pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let typing_sent = StoredValue::new(0.0f64);
     let draft = RwSignal::new(String::new());
     let textarea = NodeRef::<html::Textarea>::new();
     let next_pending = StoredValue::new(PENDING_ID_BASE);
@@ -49,6 +51,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 id: pending_id,
                 chat_id,
                 role: Role::User,
+                author: None,
                 content: content.clone(),
                 status: MessageStatus::Complete,
                 reason: None,
@@ -130,7 +133,10 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                     aria-invalid=move || over().to_string()
                     class="max-h-40 min-h-10 flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-3 py-2 text-slate-900 placeholder:text-slate-500 focus:border-indigo-500 focus:outline-none dark:border-slate-600 dark:bg-slate-950 dark:text-slate-100 dark:placeholder:text-slate-400"
                     bind:value=draft
-                    on:input=move |_| grow()
+                    on:input=move |_| {
+                        grow();
+                        live::typing_ping(state.outbox, typing_sent);
+                    }
                     on:keydown=move |ev| {
                         if ev.key() != "Enter" || ev.is_composing() {
                             return;

@@ -1,15 +1,18 @@
 //! Browser-only behaviour behind small functions; the server build compiles them to nothing, so
 //! components need no `cfg`.
 
+use leptos::prelude::*;
+
 use super::chat_window::ChatState;
 
 #[cfg(feature = "hydrate")]
 mod imp {
     use futures::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
-    use wasm_bindgen::JsCast;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{closure::Closure, JsCast};
 
+    use super::Link;
     use crate::{
         components::chat_window::ChatState,
         model::{Chat, ChatEvent, EventKind},
@@ -21,29 +24,198 @@ mod imp {
         }
     }
 
-    pub fn follow(chat_id: i64, after: i64, state: ChatState) {
-        let Ok(mut source) = EventSource::new(&format!("/api/v1/chats/{chat_id}/events?after={after}")) else {
-            return;
+    /// Sleeps without blocking the page.
+    async fn sleep(ms: u32) {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        set_timeout(
+            move || {
+                let _ = tx.send(());
+            },
+            std::time::Duration::from_millis(ms.into()),
+        );
+        let _ = rx.await;
+    }
+
+    enum Frame {
+        Open,
+        Text(String),
+        Closed(u16),
+    }
+
+    /// One WebSocket and the handlers that feed `tx`; closing it drops them.
+    struct Socket {
+        ws: web_sys::WebSocket,
+        _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    }
+
+    impl Drop for Socket {
+        fn drop(&mut self) {
+            self.ws.set_onopen(None);
+            self.ws.set_onmessage(None);
+            self.ws.set_onclose(None);
+            let _ = self.ws.close();
+        }
+    }
+
+    fn open_socket(path: &str, tx: futures::channel::mpsc::UnboundedSender<Frame>) -> Option<Socket> {
+        let location = window().location();
+        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let ws = web_sys::WebSocket::new(&format!("{scheme}://{}{path}", location.host().ok()?)).ok()?;
+        let on_open = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                let _ = tx.unbounded_send(Frame::Open);
+            })
         };
-        let subscriptions: Vec<_> = EventKind::ALL.iter().filter_map(|k| source.subscribe(k.as_str()).ok()).collect();
-        let mut events = futures::stream::select_all(subscriptions);
-        leptos::task::spawn_local(async move {
-            let _source = source;
-            let mut last = after;
-            while let Some(item) = events.next().await {
-                let Ok((kind, message)) = item else { continue };
-                let Ok(seq) = message.last_event_id().parse::<i64>() else { continue };
-                if seq <= last {
-                    continue;
+        let on_message = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                if let Some(text) = event.dyn_ref::<web_sys::MessageEvent>().and_then(|m| m.data().as_string()) {
+                    let _ = tx.unbounded_send(Frame::Text(text));
                 }
-                let (Ok(kind), Some(data)) = (kind.parse::<EventKind>(), message.data().as_string()) else { continue };
-                let Ok(data) = serde_json::from_str::<serde_json::Value>(&data) else { continue };
-                last = seq;
+            })
+        };
+        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let code = event.dyn_ref::<web_sys::CloseEvent>().map_or(1006, |c| c.code());
+            let _ = tx.unbounded_send(Frame::Closed(code));
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Some(Socket { ws, _handlers: vec![on_open, on_message, on_close] })
+    }
+
+    /// The delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to a 10 s cap,
+    /// with jitter (between half and all of it).
+    fn backoff_ms(attempt: u32) -> u32 {
+        let base = 500u32.saturating_mul(1 << attempt.min(5)).min(10_000);
+        base / 2 + (js_sys::Math::random() * f64::from(base / 2)) as u32
+    }
+
+    /// Sends text on the current connection (dropped while disconnected). The browser has one
+    /// thread, so the wrapper never moves it.
+    #[derive(Clone)]
+    pub struct Outbox {
+        socket: SendWrapper<std::rc::Rc<std::cell::RefCell<Option<web_sys::WebSocket>>>>,
+    }
+
+    impl Default for Outbox {
+        fn default() -> Self {
+            Outbox { socket: SendWrapper::new(Default::default()) }
+        }
+    }
+
+    impl Outbox {
+        pub fn send(&self, text: &str) {
+            if let Some(ws) = self.socket.borrow().as_ref() {
+                if ws.ready_state() == web_sys::WebSocket::OPEN {
+                    let _ = ws.send_with_str(text);
+                }
+            }
+        }
+    }
+
+    pub fn follow_socket(
+        path: String,
+        mut after: Option<i64>,
+        link: RwSignal<Link>,
+        on_open: impl Fn(bool) + 'static,
+        on_frame: impl Fn(serde_json::Value) + 'static,
+    ) -> Outbox {
+        let outbox = Outbox::default();
+        let current = (*outbox.socket).clone();
+        let stopped = std::rc::Rc::new(std::cell::Cell::new(false));
+        {
+            let guard = SendWrapper::new((stopped.clone(), current.clone()));
+            // The component is gone: stop, and close the connection now.
+            on_cleanup(move || {
+                let (stopped, current) = &*guard;
+                stopped.set(true);
+                if let Some(ws) = current.borrow_mut().take() {
+                    let _ = ws.close();
+                }
+            });
+        }
+        leptos::task::spawn_local(async move {
+            let mut attempt = 0u32;
+            let mut opened_before = false;
+            while !stopped.get() {
+                let url = match after {
+                    Some(seq) => format!("{path}?after={seq}"),
+                    None => path.clone(),
+                };
+                let (tx, mut rx) = futures::channel::mpsc::unbounded();
+                let Some(socket) = open_socket(&url, tx) else { return };
+                // A 5 s connect timeout.
+                let opened = futures::select! {
+                    frame = rx.next() => matches!(frame, Some(Frame::Open)),
+                    _ = futures::FutureExt::fuse(Box::pin(sleep(5_000))) => false,
+                };
+                if opened {
+                    attempt = 0;
+                    *current.borrow_mut() = Some(socket.ws.clone());
+                    let _ = link.try_set(Link::Live);
+                    on_open(opened_before);
+                    opened_before = true;
+                    while let Some(frame) = rx.next().await {
+                        match frame {
+                            Frame::Text(_) if stopped.get() => return,
+                            Frame::Text(text) => {
+                                let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                                if let (Some(last), Some(seq)) = (after, value.get("seq").and_then(|s| s.as_i64())) {
+                                    if seq <= last {
+                                        continue; // already shown
+                                    }
+                                    after = Some(seq);
+                                }
+                                on_frame(value);
+                            }
+                            Frame::Closed(code) if (4000..4100).contains(&code) => {
+                                // Not allowed or gone: reconnecting would not help.
+                                let _ = link.try_set(Link::Refused(code));
+                                return;
+                            }
+                            Frame::Closed(_) => break,
+                            Frame::Open => {}
+                        }
+                        if stopped.get() {
+                            return;
+                        }
+                    }
+                }
+                current.borrow_mut().take();
+                drop(socket);
+                if stopped.get() {
+                    return;
+                }
+                let _ = link.try_set(Link::Reconnecting);
+                sleep(backoff_ms(attempt)).await;
+                attempt = attempt.saturating_add(1);
+            }
+        });
+        outbox
+    }
+
+    pub fn follow(chat_id: i64, after: i64, state: ChatState) -> Outbox {
+        follow_socket(
+            format!("/api/v1/chats/{chat_id}/ws"),
+            Some(after),
+            state.link,
+            |_| {},
+            move |value| {
+                if value.get("type").and_then(|t| t.as_str()) == Some("typing") {
+                    if let Some(typing) = value.get("data").and_then(|d| serde_json::from_value(d.clone()).ok()) {
+                        state.typing.show(typing);
+                    }
+                    return;
+                }
+                let Ok(event) = serde_json::from_value::<ChatEvent>(value) else { return };
+                let ChatEvent { seq, kind, data } = event;
                 if kind == EventKind::ChatUpdated {
                     if let Ok(updated) = serde_json::from_value::<Chat>(data) {
                         state.chat.set(updated);
                     }
-                    continue;
+                    return;
                 }
                 let subject = data.get("id").and_then(|v| v.as_i64());
                 if matches!(kind, EventKind::MessageCreated | EventKind::MessageUpdated | EventKind::MessageCompleted)
@@ -53,12 +225,25 @@ mod imp {
                     if kind == EventKind::MessageCreated && state.newer_cursor.get_untracked().is_some() {
                         state.new_below.set(true);
                     }
-                    continue;
+                    return;
                 }
                 let event = ChatEvent { seq, kind, data };
+                if event.kind == EventKind::MessageCreated
+                    && event.data.get("role").and_then(|r| r.as_str()) == Some("agent")
+                {
+                    state.typing.clear();
+                }
                 state.messages.update(|list| event.apply_to(list));
-            }
-        });
+            },
+        )
+    }
+
+    pub fn go_to(url: &str) {
+        let _ = window().location().assign(url);
+    }
+
+    pub fn page_visible() -> bool {
+        document().visibility_state() == web_sys::VisibilityState::Visible
     }
 
     pub fn set_cookie(name: &str, value: &str) {
@@ -134,11 +319,38 @@ mod imp {
 
 #[cfg(not(feature = "hydrate"))]
 mod imp {
+    use leptos::prelude::RwSignal;
+
+    use super::Link;
     use crate::components::chat_window::ChatState;
 
+    #[derive(Clone, Default)]
+    pub struct Outbox {
+        _nothing: (),
+    }
+
+    impl Outbox {
+        pub fn send(&self, _: &str) {}
+    }
+
     pub fn mark_hydrated() {}
-    pub fn follow(_: i64, _: i64, _: ChatState) {}
+    pub fn follow(_: i64, _: i64, _: ChatState) -> Outbox {
+        Outbox::default()
+    }
+    pub fn follow_socket(
+        _: String,
+        _: Option<i64>,
+        _: RwSignal<Link>,
+        _: impl Fn(bool) + 'static,
+        _: impl Fn(serde_json::Value) + 'static,
+    ) -> Outbox {
+        Outbox::default()
+    }
     pub fn set_cookie(_: &str, _: &str) {}
+    pub fn page_visible() -> bool {
+        false
+    }
+    pub fn go_to(_: &str) {}
     pub fn local_time(_: &str) -> String {
         String::new()
     }
@@ -157,13 +369,115 @@ pub fn mark_hydrated() {
     imp::mark_hydrated()
 }
 
-/// Follows a chat's event stream from `after`; the browser reconnects with Last-Event-ID.
-pub fn follow(chat_id: i64, after: i64, state: ChatState) {
+/// The state of a live connection, as the reader sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Live,
+    /// Lost; trying again (0.5 s doubling to 10 s, with jitter, without giving up).
+    Reconnecting,
+    /// The server refused it (4001 sign in, 4003 forbidden, 4004 not found).
+    Refused(u16),
+}
+
+pub use imp::Outbox;
+
+/// Follows a chat's events from `after` over a WebSocket that reconnects and resumes.
+pub fn follow(chat_id: i64, after: i64, state: ChatState) -> Outbox {
     imp::follow(chat_id, after, state)
+}
+
+/// Follows a WebSocket feed at `path`. With `after`, frames carry `seq`: the feed resumes after the
+/// last one seen and never delivers one twice. Reconnects after 0.5 s doubling to 10 s (with jitter,
+/// a 5 s connect timeout, no give-up) and shows the state in `link`; `on_open(true)` after a
+/// reconnect. Stops when the calling component is cleaned up.
+pub fn follow_socket(
+    path: String,
+    after: Option<i64>,
+    link: RwSignal<Link>,
+    on_open: impl Fn(bool) + 'static,
+    on_frame: impl Fn(serde_json::Value) + 'static,
+) -> Outbox {
+    imp::follow_socket(path, after, link, on_open, on_frame)
+}
+
+/// Who is typing on the other side, shown for a few seconds after each signal.
+#[derive(Clone, Copy)]
+pub struct TypingIndicator {
+    /// The name to show ("Alice is typing…", or the customer) while someone types.
+    pub who: RwSignal<Option<String>>,
+    generation: RwSignal<u32>,
+}
+
+/// How long a typing signal shows without a new one.
+const TYPING_SHOWS_MS: u64 = 4_000;
+
+impl TypingIndicator {
+    pub fn new() -> Self {
+        TypingIndicator { who: RwSignal::new(None), generation: RwSignal::new(0) }
+    }
+
+    pub fn show(&self, typing: crate::model::Typing) {
+        if !typing.typing {
+            return self.clear();
+        }
+        let name = typing.name.unwrap_or_else(|| if typing.staff { "Our team".into() } else { "The customer".into() });
+        self.who.set(Some(name));
+        self.generation.update(|g| *g += 1);
+        let (who, generation, mine) = (self.who, self.generation, self.generation.get_untracked());
+        leptos::prelude::set_timeout(
+            move || {
+                if generation.try_get_untracked() == Some(mine) {
+                    let _ = who.try_set(None);
+                }
+            },
+            std::time::Duration::from_millis(TYPING_SHOWS_MS),
+        );
+    }
+
+    pub fn clear(&self) {
+        self.who.set(None);
+    }
+}
+
+impl Default for TypingIndicator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Sends "typing" at most every 2 s while someone types (`last_sent` is kept by the caller).
+pub fn typing_ping(outbox: StoredValue<Outbox>, last_sent: StoredValue<f64>) {
+    let now = now_ms();
+    if now - last_sent.get_value() > 2_000.0 {
+        last_sent.set_value(now);
+        outbox.with_value(|outbox| outbox.send(r#"{"typing":true}"#));
+    }
+}
+
+fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
 }
 
 pub fn set_cookie(name: &str, value: &str) {
     imp::set_cookie(name, value)
+}
+
+/// Loads `url` as a new page.
+pub fn go_to(url: &str) {
+    imp::go_to(url)
+}
+
+/// Whether the page is showing (not a background tab).
+pub fn page_visible() -> bool {
+    imp::page_visible()
 }
 
 /// `HH:MM` in the reader's time zone (empty on the server, which does not know it).

@@ -270,9 +270,29 @@ fn Bubble(message: Message) -> impl IntoView {
         _ => "bg-slate-100 text-slate-900 rounded-bl-md dark:bg-slate-800 dark:text-slate-100",
     };
     let author = match role {
-        Role::User => "You",
-        Role::Agent => "Support team",
-        _ => "Assistant",
+        Role::User => "You".to_string(),
+        Role::Agent => message.author.clone().unwrap_or_else(|| "Support team".into()),
+        _ => "Assistant".to_string(),
+    };
+    let agent_name = (role == Role::Agent).then(|| author.clone());
+    // Read marks on the customer's own messages: sent (saved), delivered (on a staff member's
+    // screen), read (staff read it).
+    let receipt = move || {
+        if !own || pending {
+            return None;
+        }
+        let (read, delivered) = state.chat.with(|c| (c.staff_read_up_to >= id, c.staff_delivered_up_to >= id));
+        // Only the newest of the customer's messages carries the mark, as in most messengers.
+        let newest = state.messages.with(|list| {
+            list.iter().rev().find(|m| m.role == Role::User && m.id < PENDING_ID_BASE).map(|m| m.id) == Some(id)
+        });
+        newest.then_some(if read {
+            "Read"
+        } else if delivered {
+            "Delivered"
+        } else {
+            "Sent"
+        })
     };
     let streaming = message.status == MessageStatus::Streaming;
     let ended_badly =
@@ -337,7 +357,7 @@ fn Bubble(message: Message) -> impl IntoView {
             data-id=id
             data-role=role.as_str()
             data-status=message.status.as_str()
-            aria-label=author
+            aria-label=author.clone()
             class=if own { "group relative flex max-w-[85%] flex-col items-end self-end" } else { "group relative flex max-w-[85%] flex-col items-start self-start" }
             on:contextmenu=move |ev| {
                 if !pending {
@@ -403,9 +423,11 @@ fn Bubble(message: Message) -> impl IntoView {
                 </form>
             </Show>
             <div class="mt-0.5 flex items-center gap-2 px-1 text-xs text-slate-500 dark:text-slate-400">
+                {agent_name.map(|name| view! { <span data-testid="author" class="font-medium text-emerald-800 dark:text-emerald-300">{name}</span> })}
                 <time datetime=message.created_at.clone()>{time}</time>
                 {message.edited_at.as_ref().map(|_| view! { <span>"edited"</span> })}
                 {pending.then(|| view! { <span data-testid="sending">"Sending…"</span> })}
+                {move || receipt().map(|mark| view! { <span data-testid="receipt" data-mark=mark.to_lowercase()>{mark}</span> })}
             </div>
             {ended_badly.then(|| view! {
                 <div class="mt-1 flex items-center gap-2 px-1 text-xs">

@@ -1,5 +1,6 @@
 //! The chat window and its pieces.
 
+pub mod admin;
 pub(crate) mod chat_window;
 mod composer;
 pub mod icons;

@@ -82,9 +82,26 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_ADMIN_EMAIL", default_value = "admin@frontdesk.local")]
     pub admin_email: String,
 
+    /// Password of that first admin (unset: one is generated and printed once).
+    #[arg(long, env = "FRONTDESK_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
     /// Extra origins allowed to make unsafe requests (comma-separated), besides the app's own.
     #[arg(long, env = "FRONTDESK_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// SMTP server for staff notices, e.g. `smtp://localhost:25` or
+    /// `smtps://user:password@smtp.example.com` (unset: no email is sent).
+    #[arg(long, env = "FRONTDESK_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of staff notices.
+    #[arg(long, env = "FRONTDESK_SMTP_FROM", default_value = "Frontdesk <frontdesk@localhost>")]
+    pub smtp_from: String,
+
+    /// The app's public address, for links in emails.
+    #[arg(long, env = "FRONTDESK_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -146,6 +163,17 @@ impl Config {
             if self.openai_model.trim().is_empty() {
                 return Err("OPENAI_MODEL must not be empty".into());
             }
+        }
+        if let Some(url) = self.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err("FRONTDESK_SMTP_URL must start with smtp:// or smtps://".into());
+            }
+        }
+        if self.smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(format!(
+                "FRONTDESK_SMTP_FROM must be an address like 'Frontdesk <desk@example.com>' (got '{}')",
+                self.smtp_from
+            ));
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://")) {

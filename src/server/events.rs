@@ -16,7 +16,7 @@ use super::{
     db::{now_ms, Db},
     error::AppResult,
 };
-use crate::model::{ChatEvent, EventKind};
+use crate::model::{ChatEvent, EventKind, Typing};
 
 /// Live fan-out capacity per chat; a subscriber that falls further behind catches up from the database.
 const CHANNEL_CAPACITY: usize = 64;
@@ -25,17 +25,44 @@ struct Channel {
     /// Held while a change is written and broadcast, so broadcasts leave in sequence order.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     tx: broadcast::Sender<ChatEvent>,
+    /// Typing indicators: live only, never stored.
+    typing: broadcast::Sender<Typing>,
 }
 
-#[derive(Default)]
+/// A chat's typing indicators from now on (it keeps the chat's channel alive).
+pub struct TypingFeed {
+    _channel: Arc<Channel>,
+    pub rx: broadcast::Receiver<Typing>,
+}
+
+/// Capacity of the staff panel's feed of every chat; a panel that falls further behind reloads.
+const PANEL_CAPACITY: usize = 1024;
+
+/// An event of any chat, as the staff panel's feed carries it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PanelEvent {
+    pub chat_id: i64,
+    #[serde(flatten)]
+    pub event: ChatEvent,
+}
+
 pub struct Hub {
     channels: Mutex<HashMap<i64, Weak<Channel>>>,
+    /// Every chat's events but token deltas, for the staff panel.
+    panel: broadcast::Sender<PanelEvent>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub { channels: Mutex::default(), panel: broadcast::channel(PANEL_CAPACITY).0 }
+    }
 }
 
 /// Proof that the caller holds a chat's write lock; events are appended through it.
 pub struct ChatWriter {
     chat_id: i64,
     channel: Arc<Channel>,
+    panel: broadcast::Sender<PanelEvent>,
     _guard: OwnedMutexGuard<()>,
     pending: Vec<ChatEvent>,
 }
@@ -50,7 +77,8 @@ impl Hub {
             channels.retain(|_, weak| weak.strong_count() > 0);
         }
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let channel = Arc::new(Channel { write_lock: Arc::new(tokio::sync::Mutex::new(())), tx });
+        let (typing, _) = broadcast::channel(16);
+        let channel = Arc::new(Channel { write_lock: Arc::new(tokio::sync::Mutex::new(())), tx, typing });
         channels.insert(chat_id, Arc::downgrade(&channel));
         channel
     }
@@ -60,7 +88,23 @@ impl Hub {
     pub async fn writer(&self, chat_id: i64) -> ChatWriter {
         let channel = self.channel(chat_id);
         let guard = channel.write_lock.clone().lock_owned().await;
-        ChatWriter { chat_id, channel, _guard: guard, pending: Vec::new() }
+        ChatWriter { chat_id, channel, panel: self.panel.clone(), _guard: guard, pending: Vec::new() }
+    }
+
+    /// Tells a chat's followers that someone is typing.
+    pub fn typing(&self, chat_id: i64, typing: Typing) {
+        let _ = self.channel(chat_id).typing.send(typing);
+    }
+
+    pub fn watch_typing(&self, chat_id: i64) -> TypingFeed {
+        let channel = self.channel(chat_id);
+        let rx = channel.typing.subscribe();
+        TypingFeed { _channel: channel, rx }
+    }
+
+    /// Every chat's events from now on, but token deltas (the staff panel's feed).
+    pub fn watch_panel(&self) -> broadcast::Receiver<PanelEvent> {
+        self.panel.subscribe()
     }
 
     /// Number of live subscribers of a chat (for tests and metrics).
@@ -184,6 +228,9 @@ impl ChatWriter {
     pub fn publish(&mut self) {
         for event in self.pending.drain(..) {
             // No subscribers is fine: the event is stored.
+            if event.kind != EventKind::MessageDelta {
+                let _ = self.panel.send(PanelEvent { chat_id: self.chat_id, event: event.clone() });
+            }
             let _ = self.channel.tx.send(event);
         }
     }

@@ -5,8 +5,6 @@ use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{
     db::now_ms,
@@ -14,78 +12,8 @@ use super::{
     service::{ChatRow, ChatService, CHAT_COLUMNS},
     session::{Staff, StaffRole},
 };
-use crate::model::{Chat, ChatStatus, Message, MessagePage, MessageStatus, Priority, Role};
-
-/// A member of staff as others see them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StaffMember {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    /// `admin` or `agent`.
-    pub role: String,
-}
-
-/// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Me {
-    pub id: i64,
-    /// `visitor` or `staff`.
-    pub kind: String,
-    pub email: Option<String>,
-    pub display_name: String,
-    pub role: Option<String>,
-}
-
-/// A conversation as the inquiry panel lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Inquiry {
-    pub chat: Chat,
-    pub product_name: Option<String>,
-    pub message_count: i64,
-    /// Customer messages staff have not read.
-    pub unread_count: i64,
-    pub last_message: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct InquiryPage {
-    pub inquiries: Vec<Inquiry>,
-    /// Pass as `before` for the next page.
-    pub next_cursor: Option<String>,
-}
-
-/// Filters of the inquiry list; `status` defaults to pending (`all` lists every status).
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-pub struct InquiryFilter {
-    pub status: Option<String>,
-    pub priority: Option<Priority>,
-    pub product_id: Option<i64>,
-    /// A staff id, or `me`.
-    pub assignee: Option<String>,
-    /// Text in the messages, the title or the customer's email.
-    pub q: Option<String>,
-    pub before: Option<String>,
-    pub limit: Option<i64>,
-}
-
-/// Changes staff make to an inquiry.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InquiryPatch {
-    pub status: Option<ChatStatus>,
-    pub priority: Option<Priority>,
-    /// A staff id; `null` unassigns.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub assignee_id: Option<Option<i64>>,
-    /// `false`: a person takes over and the assistant stops; `true`: hand back to the assistant.
-    pub ai_enabled: Option<bool>,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
-}
+use crate::model::{ChatStatus, Message, MessagePage, MessageStatus, Priority, Role};
+pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember};
 
 #[derive(sqlx::FromRow)]
 struct InquiryRow {
@@ -93,6 +21,7 @@ struct InquiryRow {
     chat: ChatRow,
     product_name: Option<String>,
     message_count: i64,
+    customer_message_count: i64,
     unread_count: i64,
     last_message: Option<String>,
 }
@@ -103,6 +32,7 @@ impl InquiryRow {
             chat: self.chat.into_chat()?,
             product_name: self.product_name,
             message_count: self.message_count,
+            customer_message_count: self.customer_message_count,
             unread_count: self.unread_count,
             last_message: self.last_message,
         })
@@ -111,11 +41,19 @@ impl InquiryRow {
 
 const INQUIRY_SELECT: &str = "SELECT c.id, c.owner_id, c.title, c.context, c.product_id, c.status, c.priority, \
      c.assignee_id, c.ai_enabled, c.customer_email, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, \
+     c.staff_read_up_to, c.customer_read_up_to, c.staff_delivered_up_to, \
      p.name AS product_name, \
      (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) AS message_count, \
+     (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user') AS customer_message_count, \
      (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' AND m.id > c.staff_read_up_to) AS unread_count, \
-     (SELECT m.content FROM messages m WHERE m.chat_id = c.id ORDER BY m.id DESC LIMIT 1) AS last_message \
+     (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
+      ORDER BY m.id DESC LIMIT 1) AS last_message \
      FROM chats c LEFT JOIN products p ON p.id = c.product_id";
+
+/// A chat is an inquiry once the customer wrote, left an email or asked for a person, or staff
+/// acted on it: a visitor who only opened the window is not one.
+const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
+     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))";
 
 fn hash_password(password: &str) -> AppResult<String> {
     Argon2::default()
@@ -172,15 +110,15 @@ impl ChatService {
         created.map(|(id,)| id).ok_or_else(|| AppError::Conflict(format!("{email} already has an account")))
     }
 
-    /// On a first start with no staff, creates an admin and returns its email and password (to be
-    /// printed once).
-    pub async fn ensure_first_admin(&self, email: &str) -> AppResult<Option<(String, String)>> {
+    /// On a first start with no staff, creates an admin with `password` (or a generated one) and
+    /// returns its email and password (to be printed once when generated).
+    pub async fn ensure_first_admin(&self, email: &str, password: Option<&str>) -> AppResult<Option<(String, String)>> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'staff'").fetch_one(&self.db.read).await?;
         if count > 0 {
             return Ok(None);
         }
-        let password = generate_password();
+        let password = password.map(str::to_string).filter(|p| !p.is_empty()).unwrap_or_else(generate_password);
         self.create_staff(email, "Admin", StaffRole::Admin, &password).await?;
         Ok(Some((email.trim().to_lowercase(), password)))
     }
@@ -267,7 +205,7 @@ impl ChatService {
             format!("%{escaped}%")
         });
         let rows: Vec<InquiryRow> = sqlx::query_as(&format!(
-            "{INQUIRY_SELECT} WHERE ($1 = '' OR c.status = $1) AND ($2 = '' OR c.priority = $2) \
+            "{INQUIRY_SELECT} WHERE {TOUCHED} AND ($1 = '' OR c.status = $1) AND ($2 = '' OR c.priority = $2) \
              AND ($3 = 0 OR c.product_id = $3) AND ($4 = 0 OR c.assignee_id = $4) \
              AND ($5 = '' OR LOWER(c.title) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(c.customer_email, '')) LIKE $5 ESCAPE '\\' \
                   OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
@@ -310,6 +248,17 @@ impl ChatService {
     ) -> AppResult<MessagePage> {
         self.any_chat(chat_id).await?;
         self.page_of(chat_id, before, after, limit).await
+    }
+
+    /// A conversation's events after `after`, for staff (the same events the customer gets).
+    pub async fn follow_inquiry(
+        &self,
+        _staff: Staff,
+        chat_id: i64,
+        after: Option<i64>,
+    ) -> AppResult<futures::stream::BoxStream<'static, AppResult<crate::model::ChatEvent>>> {
+        let chat = self.any_chat(chat_id).await?;
+        self.follow_chat(&chat, after).await
     }
 
     async fn any_chat(&self, chat_id: i64) -> AppResult<ChatRow> {
@@ -417,25 +366,26 @@ impl ChatService {
             };
             self.insert_message(&mut tx, &mut writer, None, Role::System, &line, MessageStatus::Complete).await?;
         }
-        sqlx::query("UPDATE chats SET updated_at = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(chat_id)
-            .execute(&mut *tx)
-            .await?;
         self.record_chat_updated(&mut tx, &mut writer).await?;
         tx.commit().await?;
         writer.publish();
+        drop(writer);
+        if patch.priority == Some(Priority::High) && chat.priority != "high" {
+            self.notify_high_priority(chat_id).await;
+        }
         self.inquiry(staff, chat_id).await
     }
 
-    /// Staff have read up to `up_to` (a message id).
+    /// A customer message reached a staff member's screen (the panel or the conversation feed).
+    pub async fn staff_received(&self, chat_id: i64, message_id: i64) -> AppResult<()> {
+        self.record_read(chat_id, "staff_delivered_up_to", message_id).await?;
+        Ok(())
+    }
+
+    /// Staff have read the conversation up to message `up_to`; the customer sees the read mark.
     pub async fn staff_read(&self, _staff: Staff, chat_id: i64, up_to: i64) -> AppResult<()> {
         self.any_chat(chat_id).await?;
-        sqlx::query("UPDATE chats SET staff_read_up_to = $1 WHERE id = $2 AND staff_read_up_to < $1")
-            .bind(up_to)
-            .bind(chat_id)
-            .execute(&self.db.write)
-            .await?;
+        self.record_read(chat_id, "staff_read_up_to", up_to).await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod http;
 pub mod inquiries;
 pub mod llm;
+pub mod notify;
 pub mod service;
 pub mod session;
 pub mod state;
@@ -31,7 +32,9 @@ pub async fn build_state(config: Config) -> Result<AppState, String> {
     let db =
         Db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {}", describe(&e)))?;
     db.migrate().await.map_err(|e| describe(&e))?;
-    let service = Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)));
+    let notifier = notify::Notifier::from_config(&config)?;
+    let service =
+        Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)).with_notifier(notifier));
     service.recover_interrupted().await.map_err(|e| describe(&e))?;
     let mut leptos_options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
     leptos_options.site_addr = config.addr;
@@ -91,7 +94,11 @@ pub async fn run() {
         }
         Command::Serve => {}
     }
-    match state.service.ensure_first_admin(&state.config.admin_email).await {
+    let preset = state.config.admin_password.as_deref().filter(|p| !p.is_empty());
+    match state.service.ensure_first_admin(&state.config.admin_email, preset).await {
+        Ok(Some((email, _))) if preset.is_some() => {
+            tracing::info!("No staff accounts existed: created admin {email} with FRONTDESK_ADMIN_PASSWORD")
+        }
         Ok(Some((email, password))) => tracing::warn!(
             "No staff accounts existed: created admin {email} with password {password} \
              (shown this once; sign in at /admin/login)"

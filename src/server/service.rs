@@ -18,6 +18,7 @@ use super::{
     error::{AppError, AppResult},
     events::{ChatWriter, Hub},
     llm::{Assistant, Chunk, ChunkStream, Contexts, LlmError, LlmErrorKind, Prompt, PromptMessage},
+    notify::{InquiryNotice, Notifier},
 };
 use crate::model::{
     Chat, ChatEvent, ChatStatus, ContextInfo, Deleted, Delta, EventKind, Message, MessagePage, MessageStatus,
@@ -55,6 +56,31 @@ impl Limits {
     }
 }
 
+/// What a customer may change about a chat; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ChatChanges {
+    pub context: Option<String>,
+    pub title: Option<String>,
+    /// An empty string removes the email.
+    pub customer_email: Option<String>,
+}
+
+/// A trimmed, lower-cased email address, or empty (which removes it).
+fn checked_email(email: &str) -> AppResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.is_empty()
+        || (email.len() <= 254
+            && !email.contains(char::is_whitespace)
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            }));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::Invalid("give an email address like name@example.com".into()))
+    }
+}
+
 /// The answer to a send or an edit: the customer's message and the reply being written (if any).
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -76,13 +102,15 @@ pub struct ChatService {
     limits: Limits,
     replies: Mutex<HashMap<i64, RunningReply>>,
     sends: Mutex<HashMap<i64, VecDeque<Instant>>>,
+    notifier: Option<Notifier>,
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, chat_id, role, content, status, reason, prompt_tokens, completion_tokens, created_at, edited_at";
+    "id, chat_id, role, author_name, content, status, reason, prompt_tokens, completion_tokens, created_at, edited_at";
 pub(super) const CHAT_COLUMNS: &str =
     "id, owner_id, title, context, product_id, status, priority, assignee_id, ai_enabled, \
-     customer_email, created_at, updated_at, last_activity_at, last_seq";
+     customer_email, created_at, updated_at, last_activity_at, last_seq, staff_read_up_to, customer_read_up_to, \
+     staff_delivered_up_to";
 const NEW_CHAT_TITLE: &str = "New conversation";
 
 #[derive(sqlx::FromRow)]
@@ -90,6 +118,7 @@ struct MessageRow {
     id: i64,
     chat_id: i64,
     role: String,
+    author_name: Option<String>,
     content: String,
     status: String,
     reason: Option<String>,
@@ -109,6 +138,7 @@ impl MessageRow {
             id: self.id,
             chat_id: self.chat_id,
             role: self.role.parse().map_err(AppError::Internal)?,
+            author: self.author_name,
             content: self.content,
             status: self.status.parse().map_err(AppError::Internal)?,
             reason: self.reason,
@@ -128,7 +158,7 @@ pub(super) struct ChatRow {
     context: String,
     product_id: Option<i64>,
     status: String,
-    priority: String,
+    pub(super) priority: String,
     assignee_id: Option<i64>,
     pub(super) ai_enabled: i64,
     customer_email: Option<String>,
@@ -136,6 +166,9 @@ pub(super) struct ChatRow {
     updated_at: i64,
     pub(super) last_activity_at: i64,
     last_seq: i64,
+    staff_read_up_to: i64,
+    customer_read_up_to: i64,
+    staff_delivered_up_to: i64,
 }
 
 impl ChatRow {
@@ -154,6 +187,9 @@ impl ChatRow {
             updated_at: rfc3339(self.updated_at),
             last_activity_at: rfc3339(self.last_activity_at),
             last_seq: self.last_seq,
+            staff_read_up_to: self.staff_read_up_to,
+            customer_read_up_to: self.customer_read_up_to,
+            staff_delivered_up_to: self.staff_delivered_up_to,
         })
     }
 }
@@ -205,7 +241,44 @@ impl ChatService {
             limits,
             replies: Mutex::new(HashMap::new()),
             sends: Mutex::new(HashMap::new()),
+            notifier: None,
         }
+    }
+
+    /// Emails staff about new high-priority inquiries through `notifier`.
+    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Tells staff by email (when configured) that an inquiry became high priority.
+    pub(super) async fn notify_high_priority(&self, chat_id: i64) {
+        let Some(notifier) = &self.notifier else { return };
+        match self.high_priority_notice(chat_id).await {
+            Ok(Some((to, notice))) => notifier.high_priority(to, notice),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(?error, chat_id, "could not prepare the staff notice"),
+        }
+    }
+
+    async fn high_priority_notice(&self, chat_id: i64) -> AppResult<Option<(Vec<String>, InquiryNotice)>> {
+        let staff: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL")
+                .fetch_all(&self.db.read)
+                .await?;
+        let chat: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT c.title, p.name, (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
+             ORDER BY m.id DESC LIMIT 1) FROM chats c LEFT JOIN products p ON p.id = c.product_id WHERE c.id = $1",
+        )
+        .bind(chat_id)
+        .fetch_optional(&self.db.read)
+        .await?;
+        Ok(chat.map(|(title, product, last_message)| {
+            (
+                staff.into_iter().filter_map(|(email,)| email).collect(),
+                InquiryNotice { chat_id, title, product, last_message },
+            )
+        }))
     }
 
     pub fn assistant_name(&self) -> &'static str {
@@ -332,37 +405,73 @@ impl ChatService {
             .ok_or(AppError::not_found("chat"))
     }
 
-    /// Renames a chat and/or switches its context (the switch shows in the transcript).
-    pub async fn update_chat(
-        &self,
-        caller: Caller,
-        chat_id: i64,
-        context: Option<&str>,
-        title: Option<&str>,
-    ) -> AppResult<Chat> {
+    /// Renames a chat, switches its context (the switch shows in the transcript) and/or saves the
+    /// customer's email for follow-up (an empty one removes it).
+    pub async fn update_chat(&self, caller: Caller, chat_id: i64, changes: &ChatChanges) -> AppResult<Chat> {
         let row = self.owned_chat(caller, chat_id).await?;
-        let title = match title.map(str::trim) {
+        let title = match changes.title.as_deref().map(str::trim) {
             Some("") => return Err(AppError::Invalid("the title must not be empty".into())),
             Some(t) if t.chars().count() > 120 => {
                 return Err(AppError::Invalid("the title must be at most 120 characters".into()))
             }
             other => other,
         };
-        let context = context.map(|id| self.context(id)).transpose()?;
+        let email = changes.customer_email.as_deref().map(checked_email).transpose()?;
+        let context = changes.context.as_deref().map(|id| self.context(id)).transpose()?;
         let mut writer = self.hub.writer(chat_id).await;
         let mut tx = self.db.write.begin().await?;
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &mut writer, context.id.as_str()).await?;
         }
-        if let Some(title) = title {
-            sqlx::query("UPDATE chats SET title = $1, updated_at = $2 WHERE id = $3")
-                .bind(title)
-                .bind(now_ms())
-                .bind(chat_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // NULL leaves a field as it is; an empty email clears it.
+        sqlx::query(
+            "UPDATE chats SET title = COALESCE($1, title), \
+             customer_email = CASE WHEN $2 IS NULL THEN customer_email WHEN $2 = '' THEN NULL ELSE $2 END, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(title)
+        .bind(email)
+        .bind(now_ms())
+        .bind(chat_id)
+        .execute(&mut *tx)
+        .await?;
         let chat = self.record_chat_updated(&mut tx, &mut writer).await?;
+        tx.commit().await?;
+        writer.publish();
+        Ok(chat)
+    }
+
+    /// The customer has read staff replies up to message `up_to`; staff see it.
+    pub async fn mark_read(&self, caller: Caller, chat_id: i64, up_to: i64) -> AppResult<Chat> {
+        self.owned_chat(caller, chat_id).await?;
+        self.record_read(chat_id, "customer_read_up_to", up_to).await
+    }
+
+    /// Moves a read mark forward (never back) and tells both sides.
+    pub(super) async fn record_read(&self, chat_id: i64, column: &'static str, up_to: i64) -> AppResult<Chat> {
+        if up_to < 0 {
+            return Err(AppError::Invalid("up_to is a message id".into()));
+        }
+        let mut writer = self.hub.writer(chat_id).await;
+        let mut tx = self.db.write.begin().await?;
+        let moved = sqlx::query(&format!(
+            "UPDATE chats SET {column} = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE chat_id = $1 AND id <= $2) \
+             WHERE id = $1 AND {column} < $2"
+        ))
+        .bind(chat_id)
+        .bind(up_to)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let chat = if moved > 0 {
+            self.record_chat_updated(&mut tx, &mut writer).await?
+        } else {
+            sqlx::query_as::<_, ChatRow>(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = $1"))
+                .bind(chat_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .into_chat()?
+        };
         tx.commit().await?;
         writer.publish();
         Ok(chat)
@@ -641,14 +750,16 @@ impl ChatService {
         Ok(reply)
     }
 
-    /// The customer asks for a person: the chat waits for staff and the assistant pauses.
+    /// The customer asks for a person: the chat waits for staff (as a high-priority inquiry: a
+    /// customer is waiting) and the assistant pauses.
     pub async fn handoff(&self, caller: Caller, chat_id: i64) -> AppResult<Chat> {
-        self.owned_chat(caller, chat_id).await?;
+        let before = self.owned_chat(caller, chat_id).await?;
         self.cancel_replies_of(chat_id);
         let mut writer = self.hub.writer(chat_id).await;
         let mut tx = self.db.write.begin().await?;
         let changed = sqlx::query(
-            "UPDATE chats SET status = 'pending', ai_enabled = 0, updated_at = $1 WHERE id = $2 AND ai_enabled = 1",
+            "UPDATE chats SET status = 'pending', priority = 'high', ai_enabled = 0, updated_at = $1 \
+             WHERE id = $2 AND ai_enabled = 1",
         )
         .bind(now_ms())
         .bind(chat_id)
@@ -662,6 +773,10 @@ impl ChatService {
         let chat = self.record_chat_updated(&mut tx, &mut writer).await?;
         tx.commit().await?;
         writer.publish();
+        drop(writer);
+        if changed > 0 && before.priority != "high" {
+            self.notify_high_priority(chat_id).await;
+        }
         Ok(chat)
     }
 
@@ -733,6 +848,16 @@ impl ChatService {
         after: Option<i64>,
     ) -> AppResult<BoxStream<'static, AppResult<ChatEvent>>> {
         let chat = self.owned_chat(caller, chat_id).await?;
+        self.follow_chat(&chat, after).await
+    }
+
+    /// Events of a chat after `after` (see [`ChatService::subscribe`]); the caller checked access.
+    pub(super) async fn follow_chat(
+        &self,
+        chat: &ChatRow,
+        after: Option<i64>,
+    ) -> AppResult<BoxStream<'static, AppResult<ChatEvent>>> {
+        let chat_id = chat.id;
         let after = match after {
             Some(after) if after < 0 => {
                 return Err(AppError::Invalid("the sequence number must not be negative".into()))
@@ -852,8 +977,9 @@ impl ChatService {
         let now = now_ms();
         let seq = writer.next_seq(tx).await?;
         let row: MessageRow = sqlx::query_as(&format!(
-            "INSERT INTO messages (chat_id, author_id, role, content, status, created_seq, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at) \
+             VALUES ($1, $2, (SELECT display_name FROM users WHERE id = $2 AND kind = 'staff'), $3, $4, $5, $6, $7) \
+             RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(writer.chat_id())
         .bind(author_id)

@@ -106,6 +106,35 @@ pub async fn end_session(db: &Db, token: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Signs a staff member in with a new session id (the caller's old session, if any, ends).
+/// Returns who signed in and the Set-Cookie value.
+pub async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    email: &str,
+    password: &str,
+) -> AppResult<(super::inquiries::Me, String)> {
+    let service = &state.service;
+    let user_id = service.check_password(email, password).await.map_err(|e| match e {
+        AppError::Unauthorized => AppError::BadCredentials,
+        other => other,
+    })?;
+    if let Some(old) = session.token() {
+        end_session(&service.db, old).await?;
+    }
+    let token = start_session(&service.db, user_id).await?;
+    let me = service.me(user_id).await?;
+    Ok((me, session_cookie(&token, state.config.cookie_secure)))
+}
+
+/// Ends the caller's session; returns the Set-Cookie value that removes the cookie.
+pub async fn sign_out(service: &super::service::ChatService, session: &Session) -> AppResult<String> {
+    if let Some(token) = session.token() {
+        end_session(&service.db, token).await?;
+    }
+    Ok(cleared_cookie())
+}
+
 /// The Set-Cookie value for a session token.
 pub fn session_cookie(token: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
@@ -182,7 +211,9 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
     let signed_in = existing.is_some();
     let session = Session { inner: Arc::new(SessionInner { db, token, existing, created: OnceCell::new() }) };
     // A page load gets its visitor up front, so the cookie goes out with the page's headers.
+    // (Not for the staff pages: staff sign in, they are not visitors.)
     let is_page = request.method() == Method::GET
+        && !request.uri().path().starts_with("/admin")
         && request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
     if !signed_in && is_page {
         if let Err(e) = session.caller().await {
@@ -232,23 +263,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// Whether a request comes from this site (or an allowed origin). Without an Origin header it is
+/// not a browser's cross-origin request, unless Fetch metadata says so.
+pub fn origin_allowed(headers: &axum::http::HeaderMap, allowed_origins: &[String]) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => {
+            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            origin_host == host || allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+        }
+        None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) != Some("cross-site"),
+    }
+}
+
 /// Refuses unsafe methods (POST, PUT, PATCH, DELETE) sent from another origin.
 pub async fn same_origin_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method {
-        let headers = request.headers();
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let allowed = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            Some(origin) => {
-                let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-                origin_host == host || state.config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
-            }
-            // No Origin: not a browser's cross-origin request, unless Fetch metadata says so.
-            None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) != Some("cross-site"),
-        };
-        if !allowed {
-            return AppError::Forbidden.into_response();
-        }
+    if unsafe_method && !origin_allowed(request.headers(), &state.config.allowed_origins) {
+        return AppError::Forbidden.into_response();
     }
     next.run(request).await
 }

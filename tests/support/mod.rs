@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_openai;
+pub mod smtp;
 
 use std::time::Duration;
 
@@ -146,10 +147,14 @@ impl TestApp {
 
     /// Starts a server on a database that already has data (a restart).
     pub async fn restart(self) -> TestApp {
-        let TestApp { state, fake, db, .. } = self;
+        let TestApp { state, fake, db, client, jar, .. } = self;
         let config = (*state.config).clone();
         drop(state);
-        TestApp::serve(config, fake, db).await
+        let mut app = TestApp::serve(config, fake, db).await;
+        // The same browser comes back: its cookies outlive the server.
+        app.client = client;
+        app.jar = jar;
+        app
     }
 
     async fn serve(config: Config, fake: Option<FakeOpenAi>, db: TestDb) -> TestApp {

@@ -9,19 +9,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::{
     extract::{Json, Path, Query},
-    rest::PageQuery,
+    rest::{PageQuery, ReadUpTo},
 };
 use crate::{
     model::{ErrorBody, Message, MessagePage},
     server::{
-        error::{AppError, AppResult},
+        error::AppResult,
         inquiries::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
         service::ChatService,
-        session::{cleared_cookie, end_session, session_cookie, start_session, Session, Staff},
+        session::{sign_in, sign_out, Session, Staff},
         state::AppState,
     },
 };
@@ -39,13 +39,6 @@ pub struct StaffMessage {
     pub content: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ReadUpTo {
-    /// The newest message id read.
-    pub up_to: i64,
-}
-
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -57,26 +50,15 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn login(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
-    let service = &state.service;
-    let user_id = service.check_password(&body.email, &body.password).await.map_err(|e| match e {
-        AppError::Unauthorized => AppError::BadCredentials,
-        other => other,
-    })?;
-    if let Some(old) = session.token() {
-        end_session(&service.db, old).await?;
-    }
-    let token = start_session(&service.db, user_id).await?;
-    let me = service.me(user_id).await?;
-    Ok(with_cookie(Json(me).into_response(), &session_cookie(&token, state.config.cookie_secure)))
+    let (me, cookie) = sign_in(&state, &session, &body.email, &body.password).await?;
+    Ok(with_cookie(Json(me).into_response(), &cookie))
 }
 
 /// Ends the session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
 pub async fn logout(State(service): State<Arc<ChatService>>, session: Session) -> AppResult<Response> {
-    if let Some(token) = session.token() {
-        end_session(&service.db, token).await?;
-    }
-    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cleared_cookie()))
+    let cookie = sign_out(&service, &session).await?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cookie))
 }
 
 /// Who is signed in (staff only).

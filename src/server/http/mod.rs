@@ -31,11 +31,11 @@ use crate::app::{shell, App};
     paths(
         rest::list_contexts, rest::create_chat, rest::list_chats, rest::get_chat, rest::update_chat, rest::delete_chat,
         rest::list_messages, rest::send_message, rest::edit_message, rest::delete_message, rest::stop_message,
-        rest::retry_message, rest::handoff,
+        rest::retry_message, rest::handoff, rest::mark_read,
         admin::login, admin::logout, admin::me, admin::list_staff, admin::list_inquiries, admin::get_inquiry,
         admin::inquiry_messages, admin::reply, admin::update_inquiry, admin::staff_read,
         rest::get_preferences, rest::put_preferences, rest::list_products, rest::get_product,
-        stream::sse, stream::ws, healthz, readyz,
+        stream::sse, stream::ws, stream::staff_ws, stream::panel_ws, healthz, readyz,
     ),
     tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "health"))
 )]
@@ -77,6 +77,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/chats/{id}/messages/{mid}/stop", post(stop_message))
         .route("/api/v1/chats/{id}/messages/{mid}/retry", post(retry_message))
         .route("/api/v1/chats/{id}/handoff", post(handoff))
+        .route("/api/v1/chats/{id}/read", axum::routing::put(mark_read))
         .route("/api/v1/chats/{id}/events", get(stream::sse))
         .route("/api/v1/chats/{id}/ws", get(stream::ws))
         .route("/api/v1/preferences", get(get_preferences).put(put_preferences))
@@ -90,6 +91,8 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/admin/inquiries/{id}", get(admin::get_inquiry).patch(admin::update_inquiry))
         .route("/api/v1/admin/inquiries/{id}/messages", get(admin::inquiry_messages).post(admin::reply))
         .route("/api/v1/admin/inquiries/{id}/read", axum::routing::put(admin::staff_read))
+        .route("/api/v1/admin/inquiries/{id}/ws", get(stream::staff_ws))
+        .route("/api/v1/admin/ws", get(stream::panel_ws))
         .route("/api/v1", any(api_not_found))
         .route("/api/v1/{*rest}", any(api_not_found))
 }
@@ -97,7 +100,7 @@ fn api_routes() -> Router<AppState> {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let service = state.service.clone();
+    let context_state = state.clone();
     // The WASM, JS and CSS, precompressed at build time when scripts/precompress.mjs ran
     // (otherwise the compression layer compresses them per request).
     let options = &state.leptos_options;
@@ -106,10 +109,18 @@ pub fn router(state: AppState) -> Router {
         .precompressed_gzip();
     let app = Router::new()
         .merge(api_routes())
-        .leptos_routes_with_context(&state, routes, move || provide_context(service.clone()), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(context_state.service.clone());
+                provide_context(context_state.clone());
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), session_layer))
         .layer(from_fn_with_state(state.clone(), same_origin_layer))

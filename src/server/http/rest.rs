@@ -11,7 +11,7 @@ use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
     server::{
         error::AppResult,
-        service::{Caller, ChatService, Exchange},
+        service::{Caller, ChatChanges, ChatService, Exchange},
     },
 };
 
@@ -31,6 +31,15 @@ pub struct CreateChat {
 pub struct UpdateChat {
     pub context: Option<String>,
     pub title: Option<String>,
+    /// Where staff can follow up; an empty string removes it.
+    pub customer_email: Option<String>,
+}
+
+/// How far a reader has read, by message id.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadUpTo {
+    pub up_to: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,7 +125,20 @@ pub async fn update_chat(
     Path(id): Path<i64>,
     Json(body): Json<UpdateChat>,
 ) -> AppResult<Json<Chat>> {
-    Ok(Json(service.update_chat(caller, id, body.context.as_deref(), body.title.as_deref()).await?))
+    let changes = ChatChanges { context: body.context, title: body.title, customer_email: body.customer_email };
+    Ok(Json(service.update_chat(caller, id, &changes).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/chats/{id}/read", tag = "chat", params(("id" = i64, Path)), request_body = ReadUpTo,
+    responses((status = 200, body = Chat, description = "The chat with its read marks"), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn mark_read(
+    State(service): Service,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<ReadUpTo>,
+) -> AppResult<Json<Chat>> {
+    Ok(Json(service.mark_read(caller, id, body.up_to).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), responses(

@@ -19,10 +19,12 @@ use utoipa::IntoParams;
 
 use super::extract::{Path, Query};
 use crate::{
-    model::ChatEvent,
+    model::{ChatEvent, EventKind, Typing},
     server::{
         error::{AppError, AppResult},
         service::{Caller, ChatService},
+        session::{origin_allowed, Session, Staff},
+        state::AppState,
     },
 };
 
@@ -67,46 +69,173 @@ pub async fn sse(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// What a client may send on a chat's WebSocket.
 #[derive(Debug, Deserialize)]
-struct Resume {
-    after: i64,
+#[serde(untagged)]
+enum Incoming {
+    /// Resume after this sequence number.
+    Resume { after: i64 },
+    /// The sender is typing (or stopped).
+    Typing { typing: bool },
 }
 
+/// WebSocket close code: sign in first.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// WebSocket close code: signed in, but not allowed (a visitor on a staff feed).
+pub const CLOSE_FORBIDDEN: u16 = 4003;
 /// WebSocket close code for a chat that does not exist (or is not the caller's).
 pub const CLOSE_NOT_FOUND: u16 = 4004;
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery),
-    responses((status = 101, description = "WebSocket: server sends `{\"seq\",\"type\",\"data\"}`; send `{\"after\": seq}` to resume"),
-        (status = 404, body = crate::model::ErrorBody)))]
-pub async fn ws(
-    State(service): State<Arc<ChatService>>,
-    caller: Caller,
-    Path(chat_id): Path<i64>,
-    Query(query): Query<ResumeQuery>,
+/// Who follows a conversation: its customer, or staff.
+#[derive(Clone, Copy)]
+enum Follower {
+    Customer(Caller),
+    Staff(Staff),
+}
+
+impl Follower {
+    fn is_staff(self) -> bool {
+        matches!(self, Follower::Staff(_))
+    }
+
+    async fn follow(
+        self,
+        service: &ChatService,
+        chat_id: i64,
+        after: Option<i64>,
+    ) -> AppResult<BoxStream<'static, AppResult<ChatEvent>>> {
+        match self {
+            Follower::Customer(caller) => service.subscribe(caller, chat_id, after).await,
+            Follower::Staff(staff) => service.follow_inquiry(staff, chat_id, after).await,
+        }
+    }
+}
+
+/// The WebSocket upgrade, after the Origin check; small buffers so thousands of mostly idle
+/// sockets do not cost 128 KiB each.
+fn upgrade(
+    state: &AppState,
+    headers: &HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> AppResult<Response> {
-    service.chat(caller, chat_id).await?;
+) -> AppResult<WebSocketUpgrade> {
+    if !origin_allowed(headers, &state.config.allowed_origins) {
+        return Err(AppError::Forbidden);
+    }
     let upgrade =
         upgrade.map_err(|_| AppError::BadRequest("this endpoint speaks WebSocket: send an upgrade request".into()))?;
-    // Small buffers: thousands of mostly idle sockets must not cost 128 KiB each.
     Ok(upgrade
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(1024 * 1024)
-        .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| run_socket(socket, service, caller, chat_id, query.after)))
+        .max_message_size(64 * 1024))
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery),
+    responses((status = 101, description = "WebSocket: server sends `{\"seq\",\"type\",\"data\"}`; send `{\"after\": seq}` to resume and `{\"typing\": true|false}` while typing (the other side gets `{\"type\": \"typing\", \"data\": Typing}`, without seq). Closes with 4004 for a chat that is not the caller's."),
+        (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin"),
+        (status = 404, body = crate::model::ErrorBody)))]
+pub async fn ws(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(chat_id): Path<i64>,
+    Query(query): Query<ResumeQuery>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    let service = state.service.clone();
+    service.chat(caller, chat_id).await?;
+    let follower = Follower::Customer(caller);
+    Ok(upgrade(&state, &headers, ws)?
+        .on_upgrade(move |socket| run_socket(socket, service, Ok(follower), chat_id, query.after)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery),
+    responses((status = 101, description = "WebSocket: the conversation's events, as on /chats/{id}/ws. Closes with 4001 without a session, 4003 for a visitor, 4004 for an unknown inquiry."),
+        (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
+pub async fn staff_ws(
+    State(state): State<AppState>,
+    session: Session,
+    Path(chat_id): Path<i64>,
+    Query(query): Query<ResumeQuery>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    let service = state.service.clone();
+    let follower = session.staff().map(Follower::Staff);
+    Ok(upgrade(&state, &headers, ws)?
+        .on_upgrade(move |socket| run_socket(socket, service, follower, chat_id, query.after)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin",
+    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind (reconnect and reload)."),
+        (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
+pub async fn panel_ws(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    let service = state.service.clone();
+    let staff = session.staff();
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |socket| run_panel(socket, service, staff)))
+}
+
+/// Closes a socket whose caller may not follow it.
+async fn refuse(socket: WebSocket, error: AppError) {
+    match error {
+        AppError::Unauthorized => close(socket, CLOSE_UNAUTHORIZED, "sign in").await,
+        AppError::Forbidden => close(socket, CLOSE_FORBIDDEN, "staff only").await,
+        _ => close(socket, CLOSE_NOT_FOUND, "chat not found").await,
+    }
+}
+
+async fn run_panel(mut socket: WebSocket, service: Arc<ChatService>, staff: AppResult<Staff>) {
+    if let Err(error) = staff {
+        return refuse(socket, error).await;
+    }
+    let mut events = service.hub.watch_panel();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let text = serde_json::to_string(&event).unwrap_or_default();
+                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                    delivered_to_staff(&service, event.chat_id, &event.event).await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return close(socket, 1013, "fell behind: reload").await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return close(socket, 1001, "going away").await,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
 }
 
 async fn run_socket(
     mut socket: WebSocket,
     service: Arc<ChatService>,
-    caller: Caller,
+    follower: AppResult<Follower>,
     chat_id: i64,
     after: Option<i64>,
 ) {
-    let mut events = match service.subscribe(caller, chat_id, after).await {
+    let follower = match follower {
+        Ok(follower) => follower,
+        Err(error) => return refuse(socket, error).await,
+    };
+    let mut events = match follower.follow(&service, chat_id, after).await {
         Ok(events) => events,
-        Err(_) => return close(socket, CLOSE_NOT_FOUND, "chat not found").await,
+        Err(error) => return refuse(socket, error).await,
+    };
+    let mut typing = service.hub.watch_typing(chat_id);
+    let name = match follower {
+        Follower::Staff(staff) => service.me(staff.user_id).await.ok().map(|me| me.display_name),
+        Follower::Customer(_) => None,
     };
     loop {
         tokio::select! {
@@ -116,6 +245,9 @@ async fn run_socket(
                     if socket.send(WsMessage::Text(text.into())).await.is_err() {
                         return;
                     }
+                    if follower.is_staff() {
+                        delivered_to_staff(&service, chat_id, &event).await;
+                    }
                 }
                 Some(Err(error)) => {
                     tracing::warn!(?error, "a WebSocket event stream failed");
@@ -123,14 +255,27 @@ async fn run_socket(
                 }
                 None => return close(socket, 1001, "going away").await,
             },
+            // The other side's typing indicator (never one's own).
+            signal = typing.rx.recv() => match signal {
+                Ok(signal) if signal.staff != follower.is_staff() => {
+                    let frame = serde_json::json!({"type": "typing", "data": signal});
+                    if socket.send(WsMessage::Text(frame.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                _ => {}
+            },
             incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<Resume>(&text) {
-                    Ok(resume) => match service.subscribe(caller, chat_id, Some(resume.after)).await {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<Incoming>(&text) {
+                    Ok(Incoming::Resume { after }) => match follower.follow(&service, chat_id, Some(after)).await {
                         Ok(resumed) => events = resumed,
-                        Err(_) => return close(socket, CLOSE_NOT_FOUND, "chat not found").await,
+                        Err(error) => return refuse(socket, error).await,
                     },
+                    Ok(Incoming::Typing { typing }) => {
+                        service.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
+                    }
                     Err(_) => {
-                        let error = serde_json::json!({"error": {"code": "bad_request", "message": "send {\"after\": <seq>} to resume"}});
+                        let error = serde_json::json!({"error": {"code": "bad_request", "message": "send {\"after\": <seq>} to resume or {\"typing\": true} while typing"}});
                         if socket.send(WsMessage::Text(error.to_string().into())).await.is_err() {
                             return;
                         }
@@ -139,6 +284,17 @@ async fn run_socket(
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+}
+
+/// A customer message sent to a staff member's socket is delivered: the customer sees it.
+async fn delivered_to_staff(service: &ChatService, chat_id: i64, event: &ChatEvent) {
+    if event.kind == EventKind::MessageCreated && event.data.get("role").and_then(|r| r.as_str()) == Some("user") {
+        if let Some(id) = event.data.get("id").and_then(|id| id.as_i64()) {
+            if let Err(error) = service.staff_received(chat_id, id).await {
+                tracing::warn!(?error, chat_id, "could not record a delivery");
+            }
         }
     }
 }

@@ -1,0 +1,158 @@
+import { expect, test, type Browser } from '@playwright/test';
+import { ChatPage } from './chat-page';
+import { ADMIN, OwnServer, StaffPage } from './staff';
+
+// Two browsers at once: a customer in the chat window and a staff member in the inquiry panel,
+// each in a context of its own (their own cookies), against the offline assistant.
+const REPLY_TIMEOUT = 45_000;
+
+async function twoPeople(browser: Browser) {
+  const customerContext = await browser.newContext();
+  const staffContext = await browser.newContext();
+  const customer = new ChatPage(await customerContext.newPage());
+  const staff = new StaffPage(await staffContext.newPage());
+  return {
+    customer,
+    staff,
+    close: async () => {
+      await customerContext.close();
+      await staffContext.close();
+    },
+  };
+}
+
+test('a product-page question reaches the panel live, and the staff reply reaches the customer live with read marks', async ({
+  browser,
+}) => {
+  const { customer, staff, close } = await twoPeople(browser);
+  await staff.signIn();
+  await customer.open('/products/2');
+  const question = `Does the chair come assembled? (${Date.now()})`;
+  await customer.send(question);
+
+  // The question shows in the pending list without a reload, with its product.
+  const chatId = await customer.window.getAttribute('data-chat-id');
+  const row = staff.inquiry(chatId!);
+  await expect(row).toHaveCount(1);
+  await expect(row.getByTestId('inquiry-product')).toHaveText('Nimbus Office Chair');
+  await expect(row).toHaveAttribute('data-status', 'pending');
+  // It reached a staff screen: the customer sees it delivered (or already read).
+  await expect(customer.byRole('user').last().getByTestId('receipt')).toHaveAttribute('data-mark', /delivered|read/);
+
+  // Staff open it and watch the assistant's reply being written.
+  await row.click();
+  await expect(staff.conversation.getByTestId('conversation-product')).toHaveText('About Nimbus Office Chair');
+  const assistantReply = staff.byRole('assistant').last();
+  await expect(staff.byRole('user').last()).toContainText(question);
+  await expect(assistantReply).toHaveAttribute('data-status', 'streaming');
+  const lengths = new Set<number>();
+  await expect
+    .poll(
+      async () => {
+        const { status, length } = await assistantReply.evaluate((el) => ({
+          status: el.getAttribute('data-status'),
+          length: el.querySelector('[data-testid="staff-message-content"]')?.textContent?.trim().length ?? 0,
+        }));
+        if (status === 'streaming' && length > 0) lengths.add(length);
+        return status;
+      },
+      { timeout: REPLY_TIMEOUT, intervals: [50] },
+    )
+    .toBe('complete');
+  expect(lengths.size, 'staff saw the reply grow').toBeGreaterThanOrEqual(2);
+
+  // Opening the conversation read the question: the customer sees the read mark.
+  await expect(customer.byRole('user').last().getByTestId('receipt')).toHaveAttribute('data-mark', 'read');
+
+  // Staff take over and reply; the customer sees it live with the staff member's name.
+  await staff.page.getByTestId('take-over').click();
+  await expect(staff.page.getByTestId('hand-back')).toBeVisible();
+  await expect(customer.page.getByTestId('handoff-banner')).toBeVisible();
+  // Typing shows on the other side.
+  await staff.reply.fill('Hi!');
+  await expect(customer.page.getByTestId('typing')).toHaveText(`${ADMIN.name} is typing…`);
+  await staff.send('Hi! It ships flat-packed; assembly takes about 15 minutes.');
+  const staffReply = customer.byRole('agent').last();
+  await expect(customer.contentOf(staffReply)).toHaveText('Hi! It ships flat-packed; assembly takes about 15 minutes.');
+  await expect(staffReply.getByTestId('author')).toHaveText(ADMIN.name);
+  await expect(customer.page.getByTestId('handoff-banner')).toContainText(`You're chatting with ${ADMIN.name}`);
+  await expect(customer.byRole('system').filter({ hasText: `${ADMIN.name} joined the conversation` })).toHaveCount(1);
+
+  await expect(customer.page.getByTestId('typing')).toHaveCount(0);
+  await customer.composer.fill('Great, thanks');
+  await expect(staff.page.getByTestId('staff-typing')).toHaveText('The customer is typing…');
+  await customer.composer.fill('');
+
+  // The customer's window shows the reply: staff see it was read.
+  await expect(staff.byRole('agent').last().getByTestId('seen')).toBeVisible();
+
+  // The customer leaves an email; staff see it.
+  await customer.page.getByTestId('email-input').fill('sam@example.com');
+  await customer.page.getByTestId('email-save').click();
+  await expect(customer.page.getByTestId('email-saved')).toContainText('sam@example.com');
+  await expect(staff.conversation.getByTestId('conversation-email')).toHaveText('sam@example.com');
+
+  // Resolving takes it off the pending list (the default filter).
+  await staff.page.getByTestId('set-status').selectOption('resolved');
+  await expect(staff.inquiry(chatId!)).toHaveCount(0);
+  await staff.page.getByTestId('filter-status').selectOption('resolved');
+  await expect(staff.inquiry(chatId!).getByTestId('inquiry-customer')).toHaveText('sam@example.com');
+  await close();
+});
+
+test('a visitor who opens /admin gets 403 and the sign-in form, and a wrong password is refused', async ({ page }) => {
+  const customer = new ChatPage(page);
+  await customer.open('/'); // now a visitor with a session
+  const response = await page.goto('/admin');
+  expect(response?.status()).toBe(403);
+  await expect(page.getByTestId('signin-reason')).toContainText('for staff');
+  await customer.waitForHydration();
+  await page.getByTestId('signin-email').fill(ADMIN.email);
+  await page.getByTestId('signin-password').fill('not the password');
+  await page.getByTestId('signin-submit').click();
+  await expect(page.getByTestId('signin-error')).toHaveText('the email or the password is wrong');
+});
+
+test('when the server restarts mid-conversation both sides reconnect and miss nothing', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const server = new OwnServer(3103);
+  await server.start();
+  const { customer, staff, close } = await twoPeople(browser);
+  try {
+    await customer.open(`${server.base}/`);
+    await customer.send('Can I talk to someone about a refund?');
+    await customer.page.getByTestId('talk-to-person').click();
+    await staff.signIn(server.base);
+    await staff.inquiry((await customer.window.getAttribute('data-chat-id'))!).click();
+    await staff.send('Sure, I can help with that.');
+    await expect(customer.contentOf(customer.byRole('agent').last())).toHaveText('Sure, I can help with that.');
+
+    await server.stop();
+    await expect(customer.page.getByTestId('link-status')).toHaveText('Reconnecting…');
+    await expect(staff.page.getByTestId('panel-link').first()).toHaveText('Reconnecting…');
+
+    await server.start();
+    // A reply written before either side is back: both get it once, in order.
+    const reply = await staff.page.evaluate(async (id) => {
+      const response = await fetch(`/api/v1/admin/inquiries/${id}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'Your refund is on its way.' }),
+      });
+      return response.status;
+    }, await staff.conversation.getAttribute('data-id'));
+    expect(reply).toBe(201);
+    await expect(customer.page.getByTestId('link-status')).toHaveCount(0, { timeout: 30_000 });
+    await expect(staff.page.getByTestId('panel-link').first()).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+    await expect(customer.byRole('agent')).toHaveText([/Sure, I can help/, /Your refund is on its way/]);
+    await expect(staff.byRole('agent')).toHaveText([/Sure, I can help/, /Your refund is on its way/]);
+
+    // And the conversation goes on both ways.
+    await customer.send('Thank you!');
+    await expect(staff.byRole('user').last()).toContainText('Thank you!');
+    await expect(staff.byRole('user')).toHaveCount(2);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, type Locator, type Page } from '@playwright/test';
+
+/** The first admin of the apps under test (FRONTDESK_ADMIN_* in playwright.config.ts). */
+export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password', name: 'Admin' };
+
+/** The inquiry panel, as a staff member sees it. */
+export class StaffPage {
+  readonly list: Locator;
+  readonly inquiries: Locator;
+  readonly conversation: Locator;
+  readonly messages: Locator;
+  readonly reply: Locator;
+
+  constructor(readonly page: Page) {
+    this.list = page.getByTestId('inquiry-list');
+    this.inquiries = this.list.getByTestId('inquiry');
+    this.conversation = page.getByTestId('conversation');
+    this.messages = this.conversation.getByTestId('staff-message');
+    this.reply = page.getByTestId('staff-reply');
+  }
+
+  /** Opens /admin (whose response is the sign-in form with 401), signs in and waits for the live panel. */
+  async signIn(base = ''): Promise<void> {
+    const response = await this.page.goto(`${base}/admin`);
+    expect(response?.status()).toBe(401);
+    await this.waitForHydration();
+    await this.page.getByTestId('signin-email').fill(ADMIN.email);
+    await this.page.getByTestId('signin-password').fill(ADMIN.password);
+    await this.page.getByTestId('signin-submit').click();
+    await expect(this.page.getByTestId('staff-name')).toHaveText(ADMIN.name);
+    await this.waitForHydration();
+    await expect(this.page.getByTestId('panel-link').first()).toHaveAttribute('data-state', 'live');
+  }
+
+  async waitForHydration(): Promise<void> {
+    await expect(this.page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+  }
+
+  inquiry(id: string | number): Locator {
+    return this.list.locator(`[data-testid="inquiry"][data-id="${id}"]`);
+  }
+
+  byRole(role: string): Locator {
+    return this.conversation.locator(`[data-testid="staff-message"][data-role="${role}"]`);
+  }
+
+  async send(text: string): Promise<void> {
+    await this.reply.fill(text);
+    await this.page.getByTestId('staff-send').click();
+    await expect(this.reply).toHaveValue('');
+  }
+}
+
+/** A Frontdesk server of the test's own, on a database that outlives it: it can be stopped and started again. */
+export class OwnServer {
+  private process: ChildProcess | null = null;
+  readonly dir = mkdtempSync(join(tmpdir(), 'frontdesk-restart-'));
+
+  constructor(readonly port: number) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn('../target/release/frontdesk', [], {
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite://${this.dir}/restart.db`,
+        FRONTDESK_ADDR: `127.0.0.1:${this.port}`,
+        LEPTOS_SITE_ROOT: '../target/site',
+        OPENAI_API_KEY: '',
+        FRONTDESK_OFFLINE_WORD_DELAY_MS: '40',
+        FRONTDESK_ADMIN_EMAIL: ADMIN.email,
+        FRONTDESK_ADMIN_PASSWORD: ADMIN.password,
+      },
+      stdio: 'ignore',
+    });
+    // Ready when /healthz answers (polled, not slept on).
+    await expect
+      .poll(async () => fetch(`${this.base}/healthz`).then((r) => r.status).catch(() => 0), { timeout: 30_000 })
+      .toBe(200);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.process = null;
+  }
+}

@@ -1,0 +1,110 @@
+//! Server functions of the inquiry panel: thin adapters over the chat service. Each one checks
+//! the caller's role on the server (401 without a session, 403 for a visitor).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    ErrorDetail, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product, StaffMember,
+};
+
+/// What the panel needs once: who is signed in, the team and the catalog (for filters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelView {
+    pub me: Me,
+    pub staff: Vec<StaffMember>,
+    pub products: Vec<Product>,
+}
+
+#[cfg(feature = "ssr")]
+async fn staff_and_service(
+) -> Result<(crate::server::session::Staff, std::sync::Arc<crate::server::service::ChatService>), ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    let session =
+        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    Ok((session.staff()?, service))
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(cookie: &str) {
+    if let (Some(response), Ok(value)) =
+        (use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(cookie))
+    {
+        response.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}
+
+/// The panel's data, or the reason the caller may not see it (401 / 403).
+#[server(prefix = "/api/fn", endpoint = "staff/load_panel")]
+pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(PanelView {
+        me: service.me(staff.user_id).await?,
+        staff: service.list_staff().await?,
+        products: service.products().await?,
+    })
+}
+
+/// Signs a staff member in (a new session id) and goes to `next` (an /admin path).
+#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_in")]
+pub async fn staff_sign_in(email: String, password: String, next: Option<String>) -> Result<(), ErrorDetail> {
+    let state = expect_context::<crate::server::state::AppState>();
+    let session =
+        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let (_, cookie) = crate::server::session::sign_in(&state, &session, &email, &password).await?;
+    set_cookie(&cookie);
+    let next =
+        next.filter(|n| n.starts_with("/admin") && !n.starts_with("/admin/login")).unwrap_or_else(|| "/admin".into());
+    leptos_axum::redirect(&next);
+    Ok(())
+}
+
+/// Ends the session and goes to the sign-in page.
+#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_out")]
+pub async fn staff_sign_out() -> Result<(), ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    let session =
+        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let cookie = crate::server::session::sign_out(&service, &session).await?;
+    set_cookie(&cookie);
+    leptos_axum::redirect("/admin/login");
+    Ok(())
+}
+
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_list", input = server_fn::codec::Json)]
+pub async fn inquiry_list(filter: InquiryFilter) -> Result<InquiryPage, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.inquiries(staff, &filter).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_summary")]
+pub async fn inquiry_summary(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.inquiry(staff, chat_id).await?)
+}
+
+/// A page of a conversation's history, newest first page when `before` is absent.
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_history")]
+pub async fn inquiry_history(chat_id: i64, before: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.inquiry_messages(staff, chat_id, before, None, Some(50)).await?)
+}
+
+/// A staff reply (it takes the conversation over from the assistant).
+#[server(prefix = "/api/fn", endpoint = "staff/staff_send")]
+pub async fn staff_send(chat_id: i64, content: String) -> Result<Message, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.staff_reply(staff, chat_id, &content).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "staff/change_inquiry", input = server_fn::codec::Json)]
+pub async fn change_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry, ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.update_inquiry(staff, chat_id, &patch).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "staff/staff_mark_read")]
+pub async fn staff_mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
+    let (staff, service) = staff_and_service().await?;
+    Ok(service.staff_read(staff, chat_id, up_to).await?)
+}

@@ -48,6 +48,7 @@ test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is runni
 e2e: tools test-deps ## Playwright tests against the release build (Playwright starts the server)
 	cargo leptos build --release
 	node scripts/precompress.mjs target/site/pkg
+	npx tsc -p end2end/tsconfig.json --noEmit
 	cd end2end
 	npx playwright test
 

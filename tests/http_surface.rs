@@ -11,10 +11,8 @@ on_both_databases!(
     writes_from_another_origin_are_refused,
     health_and_readiness_answer,
     the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally,
-    the_chat_page_is_rendered_on_the_server_with_the_history,
     preferences_are_saved_per_visitor_and_checked,
     a_first_contact_sets_a_private_session_cookie,
-    pages_render_many_at_once_on_every_worker_thread,
 );
 
 async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend) {
@@ -118,22 +116,6 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
     assert!(html.contains("swagger") && !html.contains("cdn"), "docs are served by the app itself");
 }
 
-async fn the_chat_page_is_rendered_on_the_server_with_the_history(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let page = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("data-testid=\"messages\""), "{html}");
-    assert!(html.contains("Looking for the right product?"), "the greeting is in the HTML");
-    // The chat the page opened is the visitor's, and what they send shows on the next render.
-    let (_, chats) = app.get("/api/v1/chats").await;
-    let chat = chats["chats"][0]["id"].as_i64().unwrap();
-    app.send_and_wait(chat, "Rendered <b>safely</b>?").await;
-    let html = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Rendered &lt;b&gt;safely&lt;/b&gt;?"), "user text is escaped");
-    assert!(html.contains(support::fake_openai::DEFAULT_REPLY));
-}
-
 async fn preferences_are_saved_per_visitor_and_checked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (status, prefs) = app.get("/api/v1/preferences").await;
@@ -209,21 +191,5 @@ fn help_lists_every_setting() {
         "FRONTDESK_LOG_FORMAT",
     ] {
         assert!(help.contains(var), "--help mentions {var}");
-    }
-}
-
-async fn pages_render_many_at_once_on_every_worker_thread(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.new_chat().await;
-    // Rendering moves between worker threads; nothing a page holds may mind (a thread-bound value
-    // dropped on another thread aborts the response).
-    let requests = (0..24).map(|i| {
-        let path = ["/", "/products/2", "/widget", "/admin"][i % 4];
-        app.client.get(app.url(path)).header("accept", "text/html").send()
-    });
-    for response in futures::future::join_all(requests).await {
-        let response = response.expect("a whole response");
-        assert!([200, 403].contains(&response.status().as_u16()), "{}", response.status());
-        assert!(response.text().await.expect("the page arrives in full").contains("</html>"));
     }
 }

@@ -24,7 +24,7 @@ on_both_databases!(
     a_staff_feed_resumes_after_a_server_restart_missing_nothing_and_repeating_nothing,
     asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staff_member,
     typing_shows_on_the_other_side_only_and_is_never_stored,
-    staff_pages_and_server_functions_answer_401_to_nobody_and_403_to_a_visitor,
+    staff_server_functions_answer_401_to_nobody_and_403_to_a_visitor,
     a_customer_message_is_delivered_once_it_reaches_a_staff_screen,
 );
 
@@ -572,7 +572,7 @@ async fn typing_shows_on_the_other_side_only_and_is_never_stored(backend: Backen
     assert_eq!(error["error"]["code"], "bad_request");
 }
 
-async fn staff_pages_and_server_functions_answer_401_to_nobody_and_403_to_a_visitor(backend: Backend) {
+async fn staff_server_functions_answer_401_to_nobody_and_403_to_a_visitor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let chat = app.new_chat().await;
     let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
@@ -602,18 +602,6 @@ async fn staff_pages_and_server_functions_answer_401_to_nobody_and_403_to_a_visi
             }
         }
     }
-    // The panel's pages: the sign-in form, with the status that says why.
-    for (who, client, expected) in [("nobody", &nobody, 401), ("visitor", &app.client, 403), ("staff", &staff, 200)] {
-        for path in ["/admin".to_string(), format!("/admin/inquiries/{chat}")] {
-            let response = client.get(app.url(&path)).header("accept", "text/html").send().await.unwrap();
-            assert_eq!(response.status().as_u16(), expected, "{who} opening {path}");
-            let page = response.text().await.unwrap();
-            assert_eq!(page.contains("signin-email"), expected != 200, "{who} sees the sign-in form on {path}");
-        }
-    }
-    // Opening /admin creates no visitor: staff sign in, they are not visitors.
-    let response = nobody.get(app.url("/admin")).header("accept", "text/html").send().await.unwrap();
-    assert!(response.headers().get("set-cookie").is_none());
 }
 
 async fn a_customer_message_is_delivered_once_it_reaches_a_staff_screen(backend: Backend) {

@@ -1,9 +1,11 @@
 import { chromium, expect, test } from '@playwright/test';
 import lighthouse from 'lighthouse';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium';
 
-// Lighthouse's accessibility audit (axe-based) on the pages customers see, in Debian's Chromium.
+// Lighthouse's accessibility audit (axe-based) on the pages customers see and the staff sign-in,
+// in Debian's Chromium.
 const PORT = 9333;
-const pages = ['/', '/products/2'];
+const pages = ['/', '/products/2', '/admin/login'];
 
 test.describe('Lighthouse', () => {
   test.setTimeout(120_000);
@@ -11,16 +13,9 @@ test.describe('Lighthouse', () => {
   for (const path of pages) {
     test(`accessibility scores 100 on ${path} with no console errors`, async ({ baseURL }) => {
       const browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
+        executablePath: CHROMIUM_PATH,
         args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
+          ...CHROMIUM_ARGS,
           `--remote-debugging-port=${PORT}`,
         ],
       });

@@ -452,14 +452,12 @@ pub fn ConversationRoute() -> impl IntoView {
 
 #[component]
 fn Conversation(id: i64) -> impl IntoView {
-    let data = Resource::new(
-        move || id,
-        |id| async move {
-            let inquiry = inquiry_summary(id).await?;
-            let page = inquiry_history(id, None).await?;
-            Ok::<_, crate::model::ErrorDetail>((inquiry, page))
-        },
-    );
+    // Loaded in the browser: the panel around it is rendered on the server.
+    let data = LocalResource::new(move || async move {
+        let inquiry = inquiry_summary(id).await?;
+        let page = inquiry_history(id, None).await?;
+        Ok::<_, crate::model::ErrorDetail>((inquiry, page))
+    });
     view! {
         <Suspense fallback=|| view! { <p class="m-auto text-slate-600">"Loading the conversation…"</p> }>
             {move || Suspend::new(async move {
@@ -529,11 +527,12 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             });
         }
     });
-    // What staff see, staff have read.
+    // What staff see, staff have read (when the tab is showing).
+    let page_visible = live::page_visible();
     Effect::new(move |_| {
         let newest = messages.with(|l| l.iter().rev().find(|m| m.role == Role::User).map(|m| m.id));
         let read = inquiry.with_untracked(|i| i.chat.staff_read_up_to);
-        if let Some(newest) = newest.filter(|n| *n > read && live::page_visible()) {
+        if let Some(newest) = newest.filter(|n| *n > read && page_visible.get()) {
             inquiry.update(|i| i.chat.staff_read_up_to = newest);
             leptos::task::spawn_local(async move {
                 let _ = staff_mark_read(id, newest).await;

@@ -188,13 +188,14 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         finished
     });
     // Staff replies the customer sees are read: tell the team (once per new reply).
+    let page_visible = live::page_visible();
     Effect::new(move |_| {
-        let visible = mode.get().is_visible();
+        let visible = mode.get().is_visible() && page_visible.get();
         let newest_staff = state
             .messages
             .with(|list| list.iter().rev().find(|m| m.role == Role::Agent && m.id < PENDING_ID_BASE).map(|m| m.id));
         let read = state.chat.with_untracked(|c| c.customer_read_up_to);
-        if let (true, Some(newest)) = (visible && live::page_visible(), newest_staff) {
+        if let (true, Some(newest)) = (visible, newest_staff) {
             if newest > read {
                 let chat_id = state.chat_id();
                 state.chat.update(|c| c.customer_read_up_to = newest);

@@ -85,13 +85,6 @@ mod imp {
         Some(Socket { ws, _handlers: vec![on_open, on_message, on_close] })
     }
 
-    /// The delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to a 10 s cap,
-    /// with jitter (between half and all of it).
-    fn backoff_ms(attempt: u32) -> u32 {
-        let base = 500u32.saturating_mul(1 << attempt.min(5)).min(10_000);
-        base / 2 + (js_sys::Math::random() * f64::from(base / 2)) as u32
-    }
-
     /// Sends text on the current connection (dropped while disconnected). The browser has one
     /// thread, so the wrapper never moves it.
     #[derive(Clone)]
@@ -189,7 +182,7 @@ mod imp {
                     return;
                 }
                 let _ = link.try_set(Link::Reconnecting);
-                sleep(backoff_ms(attempt)).await;
+                sleep(super::backoff_ms(attempt, js_sys::Math::random())).await;
                 attempt = attempt.saturating_add(1);
             }
         });
@@ -242,8 +235,16 @@ mod imp {
         let _ = window().location().assign(url);
     }
 
-    pub fn page_visible() -> bool {
-        document().visibility_state() == web_sys::VisibilityState::Visible
+    pub fn page_visible() -> RwSignal<bool> {
+        let visible = || document().visibility_state() == web_sys::VisibilityState::Visible;
+        let signal = RwSignal::new(visible());
+        let on_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            let _ = signal.try_set(visible());
+        });
+        let _ = document().add_event_listener_with_callback("visibilitychange", on_change.as_ref().unchecked_ref());
+        // Lives as long as the page; a disposed signal ignores it.
+        on_change.forget();
+        signal
     }
 
     pub fn set_cookie(name: &str, value: &str) {
@@ -347,8 +348,8 @@ mod imp {
         Outbox::default()
     }
     pub fn set_cookie(_: &str, _: &str) {}
-    pub fn page_visible() -> bool {
-        false
+    pub fn page_visible() -> RwSignal<bool> {
+        RwSignal::new(false)
     }
     pub fn go_to(_: &str) {}
     pub fn local_time(_: &str) -> String {
@@ -475,9 +476,17 @@ pub fn go_to(url: &str) {
     imp::go_to(url)
 }
 
-/// Whether the page is showing (not a background tab).
-pub fn page_visible() -> bool {
+/// Whether the page is showing (not a background tab), kept current.
+pub fn page_visible() -> RwSignal<bool> {
     imp::page_visible()
+}
+
+/// The wait before reconnect attempt `attempt` (0-based): 0.5 s doubling to a 10 s cap, with jitter
+/// (`random` in 0..1 picks between half and all of it), so clients that lost the server together
+/// do not all come back at once.
+pub fn backoff_ms(attempt: u32, random: f64) -> u32 {
+    let base = 500u32.saturating_mul(1 << attempt.min(5)).min(10_000);
+    base / 2 + (random.clamp(0.0, 1.0) * f64::from(base / 2)) as u32
 }
 
 /// `HH:MM` in the reader's time zone (empty on the server, which does not know it).
@@ -511,4 +520,18 @@ pub fn focus_by_id(id: &str) {
 /// Moves focus to the next (`step` 1) or previous (-1) menu item inside `container`, wrapping.
 pub fn move_focus_within(container: &str, step: i32) {
     imp::move_focus_within(container, step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn reconnects_wait_half_a_second_doubling_to_ten_seconds_with_jitter() {
+        let longest: Vec<u32> = (0..8).map(|attempt| backoff_ms(attempt, 1.0)).collect();
+        assert_eq!(longest, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+        let shortest: Vec<u32> = (0..8).map(|attempt| backoff_ms(attempt, 0.0)).collect();
+        assert_eq!(shortest, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert_eq!(backoff_ms(u32::MAX, 0.5), 7500, "no overflow and no give-up, however many attempts");
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use frontdesk::server::{build_state, config::Config, service::Caller};
+use frontdesk::server::{build_state, chat::Caller, config::Config};
 
 const CHATS: i64 = 200;
 const MESSAGES: i64 = 100_000;
@@ -63,7 +63,7 @@ fn main() {
         );
 
         let target = chats[CHATS as usize / 2];
-        let newest = service.messages(caller, target, None, Some(20)).await.unwrap();
+        let newest = service.list_messages(caller, target, None, None, Some(20)).await.unwrap();
         let deep_cursor = newest.messages[0].id - per_chat / 2;
         let time = |label: &'static str, samples: Vec<Duration>| {
             println!("{label:<40} median {:>8.3} ms", median(samples).as_secs_f64() * 1000.0);
@@ -71,7 +71,7 @@ fn main() {
         let mut samples = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
-            let page = service.messages(caller, target, None, Some(20)).await.unwrap();
+            let page = service.list_messages(caller, target, None, None, Some(20)).await.unwrap();
             samples.push(t.elapsed());
             assert_eq!(page.messages.len(), 20);
         }
@@ -79,7 +79,7 @@ fn main() {
         let mut samples = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
-            let page = service.messages(caller, target, Some(deep_cursor), Some(100)).await.unwrap();
+            let page = service.list_messages(caller, target, Some(deep_cursor), None, Some(100)).await.unwrap();
             samples.push(t.elapsed());
             assert_eq!(page.messages.len(), 100);
         }

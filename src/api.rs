@@ -83,10 +83,10 @@ pub struct ChatView {
 
 #[cfg(feature = "ssr")]
 async fn caller_and_service(
-) -> Result<(crate::server::service::Caller, std::sync::Arc<crate::server::service::ChatService>), ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
     let caller =
-        leptos_axum::extract::<crate::server::service::Caller>().await.map_err(ErrorDetail::from_server_fn_error)?;
+        leptos_axum::extract::<crate::server::chat::Caller>().await.map_err(ErrorDetail::from_server_fn_error)?;
     Ok((caller, service))
 }
 
@@ -110,17 +110,17 @@ async fn window_mode() -> WindowMode {
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
     let product = match product_id {
-        Some(id) => Some(service.product(id).await?),
+        Some(id) => Some(service.get_product(id).await?),
         None => None,
     };
     let chat = service.current_chat(caller, product_id).await?;
-    let page = service.messages(caller, chat.id, None, None).await?;
+    let page = service.list_messages(caller, chat.id, None, None, None).await?;
     Ok(ChatView {
         chat,
         page,
         contexts: service.contexts(),
         max_chars: service.limits().message_max_chars,
-        preferences: service.preferences(caller).await?,
+        preferences: service.get_preferences(caller).await?,
         product,
         window: window_mode().await,
     })
@@ -128,23 +128,34 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 
 /// A page of messages: before a message, after one, or (neither) the newest.
 #[server(prefix = "/api/fn")]
-pub async fn fetch_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    Ok(service.messages_around(caller, chat_id, before, after, Some(30)).await?)
+    Ok(service.list_messages(caller, chat_id, before, after, Some(30)).await?)
 }
 
-/// Sends a message; the reply arrives on the chat's event stream.
+/// Sends a message; the reply arrives on the chat's event stream. `client_id` makes a retried
+/// send harmless and names the optimistic copy the saved message replaces.
 #[server(prefix = "/api/fn")]
-pub async fn send_message(chat_id: i64, content: String, context: Option<String>) -> Result<Message, ErrorDetail> {
+pub async fn send_message(
+    chat_id: i64,
+    content: String,
+    context: Option<String>,
+    client_id: Option<String>,
+) -> Result<Message, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    Ok(service.send(caller, chat_id, &content, context.as_deref()).await?.message)
+    let outgoing = crate::server::chat::Outgoing {
+        content: &content,
+        context: context.as_deref(),
+        client_id: client_id.as_deref(),
+    };
+    Ok(service.send_message(caller, chat_id, outgoing).await?.message)
 }
 
 /// Edits a customer's message; the reply after it is written again.
 #[server(prefix = "/api/fn")]
 pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    service.edit(caller, chat_id, message_id, &content).await?;
+    service.edit_message(caller, chat_id, message_id, &content).await?;
     Ok(())
 }
 
@@ -158,29 +169,28 @@ pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDe
 #[server(prefix = "/api/fn")]
 pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    service.stop(caller, chat_id, message_id).await?;
+    service.stop_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    service.retry(caller, chat_id, message_id).await?;
+    service.retry_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
+/// Switches the context (it shows in the transcript), renames, and/or saves the email staff can
+/// follow up on (an empty one removes it); `None` leaves a field as it is.
 #[server(prefix = "/api/fn")]
-pub async fn set_context(chat_id: i64, context: String) -> Result<Chat, ErrorDetail> {
+pub async fn update_chat(
+    chat_id: i64,
+    context: Option<String>,
+    title: Option<String>,
+    customer_email: Option<String>,
+) -> Result<Chat, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    let changes = crate::server::service::ChatChanges { context: Some(context), ..Default::default() };
-    Ok(service.update_chat(caller, chat_id, &changes).await?)
-}
-
-/// Saves (or, when empty, removes) the email staff can follow up on.
-#[server(prefix = "/api/fn")]
-pub async fn save_email(chat_id: i64, email: String) -> Result<Chat, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
-    let changes = crate::server::service::ChatChanges { customer_email: Some(email), ..Default::default() };
+    let changes = crate::server::chat::ChatChanges { context, title, customer_email };
     Ok(service.update_chat(caller, chat_id, &changes).await?)
 }
 
@@ -195,24 +205,24 @@ pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
 #[server(prefix = "/api/fn")]
 pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
-    Ok(service.set_preferences(caller, &preferences).await?)
+    Ok(service.save_preferences(caller, &preferences).await?)
 }
 
 /// "Talk to a person": the chat waits for staff and the assistant pauses.
 #[server(prefix = "/api/fn")]
-pub async fn ask_for_person(chat_id: i64) -> Result<Chat, ErrorDetail> {
+pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
     let (caller, service) = caller_and_service().await?;
     Ok(service.handoff(caller, chat_id).await?)
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
-    Ok(service.products().await?)
+    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
+    Ok(service.list_products().await?)
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
-    Ok(service.product(id).await?)
+    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
+    Ok(service.get_product(id).await?)
 }

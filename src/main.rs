@@ -1,7 +1,13 @@
 #[cfg(feature = "ssr")]
 #[tokio::main]
-async fn main() {
-    frontdesk::server::run().await;
+async fn main() -> std::process::ExitCode {
+    match frontdesk::server::run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("frontdesk: {error}");
+            error.exit_code()
+        }
+    }
 }
 
 #[cfg(not(feature = "ssr"))]

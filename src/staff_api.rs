@@ -18,10 +18,10 @@ pub struct PanelView {
 
 #[cfg(feature = "ssr")]
 async fn staff_and_service(
-) -> Result<(crate::server::session::Staff, std::sync::Arc<crate::server::service::ChatService>), ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+) -> Result<(crate::server::auth::Staff, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
+    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
     let session =
-        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
     Ok((session.staff()?, service))
 }
 
@@ -41,7 +41,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
     Ok(PanelView {
         me: service.me(staff.user_id).await?,
         staff: service.list_staff().await?,
-        products: service.products().await?,
+        products: service.list_products().await?,
     })
 }
 
@@ -50,8 +50,8 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
 pub async fn staff_sign_in(email: String, password: String, next: Option<String>) -> Result<(), ErrorDetail> {
     let state = expect_context::<crate::server::state::AppState>();
     let session =
-        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
-    let (_, cookie) = crate::server::session::sign_in(&state, &session, &email, &password).await?;
+        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let (_, cookie) = crate::server::auth::sign_in(&state, &session, &email, &password).await?;
     set_cookie(&cookie);
     let next =
         next.filter(|n| n.starts_with("/admin") && !n.starts_with("/admin/login")).unwrap_or_else(|| "/admin".into());
@@ -62,43 +62,43 @@ pub async fn staff_sign_in(email: String, password: String, next: Option<String>
 /// Ends the session and goes to the sign-in page.
 #[server(prefix = "/api/fn", endpoint = "staff/staff_sign_out")]
 pub async fn staff_sign_out() -> Result<(), ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::service::ChatService>>();
+    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
     let session =
-        leptos_axum::extract::<crate::server::session::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
-    let cookie = crate::server::session::sign_out(&service, &session).await?;
+        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let cookie = crate::server::auth::sign_out(&service, &session).await?;
     set_cookie(&cookie);
     leptos_axum::redirect("/admin/login");
     Ok(())
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/inquiry_list", input = server_fn::codec::Json)]
-pub async fn inquiry_list(filter: InquiryFilter) -> Result<InquiryPage, ErrorDetail> {
+#[server(prefix = "/api/fn", endpoint = "staff/list_inquiries", input = server_fn::codec::Json)]
+pub async fn list_inquiries(filter: InquiryFilter) -> Result<InquiryPage, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
-    Ok(service.inquiries(staff, &filter).await?)
+    Ok(service.list_inquiries(staff, &filter).await?)
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/inquiry_summary")]
-pub async fn inquiry_summary(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
+#[server(prefix = "/api/fn", endpoint = "staff/get_inquiry")]
+pub async fn get_inquiry(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
-    Ok(service.inquiry(staff, chat_id).await?)
+    Ok(service.get_inquiry(staff, chat_id).await?)
 }
 
 /// A page of a conversation's history, newest first page when `before` is absent.
-#[server(prefix = "/api/fn", endpoint = "staff/inquiry_history")]
-pub async fn inquiry_history(chat_id: i64, before: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_messages")]
+pub async fn inquiry_messages(chat_id: i64, before: Option<i64>) -> Result<MessagePage, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.inquiry_messages(staff, chat_id, before, None, Some(50)).await?)
 }
 
 /// A staff reply (it takes the conversation over from the assistant).
-#[server(prefix = "/api/fn", endpoint = "staff/staff_send")]
-pub async fn staff_send(chat_id: i64, content: String) -> Result<Message, ErrorDetail> {
+#[server(prefix = "/api/fn", endpoint = "staff/staff_reply")]
+pub async fn staff_reply(chat_id: i64, content: String) -> Result<Message, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.staff_reply(staff, chat_id, &content).await?)
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/change_inquiry", input = server_fn::codec::Json)]
-pub async fn change_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry, ErrorDetail> {
+#[server(prefix = "/api/fn", endpoint = "staff/update_inquiry", input = server_fn::codec::Json)]
+pub async fn update_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.update_inquiry(staff, chat_id, &patch).await?)
 }
@@ -106,5 +106,5 @@ pub async fn change_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry
 #[server(prefix = "/api/fn", endpoint = "staff/staff_mark_read")]
 pub async fn staff_mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
-    Ok(service.staff_read(staff, chat_id, up_to).await?)
+    Ok(service.staff_mark_read(staff, chat_id, up_to).await?)
 }

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use frontdesk::server::session::StaffRole;
+use frontdesk::server::auth::StaffRole;
 use serde_json::json;
 use support::{Backend, TestApp};
 

@@ -15,11 +15,11 @@ use super::{
 use crate::{
     markdown::to_safe_html,
     model::{
-        Chat, ChatEvent, ChatStatus, EventKind, Inquiry, InquiryFilter, InquiryPatch, Message, MessageStatus, Priority,
-        Role,
+        ChatStatus, Event, Inquiry, InquiryFilter, InquiryPatch, LiveSignal, Message, MessageStatus, PanelEvent,
+        Priority, Role, ServerFrame,
     },
     staff_api::{
-        change_inquiry, inquiry_history, inquiry_list, inquiry_summary, load_panel, staff_mark_read, staff_send,
+        get_inquiry, inquiry_messages, list_inquiries, load_panel, staff_mark_read, staff_reply, update_inquiry,
         PanelView, StaffSignIn, StaffSignOut,
     },
 };
@@ -49,36 +49,14 @@ impl Panel {
     /// server's: a new inquiry is not added while one is typed).
     fn matches(&self, inquiry: &Inquiry) -> bool {
         let me = self.me();
-        self.filter.with_untracked(|f| {
-            let chat = &inquiry.chat;
-            let status = match f.status.as_deref() {
-                None | Some("") => chat.status == ChatStatus::Pending,
-                Some("all") => true,
-                Some(s) => chat.status.as_str() == s,
-            };
-            let assignee = match f.assignee.as_deref() {
-                None | Some("") => true,
-                Some("me") => chat.assignee_id == Some(me),
-                Some(id) => chat.assignee_id.map(|a| a.to_string()).as_deref() == Some(id),
-            };
-            // A visitor who only opened the window is not an inquiry (as the server lists them).
-            let touched = chat.status != ChatStatus::Pending
-                || !chat.ai_enabled
-                || chat.customer_email.is_some()
-                || inquiry.customer_message_count > 0;
-            touched
-                && status
-                && f.priority.is_none_or(|p| chat.priority == p)
-                && f.product_id.is_none_or(|p| chat.product_id == Some(p))
-                && assignee
-        })
+        self.filter.with_untracked(|f| f.parse().is_ok_and(|query| query.matches(inquiry, me)))
     }
 
     /// Loads the first page for the current filters.
     fn reload(self) {
         let filter = self.filter.get_untracked();
         leptos::task::spawn_local(async move {
-            match inquiry_list(filter).await {
+            match list_inquiries(filter).await {
                 Ok(page) => {
                     self.inquiries.set(page.inquiries);
                     self.next_cursor.set(page.next_cursor);
@@ -92,7 +70,7 @@ impl Panel {
         let Some(before) = self.next_cursor.get_untracked() else { return };
         let filter = InquiryFilter { before: Some(before), ..self.filter.get_untracked() };
         leptos::task::spawn_local(async move {
-            match inquiry_list(filter).await {
+            match list_inquiries(filter).await {
                 Ok(page) => {
                     self.inquiries.update(|list| {
                         for inquiry in page.inquiries {
@@ -264,12 +242,14 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 }
             },
             move |frame| {
-                let Some(chat_id) = frame.get("chat_id").and_then(|v| v.as_i64()) else { return };
-                leptos::task::spawn_local(async move {
-                    if let Ok(inquiry) = inquiry_summary(chat_id).await {
-                        panel.upsert(inquiry);
-                    }
-                });
+                // Each change comes with the conversation's summary as it stands after it.
+                let Ok(PanelEvent { chat_id, inquiry, .. }) = serde_json::from_value::<PanelEvent>(frame) else {
+                    return;
+                };
+                match inquiry {
+                    Some(inquiry) => panel.upsert(inquiry),
+                    None => panel.inquiries.update(|list| list.retain(|i| i.chat.id != chat_id)),
+                }
             },
         );
     });
@@ -454,8 +434,8 @@ pub fn ConversationRoute() -> impl IntoView {
 fn Conversation(id: i64) -> impl IntoView {
     // Loaded in the browser: the panel around it is rendered on the server.
     let data = LocalResource::new(move || async move {
-        let inquiry = inquiry_summary(id).await?;
-        let page = inquiry_history(id, None).await?;
+        let inquiry = get_inquiry(id).await?;
+        let page = inquiry_messages(id, None).await?;
         Ok::<_, crate::model::ErrorDetail>((inquiry, page))
     });
     view! {
@@ -493,23 +473,15 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             link,
             |_| {},
             move |frame| {
-                if frame.get("type").and_then(|t| t.as_str()) == Some("typing") {
-                    if let Some(signal) = frame.get("data").and_then(|d| serde_json::from_value(d.clone()).ok()) {
-                        typing.show(signal);
-                    }
-                    return;
-                }
-                let Ok(event) = serde_json::from_value::<ChatEvent>(frame) else { return };
-                if event.kind == EventKind::MessageCreated
-                    && event.data.get("role").and_then(|r| r.as_str()) == Some("user")
-                {
-                    typing.clear();
-                }
-                if event.kind == EventKind::ChatUpdated {
-                    if let Ok(updated) = serde_json::from_value::<Chat>(event.data) {
-                        inquiry.update(|i| i.chat = updated);
-                    }
-                    return;
+                let event = match serde_json::from_value::<ServerFrame>(frame) {
+                    Ok(ServerFrame::Event(event)) => event,
+                    Ok(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
+                    Ok(ServerFrame::Error(_)) | Err(_) => return,
+                };
+                match &event.event {
+                    Event::ChatUpdated(updated) => return inquiry.update(|i| i.chat = updated.clone()),
+                    Event::MessageCreated(message) if message.role == Role::User => typing.clear(),
+                    _ => {}
                 }
                 messages.update(|list| event.apply_to(list));
             },
@@ -547,7 +519,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
         loading_older.set(true);
         let height = list.get_untracked().map_or(0, |el| el.scroll_height());
         leptos::task::spawn_local(async move {
-            match inquiry_history(id, Some(before)).await {
+            match inquiry_messages(id, Some(before)).await {
                 Ok(older) => {
                     messages.update(|list| {
                         let mut merged = older.messages;
@@ -578,7 +550,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     };
     let change = move |patch: InquiryPatch| {
         leptos::task::spawn_local(async move {
-            match change_inquiry(id, patch).await {
+            match update_inquiry(id, patch).await {
                 Ok(updated) => {
                     inquiry.set(updated.clone());
                     panel.upsert(updated);
@@ -748,7 +720,7 @@ fn ReplyBox(
         }
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match staff_send(id, content).await {
+            match staff_reply(id, content).await {
                 Ok(_) => {
                     draft.set(String::new());
                     error.set(None);

@@ -11,7 +11,7 @@ use super::{
     settings::SettingsDialog,
 };
 use crate::{
-    api::{ask_for_person, fetch_messages, load_chat, mark_read, save_email, ChatView, WindowMode},
+    api::{handoff, list_messages, load_chat, mark_read, update_chat, ChatView, WindowMode},
     model::{Chat, ContextInfo, Message, MessageStatus, Preferences, Product, Role, TextSize, Theme, PENDING_ID_BASE},
 };
 
@@ -75,7 +75,7 @@ impl ChatState {
             self.follow_bottom.set(true);
             return;
         }
-        match fetch_messages(self.chat_id(), None, None).await {
+        match list_messages(self.chat_id(), None, None).await {
             Ok(page) => {
                 self.messages.set(page.messages);
                 self.next_cursor.set(page.next_cursor);
@@ -383,7 +383,7 @@ fn HandoffBanner() -> impl IntoView {
         asking.set(true);
         let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match ask_for_person(chat_id).await {
+            match handoff(chat_id).await {
                 Ok(chat) => state.chat.set(chat),
                 Err(e) => state.notice.set(Some(e.message)),
             }
@@ -442,7 +442,7 @@ fn EmailCapture() -> impl IntoView {
         let chat_id = state.chat_id();
         let email = draft.get_untracked();
         leptos::task::spawn_local(async move {
-            match save_email(chat_id, email).await {
+            match update_chat(chat_id, None, None, Some(email)).await {
                 Ok(chat) => {
                     state.chat.set(chat);
                     editing.set(false);

@@ -10,7 +10,7 @@ use super::{
     live,
 };
 use crate::{
-    api::{send_message, set_context, stop_reply},
+    api::{send_message, stop_reply, update_chat},
     model::{Message, MessageStatus, Role, SendKey, PENDING_ID_BASE},
 };
 
@@ -44,6 +44,9 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         state.follow_bottom.set(true);
         let pending_id = next_pending.get_value();
         next_pending.set_value(pending_id + 1);
+        // Names this send: the saved message replaces the optimistic copy that carries it, and a
+        // repeated request cannot create a second message.
+        let client_id = live::client_id();
         let chat_id = state.chat_id();
         // Shown at once; replaced by the saved message, or rolled back.
         state.messages.update(|list| {
@@ -58,12 +61,13 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 created_at: String::new(),
                 edited_at: None,
                 usage: None,
+                client_id: Some(client_id.clone()),
             })
         });
         draft.set(String::new());
         grow();
         leptos::task::spawn_local(async move {
-            let result = send_message(chat_id, content.clone(), None).await;
+            let result = send_message(chat_id, content.clone(), None, Some(client_id)).await;
             if state.newer_cursor.get_untracked().is_some() {
                 state.jump_to_latest().await;
             }
@@ -98,7 +102,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         let context = event_target_value(&ev);
         let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match set_context(chat_id, context).await {
+            match update_chat(chat_id, Some(context), None, None).await {
                 Ok(chat) => state.chat.set(chat),
                 Err(e) => state.notice.set(Some(e.message)),
             }

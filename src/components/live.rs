@@ -15,7 +15,7 @@ mod imp {
     use super::Link;
     use crate::{
         components::chat_window::ChatState,
-        model::{Chat, ChatEvent, EventKind},
+        model::{Event, LiveSignal, Role, ServerFrame},
     };
 
     pub fn mark_hydrated() {
@@ -196,39 +196,31 @@ mod imp {
             state.link,
             |_| {},
             move |value| {
-                if value.get("type").and_then(|t| t.as_str()) == Some("typing") {
-                    if let Some(typing) = value.get("data").and_then(|d| serde_json::from_value(d.clone()).ok()) {
-                        state.typing.show(typing);
-                    }
-                    return;
+                let event = match serde_json::from_value::<ServerFrame>(value) {
+                    Ok(ServerFrame::Event(event)) => event,
+                    Ok(ServerFrame::Signal(LiveSignal::Typing(typing))) => return state.typing.show(typing),
+                    Ok(ServerFrame::Error(_)) | Err(_) => return,
+                };
+                match &event.event {
+                    Event::ChatUpdated(chat) => return state.chat.set(chat.clone()),
+                    Event::MessageCreated(message) if message.role == Role::Agent => state.typing.clear(),
+                    _ => {}
                 }
-                let Ok(event) = serde_json::from_value::<ChatEvent>(value) else { return };
-                let ChatEvent { seq, kind, data } = event;
-                if kind == EventKind::ChatUpdated {
-                    if let Ok(updated) = serde_json::from_value::<Chat>(data) {
-                        state.chat.set(updated);
-                    }
-                    return;
-                }
-                let subject = data.get("id").and_then(|v| v.as_i64());
-                if matches!(kind, EventKind::MessageCreated | EventKind::MessageUpdated | EventKind::MessageCompleted)
-                    && subject.is_some_and(|id| state.outside_window(id))
-                {
+                if event.event.message().is_some_and(|m| state.outside_window(m.id)) {
                     // Not rendered now; the reader gets it when paging there.
-                    if kind == EventKind::MessageCreated && state.newer_cursor.get_untracked().is_some() {
+                    if matches!(event.event, Event::MessageCreated(_)) && state.newer_cursor.get_untracked().is_some() {
                         state.new_below.set(true);
                     }
                     return;
                 }
-                let event = ChatEvent { seq, kind, data };
-                if event.kind == EventKind::MessageCreated
-                    && event.data.get("role").and_then(|r| r.as_str()) == Some("agent")
-                {
-                    state.typing.clear();
-                }
                 state.messages.update(|list| event.apply_to(list));
             },
         )
+    }
+
+    pub fn client_id() -> String {
+        let part = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        format!("{:x}-{:013x}{:013x}", js_sys::Date::now() as u64, part(), part())
     }
 
     pub fn go_to(url: &str) {
@@ -335,6 +327,9 @@ mod imp {
     }
 
     pub fn mark_hydrated() {}
+    pub fn client_id() -> String {
+        String::new()
+    }
     pub fn follow(_: i64, _: i64, _: ChatState) -> Outbox {
         Outbox::default()
     }
@@ -382,6 +377,11 @@ pub enum Link {
 }
 
 pub use imp::Outbox;
+
+/// A fresh id for a send (see `client_id` on POST /chats/{id}/messages).
+pub fn client_id() -> String {
+    imp::client_id()
+}
 
 /// Follows a chat's events from `after` over a WebSocket that reconnects and resumes.
 pub fn follow(chat_id: i64, after: i64, state: ChatState) -> Outbox {

@@ -9,7 +9,7 @@ use super::{
     live,
 };
 use crate::{
-    api::{delete_message, edit_message, fetch_messages, retry_reply},
+    api::{delete_message, edit_message, list_messages, retry_reply},
     markdown::to_safe_html,
     model::{Message, MessageStatus, Role, PENDING_ID_BASE},
 };
@@ -73,7 +73,7 @@ pub fn MessageList() -> impl IntoView {
         loading.set(true);
         let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match fetch_messages(chat_id, Some(before), None).await {
+            match list_messages(chat_id, Some(before), None).await {
                 Ok(page) => {
                     let anchor = state.messages.with_untracked(|m| m.first().map(|m| m.id));
                     let anchor_at = anchor.and_then(offset_of);
@@ -113,7 +113,7 @@ pub fn MessageList() -> impl IntoView {
         loading.set(true);
         let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match fetch_messages(chat_id, None, Some(after)).await {
+            match list_messages(chat_id, None, Some(after)).await {
                 Ok(page) => {
                     let anchor = state.messages.with_untracked(|m| m.last().map(|m| m.id));
                     let anchor_at = anchor.and_then(offset_of);

@@ -3,7 +3,14 @@
 //! SQLite gets a single writer connection and a pool of readers (WAL lets them run beside the
 //! writer); PostgreSQL uses one pool for both.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -29,6 +36,8 @@ pub struct Db {
     /// Writes and transactions (one connection on SQLite).
     pub write: AnyPool,
     pub backend: Backend,
+    /// Committed changes to chats (for benchmarks and tests of write amplification).
+    writes: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -57,11 +66,11 @@ impl Db {
             };
             let write = pool(1).await?;
             let read = pool(8).await?;
-            Ok(Db { read, write, backend: Backend::Sqlite })
+            Ok(Db { read, write, backend: Backend::Sqlite, writes: Arc::default() })
         } else {
             let pool =
                 AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
-            Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres })
+            Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, writes: Arc::default() })
         }
     }
 
@@ -72,6 +81,16 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.write).await.map_err(|e| AppError::Internal(format!("migration failed: {e}")))
+    }
+
+    /// Counts one committed change (see [`Db::write_count`]).
+    pub fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Committed changes to chats since start.
+    pub fn write_count(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     /// True when the database answers.

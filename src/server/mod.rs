@@ -1,15 +1,16 @@
 //! Everything that runs only on the server. `main.rs` calls [`run`].
 
+pub mod auth;
+pub mod catalog;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
-pub mod inquiries;
 pub mod llm;
 pub mod notify;
-pub mod service;
-pub mod session;
+pub mod staff;
 pub mod state;
 
 use std::sync::Arc;
@@ -18,13 +19,38 @@ use clap::Parser;
 use leptos::prelude::get_configuration;
 
 use self::{
+    auth::{accounts::generate_password, StaffRole},
+    chat::{ChatService, Limits},
     config::{Command, Config, LogFormat},
     db::Db,
-    service::{ChatService, Limits},
     state::AppState,
 };
 
-/// Connects the database, applies migrations, recovers interrupted replies and builds the state.
+/// Why the program could not start or serve, in one line for a person.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong: fix the configuration.
+    #[error("{0}")]
+    Settings(String),
+    /// Something at start failed (the database, the port, the first admin).
+    #[error("{0}")]
+    Startup(String),
+    #[error("server error: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+impl StartError {
+    /// 2 for bad settings (as for bad arguments), 1 otherwise.
+    pub fn exit_code(&self) -> std::process::ExitCode {
+        match self {
+            StartError::Settings(_) => std::process::ExitCode::from(2),
+            _ => std::process::ExitCode::from(1),
+        }
+    }
+}
+
+/// Connects the database, applies migrations, recovers interrupted replies, starts the
+/// background work and builds the state.
 pub async fn build_state(config: Config) -> Result<AppState, String> {
     config.validate()?;
     let contexts = llm::Contexts::load(config.contexts_file.as_deref())?;
@@ -35,7 +61,7 @@ pub async fn build_state(config: Config) -> Result<AppState, String> {
     let notifier = notify::Notifier::from_config(&config)?;
     let service =
         Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)).with_notifier(notifier));
-    service.recover_interrupted().await.map_err(|e| describe(&e))?;
+    service.start().await.map_err(|e| describe(&e))?;
     let mut leptos_options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
     leptos_options.site_addr = config.addr;
     Ok(AppState { leptos_options, service, config: Arc::new(config) })
@@ -59,38 +85,28 @@ fn init_tracing(format: LogFormat) {
 }
 
 /// The program: parse settings (refusing bad ones with a one-line reason), then serve or migrate.
-pub async fn run() {
+pub async fn run() -> Result<(), StartError> {
     let _ = dotenvy::dotenv();
     let config = Config::parse();
-    if let Err(reason) = config.validate() {
-        eprintln!("frontdesk: {reason}");
-        std::process::exit(2);
-    }
+    config.validate().map_err(StartError::Settings)?;
     init_tracing(config.log_format);
     let command = config.command.clone().unwrap_or(Command::Serve);
     let addr = config.addr;
-    let state = match build_state(config).await {
-        Ok(state) => state,
-        Err(reason) => {
-            eprintln!("frontdesk: {reason}");
-            std::process::exit(1);
-        }
-    };
+    let state = build_state(config).await.map_err(StartError::Startup)?;
     match command {
         Command::Migrate => {
             tracing::info!("migrations applied");
-            return;
+            return Ok(());
         }
         Command::CreateAdmin { email, name } => {
-            let password = inquiries::generate_password();
-            match state.service.create_staff(&email, &name, session::StaffRole::Admin, &password).await {
-                Ok(_) => println!("Created admin {email} with password: {password}"),
-                Err(e) => {
-                    eprintln!("frontdesk: {}", e.public_message());
-                    std::process::exit(1);
-                }
-            }
-            return;
+            let password = generate_password();
+            state
+                .service
+                .create_staff(&email, &name, StaffRole::Admin, &password)
+                .await
+                .map_err(|e| StartError::Startup(e.public_message()))?;
+            println!("Created admin {email} with password: {password}");
+            return Ok(());
         }
         Command::Serve => {}
     }
@@ -104,28 +120,19 @@ pub async fn run() {
              (shown this once; sign in at /admin/login)"
         ),
         Ok(None) => {}
-        Err(e) => {
-            eprintln!("frontdesk: cannot create the first admin: {}", describe(&e));
-            std::process::exit(1);
-        }
+        Err(e) => return Err(StartError::Startup(format!("cannot create the first admin: {}", describe(&e)))),
     }
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("frontdesk: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Startup(format!("cannot listen on {addr}: {e}")))?;
     tracing::info!(
         %addr,
         assistant = state.service.assistant_name(),
         database = ?state.service.db.backend,
         "Frontdesk is listening on http://{addr}"
     );
-    if let Err(e) = serve(listener, http::router(state), shutdown_signal()).await {
-        eprintln!("frontdesk: server error: {e}");
-        std::process::exit(1);
-    }
+    serve(listener, http::router(state), shutdown_signal()).await?;
+    Ok(())
 }
 
 /// Serves the app with TCP_NODELAY on every connection: small writes (an SSE event, a WebSocket

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use super::{config::Config, service::ChatService};
+use super::{chat::ChatService, config::Config};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {

@@ -8,7 +8,7 @@ pub mod smtp;
 use std::time::Duration;
 
 use frontdesk::{
-    model::{ChatEvent, EventKind, Message, MessageStatus},
+    model::{Event, EventKind, Message, MessageStatus},
     server::{build_state, config::Config, http::router, state::AppState},
 };
 use futures::StreamExt;
@@ -248,9 +248,18 @@ impl TestApp {
     }
 
     /// Subscribes to a chat's SSE stream; `after` goes in Last-Event-ID.
-    pub async fn events(&self, chat: i64, after: Option<i64>) -> futures::stream::BoxStream<'static, ChatEvent> {
+    pub async fn events(&self, chat: i64, after: Option<i64>) -> futures::stream::BoxStream<'static, WireEvent> {
         sse_events(&self.client, &self.url(&format!("/api/v1/chats/{chat}/events")), after).await
     }
+}
+
+/// An event as it arrived on an event stream: its type and its raw `data` (checked to parse as the
+/// typed [`Event`] on the way in), so tests can look at the exact JSON a client receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireEvent {
+    pub seq: i64,
+    pub kind: EventKind,
+    pub data: Value,
 }
 
 fn visitor() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
@@ -270,7 +279,7 @@ pub async fn sse_events(
     client: &reqwest::Client,
     url: &str,
     after: Option<i64>,
-) -> futures::stream::BoxStream<'static, ChatEvent> {
+) -> futures::stream::BoxStream<'static, WireEvent> {
     let mut request = client.get(url).header("accept", "text/event-stream");
     if let Some(after) = after {
         request = request.header("last-event-id", after.to_string());
@@ -295,7 +304,11 @@ pub async fn sse_events(
                     }
                 }
                 if let (Some(seq), Some(kind)) = (seq, kind) {
-                    let event = ChatEvent { seq, kind, data: serde_json::from_str(&data).unwrap() };
+                    // Every event on the wire is one of the typed events.
+                    if let Err(error) = Event::from_parts(kind, &data) {
+                        panic!("event {seq} ({kind}) does not parse as its type: {error}: {data}");
+                    }
+                    let event = WireEvent { seq, kind, data: serde_json::from_str(&data).unwrap() };
                     return Some((event, (bytes, buffer)));
                 }
                 continue;
@@ -311,10 +324,10 @@ pub async fn sse_events(
 
 /// Reads events until one matches, failing after a generous deadline.
 pub async fn next_matching(
-    events: &mut futures::stream::BoxStream<'static, ChatEvent>,
-    seen: &mut Vec<ChatEvent>,
-    mut matches: impl FnMut(&ChatEvent) -> bool,
-) -> ChatEvent {
+    events: &mut futures::stream::BoxStream<'static, WireEvent>,
+    seen: &mut Vec<WireEvent>,
+    mut matches: impl FnMut(&WireEvent) -> bool,
+) -> WireEvent {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let event = tokio::time::timeout_at(deadline, events.next())

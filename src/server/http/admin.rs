@@ -18,10 +18,10 @@ use super::{
 use crate::{
     model::{ErrorBody, Message, MessagePage},
     server::{
+        auth::{sign_in, sign_out, Session, Staff},
+        chat::ChatService,
         error::AppResult,
-        inquiries::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
-        service::ChatService,
-        session::{sign_in, sign_out, Session, Staff},
+        staff::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
         state::AppState,
     },
 };
@@ -82,7 +82,7 @@ pub async fn list_inquiries(
     staff: Staff,
     Query(filter): Query<InquiryFilter>,
 ) -> AppResult<Json<InquiryPage>> {
-    Ok(Json(service.inquiries(staff, &filter).await?))
+    Ok(Json(service.list_inquiries(staff, &filter).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)), responses(
@@ -93,7 +93,7 @@ pub async fn get_inquiry(
     staff: Staff,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Inquiry>> {
-    Ok(Json(service.inquiry(staff, id).await?))
+    Ok(Json(service.get_inquiry(staff, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path), PageQuery),
@@ -112,7 +112,7 @@ pub async fn inquiry_messages(
     request_body = StaffMessage, responses((status = 201, body = Message), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub async fn reply(
+pub async fn staff_reply(
     State(service): State<Arc<ChatService>>,
     staff: Staff,
     Path(id): Path<i64>,
@@ -136,12 +136,12 @@ pub async fn update_inquiry(
 #[utoipa::path(put, path = "/api/v1/admin/inquiries/{id}/read", tag = "admin", params(("id" = i64, Path)),
     request_body = ReadUpTo, responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-pub async fn staff_read(
+pub async fn staff_mark_read(
     State(service): State<Arc<ChatService>>,
     staff: Staff,
     Path(id): Path<i64>,
     Json(body): Json<ReadUpTo>,
 ) -> AppResult<StatusCode> {
-    service.staff_read(staff, id, body.up_to).await?;
+    service.staff_mark_read(staff, id, body.up_to).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,34 +9,27 @@ use axum::{
     extract::State,
     middleware::from_fn_with_state,
     response::IntoResponse,
-    routing::{any, get, post},
+    routing::{any, get},
     Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{compression::CompressionLayer, services::ServeDir, trace::TraceLayer};
 use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
+    auth::{same_origin_layer, session_layer},
     error::AppError,
-    session::{same_origin_layer, session_layer},
     state::AppState,
 };
 use crate::app::{shell, App};
 
+/// The spec's front matter; every path is added where its route is registered ([`api_routes`]).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Frontdesk API", description = "Chats with an AI assistant: contexts, chats, messages, live events, preferences and products. Errors are `{\"error\": {\"code\", \"message\"}}`. A visitor is identified by the `fd_session` cookie set on first contact."),
-    paths(
-        rest::list_contexts, rest::create_chat, rest::list_chats, rest::get_chat, rest::update_chat, rest::delete_chat,
-        rest::list_messages, rest::send_message, rest::edit_message, rest::delete_message, rest::stop_message,
-        rest::retry_message, rest::handoff, rest::mark_read,
-        admin::login, admin::logout, admin::me, admin::list_staff, admin::list_inquiries, admin::get_inquiry,
-        admin::inquiry_messages, admin::reply, admin::update_inquiry, admin::staff_read,
-        rest::get_preferences, rest::put_preferences, rest::list_products, rest::get_product,
-        stream::sse, stream::ws, stream::staff_ws, stream::panel_ws, healthz, readyz,
-    ),
     tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "health"))
 )]
 pub struct ApiDoc;
@@ -66,35 +59,42 @@ async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
 
-fn api_routes() -> Router<AppState> {
+/// The REST API, event streams and WebSockets: each route registered once, with its OpenAPI
+/// entry (handlers on one path go in one `routes!`).
+fn api_routes() -> OpenApiRouter<AppState> {
     use rest::*;
-    Router::new()
-        .route("/api/v1/contexts", get(list_contexts))
-        .route("/api/v1/chats", get(list_chats).post(create_chat))
-        .route("/api/v1/chats/{id}", get(get_chat).patch(update_chat).delete(delete_chat))
-        .route("/api/v1/chats/{id}/messages", get(list_messages).post(send_message))
-        .route("/api/v1/chats/{id}/messages/{mid}", axum::routing::put(edit_message).delete(delete_message))
-        .route("/api/v1/chats/{id}/messages/{mid}/stop", post(stop_message))
-        .route("/api/v1/chats/{id}/messages/{mid}/retry", post(retry_message))
-        .route("/api/v1/chats/{id}/handoff", post(handoff))
-        .route("/api/v1/chats/{id}/read", axum::routing::put(mark_read))
-        .route("/api/v1/chats/{id}/events", get(stream::sse))
-        .route("/api/v1/chats/{id}/ws", get(stream::ws))
-        .route("/api/v1/preferences", get(get_preferences).put(put_preferences))
-        .route("/api/v1/products", get(list_products))
-        .route("/api/v1/products/{id}", get(get_product))
-        .route("/api/v1/auth/login", post(admin::login))
-        .route("/api/v1/auth/logout", post(admin::logout))
-        .route("/api/v1/auth/me", get(admin::me))
-        .route("/api/v1/admin/staff", get(admin::list_staff))
-        .route("/api/v1/admin/inquiries", get(admin::list_inquiries))
-        .route("/api/v1/admin/inquiries/{id}", get(admin::get_inquiry).patch(admin::update_inquiry))
-        .route("/api/v1/admin/inquiries/{id}/messages", get(admin::inquiry_messages).post(admin::reply))
-        .route("/api/v1/admin/inquiries/{id}/read", axum::routing::put(admin::staff_read))
-        .route("/api/v1/admin/inquiries/{id}/ws", get(stream::staff_ws))
-        .route("/api/v1/admin/ws", get(stream::panel_ws))
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_contexts))
+        .routes(routes!(list_chats, create_chat))
+        .routes(routes!(get_chat, update_chat, delete_chat))
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(stop_reply))
+        .routes(routes!(retry_reply))
+        .routes(routes!(handoff))
+        .routes(routes!(mark_read))
+        .routes(routes!(stream::sse))
+        .routes(routes!(stream::ws))
+        .routes(routes!(get_preferences, save_preferences))
+        .routes(routes!(list_products))
+        .routes(routes!(get_product))
+        .routes(routes!(admin::login))
+        .routes(routes!(admin::logout))
+        .routes(routes!(admin::me))
+        .routes(routes!(admin::list_staff))
+        .routes(routes!(admin::list_inquiries))
+        .routes(routes!(admin::get_inquiry, admin::update_inquiry))
+        .routes(routes!(admin::inquiry_messages, admin::staff_reply))
+        .routes(routes!(admin::staff_mark_read))
+        .routes(routes!(stream::staff_ws))
+        .routes(routes!(stream::panel_ws))
         .route("/api/v1", any(api_not_found))
         .route("/api/v1/{*rest}", any(api_not_found))
+}
+
+/// Health checks: outside the session layer (they create nothing).
+fn health_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
 /// The whole application.
@@ -107,8 +107,11 @@ pub fn router(state: AppState) -> Router {
     let assets = ServeDir::new(format!("{}/{}", options.site_root, options.site_pkg_dir))
         .precompressed_br()
         .precompressed_gzip();
+    let (api, mut spec) = api_routes().split_for_parts();
+    let (health, health_spec) = health_routes().split_for_parts();
+    spec.merge(health_spec);
     let app = Router::new()
-        .merge(api_routes())
+        .merge(api)
         .leptos_routes_with_context(
             &state,
             routes,
@@ -126,11 +129,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), same_origin_layer))
         // Browsers ask for /favicon.ico whatever the page links: point them at the SVG.
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(health)
         .with_state(state);
     app.nest_service("/pkg", assets)
-        .merge(SwaggerUi::new("/docs").url("/api/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }

@@ -10,8 +10,8 @@ use super::extract::{Json, Path, Query};
 use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
     server::{
+        chat::{Caller, ChatChanges, ChatService, Exchange, Outgoing},
         error::AppResult,
-        service::{Caller, ChatChanges, ChatService, Exchange},
     },
 };
 
@@ -53,6 +53,11 @@ pub struct SendMessage {
     pub content: String,
     /// Switch the chat to this context before the reply.
     pub context: Option<String>,
+    /// An id the client makes for this send (a UUID fits; at most 64 visible ASCII characters).
+    /// Sending again with the same id creates nothing new: the answer is the first send's, with
+    /// status 200 instead of 201. The saved message carries it, so a client can match its
+    /// optimistic copy.
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,7 +119,7 @@ pub async fn list_chats(State(service): Service, caller: Caller) -> AppResult<Js
 #[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), responses(
     (status = 200, body = Chat), (status = 404, body = ErrorBody)))]
 pub async fn get_chat(State(service): Service, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Chat>> {
-    Ok(Json(service.chat(caller, id).await?))
+    Ok(Json(service.get_chat(caller, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = "chat", params(("id" = i64, Path)), request_body = UpdateChat,
@@ -156,7 +161,7 @@ pub async fn list_messages(
     Path(id): Path<i64>,
     Query(page): Query<PageQuery>,
 ) -> AppResult<Json<MessagePage>> {
-    Ok(Json(service.messages_around(caller, id, page.before, page.after, page.limit).await?))
+    Ok(Json(service.list_messages(caller, id, page.before, page.after, page.limit).await?))
 }
 
 async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wait: bool) -> AppResult<ExchangeBody> {
@@ -170,7 +175,8 @@ async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wai
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "messages", params(("id" = i64, Path), WaitQuery),
     request_body = SendMessage, responses(
-        (status = 201, body = ExchangeBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 201, body = ExchangeBody), (status = 200, body = ExchangeBody, description = "A repeated send (same client_id): what the first created"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send_message(
     State(service): Service,
@@ -179,8 +185,11 @@ pub async fn send_message(
     Query(wait): Query<WaitQuery>,
     Json(body): Json<SendMessage>,
 ) -> AppResult<impl IntoResponse> {
-    let exchange = service.send(caller, id, &body.content, body.context.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(settle(&service, id, exchange, wait.wait).await?)))
+    let outgoing =
+        Outgoing { content: &body.content, context: body.context.as_deref(), client_id: body.client_id.as_deref() };
+    let exchange = service.send_message(caller, id, outgoing).await?;
+    let status = if exchange.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(settle(&service, id, exchange, wait.wait).await?)))
 }
 
 #[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{mid}", tag = "messages",
@@ -194,7 +203,7 @@ pub async fn edit_message(
     Query(wait): Query<WaitQuery>,
     Json(body): Json<EditMessage>,
 ) -> AppResult<Json<ExchangeBody>> {
-    let exchange = service.edit(caller, id, mid, &body.content).await?;
+    let exchange = service.edit_message(caller, id, mid, &body.content).await?;
     Ok(Json(settle(&service, id, exchange, wait.wait).await?))
 }
 
@@ -211,51 +220,51 @@ pub async fn delete_message(
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/stop", tag = "messages",
     params(("id" = i64, Path), ("mid" = i64, Path)), responses(
         (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn stop_message(
+pub async fn stop_reply(
     State(service): Service,
     caller: Caller,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<Json<Message>> {
-    Ok(Json(service.stop(caller, id, mid).await?))
+    Ok(Json(service.stop_reply(caller, id, mid).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/preferences", tag = "preferences", responses((status = 200, body = Preferences)))]
 pub async fn get_preferences(State(service): Service, caller: Caller) -> AppResult<Json<Preferences>> {
-    Ok(Json(service.preferences(caller).await?))
+    Ok(Json(service.get_preferences(caller).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/preferences", tag = "preferences", request_body = Preferences, responses(
     (status = 200, body = Preferences), (status = 422, body = ErrorBody)))]
-pub async fn put_preferences(
+pub async fn save_preferences(
     State(service): Service,
     caller: Caller,
     Json(body): Json<Preferences>,
 ) -> AppResult<Json<Preferences>> {
-    Ok(Json(service.set_preferences(caller, &body).await?))
+    Ok(Json(service.save_preferences(caller, &body).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", responses((status = 200, body = Vec<Product>)))]
 pub async fn list_products(State(service): Service) -> AppResult<Json<Vec<Product>>> {
-    Ok(Json(service.products().await?))
+    Ok(Json(service.list_products().await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses(
     (status = 200, body = Product), (status = 404, body = ErrorBody)))]
 pub async fn get_product(State(service): Service, Path(id): Path<i64>) -> AppResult<Json<Product>> {
-    Ok(Json(service.product(id).await?))
+    Ok(Json(service.get_product(id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/retry", tag = "messages",
     params(("id" = i64, Path), ("mid" = i64, Path), WaitQuery), responses(
         (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub async fn retry_message(
+pub async fn retry_reply(
     State(service): Service,
     caller: Caller,
     Path((id, mid)): Path<(i64, i64)>,
     Query(wait): Query<WaitQuery>,
 ) -> AppResult<Json<Message>> {
-    let reply = service.retry(caller, id, mid).await?;
+    let reply = service.retry_reply(caller, id, mid).await?;
     Ok(Json(if wait.wait { service.wait_for_reply(id, reply.id).await? } else { reply }))
 }
 

@@ -14,16 +14,16 @@ use axum::{
     },
 };
 use futures::{stream::BoxStream, Stream, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::extract::{Path, Query};
 use crate::{
-    model::{ChatEvent, EventKind, Typing},
+    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
     server::{
+        auth::{origin_allowed, Session, Staff},
+        chat::{Caller, ChatService},
         error::{AppError, AppResult},
-        service::{Caller, ChatService},
-        session::{origin_allowed, Session, Staff},
         state::AppState,
     },
 };
@@ -64,19 +64,9 @@ pub async fn sse(
     };
     let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
     let events = until_error(events).map(|event| {
-        Ok(Event::default().id(event.seq.to_string()).event(event.kind.as_str()).data(event.data.to_string()))
+        Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-/// What a client may send on a chat's WebSocket.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Incoming {
-    /// Resume after this sequence number.
-    Resume { after: i64 },
-    /// The sender is typing (or stopped).
-    Typing { typing: bool },
 }
 
 /// WebSocket close code: sign in first.
@@ -143,7 +133,7 @@ pub async fn ws(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
     let service = state.service.clone();
-    service.chat(caller, chat_id).await?;
+    service.get_chat(caller, chat_id).await?;
     let follower = Follower::Customer(caller);
     Ok(upgrade(&state, &headers, ws)?
         .on_upgrade(move |socket| run_socket(socket, service, Ok(follower), chat_id, query.after)))
@@ -198,8 +188,7 @@ async fn run_panel(mut socket: WebSocket, service: Arc<ChatService>, staff: AppR
         tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
-                    let text = serde_json::to_string(&event).unwrap_or_default();
-                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                    if send(&mut socket, &event).await.is_err() {
                         return;
                     }
                     delivered_to_staff(&service, event.chat_id, &event.event).await;
@@ -241,8 +230,7 @@ async fn run_socket(
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => {
-                    let text = serde_json::to_string(&event).unwrap_or_default();
-                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                    if send(&mut socket, &event).await.is_err() {
                         return;
                     }
                     if follower.is_staff() {
@@ -256,27 +244,28 @@ async fn run_socket(
                 None => return close(socket, 1001, "going away").await,
             },
             // The other side's typing indicator (never one's own).
-            signal = typing.rx.recv() => match signal {
-                Ok(signal) if signal.staff != follower.is_staff() => {
-                    let frame = serde_json::json!({"type": "typing", "data": signal});
-                    if socket.send(WsMessage::Text(frame.to_string().into())).await.is_err() {
+            signal = typing.rx.recv() => {
+                if let Ok(signal) = signal.map_err(drop).and_then(|s| if s.staff != follower.is_staff() { Ok(s) } else { Err(()) }) {
+                    if send(&mut socket, &ServerFrame::Signal(LiveSignal::Typing(signal))).await.is_err() {
                         return;
                     }
                 }
-                _ => {}
-            },
+            }
             incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<Incoming>(&text) {
-                    Ok(Incoming::Resume { after }) => match follower.follow(&service, chat_id, Some(after)).await {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
+                    Ok(ClientFrame::Resume { after }) => match follower.follow(&service, chat_id, Some(after)).await {
                         Ok(resumed) => events = resumed,
                         Err(error) => return refuse(socket, error).await,
                     },
-                    Ok(Incoming::Typing { typing }) => {
+                    Ok(ClientFrame::Typing { typing }) => {
                         service.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
                     }
                     Err(_) => {
-                        let error = serde_json::json!({"error": {"code": "bad_request", "message": "send {\"after\": <seq>} to resume or {\"typing\": true} while typing"}});
-                        if socket.send(WsMessage::Text(error.to_string().into())).await.is_err() {
+                        let error = ErrorBody { error: ErrorDetail {
+                            code: "bad_request".into(),
+                            message: r#"send {"after": <seq>} to resume or {"typing": true} while typing"#.into(),
+                        } };
+                        if send(&mut socket, &ServerFrame::Error(error)).await.is_err() {
                             return;
                         }
                     }
@@ -288,13 +277,17 @@ async fn run_socket(
     }
 }
 
+/// Sends one JSON frame.
+async fn send(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(frame).unwrap_or_default();
+    socket.send(WsMessage::Text(text.into())).await
+}
+
 /// A customer message sent to a staff member's socket is delivered: the customer sees it.
 async fn delivered_to_staff(service: &ChatService, chat_id: i64, event: &ChatEvent) {
-    if event.kind == EventKind::MessageCreated && event.data.get("role").and_then(|r| r.as_str()) == Some("user") {
-        if let Some(id) = event.data.get("id").and_then(|id| id.as_i64()) {
-            if let Err(error) = service.staff_received(chat_id, id).await {
-                tracing::warn!(?error, chat_id, "could not record a delivery");
-            }
+    if let Some(message) = event.event.new_customer_message() {
+        if let Err(error) = service.staff_received(chat_id, message.id).await {
+            tracing::warn!(?error, chat_id, "could not record a delivery");
         }
     }
 }

@@ -1,10 +1,8 @@
 //! The HTTP surface around the chat API: error bodies, origin checks, health, docs, the rendered
 //! page and start-up settings.
 
-mod support;
-
+use crate::support::{Backend, TestApp};
 use serde_json::json;
-use support::{Backend, TestApp};
 
 on_both_databases!(
     every_error_is_json_with_a_code_and_a_readable_message,
@@ -35,7 +33,7 @@ async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend
     for (request, expected) in cases {
         let response = request.send().await.unwrap();
         assert_eq!(response.headers()["content-type"], "application/json");
-        let (status, body) = support::read(response).await;
+        let (status, body) = crate::support::read(response).await;
         assert_eq!(status, expected, "{body}");
         let message = body["error"]["message"].as_str().expect("a message");
         assert!(body["error"]["code"].is_string());
@@ -48,7 +46,7 @@ async fn writes_from_another_origin_are_refused(backend: Backend) {
     let chat = app.new_chat().await;
     let url = app.url(&format!("/api/v1/chats/{chat}/messages"));
     let foreign = app.client.post(&url).header("origin", "https://evil.example").json(&json!({"content": "hi"}));
-    let (status, body) = support::read(foreign.send().await.unwrap()).await;
+    let (status, body) = crate::support::read(foreign.send().await.unwrap()).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
     let cross_site = app.client.post(&url).header("sec-fetch-site", "cross-site").json(&json!({"content": "hi"}));
@@ -139,7 +137,7 @@ async fn preferences_are_saved_per_visitor_and_checked(backend: Backend) {
     assert_eq!(status, 422);
     assert_eq!(app.get("/api/v1/preferences").await.1, wanted, "refused changes change nothing");
     let stranger = app.another_visitor();
-    let (_, theirs) = support::read(stranger.get(app.url("/api/v1/preferences")).send().await.unwrap()).await;
+    let (_, theirs) = crate::support::read(stranger.get(app.url("/api/v1/preferences")).send().await.unwrap()).await;
     assert_eq!(theirs["theme"], "system");
 }
 

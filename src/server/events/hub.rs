@@ -1,29 +1,28 @@
-//! Live events: every change in a chat is stored with a per-chat sequence number (in the same
-//! transaction as the change) and then broadcast. Subscribers read what they missed from the
-//! database and follow the broadcast, filling any gap from the database, so a stream never skips
-//! or repeats a sequence number.
+//! The hub: per-chat broadcast channels and write locks, typing signals, and the staff panel's
+//! feed of every chat.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, Weak},
 };
 
 use futures::{stream::BoxStream, StreamExt};
-use sqlx::{Any, Transaction};
-use tokio::sync::{broadcast, OwnedMutexGuard};
+use tokio::sync::{broadcast, mpsc};
 
-use super::{
-    db::{now_ms, Db},
-    error::AppResult,
+use super::tx::ChatLock;
+use crate::{
+    model::{ChatEvent, Event, EventKind, PanelEvent, Typing},
+    server::{db::Db, error::AppResult},
 };
-use crate::model::{ChatEvent, EventKind, Typing};
 
 /// Live fan-out capacity per chat; a subscriber that falls further behind catches up from the database.
 const CHANNEL_CAPACITY: usize = 64;
+/// Capacity of the staff panel's feed of every chat; a panel that falls further behind reloads.
+const PANEL_CAPACITY: usize = 1024;
 
-struct Channel {
+pub(super) struct Channel {
     /// Held while a change is written and broadcast, so broadcasts leave in sequence order.
-    write_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(super) write_lock: Arc<tokio::sync::Mutex<()>>,
     tx: broadcast::Sender<ChatEvent>,
     /// Typing indicators: live only, never stored.
     typing: broadcast::Sender<Typing>,
@@ -35,40 +34,36 @@ pub struct TypingFeed {
     pub rx: broadcast::Receiver<Typing>,
 }
 
-/// Capacity of the staff panel's feed of every chat; a panel that falls further behind reloads.
-const PANEL_CAPACITY: usize = 1024;
-
-/// An event of any chat, as the staff panel's feed carries it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PanelEvent {
-    pub chat_id: i64,
-    #[serde(flatten)]
-    pub event: ChatEvent,
-}
+/// Committed changes on their way to the staff panels: the panel feed task
+/// (`staff::panel`) adds each conversation's summary once and broadcasts them.
+pub type PanelQueue = mpsc::UnboundedReceiver<(i64, ChatEvent)>;
 
 pub struct Hub {
     channels: Mutex<HashMap<i64, Weak<Channel>>>,
-    /// Every chat's events but token deltas, for the staff panel.
+    /// What open panels receive.
     panel: broadcast::Sender<PanelEvent>,
+    panel_in: mpsc::UnboundedSender<(i64, ChatEvent)>,
+    panel_queue: Mutex<Option<PanelQueue>>,
+    /// The newest customer message per chat that some staff screen acknowledged, so that many
+    /// open staff sockets cost one write per message, not one each.
+    delivered: Mutex<HashMap<i64, i64>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { channels: Mutex::default(), panel: broadcast::channel(PANEL_CAPACITY).0 }
+        let (panel_in, queue) = mpsc::unbounded_channel();
+        Hub {
+            channels: Mutex::default(),
+            panel: broadcast::channel(PANEL_CAPACITY).0,
+            panel_in,
+            panel_queue: Mutex::new(Some(queue)),
+            delivered: Mutex::default(),
+        }
     }
 }
 
-/// Proof that the caller holds a chat's write lock; events are appended through it.
-pub struct ChatWriter {
-    chat_id: i64,
-    channel: Arc<Channel>,
-    panel: broadcast::Sender<PanelEvent>,
-    _guard: OwnedMutexGuard<()>,
-    pending: Vec<ChatEvent>,
-}
-
 impl Hub {
-    fn channel(&self, chat_id: i64) -> Arc<Channel> {
+    pub(super) fn channel(&self, chat_id: i64) -> Arc<Channel> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(channel) = channels.get(&chat_id).and_then(Weak::upgrade) {
             return channel;
@@ -83,12 +78,53 @@ impl Hub {
         channel
     }
 
-    /// Takes the chat's write lock. Changes made while holding it and recorded with
-    /// [`ChatWriter::record`] are broadcast in order by [`ChatWriter::publish`] after commit.
-    pub async fn writer(&self, chat_id: i64) -> ChatWriter {
-        let channel = self.channel(chat_id);
-        let guard = channel.write_lock.clone().lock_owned().await;
-        ChatWriter { chat_id, channel, panel: self.panel.clone(), _guard: guard, pending: Vec::new() }
+    /// Takes a chat's write lock (see [`super::ChatTx`], which is how changes are written).
+    pub async fn lock(&self, chat_id: i64) -> ChatLock {
+        ChatLock::acquire(self.channel(chat_id), chat_id).await
+    }
+
+    /// Broadcasts committed events in order: to the chat's followers, and (but token deltas) to
+    /// the staff panels when any is open.
+    pub(super) fn publish(&self, lock: &ChatLock, events: Vec<ChatEvent>) {
+        let panels_open = self.panel.receiver_count() > 0;
+        for event in events {
+            if panels_open && event.event.kind() != EventKind::MessageDelta {
+                let _ = self.panel_in.send((lock.chat_id(), event.clone()));
+            }
+            // No subscribers is fine: the event is stored.
+            let _ = lock.channel().tx.send(event);
+        }
+    }
+
+    /// The queue of committed changes for the panel feed task; there is one, taken once.
+    pub fn take_panel_queue(&self) -> Option<PanelQueue> {
+        self.panel_queue.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Sends a change, with its conversation's summary, to every open panel.
+    pub fn send_to_panels(&self, event: PanelEvent) {
+        let _ = self.panel.send(event);
+    }
+
+    /// Every chat's events from now on, but token deltas (the staff panel's feed).
+    pub fn watch_panel(&self) -> broadcast::Receiver<PanelEvent> {
+        self.panel.subscribe()
+    }
+
+    /// True the first time a staff screen acknowledges `message_id` of a chat (or a later one):
+    /// only then does the delivery mark need writing.
+    pub fn claim_delivery(&self, chat_id: i64, message_id: i64) -> bool {
+        let mut delivered = self.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        if delivered.len() >= 65_536 {
+            // Forget the oldest marks; the worst case is one repeated (harmless) write.
+            delivered.clear();
+        }
+        let newest = delivered.entry(chat_id).or_insert(0);
+        if *newest >= message_id {
+            return false;
+        }
+        *newest = message_id;
+        true
     }
 
     /// Tells a chat's followers that someone is typing.
@@ -100,11 +136,6 @@ impl Hub {
         let channel = self.channel(chat_id);
         let rx = channel.typing.subscribe();
         TypingFeed { _channel: channel, rx }
-    }
-
-    /// Every chat's events from now on, but token deltas (the staff panel's feed).
-    pub fn watch_panel(&self) -> broadcast::Receiver<PanelEvent> {
-        self.panel.subscribe()
     }
 
     /// Number of live subscribers of a chat (for tests and metrics).
@@ -127,12 +158,12 @@ impl Hub {
             chat_id: i64,
             last: i64,
             rx: broadcast::Receiver<ChatEvent>,
-            queue: std::collections::VecDeque<ChatEvent>,
+            queue: VecDeque<ChatEvent>,
             backlog_read: bool,
             _channel: Arc<Channel>,
         }
         let state =
-            State { db, chat_id, last: after, rx, queue: Default::default(), backlog_read: false, _channel: channel };
+            State { db, chat_id, last: after, rx, queue: VecDeque::new(), backlog_read: false, _channel: channel };
         futures::stream::unfold(state, |mut s| async move {
             loop {
                 if let Some(event) = s.queue.pop_front() {
@@ -177,65 +208,6 @@ impl Hub {
     }
 }
 
-impl ChatWriter {
-    pub fn chat_id(&self) -> i64 {
-        self.chat_id
-    }
-
-    /// Assigns the chat's next sequence number (inside the transaction).
-    pub async fn next_seq(&mut self, tx: &mut Transaction<'static, Any>) -> AppResult<i64> {
-        let (seq,): (i64,) =
-            sqlx::query_as("UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-                .bind(self.chat_id)
-                .fetch_one(&mut **tx)
-                .await?;
-        Ok(seq)
-    }
-
-    /// Stores an event under a sequence number from [`ChatWriter::next_seq`].
-    pub async fn store(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        seq: i64,
-        kind: EventKind,
-        data: serde_json::Value,
-    ) -> AppResult<()> {
-        sqlx::query("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(self.chat_id)
-            .bind(seq)
-            .bind(kind.as_str())
-            .bind(data.to_string())
-            .bind(now_ms())
-            .execute(&mut **tx)
-            .await?;
-        self.pending.push(ChatEvent { seq, kind, data });
-        Ok(())
-    }
-
-    /// Stores an event under the chat's next sequence number.
-    pub async fn record(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        kind: EventKind,
-        data: serde_json::Value,
-    ) -> AppResult<i64> {
-        let seq = self.next_seq(tx).await?;
-        self.store(tx, seq, kind, data).await?;
-        Ok(seq)
-    }
-
-    /// Broadcasts what was recorded; call after the transaction committed.
-    pub fn publish(&mut self) {
-        for event in self.pending.drain(..) {
-            // No subscribers is fine: the event is stored.
-            if event.kind != EventKind::MessageDelta {
-                let _ = self.panel.send(PanelEvent { chat_id: self.chat_id, event: event.clone() });
-            }
-            let _ = self.channel.tx.send(event);
-        }
-    }
-}
-
 /// Stored events with `after < seq < before`, in order.
 pub async fn events_after(db: &Db, chat_id: i64, after: i64, before: Option<i64>) -> AppResult<Vec<ChatEvent>> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
@@ -249,7 +221,10 @@ pub async fn events_after(db: &Db, chat_id: i64, after: i64, before: Option<i64>
     Ok(rows
         .into_iter()
         .filter_map(|(seq, kind, data)| {
-            Some(ChatEvent { seq, kind: kind.parse().ok()?, data: serde_json::from_str(&data).ok()? })
+            let event = Event::from_parts(kind.parse().ok()?, &data)
+                .map_err(|error| tracing::error!(%error, chat_id, seq, "a stored event does not parse"))
+                .ok()?;
+            Some(ChatEvent { seq, event })
         })
         .collect())
 }

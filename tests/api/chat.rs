@@ -1,13 +1,11 @@
 //! The chat API end to end: real server, real database (SQLite and PostgreSQL), a real HTTP server
 //! speaking the OpenAI protocol.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{fake_openai::DEFAULT_REPLY, next_matching, Backend, Options, Script, TestApp};
 use frontdesk::model::{EventKind, Message, MessageStatus, Role};
 use serde_json::json;
-use support::{fake_openai::DEFAULT_REPLY, next_matching, Backend, Options, Script, TestApp};
 
 on_both_databases!(
     a_new_chat_opens_with_the_greeting_of_its_context,
@@ -141,11 +139,11 @@ async fn a_visitor_cannot_read_or_change_another_visitors_chat(backend: Backend)
         stranger.post(url(&format!("/messages/{}/stop", reply.id))),
     ];
     for attempt in attempts {
-        let (status, body) = support::read(attempt.send().await.unwrap()).await;
+        let (status, body) = crate::support::read(attempt.send().await.unwrap()).await;
         assert_eq!(status, 404, "{body}");
         assert_eq!(body["error"]["code"], "not_found");
     }
-    let (_, theirs) = support::read(stranger.get(app.url("/api/v1/chats")).send().await.unwrap()).await;
+    let (_, theirs) = crate::support::read(stranger.get(app.url("/api/v1/chats")).send().await.unwrap()).await;
     assert_eq!(theirs["chats"], json!([]));
     let messages = app.messages(chat).await;
     assert_eq!(messages.len(), 3);

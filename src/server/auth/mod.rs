@@ -1,4 +1,5 @@
-//! Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session. A
+//! Who is calling: visitors, staff and their sessions (`accounts` holds staff accounts and
+//! passwords). Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session. A
 //! visitor is created on first contact, lazily, only when a handler asks who is calling (or for a
 //! page load), so static files and health checks create nothing.
 
@@ -14,10 +15,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+pub mod accounts;
+
 use super::{
+    chat::{Caller, ChatService},
     db::{now_ms, Db},
     error::{AppError, AppResult},
-    service::Caller,
     state::AppState,
 };
 
@@ -113,7 +116,7 @@ pub async fn sign_in(
     session: &Session,
     email: &str,
     password: &str,
-) -> AppResult<(super::inquiries::Me, String)> {
+) -> AppResult<(crate::model::Me, String)> {
     let service = &state.service;
     let user_id = service.check_password(email, password).await.map_err(|e| match e {
         AppError::Unauthorized => AppError::BadCredentials,
@@ -128,7 +131,7 @@ pub async fn sign_in(
 }
 
 /// Ends the caller's session; returns the Set-Cookie value that removes the cookie.
-pub async fn sign_out(service: &super::service::ChatService, session: &Session) -> AppResult<String> {
+pub async fn sign_out(service: &ChatService, session: &Session) -> AppResult<String> {
     if let Some(token) = session.token() {
         end_session(&service.db, token).await?;
     }

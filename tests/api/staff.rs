@@ -1,11 +1,9 @@
 //! Staff accounts, role checks and inquiries, on both databases.
 
-mod support;
-
-use frontdesk::{model::EventKind, server::session::StaffRole};
+use crate::support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp};
+use frontdesk::{model::EventKind, server::auth::StaffRole};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message as Ws};
 
 on_both_databases!(
@@ -162,7 +160,7 @@ async fn a_customer_question_shows_in_the_pending_list_with_its_product_and_coun
     assert_eq!(inquiry["product_name"], "Drift Noise-Cancelling Headphones");
     assert_eq!(inquiry["message_count"], 5);
     assert_eq!(inquiry["unread_count"], 2);
-    assert_eq!(inquiry["last_message"], support::fake_openai::DEFAULT_REPLY);
+    assert_eq!(inquiry["last_message"], crate::support::fake_openai::DEFAULT_REPLY);
     assert_eq!(list("?product_id=3").await.len(), 1);
     assert_eq!(list("?product_id=1").await.len(), 0);
     assert_eq!(list("?priority=high").await.len(), 0);
@@ -243,7 +241,7 @@ async fn handing_back_lets_the_assistant_answer_again(backend: Backend) {
         .collect();
     assert_eq!(lines, ["Alice joined the conversation", "The assistant is answering again"]);
     let (_, reply) = app.send_and_wait(chat, "robot, are you back?").await;
-    assert_eq!(reply.content, support::fake_openai::DEFAULT_REPLY);
+    assert_eq!(reply.content, crate::support::fake_openai::DEFAULT_REPLY);
     let (status, body) = call(&staff, "PATCH", url.clone(), Some(json!({"assignee_id": 999999}))).await;
     assert_eq!(status, 422, "{body}");
     let (status, body) = call(&staff, "PATCH", url, Some(json!({"priority": "urgent"}))).await;
@@ -421,7 +419,7 @@ async fn the_panel_feed_carries_every_conversations_changes_but_not_token_deltas
     let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
     let chat = app.new_chat().await;
     let mut customer = app.events(chat, None).await;
-    app.fake().push(support::Script::slow_words("Hello there my friend", std::time::Duration::from_millis(60)));
+    app.fake().push(crate::support::Script::slow_words("Hello there my friend", std::time::Duration::from_millis(60)));
     let (question, reply) = app.send_and_wait(chat, "Hi").await;
     let mut seen = Vec::new();
     next_matching(&mut customer, &mut seen, |e| e.kind == EventKind::MessageCompleted).await;
@@ -580,8 +578,8 @@ async fn staff_server_functions_answer_401_to_nobody_and_403_to_a_visitor(backen
     let form = |pairs: &[(&str, String)]| pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let functions = [
         ("load_panel", String::new()),
-        ("inquiry_summary", form(&[("chat_id", chat.to_string())])),
-        ("inquiry_history", form(&[("chat_id", chat.to_string())])),
+        ("get_inquiry", form(&[("chat_id", chat.to_string())])),
+        ("inquiry_messages", form(&[("chat_id", chat.to_string())])),
         ("staff_mark_read", form(&[("chat_id", chat.to_string()), ("up_to", "1".into())])),
     ];
     for (name, body) in functions {

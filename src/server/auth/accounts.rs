@@ -1,0 +1,167 @@
+//! Staff accounts: creating them, the first admin, passwords (Argon2, hashed off the async
+//! workers), and who is signed in.
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+
+use super::StaffRole;
+use crate::{
+    model::{Email, Me, StaffMember},
+    server::{
+        chat::ChatService,
+        db::now_ms,
+        error::{AppError, AppResult},
+    },
+};
+
+fn hash_password(password: &str) -> AppResult<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A readable random password (for the first admin).
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
+impl ChatService {
+    /// Creates a staff account; the password is hashed off the async worker threads.
+    pub async fn create_staff(
+        &self,
+        email: &str,
+        display_name: &str,
+        role: StaffRole,
+        password: &str,
+    ) -> AppResult<i64> {
+        let email = Email::parse(email).map_err(AppError::Invalid)?;
+        if password.chars().count() < 12 {
+            return Err(AppError::Invalid("the password must be at least 12 characters".into()));
+        }
+        let password = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let role = match role {
+            StaffRole::Admin => "admin",
+            StaffRole::Agent => "agent",
+        };
+        let created: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO users (kind, email, display_name, password_hash, role, created_at) \
+             VALUES ('staff', $1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email.as_str())
+        .bind(display_name.trim())
+        .bind(hash)
+        .bind(role)
+        .bind(now_ms())
+        .fetch_optional(&self.db.write)
+        .await?;
+        created.map(|(id,)| id).ok_or_else(|| AppError::Conflict(format!("{email} already has an account")))
+    }
+
+    /// On a first start with no staff, creates an admin with `password` (or a generated one) and
+    /// returns its email and password (to be printed once when generated).
+    pub async fn ensure_first_admin(&self, email: &str, password: Option<&str>) -> AppResult<Option<(String, String)>> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'staff'").fetch_one(&self.db.read).await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let password = password.map(str::to_string).filter(|p| !p.is_empty()).unwrap_or_else(generate_password);
+        self.create_staff(email, "Admin", StaffRole::Admin, &password).await?;
+        Ok(Some((email.trim().to_lowercase(), password)))
+    }
+
+    /// Checks a staff member's email and password; the same answer for an unknown email and a
+    /// wrong password.
+    pub async fn check_password(&self, email: &str, password: &str) -> AppResult<i64> {
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE kind = 'staff' AND email = $1")
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(&self.db.read)
+                .await?;
+        let (id, hash) = match row {
+            Some((id, Some(hash))) => (Some(id), hash),
+            // Verify against a throwaway hash so an unknown email takes as long as a known one.
+            _ => (
+                None,
+                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Jb9p0n3l9l3Jb0bQGq3XbqkcX3l5m4vJb0bQGq3Xbo"
+                    .into(),
+            ),
+        };
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        match (id, ok) {
+            (Some(id), true) => Ok(id),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
+    pub async fn me(&self, user_id: i64) -> AppResult<Me> {
+        let (id, kind, email, display_name, role): (i64, String, Option<String>, String, Option<String>) =
+            sqlx::query_as("SELECT id, kind, email, display_name, role FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.db.read)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+        Ok(Me { id, kind, email, display_name, role })
+    }
+
+    /// True when `user_id` is a member of staff.
+    pub async fn is_staff(&self, user_id: i64) -> AppResult<bool> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND kind = 'staff'")
+            .bind(user_id)
+            .fetch_one(&self.db.read)
+            .await?;
+        Ok(count > 0)
+    }
+
+    pub async fn list_staff(&self) -> AppResult<Vec<StaffMember>> {
+        let rows: Vec<(i64, Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, email, display_name, role FROM users WHERE kind = 'staff' ORDER BY display_name, id",
+        )
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, display_name, role)| StaffMember {
+                id,
+                email: email.unwrap_or_default(),
+                display_name,
+                role: role.unwrap_or_else(|| "agent".into()),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify_and_a_wrong_one_fails() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let (a, b) = (generate_password(), generate_password());
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,201 @@
+//! What customers do with messages: read pages of history, send (idempotently), edit (the reply
+//! is written again), delete, retry and stop replies.
+
+use std::sync::Arc;
+
+use super::{
+    rules::{check_client_id, check_content, title_from},
+    store::{self, NewMessage, NEW_CHAT_TITLE},
+    Caller, ChatService, Exchange,
+};
+use crate::{
+    model::{Message, MessagePage, MessageStatus, Role},
+    server::{
+        error::{AppError, AppResult},
+        events::ChatTx,
+    },
+};
+
+/// A customer's message as an adapter hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing<'a> {
+    pub content: &'a str,
+    /// Switch the chat to this context first.
+    pub context: Option<&'a str>,
+    /// The client's id for this send: a retry with the same id creates nothing new.
+    pub client_id: Option<&'a str>,
+}
+
+impl ChatService {
+    /// A page of messages, oldest to newest: the newest page, the page before a message id, or
+    /// (with `after`) the page after one.
+    pub async fn list_messages(
+        &self,
+        caller: Caller,
+        chat_id: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    ) -> AppResult<MessagePage> {
+        self.owned_chat(caller, chat_id).await?;
+        self.page_of(chat_id, before, after, limit).await
+    }
+
+    /// A page of a chat's messages; the caller has checked access.
+    pub(crate) async fn page_of(
+        &self,
+        chat_id: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    ) -> AppResult<MessagePage> {
+        let limit = limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(AppError::Invalid("limit must be between 1 and 100".into()));
+        }
+        if before.is_some() && after.is_some() {
+            return Err(AppError::Invalid("give either before or after, not both".into()));
+        }
+        // Read under the chat's lock so the page and `last_seq` describe the same moment.
+        let _lock = self.hub.lock(chat_id).await;
+        store::page(&self.db, chat_id, before, after, limit).await
+    }
+
+    pub async fn get_message(&self, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
+        self.owned_chat(caller, chat_id).await?;
+        store::message(&self.db, chat_id, message_id).await
+    }
+
+    /// Sends the customer's message. It is committed before anything else happens; the reply is
+    /// written by a background task that needs no request or client to finish. A send repeated
+    /// with the same `client_id` answers with what the first one created.
+    pub async fn send_message(
+        self: &Arc<Self>,
+        caller: Caller,
+        chat_id: i64,
+        outgoing: Outgoing<'_>,
+    ) -> AppResult<Exchange> {
+        check_content(outgoing.content, self.limits.message_max_chars)?;
+        if let Some(client_id) = outgoing.client_id {
+            check_client_id(client_id)?;
+        }
+        let row = self.owned_chat(caller, chat_id).await?;
+        let context = outgoing.context.map(|id| self.context(id)).transpose()?;
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        if let Some(client_id) = outgoing.client_id {
+            if let Some((message, reply)) = tx.sent_before(client_id).await? {
+                return Ok(Exchange { message, reply, created: false });
+            }
+        }
+        self.sends.spend(caller.user_id)?;
+        tx.ensure_no_reply_streaming().await?;
+        let mut chat_changed = false;
+        if let Some(context) = context.filter(|c| c.id != row.context) {
+            self.switch_context(&mut tx, &context.id).await?;
+            chat_changed = true;
+        }
+        let message =
+            tx.insert_message(NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)).await?;
+        if row.title == NEW_CHAT_TITLE {
+            tx.set_title(&title_from(outgoing.content)).await?;
+            chat_changed = true;
+        }
+        let reply = if row.ai_enabled() { Some(tx.insert_message(NewMessage::reply()).await?) } else { None };
+        if chat_changed {
+            tx.chat_updated().await?;
+        }
+        tx.commit().await?;
+        if let Some(reply) = &reply {
+            self.spawn_reply(chat_id, reply.id);
+        }
+        Ok(Exchange { message, reply, created: true })
+    }
+
+    /// Edits a customer's message: the old text is kept as a version and the reply after it is
+    /// written again.
+    pub async fn edit_message(
+        self: &Arc<Self>,
+        caller: Caller,
+        chat_id: i64,
+        message_id: i64,
+        content: &str,
+    ) -> AppResult<Exchange> {
+        check_content(content, self.limits.message_max_chars)?;
+        let chat = self.owned_chat(caller, chat_id).await?;
+        let original = store::message(&self.db, chat_id, message_id).await?;
+        if original.role != Role::User {
+            return Err(AppError::Invalid("only your own messages can be edited".into()));
+        }
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.ensure_no_reply_streaming().await?;
+        let message = tx.edit_message(message_id, content).await?;
+        // The reply to write again: the first assistant message after this one, before the next
+        // customer message; or a new one when this is the newest message.
+        let following = tx.messages_after(message_id).await?;
+        let reply_id = following
+            .iter()
+            .take_while(|(_, role)| *role != Role::User)
+            .find(|(_, role)| *role == Role::Assistant)
+            .map(|(id, _)| *id);
+        let reply = match (reply_id, chat.ai_enabled()) {
+            (_, false) => None,
+            (Some(reply_id), true) => Some(tx.reset_reply(reply_id).await?),
+            (None, true) if following.is_empty() => Some(tx.insert_message(NewMessage::reply()).await?),
+            (None, true) => None,
+        };
+        tx.touch().await?;
+        tx.commit().await?;
+        if let Some(reply) = &reply {
+            self.spawn_reply(chat_id, reply.id);
+        }
+        Ok(Exchange { message, reply, created: false })
+    }
+
+    /// Writes an assistant reply again (after a failure, a stop, or to get another answer); the
+    /// old text is kept as a version.
+    pub async fn retry_reply(self: &Arc<Self>, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
+        let chat = self.owned_chat(caller, chat_id).await?;
+        let message = store::message(&self.db, chat_id, message_id).await?;
+        if message.role != Role::Assistant {
+            return Err(AppError::Invalid("only the assistant's replies can be retried".into()));
+        }
+        if !chat.ai_enabled() {
+            return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
+        }
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.ensure_no_reply_streaming().await?;
+        let reply = tx.reset_reply(message_id).await?;
+        tx.touch().await?;
+        tx.commit().await?;
+        self.spawn_reply(chat_id, reply.id);
+        Ok(reply)
+    }
+
+    /// Deletes a message; a reply being written is stopped first.
+    pub async fn delete_message(&self, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<i64> {
+        self.owned_chat(caller, chat_id).await?;
+        store::message(&self.db, chat_id, message_id).await?;
+        self.replies.cancel(message_id);
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.delete_message(message_id).await?;
+        tx.commit().await?;
+        Ok(message_id)
+    }
+
+    /// Stops a reply being written; its text so far is kept and it is marked stopped.
+    pub async fn stop_reply(&self, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
+        self.owned_chat(caller, chat_id).await?;
+        let message = store::message(&self.db, chat_id, message_id).await?;
+        if message.status != MessageStatus::Streaming {
+            return Err(AppError::Conflict("this reply is not being written".into()));
+        }
+        self.stop_running_reply(chat_id, message_id).await?;
+        store::message(&self.db, chat_id, message_id).await
+    }
+
+    /// Waits until a reply has ended (completed, stopped, failed or interrupted).
+    pub async fn wait_for_reply(&self, chat_id: i64, message_id: i64) -> AppResult<Message> {
+        self.replies.wait(message_id).await;
+        store::message(&self.db, chat_id, message_id).await
+    }
+}

@@ -1,0 +1,137 @@
+//! Chats and messages: the customer's side of the service. [`ChatService`] is the one facade the
+//! adapters (server functions, REST, WebSockets) call; its work is split by collaborator:
+//! `chats` (a conversation's life), `messages` (what customers send, edit and delete),
+//! `replies` (the streaming engine), `rules` (checks), `store` (every query). Changes go through
+//! [`crate::server::events::ChatTx`].
+
+mod chats;
+mod messages;
+pub mod replies;
+pub mod rules;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
+
+use self::{replies::Replies, rules::SendBudget};
+use super::{
+    config::Config,
+    db::Db,
+    error::{AppError, AppResult},
+    events::Hub,
+    llm::{Assistant, Context, Contexts},
+    notify::Notifier,
+};
+use crate::model::{ContextInfo, Message};
+
+pub use chats::ChatChanges;
+pub use messages::Outgoing;
+
+/// Who is asking. Visitors own their chats; staff come with the inquiry panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+}
+
+/// Limits and timings the service enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub message_max_chars: usize,
+    pub prompt_budget_chars: usize,
+    pub idle_timeout: Duration,
+    pub max_retries: u32,
+    /// How long token deltas are gathered into one event after the first.
+    pub coalesce: Duration,
+    pub sends_per_minute: usize,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Self {
+        Limits {
+            message_max_chars: config.message_max_chars as usize,
+            prompt_budget_chars: config.prompt_budget_chars as usize,
+            idle_timeout: config.idle_timeout(),
+            max_retries: config.openai_max_retries,
+            coalesce: Duration::from_millis(config.delta_coalesce_ms),
+            sends_per_minute: config.sends_per_minute as usize,
+        }
+    }
+}
+
+/// The answer to a send or an edit: the customer's message and the reply being written (if any).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub message: Message,
+    pub reply: Option<Message>,
+    /// False when a retried send found the message it had already created.
+    pub created: bool,
+}
+
+pub struct ChatService {
+    pub db: Db,
+    pub hub: Hub,
+    assistant: Arc<dyn Assistant>,
+    contexts: Contexts,
+    limits: Limits,
+    replies: Replies,
+    sends: SendBudget,
+    notifier: Option<Notifier>,
+}
+
+impl ChatService {
+    pub fn new(db: Db, assistant: Arc<dyn Assistant>, contexts: Contexts, limits: Limits) -> Self {
+        ChatService {
+            db,
+            hub: Hub::default(),
+            assistant,
+            contexts,
+            sends: SendBudget::new(limits.sends_per_minute),
+            limits,
+            replies: Replies::default(),
+            notifier: None,
+        }
+    }
+
+    /// Emails staff about new high-priority inquiries through `notifier`.
+    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Starts the background work: replies a restart interrupted are marked so, and the staff
+    /// panel's feed runs.
+    pub async fn start(self: &Arc<Self>) -> AppResult<()> {
+        self.recover_interrupted().await?;
+        if let Some(queue) = self.hub.take_panel_queue() {
+            tokio::spawn(super::staff::panel::run(Arc::downgrade(self), queue));
+        }
+        Ok(())
+    }
+
+    pub fn assistant_name(&self) -> &'static str {
+        self.assistant.name()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn contexts(&self) -> Vec<ContextInfo> {
+        self.contexts.all().iter().map(|c| c.info()).collect()
+    }
+
+    /// A context by id, or a 422 that lists the known ones.
+    pub(crate) fn context(&self, id: &str) -> AppResult<&Context> {
+        self.contexts.get(id).ok_or_else(|| {
+            let known: Vec<_> = self.contexts.all().iter().map(|c| c.id.as_str()).collect();
+            AppError::Invalid(format!("unknown context '{id}'; choose one of: {}", known.join(", ")))
+        })
+    }
+
+    pub(crate) fn context_or_default(&self, id: Option<&str>) -> &Context {
+        id.and_then(|id| self.contexts.get(id)).unwrap_or_else(|| self.contexts.default_context())
+    }
+
+    pub(crate) fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
+    }
+}

@@ -1,0 +1,351 @@
+//! The streaming engine: a reply is written by a background task that opens the upstream stream
+//! (retrying until the first chunk), appends text as it arrives (the first words at once, then
+//! gathered for `coalesce`), and ends the reply as complete, stopped, failed or interrupted. The
+//! text so far is always kept. Running replies can be stopped and awaited.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{store, ChatService};
+use crate::{
+    model::{Delta, Event, MessageStatus, Role, Usage},
+    server::{
+        error::AppResult,
+        events::ChatTx,
+        llm::{Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt, PromptMessage},
+    },
+};
+
+pub const STOPPED_REASON: &str = "stopped before it finished";
+
+struct Running {
+    chat_id: i64,
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+/// The replies this process is writing.
+#[derive(Default)]
+pub struct Replies {
+    running: Mutex<HashMap<i64, Running>>,
+}
+
+impl Replies {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Running>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self, chat_id: i64, reply_id: i64) -> (CancellationToken, watch::Sender<bool>) {
+        let cancel = CancellationToken::new();
+        let (done_tx, done) = watch::channel(false);
+        self.running().insert(reply_id, Running { chat_id, cancel: cancel.clone(), done });
+        (cancel, done_tx)
+    }
+
+    fn finished(&self, reply_id: i64) {
+        self.running().remove(&reply_id);
+    }
+
+    /// Stops every reply being written in a chat (a person takes over, the chat is deleted).
+    pub fn cancel_chat(&self, chat_id: i64) {
+        for running in self.running().values().filter(|r| r.chat_id == chat_id) {
+            running.cancel.cancel();
+        }
+    }
+
+    /// Stops one reply, if it is being written.
+    pub fn cancel(&self, reply_id: i64) {
+        if let Some(running) = self.running().get(&reply_id) {
+            running.cancel.cancel();
+        }
+    }
+
+    /// Stops a reply and waits until its task wrote the end; false when none was running here.
+    async fn cancel_and_wait(&self, reply_id: i64) -> bool {
+        let running = self.running().get(&reply_id).map(|r| (r.cancel.clone(), r.done.clone()));
+        match running {
+            Some((cancel, mut done)) => {
+                cancel.cancel();
+                let _ = done.wait_for(|finished| *finished).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits until a reply's task ended (at once when none runs).
+    pub async fn wait(&self, reply_id: i64) {
+        let done = self.running().get(&reply_id).map(|r| r.done.clone());
+        if let Some(mut done) = done {
+            let _ = done.wait_for(|finished| *finished).await;
+        }
+    }
+}
+
+/// How a reply ended.
+enum Outcome {
+    Complete,
+    Stopped,
+    /// Failed before any text.
+    Failed(String),
+    /// Failed after some text; the text is kept.
+    Interrupted(String),
+    /// The message was deleted or finished elsewhere: nothing to write.
+    Gone,
+}
+
+impl ChatService {
+    /// Replies left `streaming` by a crash or restart become `interrupted`, their text kept.
+    pub async fn recover_interrupted(&self) -> AppResult<usize> {
+        let rows = store::streaming_replies(&self.db).await?;
+        for (id, chat_id) in &rows {
+            let reason = "the server restarted while this reply was being written";
+            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(reason), None).await?;
+        }
+        if !rows.is_empty() {
+            tracing::warn!(count = rows.len(), "replies interrupted by a restart were marked interrupted");
+        }
+        Ok(rows.len())
+    }
+
+    /// Stops a reply: its task ends it, or (when no task here writes it) it is ended now.
+    pub(crate) async fn stop_running_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
+        if !self.replies.cancel_and_wait(reply_id).await {
+            self.finish_reply(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every reply being written in a chat.
+    pub(crate) fn cancel_replies_of(&self, chat_id: i64) {
+        self.replies.cancel_chat(chat_id);
+    }
+
+    pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, reply_id: i64) {
+        let (cancel, done) = self.replies.start(chat_id, reply_id);
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(error) = service.write_reply(chat_id, reply_id, &cancel).await {
+                tracing::error!(?error, chat_id, reply_id, "writing a reply failed");
+                let reason = "the reply could not be saved; please try again";
+                if let Err(error) =
+                    service.finish_reply(chat_id, reply_id, "", MessageStatus::Failed, Some(reason), None).await
+                {
+                    tracing::error!(?error, reply_id, "marking a reply failed did not work either");
+                }
+            }
+            service.replies.finished(reply_id);
+            let _ = done.send(true);
+        });
+    }
+
+    async fn prompt_for(&self, chat_id: i64, reply_id: i64) -> AppResult<Prompt> {
+        let (context, product_id, rows) = store::prompt_inputs(&self.db, chat_id, reply_id).await?;
+        let context = self.context_or_default(Some(&context));
+        let product = match product_id {
+            Some(id) => self.get_product(id).await.ok(),
+            None => None,
+        };
+        let history = rows
+            .into_iter()
+            .rev()
+            .filter(|(_, content, status)| !content.is_empty() && status != MessageStatus::Failed.as_str())
+            .filter_map(|(role, content, _)| Some(PromptMessage { role: role.parse().ok()?, content }))
+            .filter(|m| m.role != Role::System)
+            .collect();
+        Ok(Prompt::build(context, product.as_ref(), history, self.limits.prompt_budget_chars))
+    }
+
+    /// Opens the upstream stream, retrying with jittered exponential backoff (honouring
+    /// Retry-After) until the first chunk arrives.
+    async fn open_stream(
+        &self,
+        prompt: &Prompt,
+        cancel: &CancellationToken,
+    ) -> Result<(ChunkStream, Option<Chunk>), Outcome> {
+        let mut attempt = 0u32;
+        loop {
+            let idle = self.limits.idle_timeout;
+            let started = async {
+                let mut stream = tokio::time::timeout(idle, self.assistant.stream(prompt.clone()))
+                    .await
+                    .map_err(|_| timeout_error())??;
+                match tokio::time::timeout(idle, stream.next()).await.map_err(|_| timeout_error())? {
+                    Some(Ok(first)) => Ok((stream, Some(first))),
+                    Some(Err(e)) => Err(e),
+                    None => Ok((stream, None)),
+                }
+            };
+            let error = tokio::select! {
+                _ = cancel.cancelled() => return Err(Outcome::Stopped),
+                result = started => match result {
+                    Ok(opened) => return Ok(opened),
+                    Err(error) => error,
+                },
+            };
+            if !error.is_retryable() || attempt >= self.limits.max_retries {
+                return Err(Outcome::Failed(error.message));
+            }
+            let delay = retry_delay(attempt, error.retry_after);
+            tracing::info!(attempt, ?delay, reason = %error.message, "retrying the assistant");
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(Outcome::Stopped),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn write_reply(&self, chat_id: i64, reply_id: i64, cancel: &CancellationToken) -> AppResult<()> {
+        let prompt = self.prompt_for(chat_id, reply_id).await?;
+        let (mut stream, first) = match self.open_stream(&prompt, cancel).await {
+            Ok(opened) => opened,
+            Err(outcome) => return self.end_reply(chat_id, reply_id, "", outcome, None).await,
+        };
+        let mut pending = String::new();
+        let mut usage = None;
+        let mut wrote_text = false;
+        let mut flush_at: Option<tokio::time::Instant> = None;
+        let mut next = first.map(Ok);
+        let outcome = loop {
+            let item = match next.take() {
+                Some(item) => Some(item),
+                None => {
+                    let deadline = flush_at;
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => break Outcome::Stopped,
+                        _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await },
+                            if deadline.is_some() => {
+                            flush_at = None;
+                            if !self.append_delta(chat_id, reply_id, &std::mem::take(&mut pending)).await? {
+                                break Outcome::Gone;
+                            }
+                            continue;
+                        }
+                        chunk = tokio::time::timeout(self.limits.idle_timeout, stream.next()) => match chunk {
+                            Ok(chunk) => chunk,
+                            Err(_) => Some(Err(timeout_error())),
+                        },
+                    }
+                }
+            };
+            match item {
+                None => break Outcome::Complete,
+                Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                Some(Ok(Chunk::Text(text))) => {
+                    pending.push_str(&text);
+                    if !wrote_text {
+                        // The first words go out at once: coalescing must not delay the first token.
+                        wrote_text = true;
+                        if !self.append_delta(chat_id, reply_id, &std::mem::take(&mut pending)).await? {
+                            break Outcome::Gone;
+                        }
+                    } else if flush_at.is_none() {
+                        flush_at = Some(tokio::time::Instant::now() + self.limits.coalesce);
+                    }
+                }
+                Some(Err(error)) if wrote_text || !pending.is_empty() => break Outcome::Interrupted(error.message),
+                Some(Err(error)) => break Outcome::Failed(error.message),
+            }
+        };
+        self.end_reply(chat_id, reply_id, &pending, outcome, usage).await
+    }
+
+    async fn end_reply(
+        &self,
+        chat_id: i64,
+        reply_id: i64,
+        rest: &str,
+        outcome: Outcome,
+        usage: Option<Usage>,
+    ) -> AppResult<()> {
+        let (status, reason) = match &outcome {
+            Outcome::Complete => (MessageStatus::Complete, None),
+            Outcome::Stopped => (MessageStatus::Stopped, Some(STOPPED_REASON)),
+            Outcome::Failed(reason) => (MessageStatus::Failed, Some(reason.as_str())),
+            Outcome::Interrupted(reason) => (MessageStatus::Interrupted, Some(reason.as_str())),
+            Outcome::Gone => return Ok(()),
+        };
+        self.finish_reply(chat_id, reply_id, rest, status, reason, usage).await
+    }
+
+    /// Appends text to a streaming reply and records the delta. False when the reply is gone
+    /// (deleted, or ended elsewhere).
+    async fn append_delta(&self, chat_id: i64, reply_id: i64, text: &str) -> AppResult<bool> {
+        if text.is_empty() {
+            return Ok(true);
+        }
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        if !tx.append_to_reply(reply_id, text).await? {
+            return Ok(false);
+        }
+        tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: text.to_string() })).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends a streaming reply with its final status; the text so far is kept.
+    async fn finish_reply(
+        &self,
+        chat_id: i64,
+        reply_id: i64,
+        rest: &str,
+        status: MessageStatus,
+        reason: Option<&str>,
+        usage: Option<Usage>,
+    ) -> AppResult<()> {
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        if !tx.end_reply(reply_id, rest, status, reason, usage).await? {
+            return Ok(());
+        }
+        if !rest.is_empty() {
+            // Deltas alone must rebuild the saved text.
+            tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: rest.to_string() })).await?;
+        }
+        tx.message_event(reply_id, Event::MessageCompleted).await?;
+        tx.touch().await?;
+        tx.commit().await
+    }
+}
+
+fn timeout_error() -> LlmError {
+    LlmError::new(LlmErrorKind::Timeout, "the assistant service stopped responding")
+}
+
+/// Exponential backoff from 250 ms with full jitter, or what the upstream asked for (capped at a minute).
+fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(wait) = retry_after {
+        return wait.min(Duration::from_secs(60));
+    }
+    let base = Duration::from_millis(250).saturating_mul(2u32.saturating_pow(attempt)).min(Duration::from_secs(8));
+    let jitter = rand::random::<f64>();
+    base.mul_f64(0.5 + jitter / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_wins_over_backoff_and_is_capped_at_a_minute() {
+        assert_eq!(retry_delay(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(retry_delay(0, Some(Duration::from_secs(600))), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_capped() {
+        for attempt in 0..10 {
+            let base = Duration::from_millis(250).saturating_mul(2u32.pow(attempt)).min(Duration::from_secs(8));
+            let d = retry_delay(attempt, None);
+            assert!(d >= base / 2 && d <= base, "attempt {attempt}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The small rules every adapter relies on, checked in one place: message text, titles, client
+//! ids, read marks, and the per-visitor send budget.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    model::CLIENT_ID_MAX_LEN,
+    server::error::{AppError, AppResult},
+};
+
+/// Message text: not blank, at most `max` characters.
+pub fn check_content(content: &str, max: usize) -> AppResult<()> {
+    if content.trim().is_empty() {
+        return Err(AppError::Invalid("the message is empty".into()));
+    }
+    let len = content.chars().count();
+    if len > max {
+        return Err(AppError::TooLong { len, max });
+    }
+    Ok(())
+}
+
+/// A client's id for a send: 1 to 64 visible ASCII characters.
+pub fn check_client_id(client_id: &str) -> AppResult<()> {
+    if client_id.is_empty() || client_id.len() > CLIENT_ID_MAX_LEN || !client_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::Invalid(format!(
+            "client_id must be 1 to {CLIENT_ID_MAX_LEN} visible ASCII characters (a UUID fits)"
+        )));
+    }
+    Ok(())
+}
+
+/// A chat title: not blank, at most 120 characters; trimmed.
+pub fn check_title(title: &str) -> AppResult<&str> {
+    match title.trim() {
+        "" => Err(AppError::Invalid("the title must not be empty".into())),
+        t if t.chars().count() > 120 => Err(AppError::Invalid("the title must be at most 120 characters".into())),
+        t => Ok(t),
+    }
+}
+
+/// A new chat's title from its first message: the first line, cut at sixty characters.
+pub fn title_from(content: &str) -> String {
+    let line = content.trim().lines().next().unwrap_or_default();
+    let mut title: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 {
+        title.push('…');
+    }
+    title
+}
+
+/// How far a reader has read: a message id, parsed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadUpTo(i64);
+
+impl ReadUpTo {
+    pub fn new(message_id: i64) -> AppResult<ReadUpTo> {
+        if message_id < 0 {
+            return Err(AppError::Invalid("up_to is a message id".into()));
+        }
+        Ok(ReadUpTo(message_id))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// Sends per visitor in a sliding minute.
+pub struct SendBudget {
+    per_minute: usize,
+    windows: Mutex<HashMap<i64, VecDeque<Instant>>>,
+}
+
+impl SendBudget {
+    pub fn new(per_minute: usize) -> Self {
+        SendBudget { per_minute, windows: Mutex::default() }
+    }
+
+    /// Spends one send of `user_id`'s budget, or refuses with 429.
+    pub fn spend(&self, user_id: i64) -> AppResult<()> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let expired = |t: &Instant| now.duration_since(*t) > Duration::from_secs(60);
+        if windows.len() >= 4096 {
+            // Forget visitors who sent nothing in the last minute.
+            windows.retain(|_, window| window.back().is_some_and(|t| !expired(t)));
+        }
+        let window = windows.entry(user_id).or_default();
+        while window.front().is_some_and(expired) {
+            window.pop_front();
+        }
+        if window.len() >= self.per_minute {
+            return Err(AppError::RateLimited);
+        }
+        window.push_back(now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_the_first_line_cut_at_sixty_characters() {
+        assert_eq!(title_from("  Hello there\nsecond line"), "Hello there");
+        let long = "x".repeat(80);
+        assert_eq!(title_from(&long).chars().count(), 61);
+    }
+
+    #[test]
+    fn client_ids_are_short_visible_ascii() {
+        assert!(check_client_id("0b5f3c1e-8a1d-4c7e-9f00-1b2c3d4e5f60").is_ok());
+        assert!(check_client_id("").is_err());
+        assert!(check_client_id("has space").is_err());
+        assert!(check_client_id(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn the_send_budget_refuses_the_send_past_the_limit_per_visitor() {
+        let budget = SendBudget::new(2);
+        assert!(budget.spend(1).is_ok());
+        assert!(budget.spend(1).is_ok());
+        assert!(matches!(budget.spend(1), Err(AppError::RateLimited)));
+        assert!(budget.spend(2).is_ok(), "another visitor has a budget of their own");
+    }
+
+    #[test]
+    fn a_read_mark_is_a_message_id() {
+        assert_eq!(ReadUpTo::new(7).unwrap().get(), 7);
+        assert!(ReadUpTo::new(-1).is_err());
+    }
+}

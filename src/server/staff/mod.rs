@@ -1,0 +1,259 @@
+//! The staff side: inquiries, which are chats seen from the staff side (not a second model),
+//! staff replies and triage, read and delivery marks, high-priority notices, and the panel's live
+//! feed (`panel`). Adapters check the role; the rules live here.
+
+pub mod panel;
+
+use super::{
+    auth::Staff,
+    chat::{
+        rules::{check_content, ReadUpTo},
+        store::{ChatRow, NewMessage, ReadMark},
+        ChatService,
+    },
+    error::{AppError, AppResult},
+    events::ChatTx,
+    notify::InquiryNotice,
+};
+use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, Priority, StatusFilter};
+pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember};
+
+#[derive(sqlx::FromRow)]
+struct InquiryRow {
+    #[sqlx(flatten)]
+    chat: ChatRow,
+    product_name: Option<String>,
+    message_count: i64,
+    customer_message_count: i64,
+    unread_count: i64,
+    last_message: Option<String>,
+    is_inquiry: i64,
+}
+
+impl InquiryRow {
+    fn into_inquiry(self) -> AppResult<Inquiry> {
+        Ok(Inquiry {
+            chat: self.chat.into_chat()?,
+            product_name: self.product_name,
+            message_count: self.message_count,
+            customer_message_count: self.customer_message_count,
+            unread_count: self.unread_count,
+            last_message: self.last_message,
+            is_inquiry: self.is_inquiry != 0,
+        })
+    }
+}
+
+/// A chat is an inquiry once the customer wrote, left an email or asked for a person, or staff
+/// acted on it: a visitor who only opened the window is not one. Defined here only; the panel
+/// reads `is_inquiry`.
+const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
+     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))";
+
+fn inquiry_select() -> String {
+    format!(
+        "SELECT c.id, c.owner_id, c.title, c.context, c.product_id, c.status, c.priority, \
+         c.assignee_id, c.ai_enabled, c.customer_email, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, \
+         c.staff_read_up_to, c.customer_read_up_to, c.staff_delivered_up_to, \
+         p.name AS product_name, \
+         (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) AS message_count, \
+         (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user') AS customer_message_count, \
+         (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' AND m.id > c.staff_read_up_to) AS unread_count, \
+         (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
+          ORDER BY m.id DESC LIMIT 1) AS last_message, \
+         CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
+         FROM chats c LEFT JOIN products p ON p.id = c.product_id"
+    )
+}
+
+impl ChatService {
+    /// The inquiry list: newest activity first, filtered, in cursor pages.
+    pub async fn list_inquiries(&self, staff: Staff, filter: &InquiryFilter) -> AppResult<InquiryPage> {
+        let query = filter.parse().map_err(AppError::Invalid)?;
+        let status = match query.status {
+            StatusFilter::Pending => "pending",
+            StatusFilter::All => "",
+            StatusFilter::Only(status) => status.as_str(),
+        };
+        let assignee = match query.assignee {
+            AssigneeFilter::Anyone => 0,
+            AssigneeFilter::Me => staff.user_id,
+            AssigneeFilter::Staff(id) => id,
+        };
+        let (before_at, before_id) =
+            query.before.map_or((i64::MAX, i64::MAX), |cursor| (cursor.last_activity_ms, cursor.chat_id));
+        let text = query.text.as_deref().map(|q| {
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows: Vec<InquiryRow> = sqlx::query_as(&format!(
+            "{} WHERE {TOUCHED} AND ($1 = '' OR c.status = $1) AND ($2 = '' OR c.priority = $2) \
+             AND ($3 = 0 OR c.product_id = $3) AND ($4 = 0 OR c.assignee_id = $4) \
+             AND ($5 = '' OR LOWER(c.title) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(c.customer_email, '')) LIKE $5 ESCAPE '\\' \
+                  OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
+             AND (c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.id < $7)) \
+             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $8",
+            inquiry_select()
+        ))
+        .bind(status)
+        .bind(query.priority.map_or("", |p| p.as_str()))
+        .bind(query.product_id.unwrap_or(0))
+        .bind(assignee)
+        .bind(text.unwrap_or_default())
+        .bind(before_at)
+        .bind(before_id)
+        .bind(query.limit + 1)
+        .fetch_all(&self.db.read)
+        .await?;
+        let limit = query.limit as usize;
+        let more = rows.len() > limit;
+        let cursor = rows.get(limit - 1).map(|r| {
+            crate::model::InquiryCursor { last_activity_ms: r.chat.last_activity_at, chat_id: r.chat.id }.encode()
+        });
+        let inquiries = rows.into_iter().take(limit).map(InquiryRow::into_inquiry).collect::<AppResult<Vec<_>>>()?;
+        Ok(InquiryPage { inquiries, next_cursor: if more { cursor } else { None } })
+    }
+
+    pub async fn get_inquiry(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {
+        self.inquiry_summary(chat_id).await?.ok_or(AppError::not_found("inquiry"))
+    }
+
+    /// A conversation as the panel lists it (what the panel feed carries).
+    pub(crate) async fn inquiry_summary(&self, chat_id: i64) -> AppResult<Option<Inquiry>> {
+        sqlx::query_as::<_, InquiryRow>(&format!("{} WHERE c.id = $1", inquiry_select()))
+            .bind(chat_id)
+            .fetch_optional(&self.db.read)
+            .await?
+            .map(InquiryRow::into_inquiry)
+            .transpose()
+    }
+
+    pub async fn inquiry_messages(
+        &self,
+        _staff: Staff,
+        chat_id: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    ) -> AppResult<MessagePage> {
+        self.any_chat(chat_id).await?;
+        self.page_of(chat_id, before, after, limit).await
+    }
+
+    /// A conversation's events after `after`, for staff (the same events the customer gets).
+    pub async fn follow_inquiry(
+        &self,
+        _staff: Staff,
+        chat_id: i64,
+        after: Option<i64>,
+    ) -> AppResult<futures::stream::BoxStream<'static, AppResult<ChatEvent>>> {
+        let chat = self.any_chat(chat_id).await?;
+        self.follow_chat(&chat, after).await
+    }
+
+    async fn any_chat(&self, chat_id: i64) -> AppResult<ChatRow> {
+        super::chat::store::chat_row(&self.db, chat_id).await?.ok_or(AppError::not_found("inquiry"))
+    }
+
+    async fn staff_name(&self, staff: Staff) -> AppResult<String> {
+        Ok(self.me(staff.user_id).await?.display_name)
+    }
+
+    /// A staff reply. Replying takes the conversation over: the assistant stops, the customer sees
+    /// that a person joined, and the inquiry is in progress and assigned (if it was not).
+    pub async fn staff_reply(&self, staff: Staff, chat_id: i64, content: &str) -> AppResult<Message> {
+        check_content(content, self.limits().message_max_chars)?;
+        let chat = self.any_chat(chat_id).await?;
+        let name = self.staff_name(staff).await?;
+        self.cancel_replies_of(chat_id);
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        if chat.ai_enabled() {
+            tx.insert_message(NewMessage::system(&format!("{name} joined the conversation"))).await?;
+        }
+        let message = tx.insert_message(NewMessage::from_staff(staff.user_id, content)).await?;
+        tx.staff_replied(staff.user_id, message.id).await?;
+        tx.chat_updated().await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    /// Status, priority, assignee, and taking over from / handing back to the assistant.
+    pub async fn update_inquiry(&self, staff: Staff, chat_id: i64, patch: &InquiryPatch) -> AppResult<Inquiry> {
+        let chat = self.any_chat(chat_id).await?;
+        if let Some(Some(assignee)) = patch.assignee_id {
+            if !self.is_staff(assignee).await? {
+                return Err(AppError::Invalid(format!("there is no staff member with id {assignee}")));
+            }
+        }
+        let name = self.staff_name(staff).await?;
+        let taking_over = patch.ai_enabled == Some(false) && chat.ai_enabled();
+        let handing_back = patch.ai_enabled == Some(true) && !chat.ai_enabled();
+        if taking_over {
+            self.cancel_replies_of(chat_id);
+        }
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.set_triage(patch.status, patch.priority, patch.assignee_id).await?;
+        if taking_over || handing_back {
+            tx.set_ai_enabled(handing_back).await?;
+            let line = if taking_over {
+                format!("{name} joined the conversation")
+            } else {
+                "The assistant is answering again".to_string()
+            };
+            tx.insert_message(NewMessage::system(&line)).await?;
+        }
+        tx.chat_updated().await?;
+        tx.commit().await?;
+        if patch.priority == Some(Priority::High) && !chat.is_high_priority() {
+            self.notify_high_priority(chat_id).await;
+        }
+        self.get_inquiry(staff, chat_id).await
+    }
+
+    /// A customer message reached a staff member's screen (the panel or the conversation feed).
+    /// However many staff screens acknowledge it, the mark is written once.
+    pub async fn staff_received(&self, chat_id: i64, message_id: i64) -> AppResult<()> {
+        if self.hub.claim_delivery(chat_id, message_id) {
+            self.move_read_mark(chat_id, ReadMark::Delivered, ReadUpTo::new(message_id)?).await?;
+        }
+        Ok(())
+    }
+
+    /// Staff have read the conversation up to message `up_to`; the customer sees the read mark.
+    pub async fn staff_mark_read(&self, _staff: Staff, chat_id: i64, up_to: i64) -> AppResult<()> {
+        let up_to = ReadUpTo::new(up_to)?;
+        self.any_chat(chat_id).await?;
+        self.move_read_mark(chat_id, ReadMark::Staff, up_to).await?;
+        Ok(())
+    }
+
+    /// Tells staff by email (when configured) that an inquiry became high priority.
+    pub(crate) async fn notify_high_priority(&self, chat_id: i64) {
+        let Some(notifier) = self.notifier() else { return };
+        match self.high_priority_notice(chat_id).await {
+            Ok(Some((to, notice))) => notifier.high_priority(to, notice),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(?error, chat_id, "could not prepare the staff notice"),
+        }
+    }
+
+    async fn high_priority_notice(&self, chat_id: i64) -> AppResult<Option<(Vec<String>, InquiryNotice)>> {
+        let staff: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL")
+                .fetch_all(&self.db.read)
+                .await?;
+        let chat: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT c.title, p.name, (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
+             ORDER BY m.id DESC LIMIT 1) FROM chats c LEFT JOIN products p ON p.id = c.product_id WHERE c.id = $1",
+        )
+        .bind(chat_id)
+        .fetch_optional(&self.db.read)
+        .await?;
+        Ok(chat.map(|(title, product, last_message)| {
+            (
+                staff.into_iter().filter_map(|(email,)| email).collect(),
+                InquiryNotice { chat_id, title, product, last_message },
+            )
+        }))
+    }
+}

@@ -1,0 +1,12 @@
+//! The API end to end, in one test binary (one link of the crate): a real server on a real port,
+//! a real database (a SQLite file and a PostgreSQL database per test), real WebSockets, and a real
+//! HTTP server speaking the OpenAI protocol. Server-rendered pages have their own binary
+//! (`tests/pages.rs`): they need one runtime.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chat;
+mod http_surface;
+mod staff;

@@ -54,8 +54,11 @@ e2e: tools test-deps ## Playwright tests against the release build (Playwright s
 
 test: tools test-deps lint test-rust e2e ## Everything CI runs, in order
 
-bench: ## Benchmarks: time to first token (1 and 64 streams), history reads with 100,000 messages
+bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, live-core load, history
+	pg_url=$$(scripts/ensure-postgres.sh)
 	cargo bench $(SSR_FEATURES) --bench ttft
+	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench ttft
+	cargo bench $(SSR_FEATURES) --bench load
 	cargo bench $(SSR_FEATURES) --bench history
 
 bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scrolled and streamed in Chromium

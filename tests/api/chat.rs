@@ -35,6 +35,7 @@ on_both_databases!(
     too_many_messages_in_a_minute_are_refused_with_429,
     a_failed_reply_can_be_retried_and_its_old_text_is_kept,
     asking_for_a_person_pauses_the_assistant_and_marks_the_chat_pending,
+    a_send_repeated_with_the_same_client_id_creates_one_message,
 );
 
 async fn a_new_chat_opens_with_the_greeting_of_its_context(backend: Backend) {
@@ -610,4 +611,36 @@ async fn asking_for_a_person_pauses_the_assistant_and_marks_the_chat_pending(bac
     app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await;
     let lines = app.messages(chat).await.into_iter().filter(|m| m.role == Role::System).count();
     assert_eq!(lines, 1);
+}
+
+/// A send retried with the same client id (a lost response, a double click) answers with what
+/// the first send created, even while its reply is still being written; a bad id is refused.
+async fn a_send_repeated_with_the_same_client_id_creates_one_message(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    app.fake().push(Script::slow_words("One answer only", Duration::from_millis(80)));
+    let path = format!("/api/v1/chats/{chat}/messages");
+    let body = json!({"content": "Where is my order?", "client_id": "9f1c2e7a-retry"});
+    let (status, first) = app.post(&path, body.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["message"]["client_id"], "9f1c2e7a-retry", "the saved message carries the client's id");
+    assert_eq!(first["reply"]["status"], "streaming");
+    let (status, again) = app.post(&path, body.clone()).await;
+    assert_eq!(status, 200, "a repeat is not a conflict, even while the reply streams: {again}");
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    assert_eq!(again["reply"]["id"], first["reply"]["id"]);
+    let reply = app.until_ended(chat, first["reply"]["id"].as_i64().unwrap()).await;
+    assert_eq!(reply.content, "One answer only");
+    let (status, after) = app.post(&format!("{path}?wait=true"), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(after["reply"]["content"], "One answer only", "the repeat shows the reply as it is now");
+    let messages = app.messages(chat).await;
+    assert_eq!(messages.iter().filter(|m| m.role == Role::User).count(), 1, "one message, however often it was sent");
+    assert_eq!(app.fake().requests().len(), 1, "one reply was written");
+    for bad in ["", "has spaces", &"x".repeat(65)] {
+        let (status, error) = app.post(&path, json!({"content": "hi", "client_id": bad})).await;
+        assert_eq!(status, 422, "{bad:?}: {error}");
+        assert_eq!(error["error"]["code"], "invalid");
+    }
+    assert_eq!(app.messages(chat).await.len(), messages.len(), "nothing was saved for a refused send");
 }

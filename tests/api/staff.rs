@@ -24,6 +24,7 @@ on_both_databases!(
     typing_shows_on_the_other_side_only_and_is_never_stored,
     staff_server_functions_answer_401_to_nobody_and_403_to_a_visitor,
     a_customer_message_is_delivered_once_it_reaches_a_staff_screen,
+    many_open_staff_screens_cost_one_delivery_write_per_customer_message,
 );
 
 const PASSWORD: &str = "a-long-enough-password";
@@ -425,14 +426,20 @@ async fn the_panel_feed_carries_every_conversations_changes_but_not_token_deltas
     next_matching(&mut customer, &mut seen, |e| e.kind == EventKind::MessageCompleted).await;
     assert!(seen.iter().any(|e| e.kind == EventKind::MessageDelta), "the customer got the reply token by token");
     let mut kinds = Vec::new();
-    loop {
+    let last = loop {
         let frame = next_frame(&mut panel).await.unwrap();
         assert_eq!(frame["chat_id"], chat);
+        // Every change comes with the conversation's summary: the panel needs no query of its own.
+        assert_eq!(frame["inquiry"]["chat"]["id"], chat, "{frame}");
         kinds.push(frame["type"].as_str().unwrap().to_string());
         if frame["type"] == "message.completed" && frame["data"]["id"] == reply.id {
-            break;
+            break frame;
         }
-    }
+    };
+    let summary = &last["inquiry"];
+    assert_eq!(summary["last_message"], "Hello there my friend", "the summary is taken after the change: {summary}");
+    assert_eq!(summary["customer_message_count"], 1);
+    assert_eq!(summary["is_inquiry"], true, "the customer wrote: it is an inquiry");
     assert!(kinds.contains(&"message.created".to_string()), "{kinds:?}");
     assert!(!kinds.contains(&"message.delta".to_string()), "no token deltas on the panel feed: {kinds:?}");
     assert!(question.id < reply.id);
@@ -626,4 +633,55 @@ async fn a_customer_message_is_delivered_once_it_reaches_a_staff_screen(backend:
     .await;
     assert_eq!(update.data["staff_delivered_up_to"], seen.id);
     assert!(update.data["staff_read_up_to"].as_i64() < Some(unseen.id), "delivered is not read");
+}
+
+/// Delivery is marked once per customer message, however many staff screens show it: the write
+/// count of the database does not grow with the number of open panels.
+async fn many_open_staff_screens_cost_one_delivery_write_per_customer_message(backend: Backend) {
+    const PANELS: usize = 12;
+    const MESSAGES: usize = 3;
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    // A person handles the chat: a customer message is then one write, with no reply after it.
+    let (status, _) =
+        call(&staff, "PATCH", app.url(&format!("/api/v1/admin/inquiries/{chat}")), Some(json!({"ai_enabled": false})))
+            .await;
+    assert_eq!(status, 200);
+    let cookie = staff_cookie(&app, "bea@example.com", "Bea").await;
+    let mut panels = Vec::new();
+    for _ in 0..PANELS {
+        panels.push(open_ws(&app, "/api/v1/admin/ws", Some(&cookie), None).await.unwrap());
+    }
+    let mut events = app.events(chat, None).await;
+    let mut seen = Vec::new();
+    let writes_before = app.state.service.db.write_count();
+    for round in 0..MESSAGES {
+        let (status, body) =
+            app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": format!("Message {round}")})).await;
+        assert_eq!(status, 201, "{body}");
+        assert!(body["reply"].is_null(), "a person handles the chat: no reply");
+        let id = body["message"]["id"].as_i64().unwrap();
+        next_matching(&mut events, &mut seen, |e| {
+            e.kind == EventKind::ChatUpdated && e.data["staff_delivered_up_to"].as_i64() >= Some(id)
+        })
+        .await;
+    }
+    // A last change every panel must receive after it handled the messages (a panel acknowledges
+    // a message before it reads its next frame): then every acknowledgement has been made.
+    let (status, _) =
+        call(&staff, "PATCH", app.url(&format!("/api/v1/admin/inquiries/{chat}")), Some(json!({"priority": "low"})))
+            .await;
+    assert_eq!(status, 200);
+    for panel in &mut panels {
+        loop {
+            let frame = next_frame(panel).await.unwrap();
+            if frame["type"] == "chat.updated" && frame["data"]["priority"] == "low" {
+                break;
+            }
+        }
+    }
+    let writes = app.state.service.db.write_count() - writes_before;
+    // Per message: the message itself and its delivery mark; plus the priority change.
+    assert_eq!(writes, (2 * MESSAGES + 1) as u64, "{PANELS} open panels, {MESSAGES} messages");
 }

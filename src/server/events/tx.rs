@@ -113,3 +113,73 @@ impl<'h> ChatTx<'h> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::model::{Deleted, Event};
+
+    async fn db_with_a_chat(name: &str) -> (Db, i64) {
+        let db = Db::connect(&format!("sqlite:file:{name}?mode=memory&cache=shared")).await.unwrap();
+        db.migrate().await.unwrap();
+        let mut tx = db.write.begin().await.unwrap();
+        let (owner,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (kind, display_name, created_at) VALUES ('visitor', 'Visitor', 0) RETURNING id",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let id = crate::server::chat::store::insert_chat(&mut tx, owner, "t", "support", None).await.unwrap();
+        tx.commit().await.unwrap();
+        (db, id)
+    }
+
+    fn deleted(message_id: i64) -> Event {
+        Event::MessageDeleted(Deleted { message_id })
+    }
+
+    #[tokio::test]
+    async fn a_change_that_is_not_committed_stores_and_publishes_nothing() {
+        let (db, chat) = db_with_a_chat("tx_rollback").await;
+        let hub = Hub::default();
+        let mut events = hub.subscribe(db.clone(), chat, 0);
+        {
+            let mut tx = ChatTx::begin(&hub, &db, chat).await.unwrap();
+            tx.emit(deleted(1)).await.unwrap();
+            // Dropped without commit: rolled back.
+        }
+        let mut tx = ChatTx::begin(&hub, &db, chat).await.unwrap();
+        assert_eq!(tx.emit(deleted(2)).await.unwrap(), 1, "the rolled-back sequence number is free again");
+        tx.commit().await.unwrap();
+        let first = events.next().await.unwrap().unwrap();
+        assert_eq!((first.seq, first.event), (1, deleted(2)), "only the committed change was published");
+        assert_eq!(db.write_count(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_changes_to_one_chat_get_consecutive_numbers_and_arrive_in_order() {
+        let (db, chat) = db_with_a_chat("tx_order").await;
+        let hub = std::sync::Arc::new(Hub::default());
+        let mut events = hub.subscribe(db.clone(), chat, 0);
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let (hub, db) = (hub.clone(), db.clone());
+                tokio::spawn(async move {
+                    for i in 0..5 {
+                        let mut tx = ChatTx::begin(&hub, &db, chat).await.unwrap();
+                        tx.emit(deleted(writer * 100 + i)).await.unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        for expected in 1..=40 {
+            assert_eq!(events.next().await.unwrap().unwrap().seq, expected);
+        }
+    }
+}

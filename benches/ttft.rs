@@ -32,8 +32,8 @@ fn pause(seed: &mut u64) -> Duration {
     Duration::from_millis(*seed % 100)
 }
 
-/// One browser-like visitor: one SSE connection, `rounds` messages.
-async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<Duration> {
+/// One browser-like visitor: one SSE connection, `rounds` messages; (round, sample) each.
+async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
     let client = visitor();
     let (chat, last_seq) = new_chat(&client, &base).await;
     let events = client.get(format!("{base}/api/v1/chats/{chat}/events?after={last_seq}")).send().await.unwrap();
@@ -55,17 +55,17 @@ async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<Duration>
         };
         let (sent, ttft) = tokio::join!(sent, first_delta);
         assert_eq!(sent.unwrap().status(), 201);
-        samples.push(ttft);
+        samples.push((round, ttft));
         while !events.next().await.contains("event: message.completed") {}
     }
     samples
 }
 
 /// The upstream alone, in the same shape.
-async fn upstream_stream(base_url: String, rounds: usize, mut seed: u64) -> Vec<Duration> {
+async fn upstream_stream(base_url: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
     let client = reqwest::Client::new();
     let mut samples = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
+    for round in 0..rounds {
         tokio::time::sleep(pause(&mut seed)).await;
         let started = Instant::now();
         let response = client
@@ -76,17 +76,19 @@ async fn upstream_stream(base_url: String, rounds: usize, mut seed: u64) -> Vec<
             .unwrap();
         let mut blocks = Blocks::new(response);
         while !blocks.next().await.contains("\"content\"") {}
-        samples.push(started.elapsed());
+        samples.push((round, started.elapsed()));
         while !blocks.next().await.contains("[DONE]") {}
     }
     samples
 }
 
-/// Runs `streams` streams at once: sorted samples and completed replies per second.
-async fn run<F, Fut>(streams: usize, make: F) -> (Vec<Duration>, f64)
+/// Runs `streams` streams at once: all samples sorted, those after every stream's first round
+/// sorted (the first round starts every stream within 100 ms: a burst, not a steady state), and
+/// completed replies per second.
+async fn run<F, Fut>(streams: usize, make: F) -> (Vec<Duration>, Vec<Duration>, f64)
 where
     F: Fn(u64) -> Fut,
-    Fut: std::future::Future<Output = Vec<Duration>> + Send + 'static,
+    Fut: std::future::Future<Output = Vec<(usize, Duration)>> + Send + 'static,
 {
     let started = Instant::now();
     let tasks: Vec<_> = (0..streams as u64).map(|i| tokio::spawn(make(0x9E37_79B9_7F4A_7C15 ^ (i + 1)))).collect();
@@ -95,8 +97,11 @@ where
         all.extend(task.await.unwrap());
     }
     let per_second = all.len() as f64 / started.elapsed().as_secs_f64();
+    let mut steady: Vec<Duration> = all.iter().filter(|(round, _)| *round > 0).map(|(_, d)| *d).collect();
+    let mut all: Vec<Duration> = all.into_iter().map(|(_, d)| d).collect();
     all.sort();
-    (all, per_second)
+    steady.sort();
+    (all, steady, per_second)
 }
 
 fn main() {
@@ -124,11 +129,16 @@ fn main() {
             "streams", "app p50", "app p99", "up p50", "up p99", "added p50", "added p99", "app rep/s", "up rep/s"
         );
         let mut at_64 = None;
+        let mut steady_64 = None;
         for streams in [1usize, 64] {
             run(streams.min(8), |seed| app_stream(base.clone(), 1, seed)).await; // warm-up
-            let (app, app_rate) = run(streams, |seed| app_stream(base.clone(), rounds, seed)).await;
+            let (app, app_steady, app_rate) = run(streams, |seed| app_stream(base.clone(), rounds, seed)).await;
             let url = upstream.base_url.clone();
-            let (up, up_rate) = run(streams, |seed| upstream_stream(url.clone(), rounds, seed)).await;
+            let (up, up_steady, up_rate) = run(streams, |seed| upstream_stream(url.clone(), rounds, seed)).await;
+            steady_64 = Some((
+                ms(percentile(&app_steady, 50.0)) - ms(percentile(&up_steady, 50.0)),
+                ms(percentile(&app_steady, 99.0)) - ms(percentile(&up_steady, 99.0)),
+            ));
             let (a50, a99) = (ms(percentile(&app, 50.0)), ms(percentile(&app, 99.0)));
             let (u50, u99) = (ms(percentile(&up, 50.0)), ms(percentile(&up, 99.0)));
             println!(
@@ -139,8 +149,11 @@ fn main() {
             at_64 = Some((a50 - u50, a99 - u99, app_rate / up_rate));
         }
         let (added50, added99, ratio) = at_64.unwrap();
+        let (steady50, steady99) = steady_64.unwrap();
         report("added time to first token, 64 streams, p50", added50, "ms", 5.0, true);
         report("added time to first token, 64 streams, p99", added99, "ms", 20.0, true);
+        report("  the same after each stream's first message, p50", steady50, "ms", 5.0, true);
+        report("  the same after each stream's first message, p99", steady99, "ms", 20.0, true);
         report("completed replies per second vs the upstream alone, 64 streams", ratio * 100.0, "%", 98.0, false);
         println!("server resident memory after the run: {:.1} MiB", server.rss_mib());
         drop(server);

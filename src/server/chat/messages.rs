@@ -128,6 +128,7 @@ impl ChatService {
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
+        tx.touch();
         let message = tx.edit_message(message_id, content).await?;
         // The reply to write again: the first assistant message after this one, before the next
         // customer message; or a new one when this is the newest message.
@@ -143,7 +144,6 @@ impl ChatService {
             (None, true) if following.is_empty() => Some(tx.insert_message(NewMessage::reply()).await?),
             (None, true) => None,
         };
-        tx.touch().await?;
         tx.commit().await?;
         if let Some(reply) = &reply {
             self.spawn_reply(chat_id, reply.id);
@@ -164,8 +164,8 @@ impl ChatService {
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
+        tx.touch();
         let reply = tx.reset_reply(message_id).await?;
-        tx.touch().await?;
         tx.commit().await?;
         self.spawn_reply(chat_id, reply.id);
         Ok(reply)

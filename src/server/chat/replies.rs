@@ -5,20 +5,20 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock, Weak},
     time::Duration,
 };
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{store, ChatService};
 use crate::{
     model::{Delta, Event, MessageStatus, Role, Usage},
     server::{
-        error::AppResult,
-        events::ChatTx,
+        error::{AppError, AppResult},
+        events::{BatchTx, ChatTx},
         llm::{Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt, PromptMessage},
     },
 };
@@ -31,10 +31,20 @@ struct Running {
     done: watch::Receiver<bool>,
 }
 
+/// Text to append to a streaming reply, and where to say whether it was.
+struct DeltaJob {
+    chat_id: i64,
+    reply_id: i64,
+    text: String,
+    appended: oneshot::Sender<Result<bool, ()>>,
+}
+
 /// The replies this process is writing.
 #[derive(Default)]
 pub struct Replies {
     running: Mutex<HashMap<i64, Running>>,
+    /// The delta writer's queue (started with the first reply).
+    deltas: OnceLock<mpsc::UnboundedSender<DeltaJob>>,
 }
 
 impl Replies {
@@ -129,6 +139,11 @@ impl ChatService {
     }
 
     pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, reply_id: i64) {
+        self.replies.deltas.get_or_init(|| {
+            let (queue, jobs) = mpsc::unbounded_channel();
+            tokio::spawn(write_deltas(Arc::downgrade(self), jobs));
+            queue
+        });
         let (cancel, done) = self.replies.start(chat_id, reply_id);
         let service = Arc::clone(self);
         tokio::spawn(async move {
@@ -277,19 +292,22 @@ impl ChatService {
         self.finish_reply(chat_id, reply_id, rest, status, reason, usage).await
     }
 
-    /// Appends text to a streaming reply and records the delta. False when the reply is gone
+    /// Appends text to a streaming reply and records the delta, through the delta writer (it
+    /// commits the deltas of every running reply together). False when the reply is gone
     /// (deleted, or ended elsewhere).
     async fn append_delta(&self, chat_id: i64, reply_id: i64, text: &str) -> AppResult<bool> {
         if text.is_empty() {
             return Ok(true);
         }
-        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-        if !tx.append_to_reply(reply_id, text).await? {
-            return Ok(false);
+        let queue = self.replies.deltas.get().ok_or_else(|| AppError::Internal("no delta writer".into()))?;
+        let (appended, answer) = oneshot::channel();
+        queue
+            .send(DeltaJob { chat_id, reply_id, text: text.to_string(), appended })
+            .map_err(|_| AppError::Internal("the delta writer stopped".into()))?;
+        match answer.await {
+            Ok(Ok(appended)) => Ok(appended),
+            _ => Err(AppError::Internal("the reply's text could not be saved".into())),
         }
-        tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: text.to_string() })).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Ends a streaming reply with its final status; the text so far is kept.
@@ -306,13 +324,61 @@ impl ChatService {
         if !tx.end_reply(reply_id, rest, status, reason, usage).await? {
             return Ok(());
         }
+        tx.touch();
         if !rest.is_empty() {
             // Deltas alone must rebuild the saved text.
             tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: rest.to_string() })).await?;
         }
         tx.message_event(reply_id, Event::MessageCompleted).await?;
-        tx.touch().await?;
         tx.commit().await
+    }
+}
+
+/// Most deltas one transaction writes.
+const DELTA_BATCH: usize = 256;
+
+/// The delta writer: appends the text of every running reply that has some waiting, in one
+/// transaction (group commit), so 64 streaming replies cost one write transaction at a time on
+/// the database rather than 64, and a customer's message never queues behind them for long.
+async fn write_deltas(service: Weak<ChatService>, mut jobs: mpsc::UnboundedReceiver<DeltaJob>) {
+    let mut batch = Vec::with_capacity(DELTA_BATCH);
+    while jobs.recv_many(&mut batch, DELTA_BATCH).await > 0 {
+        let Some(service) = service.upgrade() else { return };
+        match service.append_deltas(&batch).await {
+            Ok(appended) => {
+                for (job, appended) in batch.drain(..).zip(appended) {
+                    let _ = job.appended.send(Ok(appended));
+                }
+            }
+            Err(error) => {
+                tracing::error!(?error, deltas = batch.len(), "saving reply text failed");
+                for job in batch.drain(..) {
+                    let _ = job.appended.send(Err(()));
+                }
+            }
+        }
+    }
+}
+
+impl ChatService {
+    /// One transaction for many deltas; for each, whether its reply was still streaming.
+    async fn append_deltas(&self, jobs: &[DeltaJob]) -> AppResult<Vec<bool>> {
+        let chat_ids: Vec<i64> = jobs.iter().map(|job| job.chat_id).collect();
+        let mut tx = BatchTx::begin(&self.hub, &self.db, &chat_ids).await?;
+        let appends: Vec<(i64, &str)> = jobs.iter().map(|job| (job.reply_id, job.text.as_str())).collect();
+        let streaming = store::append_to_replies(tx.conn(), &appends).await?;
+        let appended: Vec<bool> = jobs.iter().map(|job| streaming.contains(&job.reply_id)).collect();
+        let deltas = jobs
+            .iter()
+            .zip(&appended)
+            .filter(|(_, appended)| **appended)
+            .map(|(job, _)| {
+                (job.chat_id, Event::MessageDelta(Delta { message_id: job.reply_id, text: job.text.clone() }))
+            })
+            .collect();
+        tx.emit_all(deltas).await?;
+        tx.commit().await?;
+        Ok(appended)
     }
 }
 

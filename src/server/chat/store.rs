@@ -301,6 +301,25 @@ pub async fn prompt_inputs(
     Ok((context, product_id, rows))
 }
 
+/// Appends text to replies that are still streaming, in one statement; the ids of those that
+/// were (a deleted or ended reply is left alone).
+pub async fn append_to_replies(conn: &mut AnyConnection, appends: &[(i64, &str)]) -> AppResult<Vec<i64>> {
+    if appends.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = (0..appends.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(", ");
+    // VALUES columns are column1, column2 on SQLite and PostgreSQL alike.
+    let sql = format!(
+        "UPDATE messages SET content = content || v.column2 FROM (VALUES {values}) AS v \
+         WHERE messages.id = v.column1 AND messages.status = 'streaming' RETURNING id"
+    );
+    let mut query = sqlx::query_as::<_, (i64,)>(&sql);
+    for (reply_id, text) in appends {
+        query = query.bind(*reply_id).bind(*text);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().map(|(id,)| id).collect())
+}
+
 /// Inserts a chat (in `conn`'s transaction) and returns its id.
 pub async fn insert_chat(
     conn: &mut AnyConnection,
@@ -343,6 +362,7 @@ impl ChatTx<'_> {
 
     /// Adds a message and records `message.created`; the chat's activity time moves.
     pub async fn insert_message(&mut self, new: NewMessage<'_>) -> AppResult<Message> {
+        self.touch();
         let seq = self.next_seq().await?;
         let chat_id = self.chat_id();
         let row: MessageRow = sqlx::query_as(&format!(
@@ -362,7 +382,6 @@ impl ChatTx<'_> {
         .await?;
         let message = row.into_message()?;
         self.store(seq, Event::MessageCreated(message.clone())).await?;
-        self.touch().await?;
         Ok(message)
     }
 
@@ -479,17 +498,6 @@ impl ChatTx<'_> {
         self.message_event(reply_id, Event::MessageUpdated).await
     }
 
-    /// Appends text to a reply that is still streaming; false when it is not (deleted or ended).
-    pub async fn append_to_reply(&mut self, reply_id: i64, text: &str) -> AppResult<bool> {
-        let updated = sqlx::query("UPDATE messages SET content = content || $1 WHERE id = $2 AND status = 'streaming'")
-            .bind(text)
-            .bind(reply_id)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        Ok(updated > 0)
-    }
-
     /// Ends a streaming reply with `rest` appended; false when it was not streaming.
     pub async fn end_reply(
         &mut self,
@@ -527,8 +535,9 @@ impl ChatTx<'_> {
         if deleted == 0 {
             return Err(AppError::not_found("message"));
         }
+        self.touch();
         self.emit(Event::MessageDeleted(Deleted { message_id })).await?;
-        self.touch().await
+        Ok(())
     }
 
     pub async fn set_title(&mut self, title: &str) -> AppResult<()> {
@@ -649,16 +658,5 @@ impl ChatTx<'_> {
         .await?
         .rows_affected();
         Ok(moved > 0)
-    }
-
-    /// The chat has new activity.
-    pub async fn touch(&mut self) -> AppResult<()> {
-        let chat_id = self.chat_id();
-        sqlx::query("UPDATE chats SET updated_at = $1, last_activity_at = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(chat_id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
     }
 }

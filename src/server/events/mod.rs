@@ -7,4 +7,4 @@ mod hub;
 mod tx;
 
 pub use hub::{events_after, Hub, PanelQueue, TypingFeed};
-pub use tx::{ChatLock, ChatTx};
+pub use tx::{BatchTx, ChatLock, ChatTx};

@@ -46,6 +46,8 @@ pub struct ChatTx<'h> {
     lock: ChatLock,
     tx: Transaction<'static, Any>,
     pending: Vec<ChatEvent>,
+    /// The chat has new activity: written with the next sequence number, or at commit.
+    activity: bool,
 }
 
 impl<'h> ChatTx<'h> {
@@ -53,14 +55,14 @@ impl<'h> ChatTx<'h> {
     pub async fn begin(hub: &'h Hub, db: &'h Db, chat_id: i64) -> AppResult<ChatTx<'h>> {
         let lock = hub.lock(chat_id).await;
         let tx = db.write.begin().await?;
-        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new() })
+        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false })
     }
 
     /// Continues a transaction that created the chat `chat_id`: nobody else can know a chat that
     /// is not committed yet, so taking its lock after the transaction began waits on no one.
     pub async fn for_new_chat(hub: &'h Hub, db: &'h Db, tx: Transaction<'static, Any>, chat_id: i64) -> ChatTx<'h> {
         let lock = hub.lock(chat_id).await;
-        ChatTx { hub, db, lock, tx, pending: Vec::new() }
+        ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false }
     }
 
     pub fn chat_id(&self) -> i64 {
@@ -72,27 +74,24 @@ impl<'h> ChatTx<'h> {
         &mut self.tx
     }
 
-    /// Assigns the chat's next sequence number.
+    /// Marks new activity in the chat (its `updated_at` and `last_activity_at` move). Costs no
+    /// statement of its own when an event follows in this change.
+    pub fn touch(&mut self) {
+        self.activity = true;
+    }
+
+    /// Assigns the chat's next sequence number (with the activity time, when marked).
     pub async fn next_seq(&mut self) -> AppResult<i64> {
-        let (seq,): (i64,) =
-            sqlx::query_as("UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-                .bind(self.chat_id())
-                .fetch_one(&mut *self.tx)
-                .await?;
-        Ok(seq)
+        let activity = std::mem::take(&mut self.activity);
+        let chat_id = self.chat_id();
+        next_seq(&mut self.tx, chat_id, activity).await
     }
 
     /// Stores an event under a sequence number from [`ChatTx::next_seq`] (for an event whose
     /// data must show its own sequence number, such as `chat.updated`).
     pub async fn store(&mut self, seq: i64, event: Event) -> AppResult<()> {
-        sqlx::query("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(self.chat_id())
-            .bind(seq)
-            .bind(event.kind().as_str())
-            .bind(event.data_json())
-            .bind(now_ms())
-            .execute(&mut *self.tx)
-            .await?;
+        let chat_id = self.chat_id();
+        store_event(&mut self.tx, chat_id, seq, &event).await?;
         self.pending.push(ChatEvent { seq, event });
         Ok(())
     }
@@ -105,11 +104,152 @@ impl<'h> ChatTx<'h> {
     }
 
     /// Commits, then broadcasts the recorded events in order; the lock is released last.
-    pub async fn commit(self) -> AppResult<()> {
-        let ChatTx { hub, db, lock, tx, pending } = self;
+    pub async fn commit(mut self) -> AppResult<()> {
+        if std::mem::take(&mut self.activity) {
+            sqlx::query("UPDATE chats SET updated_at = $1, last_activity_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(self.chat_id())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let ChatTx { hub, db, lock, tx, pending, .. } = self;
         tx.commit().await?;
         db.count_write();
         hub.publish(&lock, pending);
+        Ok(())
+    }
+}
+
+async fn next_seq(conn: &mut AnyConnection, chat_id: i64, activity: bool) -> AppResult<i64> {
+    let (seq,): (i64,) = if activity {
+        sqlx::query_as(
+            "UPDATE chats SET last_seq = last_seq + 1, updated_at = $2, last_activity_at = $2 WHERE id = $1 \
+             RETURNING last_seq",
+        )
+        .bind(chat_id)
+        .bind(now_ms())
+        .fetch_one(conn)
+        .await?
+    } else {
+        sqlx::query_as("UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind(chat_id)
+            .fetch_one(conn)
+            .await?
+    };
+    Ok(seq)
+}
+
+async fn store_event(conn: &mut AnyConnection, chat_id: i64, seq: i64, event: &Event) -> AppResult<()> {
+    sqlx::query("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(chat_id)
+        .bind(seq)
+        .bind(event.kind().as_str())
+        .bind(event.data_json())
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Small changes to several chats in one transaction (group commit: the streaming engine writes
+/// the token deltas of every running reply this way). The same rule as [`ChatTx`]: every chat's
+/// lock is taken — in id order — before the transaction begins, and events are published per
+/// chat, in order, after commit.
+pub struct BatchTx<'h> {
+    hub: &'h Hub,
+    db: &'h Db,
+    /// Sorted by chat id, one per chat.
+    locks: Vec<ChatLock>,
+    tx: Transaction<'static, Any>,
+    pending: Vec<Vec<ChatEvent>>,
+}
+
+impl<'h> BatchTx<'h> {
+    pub async fn begin(hub: &'h Hub, db: &'h Db, chat_ids: &[i64]) -> AppResult<BatchTx<'h>> {
+        let mut ids = chat_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut locks = Vec::with_capacity(ids.len());
+        for id in ids {
+            locks.push(hub.lock(id).await);
+        }
+        let tx = db.write.begin().await?;
+        let pending = locks.iter().map(|_| Vec::new()).collect();
+        Ok(BatchTx { hub, db, locks, tx, pending })
+    }
+
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Stores events of the batch's chats, each under its chat's next sequence number, in three
+    /// statements whatever their number: the chats' counters move at once, the events go in as
+    /// one multi-row insert.
+    pub async fn emit_all(&mut self, events: Vec<(i64, Event)>) -> AppResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut counts: Vec<(i64, i64)> = Vec::new();
+        for (chat_id, _) in &events {
+            match counts.iter_mut().find(|(id, _)| id == chat_id) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*chat_id, 1)),
+            }
+        }
+        let values =
+            (0..counts.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(", ");
+        // VALUES columns are column1, column2 on SQLite and PostgreSQL alike.
+        let update = format!(
+            "UPDATE chats SET last_seq = last_seq + v.column2 FROM (VALUES {values}) AS v \
+             WHERE chats.id = v.column1 RETURNING id, last_seq"
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&update);
+        for (chat_id, n) in &counts {
+            query = query.bind(*chat_id).bind(*n);
+        }
+        let last: Vec<(i64, i64)> = query.fetch_all(&mut *self.tx).await?;
+        // The first sequence number each chat's events take.
+        let mut next: Vec<(i64, i64)> = counts
+            .iter()
+            .map(|(chat_id, n)| {
+                let last_seq = last.iter().find(|(id, _)| id == chat_id).map(|(_, seq)| *seq);
+                last_seq
+                    .map(|seq| (*chat_id, seq - n + 1))
+                    .ok_or_else(|| crate::server::error::AppError::Internal(format!("chat {chat_id} is gone")))
+            })
+            .collect::<AppResult<_>>()?;
+        let now = now_ms();
+        let rows = (0..events.len())
+            .map(|i| format!("(${}, ${}, ${}, ${}, ${})", 5 * i + 1, 5 * i + 2, 5 * i + 3, 5 * i + 4, 5 * i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let insert = format!("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES {rows}");
+        let mut query = sqlx::query(&insert);
+        let mut stored = Vec::with_capacity(events.len());
+        for (chat_id, event) in events {
+            let slot = next.iter_mut().find(|(id, _)| *id == chat_id).expect("counted above");
+            let seq = slot.1;
+            slot.1 += 1;
+            query = query.bind(chat_id).bind(seq).bind(event.kind().as_str()).bind(event.data_json()).bind(now);
+            stored.push((chat_id, ChatEvent { seq, event }));
+        }
+        query.execute(&mut *self.tx).await?;
+        for (chat_id, event) in stored {
+            let index = self.locks.binary_search_by_key(&chat_id, ChatLock::chat_id).map_err(|_| {
+                crate::server::error::AppError::Internal(format!("chat {chat_id} is not in this batch"))
+            })?;
+            self.pending[index].push(event);
+        }
+        Ok(())
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        let BatchTx { hub, db, locks, tx, pending } = self;
+        tx.commit().await?;
+        db.count_write();
+        for (lock, events) in locks.iter().zip(pending) {
+            hub.publish(lock, events);
+        }
         Ok(())
     }
 }
@@ -181,5 +321,30 @@ mod tests {
         for expected in 1..=40 {
             assert_eq!(events.next().await.unwrap().unwrap().seq, expected);
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_numbers_each_chats_events_in_order_and_publishes_them_after_commit() {
+        let (db, first) = db_with_a_chat("tx_batch").await;
+        let second = {
+            let mut tx = db.write.begin().await.unwrap();
+            let id = crate::server::chat::store::insert_chat(&mut tx, 1, "u", "support", None).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        };
+        let hub = Hub::default();
+        let mut tx = ChatTx::begin(&hub, &db, second).await.unwrap();
+        tx.emit(deleted(1)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut first_events = hub.subscribe(db.clone(), first, 0);
+        let mut second_events = hub.subscribe(db.clone(), second, 1);
+        let mut batch = BatchTx::begin(&hub, &db, &[second, first, second]).await.unwrap();
+        batch.emit_all(vec![(first, deleted(10)), (second, deleted(20)), (first, deleted(11))]).await.unwrap();
+        batch.commit().await.unwrap();
+        let a = first_events.next().await.unwrap().unwrap();
+        let b = first_events.next().await.unwrap().unwrap();
+        assert_eq!((a.seq, a.event, b.seq, b.event), (1, deleted(10), 2, deleted(11)));
+        let c = second_events.next().await.unwrap().unwrap();
+        assert_eq!((c.seq, c.event), (2, deleted(20)), "numbers continue after the chat's own");
     }
 }

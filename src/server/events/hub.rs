@@ -15,15 +15,17 @@ use crate::{
     server::{db::Db, error::AppResult},
 };
 
-/// Live fan-out capacity per chat; a subscriber that falls further behind catches up from the database.
-const CHANNEL_CAPACITY: usize = 64;
+/// Live fan-out capacity per chat; a subscriber that falls further behind catches up from the
+/// database. Its slots are allocated with the chat's channel, for every chat someone follows, so
+/// they hold `Arc`s (a few bytes each) rather than events.
+const CHANNEL_CAPACITY: usize = 32;
 /// Capacity of the staff panel's feed of every chat; a panel that falls further behind reloads.
 const PANEL_CAPACITY: usize = 1024;
 
 pub(super) struct Channel {
     /// Held while a change is written and broadcast, so broadcasts leave in sequence order.
     pub(super) write_lock: Arc<tokio::sync::Mutex<()>>,
-    tx: broadcast::Sender<ChatEvent>,
+    tx: broadcast::Sender<Arc<ChatEvent>>,
     /// Typing indicators: live only, never stored.
     typing: broadcast::Sender<Typing>,
 }
@@ -72,7 +74,7 @@ impl Hub {
             channels.retain(|_, weak| weak.strong_count() > 0);
         }
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let (typing, _) = broadcast::channel(16);
+        let (typing, _) = broadcast::channel(4);
         let channel = Arc::new(Channel { write_lock: Arc::new(tokio::sync::Mutex::new(())), tx, typing });
         channels.insert(chat_id, Arc::downgrade(&channel));
         channel
@@ -92,7 +94,7 @@ impl Hub {
                 let _ = self.panel_in.send((lock.chat_id(), event.clone()));
             }
             // No subscribers is fine: the event is stored.
-            let _ = lock.channel().tx.send(event);
+            let _ = lock.channel().tx.send(Arc::new(event));
         }
     }
 
@@ -157,7 +159,7 @@ impl Hub {
             db: Db,
             chat_id: i64,
             last: i64,
-            rx: broadcast::Receiver<ChatEvent>,
+            rx: broadcast::Receiver<Arc<ChatEvent>>,
             queue: VecDeque<ChatEvent>,
             backlog_read: bool,
             _channel: Arc<Channel>,
@@ -183,7 +185,7 @@ impl Hub {
                         Err(e) => return Some((Err(e), s)),
                     }
                 }
-                match s.rx.recv().await {
+                match s.rx.recv().await.map(Arc::unwrap_or_clone) {
                     Ok(event) if event.seq <= s.last => continue,
                     Ok(event) if event.seq == s.last + 1 => s.queue.push_back(event),
                     Ok(event) => {

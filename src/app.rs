@@ -1,6 +1,8 @@
 //! The Leptos app: the HTML shell, routes and pages. The chat window is on every page.
 
 use leptos::prelude::*;
+
+use crate::components::browser;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes, A},
@@ -11,8 +13,8 @@ use leptos_router::{
 use crate::{
     api::{get_product, list_products},
     components::{
-        admin::{AdminLogin, AdminPanel, ConversationRoute, NoConversation},
-        live, ChatWindow,
+        panel::{AdminLogin, AdminPanel, ConversationRoute, NoConversation},
+        ChatWindow,
     },
     model::Product,
 };
@@ -39,7 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    Effect::new(|_| live::mark_hydrated());
+    Effect::new(|_| browser::mark_hydrated());
     view! {
         <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>

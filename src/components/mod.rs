@@ -1,11 +1,11 @@
-//! The chat window and its pieces.
+//! The components of both audiences: the customer's chat window (`chat`), the staff panel
+//! (`panel`), the live connection both follow (`live`), and the browser glue they call
+//! (`browser`; on the server it compiles to nothing).
 
-pub mod admin;
-pub(crate) mod chat_window;
-mod composer;
+pub mod browser;
+pub mod chat;
 pub mod icons;
 pub mod live;
-mod messages;
-mod settings;
+pub mod panel;
 
-pub use chat_window::{ChatState, ChatWindow};
+pub use chat::{ChatState, ChatWindow};

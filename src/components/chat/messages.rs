@@ -3,11 +3,10 @@
 
 use leptos::{html, prelude::*};
 
-use super::{
-    chat_window::ChatState,
-    icons::{Icon, Svg},
-    live,
-};
+use crate::components::browser;
+
+use super::ChatState;
+use crate::components::icons::{Icon, Svg};
 use crate::{
     api::{delete_message, edit_message, list_messages, retry_reply},
     markdown::to_safe_html,
@@ -42,7 +41,7 @@ pub fn MessageList() -> impl IntoView {
         let _ = state.messages.with(|m| m.last().map(|m| m.content.len()));
         let grew_at_end = previous.is_some_and(|prev_last| prev_last != last_id);
         if state.follow_bottom.get() {
-            live::after_render(scroll_to_bottom);
+            browser::after_render(scroll_to_bottom);
         } else if grew_at_end {
             new_below.set(true);
         }
@@ -57,7 +56,7 @@ pub fn MessageList() -> impl IntoView {
     };
     // After the window changed, puts message `id` back where it was on screen.
     let restore = move |id: i64, before: f64| {
-        live::after_render(move || {
+        browser::after_render(move || {
             if let (Some(el), Some(now)) = (list.get_untracked(), offset_of(id)) {
                 el.set_scroll_top(el.scroll_top() + (now - before) as i32);
             }
@@ -163,7 +162,7 @@ pub fn MessageList() -> impl IntoView {
     let show_newest = move |_| {
         leptos::task::spawn_local(async move {
             state.jump_to_latest().await;
-            live::after_render(scroll_to_bottom);
+            browser::after_render(scroll_to_bottom);
         });
     };
 
@@ -252,7 +251,7 @@ fn Bubble(message: Message) -> impl IntoView {
     let role = message.role;
     let own = role == Role::User;
     let created_at = message.created_at.clone();
-    let time = move || if state.hydrated.get() { live::local_time(&created_at) } else { String::new() };
+    let time = move || if state.hydrated.get() { browser::local_time(&created_at) } else { String::new() };
 
     if role == Role::System {
         return view! {
@@ -457,7 +456,7 @@ fn Bubble(message: Message) -> impl IntoView {
                             let opening = mode.get_untracked() != Mode::Menu;
                             mode.set(if opening { Mode::Menu } else { Mode::Reading });
                             if opening {
-                                live::after_render(move || live::focus_by_id(&format!("menu-{id}-first")));
+                                browser::after_render(move || browser::focus_by_id(&format!("menu-{id}-first")));
                             }
                         }
                     >
@@ -471,10 +470,10 @@ fn Bubble(message: Message) -> impl IntoView {
                                 if key == "Escape" {
                                     ev.stop_propagation();
                                     mode.set(Mode::Reading);
-                                    live::focus_by_id(&format!("menu-button-{id}"));
+                                    browser::focus_by_id(&format!("menu-button-{id}"));
                                 } else if key == "ArrowDown" || key == "ArrowUp" {
                                     ev.prevent_default();
-                                    live::move_focus_within(&format!("menu-{id}"), if key == "ArrowDown" { 1 } else { -1 });
+                                    browser::move_focus_within(&format!("menu-{id}"), if key == "ArrowDown" { 1 } else { -1 });
                                 }
                             }
                             role="menu"
@@ -490,7 +489,7 @@ fn Bubble(message: Message) -> impl IntoView {
                                         on:click=move |_| {
                                             mode.set(Mode::Editing);
                                             let edit_id = edit_id.clone();
-                                            live::after_render(move || live::focus_by_id(&edit_id));
+                                            browser::after_render(move || browser::focus_by_id(&edit_id));
                                         }>
                                         <Svg icon=Icon::Pencil class="size-4"/>
                                         "Edit"
@@ -502,7 +501,7 @@ fn Bubble(message: Message) -> impl IntoView {
                                 class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm text-red-700 hover:bg-slate-100 focus:bg-slate-100 dark:text-red-300 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
                                 on:click=move |_| {
                                     mode.set(Mode::ConfirmDelete);
-                                    live::after_render(move || live::focus_by_id(&format!("delete-cancel-{id}")));
+                                    browser::after_render(move || browser::focus_by_id(&format!("delete-cancel-{id}")));
                                 }>
                                 <Svg icon=Icon::Trash class="size-4"/>
                                 "Delete"
@@ -525,7 +524,7 @@ fn Bubble(message: Message) -> impl IntoView {
                             class="rounded-lg px-3 py-1 hover:bg-slate-100 dark:hover:bg-slate-700"
                             on:click=move |_| {
                                 mode.set(Mode::Reading);
-                                live::focus_by_id(&format!("menu-button-{id}"));
+                                browser::focus_by_id(&format!("menu-button-{id}"));
                             }>
                             "Cancel"
                         </button>

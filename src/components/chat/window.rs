@@ -3,90 +3,17 @@
 
 use leptos::prelude::*;
 
-use super::{
-    composer::Composer,
+use crate::components::browser;
+
+use super::{composer::Composer, messages::MessageList, settings::SettingsDialog, ChatState};
+use crate::components::{
     icons::{Icon, Svg},
     live,
-    messages::MessageList,
-    settings::SettingsDialog,
 };
 use crate::{
-    api::{handoff, list_messages, load_chat, mark_read, update_chat, ChatView, WindowMode},
-    model::{Chat, ContextInfo, Message, MessageStatus, Preferences, Product, Role, TextSize, Theme, PENDING_ID_BASE},
+    api::{handoff, load_chat, mark_read, update_chat, ChatView, WindowMode},
+    model::{MessageStatus, Product, Role, TextSize, Theme, PENDING_ID_BASE},
 };
-
-/// What the window's parts share.
-#[derive(Clone, Copy)]
-pub struct ChatState {
-    pub chat: RwSignal<Chat>,
-    /// The rendered window of the conversation: contiguous, in id order.
-    pub messages: RwSignal<Vec<Message>>,
-    /// Older messages exist before the window (pass as `before`).
-    pub next_cursor: RwSignal<Option<i64>>,
-    /// Newer messages exist after the window; `None` means the window reaches the live end.
-    pub newer_cursor: RwSignal<Option<i64>>,
-    /// Keep the view at the newest message as text arrives.
-    pub follow_bottom: RwSignal<bool>,
-    /// Something new arrived below what the reader sees.
-    pub new_below: RwSignal<bool>,
-    pub prefs: RwSignal<Preferences>,
-    pub contexts: StoredValue<Vec<ContextInfo>>,
-    pub max_chars: usize,
-    /// A problem to show at the bottom of the window.
-    pub notice: RwSignal<Option<String>>,
-    /// True once running in the browser (times and other client-only details render then).
-    pub hydrated: RwSignal<bool>,
-    /// The live connection's state ("reconnecting…").
-    pub link: RwSignal<live::Link>,
-    /// Sends on the live connection (typing indicators).
-    pub outbox: StoredValue<live::Outbox>,
-    /// A staff member typing.
-    pub typing: live::TypingIndicator,
-}
-
-impl ChatState {
-    pub fn chat_id(&self) -> i64 {
-        self.chat.with_untracked(|c| c.id)
-    }
-
-    /// The reply being written, if any.
-    pub fn streaming_reply(&self) -> Option<i64> {
-        self.messages.with(|list| list.iter().rev().find(|m| m.status == MessageStatus::Streaming).map(|m| m.id))
-    }
-
-    pub fn context_label(&self, id: &str) -> Option<ContextInfo> {
-        self.contexts.with_value(|all| all.iter().find(|c| c.id == id).cloned())
-    }
-
-    /// Whether an event about message `id` falls outside the rendered window (and must wait
-    /// until the reader pages there).
-    pub fn outside_window(&self, id: i64) -> bool {
-        let (first, last) = self.messages.with_untracked(|list| {
-            (list.first().map(|m| m.id), list.iter().rev().find(|m| m.id < PENDING_ID_BASE).map(|m| m.id))
-        });
-        let after_window = self.newer_cursor.get_untracked().is_some() && last.is_some_and(|last| id > last);
-        let before_window = self.next_cursor.get_untracked().is_some() && first.is_some_and(|first| id < first);
-        after_window || before_window
-    }
-
-    /// Shows the newest page again (after the reader paged back far enough to drop it).
-    pub async fn jump_to_latest(&self) {
-        if self.newer_cursor.get_untracked().is_none() {
-            self.follow_bottom.set(true);
-            return;
-        }
-        match list_messages(self.chat_id(), None, None).await {
-            Ok(page) => {
-                self.messages.set(page.messages);
-                self.next_cursor.set(page.next_cursor);
-                self.newer_cursor.set(None);
-                self.new_below.set(false);
-                self.follow_bottom.set(true);
-            }
-            Err(e) => self.notice.set(Some(e.message)),
-        }
-    }
-}
 
 /// The chat window, with its launcher, for any page.
 #[component]
@@ -176,19 +103,19 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                 let new = (finished - previous) as u32;
                 if embedded {
                     // The host page knows whether the iframe shows; it keeps the count.
-                    live::post_to_host("reply", new);
+                    browser::post_to_host("reply", new);
                 } else if !mode.get_untracked().is_visible() {
                     unread.update(|n| *n += new);
                 }
                 if state.prefs.with_untracked(|p| p.sound) {
-                    live::beep();
+                    browser::beep();
                 }
             }
         }
         finished
     });
     // Staff replies the customer sees are read: tell the team (once per new reply).
-    let page_visible = live::page_visible();
+    let page_visible = browser::page_visible();
     Effect::new(move |_| {
         let visible = mode.get().is_visible() && page_visible.get();
         let newest_staff = state
@@ -212,10 +139,10 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         }
         if embedded {
             if !next.is_visible() {
-                live::post_to_host("close", 0);
+                browser::post_to_host("close", 0);
             }
         } else {
-            live::set_cookie(WindowMode::COOKIE, next.as_str());
+            browser::set_cookie(WindowMode::COOKIE, next.as_str());
         }
     };
     let pop_out = move |_| {
@@ -223,7 +150,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
             Some(id) => format!("/widget?product_id={id}"),
             None => "/widget".to_string(),
         };
-        if live::open_popup(&url) {
+        if browser::open_popup(&url) {
             set_mode(WindowMode::Minimized);
         } else {
             state.notice.set(Some("Your browser blocked the pop-out window.".into()));

@@ -4,8 +4,10 @@
 
 use leptos::{html, prelude::*};
 
-use super::{
-    chat_window::ChatState,
+use crate::components::browser;
+
+use super::ChatState;
+use crate::components::{
     icons::{Icon, Svg},
     live,
 };
@@ -46,7 +48,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         next_pending.set_value(pending_id + 1);
         // Names this send: the saved message replaces the optimistic copy that carries it, and a
         // repeated request cannot create a second message.
-        let client_id = live::client_id();
+        let client_id = browser::client_id();
         let chat_id = state.chat_id();
         // Shown at once; replaced by the saved message, or rolled back.
         state.messages.update(|list| {

@@ -3,10 +3,8 @@
 
 use leptos::{html, prelude::*};
 
-use super::{
-    chat_window::ChatState,
-    icons::{Icon, Svg},
-};
+use super::ChatState;
+use crate::components::icons::{Icon, Svg};
 use crate::{
     api::save_preferences,
     model::{Preferences, SendKey, TextSize, Theme},

@@ -1,0 +1,368 @@
+//! One conversation in the panel: its history (older pages on scroll-up), the live feed, triage
+//! (status, priority, assignee), taking over and handing back, and the reply box.
+
+use leptos::{html, prelude::*};
+
+use leptos_router::hooks::use_params_map;
+
+use super::{status_label, when, LinkBadge, Panel};
+use crate::{
+    components::{
+        browser,
+        icons::{Icon, Svg},
+        live::{self, Link},
+    },
+    markdown::to_safe_html,
+    model::{
+        ChatStatus, Event, Inquiry, InquiryPatch, LiveSignal, Message, MessageStatus, Priority, Role, ServerFrame,
+    },
+    staff_api::{get_inquiry, inquiry_messages, staff_mark_read, staff_reply, update_inquiry},
+};
+
+/// The right-hand pane when nothing is selected.
+#[component]
+pub fn NoConversation() -> impl IntoView {
+    view! { <p class="m-auto text-slate-600">"Pick a conversation on the left."</p> }
+}
+
+/// /admin/inquiries/:id
+#[component]
+pub fn ConversationRoute() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok())));
+    move || match id.get() {
+        Some(id) => view! { <Conversation id/> }.into_any(),
+        None => view! { <p class="m-auto">"There is no such conversation."</p> }.into_any(),
+    }
+}
+
+#[component]
+fn Conversation(id: i64) -> impl IntoView {
+    // Loaded in the browser: the panel around it is rendered on the server.
+    let data = LocalResource::new(move || async move {
+        let inquiry = get_inquiry(id).await?;
+        let page = inquiry_messages(id, None).await?;
+        Ok::<_, crate::model::ErrorDetail>((inquiry, page))
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="m-auto text-slate-600">"Loading the conversation…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((inquiry, page)) => view! { <ConversationView inquiry page/> }.into_any(),
+                    Err(e) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl IntoView {
+    let panel = expect_context::<Panel>();
+    let id = inquiry.chat.id;
+    let inquiry = RwSignal::new(inquiry);
+    let messages = RwSignal::new(page.messages);
+    let next_cursor = RwSignal::new(page.next_cursor);
+    let loading_older = RwSignal::new(false);
+    let link = RwSignal::new(Link::Connecting);
+    let error = RwSignal::new(None::<String>);
+    let list = NodeRef::<html::Div>::new();
+    let near_bottom = RwSignal::new(true);
+    let chat = move || inquiry.with(|i| i.chat.clone());
+
+    let typing = live::TypingIndicator::new();
+    let outbox = StoredValue::new(live::Outbox::default());
+    Effect::new(move |_| {
+        let socket = live::follow_socket(
+            format!("/api/v1/admin/inquiries/{id}/ws"),
+            Some(page.last_seq),
+            link,
+            |_| {},
+            move |frame| {
+                let event = match serde_json::from_value::<ServerFrame>(frame) {
+                    Ok(ServerFrame::Event(event)) => event,
+                    Ok(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
+                    Ok(ServerFrame::Error(_)) | Err(_) => return,
+                };
+                match &event.event {
+                    Event::ChatUpdated(updated) => return inquiry.update(|i| i.chat = updated.clone()),
+                    Event::MessageCreated(message) if message.role == Role::User => typing.clear(),
+                    _ => {}
+                }
+                messages.update(|list| event.apply_to(list));
+            },
+        );
+        outbox.set_value(socket);
+    });
+    // Stay at the newest message as text arrives, unless the reader scrolled up.
+    Effect::new(move |_| {
+        messages.track();
+        if near_bottom.get_untracked() {
+            browser::after_render(move || {
+                if let Some(el) = list.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            });
+        }
+    });
+    // What staff see, staff have read (when the tab is showing).
+    let page_visible = browser::page_visible();
+    Effect::new(move |_| {
+        let newest = messages.with(|l| l.iter().rev().find(|m| m.role == Role::User).map(|m| m.id));
+        let read = inquiry.with_untracked(|i| i.chat.staff_read_up_to);
+        if let Some(newest) = newest.filter(|n| *n > read && page_visible.get()) {
+            inquiry.update(|i| i.chat.staff_read_up_to = newest);
+            leptos::task::spawn_local(async move {
+                let _ = staff_mark_read(id, newest).await;
+            });
+        }
+    });
+    let load_older = move || {
+        let Some(before) = next_cursor.get_untracked() else { return };
+        if loading_older.get_untracked() {
+            return;
+        }
+        loading_older.set(true);
+        let height = list.get_untracked().map_or(0, |el| el.scroll_height());
+        leptos::task::spawn_local(async move {
+            match inquiry_messages(id, Some(before)).await {
+                Ok(older) => {
+                    messages.update(|list| {
+                        let mut merged = older.messages;
+                        merged.retain(|m| !list.iter().any(|x| x.id == m.id));
+                        merged.append(list);
+                        *list = merged;
+                    });
+                    next_cursor.set(older.next_cursor);
+                    // Keep what the reader was looking at in place.
+                    browser::after_render(move || {
+                        if let Some(el) = list.get_untracked() {
+                            el.set_scroll_top(el.scroll_top() + el.scroll_height() - height);
+                        }
+                    });
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            loading_older.set(false);
+        });
+    };
+    let on_scroll = move |_| {
+        if let Some(el) = list.get_untracked() {
+            near_bottom.set(el.scroll_height() - el.scroll_top() - el.client_height() < 80);
+            if el.scroll_top() < 120 {
+                load_older();
+            }
+        }
+    };
+    let change = move |patch: InquiryPatch| {
+        leptos::task::spawn_local(async move {
+            match update_inquiry(id, patch).await {
+                Ok(updated) => {
+                    inquiry.set(updated.clone());
+                    panel.upsert(updated);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let staff = panel.view.with_value(|v| v.staff.clone());
+    let me = panel.me();
+    let select = "rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm";
+    let title = move || {
+        inquiry.with(|i| {
+            let who = i.chat.customer_email.clone().unwrap_or_else(|| format!("Visitor #{}", i.chat.id));
+            format!("{who} · {}", i.chat.title)
+        })
+    };
+
+    view! {
+        <section class="flex min-h-0 flex-1 flex-col" data-testid="conversation" data-id=id aria-label="Conversation">
+            <header class="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-white px-4 py-2">
+                <div class="min-w-0 flex-1">
+                    <h1 class="truncate font-semibold" data-testid="conversation-title">{title}</h1>
+                    <p class="truncate text-sm text-slate-600">
+                        <span data-testid="conversation-product">{move || inquiry.with(|i| i.product_name.clone().map(|p| format!("About {p}")).unwrap_or_else(|| "No product".into()))}</span>
+                        " · "
+                        <span data-testid="conversation-email">{move || chat().customer_email.unwrap_or_else(|| "no email left".into())}</span>
+                        " · "
+                        <span data-testid="conversation-mode">{move || if chat().ai_enabled { "The assistant is answering" } else { "A person is handling this" }}</span>
+                    </p>
+                </div>
+                <LinkBadge link/>
+                <label class="sr-only" for="set-status">"Status"</label>
+                <select id="set-status" data-testid="set-status" class=select
+                    prop:value=move || chat().status.as_str()
+                    on:change=move |ev| {
+                        if let Ok(status) = event_target_value(&ev).parse::<ChatStatus>() {
+                            change(InquiryPatch { status: Some(status), ..Default::default() });
+                        }
+                    }>
+                    {ChatStatus::ALL.iter().map(|s| view! { <option value=s.as_str()>{status_label(*s)}</option> }).collect_view()}
+                </select>
+                <label class="sr-only" for="set-priority">"Priority"</label>
+                <select id="set-priority" data-testid="set-priority" class=select
+                    prop:value=move || chat().priority.as_str()
+                    on:change=move |ev| {
+                        if let Ok(priority) = event_target_value(&ev).parse::<Priority>() {
+                            change(InquiryPatch { priority: Some(priority), ..Default::default() });
+                        }
+                    }>
+                    {Priority::ALL.iter().map(|p| view! { <option value=p.as_str()>{format!("{} priority", p.as_str())}</option> }).collect_view()}
+                </select>
+                <label class="sr-only" for="set-assignee">"Assignee"</label>
+                <select id="set-assignee" data-testid="set-assignee" class=select
+                    prop:value=move || chat().assignee_id.map(|a| a.to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                        let assignee = event_target_value(&ev).parse::<i64>().ok();
+                        change(InquiryPatch { assignee_id: Some(assignee), ..Default::default() });
+                    }>
+                    <option value="">"Unassigned"</option>
+                    {staff.into_iter().map(|s| {
+                        let label = if s.id == me { format!("{} (me)", s.display_name) } else { s.display_name };
+                        view! { <option value=s.id>{label}</option> }
+                    }).collect_view()}
+                </select>
+                <Show
+                    when=move || chat().ai_enabled
+                    fallback=move || view! {
+                        <button type="button" data-testid="hand-back" class="rounded-lg border border-slate-300 px-3 py-1 text-sm hover:bg-slate-50"
+                            on:click=move |_| change(InquiryPatch { ai_enabled: Some(true), ..Default::default() })>
+                            "Hand back to the assistant"
+                        </button>
+                    }
+                >
+                    <button type="button" data-testid="take-over" class="rounded-lg bg-indigo-600 px-3 py-1 text-sm font-medium text-white hover:bg-indigo-700"
+                        on:click=move |_| change(InquiryPatch {
+                            ai_enabled: Some(false),
+                            assignee_id: inquiry.with_untracked(|i| i.chat.assignee_id).is_none().then_some(Some(me)),
+                            ..Default::default()
+                        })>
+                        "Take over"
+                    </button>
+                </Show>
+            </header>
+            <div node_ref=list on:scroll=on_scroll data-testid="staff-messages" class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto p-4">
+                <Show when=move || next_cursor.with(Option::is_some)>
+                    <p class="text-center text-xs text-slate-500">{move || if loading_older.get() { "Loading older messages…" } else { "Scroll up for older messages" }}</p>
+                </Show>
+                <For
+                    each=move || messages.get()
+                    key=|m| (m.id, m.status, m.content.len(), m.edited_at.clone())
+                    children=move |message| view! { <StaffBubble message customer_read=Signal::derive(move || chat().customer_read_up_to)/> }
+                />
+            </div>
+            <Show when=move || error.get().is_some()>
+                <p role="alert" data-testid="conversation-error" class="mx-4 mb-1 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800">{move || error.get()}</p>
+            </Show>
+            <Show when=move || typing.who.with(Option::is_some)>
+                <p data-testid="staff-typing" role="status" class="px-4 pb-1 text-xs text-slate-500">
+                    {move || typing.who.get().map(|who| format!("{who} is typing…"))}
+                </p>
+            </Show>
+            <ReplyBox id ai_enabled=Signal::derive(move || chat().ai_enabled) error outbox/>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
+    let id = message.id;
+    if message.role == Role::System {
+        return view! {
+            <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-500">{message.content}</p>
+        }
+        .into_any();
+    }
+    let customer = message.role == Role::User;
+    let who = match message.role {
+        Role::User => "Customer".to_string(),
+        Role::Agent => message.author.clone().unwrap_or_else(|| "Staff".into()),
+        _ => "Assistant".to_string(),
+    };
+    let bubble = match message.role {
+        Role::User => "bg-white ring-1 ring-slate-200",
+        Role::Agent => "bg-indigo-600 text-white",
+        _ => "bg-slate-200 text-slate-900",
+    };
+    let streaming = message.status == MessageStatus::Streaming;
+    let is_agent = message.role == Role::Agent;
+    view! {
+        <article data-testid="staff-message" data-id=id data-role=message.role.as_str() data-status=message.status.as_str()
+            class=if customer { "flex max-w-[75%] flex-col items-start self-start" } else { "flex max-w-[75%] flex-col items-end self-end" }>
+            <div class=format!("rounded-2xl px-3.5 py-2 {bubble}")>
+                {if customer {
+                    view! { <div data-testid="staff-message-content" class="whitespace-pre-wrap break-words">{message.content.clone()}</div> }.into_any()
+                } else {
+                    view! { <div data-testid="staff-message-content" class="prose-chat break-words" inner_html=to_safe_html(&message.content)></div> }.into_any()
+                }}
+                {streaming.then(|| view! { <span data-testid="staff-caret" class="ml-0.5 inline-block h-4 w-1.5 animate-pulse rounded-sm bg-current align-middle" aria-hidden="true"></span> })}
+            </div>
+            <div class="mt-0.5 flex gap-2 px-1 text-xs text-slate-500">
+                <span>{who}</span>
+                <time datetime=message.created_at.clone()>{when(&message.created_at)}</time>
+                {move || (is_agent && customer_read.get() >= id).then(|| view! { <span data-testid="seen">"Seen"</span> })}
+            </div>
+        </article>
+    }
+    .into_any()
+}
+
+#[component]
+fn ReplyBox(
+    id: i64,
+    ai_enabled: Signal<bool>,
+    error: RwSignal<Option<String>>,
+    outbox: StoredValue<live::Outbox>,
+) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let typing_sent = StoredValue::new(0.0f64);
+    let busy = RwSignal::new(false);
+    let send = move || {
+        let content = draft.get_untracked();
+        if content.trim().is_empty() || busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match staff_reply(id, content).await {
+                Ok(_) => {
+                    draft.set(String::new());
+                    error.set(None);
+                }
+                // The reply stays in the box.
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form class="flex items-end gap-2 border-t border-slate-200 bg-white p-3" on:submit=move |ev| {
+            ev.prevent_default();
+            send();
+        }>
+            <label for="staff-reply" class="sr-only">"Reply to the customer"</label>
+            <textarea
+                id="staff-reply"
+                data-testid="staff-reply"
+                rows="2"
+                class="min-h-10 flex-1 resize-y rounded-lg border border-slate-300 px-3 py-2"
+                placeholder=move || if ai_enabled.get() { "Reply (you take over from the assistant)" } else { "Reply to the customer" }
+                bind:value=draft
+                on:input=move |_| live::typing_ping(outbox, typing_sent)
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                        ev.prevent_default();
+                        send();
+                    }
+                }
+            ></textarea>
+            <button type="submit" data-testid="staff-send" aria-label="Send reply" disabled=move || busy.get()
+                class="rounded-lg bg-indigo-600 p-2.5 text-white hover:bg-indigo-700 disabled:opacity-50">
+                <Svg icon=Icon::Send class="size-5"/>
+            </button>
+        </form>
+    }
+    .into_any()
+}

@@ -133,7 +133,7 @@ impl ChatService {
     /// customer is waiting) and the assistant pauses.
     pub async fn handoff(&self, caller: Caller, chat_id: i64) -> AppResult<Chat> {
         let before = self.owned_chat(caller, chat_id).await?;
-        self.replies.cancel_chat(chat_id);
+        self.cancel_replies_of(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         let changed = tx.hand_to_staff().await?;
         if changed {
@@ -151,7 +151,7 @@ impl ChatService {
     /// Deletes a chat with all its messages; a reply being written is stopped.
     pub async fn delete_chat(&self, caller: Caller, chat_id: i64) -> AppResult<()> {
         self.owned_chat(caller, chat_id).await?;
-        self.replies.cancel_chat(chat_id);
+        self.cancel_replies_of(chat_id);
         let _lock = self.hub.lock(chat_id).await;
         store::delete_chat(&self.db, chat_id).await
     }

@@ -1,0 +1,309 @@
+//! Types both builds share: what the server stores and sends, and what the browser renders.
+//! Database derives are added on the server only.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(ToSchema))]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} '{other}'", stringify!($name))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+// After the macro: the submodules use it.
+mod events;
+mod staff;
+
+pub use events::*;
+pub use staff::*;
+
+string_enum!(
+    /// Who wrote a message.
+    Role { User => "user", Assistant => "assistant", Agent => "agent", System => "system" }
+);
+string_enum!(
+    /// Where a message is in its life: assistant replies start `streaming`.
+    MessageStatus {
+        Complete => "complete",
+        Streaming => "streaming",
+        Stopped => "stopped",
+        Failed => "failed",
+        Interrupted => "interrupted",
+    }
+);
+string_enum!(
+    /// Where a conversation is, seen from the staff side.
+    ChatStatus { Pending => "pending", InProgress => "in_progress", Resolved => "resolved", Closed => "closed" }
+);
+string_enum!(
+    /// How urgent a conversation is.
+    Priority { Low => "low", Medium => "medium", High => "high" }
+);
+string_enum!(
+    /// Colour scheme the customer picked.
+    Theme { Light => "light", Dark => "dark", System => "system" }
+);
+string_enum!(
+    /// Which key combination sends a message.
+    SendKey { ShiftEnter => "shift_enter", Enter => "enter" }
+);
+string_enum!(
+    /// Text size in the chat window.
+    TextSize { Small => "small", Medium => "medium", Large => "large" }
+);
+
+/// Tokens an assistant reply cost, as the upstream reported them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Usage {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+}
+
+/// One message in a chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Message {
+    pub id: i64,
+    pub chat_id: i64,
+    pub role: Role,
+    /// Who wrote it, for staff replies: the staff member's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    pub content: String,
+    pub status: MessageStatus,
+    /// Why a reply failed or stopped, in words a person can read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; set when the text was edited.
+    pub edited_at: Option<String>,
+    pub usage: Option<Usage>,
+    /// The id the sending client gave a customer message (idempotent sends, optimistic copies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// A conversation between a customer and the assistant (and later staff).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Chat {
+    pub id: i64,
+    pub title: String,
+    pub context: String,
+    pub product_id: Option<i64>,
+    pub status: ChatStatus,
+    pub priority: Priority,
+    pub assignee_id: Option<i64>,
+    pub ai_enabled: bool,
+    pub customer_email: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_activity_at: String,
+    /// The sequence number of the newest event in this chat.
+    pub last_seq: i64,
+    /// Staff have read the customer's messages up to this message id.
+    #[serde(default)]
+    pub staff_read_up_to: i64,
+    /// The customer has read staff replies up to this message id.
+    #[serde(default)]
+    pub customer_read_up_to: i64,
+    /// The customer's messages up to this id reached a staff member's screen.
+    #[serde(default)]
+    pub staff_delivered_up_to: i64,
+}
+
+/// A page of messages, oldest to newest; `next_cursor` fetches the page before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// Pass as `before` to read older messages; absent on the oldest page.
+    pub next_cursor: Option<i64>,
+    /// Pass as `after` to read newer messages; present only on an `after` page with more after it.
+    #[serde(default)]
+    pub newer_cursor: Option<i64>,
+    /// Subscribe to events after this sequence number to continue from this page without a gap.
+    pub last_seq: i64,
+}
+
+/// An assistant persona the customer can pick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ContextInfo {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+}
+
+/// A product of the demo catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Product {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// Price in cents.
+    pub price_cents: i64,
+    pub image_path: String,
+}
+
+/// A customer's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Preferences {
+    pub theme: Theme,
+    pub send_key: SendKey,
+    pub sound: bool,
+    pub text_size: TextSize,
+    /// The context new chats start with.
+    pub default_context: Option<String>,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            theme: Theme::System,
+            send_key: SendKey::ShiftEnter,
+            sound: false,
+            text_size: TextSize::Medium,
+            default_context: None,
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `not_found`, `too_long`.
+    pub code: String,
+    /// A sentence a person can read.
+    pub message: String,
+}
+
+/// Ids at or above this are messages a client shows before the server saved them (optimistic).
+pub const PENDING_ID_BASE: i64 = i64::MAX - 1_000_000;
+
+/// The longest `client_id` a send may carry.
+pub const CLIENT_ID_MAX_LEN: usize = 64;
+
+/// An email address, checked once where it enters (trimmed, lower-cased); the same rule in the
+/// window and on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub const INVALID: &'static str = "give an email address like name@example.com";
+
+    pub fn parse(text: &str) -> Result<Email, String> {
+        let email = text.trim().to_lowercase();
+        let well_formed = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'))
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !local.starts_with('.')
+                    && !local.ends_with('.')
+                    // RFC 5322 "atext": no quotes, colons, brackets or parentheses.
+                    && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+                    && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+            });
+        if well_formed {
+            Ok(Email(email))
+        } else {
+            Err(Email::INVALID.to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Email::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_email_is_checked_once_with_one_rule() {
+        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "javascript:alert(1)//@example.com",
+            "ann@exa mple.com",
+            "ann@.example.com",
+            "ann@example..com",
+            "<ann@example.com>",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} is refused");
+        }
+        assert!(serde_json::from_str::<Email>("\"nope\"").is_err());
+    }
+}

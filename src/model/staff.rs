@@ -1,0 +1,227 @@
+//! The staff side: staff members, inquiries (chats as the panel lists them), their filters parsed
+//! once into a query, and the changes staff make.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
+use super::{Chat, ChatStatus, Priority};
+
+/// A member of staff as others see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StaffMember {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    /// `admin` or `agent`.
+    pub role: String,
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Me {
+    pub id: i64,
+    /// `visitor` or `staff`.
+    pub kind: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: Option<String>,
+}
+
+/// A conversation as the inquiry panel lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Inquiry {
+    pub chat: Chat,
+    pub product_name: Option<String>,
+    pub message_count: i64,
+    /// Messages the customer wrote.
+    #[serde(default)]
+    pub customer_message_count: i64,
+    /// Customer messages staff have not read.
+    pub unread_count: i64,
+    pub last_message: Option<String>,
+    /// False for a visitor who only opened the window: the customer wrote, left an email or
+    /// asked for a person, or staff acted on it (decided on the server, in one place).
+    #[serde(default = "yes")]
+    pub is_inquiry: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InquiryPage {
+    pub inquiries: Vec<Inquiry>,
+    /// Pass as `before` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of the inquiry list; `status` defaults to pending (`all` lists every status).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct InquiryFilter {
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub product_id: Option<i64>,
+    /// A staff id, or `me`.
+    pub assignee: Option<String>,
+    /// Text in the messages, the title or the customer's email.
+    pub q: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Changes staff make to an inquiry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InquiryPatch {
+    pub status: Option<ChatStatus>,
+    pub priority: Option<Priority>,
+    /// A staff id; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    pub assignee_id: Option<Option<i64>>,
+    /// `false`: a person takes over and the assistant stops; `true`: hand back to the assistant.
+    pub ai_enabled: Option<bool>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// Which conversations by status the inquiry list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// Waiting for staff (the default).
+    #[default]
+    Pending,
+    /// Every status.
+    All,
+    Only(ChatStatus),
+}
+
+/// Whose conversations the inquiry list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AssigneeFilter {
+    #[default]
+    Anyone,
+    /// The staff member asking.
+    Me,
+    Staff(i64),
+}
+
+/// A position in the inquiry list: the last activity and id of the last row of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InquiryCursor {
+    pub last_activity_ms: i64,
+    pub chat_id: i64,
+}
+
+/// [`InquiryFilter`] parsed once: every field checked, every default applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InquiryQuery {
+    pub status: StatusFilter,
+    pub priority: Option<Priority>,
+    pub product_id: Option<i64>,
+    pub assignee: AssigneeFilter,
+    /// Lower-cased search text.
+    pub text: Option<String>,
+    pub before: Option<InquiryCursor>,
+    pub limit: i64,
+}
+
+impl InquiryFilter {
+    /// Checks the filters; the error is a sentence for the person who sent them.
+    pub fn parse(&self) -> Result<InquiryQuery, String> {
+        let status = match self.status.as_deref().map(str::trim) {
+            None | Some("") => StatusFilter::Pending,
+            Some("all") => StatusFilter::All,
+            Some(s) => StatusFilter::Only(s.parse::<ChatStatus>()?),
+        };
+        let assignee = match self.assignee.as_deref().map(str::trim) {
+            None | Some("") => AssigneeFilter::Anyone,
+            Some("me") => AssigneeFilter::Me,
+            Some(id) => AssigneeFilter::Staff(id.parse().map_err(|_| "assignee is a staff id or 'me'".to_string())?),
+        };
+        let before = match self.before.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => Some(
+                cursor
+                    .split_once('.')
+                    .and_then(|(at, id)| {
+                        Some(InquiryCursor { last_activity_ms: at.parse().ok()?, chat_id: id.parse().ok()? })
+                    })
+                    .ok_or_else(|| "before is a cursor from an earlier page".to_string())?,
+            ),
+        };
+        let limit = self.limit.unwrap_or(30);
+        if !(1..=100).contains(&limit) {
+            return Err("limit must be between 1 and 100".into());
+        }
+        let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        Ok(InquiryQuery { status, priority: self.priority, product_id: self.product_id, assignee, text, before, limit })
+    }
+}
+
+impl InquiryQuery {
+    /// Whether an inquiry belongs in the list this query describes, but for the text search
+    /// (which only the server does); `me` is the staff member asking.
+    pub fn matches(&self, inquiry: &Inquiry, me: i64) -> bool {
+        let chat = &inquiry.chat;
+        let status = match self.status {
+            StatusFilter::Pending => chat.status == ChatStatus::Pending,
+            StatusFilter::All => true,
+            StatusFilter::Only(status) => chat.status == status,
+        };
+        let assignee = match self.assignee {
+            AssigneeFilter::Anyone => true,
+            AssigneeFilter::Me => chat.assignee_id == Some(me),
+            AssigneeFilter::Staff(id) => chat.assignee_id == Some(id),
+        };
+        inquiry.is_inquiry
+            && status
+            && assignee
+            && self.priority.is_none_or(|p| chat.priority == p)
+            && self.product_id.is_none_or(|p| chat.product_id == Some(p))
+    }
+}
+
+impl InquiryCursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.last_activity_ms, self.chat_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inquiry_filters_are_parsed_once_with_their_defaults() {
+        let query = InquiryFilter::default().parse().unwrap();
+        assert_eq!((query.status, query.assignee, query.limit), (StatusFilter::Pending, AssigneeFilter::Anyone, 30));
+        let filter = InquiryFilter {
+            status: Some("all".into()),
+            assignee: Some("me".into()),
+            q: Some("  Lamp ".into()),
+            before: Some("17.4".into()),
+            ..Default::default()
+        };
+        let query = filter.parse().unwrap();
+        assert_eq!(query.status, StatusFilter::All);
+        assert_eq!(query.assignee, AssigneeFilter::Me);
+        assert_eq!(query.text.as_deref(), Some("lamp"));
+        assert_eq!(query.before, Some(InquiryCursor { last_activity_ms: 17, chat_id: 4 }));
+        assert!(InquiryFilter { status: Some("nope".into()), ..Default::default() }.parse().is_err());
+        assert!(InquiryFilter { assignee: Some("bob".into()), ..Default::default() }.parse().is_err());
+        assert!(InquiryFilter { before: Some("x".into()), ..Default::default() }.parse().is_err());
+        assert!(InquiryFilter { limit: Some(0), ..Default::default() }.parse().is_err());
+    }
+}

@@ -8,7 +8,12 @@ const PORT = 3100;
 const baseURL = `http://127.0.0.1:${PORT}`;
 
 /** The first admin of every app these tests start (see tests/staff.ts). */
-const STAFF_ENV = ['FRONTDESK_ADMIN_EMAIL=admin@e2e.test', 'FRONTDESK_ADMIN_PASSWORD=e2e-admin-password'];
+// Every test signs in as the one admin; the per-account sign-in allowance is raised for them.
+const STAFF_ENV = [
+  'FRONTDESK_ADMIN_EMAIL=admin@e2e.test',
+  'FRONTDESK_ADMIN_PASSWORD=e2e-admin-password',
+  'FRONTDESK_SIGN_INS_PER_ACCOUNT=1000',
+];
 
 /** The release binary on `port` with a fresh SQLite database in a temporary directory. */
 function app({ port, env }: { port: number; env: string[] }): string {

@@ -10,8 +10,34 @@ use crate::model::{Chat, ContextInfo, ErrorDetail, Message, MessagePage, Prefere
 impl FromServerFnError for ErrorDetail {
     type Encoder = JsonEncoding;
 
+    /// Failures of the call itself (not of the operation): arguments that do not parse, a network
+    /// that fails, a response that cannot be read. Their inner text (serde, extractors, transport)
+    /// is logged, never shown.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        ErrorDetail { code: "request_failed".into(), message: value.to_string() }
+        #[cfg(feature = "ssr")]
+        tracing::warn!(error = %value, "server function call failed");
+        let (code, message) = match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                ("bad_request", "the request's fields could not be read")
+            }
+            ServerFnErrorErr::Registration(_) | ServerFnErrorErr::UnsupportedRequestMethod(_) => {
+                ("not_found", "that action does not exist")
+            }
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
+                ("network", "the server could not be reached; check the connection and try again")
+            }
+            _ => ("internal", "something went wrong on our side; nothing you sent was lost"),
+        };
+        #[cfg(feature = "ssr")]
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            let status = match code {
+                "bad_request" => axum::http::StatusCode::BAD_REQUEST,
+                "not_found" => axum::http::StatusCode::NOT_FOUND,
+                _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            response.set_status(status);
+        }
+        ErrorDetail { code: code.into(), message: message.into() }
     }
 }
 
@@ -30,6 +56,9 @@ impl From<crate::server::error::AppError> for ErrorDetail {
         // The response carries the error's status (401, 403, 404, 422…), as REST does.
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(e.status());
+            if let Some(secs) = e.retry_after_secs() {
+                response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+            }
         }
         e.body().error
     }
@@ -85,9 +114,17 @@ pub struct ChatView {
 async fn caller_and_service(
 ) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
     let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
-    let caller =
-        leptos_axum::extract::<crate::server::chat::Caller>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let caller = session()?.caller().await?;
     Ok((caller, service))
+}
+
+/// This request's session (put there by the session layer). Errors become the one error type, so
+/// a database that is down reads as "unavailable", never as an extractor's debug text.
+#[cfg(feature = "ssr")]
+pub(crate) fn session() -> Result<crate::server::auth::Session, ErrorDetail> {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::server::auth::Session>().cloned())
+        .ok_or_else(|| crate::server::error::AppError::Internal("the session layer is missing".into()).into())
 }
 
 #[cfg(feature = "ssr")]

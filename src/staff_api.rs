@@ -20,8 +20,7 @@ pub struct PanelView {
 async fn staff_and_service(
 ) -> Result<(crate::server::auth::Staff, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
     let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
-    let session =
-        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let session = crate::api::session()?;
     Ok((session.staff()?, service))
 }
 
@@ -49,13 +48,12 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
 #[server(prefix = "/api/fn", endpoint = "staff/staff_sign_in")]
 pub async fn staff_sign_in(email: String, password: String, next: Option<String>) -> Result<(), ErrorDetail> {
     let state = expect_context::<crate::server::state::AppState>();
-    let session =
-        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
-    let (_, cookie) = crate::server::auth::sign_in(&state, &session, &email, &password).await?;
+    let session = crate::api::session()?;
+    let network = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| crate::server::limits::client_network(&parts, state.config.trust_proxy));
+    let (_, cookie) = crate::server::auth::sign_in(&state, &session, network, &email, &password).await?;
     set_cookie(&cookie);
-    let next =
-        next.filter(|n| n.starts_with("/admin") && !n.starts_with("/admin/login")).unwrap_or_else(|| "/admin".into());
-    leptos_axum::redirect(&next);
+    leptos_axum::redirect(crate::model::staff_return_path(next.as_deref()));
     Ok(())
 }
 
@@ -63,8 +61,7 @@ pub async fn staff_sign_in(email: String, password: String, next: Option<String>
 #[server(prefix = "/api/fn", endpoint = "staff/staff_sign_out")]
 pub async fn staff_sign_out() -> Result<(), ErrorDetail> {
     let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
-    let session =
-        leptos_axum::extract::<crate::server::auth::Session>().await.map_err(ErrorDetail::from_server_fn_error)?;
+    let session = crate::api::session()?;
     let cookie = crate::server::auth::sign_out(&service, &session).await?;
     set_cookie(&cookie);
     leptos_axum::redirect("/admin/login");

@@ -21,7 +21,39 @@ async fn server_rendered_pages_on_both_databases() {
         the_chat_page_is_rendered_on_the_server_with_the_history(backend).await;
         staff_pages_answer_401_to_nobody_and_403_to_a_visitor_with_the_sign_in_form(backend).await;
         pages_render_many_at_once_on_every_worker_thread(backend).await;
+        every_page_allows_only_its_own_nonced_scripts_and_only_the_widget_may_be_framed(backend).await;
     }
+}
+
+async fn every_page_allows_only_its_own_nonced_scripts_and_only_the_widget_may_be_framed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut nonces = Vec::new();
+    for path in ["/", "/products/2", "/widget", "/admin", "/admin/login", "/no-such-page"] {
+        let response = app.client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
+        let headers = response.headers().clone();
+        let html = response.text().await.unwrap();
+        let policy = headers["content-security-policy"].to_str().unwrap().to_string();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: the policy has a nonce: {policy}"))
+            .to_string();
+        assert!(!policy.contains("'unsafe-inline'") && !policy.contains(" 'unsafe-eval'"), "{path}: {policy}");
+        // Every script the page carries is allowed by the policy: it has this request's nonce.
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path} hydrates with scripts");
+        assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{path}: every script has the nonce");
+        let framing = if path == "/widget" { "frame-ancestors *" } else { "frame-ancestors 'none'" };
+        assert!(policy.ends_with(framing), "{path}: {policy}");
+        assert_eq!(headers.get("x-frame-options").map(|v| v.to_str().unwrap()), (path != "/widget").then_some("DENY"));
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["cache-control"], "no-store", "{path} is personal");
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 6, "a new nonce for every response");
 }
 
 async fn staff_pages_answer_401_to_nobody_and_403_to_a_visitor_with_the_sign_in_form(backend: Backend) {

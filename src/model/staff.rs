@@ -31,6 +31,54 @@ pub struct Me {
     pub role: Option<String>,
 }
 
+/// One line of the audit log: who changed a conversation (or staff accounts), what, and when.
+/// Never the text of a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor_id: i64,
+    /// `visitor` or `staff`.
+    pub actor_kind: String,
+    /// The staff member's name (visitors have none).
+    pub actor_name: Option<String>,
+    pub chat_id: Option<i64>,
+    /// `message.deleted`, `chat.deleted`, `inquiry.updated`, `inquiry.replied`, `staff.created`.
+    pub action: String,
+    /// What changed, e.g. `status: open → closed` or `message 42 (user)`.
+    pub detail: String,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// A new staff account (admins only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewStaff {
+    pub email: String,
+    pub display_name: String,
+    /// `admin` or `agent` (the default).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// The account created, with its password shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CreatedStaff {
+    pub member: StaffMember,
+    pub password: String,
+}
+
 /// A conversation as the inquiry panel lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -199,9 +247,52 @@ impl InquiryCursor {
     }
 }
 
+/// Where the sign-in form may go afterwards: a path of this site's staff panel, never the sign-in
+/// page itself, another site (`//host`, `/\host`) or a script (`javascript:`). Anything else
+/// becomes `/admin`. One rule, used by the form (client) and by the server's redirect.
+pub fn staff_return_path(next: Option<&str>) -> &str {
+    let Some(next) = next else { return "/admin" };
+    let rest = match next.strip_prefix("/admin") {
+        Some(rest) => rest,
+        None => return "/admin",
+    };
+    let boundary = rest.is_empty() || rest.starts_with(['/', '?', '#']);
+    let plain = next.chars().all(|c| c.is_ascii_graphic()) && !next.contains('\\') && !next.contains("//");
+    let login =
+        rest == "/login" || rest.starts_with("/login/") || rest.starts_with("/login?") || rest.starts_with("/login#");
+    if boundary && plain && !login {
+        next
+    } else {
+        "/admin"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_staff_panel_paths_are_followed_after_sign_in() {
+        for good in ["/admin", "/admin/", "/admin/inquiries/12", "/admin?status=open", "/admin/inquiries/3#m-9"] {
+            assert_eq!(staff_return_path(Some(good)), good);
+        }
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "//other.site/",
+            "https://other.site/admin",
+            "/adminx",
+            "/admin//other.site",
+            "/admin/\\other.site",
+            "/admin/login",
+            "/admin/login?next=/admin",
+            "/admin/\tjavascript:x",
+            " /admin",
+            "",
+        ] {
+            assert_eq!(staff_return_path(Some(bad)), "/admin", "{bad:?} must not be followed");
+        }
+        assert_eq!(staff_return_path(None), "/admin");
+    }
 
     #[test]
     fn inquiry_filters_are_parsed_once_with_their_defaults() {

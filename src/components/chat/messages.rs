@@ -441,7 +441,9 @@ fn Bubble(message: Message) -> impl IntoView {
             <Show when=move || error.get().is_some()>
                 <p role="alert" data-testid="message-error" class="mt-1 px-1 text-xs text-red-700 dark:text-red-300">{move || error.get()}</p>
             </Show>
-            <Show when=move || !pending && !streaming && mode.get() != Mode::Editing>
+            // Only the customer's own messages have actions (edit, delete): replies are the
+            // shop's record of the conversation, and the server refuses to delete them.
+            <Show when=move || own && !pending && !streaming && mode.get() != Mode::Editing>
                 <div class=if own { "absolute top-1 -left-9" } else { "absolute top-1 -right-9" }>
                     <button
                         type="button"

@@ -143,7 +143,8 @@ pub fn AdminLogin() -> impl IntoView {
 fn SignIn(reason: Option<String>) -> impl IntoView {
     let action = ServerAction::<StaffSignIn>::new();
     let query = use_query_map();
-    let next = query.with_untracked(|q| q.get("next")).unwrap_or_else(|| "/admin".to_string());
+    // Only a path of the panel is ever followed (the same rule as the server's redirect).
+    let next = query.with_untracked(|q| crate::model::staff_return_path(q.get("next").as_deref()).to_string());
     let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.message);
     // Signed in: load the panel afresh (with the new session cookie).
     let target = next.clone();

@@ -54,6 +54,19 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sends_per_minute: u32,
 
+    /// Live connections (WebSocket and event streams) one visitor may hold open; staff may hold
+    /// four times as many. 429 beyond.
+    #[arg(long, env = "FRONTDESK_STREAMS_PER_VISITOR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub streams_per_visitor: u32,
+
+    /// Replies one visitor may have the assistant write at once (one per chat in any case); 429 beyond.
+    #[arg(long, env = "FRONTDESK_REPLIES_PER_VISITOR", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub replies_per_visitor: u32,
+
+    /// Replies the assistant writes at once for everyone (streams from the model); 429 beyond.
+    #[arg(long, env = "FRONTDESK_MAX_REPLIES", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replies: u32,
+
     /// Characters of conversation history sent upstream; the newest messages are kept.
     #[arg(long, env = "FRONTDESK_PROMPT_BUDGET_CHARS", default_value_t = 24_000, value_parser = clap::value_parser!(u32).range(500..=2_000_000))]
     pub prompt_budget_chars: u32,
@@ -78,6 +91,10 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
 
+    /// Minutes without a request after which a staff session ends (staff sign in again).
+    #[arg(long, env = "FRONTDESK_STAFF_IDLE_MINUTES", default_value_t = 480, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub staff_idle_minutes: u64,
+
     /// Email of the admin created on a first start with no staff (its password is printed once).
     #[arg(long, env = "FRONTDESK_ADMIN_EMAIL", default_value = "admin@frontdesk.local")]
     pub admin_email: String,
@@ -85,6 +102,19 @@ pub struct Config {
     /// Password of that first admin (unset: one is generated and printed once).
     #[arg(long, env = "FRONTDESK_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// Staff sign-in attempts per account in 5 minutes (they come back evenly); 429 beyond.
+    #[arg(long, env = "FRONTDESK_SIGN_INS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sign_ins_per_account: u32,
+
+    /// Staff sign-in attempts per network (IPv4 address or IPv6 /64) in 5 minutes; 429 beyond.
+    #[arg(long, env = "FRONTDESK_SIGN_INS_PER_NETWORK", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sign_ins_per_network: u32,
+
+    /// Behind a load balancer: take the client's address from the last `X-Forwarded-For` entry
+    /// (for per-network limits). Leave off when clients reach the server directly.
+    #[arg(long, env = "FRONTDESK_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
 
     /// Extra origins allowed to make unsafe requests (comma-separated), besides the app's own.
     #[arg(long, env = "FRONTDESK_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -94,6 +124,29 @@ pub struct Config {
     /// `smtps://user:password@smtp.example.com` (unset: no email is sent).
     #[arg(long, env = "FRONTDESK_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+
+    /// Staff notices (emails about high-priority inquiries) per hour in all; one per conversation
+    /// per hour at most.
+    #[arg(long, env = "FRONTDESK_NOTICES_PER_HOUR", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub notices_per_hour: u32,
+
+    /// Days after which a visitor who never wrote (no message, email, handoff or preference) is
+    /// removed with the greeting-only chats their page views opened.
+    #[arg(long, env = "FRONTDESK_RETAIN_IDLE_VISITORS_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_idle_visitors_days: u32,
+
+    /// Minutes after which the token-delta events of finished replies are removed (a resume then
+    /// gets the whole reply in its `message.completed` event).
+    #[arg(long, env = "FRONTDESK_RETAIN_DELTAS_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    pub retain_deltas_minutes: u32,
+
+    /// Days earlier versions of edited messages and regenerated replies are kept.
+    #[arg(long, env = "FRONTDESK_RETAIN_VERSIONS_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_versions_days: u32,
+
+    /// Minutes between retention passes (the first runs at start).
+    #[arg(long, env = "FRONTDESK_RETENTION_EVERY_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10_080))]
+    pub retention_every_minutes: u32,
 
     /// Sender of staff notices.
     #[arg(long, env = "FRONTDESK_SMTP_FROM", default_value = "Frontdesk <frontdesk@localhost>")]
@@ -140,6 +193,11 @@ impl Config {
 
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.openai_connect_timeout_secs)
+    }
+
+    /// How long a staff session lasts without a request.
+    pub fn staff_idle(&self) -> Duration {
+        Duration::from_secs(self.staff_idle_minutes * 60)
     }
 
     pub fn idle_timeout(&self) -> Duration {

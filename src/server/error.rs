@@ -27,8 +27,12 @@ pub enum AppError {
     BadCredentials,
     #[error("you are not allowed to do that")]
     Forbidden,
-    #[error("too many requests; try again in a moment")]
-    RateLimited,
+    /// 403 with the reason.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Over a budget or a limit: 429 with `Retry-After`.
+    #[error("{reason}; try again in {} s", retry_after.as_secs().max(1))]
+    RateLimited { reason: String, retry_after: std::time::Duration },
     #[error("the assistant service failed: {0}")]
     Upstream(String),
     #[error("the service is unavailable; try again shortly")]
@@ -46,6 +50,20 @@ impl AppError {
         AppError::NotFound { what }
     }
 
+    /// 429: `reason` says which limit, `retry_after` when it allows again.
+    pub fn rate_limited(reason: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        AppError::RateLimited { reason: reason.into(), retry_after }
+    }
+
+    /// Seconds until a refused request may be tried again (the `Retry-After` header).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            AppError::Unavailable => Some(5),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -54,8 +72,8 @@ impl AppError {
             AppError::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Forbidden | AppError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -72,8 +90,8 @@ impl AppError {
             AppError::Invalid(_) => "invalid",
             AppError::Unauthorized => "unauthorized",
             AppError::BadCredentials => "bad_credentials",
-            AppError::Forbidden => "forbidden",
-            AppError::RateLimited => "rate_limited",
+            AppError::Forbidden | AppError::NotAllowed(_) => "forbidden",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Upstream(_) => "upstream_error",
             AppError::Unavailable => "unavailable",
             AppError::Database(e) if is_unavailable(e) => "unavailable",
@@ -107,6 +125,10 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after_secs() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -1,5 +1,6 @@
 //! Everything that runs only on the server. `main.rs` calls [`run`].
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod chat;
@@ -8,8 +9,10 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod limits;
 pub mod llm;
 pub mod notify;
+pub mod retention;
 pub mod staff;
 pub mod state;
 
@@ -62,6 +65,7 @@ pub async fn build_state(config: Config) -> Result<AppState, String> {
     let service =
         Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)).with_notifier(notifier));
     service.start().await.map_err(|e| describe(&e))?;
+    tokio::spawn(retention::run(Arc::downgrade(&service), retention::Retention::from_config(&config)));
     let mut leptos_options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
     leptos_options.site_addr = config.addr;
     Ok(AppState { leptos_options, service, config: Arc::new(config) })
@@ -148,7 +152,9 @@ pub async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,15 @@
 //! Email to staff (lettre over SMTP): a new high-priority inquiry is announced to every staff
-//! member. Sending happens in the background; a failure is logged and loses nothing.
+//! member. Sending happens in the background; a failure is logged and loses nothing. Notices are
+//! throttled per conversation and overall, and what the customer wrote appears only in the body,
+//! quoted and marked as theirs (never in the subject, where it would read as Frontdesk's words).
 
+use std::{
+    num::NonZeroU32,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use lettre::{
     message::{header::ContentType, Mailbox},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -12,7 +21,15 @@ pub struct Notifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     public_url: String,
+    /// One notice per conversation per hour, however often it becomes high priority.
+    per_chat: DefaultKeyedRateLimiter<i64>,
+    /// `FRONTDESK_NOTICES_PER_HOUR` notices in all.
+    overall: DefaultDirectRateLimiter,
+    suppressed: AtomicU64,
 }
+
+/// Longest piece of customer text quoted in a notice.
+const QUOTE_MAX_CHARS: usize = 500;
 
 /// What a notice is about.
 #[derive(Debug, Clone)]
@@ -34,7 +51,23 @@ impl Notifier {
             .timeout(Some(std::time::Duration::from_secs(15)))
             .build();
         let from = config.smtp_from.parse().map_err(|e| format!("FRONTDESK_SMTP_FROM: {e}"))?;
-        Ok(Some(Notifier { transport, from, public_url: config.public_url.trim_end_matches('/').to_string() }))
+        let hour = Duration::from_secs(3600);
+        let per_hour = NonZeroU32::new(config.notices_per_hour.max(1)).expect("at least one");
+        Ok(Some(Notifier {
+            transport,
+            from,
+            public_url: config.public_url.trim_end_matches('/').to_string(),
+            per_chat: RateLimiter::keyed(Quota::with_period(hour).expect("an hour")),
+            overall: RateLimiter::direct(
+                Quota::with_period(hour / per_hour.get()).expect("a period").allow_burst(per_hour),
+            ),
+            suppressed: AtomicU64::new(0),
+        }))
+    }
+
+    /// Notices not sent because of the throttles (since start).
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed.load(Ordering::Relaxed)
     }
 
     /// Emails `to` about a new high-priority inquiry, in the background.
@@ -42,18 +75,17 @@ impl Notifier {
         if to.is_empty() {
             return;
         }
+        if self.per_chat.check_key(&notice.chat_id).is_err() || self.overall.check().is_err() {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(chat_id = notice.chat_id, "a staff notice was throttled");
+            return;
+        }
+        // The subject is Frontdesk's own words: the conversation number and the shop's product.
         let subject = match &notice.product {
-            Some(product) => format!("High-priority inquiry about {product}"),
-            None => format!("High-priority inquiry: {}", notice.title),
+            Some(product) => format!("High-priority inquiry #{} about {product}", notice.chat_id),
+            None => format!("High-priority inquiry #{}", notice.chat_id),
         };
-        let body = format!(
-            "A customer is waiting for a person.\n\nConversation: {}\nProduct: {}\nLast message: {}\n\nOpen it: {}/admin/inquiries/{}\n",
-            notice.title,
-            notice.product.as_deref().unwrap_or("none"),
-            notice.last_message.as_deref().unwrap_or(""),
-            self.public_url,
-            notice.chat_id,
-        );
+        let body = notice_body(&notice, &self.public_url);
         let mut builder = Message::builder().from(self.from.clone()).subject(subject).header(ContentType::TEXT_PLAIN);
         for address in &to {
             match address.parse::<Mailbox>() {
@@ -73,5 +105,46 @@ impl Notifier {
                 Err(e) => tracing::warn!(chat_id = notice.chat_id, error = %e, "could not email staff"),
             }
         });
+    }
+}
+
+/// The notice's text: Frontdesk's lines, then the customer's words quoted and marked as theirs.
+fn notice_body(notice: &InquiryNotice, public_url: &str) -> String {
+    let quote = |text: &str| {
+        let mut cut: String = text.chars().take(QUOTE_MAX_CHARS).collect();
+        if text.chars().count() > QUOTE_MAX_CHARS {
+            cut.push('…');
+        }
+        cut.lines().map(|line| format!("> {line}")).collect::<Vec<_>>().join("\n")
+    };
+    format!(
+        "A customer is waiting for a person.\n\nOpen the conversation: {public_url}/admin/inquiries/{}\nProduct: {}\n\n\
+         Written by the customer, not by Frontdesk (do not follow links or instructions in it):\n\n\
+         Title:\n{}\n\nLast message:\n{}\n",
+        notice.chat_id,
+        notice.product.as_deref().unwrap_or("none"),
+        quote(&notice.title),
+        quote(notice.last_message.as_deref().unwrap_or("")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_text_is_only_in_the_body_quoted_and_cut() {
+        let notice = InquiryNotice {
+            chat_id: 7,
+            title: "URGENT: reset your password at evil.example".into(),
+            product: None,
+            last_message: Some(format!("line one\nline two {}", "x".repeat(600))),
+        };
+        let body = notice_body(&notice, "https://desk.example");
+        assert!(body.contains("Written by the customer, not by Frontdesk"));
+        assert!(body.contains("> URGENT: reset your password at evil.example"));
+        assert!(body.contains("> line one\n> line two"));
+        assert!(body.contains('…') && body.len() < 1200, "long text is cut");
+        assert!(body.contains("https://desk.example/admin/inquiries/7"));
     }
 }

@@ -33,6 +33,8 @@ on_both_databases!(
     replies_left_streaming_by_a_crash_become_interrupted_on_start,
     deleting_a_chat_removes_it_and_its_messages,
     too_many_messages_in_a_minute_are_refused_with_429,
+    edits_and_retries_spend_from_the_same_allowance_as_sends,
+    replies_written_at_once_are_capped_per_visitor_and_overall,
     a_failed_reply_can_be_retried_and_its_old_text_is_kept,
     asking_for_a_person_pauses_the_assistant_and_marks_the_chat_pending,
     a_send_repeated_with_the_same_client_id_creates_one_message,
@@ -565,6 +567,38 @@ async fn too_many_messages_in_a_minute_are_refused_with_429(backend: Backend) {
     let _ = DEFAULT_REPLY;
 }
 
+async fn edits_and_retries_spend_from_the_same_allowance_as_sends(backend: Backend) {
+    let app =
+        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.sends_per_minute = 2), ..Options::default() })
+            .await;
+    let chat = app.new_chat().await;
+    let (message, reply) = app.send_and_wait(chat, "one").await;
+    let (status, body) = app
+        .put(&format!("/api/v1/chats/{chat}/messages/{}?wait=true", message.id), json!({"content": "one, edited"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The allowance (2) is spent: neither another edit nor a retry reaches the model.
+    let (status, body) =
+        app.put(&format!("/api/v1/chats/{chat}/messages/{}", message.id), json!({"content": "again"})).await;
+    assert_eq!(status, 429, "{body}");
+    let (status, response) = {
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/chats/{chat}/messages/{}/retry", reply.id)))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = response.headers().get("retry-after").cloned();
+        (response.status().as_u16(), retry_after)
+    };
+    assert_eq!(status, 429);
+    let seconds: u64 = response.expect("Retry-After").to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    assert_eq!(app.fake().requests().len(), 2, "the model was asked twice, no more");
+    let messages = app.messages(chat).await;
+    assert!(messages.iter().any(|m| m.content == "one, edited"), "nothing saved was lost");
+}
+
 async fn a_failed_reply_can_be_retried_and_its_old_text_is_kept(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.fake().push(Script::CutAfter { pieces: vec!["Partial".into()] });
@@ -643,4 +677,46 @@ async fn a_send_repeated_with_the_same_client_id_creates_one_message(backend: Ba
         assert_eq!(error["error"]["code"], "invalid");
     }
     assert_eq!(app.messages(chat).await.len(), messages.len(), "nothing was saved for a refused send");
+}
+
+async fn replies_written_at_once_are_capped_per_visitor_and_overall(backend: Backend) {
+    let configure = |c: &mut frontdesk::server::config::Config| {
+        c.replies_per_visitor = 1;
+        c.max_replies = 2;
+    };
+    let app = TestApp::spawn_with(backend, Options { configure: Box::new(configure), ..Options::default() }).await;
+    // A reply that keeps streaming until it is stopped.
+    app.fake().push(Script::StallAfter { pieces: vec!["Thinking".into()] });
+    let first = app.new_chat().await;
+    let (status, body) = app.post(&format!("/api/v1/chats/{first}/messages"), json!({"content": "one"})).await;
+    assert_eq!(status, 201, "{body}");
+    let streaming = body["reply"]["id"].as_i64().unwrap();
+    // The same visitor in a second chat: refused while the first reply is written, nothing saved.
+    let second = app.new_chat().await;
+    let (status, body) = app.post(&format!("/api/v1/chats/{second}/messages"), json!({"content": "two"})).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("still answering in your other conversations"));
+    assert!(app.messages(second).await.iter().all(|m| m.content != "two"));
+    // Another visitor fills the server's last place; a third is refused until one ends.
+    app.fake().push(Script::StallAfter { pieces: vec!["Also thinking".into()] });
+    let other = app.another_visitor();
+    let (_, chat) =
+        crate::support::read(other.post(app.url("/api/v1/chats")).json(&json!({})).send().await.unwrap()).await;
+    let url = app.url(&format!("/api/v1/chats/{}/messages", chat["id"]));
+    let (status, _) =
+        crate::support::read(other.post(&url).json(&json!({"content": "hi"})).send().await.unwrap()).await;
+    assert_eq!(status, 201);
+    let third = app.another_visitor();
+    let (_, chat) =
+        crate::support::read(third.post(app.url("/api/v1/chats")).json(&json!({})).send().await.unwrap()).await;
+    let url = app.url(&format!("/api/v1/chats/{}/messages", chat["id"]));
+    let (status, body) =
+        crate::support::read(third.post(&url).json(&json!({"content": "hello"})).send().await.unwrap()).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("many customers"));
+    // The first reply stopped: the visitor may send in their second chat.
+    let (status, _) = app.post(&format!("/api/v1/chats/{first}/messages/{streaming}/stop"), json!({})).await;
+    assert_eq!(status, 200);
+    let (status, body) = app.post(&format!("/api/v1/chats/{second}/messages"), json!({"content": "two"})).await;
+    assert_eq!(status, 201, "{body}");
 }

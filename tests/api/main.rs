@@ -9,4 +9,5 @@ mod support;
 
 mod chat;
 mod http_surface;
+mod security;
 mod staff;

@@ -27,10 +27,10 @@ on_both_databases!(
     many_open_staff_screens_cost_one_delivery_write_per_customer_message,
 );
 
-const PASSWORD: &str = "a-long-enough-password";
+pub(crate) const PASSWORD: &str = "a-long-enough-password";
 
 /// A client signed in as a new staff member.
-async fn staff_client(app: &TestApp, email: &str, name: &str, role: StaffRole) -> reqwest::Client {
+pub(crate) async fn staff_client(app: &TestApp, email: &str, name: &str, role: StaffRole) -> reqwest::Client {
     app.state.service.create_staff(email, name, role, PASSWORD).await.unwrap();
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let (status, me) = read(
@@ -46,7 +46,7 @@ async fn staff_client(app: &TestApp, email: &str, name: &str, role: StaffRole) -
     client
 }
 
-async fn call(client: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(client: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
     let request = match method {
         "GET" => client.get(url),
         "POST" => client.post(url),
@@ -267,10 +267,15 @@ async fn resolving_an_inquiry_takes_it_off_the_pending_list(backend: Backend) {
     assert_eq!(resolved["inquiries"][0]["chat"]["id"], chat);
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a WebSocket with an optional Cookie header and Origin; the HTTP status when refused.
-async fn open_ws(app: &TestApp, path: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<Socket, u16> {
+pub(crate) async fn open_ws(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Socket, u16> {
     let mut request = format!("{}{path}", app.base.replace("http", "ws")).into_client_request().unwrap();
     if let Some(cookie) = cookie {
         request.headers_mut().insert("cookie", cookie.parse().unwrap());
@@ -286,7 +291,7 @@ async fn open_ws(app: &TestApp, path: &str, cookie: Option<&str>, origin: Option
 }
 
 /// The next JSON frame, or the close code when the server closes.
-async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
+pub(crate) async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
     loop {
         let frame = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
             .await
@@ -303,7 +308,7 @@ async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
 }
 
 /// The session cookie a signed-in staff client sends.
-async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
+pub(crate) async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
     app.state.service.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
     let response = reqwest::Client::new()
         .post(app.url("/api/v1/auth/login"))
@@ -488,6 +493,7 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
             configure: Box::new(move |config| {
                 config.smtp_url = Some(url);
                 config.public_url = "https://desk.example.com".into();
+                config.notices_per_hour = 2;
             }),
             ..Options::default()
         },
@@ -504,8 +510,13 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
     let mails = smtp.wait_for(1).await;
     let mail = &mails[0];
     assert!(mail.to.contains(&"alice@example.com".to_string()) && mail.to.contains(&"bea@example.com".to_string()));
-    assert!(mail.data.contains("Subject: High-priority inquiry about Nimbus Office Chair"), "{}", mail.data);
-    assert!(mail.data.contains("Can the chair go lower than 45 cm?"));
+    assert!(
+        mail.data.contains(&format!("Subject: High-priority inquiry #{chat} about Nimbus Office Chair")),
+        "{}",
+        mail.data
+    );
+    assert!(mail.data.contains("Written by the customer, not by Frontdesk"), "{}", mail.data);
+    assert!(mail.data.contains("> Can the chair go lower than 45 cm?"));
     assert!(mail.data.contains(&format!("https://desk.example.com/admin/inquiries/{chat}")));
     assert!(!mail.data.to_lowercase().contains("\nto: alice"), "staff addresses are not shown to each other");
     // Asking again is not a new inquiry: no second email. A staff member raising another to high is.
@@ -519,7 +530,24 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
     assert_eq!(status, 200);
     let mails = smtp.wait_for(2).await;
     assert_eq!(mails.len(), 2, "one email per inquiry that became high priority");
-    assert!(mails[1].data.contains("High-priority inquiry: New conversation"));
+    let subject = mails[1].data.lines().find(|l| l.starts_with("Subject:")).unwrap_or_default().trim_end();
+    assert_eq!(
+        subject,
+        format!("Subject: High-priority inquiry #{other}"),
+        "the customer's title is not in the subject"
+    );
+    // The same conversation made high priority again within the hour: no second notice.
+    let inquiry = app.url(&format!("/api/v1/admin/inquiries/{other}"));
+    assert_eq!(call(&staff, "PATCH", inquiry.clone(), Some(json!({"priority": "low"}))).await.0, 200);
+    assert_eq!(call(&staff, "PATCH", inquiry, Some(json!({"priority": "high"}))).await.0, 200);
+    let notifier = app.state.service.notifier().expect("email is configured");
+    assert_eq!(notifier.suppressed(), 1, "the repeat was throttled, not sent");
+    // Past the hour's allowance in all (2 here), a new high-priority inquiry is not emailed either.
+    let third = app.new_chat().await;
+    let inquiry = app.url(&format!("/api/v1/admin/inquiries/{third}"));
+    assert_eq!(call(&staff, "PATCH", inquiry, Some(json!({"priority": "high"}))).await.0, 200);
+    assert_eq!(notifier.suppressed(), 2);
+    assert_eq!(smtp.mails().len(), 2);
 }
 
 async fn typing_shows_on_the_other_side_only_and_is_never_stored(backend: Backend) {

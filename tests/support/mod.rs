@@ -340,3 +340,13 @@ pub async fn next_matching(
         }
     }
 }
+
+/// Waits until `condition` holds (checked every 10 ms, for up to 20 s); panics with `what` if it
+/// never does.
+pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

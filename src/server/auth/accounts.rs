@@ -47,13 +47,8 @@ impl ChatService {
             return Err(AppError::Invalid("the password must be at least 12 characters".into()));
         }
         let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
-        let role = match role {
-            StaffRole::Admin => "admin",
-            StaffRole::Agent => "agent",
-        };
+        let hash = self.sign_ins.hash(move || hash_password(&password)).await??;
+        let role = role.as_str();
         let created: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO users (kind, email, display_name, password_hash, role, created_at) \
              VALUES ('staff', $1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id",
@@ -99,9 +94,7 @@ impl ChatService {
             ),
         };
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ok = self.sign_ins.hash(move || verify_password(&password, &hash)).await?;
         match (id, ok) {
             (Some(id), true) => Ok(id),
             _ => Err(AppError::Unauthorized),

@@ -24,8 +24,25 @@ use super::{
     state::AppState,
 };
 
+/// The session cookie's name over plain HTTP.
 pub const COOKIE_NAME: &str = "fd_session";
+/// Its name when the cookie is Secure: the `__Host-` prefix makes browsers refuse it unless it is
+/// Secure, host-only and for the whole site, so no subdomain or plain-HTTP page can plant one.
+pub const SECURE_COOKIE_NAME: &str = "__Host-fd_session";
+/// How long a visitor's session lasts (a visitor keeps their conversation for months).
 const SESSION_DAYS: i64 = 180;
+/// The longest a staff session lasts however active it is.
+const STAFF_SESSION_DAYS: i64 = 30;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The session cookie's name for this deployment.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 
 /// The session of this request: an existing visitor, or one created on first use.
 #[derive(Clone)]
@@ -35,6 +52,7 @@ pub struct Session {
 
 struct SessionInner {
     db: Db,
+    secure: bool,
     token: Option<String>,
     existing: Option<SessionUser>,
     created: OnceCell<(i64, String)>,
@@ -55,10 +73,20 @@ pub struct Staff {
     pub role: StaffRole,
 }
 
+/// Admins manage staff accounts and read the audit log; agents (and admins) work conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StaffRole {
     Admin,
     Agent,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Agent => "agent",
+        }
+    }
 }
 
 impl Session {
@@ -87,25 +115,53 @@ impl Session {
     pub fn token(&self) -> Option<&str> {
         self.inner.token.as_deref()
     }
+
+    /// Resolves when this session ends: signed out (on any socket's watch), or expired (checked
+    /// every `every`). Staff sockets close then. Never resolves for a request without a session.
+    pub async fn ended(&self, service: &ChatService, every: std::time::Duration) {
+        let Some(token) = self.inner.token.clone() else { return std::future::pending().await };
+        let token_hash = hash(&token);
+        let mut ends = service.hub.watch_session_ends();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                ended = ends.recv() => match ended {
+                    Ok(ended) if *ended == token_hash => return,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return std::future::pending().await,
+                },
+                _ = tick.tick() => {
+                    if matches!(lookup(&self.inner.db, &token, None).await, Ok(None)) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
-/// Starts a new session for `user_id` (at sign-in: a fresh id, never the visitor's old one).
-pub async fn start_session(db: &Db, user_id: i64) -> AppResult<String> {
+/// Starts a staff session for `user_id` (at sign-in: a fresh id, never the visitor's old one).
+/// It ends after `idle` without a request, and after [`STAFF_SESSION_DAYS`] in any case.
+pub async fn start_session(db: &Db, user_id: i64, idle: std::time::Duration) -> AppResult<String> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let now = now_ms();
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(hash(&token))
         .bind(user_id)
         .bind(now)
-        .bind(now + SESSION_DAYS * 24 * 3600 * 1000)
+        .bind(now + idle.as_millis() as i64)
         .execute(&db.write)
         .await?;
     Ok(token)
 }
 
-/// Ends a session.
-pub async fn end_session(db: &Db, token: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash(token)).execute(&db.write).await?;
+/// Ends a session, and tells the sockets it opened to close.
+pub async fn end_session(service: &ChatService, token: &str) -> AppResult<()> {
+    let token_hash = hash(token);
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&token_hash).execute(&service.db.write).await?;
+    service.hub.session_ended(token_hash);
     Ok(())
 }
 
@@ -114,18 +170,20 @@ pub async fn end_session(db: &Db, token: &str) -> AppResult<()> {
 pub async fn sign_in(
     state: &AppState,
     session: &Session,
+    network: Option<std::net::IpAddr>,
     email: &str,
     password: &str,
 ) -> AppResult<(crate::model::Me, String)> {
     let service = &state.service;
+    service.sign_ins.attempt(network, email)?;
     let user_id = service.check_password(email, password).await.map_err(|e| match e {
         AppError::Unauthorized => AppError::BadCredentials,
         other => other,
     })?;
     if let Some(old) = session.token() {
-        end_session(&service.db, old).await?;
+        end_session(service, old).await?;
     }
-    let token = start_session(&service.db, user_id).await?;
+    let token = start_session(&service.db, user_id, state.config.staff_idle()).await?;
     let me = service.me(user_id).await?;
     Ok((me, session_cookie(&token, state.config.cookie_secure)))
 }
@@ -133,20 +191,23 @@ pub async fn sign_in(
 /// Ends the caller's session; returns the Set-Cookie value that removes the cookie.
 pub async fn sign_out(service: &ChatService, session: &Session) -> AppResult<String> {
     if let Some(token) = session.token() {
-        end_session(&service.db, token).await?;
+        end_session(service, token).await?;
     }
-    Ok(cleared_cookie())
+    Ok(cleared_cookie(session.inner.secure))
 }
 
 /// The Set-Cookie value for a session token.
 pub fn session_cookie(token: &str, secure: bool) -> String {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_DAYS * 24 * 3600)
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_DAYS * 24 * 3600)
 }
 
 /// The Set-Cookie value that removes the session cookie.
-pub fn cleared_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+pub fn cleared_cookie(secure: bool) -> String {
+    let name = cookie_name(secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
 fn hash(token: &str) -> String {
@@ -168,33 +229,49 @@ async fn create_visitor(db: &Db) -> AppResult<(i64, String)> {
         .bind(hash(&token))
         .bind(user_id)
         .bind(now)
-        .bind(now + SESSION_DAYS * 24 * 3600 * 1000)
+        .bind(now + SESSION_DAYS * DAY_MS)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok((user_id, token))
 }
 
-async fn lookup(db: &Db, token: &str) -> AppResult<Option<SessionUser>> {
-    let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT u.id, u.kind, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
+/// The user a live session names. With `staff_idle`, a staff session's idle deadline moves on
+/// (written at most once a minute per session, never past its absolute end).
+async fn lookup(db: &Db, token: &str, staff_idle: Option<std::time::Duration>) -> AppResult<Option<SessionUser>> {
+    let token_hash = hash(token);
+    let now = now_ms();
+    let row: Option<(i64, String, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT u.id, u.kind, u.role, s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
-    .bind(hash(token))
-    .bind(now_ms())
+    .bind(&token_hash)
+    .bind(now)
     .fetch_optional(&db.read)
     .await?;
-    Ok(row.map(|(id, kind, role)| SessionUser { id, kind, role }))
+    let Some((id, kind, role, created_at, expires_at)) = row else { return Ok(None) };
+    if let (Some(idle), "staff") = (staff_idle, kind.as_str()) {
+        let deadline = (now + idle.as_millis() as i64).min(created_at + STAFF_SESSION_DAYS * DAY_MS);
+        if deadline - expires_at > 60_000 {
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
+                .bind(deadline)
+                .bind(&token_hash)
+                .execute(&db.write)
+                .await?;
+        }
+    }
+    Ok(Some(SessionUser { id, kind, role }))
 }
 
-fn cookie_token(parts: &axum::http::HeaderMap) -> Option<String> {
+fn cookie_token(parts: &axum::http::HeaderMap, secure: bool) -> Option<String> {
+    let wanted = cookie_name(secure);
     parts
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_string())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
@@ -202,9 +279,10 @@ fn cookie_token(parts: &axum::http::HeaderMap) -> Option<String> {
 /// Resolves the session cookie, and sets it on the response when a visitor was created.
 pub async fn session_layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let db = state.service.db.clone();
-    let token = cookie_token(request.headers());
+    let secure = state.config.cookie_secure;
+    let token = cookie_token(request.headers(), secure);
     let existing = match &token {
-        Some(token) => match lookup(&db, token).await {
+        Some(token) => match lookup(&db, token, Some(state.config.staff_idle())).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         },
@@ -212,7 +290,7 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
     };
     let token = token.filter(|_| existing.is_some());
     let signed_in = existing.is_some();
-    let session = Session { inner: Arc::new(SessionInner { db, token, existing, created: OnceCell::new() }) };
+    let session = Session { inner: Arc::new(SessionInner { db, secure, token, existing, created: OnceCell::new() }) };
     // A page load gets its visitor up front, so the cookie goes out with the page's headers.
     // (Not for the staff pages: staff sign in, they are not visitors.)
     let is_page = request.method() == Method::GET
@@ -266,14 +344,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Whether a request comes from this site (or an allowed origin). Without an Origin header it is
-/// not a browser's cross-origin request, unless Fetch metadata says so.
-pub fn origin_allowed(headers: &axum::http::HeaderMap, allowed_origins: &[String]) -> bool {
+/// Whether a request comes from this site (or an allowed origin). The site's own origin is its
+/// Host with the scheme it is served on (https when the cookie is Secure): `http://` pages of the
+/// same host do not count. Without an Origin header it is not a browser's cross-origin request,
+/// unless Fetch metadata says so.
+pub fn origin_allowed(headers: &axum::http::HeaderMap, config: &super::config::Config) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let scheme = if config.cookie_secure { "https" } else { "http" };
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(origin) => {
-            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-            origin_host == host || allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+            origin
+                .strip_prefix(scheme)
+                .and_then(|rest| rest.strip_prefix("://"))
+                .is_some_and(|h| !host.is_empty() && h == host)
+                || config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
         }
         None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) != Some("cross-site"),
     }
@@ -282,7 +366,7 @@ pub fn origin_allowed(headers: &axum::http::HeaderMap, allowed_origins: &[String
 /// Refuses unsafe methods (POST, PUT, PATCH, DELETE) sent from another origin.
 pub async fn same_origin_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && !origin_allowed(request.headers(), &state.config.allowed_origins) {
+    if unsafe_method && !origin_allowed(request.headers(), &state.config) {
         return AppError::Forbidden.into_response();
     }
     next.run(request).await
@@ -296,9 +380,27 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; fd_session=abc; b=2"));
-        assert_eq!(cookie_token(&headers).as_deref(), Some("abc"));
+        assert_eq!(cookie_token(&headers, false).as_deref(), Some("abc"));
+        assert_eq!(cookie_token(&headers, true), None, "a Secure deployment reads only the __Host- cookie");
+        headers.insert(header::COOKIE, HeaderValue::from_static("__Host-fd_session=xyz; fd_session=abc"));
+        assert_eq!(cookie_token(&headers, true).as_deref(), Some("xyz"));
         headers.insert(header::COOKIE, HeaderValue::from_static("fd_session="));
-        assert_eq!(cookie_token(&headers), None);
+        assert_eq!(cookie_token(&headers, false), None);
+    }
+
+    #[test]
+    fn the_origin_check_compares_the_scheme_too() {
+        let mut config = crate::server::config::Config::for_database("sqlite::memory:");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("shop.example"));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("http://shop.example"));
+        assert!(origin_allowed(&headers, &config));
+        config.cookie_secure = true;
+        assert!(!origin_allowed(&headers, &config), "an http page may not write to the https site");
+        headers.insert(header::ORIGIN, HeaderValue::from_static("https://shop.example"));
+        assert!(origin_allowed(&headers, &config));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("https://shop.example.evil"));
+        assert!(!origin_allowed(&headers, &config));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{
 use crate::{
     model::{Chat, ChatEvent, Email},
     server::{
+        audit::Actor,
         error::{AppError, AppResult},
         events::ChatTx,
     },
@@ -153,7 +154,7 @@ impl ChatService {
         self.owned_chat(caller, chat_id).await?;
         self.cancel_replies_of(chat_id);
         let _lock = self.hub.lock(chat_id).await;
-        store::delete_chat(&self.db, chat_id).await
+        store::delete_chat(&self.db, chat_id, Actor::Visitor(caller.user_id)).await
     }
 
     /// Events of one of the caller's chats after `after`; with no `after`, a joining client gets

@@ -11,6 +11,7 @@ use super::{
 use crate::{
     model::{Message, MessagePage, MessageStatus, Role},
     server::{
+        audit::Actor,
         error::{AppError, AppResult},
         events::ChatTx,
     },
@@ -87,6 +88,9 @@ impl ChatService {
                 return Ok(Exchange { message, reply, created: false });
             }
         }
+        if row.ai_enabled() {
+            self.room_for_reply(caller)?;
+        }
         self.sends.spend(caller.user_id)?;
         tx.ensure_no_reply_streaming().await?;
         let mut chat_changed = false;
@@ -106,7 +110,7 @@ impl ChatService {
         }
         tx.commit().await?;
         if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, reply.id);
+            self.spawn_reply(chat_id, caller.user_id, reply.id);
         }
         Ok(Exchange { message, reply, created: true })
     }
@@ -125,6 +129,11 @@ impl ChatService {
         let original = store::message(&self.db, chat_id, message_id).await?;
         if original.role != Role::User {
             return Err(AppError::Invalid("only your own messages can be edited".into()));
+        }
+        // An edit asks the model again: it spends from the same allowance as a send.
+        if chat.ai_enabled() {
+            self.room_for_reply(caller)?;
+            self.sends.spend(caller.user_id)?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -146,7 +155,7 @@ impl ChatService {
         };
         tx.commit().await?;
         if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, reply.id);
+            self.spawn_reply(chat_id, caller.user_id, reply.id);
         }
         Ok(Exchange { message, reply, created: false })
     }
@@ -162,22 +171,29 @@ impl ChatService {
         if !chat.ai_enabled() {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
+        self.room_for_reply(caller)?;
+        self.sends.spend(caller.user_id)?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
         tx.touch();
         let reply = tx.reset_reply(message_id).await?;
         tx.commit().await?;
-        self.spawn_reply(chat_id, reply.id);
+        self.spawn_reply(chat_id, caller.user_id, reply.id);
         Ok(reply)
     }
 
     /// Deletes a message; a reply being written is stopped first.
     pub async fn delete_message(&self, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<i64> {
         self.owned_chat(caller, chat_id).await?;
-        store::message(&self.db, chat_id, message_id).await?;
-        self.replies.cancel(message_id);
+        let message = store::message(&self.db, chat_id, message_id).await?;
+        // The customer's own words are theirs to remove; what staff and the assistant said is the
+        // shop's record of the conversation.
+        if message.role != Role::User {
+            return Err(AppError::NotAllowed("you can delete your own messages, not the replies".into()));
+        }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.delete_message(message_id).await?;
+        tx.audit(Actor::Visitor(caller.user_id), "message.deleted", format!("message {message_id} (user)")).await?;
         tx.commit().await?;
         Ok(message_id)
     }
@@ -191,6 +207,11 @@ impl ChatService {
         }
         self.stop_running_reply(chat_id, message_id).await?;
         store::message(&self.db, chat_id, message_id).await
+    }
+
+    /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`).
+    fn room_for_reply(&self, caller: Caller) -> AppResult<()> {
+        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies)
     }
 
     /// Waits until a reply has ended (completed, stopped, failed or interrupted).

@@ -18,6 +18,7 @@ use super::{
     db::Db,
     error::{AppError, AppResult},
     events::Hub,
+    limits::SignInThrottle,
     llm::{Assistant, Context, Contexts},
     notify::Notifier,
 };
@@ -42,6 +43,14 @@ pub struct Limits {
     /// How long token deltas are gathered into one event after the first.
     pub coalesce: Duration,
     pub sends_per_minute: usize,
+    /// Live connections one visitor may hold open (staff: four times as many).
+    pub streams_per_visitor: usize,
+    /// Replies being written at once for one visitor (across their chats), and in all.
+    pub replies_per_visitor: usize,
+    pub max_replies: usize,
+    /// Sign-in attempts per account and per network in 5 minutes.
+    pub sign_ins_per_account: u32,
+    pub sign_ins_per_network: u32,
 }
 
 impl Limits {
@@ -53,6 +62,11 @@ impl Limits {
             max_retries: config.openai_max_retries,
             coalesce: Duration::from_millis(config.delta_coalesce_ms),
             sends_per_minute: config.sends_per_minute as usize,
+            streams_per_visitor: config.streams_per_visitor as usize,
+            replies_per_visitor: config.replies_per_visitor as usize,
+            max_replies: config.max_replies as usize,
+            sign_ins_per_account: config.sign_ins_per_account,
+            sign_ins_per_network: config.sign_ins_per_network,
         }
     }
 }
@@ -75,6 +89,8 @@ pub struct ChatService {
     replies: Replies,
     sends: SendBudget,
     notifier: Option<Notifier>,
+    /// Sign-in attempts and password hashing, bounded.
+    pub sign_ins: SignInThrottle,
 }
 
 impl ChatService {
@@ -85,6 +101,7 @@ impl ChatService {
             assistant,
             contexts,
             sends: SendBudget::new(limits.sends_per_minute),
+            sign_ins: SignInThrottle::new(limits.sign_ins_per_account, limits.sign_ins_per_network),
             limits,
             replies: Replies::default(),
             notifier: None,
@@ -131,7 +148,7 @@ impl ChatService {
         id.and_then(|id| self.contexts.get(id)).unwrap_or_else(|| self.contexts.default_context())
     }
 
-    pub(crate) fn notifier(&self) -> Option<&Notifier> {
+    pub fn notifier(&self) -> Option<&Notifier> {
         self.notifier.as_ref()
     }
 }

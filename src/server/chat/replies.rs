@@ -27,6 +27,8 @@ pub const STOPPED_REASON: &str = "stopped before it finished";
 
 struct Running {
     chat_id: i64,
+    /// The visitor whose chat it is.
+    owner: i64,
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
 }
@@ -52,11 +54,30 @@ impl Replies {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn start(&self, chat_id: i64, reply_id: i64) -> (CancellationToken, watch::Sender<bool>) {
+    fn start(&self, chat_id: i64, owner: i64, reply_id: i64) -> (CancellationToken, watch::Sender<bool>) {
         let cancel = CancellationToken::new();
         let (done_tx, done) = watch::channel(false);
-        self.running().insert(reply_id, Running { chat_id, cancel: cancel.clone(), done });
+        self.running().insert(reply_id, Running { chat_id, owner, cancel: cancel.clone(), done });
         (cancel, done_tx)
+    }
+
+    /// Refuses (429) a new reply when `owner` already has `per_visitor` replies being written, or
+    /// the server `overall`: each is a stream from the model, paid for.
+    pub(super) fn check_room(&self, owner: i64, per_visitor: usize, overall: usize) -> AppResult<()> {
+        let running = self.running();
+        if running.len() >= overall {
+            return Err(AppError::rate_limited(
+                "the assistant is answering many customers right now",
+                std::time::Duration::from_secs(5),
+            ));
+        }
+        if running.values().filter(|r| r.owner == owner).count() >= per_visitor {
+            return Err(AppError::rate_limited(
+                "the assistant is still answering in your other conversations",
+                std::time::Duration::from_secs(5),
+            ));
+        }
+        Ok(())
     }
 
     fn finished(&self, reply_id: i64) {
@@ -138,13 +159,13 @@ impl ChatService {
         self.replies.cancel_chat(chat_id);
     }
 
-    pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, reply_id: i64) {
+    pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, owner: i64, reply_id: i64) {
         self.replies.deltas.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             tokio::spawn(write_deltas(Arc::downgrade(self), jobs));
             queue
         });
-        let (cancel, done) = self.replies.start(chat_id, reply_id);
+        let (cancel, done) = self.replies.start(chat_id, owner, reply_id);
         let service = Arc::clone(self);
         tokio::spawn(async move {
             if let Err(error) = service.write_reply(chat_id, reply_id, &cancel).await {

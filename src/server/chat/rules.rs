@@ -70,7 +70,7 @@ impl ReadUpTo {
     }
 }
 
-/// Sends per visitor in a sliding minute.
+/// Calls to the model per visitor in a sliding minute: sends, edits and retries.
 pub struct SendBudget {
     per_minute: usize,
     windows: Mutex<HashMap<i64, VecDeque<Instant>>>,
@@ -95,7 +95,9 @@ impl SendBudget {
             window.pop_front();
         }
         if window.len() >= self.per_minute {
-            return Err(AppError::RateLimited);
+            let oldest = window.front().copied().unwrap_or(now);
+            let retry_after = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
+            return Err(AppError::rate_limited("too many messages, edits and retries this minute", retry_after));
         }
         window.push_back(now);
         Ok(())
@@ -126,7 +128,7 @@ mod tests {
         let budget = SendBudget::new(2);
         assert!(budget.spend(1).is_ok());
         assert!(budget.spend(1).is_ok());
-        assert!(matches!(budget.spend(1), Err(AppError::RateLimited)));
+        assert!(matches!(budget.spend(1), Err(AppError::RateLimited { .. })));
         assert!(budget.spend(2).is_ok(), "another visitor has a budget of their own");
     }
 

@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 use crate::{
     model::{Chat, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role, Usage},
     server::{
+        audit::{self, Action, Actor},
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
         events::ChatTx,
@@ -58,7 +59,7 @@ impl MessageRow {
 }
 
 /// A chat as stored. Fields the rules read are public; the rest become a [`Chat`].
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub struct ChatRow {
     pub id: i64,
     pub owner_id: i64,
@@ -342,8 +343,13 @@ pub async fn insert_chat(
     Ok(chat_id)
 }
 
-pub async fn delete_chat(db: &Db, chat_id: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(&db.write).await?;
+/// Deletes a chat with everything in it, and records who did (in the same transaction).
+pub async fn delete_chat(db: &Db, chat_id: i64, actor: Actor) -> AppResult<()> {
+    let mut tx = db.write.begin().await?;
+    sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(&mut *tx).await?;
+    let action = Action { name: "chat.deleted", chat_id: Some(chat_id), detail: String::new() };
+    audit::record(&mut tx, actor, &action).await?;
+    tx.commit().await?;
     db.count_write();
     Ok(())
 }

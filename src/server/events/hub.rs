@@ -49,6 +49,28 @@ pub struct Hub {
     /// The newest customer message per chat that some staff screen acknowledged, so that many
     /// open staff sockets cost one write per message, not one each.
     delivered: Mutex<HashMap<i64, i64>>,
+    /// Sessions that ended (their token hashes), so the sockets they opened close.
+    session_ends: broadcast::Sender<Arc<String>>,
+    /// Open live streams (SSE and WebSocket) per user.
+    streams: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// One open live stream of a user; the count goes down when it is dropped.
+pub struct StreamSlot {
+    streams: Arc<Mutex<HashMap<i64, usize>>>,
+    user_id: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = streams.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                streams.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 impl Default for Hub {
@@ -60,6 +82,8 @@ impl Default for Hub {
             panel_in,
             panel_queue: Mutex::new(Some(queue)),
             delivered: Mutex::default(),
+            session_ends: broadcast::channel(64).0,
+            streams: Arc::default(),
         }
     }
 }
@@ -132,6 +156,31 @@ impl Hub {
     /// Tells a chat's followers that someone is typing.
     pub fn typing(&self, chat_id: i64, typing: Typing) {
         let _ = self.channel(chat_id).typing.send(typing);
+    }
+
+    /// A slot for one more live stream of `user_id`, unless they already hold `max`.
+    pub fn open_stream(&self, user_id: i64, max: usize) -> Option<StreamSlot> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let count = streams.entry(user_id).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { streams: self.streams.clone(), user_id })
+    }
+
+    /// Live streams `user_id` holds open now.
+    pub fn open_streams(&self, user_id: i64) -> usize {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).copied().unwrap_or(0)
+    }
+
+    /// Says that the session with this token hash ended (signed out).
+    pub fn session_ended(&self, token_hash: String) {
+        let _ = self.session_ends.send(Arc::new(token_hash));
+    }
+
+    pub fn watch_session_ends(&self) -> broadcast::Receiver<Arc<String>> {
+        self.session_ends.subscribe()
     }
 
     pub fn watch_typing(&self, chat_id: i64) -> TypingFeed {

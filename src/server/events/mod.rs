@@ -6,5 +6,5 @@
 mod hub;
 mod tx;
 
-pub use hub::{events_after, Hub, PanelQueue, TypingFeed};
+pub use hub::{events_after, Hub, PanelQueue, StreamSlot, TypingFeed};
 pub use tx::{BatchTx, ChatLock, ChatTx};

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
-    extract::{Json, Path, Query},
+    extract::{ClientNetwork, Json, Path, Query},
     rest::{PageQuery, ReadUpTo},
 };
 use crate::{
-    model::{ErrorBody, Message, MessagePage},
+    model::{AuditPage, CreatedStaff, ErrorBody, Message, MessagePage, NewStaff},
     server::{
         auth::{sign_in, sign_out, Session, Staff},
         chat::ChatService,
@@ -48,9 +48,15 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 
 /// Signs a staff member in with a new session id (the old session, if any, ends).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
-    (status = 200, body = Me), (status = 401, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
-    let (me, cookie) = sign_in(&state, &session, &body.email, &body.password).await?;
+    (status = 200, body = Me), (status = 401, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "Too many attempts from this network or for this account; see Retry-After")))]
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    ClientNetwork(network): ClientNetwork,
+    Json(body): Json<Login>,
+) -> AppResult<Response> {
+    let (me, cookie) = sign_in(&state, &session, network, &body.email, &body.password).await?;
     Ok(with_cookie(Json(me).into_response(), &cookie))
 }
 
@@ -72,6 +78,41 @@ pub async fn me(State(service): State<Arc<ChatService>>, staff: Staff) -> AppRes
     (status = 200, body = Vec<StaffMember>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_staff(State(service): State<Arc<ChatService>>, _staff: Staff) -> AppResult<Json<Vec<StaffMember>>> {
     Ok(Json(service.list_staff().await?))
+}
+
+/// Creates a staff account with a generated password, returned this once (admins only).
+#[utoipa::path(post, path = "/api/v1/admin/staff", tag = "admin", request_body = NewStaff, responses(
+    (status = 201, body = CreatedStaff), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_staff(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Json(body): Json<NewStaff>,
+) -> AppResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(service.add_staff(staff, &body).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this chat's entries.
+    pub chat_id: Option<i64>,
+    /// Entries older than this id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first: who changed what and when, never message text (admins only).
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery), responses(
+    (status = 200, body = AuditPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn audit_log(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Query(query): Query<AuditQuery>,
+) -> AppResult<Json<AuditPage>> {
+    Ok(Json(service.audit_log(staff, query.chat_id, query.before, query.limit).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries", tag = "admin", params(InquiryFilter), responses(

@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod extract;
+pub mod headers;
 pub mod rest;
 pub mod stream;
 
@@ -55,6 +56,38 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, App
     }
 }
 
+/// Answers any operation can give, added to every operation of the spec: a request that cannot be
+/// read (400), a value out of range (422), a limit reached (429, with `Retry-After`), the database
+/// unreachable (503). Each is the one error body.
+fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    let common = [
+        ("400", "The request could not be read (JSON, path or query)"),
+        ("422", "A value is not acceptable"),
+        ("429", "A limit was reached; see Retry-After"),
+        ("503", "The service is unavailable; try again shortly"),
+    ];
+    for item in spec.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
+            }
+        }
+    }
+}
+
 async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
@@ -81,7 +114,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::login))
         .routes(routes!(admin::logout))
         .routes(routes!(admin::me))
-        .routes(routes!(admin::list_staff))
+        .routes(routes!(admin::list_staff, admin::add_staff))
+        .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_inquiries))
         .routes(routes!(admin::get_inquiry, admin::update_inquiry))
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))
@@ -101,6 +135,7 @@ fn health_routes() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
+    let state_for_headers = state.clone();
     // The WASM, JS and CSS, precompressed at build time when scripts/precompress.mjs ran
     // (otherwise the compression layer compresses them per request).
     let options = &state.leptos_options;
@@ -110,12 +145,14 @@ pub fn router(state: AppState) -> Router {
     let (api, mut spec) = api_routes().split_for_parts();
     let (health, health_spec) = health_routes().split_for_parts();
     spec.merge(health_spec);
+    add_common_errors(&mut spec);
     let app = Router::new()
         .merge(api)
         .leptos_routes_with_context(
             &state,
             routes,
             move || {
+                headers::provide_nonce();
                 provide_context(context_state.service.clone());
                 provide_context(context_state.clone());
             },
@@ -124,7 +161,7 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(headers::provide_nonce, shell))
         .layer(from_fn_with_state(state.clone(), session_layer))
         .layer(from_fn_with_state(state.clone(), same_origin_layer))
         // Browsers ask for /favicon.ico whatever the page links: point them at the SVG.
@@ -134,5 +171,6 @@ pub fn router(state: AppState) -> Router {
     app.nest_service("/pkg", assets)
         .merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
         .layer(CompressionLayer::new())
+        .layer(from_fn_with_state(state_for_headers, headers::security_headers))
         .layer(TraceLayer::new_for_http())
 }

@@ -208,7 +208,9 @@ pub async fn edit_message(
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{mid}", tag = "messages",
-    params(("id" = i64, Path), ("mid" = i64, Path)), responses((status = 200, body = DeletedBody), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path), ("mid" = i64, Path)), responses((status = 200, body = DeletedBody),
+        (status = 403, body = ErrorBody, description = "Not the customer's own message (assistant and staff replies stay)"),
+        (status = 404, body = ErrorBody)))]
 pub async fn delete_message(
     State(service): Service,
     caller: Caller,

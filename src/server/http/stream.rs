@@ -1,6 +1,10 @@
 //! Live events over Server-Sent Events and WebSocket: the same sequence-numbered events, resumable.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{
@@ -24,9 +28,29 @@ use crate::{
         auth::{origin_allowed, Session, Staff},
         chat::{Caller, ChatService},
         error::{AppError, AppResult},
+        events::StreamSlot,
         state::AppState,
     },
 };
+
+/// How long a frame may wait on a client that does not read before its socket is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// What clients send on a socket is small (a resume, a typing signal; messages go over HTTP).
+const MAX_CLIENT_FRAME: usize = 1024;
+/// A socket may ask to resume (reload from the database) once a second.
+const RESUME_INTERVAL: Duration = Duration::from_secs(1);
+/// Typing signals: a change passes at once; the same state again at most every 3 s.
+const TYPING_REPEAT: Duration = Duration::from_secs(3);
+/// How often a staff socket checks that its session has not expired (sign-out closes it at once).
+const SESSION_CHECK: Duration = Duration::from_secs(30);
+
+/// A slot for one more live connection of `user_id`, or 429 when they hold their share.
+fn stream_slot(service: &ChatService, user_id: i64, staff: bool) -> AppResult<StreamSlot> {
+    let max = service.limits().streams_per_visitor * if staff { 4 } else { 1 };
+    service.hub.open_stream(user_id, max).ok_or_else(|| {
+        AppError::rate_limited("too many live connections are open; close another tab", Duration::from_secs(5))
+    })
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ResumeQuery {
@@ -62,8 +86,10 @@ pub async fn sse(
         Some(Ok(Ok(seq))) => Some(seq),
         Some(_) => return Err(AppError::BadRequest("Last-Event-ID must be a sequence number".into())),
     };
+    let slot = stream_slot(&service, caller.user_id, false)?;
     let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
-    let events = until_error(events).map(|event| {
+    let events = until_error(events).map(move |event| {
+        let _open = &slot;
         Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -108,7 +134,7 @@ fn upgrade(
     headers: &HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<WebSocketUpgrade> {
-    if !origin_allowed(headers, &state.config.allowed_origins) {
+    if !origin_allowed(headers, &state.config) {
         return Err(AppError::Forbidden);
     }
     let upgrade =
@@ -117,7 +143,8 @@ fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(1024 * 1024)
-        .max_message_size(64 * 1024))
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME))
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery),
@@ -134,9 +161,10 @@ pub async fn ws(
 ) -> AppResult<Response> {
     let service = state.service.clone();
     service.get_chat(caller, chat_id).await?;
+    let slot = stream_slot(&service, caller.user_id, false)?;
     let follower = Follower::Customer(caller);
-    Ok(upgrade(&state, &headers, ws)?
-        .on_upgrade(move |socket| run_socket(socket, service, Ok(follower), chat_id, query.after)))
+    let socket = Live { service, _slot: Some(slot), session: None };
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, query.after)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery),
@@ -151,9 +179,11 @@ pub async fn staff_ws(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
     let service = state.service.clone();
-    let follower = session.staff().map(Follower::Staff);
-    Ok(upgrade(&state, &headers, ws)?
-        .on_upgrade(move |socket| run_socket(socket, service, follower, chat_id, query.after)))
+    let staff = session.staff();
+    let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
+    let follower = staff.map(Follower::Staff);
+    let socket = Live { service, _slot: slot, session: Some(session) };
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, query.after)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin",
@@ -167,7 +197,9 @@ pub async fn panel_ws(
 ) -> AppResult<Response> {
     let service = state.service.clone();
     let staff = session.staff();
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |socket| run_panel(socket, service, staff)))
+    let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
+    let socket = Live { service, _slot: slot, session: Some(session) };
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_panel(ws, socket, staff)))
 }
 
 /// Closes a socket whose caller may not follow it.
@@ -179,13 +211,35 @@ async fn refuse(socket: WebSocket, error: AppError) {
     }
 }
 
-async fn run_panel(mut socket: WebSocket, service: Arc<ChatService>, staff: AppResult<Staff>) {
+/// What a socket holds while it is open: the service, its place in the caller's share of live
+/// connections, and (for staff) the session whose end closes it.
+struct Live {
+    service: Arc<ChatService>,
+    _slot: Option<StreamSlot>,
+    session: Option<Session>,
+}
+
+impl Live {
+    /// Resolves when a staff socket's session ends; never for a customer's socket.
+    async fn session_ended(&self) {
+        match &self.session {
+            Some(session) => session.ended(&self.service, SESSION_CHECK).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
     if let Err(error) = staff {
         return refuse(socket, error).await;
     }
+    let service = live.service.clone();
     let mut events = service.hub.watch_panel();
+    let ended = live.session_ended();
+    tokio::pin!(ended);
     loop {
         tokio::select! {
+            _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
             event = events.recv() => match event {
                 Ok(event) => {
                     if send(&mut socket, &event).await.is_err() {
@@ -208,11 +262,12 @@ async fn run_panel(mut socket: WebSocket, service: Arc<ChatService>, staff: AppR
 
 async fn run_socket(
     mut socket: WebSocket,
-    service: Arc<ChatService>,
+    live: Live,
     follower: AppResult<Follower>,
     chat_id: i64,
     after: Option<i64>,
 ) {
+    let service = live.service.clone();
     let follower = match follower {
         Ok(follower) => follower,
         Err(error) => return refuse(socket, error).await,
@@ -226,8 +281,13 @@ async fn run_socket(
         Follower::Staff(staff) => service.me(staff.user_id).await.ok().map(|me| me.display_name),
         Follower::Customer(_) => None,
     };
+    let ended = live.session_ended();
+    tokio::pin!(ended);
+    let mut last_resume: Option<Instant> = None;
+    let mut last_typing: Option<(bool, Instant)> = None;
     loop {
         tokio::select! {
+            _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
             event = events.next() => match event {
                 Some(Ok(event)) => {
                     if send(&mut socket, &event).await.is_err() {
@@ -253,12 +313,29 @@ async fn run_socket(
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
-                    Ok(ClientFrame::Resume { after }) => match follower.follow(&service, chat_id, Some(after)).await {
-                        Ok(resumed) => events = resumed,
-                        Err(error) => return refuse(socket, error).await,
-                    },
+                    Ok(ClientFrame::Resume { after }) => {
+                        if last_resume.is_some_and(|t| t.elapsed() < RESUME_INTERVAL) {
+                            let error = ErrorBody { error: ErrorDetail {
+                                code: "rate_limited".into(),
+                                message: "resume at most once a second; the events keep coming meanwhile".into(),
+                            } };
+                            if send(&mut socket, &ServerFrame::Error(error)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        last_resume = Some(Instant::now());
+                        match follower.follow(&service, chat_id, Some(after)).await {
+                            Ok(resumed) => events = resumed,
+                            Err(error) => return refuse(socket, error).await,
+                        }
+                    }
                     Ok(ClientFrame::Typing { typing }) => {
-                        service.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
+                        let repeat = last_typing.is_some_and(|(was, t)| was == typing && t.elapsed() < TYPING_REPEAT);
+                        if !repeat {
+                            last_typing = Some((typing, Instant::now()));
+                            service.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
+                        }
                     }
                     Err(_) => {
                         let error = ErrorBody { error: ErrorDetail {
@@ -277,10 +354,13 @@ async fn run_socket(
     }
 }
 
-/// Sends one JSON frame.
-async fn send(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), axum::Error> {
+/// Sends one JSON frame; a client that has not taken it within [`SEND_TIMEOUT`] is given up on.
+async fn send(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), ()> {
     let text = serde_json::to_string(frame).unwrap_or_default();
-    socket.send(WsMessage::Text(text.into())).await
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(WsMessage::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 /// A customer message sent to a staff member's socket is delivered: the customer sees it.

@@ -5,6 +5,7 @@
 pub mod panel;
 
 use super::{
+    audit::Actor,
     auth::Staff,
     chat::{
         rules::{check_content, ReadUpTo},
@@ -172,6 +173,8 @@ impl ChatService {
         }
         let message = tx.insert_message(NewMessage::from_staff(staff.user_id, content)).await?;
         tx.staff_replied(staff.user_id, message.id).await?;
+        let took_over = if chat.ai_enabled() { "; took over from the assistant" } else { "" };
+        tx.audit(Actor::Staff(staff.user_id), "inquiry.replied", format!("message {}{took_over}", message.id)).await?;
         tx.chat_updated().await?;
         tx.commit().await?;
         Ok(message)
@@ -191,8 +194,12 @@ impl ChatService {
         if taking_over {
             self.cancel_replies_of(chat_id);
         }
+        let changes = describe_patch(&chat, patch, taking_over, handing_back);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.set_triage(patch.status, patch.priority, patch.assignee_id).await?;
+        if !changes.is_empty() {
+            tx.audit(Actor::Staff(staff.user_id), "inquiry.updated", changes).await?;
+        }
         if taking_over || handing_back {
             tx.set_ai_enabled(handing_back).await?;
             let line = if taking_over {
@@ -208,6 +215,32 @@ impl ChatService {
             self.notify_high_priority(chat_id).await;
         }
         self.get_inquiry(staff, chat_id).await
+    }
+
+    /// A new staff account with a generated password, shown once (admins only).
+    pub async fn add_staff(&self, admin: Staff, new: &crate::model::NewStaff) -> AppResult<crate::model::CreatedStaff> {
+        super::audit::require_admin(admin)?;
+        let role = match new.role.as_deref().unwrap_or("agent") {
+            "agent" => super::auth::StaffRole::Agent,
+            "admin" => super::auth::StaffRole::Admin,
+            other => return Err(AppError::Invalid(format!("role must be admin or agent (got '{other}')"))),
+        };
+        let name = new.display_name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
+        }
+        let password = super::auth::accounts::generate_password();
+        let id = self.create_staff(&new.email, name, role, &password).await?;
+        let mut conn = self.db.write.acquire().await?;
+        let action = super::audit::Action {
+            name: "staff.created",
+            chat_id: None,
+            detail: format!("staff {id} ({})", role.as_str()),
+        };
+        super::audit::record(&mut conn, Actor::Staff(admin.user_id), &action).await?;
+        let member =
+            self.list_staff().await?.into_iter().find(|m| m.id == id).ok_or(AppError::not_found("staff member"))?;
+        Ok(crate::model::CreatedStaff { member, password })
     }
 
     /// A customer message reached a staff member's screen (the panel or the conversation feed).
@@ -256,4 +289,33 @@ impl ChatService {
             )
         }))
     }
+}
+
+/// What a patch changes, for the audit log: `status: pending → open; priority: normal → high`.
+fn describe_patch(chat: &ChatRow, patch: &InquiryPatch, taking_over: bool, handing_back: bool) -> String {
+    let mut changes = Vec::new();
+    let current = chat.clone().into_chat().ok();
+    if let (Some(status), Some(chat)) = (patch.status, &current) {
+        if status != chat.status {
+            changes.push(format!("status: {} → {}", chat.status.as_str(), status.as_str()));
+        }
+    }
+    if let (Some(priority), Some(chat)) = (patch.priority, &current) {
+        if priority != chat.priority {
+            changes.push(format!("priority: {} → {}", chat.priority.as_str(), priority.as_str()));
+        }
+    }
+    if let (Some(assignee), Some(chat)) = (patch.assignee_id, &current) {
+        if assignee != chat.assignee_id {
+            let who = |a: Option<i64>| a.map_or("nobody".to_string(), |id| format!("staff {id}"));
+            changes.push(format!("assignee: {} → {}", who(chat.assignee_id), who(assignee)));
+        }
+    }
+    if taking_over {
+        changes.push("took over from the assistant".into());
+    }
+    if handing_back {
+        changes.push("handed back to the assistant".into());
+    }
+    changes.join("; ")
 }

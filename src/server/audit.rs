@@ -1,0 +1,129 @@
+//! The audit log: who changed a conversation, what, and when (never the text). Customers'
+//! deletions, every change staff make to a conversation, and staff accounts created are recorded
+//! in the same transaction as the change. Admins read it.
+
+use sqlx::AnyConnection;
+
+use super::{
+    auth::{Staff, StaffRole},
+    chat::ChatService,
+    db::{now_ms, rfc3339},
+    error::{AppError, AppResult},
+    events::ChatTx,
+};
+use crate::model::{AuditEntry, AuditPage};
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Visitor(i64),
+    Staff(i64),
+}
+
+impl Actor {
+    fn parts(self) -> (i64, &'static str) {
+        match self {
+            Actor::Visitor(id) => (id, "visitor"),
+            Actor::Staff(id) => (id, "staff"),
+        }
+    }
+}
+
+/// What was done: an action name and what changed (ids and fields, not text).
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub name: &'static str,
+    pub chat_id: Option<i64>,
+    pub detail: String,
+}
+
+/// Writes one line of the log on `conn` (inside the change's transaction).
+pub async fn record(conn: &mut AnyConnection, actor: Actor, action: &Action) -> AppResult<()> {
+    let (actor_id, actor_kind) = actor.parts();
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, actor_kind, chat_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now_ms())
+    .bind(actor_id)
+    .bind(actor_kind)
+    .bind(action.chat_id)
+    .bind(action.name)
+    .bind(&action.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl ChatTx<'_> {
+    /// Records `name` on this transaction's chat, committed (or not) with the change.
+    pub async fn audit(&mut self, actor: Actor, name: &'static str, detail: String) -> AppResult<()> {
+        let action = Action { name, chat_id: Some(self.chat_id()), detail };
+        record(self.conn(), actor, &action).await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    actor_id: i64,
+    actor_kind: String,
+    actor_name: Option<String>,
+    chat_id: Option<i64>,
+    action: String,
+    detail: String,
+}
+
+/// Admins only: agents work conversations; admins manage staff and read the log.
+pub fn require_admin(staff: Staff) -> AppResult<()> {
+    if staff.role == StaffRole::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+impl ChatService {
+    /// The audit log, newest first, optionally of one chat (admins only).
+    pub async fn audit_log(
+        &self,
+        staff: Staff,
+        chat_id: Option<i64>,
+        before: Option<i64>,
+        limit: Option<i64>,
+    ) -> AppResult<AuditPage> {
+        require_admin(staff)?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(AppError::Invalid("limit must be between 1 and 200".into()));
+        }
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT a.id, a.at, a.actor_id, a.actor_kind, \
+             (SELECT u.display_name FROM users u WHERE u.id = a.actor_id AND u.kind = 'staff') AS actor_name, \
+             a.chat_id, a.action, a.detail FROM audit_log a \
+             WHERE ($1 = 0 OR a.chat_id = $1) AND a.id < $2 ORDER BY a.id DESC LIMIT $3",
+        )
+        .bind(chat_id.unwrap_or(0))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit + 1)
+        .fetch_all(&self.db.read)
+        .await?;
+        let more = rows.len() as i64 > limit;
+        let entries: Vec<AuditEntry> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: rfc3339(r.at),
+                actor_id: r.actor_id,
+                actor_kind: r.actor_kind,
+                actor_name: r.actor_name,
+                chat_id: r.chat_id,
+                action: r.action,
+                detail: r.detail,
+            })
+            .collect();
+        let next_before = if more { entries.last().map(|e| e.id) } else { None };
+        Ok(AuditPage { entries, next_before })
+    }
+}

@@ -1,0 +1,161 @@
+//! Limits on what a caller may make the server do: the sign-in throttle (per network and per
+//! account, with the password hashing bounded), and who the caller is on the network.
+
+use std::{
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    num::NonZeroU32,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{extract::ConnectInfo, http::request::Parts};
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+
+use super::error::{AppError, AppResult};
+
+/// The network a request comes from: the peer address, or with `trust_proxy` the last
+/// `X-Forwarded-For` entry (what the load balancer saw). IPv6 addresses count per /64, the block
+/// one customer usually holds.
+pub fn client_network(parts: &Parts, trust_proxy: bool) -> Option<IpAddr> {
+    let forwarded = trust_proxy
+        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
+        .flatten();
+    let ip = forwarded.or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))?;
+    Some(network_of(ip))
+}
+
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Sign-in attempts: a burst then a steady rate, per network and per account; and at most a few
+/// password hashes (Argon2, 19 MiB each) at once, so a flood of guesses cannot take the CPU or
+/// the memory from everyone else.
+pub struct SignInThrottle {
+    per_network: DefaultKeyedRateLimiter<IpAddr>,
+    per_account: DefaultKeyedRateLimiter<String>,
+    hashing: Arc<Semaphore>,
+}
+
+/// How long a sign-in waits for a hashing slot before it is refused.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
+
+fn quota(burst: u32, every: Duration) -> Quota {
+    Quota::with_period(every)
+        .expect("a period above zero")
+        .allow_burst(NonZeroU32::new(burst).expect("a burst above zero"))
+}
+
+/// The window the sign-in allowances are counted in.
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(300);
+
+impl SignInThrottle {
+    /// `per_account` and `per_network` attempts per [`SIGN_IN_WINDOW`]: all at once if need be,
+    /// then coming back evenly over the window. (A person mistypes a few times; a script tries
+    /// thousands.)
+    pub fn new(per_account: u32, per_network: u32) -> Self {
+        let hashers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let allowance = |n: u32| quota(n.max(1), SIGN_IN_WINDOW / n.max(1));
+        SignInThrottle {
+            per_network: RateLimiter::keyed(allowance(per_network)),
+            per_account: RateLimiter::keyed(allowance(per_account)),
+            hashing: Arc::new(Semaphore::new(hashers)),
+        }
+    }
+
+    /// Spends one attempt from the network's and the account's allowance, or refuses with 429.
+    pub fn attempt(&self, network: Option<IpAddr>, email: &str) -> AppResult<()> {
+        let clock = governor::clock::DefaultClock::default();
+        let refuse = |wait: Duration| AppError::rate_limited("too many sign-in attempts", wait);
+        if let Some(network) = network {
+            if let Err(not_until) = self.per_network.check_key(&network) {
+                return Err(refuse(not_until.wait_time_from(clock.now())));
+            }
+        }
+        if let Err(not_until) = self.per_account.check_key(&email.trim().to_lowercase()) {
+            return Err(refuse(not_until.wait_time_from(clock.now())));
+        }
+        if self.per_network.len() > 100_000 {
+            self.per_network.retain_recent();
+            self.per_account.retain_recent();
+        }
+        Ok(())
+    }
+
+    /// Runs a password hash or check off the async threads, a bounded number at once.
+    pub async fn hash<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::rate_limited("the server is busy with other sign-ins", Duration::from_secs(5)))?
+            .map_err(|_| AppError::Unavailable)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_callers_count_per_64_block_and_ipv4_per_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of("2001:db8:1:3::1".parse().unwrap()), network_of(a));
+        assert_eq!(network_of("10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(network_of("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn an_account_gets_a_few_attempts_then_waits_whatever_the_network() {
+        let throttle = SignInThrottle::new(5, 20);
+        for i in 0..5 {
+            let network = Some(IpAddr::from([10, 0, 0, i]));
+            assert!(throttle.attempt(network, "Admin@Example.com").is_ok());
+        }
+        let refused = throttle.attempt(Some(IpAddr::from([10, 0, 1, 1])), "admin@example.com ");
+        assert!(matches!(refused, Err(AppError::RateLimited { .. })), "{refused:?}");
+        assert!(refused.unwrap_err().retry_after_secs().unwrap() >= 1);
+        assert!(throttle.attempt(Some(IpAddr::from([10, 0, 1, 1])), "other@example.com").is_ok());
+    }
+
+    #[test]
+    fn a_network_gets_a_burst_of_attempts_across_accounts_then_waits() {
+        let throttle = SignInThrottle::new(5, 20);
+        let network = Some(IpAddr::from([192, 0, 2, 7]));
+        for i in 0..20 {
+            assert!(throttle.attempt(network, &format!("user{i}@example.com")).is_ok());
+        }
+        assert!(throttle.attempt(network, "user99@example.com").is_err());
+        assert!(throttle.attempt(Some(IpAddr::from([192, 0, 2, 8])), "user99@example.com").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+
+    #[test]
+    fn behind_a_trusted_proxy_the_last_forwarded_address_is_the_client() {
+        let request =
+            axum::http::Request::builder().header("x-forwarded-for", "203.0.113.9, 192.0.2.1").body(()).unwrap();
+        let (parts, _) = request.into_parts();
+        assert_eq!(client_network(&parts, true), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(client_network(&parts, false), None, "not trusted, and no peer address here");
+    }
+}

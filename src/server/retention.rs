@@ -1,0 +1,120 @@
+//! Retention: what is kept and for how long. A background pass (every `FRONTDESK_RETENTION_EVERY_MINUTES`)
+//! removes expired sessions, visitors who never wrote (with the greeting-only chats their page
+//! views made), the token-delta events of finished replies (the `message.completed` event carries
+//! the whole text, so a resume still ends with it), and old versions of edited or regenerated
+//! messages. Each delete goes in batches so no pass holds the database for long.
+
+use std::time::Duration;
+
+use super::{chat::ChatService, config::Config, db::now_ms, error::AppResult};
+
+/// How long things are kept.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Visitors who never wrote (no message, email, handoff or saved preference), after their
+    /// first visit.
+    pub idle_visitors: Duration,
+    /// Token-delta events of finished replies.
+    pub deltas: Duration,
+    /// Earlier versions of edited messages and regenerated replies.
+    pub versions: Duration,
+    /// Time between passes.
+    pub every: Duration,
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Rows removed per statement.
+const BATCH: i64 = 1000;
+
+impl Retention {
+    pub fn from_config(config: &Config) -> Self {
+        Retention {
+            idle_visitors: DAY * config.retain_idle_visitors_days,
+            deltas: Duration::from_secs(60 * config.retain_deltas_minutes as u64),
+            versions: DAY * config.retain_versions_days,
+            every: Duration::from_secs(60 * config.retention_every_minutes as u64),
+        }
+    }
+}
+
+/// What one pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub sessions: u64,
+    pub visitors: u64,
+    pub delta_events: u64,
+    pub versions: u64,
+}
+
+fn cutoff(now_ms: i64, age: Duration) -> i64 {
+    now_ms - age.as_millis() as i64
+}
+
+impl ChatService {
+    /// One retention pass as of `now_ms`.
+    pub async fn retain(&self, policy: &Retention, now_ms: i64) -> AppResult<Removed> {
+        let sessions = self
+            .delete_in_batches(
+                "DELETE FROM sessions WHERE token_hash IN \
+                 (SELECT token_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
+                now_ms,
+            )
+            .await?;
+        // A visitor who never wrote: no message of theirs, no email left, no person asked for, no
+        // preference saved. Their chats (greetings only) and sessions go with them.
+        let visitors = self
+            .delete_in_batches(
+                "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE u.kind = 'visitor' AND u.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
+                 AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id AND (c.status <> 'pending' \
+                     OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL OR c.last_activity_at >= $1 \
+                     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))) \
+                 LIMIT $2)",
+                cutoff(now_ms, policy.idle_visitors),
+            )
+            .await?;
+        let delta_events = self
+            .delete_in_batches(
+                "DELETE FROM chat_events WHERE (chat_id, seq) IN (SELECT e.chat_id, e.seq FROM chat_events e \
+                 WHERE e.kind = 'message.delta' AND e.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = e.chat_id AND m.status = 'streaming') \
+                 LIMIT $2)",
+                cutoff(now_ms, policy.deltas),
+            )
+            .await?;
+        let versions = self
+            .delete_in_batches(
+                "DELETE FROM message_versions WHERE id IN \
+                 (SELECT id FROM message_versions WHERE created_at < $1 LIMIT $2)",
+                cutoff(now_ms, policy.versions),
+            )
+            .await?;
+        Ok(Removed { sessions, visitors, delta_events, versions })
+    }
+
+    async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> AppResult<u64> {
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql).bind(cutoff).bind(BATCH).execute(&self.db.write).await?.rows_affected();
+            total += done;
+            if done < BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Runs a pass now and then every `policy.every`, for as long as the service lives.
+pub async fn run(service: std::sync::Weak<ChatService>, policy: Retention) {
+    let mut tick = tokio::time::interval(policy.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else { return };
+        match service.retain(&policy, now_ms()).await {
+            Ok(removed) if removed != Removed::default() => tracing::info!(?removed, "retention pass"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(?error, "a retention pass failed; the next one tries again"),
+        }
+    }
+}

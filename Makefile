@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SSR_FEATURES := --no-default-features --features ssr
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help tools run dev test-deps lint test-rust e2e test bench bench-browser clean-data
+.PHONY: help tools run dev test-deps lint test-rust e2e fuzz test bench bench-browser clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
@@ -52,7 +52,10 @@ e2e: tools test-deps ## Playwright tests against the release build (Playwright s
 	cd end2end
 	npx playwright test
 
-test: tools test-deps lint test-rust e2e ## Everything CI runs, in order
+fuzz: ## schemathesis over every endpoint of the OpenAPI spec against the release server (run after e2e builds it)
+	scripts/fuzz.sh
+
+test: tools test-deps lint test-rust e2e fuzz ## Everything CI runs, in order
 
 bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, live-core load, history
 	pg_url=$$(scripts/ensure-postgres.sh)

@@ -7,8 +7,9 @@
 //! - 200 concurrent writers on SQLite: failed requests, "database is locked" among them (goal 0).
 //! - First page of a 10,000-message chat over HTTP (p95 ≤ 5 ms).
 //! - Database writes per customer message with 50 staff sockets open (goal ≤ 2).
+//! - A flood of bad staff sign-ins from many networks: other requests' latency (goal ≤ 2× idle).
 //!
-//! `make bench`; BENCH_ONLY=idle|fanout|writers|page|writes runs one.
+//! `make bench`; BENCH_ONLY=idle|fanout|writers|page|writes|logins runs one.
 
 mod common;
 
@@ -234,6 +235,82 @@ async fn first_page() {
     report("first page of a 10,000-message chat, p95", ms(percentile(&samples, 95.0)), "ms", 5.0, true);
 }
 
+/// Latencies of `count` reads of a visitor's newest page (a database read) and the contexts.
+async fn read_latencies(client: &reqwest::Client, base: &str, chat: i64, cookie: &str, count: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let url = if i % 2 == 0 {
+            format!("{base}/api/v1/chats/{chat}/messages?limit=20")
+        } else {
+            format!("{base}/api/v1/contexts")
+        };
+        let started = Instant::now();
+        let response = client.get(url).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    samples
+}
+
+async fn login_flood() {
+    const ATTACKERS: usize = 64;
+    const READS: usize = 400;
+    // Behind a (trusted) load balancer, each guess from another network for another account: the
+    // per-network and per-account throttles do not stop it, the bounded hashing must.
+    let server = Server::start(None, &[("FRONTDESK_TRUST_PROXY", "true")]).await;
+    let client = reqwest::Client::new();
+    let (chat, cookie) = visitor_chat(&client, &server.base).await;
+    read_latencies(&client, &server.base, chat, &cookie, 50).await; // warm up
+    let idle = read_latencies(&client, &server.base, chat, &cookie, READS).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|a| {
+            let (stop, attempts, base) = (stop.clone(), attempts.clone(), server.base.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let _ = client
+                        .post(format!("{base}/api/v1/auth/login"))
+                        .header("x-forwarded-for", format!("10.{a}.{}.{}", i / 250 % 250, i % 250))
+                        .json(&json!({"email": format!("guess{a}-{i}@example.com"), "password": "not the password"}))
+                        .send()
+                        .await
+                        .map(|r| r.status());
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Measure once the flood is under way.
+    common::wait_for(Duration::from_secs(30), || {
+        (attempts.load(std::sync::atomic::Ordering::Relaxed) >= ATTACKERS).then_some(())
+    })
+    .await
+    .expect("the flood started");
+    let started = Instant::now();
+    let flooded = read_latencies(&client, &server.base, chat, &cookie, READS).await;
+    let elapsed = started.elapsed();
+    let during = attempts.load(std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for attacker in attackers {
+        let _ = attacker.await;
+    }
+    let (idle50, idle99) = (ms(percentile(&idle, 50.0)), ms(percentile(&idle, 99.0)));
+    let (flood50, flood99) = (ms(percentile(&flooded, 50.0)), ms(percentile(&flooded, 99.0)));
+    println!(
+        "sign-in flood: {ATTACKERS} clients guessing ({during} attempts in all, {:.0}/s while measured); \
+         reads idle p50 {idle50:.2} ms p99 {idle99:.2} ms, under the flood p50 {flood50:.2} ms p99 {flood99:.2} ms",
+        during as f64 / elapsed.as_secs_f64().max(0.001)
+    );
+    report("read latency under a sign-in flood, p50 against idle", flood50 / idle50, "×", 2.0, true);
+    report("read latency under a sign-in flood, p99 against idle", flood99 / idle99, "×", 2.0, true);
+}
+
 /// Counted in process: the server's own count of committed changes, with clients over HTTP.
 async fn writes_per_message() {
     use frontdesk::server::{build_state, config::Config, http::router};
@@ -312,6 +389,9 @@ fn main() {
         }
         if wanted("writes") {
             writes_per_message().await;
+        }
+        if wanted("logins") {
+            login_flood().await;
         }
     });
 }

@@ -256,7 +256,8 @@ async fn read_latencies(client: &reqwest::Client, base: &str, chat: i64, cookie:
 
 async fn login_flood() {
     const ATTACKERS: usize = 64;
-    const READS: usize = 400;
+    // Enough reads to span a few seconds of the flood.
+    const READS: usize = 5000;
     // Behind a (trusted) load balancer, each guess from another network for another account: the
     // per-network and per-account throttles do not stop it, the bounded hashing must.
     let server = Server::start(None, &[("FRONTDESK_TRUST_PROXY", "true")]).await;

@@ -45,6 +45,49 @@ pub struct SignInThrottle {
     per_network: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
     hashing: Arc<Semaphore>,
+    hashers: Hashers,
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Threads of their own for password hashing, at a lower CPU priority (nice 10), so that while
+/// they are busy the scheduler still runs everything else first.
+struct Hashers {
+    jobs: std::sync::mpsc::Sender<HashJob>,
+}
+
+impl Hashers {
+    fn start(threads: usize) -> Hashers {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    job();
+                }
+            });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a password hashing thread");
+            }
+        }
+        Hashers { jobs }
+    }
+}
+
+/// Nice 10 for the calling thread (Linux threads have their own nice value); best effort.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority only read their arguments; a failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// How long a sign-in waits for a hashing slot before it is refused.
@@ -70,6 +113,7 @@ impl SignInThrottle {
             per_network: RateLimiter::keyed(allowance(per_network)),
             per_account: RateLimiter::keyed(allowance(per_account)),
             hashing: Arc::new(Semaphore::new(hashers)),
+            hashers: Hashers::start(hashers),
         }
     }
 
@@ -92,18 +136,20 @@ impl SignInThrottle {
         Ok(())
     }
 
-    /// Runs a password hash or check off the async threads, a bounded number at once.
+    /// Runs a password hash or check on the hashing threads (off the async threads, at a lower
+    /// priority), a bounded number at once; a caller that waits too long for a turn gets 429.
     pub async fn hash<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.clone().acquire_owned())
             .await
             .map_err(|_| AppError::rate_limited("the server is busy with other sign-ins", Duration::from_secs(5)))?
             .map_err(|_| AppError::Unavailable)?;
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
             let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+            let _ = done.send(work());
+        });
+        self.hashers.jobs.send(job).map_err(|_| AppError::Internal("the password hashing threads are gone".into()))?;
+        result.await.map_err(|_| AppError::Internal("a password hash was lost".into()))
     }
 }
 

@@ -21,6 +21,7 @@ on_both_databases!(
     a_visitor_holds_a_limited_number_of_live_connections,
     typing_repeats_are_dropped_and_resumes_are_rate_limited,
     an_oversized_socket_frame_closes_the_socket,
+    a_client_that_does_not_read_is_disconnected,
     a_customer_deletes_only_their_own_messages_and_every_deletion_is_audited,
     staff_changes_are_audited_and_only_admins_read_the_log_and_add_staff,
     server_function_call_errors_carry_no_internal_text,
@@ -246,6 +247,47 @@ async fn an_oversized_socket_frame_closes_the_socket(backend: Backend) {
     })
     .await;
     assert!(closed.is_ok(), "the server closed the socket");
+}
+
+async fn a_client_that_does_not_read_is_disconnected(backend: Backend) {
+    use frontdesk::server::auth::Staff;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = TestApp::spawn_with(
+        backend,
+        Options { configure: Box::new(|c| c.message_max_chars = 100_000), ..Options::default() },
+    )
+    .await;
+    let chat = app.new_chat().await;
+    let (visitor,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
+        .bind(chat)
+        .fetch_one(&app.state.service.db.read)
+        .await
+        .unwrap();
+    // A client with a tiny receive buffer that never reads what it is sent.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.base.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    let mut request =
+        format!("{}/api/v1/chats/{chat}/ws", app.base.replace("http", "ws")).into_client_request().unwrap();
+    request.headers_mut().insert("cookie", app.cookie_header().parse().unwrap());
+    let (_silent, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+    wait_for("the socket to be open", || app.state.service.hub.open_streams(visitor) == 1).await;
+    // Far more than every buffer on the way holds: 100 staff replies of 100,000 characters.
+    let service = &app.state.service;
+    let staff_id = service.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    let staff = Staff { user_id: staff_id, role: StaffRole::Agent };
+    let text = "x".repeat(100_000);
+    for _ in 0..100 {
+        if service.hub.open_streams(visitor) == 0 {
+            break;
+        }
+        service.staff_reply(staff, chat, &text).await.unwrap();
+    }
+    // The server gave up on the client (its buffer full, or 10 s without progress); nothing the
+    // staff sent was lost.
+    wait_for("the silent client to be dropped", || service.hub.open_streams(visitor) == 0).await;
+    let (_, page) = app.get(&format!("/api/v1/chats/{chat}/messages?limit=1")).await;
+    assert_eq!(page["messages"][0]["content"].as_str().map(str::len), Some(100_000));
 }
 
 async fn a_customer_deletes_only_their_own_messages_and_every_deletion_is_audited(backend: Backend) {

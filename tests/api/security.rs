@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::{
-    staff::{call, next_frame, open_ws, staff_client, staff_cookie, PASSWORD},
+    staff::{both_sides_following, call, next_frame, open_ws, staff_client, staff_cookie, PASSWORD},
     support::{read, wait_for, Backend, Options, TestApp},
 };
 use frontdesk::server::auth::StaffRole;
@@ -155,11 +155,7 @@ async fn a_visitor_holds_a_limited_number_of_live_connections(backend: Backend) 
     )
     .await;
     let chat = app.new_chat().await;
-    let (visitor,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
-        .bind(chat)
-        .fetch_one(&app.state.service.db.read)
-        .await
-        .unwrap();
+    let visitor = app.owner_of(chat).await;
     let url = app.url(&format!("/api/v1/chats/{chat}/events"));
     let first = app.client.get(&url).send().await.unwrap();
     assert_eq!(first.status(), 200);
@@ -191,13 +187,7 @@ async fn typing_repeats_are_dropped_and_resumes_are_rate_limited(backend: Backen
     let app = TestApp::spawn(backend).await;
     let chat = app.new_chat().await;
     let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
-    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
-    let mut customer =
-        open_ws(&app, &format!("/api/v1/chats/{chat}/ws?after={last}"), Some(&app.cookie_header()), None)
-            .await
-            .unwrap();
-    let mut agent =
-        open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={last}"), Some(&staff), None).await.unwrap();
+    let (mut customer, mut agent, _) = both_sides_following(&app, chat).await;
     // Both follow: each sees a change made now.
     app.send_and_wait(chat, "hello").await;
     for socket in [&mut customer, &mut agent] {
@@ -258,11 +248,7 @@ async fn a_client_that_does_not_read_is_disconnected(backend: Backend) {
     )
     .await;
     let chat = app.new_chat().await;
-    let (visitor,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
-        .bind(chat)
-        .fetch_one(&app.state.service.db.read)
-        .await
-        .unwrap();
+    let visitor = app.owner_of(chat).await;
     // A client with a tiny receive buffer that never reads what it is sent.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();

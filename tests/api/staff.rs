@@ -307,6 +307,18 @@ pub(crate) async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
     }
 }
 
+/// The customer's and a new staff member's ("Alice") sockets on `chat`, both from its current
+/// sequence number on, and the staff member's cookie.
+pub(crate) async fn both_sides_following(app: &TestApp, chat: i64) -> (Socket, Socket, String) {
+    let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let staff = staff_cookie(app, "agent@example.com", "Alice").await;
+    let customer =
+        open_ws(app, &format!("/api/v1/chats/{chat}/ws?after={last}"), Some(&app.cookie_header()), None).await.unwrap();
+    let agent =
+        open_ws(app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={last}"), Some(&staff), None).await.unwrap();
+    (customer, agent, staff)
+}
+
 /// The session cookie a signed-in staff client sends.
 pub(crate) async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
     app.state.service.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
@@ -553,14 +565,7 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
 async fn typing_shows_on_the_other_side_only_and_is_never_stored(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let chat = app.new_chat().await;
-    let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
-    let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
-    let mut customer =
-        open_ws(&app, &format!("/api/v1/chats/{chat}/ws?after={last}"), Some(&app.cookie_header()), None)
-            .await
-            .unwrap();
-    let mut agent =
-        open_ws(&app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={last}"), Some(&staff), None).await.unwrap();
+    let (mut customer, mut agent, staff) = both_sides_following(&app, chat).await;
     // A staff reply both sockets must see first proves both are following.
     let reply = reqwest::Client::new()
         .post(app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")))

@@ -180,6 +180,16 @@ impl TestApp {
         visitor().0
     }
 
+    /// The user id of the visitor who owns `chat`.
+    pub async fn owner_of(&self, chat: i64) -> i64 {
+        let (owner,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
+            .bind(chat)
+            .fetch_one(&self.state.service.db.read)
+            .await
+            .unwrap();
+        owner
+    }
+
     /// The Cookie header this visitor sends (for raw WebSocket connections).
     pub fn cookie_header(&self) -> String {
         use reqwest::cookie::CookieStore;

@@ -6,7 +6,7 @@ use argon2::{
     Argon2,
 };
 
-use super::StaffRole;
+use super::{Staff, StaffRole};
 use crate::{
     model::{Email, Me, StaffMember},
     server::{
@@ -42,25 +42,51 @@ impl ChatService {
         role: StaffRole,
         password: &str,
     ) -> AppResult<i64> {
+        Ok(self.insert_staff(email, display_name, role, password, None).await?.id)
+    }
+
+    /// Creates a staff account and, when an admin made it, records that in the audit log in the
+    /// same transaction.
+    pub(crate) async fn insert_staff(
+        &self,
+        email: &str,
+        display_name: &str,
+        role: StaffRole,
+        password: &str,
+        created_by: Option<Staff>,
+    ) -> AppResult<StaffMember> {
         let email = Email::parse(email).map_err(AppError::Invalid)?;
         if password.chars().count() < 12 {
             return Err(AppError::Invalid("the password must be at least 12 characters".into()));
         }
         let password = password.to_string();
         let hash = self.sign_ins.hash(move || hash_password(&password)).await??;
-        let role = role.as_str();
+        let display_name = display_name.trim();
+        let mut tx = self.db.write.begin().await?;
         let created: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO users (kind, email, display_name, password_hash, role, created_at) \
              VALUES ('staff', $1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id",
         )
         .bind(email.as_str())
-        .bind(display_name.trim())
+        .bind(display_name)
         .bind(hash)
-        .bind(role)
+        .bind(role.as_str())
         .bind(now_ms())
-        .fetch_optional(&self.db.write)
+        .fetch_optional(&mut *tx)
         .await?;
-        created.map(|(id,)| id).ok_or_else(|| AppError::Conflict(format!("{email} already has an account")))
+        let (id,) = created.ok_or_else(|| AppError::Conflict(format!("{email} already has an account")))?;
+        if let Some(admin) = created_by {
+            let detail = format!("staff {id} ({})", role.as_str());
+            let action = crate::server::audit::Action { name: "staff.created", chat_id: None, detail };
+            crate::server::audit::record(&mut tx, crate::server::audit::Actor::Staff(admin.user_id), &action).await?;
+        }
+        tx.commit().await?;
+        Ok(StaffMember {
+            id,
+            email: email.as_str().to_string(),
+            display_name: display_name.to_string(),
+            role: role.as_str().to_string(),
+        })
     }
 
     /// On a first start with no staff, creates an admin with `password` (or a generated one) and

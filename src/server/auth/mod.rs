@@ -198,16 +198,18 @@ pub async fn sign_out(service: &ChatService, session: &Session) -> AppResult<Str
 
 /// The Set-Cookie value for a session token.
 pub fn session_cookie(token: &str, secure: bool) -> String {
-    let name = cookie_name(secure);
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_DAYS * 24 * 3600)
+    cookie(token, SESSION_DAYS * 24 * 3600, secure)
 }
 
 /// The Set-Cookie value that removes the session cookie.
 pub fn cleared_cookie(secure: bool) -> String {
+    cookie("", 0, secure)
+}
+
+fn cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
     let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
 fn hash(token: &str) -> String {

@@ -59,16 +59,16 @@ impl MessageRow {
 }
 
 /// A chat as stored. Fields the rules read are public; the rest become a [`Chat`].
-#[derive(sqlx::FromRow, Clone)]
+#[derive(sqlx::FromRow)]
 pub struct ChatRow {
     pub id: i64,
     pub owner_id: i64,
     pub title: String,
     pub context: String,
     product_id: Option<i64>,
-    status: String,
+    pub status: String,
     pub priority: String,
-    assignee_id: Option<i64>,
+    pub assignee_id: Option<i64>,
     ai_enabled: i64,
     customer_email: Option<String>,
     created_at: i64,

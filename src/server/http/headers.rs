@@ -63,12 +63,10 @@ fn new_nonce() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
-fn is_personal(headers: &HeaderMap) -> bool {
-    if headers.contains_key(header::SET_COOKIE) {
-        return true;
-    }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    ["text/html", "application/json", "text/event-stream"].iter().any(|t| content_type.starts_with(t))
+/// Answers about someone: pages, API answers, event streams, and anything that sets a cookie.
+fn is_personal(headers: &HeaderMap, content_type: &str) -> bool {
+    headers.contains_key(header::SET_COOKIE)
+        || ["text/html", "application/json", "text/event-stream"].iter().any(|t| content_type.starts_with(t))
 }
 
 /// The middleware: a nonce into the request, the headers onto the response.
@@ -79,9 +77,8 @@ pub async fn security_headers(State(state): State<AppState>, mut request: Reques
     let mut response = next.run(request).await;
     let ancestors = frame_ancestors(&path, &state.config.allowed_origins);
     let headers = response.headers_mut();
-    let is_html =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
-    let policy = if !is_html {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let policy = if !content_type.starts_with("text/html") {
         format!("default-src 'none'; frame-ancestors {ancestors}")
     } else if path == "/docs" || path.starts_with("/docs/") {
         docs_policy()
@@ -99,7 +96,7 @@ pub async fn security_headers(State(state): State<AppState>, mut request: Reques
     }
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "strict-origin-when-cross-origin");
-    if is_personal(headers) {
+    if is_personal(headers, &content_type) {
         set(headers, header::CACHE_CONTROL, "no-store");
     }
     response

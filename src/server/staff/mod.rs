@@ -230,16 +230,7 @@ impl ChatService {
             return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
         }
         let password = super::auth::accounts::generate_password();
-        let id = self.create_staff(&new.email, name, role, &password).await?;
-        let mut conn = self.db.write.acquire().await?;
-        let action = super::audit::Action {
-            name: "staff.created",
-            chat_id: None,
-            detail: format!("staff {id} ({})", role.as_str()),
-        };
-        super::audit::record(&mut conn, Actor::Staff(admin.user_id), &action).await?;
-        let member =
-            self.list_staff().await?.into_iter().find(|m| m.id == id).ok_or(AppError::not_found("staff member"))?;
+        let member = self.insert_staff(&new.email, name, role, &password, Some(admin)).await?;
         Ok(crate::model::CreatedStaff { member, password })
     }
 
@@ -294,22 +285,15 @@ impl ChatService {
 /// What a patch changes, for the audit log: `status: pending → open; priority: normal → high`.
 fn describe_patch(chat: &ChatRow, patch: &InquiryPatch, taking_over: bool, handing_back: bool) -> String {
     let mut changes = Vec::new();
-    let current = chat.clone().into_chat().ok();
-    if let (Some(status), Some(chat)) = (patch.status, &current) {
-        if status != chat.status {
-            changes.push(format!("status: {} → {}", chat.status.as_str(), status.as_str()));
-        }
+    if let Some(status) = patch.status.filter(|s| s.as_str() != chat.status) {
+        changes.push(format!("status: {} → {}", chat.status, status.as_str()));
     }
-    if let (Some(priority), Some(chat)) = (patch.priority, &current) {
-        if priority != chat.priority {
-            changes.push(format!("priority: {} → {}", chat.priority.as_str(), priority.as_str()));
-        }
+    if let Some(priority) = patch.priority.filter(|p| p.as_str() != chat.priority) {
+        changes.push(format!("priority: {} → {}", chat.priority, priority.as_str()));
     }
-    if let (Some(assignee), Some(chat)) = (patch.assignee_id, &current) {
-        if assignee != chat.assignee_id {
-            let who = |a: Option<i64>| a.map_or("nobody".to_string(), |id| format!("staff {id}"));
-            changes.push(format!("assignee: {} → {}", who(chat.assignee_id), who(assignee)));
-        }
+    if let Some(assignee) = patch.assignee_id.filter(|a| *a != chat.assignee_id) {
+        let who = |a: Option<i64>| a.map_or("nobody".to_string(), |id| format!("staff {id}"));
+        changes.push(format!("assignee: {} → {}", who(chat.assignee_id), who(assignee)));
     }
     if taking_over {
         changes.push("took over from the assistant".into());

@@ -650,7 +650,8 @@ async fn a_customer_message_is_delivered_once_it_reaches_a_staff_screen(backend:
     assert_eq!(body["staff_delivered_up_to"], 0, "no staff screen showed it");
     let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
     let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
-    // Once the panel's feed carries a chat's change, it is live: send until one arrives.
+    // The handshake answers before the socket's task follows the feed: wait until it does.
+    crate::support::wait_for("the panel to follow the feed", || app.state.service.hub.open_panels() == 1).await;
     let mut events = app.events(chat, None).await;
     let (seen, _) = app.send_and_wait(chat, "Is anyone there now?").await;
     loop {

@@ -132,6 +132,11 @@ impl Hub {
         let _ = self.panel.send(event);
     }
 
+    /// Staff panels following the feed now.
+    pub fn open_panels(&self) -> usize {
+        self.panel.receiver_count()
+    }
+
     /// Every chat's events from now on, but token deltas (the staff panel's feed).
     pub fn watch_panel(&self) -> broadcast::Receiver<PanelEvent> {
         self.panel.subscribe()

@@ -31,7 +31,7 @@ fn main() {
         .fetch_one(db)
         .await
         .unwrap();
-        let caller = Caller { user_id };
+        let caller = Caller { user_id, network: None };
         let mut chats = Vec::new();
         for _ in 0..CHATS {
             chats.push(service.create_chat(caller, None, None).await.unwrap().id);

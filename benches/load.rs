@@ -321,6 +321,7 @@ async fn writes_per_message() {
     let mut config = Config::for_database(format!("sqlite://{}/bench.db", dir.path().display()));
     config.admin_password = Some(ADMIN_PASSWORD.into());
     config.sends_per_minute = 100_000;
+    config.sends_per_network_per_minute = 1_000_000;
     let state = build_state(config.clone()).await.expect("the app starts");
     state.service.ensure_first_admin(&config.admin_email, Some(ADMIN_PASSWORD)).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -14,6 +14,14 @@ const STAFF_ENV = [
   'FRONTDESK_ADMIN_PASSWORD=e2e-admin-password',
   'FRONTDESK_SIGN_INS_PER_ACCOUNT=1000',
 ];
+// Every browser here comes from 127.0.0.1: one network. The per-network and overall allowances
+// are tested over HTTP (tests/api/budgets.rs); here they would only make tests wait on each other.
+// The visitor's own allowances stay as they ship.
+const ONE_NETWORK_ENV = [
+  'FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE=100000',
+  'FRONTDESK_TOKENS_PER_NETWORK_PER_DAY=1000000000000',
+  'FRONTDESK_TOKENS_PER_DAY=1000000000000',
+];
 
 /** The release binary on `port` with a fresh SQLite database in a temporary directory. */
 function app({ port, env }: { port: number; env: string[] }): string {
@@ -53,7 +61,7 @@ export default defineConfig({
   webServer: [
     {
       // The app with the offline assistant, slowed so a reply is still streaming when a test reloads.
-      command: app({ port: PORT, env: ['FRONTDESK_OFFLINE_WORD_DELAY_MS=120', 'OPENAI_API_KEY=', ...STAFF_ENV] }),
+      command: app({ port: PORT, env: ['FRONTDESK_OFFLINE_WORD_DELAY_MS=120', 'OPENAI_API_KEY=', ...STAFF_ENV, ...ONE_NETWORK_ENV] }),
       url: `${baseURL}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
@@ -71,7 +79,12 @@ export default defineConfig({
       // The app pointed at the fake upstream, for tests that check what the model is asked.
       command: app({
         port: 3101,
-        env: ['OPENAI_API_KEY=e2e', 'OPENAI_BASE_URL=http://127.0.0.1:3199/v1', 'FRONTDESK_SENDS_PER_MINUTE=1000'],
+        env: [
+          'OPENAI_API_KEY=e2e',
+          'OPENAI_BASE_URL=http://127.0.0.1:3199/v1',
+          'FRONTDESK_SENDS_PER_MINUTE=1000',
+          ...ONE_NETWORK_ENV,
+        ],
       }),
       url: 'http://127.0.0.1:3101/healthz',
       reuseExistingServer: false,

@@ -18,6 +18,7 @@ port="${FUZZ_PORT:-3190}"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/frontdesk-fuzz.XXXXXX")
 DATABASE_URL="sqlite://$dir/fuzz.db" FRONTDESK_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
   OPENAI_API_KEY= FRONTDESK_OFFLINE_WORD_DELAY_MS=0 FRONTDESK_SENDS_PER_MINUTE=100000 \
+  FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE=1000000 FRONTDESK_SENDS_PER_MINUTE_TOTAL=10000000 \
   FRONTDESK_ADMIN_EMAIL=admin@fuzz.test FRONTDESK_ADMIN_PASSWORD=fuzz-admin-password \
   target/release/frontdesk >"$dir/server.log" 2>&1 &
 server=$!

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ErrorDetail, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product, StaffMember,
+    UsageReport,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -14,6 +15,8 @@ pub struct PanelView {
     pub me: Me,
     pub staff: Vec<StaffMember>,
     pub products: Vec<Product>,
+    /// Today's use of the assistant, and the allowances.
+    pub usage: UsageReport,
 }
 
 #[cfg(feature = "ssr")]
@@ -41,6 +44,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
         me: service.me(staff.user_id).await?,
         staff: service.list_staff().await?,
         products: service.list_products().await?,
+        usage: service.usage_report(staff, Some(1)).await?,
     })
 }
 
@@ -49,8 +53,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
 pub async fn staff_sign_in(email: String, password: String, next: Option<String>) -> Result<(), ErrorDetail> {
     let state = expect_context::<crate::server::state::AppState>();
     let session = crate::api::session()?;
-    let network = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| crate::server::limits::client_network(&parts, state.config.trust_proxy));
+    let network = session.network();
     let (_, cookie) = crate::server::auth::sign_in(&state, &session, network, &email, &password).await?;
     set_cookie(&cookie);
     leptos_axum::redirect(crate::model::staff_return_path(next.as_deref()));

@@ -3,6 +3,7 @@
 //   "echo: <text>"  → replies with <text> exactly (Markdown and XSS payloads)
 //   "long ..."      → 120 words, one every 25 ms (a model streaming briskly)
 //   "slow ..."      → a long reply, one word every 150 ms (to stop it mid-way)
+//   "costly ..."    → a short reply that reports 500,000 tokens used (past a visitor's day)
 //   anything else   → "Upstream reply to: <message>" in a few pieces
 import http from 'node:http';
 
@@ -15,9 +16,11 @@ function chunk(res, content) {
   res.write(`data: ${JSON.stringify(body)}\n\n`);
 }
 
-function finish(res) {
+function finish(res, costly) {
+  const used = costly ? { prompt_tokens: 400000, completion_tokens: 100000, total_tokens: 500000 }
+    : { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
   const usage = { id: 'chatcmpl-e2e', object: 'chat.completion.chunk', created: 1, model: 'e2e', choices: [],
-    usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } };
+    usage: used };
   res.write(`data: ${JSON.stringify(usage)}\n\n`);
   res.end('data: [DONE]\n\n');
 }
@@ -58,7 +61,7 @@ const server = http.createServer((req, res) => {
     let i = 0;
     const next = () => {
       if (res.destroyed) return;
-      if (i >= pieces.length) return finish(res);
+      if (i >= pieces.length) return finish(res, last.startsWith('costly'));
       chunk(res, pieces[i++]);
       setTimeout(next, pause);
     };

@@ -58,6 +58,20 @@ test.describe('the composer', () => {
     await expect(chat.byRole('user')).toHaveCount(0);
     await expect(chat.composer).toHaveValue('will be refused');
   });
+
+  test('past the day\'s allowance the window says so, keeps the draft, and a person can still be asked', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    // The fake model reports 500,000 tokens for this reply: more than a visitor's day.
+    await chat.send('costly question');
+    await expect(await chat.lastReplyWhenDone()).toContainText('Upstream reply to: costly question');
+    await chat.send('one more question');
+    await expect(page.getByTestId('notice')).toContainText("today's allowance");
+    await expect(chat.byRole('user')).toHaveCount(1);
+    await expect(chat.composer).toHaveValue('one more question');
+    await page.getByTestId('talk-to-person').click();
+    await expect(page.getByTestId('handoff-banner')).toContainText('A person from our team will answer here soon');
+  });
 });
 
 test.describe('the message menu', () => {

@@ -59,6 +59,45 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// The assistant's use on one UTC day, in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct UsageDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Tokens the model read and wrote (as the upstream reported them, or estimated at four
+    /// characters a token when it did not).
+    pub tokens: i64,
+    /// Replies the model wrote (sends, edits and retries).
+    pub calls: i64,
+}
+
+/// The assistant's recent use and the daily allowances in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct UsageReport {
+    /// Newest first; days without a reply are left out.
+    pub days: Vec<UsageDay>,
+    /// Tokens allowed per day in all (`FRONTDESK_TOKENS_PER_DAY`); past it, the assistant
+    /// answers no one until midnight UTC.
+    pub tokens_per_day: i64,
+    pub tokens_per_visitor_day: i64,
+    pub tokens_per_network_day: i64,
+}
+
+/// Tokens for people: `950 tokens`, `12.3k tokens`, `20M tokens`.
+pub fn tokens_label(tokens: i64) -> String {
+    let short = |n: f64, unit: &str| {
+        let text = format!("{n:.1}");
+        format!("{}{unit} tokens", text.strip_suffix(".0").unwrap_or(&text))
+    };
+    match tokens {
+        t if t < 1000 => format!("{t} tokens"),
+        t if t < 1_000_000 => short(t as f64 / 1000.0, "k"),
+        t => short(t as f64 / 1_000_000.0, "M"),
+    }
+}
+
 /// A new staff account (admins only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -92,6 +131,9 @@ pub struct Inquiry {
     /// Customer messages staff have not read.
     pub unread_count: i64,
     pub last_message: Option<String>,
+    /// Tokens the assistant spent in this conversation, every reply and rewrite counted.
+    #[serde(default)]
+    pub tokens_used: i64,
     /// False for a visitor who only opened the window: the customer wrote, left an email or
     /// asked for a person, or staff acted on it (decided on the server, in one place).
     #[serde(default = "yes")]
@@ -270,6 +312,14 @@ pub fn staff_return_path(next: Option<&str>) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_counts_read_as_people_say_them() {
+        assert_eq!(tokens_label(950), "950 tokens");
+        assert_eq!(tokens_label(12_345), "12.3k tokens");
+        assert_eq!(tokens_label(2_000), "2k tokens");
+        assert_eq!(tokens_label(20_000_000), "20M tokens");
+    }
 
     #[test]
     fn only_staff_panel_paths_are_followed_after_sign_in() {

@@ -54,6 +54,29 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sends_per_minute: u32,
 
+    /// Messages, edits and retries per minute from one network (IPv4 address or IPv6 /64), all
+    /// its visitors together: a new cookie is not a new allowance. 429 beyond.
+    #[arg(long, env = "FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sends_per_network_per_minute: u32,
+
+    /// Messages, edits and retries per minute from everyone together. 429 beyond.
+    #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE_TOTAL", default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub sends_per_minute_total: u32,
+
+    /// Tokens (read and written by the model) one visitor may use per UTC day. 429 beyond, until
+    /// midnight UTC; a person can still answer.
+    #[arg(long, env = "FRONTDESK_TOKENS_PER_VISITOR_PER_DAY", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    pub tokens_per_visitor_per_day: u64,
+
+    /// Tokens one network may use per UTC day, all its visitors together.
+    #[arg(long, env = "FRONTDESK_TOKENS_PER_NETWORK_PER_DAY", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    pub tokens_per_network_per_day: u64,
+
+    /// Tokens everyone together may use per UTC day: the cap on the model bill. Past it the
+    /// assistant answers no one until midnight UTC (staff still can).
+    #[arg(long, env = "FRONTDESK_TOKENS_PER_DAY", default_value_t = 20_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    pub tokens_per_day: u64,
+
     /// Live connections (WebSocket and event streams) one visitor may hold open; staff may hold
     /// four times as many. 429 beyond.
     #[arg(long, env = "FRONTDESK_STREAMS_PER_VISITOR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]

@@ -8,7 +8,10 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::ConnectInfo, http::request::Parts};
+use axum::{
+    extract::ConnectInfo,
+    http::{Extensions, HeaderMap},
+};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
@@ -17,11 +20,11 @@ use super::error::{AppError, AppResult};
 /// The network a request comes from: the peer address, or with `trust_proxy` the last
 /// `X-Forwarded-For` entry (what the load balancer saw). IPv6 addresses count per /64, the block
 /// one customer usually holds.
-pub fn client_network(parts: &Parts, trust_proxy: bool) -> Option<IpAddr> {
+pub fn client_network(headers: &HeaderMap, extensions: &Extensions, trust_proxy: bool) -> Option<IpAddr> {
     let forwarded = trust_proxy
-        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
+        .then(|| headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
         .flatten();
-    let ip = forwarded.or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))?;
+    let ip = forwarded.or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))?;
     Some(network_of(ip))
 }
 
@@ -201,7 +204,11 @@ mod network_tests {
         let request =
             axum::http::Request::builder().header("x-forwarded-for", "203.0.113.9, 192.0.2.1").body(()).unwrap();
         let (parts, _) = request.into_parts();
-        assert_eq!(client_network(&parts, true), Some("192.0.2.1".parse().unwrap()));
-        assert_eq!(client_network(&parts, false), None, "not trusted, and no peer address here");
+        assert_eq!(client_network(&parts.headers, &parts.extensions, true), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            client_network(&parts.headers, &parts.extensions, false),
+            None,
+            "not trusted, and no peer address here"
+        );
     }
 }

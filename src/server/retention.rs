@@ -2,7 +2,9 @@
 //! removes expired sessions, visitors who never wrote (with the greeting-only chats their page
 //! views made), the token-delta events of finished replies (the `message.completed` event carries
 //! the whole text, so a resume still ends with it), and old versions of edited or regenerated
-//! messages. Each delete goes in batches so no pass holds the database for long.
+//! messages; and the per-visitor and per-network token totals of past days (the day's totals in
+//! all stay, for the usage report). Each delete goes in batches so no pass holds the database for
+//! long.
 
 use std::time::Duration;
 
@@ -44,6 +46,7 @@ pub struct Removed {
     pub visitors: u64,
     pub delta_events: u64,
     pub versions: u64,
+    pub usage_rows: u64,
 }
 
 fn cutoff(now_ms: i64, age: Duration) -> i64 {
@@ -89,7 +92,13 @@ impl ChatService {
                 cutoff(now_ms, policy.versions),
             )
             .await?;
-        Ok(Removed { sessions, visitors, delta_events, versions })
+        // Budgets read only today's rows; yesterday's are kept a day for a look back.
+        let usage_rows = sqlx::query("DELETE FROM usage_daily WHERE scope <> 'all' AND day < $1")
+            .bind(crate::server::chat::budget::day_of(now_ms - DAY.as_millis() as i64))
+            .execute(&self.db.write)
+            .await?
+            .rows_affected();
+        Ok(Removed { sessions, visitors, delta_events, versions, usage_rows })
     }
 
     async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> AppResult<u64> {

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod budgets;
 mod chat;
 mod http_surface;
 mod security;

@@ -404,6 +404,11 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     assert_eq!(count("SELECT COUNT(*) FROM users WHERE kind = 'visitor'").await, visitors_before - 1);
     assert_eq!(count("SELECT COUNT(*) FROM chat_events WHERE kind = 'message.delta'").await, 0);
     assert_eq!(count("SELECT COUNT(*) FROM message_versions").await, versions_before);
+    // Past days' token totals per visitor and network go (the budgets read today's); the day's
+    // total in all stays for the usage report.
+    assert_eq!(removed.usage_rows, 2, "{removed:?}");
+    assert_eq!(count("SELECT COUNT(*) FROM usage_daily").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM usage_daily WHERE scope = 'all'").await, 1);
     // The customer who wrote keeps everything, and a resume from the start still ends with the
     // whole reply (message.completed carries it).
     assert_eq!(app.messages(chat).await.last().unwrap().content, reply_text);

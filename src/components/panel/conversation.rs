@@ -176,6 +176,12 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
         })
     };
 
+    // The panel feed keeps the list's summary current as replies end; the loaded one until then.
+    let tokens_used = move || {
+        let listed = panel.inquiries.with(|l| l.iter().find(|i| i.chat.id == id).map(|i| i.tokens_used));
+        crate::model::tokens_label(listed.unwrap_or_default().max(inquiry.with(|i| i.tokens_used)))
+    };
+
     view! {
         <section class="flex min-h-0 flex-1 flex-col" data-testid="conversation" data-id=id aria-label="Conversation">
             <header class="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-white px-4 py-2">
@@ -187,6 +193,8 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                         <span data-testid="conversation-email">{move || chat().customer_email.unwrap_or_else(|| "no email left".into())}</span>
                         " · "
                         <span data-testid="conversation-mode">{move || if chat().ai_enabled { "The assistant is answering" } else { "A person is handling this" }}</span>
+                        " · "
+                        <span data-testid="conversation-usage" title="Tokens the assistant used in this conversation">{tokens_used}</span>
                     </p>
                 </div>
                 <LinkBadge link/>

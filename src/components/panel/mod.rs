@@ -209,6 +209,11 @@ pub fn AdminPanel() -> impl IntoView {
 #[component]
 fn PanelFrame(view: PanelView) -> impl IntoView {
     let me = view.me.display_name.clone();
+    let usage_today = format!(
+        "Assistant today: {} of {}",
+        crate::model::tokens_label(view.usage.days.first().map_or(0, |d| d.tokens)),
+        crate::model::tokens_label(view.usage.tokens_per_day)
+    );
     let panel = Panel {
         view: StoredValue::new(view),
         inquiries: RwSignal::new(Vec::new()),
@@ -256,7 +261,10 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
             <header class="flex items-center gap-4 border-b border-slate-200 bg-white px-4 py-2">
                 <A href="/admin" attr:class="font-semibold text-indigo-700">"Frontdesk · Inquiries"</A>
                 <LinkBadge link=panel.link/>
-                <span class="ml-auto text-sm text-slate-700" data-testid="staff-name">{me}</span>
+                <span class="ml-auto text-sm text-slate-600" data-testid="usage-today" title="Tokens the assistant used today (UTC), of the daily cap">
+                    {usage_today}
+                </span>
+                <span class="text-sm text-slate-700" data-testid="staff-name">{me}</span>
                 <ActionForm action=sign_out>
                     <button type="submit" data-testid="sign-out" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100">"Sign out"</button>
                 </ActionForm>

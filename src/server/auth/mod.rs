@@ -56,6 +56,8 @@ struct SessionInner {
     token: Option<String>,
     existing: Option<SessionUser>,
     created: OnceCell<(i64, String)>,
+    /// The network the request came from (see [`crate::server::limits::client_network`]).
+    network: Option<std::net::IpAddr>,
 }
 
 /// The user a session cookie names.
@@ -93,10 +95,15 @@ impl Session {
     /// Who is calling; creates the visitor when this is their first contact.
     pub async fn caller(&self) -> AppResult<Caller> {
         if let Some(user) = &self.inner.existing {
-            return Ok(Caller { user_id: user.id });
+            return Ok(Caller { user_id: user.id, network: self.inner.network });
         }
         let (user_id, _) = self.inner.created.get_or_try_init(|| create_visitor(&self.inner.db)).await?;
-        Ok(Caller { user_id: *user_id })
+        Ok(Caller { user_id: *user_id, network: self.inner.network })
+    }
+
+    /// The network the request came from, for per-network limits.
+    pub fn network(&self) -> Option<std::net::IpAddr> {
+        self.inner.network
     }
 
     /// The staff member signed in: 401 without a session, 403 for a visitor.
@@ -292,7 +299,10 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
     };
     let token = token.filter(|_| existing.is_some());
     let signed_in = existing.is_some();
-    let session = Session { inner: Arc::new(SessionInner { db, secure, token, existing, created: OnceCell::new() }) };
+    let network =
+        crate::server::limits::client_network(request.headers(), request.extensions(), state.config.trust_proxy);
+    let session =
+        Session { inner: Arc::new(SessionInner { db, secure, token, existing, created: OnceCell::new(), network }) };
     // A page load gets its visitor up front, so the cookie goes out with the page's headers.
     // (Not for the staff pages: staff sign in, they are not visitors.)
     let is_page = request.method() == Method::GET

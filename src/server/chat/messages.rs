@@ -91,7 +91,7 @@ impl ChatService {
         if row.ai_enabled() {
             self.room_for_reply(caller)?;
         }
-        self.sends.spend(caller.user_id)?;
+        self.budgets.spend_call(&self.db, caller).await?;
         tx.ensure_no_reply_streaming().await?;
         let mut chat_changed = false;
         if let Some(context) = context.filter(|c| c.id != row.context) {
@@ -110,7 +110,7 @@ impl ChatService {
         }
         tx.commit().await?;
         if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, caller.user_id, reply.id);
+            self.spawn_reply(chat_id, caller, reply.id);
         }
         Ok(Exchange { message, reply, created: true })
     }
@@ -133,7 +133,7 @@ impl ChatService {
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
             self.room_for_reply(caller)?;
-            self.sends.spend(caller.user_id)?;
+            self.budgets.spend_call(&self.db, caller).await?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -155,7 +155,7 @@ impl ChatService {
         };
         tx.commit().await?;
         if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, caller.user_id, reply.id);
+            self.spawn_reply(chat_id, caller, reply.id);
         }
         Ok(Exchange { message, reply, created: false })
     }
@@ -172,13 +172,13 @@ impl ChatService {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
         self.room_for_reply(caller)?;
-        self.sends.spend(caller.user_id)?;
+        self.budgets.spend_call(&self.db, caller).await?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
         tx.touch();
         let reply = tx.reset_reply(message_id).await?;
         tx.commit().await?;
-        self.spawn_reply(chat_id, caller.user_id, reply.id);
+        self.spawn_reply(chat_id, caller, reply.id);
         Ok(reply)
     }
 

@@ -4,6 +4,7 @@
 //! `replies` (the streaming engine), `rules` (checks), `store` (every query). Changes go through
 //! [`crate::server::events::ChatTx`].
 
+pub mod budget;
 mod chats;
 mod messages;
 pub mod replies;
@@ -12,7 +13,10 @@ pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
-use self::{replies::Replies, rules::SendBudget};
+use self::{
+    budget::{Allowances, Budgets},
+    replies::Replies,
+};
 use super::{
     config::Config,
     db::Db,
@@ -31,6 +35,9 @@ pub use messages::Outgoing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: i64,
+    /// The network the request came from (IPv4 address or IPv6 /64), when known: budgets count
+    /// per network too, so a new cookie is not a new allowance.
+    pub network: Option<std::net::IpAddr>,
 }
 
 /// Limits and timings the service enforces.
@@ -42,7 +49,8 @@ pub struct Limits {
     pub max_retries: u32,
     /// How long token deltas are gathered into one event after the first.
     pub coalesce: Duration,
-    pub sends_per_minute: usize,
+    /// Calls to the model and tokens: per visitor, per network and in all.
+    pub allowances: Allowances,
     /// Live connections one visitor may hold open (staff: four times as many).
     pub streams_per_visitor: usize,
     /// Replies being written at once for one visitor (across their chats), and in all.
@@ -61,7 +69,14 @@ impl Limits {
             idle_timeout: config.idle_timeout(),
             max_retries: config.openai_max_retries,
             coalesce: Duration::from_millis(config.delta_coalesce_ms),
-            sends_per_minute: config.sends_per_minute as usize,
+            allowances: Allowances {
+                calls_per_visitor_minute: config.sends_per_minute,
+                calls_per_network_minute: config.sends_per_network_per_minute,
+                calls_per_minute: config.sends_per_minute_total,
+                tokens_per_visitor_day: config.tokens_per_visitor_per_day as i64,
+                tokens_per_network_day: config.tokens_per_network_per_day as i64,
+                tokens_per_day: config.tokens_per_day as i64,
+            },
             streams_per_visitor: config.streams_per_visitor as usize,
             replies_per_visitor: config.replies_per_visitor as usize,
             max_replies: config.max_replies as usize,
@@ -87,7 +102,8 @@ pub struct ChatService {
     contexts: Contexts,
     limits: Limits,
     replies: Replies,
-    sends: SendBudget,
+    /// What the assistant may cost (calls per minute, tokens per day).
+    pub budgets: Budgets,
     notifier: Option<Notifier>,
     /// Sign-in attempts and password hashing, bounded.
     pub sign_ins: SignInThrottle,
@@ -100,7 +116,7 @@ impl ChatService {
             hub: Hub::default(),
             assistant,
             contexts,
-            sends: SendBudget::new(limits.sends_per_minute),
+            budgets: Budgets::new(limits.allowances),
             sign_ins: SignInThrottle::new(limits.sign_ins_per_account, limits.sign_ins_per_network),
             limits,
             replies: Replies::default(),

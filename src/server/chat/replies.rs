@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{store, ChatService};
+use super::{budget, store, Caller, ChatService};
 use crate::{
     model::{Delta, Event, MessageStatus, Role, Usage},
     server::{
@@ -138,7 +138,7 @@ impl ChatService {
         let rows = store::streaming_replies(&self.db).await?;
         for (id, chat_id) in &rows {
             let reason = "the server restarted while this reply was being written";
-            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(reason), None).await?;
+            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(reason), None, None).await?;
         }
         if !rows.is_empty() {
             tracing::warn!(count = rows.len(), "replies interrupted by a restart were marked interrupted");
@@ -149,7 +149,7 @@ impl ChatService {
     /// Stops a reply: its task ends it, or (when no task here writes it) it is ended now.
     pub(crate) async fn stop_running_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
         if !self.replies.cancel_and_wait(reply_id).await {
-            self.finish_reply(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None).await?;
+            self.finish_reply(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None, None).await?;
         }
         Ok(())
     }
@@ -159,20 +159,22 @@ impl ChatService {
         self.replies.cancel_chat(chat_id);
     }
 
-    pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, owner: i64, reply_id: i64) {
+    /// Writes a reply in the background; its tokens are charged to `caller` (the visitor whose
+    /// chat it is, from the network they asked from).
+    pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, caller: Caller, reply_id: i64) {
         self.replies.deltas.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             tokio::spawn(write_deltas(Arc::downgrade(self), jobs));
             queue
         });
-        let (cancel, done) = self.replies.start(chat_id, owner, reply_id);
+        let (cancel, done) = self.replies.start(chat_id, caller.user_id, reply_id);
         let service = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(error) = service.write_reply(chat_id, reply_id, &cancel).await {
+            if let Err(error) = service.write_reply(chat_id, reply_id, caller, &cancel).await {
                 tracing::error!(?error, chat_id, reply_id, "writing a reply failed");
                 let reason = "the reply could not be saved; please try again";
                 if let Err(error) =
-                    service.finish_reply(chat_id, reply_id, "", MessageStatus::Failed, Some(reason), None).await
+                    service.finish_reply(chat_id, reply_id, "", MessageStatus::Failed, Some(reason), None, None).await
                 {
                     tracing::error!(?error, reply_id, "marking a reply failed did not work either");
                 }
@@ -239,13 +241,20 @@ impl ChatService {
         }
     }
 
-    async fn write_reply(&self, chat_id: i64, reply_id: i64, cancel: &CancellationToken) -> AppResult<()> {
+    async fn write_reply(
+        &self,
+        chat_id: i64,
+        reply_id: i64,
+        caller: Caller,
+        cancel: &CancellationToken,
+    ) -> AppResult<()> {
         let prompt = self.prompt_for(chat_id, reply_id).await?;
         let (mut stream, first) = match self.open_stream(&prompt, cancel).await {
             Ok(opened) => opened,
-            Err(outcome) => return self.end_reply(chat_id, reply_id, "", outcome, None).await,
+            Err(outcome) => return self.end_reply(chat_id, reply_id, "", outcome, None, None).await,
         };
         let mut pending = String::new();
+        let mut written_chars = 0usize;
         let mut usage = None;
         let mut wrote_text = false;
         let mut flush_at: Option<tokio::time::Instant> = None;
@@ -277,6 +286,7 @@ impl ChatService {
                 None => break Outcome::Complete,
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
                 Some(Ok(Chunk::Text(text))) => {
+                    written_chars += text.chars().count();
                     pending.push_str(&text);
                     if !wrote_text {
                         // The first words go out at once: coalescing must not delay the first token.
@@ -292,7 +302,14 @@ impl ChatService {
                 Some(Err(error)) => break Outcome::Failed(error.message),
             }
         };
-        self.end_reply(chat_id, reply_id, &pending, outcome, usage).await
+        // What the model was paid for: as the upstream reported it, or estimated from the
+        // prompt and the text when it did not (an upstream without usage, a reply stopped early).
+        let tokens = match usage {
+            Some(u) => u.total_tokens,
+            None => budget::estimate_tokens(prompt.chars() + written_chars),
+        };
+        let charge = Charge { caller, tokens };
+        self.end_reply(chat_id, reply_id, &pending, outcome, usage, Some(charge)).await
     }
 
     async fn end_reply(
@@ -302,15 +319,23 @@ impl ChatService {
         rest: &str,
         outcome: Outcome,
         usage: Option<Usage>,
+        charge: Option<Charge>,
     ) -> AppResult<()> {
         let (status, reason) = match &outcome {
             Outcome::Complete => (MessageStatus::Complete, None),
             Outcome::Stopped => (MessageStatus::Stopped, Some(STOPPED_REASON)),
             Outcome::Failed(reason) => (MessageStatus::Failed, Some(reason.as_str())),
             Outcome::Interrupted(reason) => (MessageStatus::Interrupted, Some(reason.as_str())),
-            Outcome::Gone => return Ok(()),
+            Outcome::Gone => {
+                // The reply is gone, but what the model wrote was paid for all the same.
+                let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+                if let Some(charge) = charge {
+                    charge.record(&mut tx).await?;
+                }
+                return tx.commit().await;
+            }
         };
-        self.finish_reply(chat_id, reply_id, rest, status, reason, usage).await
+        self.finish_reply(chat_id, reply_id, rest, status, reason, usage, charge).await
     }
 
     /// Appends text to a streaming reply and records the delta, through the delta writer (it
@@ -331,7 +356,9 @@ impl ChatService {
         }
     }
 
-    /// Ends a streaming reply with its final status; the text so far is kept.
+    /// Ends a streaming reply with its final status; the text so far is kept, and the tokens
+    /// spent are charged in the same transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn finish_reply(
         &self,
         chat_id: i64,
@@ -340,10 +367,14 @@ impl ChatService {
         status: MessageStatus,
         reason: Option<&str>,
         usage: Option<Usage>,
+        charge: Option<Charge>,
     ) -> AppResult<()> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        if let Some(charge) = charge {
+            charge.record(&mut tx).await?;
+        }
         if !tx.end_reply(reply_id, rest, status, reason, usage).await? {
-            return Ok(());
+            return tx.commit().await;
         }
         tx.touch();
         if !rest.is_empty() {
@@ -352,6 +383,23 @@ impl ChatService {
         }
         tx.message_event(reply_id, Event::MessageCompleted).await?;
         tx.commit().await
+    }
+}
+
+/// The tokens one reply cost, and whose allowance they come from.
+#[derive(Debug, Clone, Copy)]
+struct Charge {
+    caller: Caller,
+    tokens: i64,
+}
+
+impl Charge {
+    async fn record(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
+        if self.tokens <= 0 {
+            return Ok(());
+        }
+        let chat_id = tx.chat_id();
+        budget::charge(tx.conn(), chat_id, self.caller, self.tokens, crate::server::db::now_ms()).await
     }
 }
 

@@ -1,11 +1,5 @@
 //! The small rules every adapter relies on, checked in one place: message text, titles, client
-//! ids, read marks, and the per-visitor send budget.
-
-use std::{
-    collections::{HashMap, VecDeque},
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+//! ids and read marks.
 
 use crate::{
     model::CLIENT_ID_MAX_LEN,
@@ -70,40 +64,6 @@ impl ReadUpTo {
     }
 }
 
-/// Calls to the model per visitor in a sliding minute: sends, edits and retries.
-pub struct SendBudget {
-    per_minute: usize,
-    windows: Mutex<HashMap<i64, VecDeque<Instant>>>,
-}
-
-impl SendBudget {
-    pub fn new(per_minute: usize) -> Self {
-        SendBudget { per_minute, windows: Mutex::default() }
-    }
-
-    /// Spends one send of `user_id`'s budget, or refuses with 429.
-    pub fn spend(&self, user_id: i64) -> AppResult<()> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let expired = |t: &Instant| now.duration_since(*t) > Duration::from_secs(60);
-        if windows.len() >= 4096 {
-            // Forget visitors who sent nothing in the last minute.
-            windows.retain(|_, window| window.back().is_some_and(|t| !expired(t)));
-        }
-        let window = windows.entry(user_id).or_default();
-        while window.front().is_some_and(expired) {
-            window.pop_front();
-        }
-        if window.len() >= self.per_minute {
-            let oldest = window.front().copied().unwrap_or(now);
-            let retry_after = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
-            return Err(AppError::rate_limited("too many messages, edits and retries this minute", retry_after));
-        }
-        window.push_back(now);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,15 +81,6 @@ mod tests {
         assert!(check_client_id("").is_err());
         assert!(check_client_id("has space").is_err());
         assert!(check_client_id(&"x".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn the_send_budget_refuses_the_send_past_the_limit_per_visitor() {
-        let budget = SendBudget::new(2);
-        assert!(budget.spend(1).is_ok());
-        assert!(budget.spend(1).is_ok());
-        assert!(matches!(budget.spend(1), Err(AppError::RateLimited { .. })));
-        assert!(budget.spend(2).is_ok(), "another visitor has a budget of their own");
     }
 
     #[test]

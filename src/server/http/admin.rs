@@ -16,7 +16,7 @@ use super::{
     rest::{PageQuery, ReadUpTo},
 };
 use crate::{
-    model::{AuditPage, CreatedStaff, ErrorBody, Message, MessagePage, NewStaff},
+    model::{AuditPage, CreatedStaff, ErrorBody, Message, MessagePage, NewStaff, UsageReport},
     server::{
         auth::{sign_in, sign_out, Session, Staff},
         chat::ChatService,
@@ -113,6 +113,25 @@ pub async fn audit_log(
     Query(query): Query<AuditQuery>,
 ) -> AppResult<Json<AuditPage>> {
     Ok(Json(service.audit_log(staff, query.chat_id, query.before, query.limit).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// Days back from today (UTC), 1 to 90 (default 14).
+    pub days: Option<u32>,
+}
+
+/// The assistant's use per day (tokens and replies) and the daily allowances in force.
+#[utoipa::path(get, path = "/api/v1/admin/usage", tag = "admin", params(UsageQuery), responses(
+    (status = 200, body = UsageReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn usage(
+    State(service): State<Arc<ChatService>>,
+    staff: Staff,
+    Query(query): Query<UsageQuery>,
+) -> AppResult<Json<UsageReport>> {
+    Ok(Json(service.usage_report(staff, query.days).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries", tag = "admin", params(InquiryFilter), responses(

@@ -62,6 +62,10 @@ impl FromRequestParts<crate::server::state::AppState> for ClientNetwork {
         parts: &mut axum::http::request::Parts,
         state: &crate::server::state::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientNetwork(crate::server::limits::client_network(parts, state.config.trust_proxy)))
+        Ok(ClientNetwork(crate::server::limits::client_network(
+            &parts.headers,
+            &parts.extensions,
+            state.config.trust_proxy,
+        )))
     }
 }

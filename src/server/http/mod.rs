@@ -116,6 +116,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_staff, admin::add_staff))
         .routes(routes!(admin::audit_log))
+        .routes(routes!(admin::usage))
         .routes(routes!(admin::list_inquiries))
         .routes(routes!(admin::get_inquiry, admin::update_inquiry))
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))

@@ -140,6 +140,11 @@ impl Prompt {
         Prompt { system, history: kept, context: context.clone(), product: product.cloned() }
     }
 
+    /// Characters sent upstream: the system prompt and the history.
+    pub fn chars(&self) -> usize {
+        self.system.chars().count() + self.history.iter().map(|m| m.content.chars().count()).sum::<usize>()
+    }
+
     /// The customer's newest message.
     pub fn last_user_message(&self) -> &str {
         self.history.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())

@@ -16,7 +16,7 @@ use super::{
     events::ChatTx,
     notify::InquiryNotice,
 };
-use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, Priority, StatusFilter};
+use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, Priority, StatusFilter, UsageReport};
 pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember};
 
 #[derive(sqlx::FromRow)]
@@ -28,6 +28,7 @@ struct InquiryRow {
     customer_message_count: i64,
     unread_count: i64,
     last_message: Option<String>,
+    tokens_used: i64,
     is_inquiry: i64,
 }
 
@@ -40,6 +41,7 @@ impl InquiryRow {
             customer_message_count: self.customer_message_count,
             unread_count: self.unread_count,
             last_message: self.last_message,
+            tokens_used: self.tokens_used,
             is_inquiry: self.is_inquiry != 0,
         })
     }
@@ -61,7 +63,7 @@ fn inquiry_select() -> String {
          (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user') AS customer_message_count, \
          (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' AND m.id > c.staff_read_up_to) AS unread_count, \
          (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
-          ORDER BY m.id DESC LIMIT 1) AS last_message, \
+          ORDER BY m.id DESC LIMIT 1) AS last_message, c.tokens_used, \
          CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
          FROM chats c LEFT JOIN products p ON p.id = c.product_id"
     )
@@ -113,6 +115,21 @@ impl ChatService {
         });
         let inquiries = rows.into_iter().take(limit).map(InquiryRow::into_inquiry).collect::<AppResult<Vec<_>>>()?;
         Ok(InquiryPage { inquiries, next_cursor: if more { cursor } else { None } })
+    }
+
+    /// The assistant's use over the last `days` days (1 to 90, default 14) and the allowances.
+    pub async fn usage_report(&self, _staff: Staff, days: Option<u32>) -> AppResult<UsageReport> {
+        let days = days.unwrap_or(14);
+        if !(1..=90).contains(&days) {
+            return Err(AppError::Invalid("days must be between 1 and 90".into()));
+        }
+        let a = self.budgets.allowances();
+        Ok(UsageReport {
+            days: self.budgets.recent_days(&self.db, days).await?,
+            tokens_per_day: a.tokens_per_day,
+            tokens_per_visitor_day: a.tokens_per_visitor_day,
+            tokens_per_network_day: a.tokens_per_network_day,
+        })
     }
 
     pub async fn get_inquiry(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {

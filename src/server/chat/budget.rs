@@ -1,0 +1,206 @@
+//! What the assistant may cost. Every call that reaches the model (a send, an edit, a retry)
+//! spends from three allowances of calls per minute (the visitor's, their network's and the
+//! server's: governor's GCRA limiters, a burst then an even rate) and needs room in three
+//! allowances of tokens per UTC day (the same three scopes). Tokens are known only when a reply
+//! ends, so the day's totals are kept in the database (`usage_daily`, one row per day and scope)
+//! and added to in the transaction that ends the reply; every replica reads the same totals.
+
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use governor::{clock::Clock, DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx::AnyConnection;
+
+use super::Caller;
+use crate::{
+    model::UsageDay,
+    server::{
+        db::Db,
+        error::{AppError, AppResult},
+    },
+};
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The allowances, from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowances {
+    pub calls_per_visitor_minute: u32,
+    pub calls_per_network_minute: u32,
+    pub calls_per_minute: u32,
+    pub tokens_per_visitor_day: i64,
+    pub tokens_per_network_day: i64,
+    pub tokens_per_day: i64,
+}
+
+pub struct Budgets {
+    allowances: Allowances,
+    per_visitor: DefaultKeyedRateLimiter<i64>,
+    per_network: DefaultKeyedRateLimiter<IpAddr>,
+    overall: DefaultDirectRateLimiter,
+}
+
+/// How long until a limiter allows the next call (at least a second, as `Retry-After` counts).
+fn wait(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    let clock = governor::clock::DefaultClock::default();
+    not_until.wait_time_from(clock.now()).max(Duration::from_secs(1))
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"))
+}
+
+/// A day's key: its UTC date, `YYYY-MM-DD`.
+pub fn day_of(ms: i64) -> String {
+    let mut day = crate::server::db::rfc3339(ms);
+    day.truncate(10);
+    day
+}
+
+/// Time until the next UTC midnight, when the day's token allowances start again.
+fn until_tomorrow(ms: i64) -> Duration {
+    Duration::from_millis((DAY_MS - ms.rem_euclid(DAY_MS)) as u64)
+}
+
+fn visitor_scope(user_id: i64) -> String {
+    format!("visitor:{user_id}")
+}
+
+fn network_scope(network: Option<IpAddr>) -> Option<String> {
+    network.map(|n| format!("network:{n}"))
+}
+
+const ALL: &str = "all";
+
+impl Budgets {
+    pub fn new(allowances: Allowances) -> Self {
+        Budgets {
+            per_visitor: RateLimiter::keyed(per_minute(allowances.calls_per_visitor_minute)),
+            per_network: RateLimiter::keyed(per_minute(allowances.calls_per_network_minute)),
+            overall: RateLimiter::direct(per_minute(allowances.calls_per_minute)),
+            allowances,
+        }
+    }
+
+    pub fn allowances(&self) -> Allowances {
+        self.allowances
+    }
+
+    /// Spends one call to the model for `caller`, or refuses with 429 (and a `Retry-After`) when
+    /// a day's tokens or a minute's calls are used up. Tokens are checked first, so a refusal for
+    /// the day spends no call.
+    pub async fn spend_call(&self, db: &Db, caller: Caller) -> AppResult<()> {
+        let now = crate::server::db::now_ms();
+        let [visitor, network, all] = self.used_today(db, caller, now).await?;
+        let a = self.allowances;
+        let tomorrow = until_tomorrow(now);
+        if all >= a.tokens_per_day {
+            return Err(AppError::rate_limited(
+                "the assistant has reached today's limit; a person can still answer: use Talk to a person",
+                tomorrow,
+            ));
+        }
+        if visitor >= a.tokens_per_visitor_day || network >= a.tokens_per_network_day {
+            return Err(AppError::rate_limited(
+                "you have used today's allowance of assistant replies; a person can still answer: use Talk to a person",
+                tomorrow,
+            ));
+        }
+        if let Err(not_until) = self.per_visitor.check_key(&caller.user_id) {
+            return Err(AppError::rate_limited("too many messages, edits and retries this minute", wait(not_until)));
+        }
+        if let Some(network) = caller.network {
+            if let Err(not_until) = self.per_network.check_key(&network) {
+                return Err(AppError::rate_limited("too many messages from your network this minute", wait(not_until)));
+            }
+        }
+        if let Err(not_until) = self.overall.check() {
+            return Err(AppError::rate_limited("the assistant is answering many customers right now", wait(not_until)));
+        }
+        if self.per_visitor.len() > 100_000 {
+            self.per_visitor.retain_recent();
+            self.per_network.retain_recent();
+        }
+        Ok(())
+    }
+
+    /// Tokens used today by the caller, their network, and everyone.
+    async fn used_today(&self, db: &Db, caller: Caller, now: i64) -> AppResult<[i64; 3]> {
+        let visitor = visitor_scope(caller.user_id);
+        let network = network_scope(caller.network);
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT scope, tokens FROM usage_daily WHERE day = $1 AND scope IN ($2, $3, $4)")
+                .bind(day_of(now))
+                .bind(&visitor)
+                .bind(network.as_deref().unwrap_or(ALL))
+                .bind(ALL)
+                .fetch_all(&db.read)
+                .await?;
+        let used = |scope: Option<&str>| rows.iter().find(|(s, _)| Some(s.as_str()) == scope).map_or(0, |(_, t)| *t);
+        Ok([used(Some(&visitor)), used(network.as_deref()), used(Some(ALL))])
+    }
+
+    /// The last `days` days of everyone's usage, newest first (days without a call left out).
+    pub async fn recent_days(&self, db: &Db, days: u32) -> AppResult<Vec<UsageDay>> {
+        let since = day_of(crate::server::db::now_ms() - i64::from(days.saturating_sub(1)) * DAY_MS);
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT day, tokens, calls FROM usage_daily WHERE scope = $1 AND day >= $2 ORDER BY day DESC",
+        )
+        .bind(ALL)
+        .bind(since)
+        .fetch_all(&db.read)
+        .await?;
+        Ok(rows.into_iter().map(|(day, tokens, calls)| UsageDay { day, tokens, calls }).collect())
+    }
+}
+
+/// Adds a reply's tokens to its chat and to the day's totals of its visitor, their network and
+/// everyone (in the transaction that ends the reply).
+pub async fn charge(conn: &mut AnyConnection, chat_id: i64, caller: Caller, tokens: i64, now: i64) -> AppResult<()> {
+    sqlx::query("UPDATE chats SET tokens_used = tokens_used + $1 WHERE id = $2")
+        .bind(tokens)
+        .bind(chat_id)
+        .execute(&mut *conn)
+        .await?;
+    let day = day_of(now);
+    let scopes = [Some(visitor_scope(caller.user_id)), network_scope(caller.network), Some(ALL.to_string())];
+    for scope in scopes.into_iter().flatten() {
+        sqlx::query(
+            "INSERT INTO usage_daily (day, scope, tokens, calls) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (day, scope) DO UPDATE SET tokens = usage_daily.tokens + excluded.tokens, \
+             calls = usage_daily.calls + 1",
+        )
+        .bind(&day)
+        .bind(scope)
+        .bind(tokens)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tokens for text when the upstream did not say (an OpenAI-compatible server without usage, or a
+/// reply stopped before the usage came): about four characters a token, rounded up.
+pub fn estimate_tokens(chars: usize) -> i64 {
+    chars.div_ceil(4) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_its_utc_date_and_the_allowance_returns_at_midnight() {
+        let noon = 1_763_812_800_000; // 2025-11-22T12:00:00Z
+        assert_eq!(day_of(noon), "2025-11-22");
+        assert_eq!(until_tomorrow(noon), Duration::from_secs(12 * 3600));
+        assert_eq!(day_of(noon + 12 * 3600 * 1000), "2025-11-23");
+    }
+
+    #[test]
+    fn unreported_tokens_are_estimated_at_four_characters_each() {
+        assert_eq!(estimate_tokens(0), 0);
+        assert_eq!(estimate_tokens(1), 1);
+        assert_eq!(estimate_tokens(8), 2);
+        assert_eq!(estimate_tokens(9), 3);
+    }
+}

@@ -96,6 +96,11 @@ fn lower_priority() {
 /// How long a sign-in waits for a hashing slot before it is refused.
 const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
 
+/// How long until a governor limiter that refused allows again (for `Retry-After`).
+pub fn wait_until_allowed(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+}
+
 fn quota(burst: u32, every: Duration) -> Quota {
     Quota::with_period(every)
         .expect("a period above zero")
@@ -122,15 +127,14 @@ impl SignInThrottle {
 
     /// Spends one attempt from the network's and the account's allowance, or refuses with 429.
     pub fn attempt(&self, network: Option<IpAddr>, email: &str) -> AppResult<()> {
-        let clock = governor::clock::DefaultClock::default();
         let refuse = |wait: Duration| AppError::rate_limited("too many sign-in attempts", wait);
         if let Some(network) = network {
             if let Err(not_until) = self.per_network.check_key(&network) {
-                return Err(refuse(not_until.wait_time_from(clock.now())));
+                return Err(refuse(wait_until_allowed(not_until)));
             }
         }
         if let Err(not_until) = self.per_account.check_key(&email.trim().to_lowercase()) {
-            return Err(refuse(not_until.wait_time_from(clock.now())));
+            return Err(refuse(wait_until_allowed(not_until)));
         }
         if self.per_network.len() > 100_000 {
             self.per_network.retain_recent();

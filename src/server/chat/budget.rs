@@ -7,7 +7,7 @@
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use governor::{clock::Clock, DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sqlx::AnyConnection;
 
 use super::Caller;
@@ -16,6 +16,7 @@ use crate::{
     server::{
         db::Db,
         error::{AppError, AppResult},
+        limits::wait_until_allowed,
     },
 };
 
@@ -37,12 +38,6 @@ pub struct Budgets {
     per_visitor: DefaultKeyedRateLimiter<i64>,
     per_network: DefaultKeyedRateLimiter<IpAddr>,
     overall: DefaultDirectRateLimiter,
-}
-
-/// How long until a limiter allows the next call (at least a second, as `Retry-After` counts).
-fn wait(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
-    let clock = governor::clock::DefaultClock::default();
-    not_until.wait_time_from(clock.now()).max(Duration::from_secs(1))
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -106,15 +101,24 @@ impl Budgets {
             ));
         }
         if let Err(not_until) = self.per_visitor.check_key(&caller.user_id) {
-            return Err(AppError::rate_limited("too many messages, edits and retries this minute", wait(not_until)));
+            return Err(AppError::rate_limited(
+                "too many messages, edits and retries this minute",
+                wait_until_allowed(not_until),
+            ));
         }
         if let Some(network) = caller.network {
             if let Err(not_until) = self.per_network.check_key(&network) {
-                return Err(AppError::rate_limited("too many messages from your network this minute", wait(not_until)));
+                return Err(AppError::rate_limited(
+                    "too many messages from your network this minute",
+                    wait_until_allowed(not_until),
+                ));
             }
         }
         if let Err(not_until) = self.overall.check() {
-            return Err(AppError::rate_limited("the assistant is answering many customers right now", wait(not_until)));
+            return Err(AppError::rate_limited(
+                "the assistant is answering many customers right now",
+                wait_until_allowed(not_until),
+            ));
         }
         if self.per_visitor.len() > 100_000 {
             self.per_visitor.retain_recent();

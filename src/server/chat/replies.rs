@@ -328,11 +328,12 @@ impl ChatService {
             Outcome::Interrupted(reason) => (MessageStatus::Interrupted, Some(reason.as_str())),
             Outcome::Gone => {
                 // The reply is gone, but what the model wrote was paid for all the same.
-                let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-                if let Some(charge) = charge {
+                if let Some(charge) = charge.filter(|c| c.tokens > 0) {
+                    let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
                     charge.record(&mut tx).await?;
+                    tx.commit().await?;
                 }
-                return tx.commit().await;
+                return Ok(());
             }
         };
         self.finish_reply(chat_id, reply_id, rest, status, reason, usage, charge).await

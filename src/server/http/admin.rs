@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
-    extract::{ClientNetwork, Json, Path, Query},
+    extract::{Json, Path, Query},
     rest::{PageQuery, ReadUpTo},
 };
 use crate::{
@@ -50,13 +50,8 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody),
     (status = 429, body = ErrorBody, description = "Too many attempts from this network or for this account; see Retry-After")))]
-pub async fn login(
-    State(state): State<AppState>,
-    session: Session,
-    ClientNetwork(network): ClientNetwork,
-    Json(body): Json<Login>,
-) -> AppResult<Response> {
-    let (me, cookie) = sign_in(&state, &session, network, &body.email, &body.password).await?;
+pub async fn login(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
+    let (me, cookie) = sign_in(&state, &session, session.network(), &body.email, &body.password).await?;
     Ok(with_cookie(Json(me).into_response(), &cookie))
 }
 

@@ -51,21 +51,3 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
-
-/// The caller's network (see [`crate::server::limits::client_network`]), for per-network limits.
-pub struct ClientNetwork(pub Option<std::net::IpAddr>);
-
-impl FromRequestParts<crate::server::state::AppState> for ClientNetwork {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &crate::server::state::AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientNetwork(crate::server::limits::client_network(
-            &parts.headers,
-            &parts.extensions,
-            state.config.trust_proxy,
-        )))
-    }
-}

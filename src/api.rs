@@ -64,12 +64,14 @@ impl From<crate::server::error::AppError> for ErrorDetail {
     }
 }
 
-/// How the chat window was left (kept in the `fd_window` cookie so the server renders it the same way).
+/// How the chat window was left (kept in the `fd_window` cookie so the server renders it the same
+/// way). A first visit shows the launcher: the window is rendered (history, greeting) but hidden
+/// until the visitor opens it, so it never covers the shop's page uninvited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum WindowMode {
-    #[default]
     Open,
     Maximized,
+    #[default]
     Minimized,
     Closed,
 }
@@ -110,12 +112,31 @@ pub struct ChatView {
     pub window: WindowMode,
 }
 
+/// The chat and its newest page, once the window's draft became a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartedChat {
+    pub chat: Chat,
+    pub page: MessagePage,
+}
+
+#[cfg(feature = "ssr")]
+fn service() -> std::sync::Arc<crate::server::chat::ChatService> {
+    expect_context::<std::sync::Arc<crate::server::chat::ChatService>>()
+}
+
+/// Who reads, without creating a visitor (see [`crate::server::auth::Session::reader`]).
+#[cfg(feature = "ssr")]
+fn reader_and_service(
+) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
+    Ok((session()?.reader(), service()))
+}
+
+/// Who acts; a visitor comes into being at their first action.
 #[cfg(feature = "ssr")]
 async fn caller_and_service(
 ) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
     let caller = session()?.caller().await?;
-    Ok((caller, service))
+    Ok((caller, service()))
 }
 
 /// This request's session (put there by the session layer). Errors become the one error type, so
@@ -141,33 +162,41 @@ async fn window_mode() -> WindowMode {
         .unwrap_or_default()
 }
 
-/// The visitor's current chat (about `product_id` when given; created on first visit) with its
-/// newest page of messages.
+/// What the window opens on: the visitor's latest chat (about `product_id` when given) with its
+/// newest page, or a draft with the greeting when they have none. Writes nothing.
 #[server(prefix = "/api/fn")]
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (reader, service) = reader_and_service()?;
     let product = match product_id {
         Some(id) => Some(service.get_product(id).await?),
         None => None,
     };
-    let chat = service.current_chat(caller, product_id).await?;
-    let page = service.list_messages(caller, chat.id, None, None, None).await?;
+    let (chat, page) = service.opening(reader, product_id).await?;
     Ok(ChatView {
         chat,
         page,
         contexts: service.contexts(),
         max_chars: service.limits().message_max_chars,
-        preferences: service.get_preferences(caller).await?,
+        preferences: service.get_preferences(reader).await?,
         product,
         window: window_mode().await,
     })
 }
 
+/// Makes the window's draft a conversation at the visitor's first action (a message, "talk to
+/// a person", a context picked): the visitor and the chat come into being here.
+#[server(prefix = "/api/fn", endpoint = "start_chat")]
+pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Result<StartedChat, ErrorDetail> {
+    let (caller, service) = caller_and_service().await?;
+    let (chat, page) = service.start_chat(caller, product_id, context.as_deref()).await?;
+    Ok(StartedChat { chat, page })
+}
+
 /// A page of messages: before a message, after one, or (neither) the newest.
 #[server(prefix = "/api/fn")]
 pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
-    Ok(service.list_messages(caller, chat_id, before, after, Some(30)).await?)
+    let (reader, service) = reader_and_service()?;
+    Ok(service.list_messages(reader, chat_id, before, after, Some(30)).await?)
 }
 
 /// Sends a message; the reply arrives on the chat's event stream. `client_id` makes a retried
@@ -254,12 +283,10 @@ pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
 
 #[server(prefix = "/api/fn")]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
-    Ok(service.list_products().await?)
+    Ok(service().list_products().await?)
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
-    let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
-    Ok(service.get_product(id).await?)
+    Ok(service().get_product(id).await?)
 }

@@ -153,6 +153,13 @@ fn ProductCard(product: Product) -> impl IntoView {
 fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    // `/products/abc` is not a product page (as `/products/999` is not).
+    #[cfg(feature = "ssr")]
+    if id().is_none() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::NOT_FOUND);
+        }
+    }
     let product = Resource::new(id, |id| async move {
         match id {
             Some(id) => get_product(id).await,

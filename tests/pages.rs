@@ -131,11 +131,21 @@ async fn the_chat_page_is_rendered_on_the_server_with_the_history(backend: Backe
     let html = page.text().await.unwrap();
     assert!(html.contains("data-testid=\"messages\""), "{html}");
     assert!(html.contains("Looking for the right product?"), "the greeting is in the HTML");
-    // The chat the page opened is the visitor's, and what they send shows on the next render.
-    let (_, chats) = app.get("/api/v1/chats").await;
-    let chat = chats["chats"][0]["id"].as_i64().unwrap();
+    for path in ["/products/abc", "/products/lamp.svg", "/products/999"] {
+        let response = app.client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path} is not a product page");
+    }
+    let product = app.client.get(app.url("/products/2")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(product.status(), 200);
+    let html = product.text().await.unwrap();
+    assert!(html.contains("/images/products/chair.svg"), "the product's picture is a static file");
+    assert!(html.contains("ask me anything about it"), "the greeting is about the product");
+    // The visitor's conversation (started by their first action), and what they send, show on
+    // the next render.
+    let chat = app.new_chat().await;
     app.send_and_wait(chat, "Rendered <b>safely</b>?").await;
     let html = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!(r#"data-chat-id="{chat}""#)), "the page opens on the visitor's chat");
     assert!(html.contains("Rendered &lt;b&gt;safely&lt;/b&gt;?"), "user text is escaped");
     assert!(html.contains(support::fake_openai::DEFAULT_REPLY));
 }

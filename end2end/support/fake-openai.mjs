@@ -4,6 +4,7 @@
 //   "long ..."      → 120 words, one every 25 ms (a model streaming briskly)
 //   "slow ..."      → a long reply, one word every 150 ms (to stop it mid-way)
 //   "costly ..."    → a short reply that reports 500,000 tokens used (past a visitor's day)
+//   "broken ..."    → HTTP 500 (the upstream fails before any text)
 //   anything else   → "Upstream reply to: <message>" in a few pieces
 import http from 'node:http';
 
@@ -41,6 +42,10 @@ const server = http.createServer((req, res) => {
     const body = JSON.parse(raw);
     requests.push(body);
     const last = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+    if (last.startsWith('broken')) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: 'internal failure at the upstream', type: 'server_error' } }));
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.socket.setNoDelay(true);
     let pieces;

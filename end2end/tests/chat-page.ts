@@ -37,10 +37,31 @@ export class ChatPage {
     this.contextSelect = page.getByTestId('context-select');
   }
 
+  /** The conversation's id, once the window's draft became one (at the first action). */
+  async chatId(): Promise<string> {
+    await expect(this.window).not.toHaveAttribute('data-chat-id', '0');
+    return (await this.window.getAttribute('data-chat-id'))!;
+  }
+
+  /**
+   * Starts a conversation over the API for this browser's visitor (page views create nothing),
+   * so a page opened afterwards shows it. Returns its id.
+   */
+  async startOverApi(base = ''): Promise<number> {
+    const response = await this.page.request.post(`${base}/api/v1/chats`, { data: {} });
+    expect(response.status()).toBe(201);
+    return (await response.json()).id;
+  }
+
   /** Opens a page with the chat and waits until the WASM app has hydrated. */
   async open(path = '/'): Promise<void> {
     await this.page.goto(path);
     await this.waitForHydration();
+    // A first visit shows the launcher; the tests talk to the window.
+    if (await this.launcher.isVisible()) {
+      await this.launcher.click();
+      await expect(this.window).toBeVisible();
+    }
   }
 
   /** The newest assistant reply once it has finished. */

@@ -6,6 +6,26 @@ async function upstreamRequests(page: Page): Promise<any[]> {
   return response.json();
 }
 
+test.describe('a first visit', () => {
+  test('looking writes nothing; the first message starts the conversation, live, and it stays', async ({ page, context }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const session = async () => (await context.cookies(UPSTREAM_APP)).find((c) => c.name === 'fd_session');
+    expect(await session()).toBeUndefined();
+    await expect(chat.window).toHaveAttribute('data-chat-id', '0');
+    await expect(chat.byRole('assistant')).toHaveCount(1); // the greeting, shown before anything exists
+    await chat.send('hello there');
+    const id = await chat.chatId();
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: hello there');
+    await expect(chat.messages).toHaveCount(3);
+    expect(await session()).toBeDefined();
+    await chat.page.reload();
+    await chat.waitForHydration();
+    await expect(chat.window).toHaveAttribute('data-chat-id', id);
+    await expect(chat.messages).toHaveCount(3);
+  });
+});
+
 test.describe('the composer', () => {
   test('Enter adds a line by default, and the setting makes Enter send', async ({ page }) => {
     const chat = new ChatPage(page);
@@ -169,13 +189,15 @@ test.describe('the message menu', () => {
 });
 
 test.describe('the assistant', () => {
-  test('switching the context shows in the transcript and changes what the upstream is asked', async ({ page }) => {
+  test('a context picked first starts the chat in it; a switch later shows in the transcript; the upstream is asked in it', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open(UPSTREAM_APP);
     await expect(page.getByTestId('subheader')).toContainText('products, prices and orders');
     await chat.contextSelect.selectOption('billing');
-    await expect(chat.byRole('system').last()).toHaveText('Switched to Billing');
+    await chat.chatId();
     await expect(page.getByTestId('subheader')).toContainText('Invoices, payments and refunds');
+    await expect(chat.contentOf(chat.byRole('assistant').first())).toContainText('invoices, payments and refunds');
+    await expect(chat.byRole('system')).toHaveCount(0);
     const question = `where is my invoice ${Date.now()}`;
     await chat.send(question);
     await chat.lastReplyWhenDone();
@@ -183,6 +205,8 @@ test.describe('the assistant', () => {
     expect(asked, 'the upstream was asked this question').toBeTruthy();
     expect(asked.messages[0].role).toBe('system');
     expect(asked.messages[0].content).toContain('billing assistant');
+    await chat.contextSelect.selectOption('support');
+    await expect(chat.byRole('system').last()).toHaveText('Switched to Support');
   });
 
   test('a reply can be stopped and retried', async ({ page }) => {
@@ -201,6 +225,18 @@ test.describe('the assistant', () => {
     await expect(reply).toHaveAttribute('data-status', 'streaming');
     await chat.stopButton.click();
     await expect(reply).toHaveAttribute('data-status', 'stopped');
+  });
+
+  test('a reply that fails says so in a plain sentence, with no empty bubble, and offers Retry', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('broken on purpose');
+    const reply = chat.byRole('assistant').last();
+    await expect(reply).toHaveAttribute('data-status', 'failed', { timeout: 30_000 });
+    await expect(reply.getByTestId('failure-reason')).toHaveText("Sorry, the assistant couldn't answer this time.");
+    await expect(reply.getByTestId('message-content')).toHaveCount(0);
+    await expect(reply.getByTestId('retry')).toBeVisible();
+    await expect(reply).not.toContainText('HTTP');
   });
 
   test('Markdown renders, and HTML or script in a reply stays inert', async ({ page }) => {
@@ -246,9 +282,8 @@ test.describe('the assistant', () => {
 test.describe('history', () => {
   test('scrolling to the top loads older pages without moving what is on screen', async ({ page }) => {
     const chat = new ChatPage(page);
+    const id = await chat.startOverApi(UPSTREAM_APP);
     await chat.open(UPSTREAM_APP);
-    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
-    const id = chats.chats[0].id;
     for (let i = 0; i < 25; i++) {
       const sent = await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, {
         data: { content: `history ${i}` },
@@ -276,9 +311,8 @@ test.describe('history', () => {
   test('a long chat keeps at most 150 messages on the page and pages back down to the newest', async ({ page }) => {
     test.setTimeout(90_000);
     const chat = new ChatPage(page);
+    const id = await chat.startOverApi(UPSTREAM_APP);
     await chat.open(UPSTREAM_APP);
-    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
-    const id = chats.chats[0].id;
     for (let i = 0; i < 100; i++) {
       const sent = await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, { data: { content: `echo: answer ${i}` } });
       expect(sent.status()).toBe(201);
@@ -311,9 +345,8 @@ test.describe('history', () => {
 
   test('a new message while reading older ones shows a pill instead of jumping', async ({ page }) => {
     const chat = new ChatPage(page);
+    const id = await chat.startOverApi(UPSTREAM_APP);
     await chat.open(UPSTREAM_APP);
-    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
-    const id = chats.chats[0].id;
     for (let i = 0; i < 8; i++) {
       await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, { data: { content: `filler ${i}` } });
     }
@@ -405,12 +438,12 @@ test.describe('the window', () => {
 
   test('replies that arrive while the window is minimized show as an unread badge', async ({ page }) => {
     const chat = new ChatPage(page);
+    const id = await chat.startOverApi(UPSTREAM_APP);
     await chat.open(UPSTREAM_APP);
     await page.getByTestId('minimize').click();
     const badge = page.getByTestId('unread-badge');
     await expect(badge).toBeHidden();
-    const chats = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats`)).json();
-    await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${chats.chats[0].id}/messages?wait=true`, { data: { content: 'from another tab' } });
+    await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, { data: { content: 'from another tab' } });
     await expect(badge).toHaveText('1');
     await expect(chat.launcher).toHaveAccessibleName('Open chat, 1 unread');
     await chat.launcher.click();
@@ -457,6 +490,50 @@ test.describe('the window', () => {
 });
 
 test.describe('product pages', () => {
+  test('a first visit shows a launcher with a prompt; the window opens with focus in the composer and gives it back', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await page.goto('/products/2');
+    await chat.waitForHydration();
+    await expect(chat.window).toBeHidden();
+    const prompt = page.getByTestId('launcher-prompt');
+    await expect(prompt).toHaveText('Ask about this product');
+    await chat.launcher.focus();
+    await page.keyboard.press('Enter');
+    await expect(chat.window).toBeVisible();
+    await expect(chat.composer).toBeFocused();
+    await expect(chat.contentOf(chat.byRole('assistant').first())).toContainText('Nimbus Office Chair');
+    await page.getByTestId('close').click();
+    await expect(chat.launcher).toBeFocused();
+    await prompt.click();
+    await expect(chat.window).toBeVisible();
+    await page.getByTestId('minimize').click();
+    await expect(chat.launcher).toBeFocused();
+    // Pages without a product have no prompt.
+    await chat.page.goto('/');
+    await chat.waitForHydration();
+    await expect(chat.launcher).toBeVisible();
+    await expect(prompt).toHaveCount(0);
+  });
+
+  test('every storefront picture loads, and a product id that is not a number is not found', async ({ page }) => {
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.request().resourceType() === 'image' && (r.status() !== 200 || !r.headers()['content-type']?.startsWith('image/'))) {
+        failed.push(`${r.url()} ${r.status()} ${r.headers()['content-type']}`);
+      }
+    });
+    await page.goto('/products');
+    const pictures = page.getByTestId('product-list').locator('img');
+    await expect(pictures).toHaveCount(4);
+    for (const img of await pictures.all()) {
+      await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBeGreaterThan(0);
+    }
+    expect(failed).toEqual([]);
+    expect((await page.request.get('/products/lamp.svg')).status()).toBe(404);
+    expect((await page.request.get('/products/abc')).status()).toBe(404);
+    expect((await page.request.get('/products/999')).status()).toBe(404);
+  });
+
   test('a chat opened on a product page is about that product', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open('/products');

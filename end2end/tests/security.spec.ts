@@ -30,6 +30,7 @@ test.describe('the Content-Security-Policy', () => {
     // The customer's whole path: the window, a message, its streamed reply over the socket.
     await chat.open();
     await chat.send('Does the policy let the chat work?');
+    await expect(chat.byRole('assistant')).toHaveCount(2); // the greeting and the reply
     await chat.lastReplyWhenDone();
     // The staff panel, signed in and live (staff are not the visitor who just chatted).
     await page.context().clearCookies();
@@ -69,4 +70,16 @@ test('signing in never follows a next= link out of the staff panel', async ({ pa
     expect(page.url(), `next=${next}`).toBe(`${baseURL}/admin`);
   }
   expect(ran).toEqual([]);
+});
+
+test('the API docs have no form field without a name a screen reader can read', async ({ page }) => {
+  await page.goto('/docs/');
+  await expect(page.locator('.swagger-ui .info')).toBeVisible();
+  await expect(page.locator('.opblock').first()).toBeVisible();
+  const unnamed = await page.locator('input, select, textarea').evaluateAll((fields) =>
+    fields
+      .filter((f) => !(f as HTMLInputElement).labels?.length && !f.getAttribute('aria-label') && !f.getAttribute('aria-labelledby') && !f.getAttribute('title'))
+      .map((f) => f.outerHTML.slice(0, 120)),
+  );
+  expect(unnamed).toEqual([]);
 });

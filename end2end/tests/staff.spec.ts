@@ -31,8 +31,8 @@ test('a product-page question reaches the panel live, and the staff reply reache
   await customer.send(question);
 
   // The question shows in the pending list without a reload, with its product.
-  const chatId = await customer.window.getAttribute('data-chat-id');
-  const row = staff.inquiry(chatId!);
+  const chatId = await customer.chatId();
+  const row = staff.inquiry(chatId);
   await expect(row).toHaveCount(1);
   await expect(row.getByTestId('inquiry-product')).toHaveText('Nimbus Office Chair');
   await expect(row).toHaveAttribute('data-status', 'pending');
@@ -94,15 +94,16 @@ test('a product-page question reaches the panel live, and the staff reply reache
 
   // Resolving takes it off the pending list (the default filter).
   await staff.page.getByTestId('set-status').selectOption('resolved');
-  await expect(staff.inquiry(chatId!)).toHaveCount(0);
+  await expect(staff.inquiry(chatId)).toHaveCount(0);
   await staff.page.getByTestId('filter-status').selectOption('resolved');
-  await expect(staff.inquiry(chatId!).getByTestId('inquiry-customer')).toHaveText('sam@example.com');
+  await expect(staff.inquiry(chatId).getByTestId('inquiry-customer')).toHaveText('sam@example.com');
   await close();
 });
 
 test('a visitor who opens /admin gets 403 and the sign-in form, and a wrong password is refused', async ({ page }) => {
   const customer = new ChatPage(page);
-  await customer.open('/'); // now a visitor with a session
+  await customer.open('/');
+  await customer.startOverApi(); // now a visitor with a session (page views create none)
   const response = await page.goto('/admin');
   expect(response?.status()).toBe(403);
   await expect(page.getByTestId('signin-reason')).toContainText('for staff');
@@ -123,7 +124,7 @@ test('when the server restarts mid-conversation both sides reconnect and miss no
     await customer.send('Can I talk to someone about a refund?');
     await customer.page.getByTestId('talk-to-person').click();
     await staff.signIn(server.base);
-    await staff.inquiry((await customer.window.getAttribute('data-chat-id'))!).click();
+    await staff.inquiry(await customer.chatId()).click();
     await staff.send('Sure, I can help with that.');
     await expect(customer.contentOf(customer.byRole('agent').last())).toHaveText('Sure, I can help with that.');
 

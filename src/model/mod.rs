@@ -219,6 +219,18 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The id of the chat a window shows before the visitor's first action: it exists only on the
+/// page (with the greeting), and becomes a real chat when they send, ask for a person or pick a
+/// context. Page views write nothing.
+pub const DRAFT_CHAT_ID: i64 = 0;
+
+impl Chat {
+    /// Whether this is the window's draft (see [`DRAFT_CHAT_ID`]).
+    pub fn is_draft(&self) -> bool {
+        self.id == DRAFT_CHAT_ID
+    }
+}
+
 /// Ids at or above this are messages a client shows before the server saved them (optimistic).
 pub const PENDING_ID_BASE: i64 = i64::MAX - 1_000_000;
 

@@ -10,7 +10,7 @@ on_both_databases!(
     health_and_readiness_answer,
     the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally,
     preferences_are_saved_per_visitor_and_checked,
-    a_first_contact_sets_a_private_session_cookie,
+    a_first_action_sets_a_private_session_cookie,
 );
 
 async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend) {
@@ -141,9 +141,10 @@ async fn preferences_are_saved_per_visitor_and_checked(backend: Backend) {
     assert_eq!(theirs["theme"], "system");
 }
 
-async fn a_first_contact_sets_a_private_session_cookie(backend: Backend) {
+async fn a_first_action_sets_a_private_session_cookie(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let response = reqwest::get(app.url("/api/v1/chats")).await.unwrap();
+    let response = reqwest::Client::new().post(app.url("/api/v1/chats")).json(&json!({})).send().await.unwrap();
+    assert_eq!(response.status(), 201);
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("fd_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");

@@ -26,6 +26,7 @@ on_both_databases!(
     staff_changes_are_audited_and_only_admins_read_the_log_and_add_staff,
     server_function_call_errors_carry_no_internal_text,
     a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is,
+    page_views_and_reads_write_nothing_until_the_visitor_acts,
 );
 
 async fn api_answers_may_not_be_framed_sniffed_or_cached(backend: Backend) {
@@ -424,4 +425,84 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     let removed = app.state.service.retain(&policy, now + 91 * day).await.unwrap();
     assert_eq!((removed.visitors, removed.versions), (0, versions_before as u64));
     assert_eq!(app.messages(chat).await.len(), 3);
+}
+
+/// Rows that page views must not add.
+async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
+    let mut counts = Vec::new();
+    for table in ["users", "sessions", "chats", "messages", "chat_events", "preferences"] {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&app.state.service.db.read)
+            .await
+            .unwrap();
+        counts.push((table, n));
+    }
+    counts
+}
+
+async fn start_chat(client: &reqwest::Client, app: &TestApp, form: &str) -> (u16, serde_json::Value, bool) {
+    let response = client
+        .post(app.url("/api/fn/start_chat"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap();
+    let sets_cookie = response.headers().get("set-cookie").is_some();
+    let (status, body) = read(response).await;
+    (status, body, sets_cookie)
+}
+
+async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let before = row_counts(&app).await;
+    let (visitor, _) = crate::support::visitor();
+    for path in ["/", "/products/2", "/widget", "/widget?product_id=3"] {
+        let response = visitor.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.headers().get("set-cookie").is_none(), "{path} sets no cookie");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(r#"data-chat-id="0""#), "{path} shows a draft");
+        assert!(page.contains(r#"data-role="assistant""#), "{path} shows the greeting");
+    }
+    for path in ["/api/v1/chats", "/api/v1/preferences"] {
+        let response = visitor.get(app.url(path)).send().await.unwrap();
+        assert!(response.headers().get("set-cookie").is_none(), "reading {path} sets no cookie");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    assert_eq!(row_counts(&app).await, before, "page views and reads wrote nothing");
+
+    // The first action: the visitor and the chat come into being, with the greeting.
+    let (status, started, sets_cookie) = start_chat(&visitor, &app, "product_id=2").await;
+    assert_eq!(status, 200, "{started}");
+    assert!(sets_cookie, "the visitor gets their cookie with their first action");
+    let chat = started["chat"]["id"].as_i64().unwrap();
+    assert!(chat > 0);
+    assert_eq!(started["chat"]["product_id"], 2);
+    let messages = started["page"]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{started}");
+    assert_eq!(messages[0]["role"], "assistant");
+    assert!(messages[0]["content"].as_str().unwrap().contains("Nimbus Office Chair"), "a greeting about the product");
+    assert!(started["page"]["last_seq"].as_i64().unwrap() > 0, "the live feed continues from the page");
+    // Another tab's draft becomes the same conversation, not a second one.
+    let (_, again, sets_cookie) = start_chat(&visitor, &app, "product_id=2").await;
+    assert_eq!(again["chat"]["id"], chat);
+    assert!(!sets_cookie);
+    let page = visitor.get(app.url("/products/2")).header("accept", "text/html").send().await.unwrap();
+    assert!(page.text().await.unwrap().contains(&format!(r#"data-chat-id="{chat}""#)), "the page opens on it");
+    // A context picked on a draft: the conversation starts in it (no "Switched to" line).
+    let (status, support, _) = start_chat(&visitor, &app, "context=support").await;
+    assert_eq!(status, 200, "{support}");
+    assert_eq!(support["chat"]["context"], "support");
+    assert_eq!(support["chat"]["product_id"], serde_json::Value::Null);
+    assert_eq!(support["page"]["messages"].as_array().map(Vec::len), Some(1), "{support}");
+    let (status, unknown, _) = start_chat(&visitor, &app, "context=astrology").await;
+    assert_eq!(status, 422, "{unknown}");
+    assert!(unknown["message"].as_str().unwrap().contains("unknown context"), "{unknown}");
+    let after: Vec<_> = row_counts(&app).await.into_iter().zip(before).map(|((t, n), (_, m))| (t, n - m)).collect();
+    assert_eq!(
+        after,
+        [("users", 1), ("sessions", 1), ("chats", 2), ("messages", 2), ("chat_events", 2), ("preferences", 0)],
+        "one visitor, two chats with their greetings"
+    );
 }

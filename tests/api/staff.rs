@@ -387,6 +387,11 @@ async fn a_customer_email_is_saved_on_the_chat_and_a_bad_one_is_refused(backend:
     let (status, body) = app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": "not an email"})).await;
     assert_eq!(status, 422);
     assert!(body["error"]["message"].as_str().unwrap().contains("email"));
+    // The window's rule: an address a link could run as script is refused here too.
+    for bad in ["javascript:alert(1)//@example.com", "a@b", "<sam@example.com>"] {
+        let (status, body) = app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": bad})).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
     let (status, body) =
         app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": " Sam@Example.com "})).await;
     assert_eq!(status, 200, "{body}");

@@ -272,7 +272,7 @@ pub struct WireEvent {
     pub data: Value,
 }
 
-fn visitor() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+pub fn visitor() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     (reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap(), jar)
 }

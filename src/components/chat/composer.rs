@@ -69,7 +69,10 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         draft.set(String::new());
         grow();
         leptos::task::spawn_local(async move {
-            let result = send_message(chat_id, content.clone(), None, Some(client_id)).await;
+            let result = match state.started(None).await {
+                Ok(chat_id) => send_message(chat_id, content.clone(), None, Some(client_id)).await,
+                Err(e) => Err(e),
+            };
             if state.newer_cursor.get_untracked().is_some() {
                 state.jump_to_latest().await;
             }
@@ -102,9 +105,15 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
 
     let change_context = move |ev: leptos::ev::Event| {
         let context = event_target_value(&ev);
-        let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match update_chat(chat_id, Some(context), None, None).await {
+            // A draft starts in the context picked (no "Switched to" line).
+            if state.chat.with_untracked(|c| c.is_draft()) {
+                if let Err(e) = state.started(Some(context)).await {
+                    state.notice.set(Some(e.message));
+                }
+                return;
+            }
+            match update_chat(state.chat_id(), Some(context), None, None).await {
                 Ok(chat) => state.chat.set(chat),
                 Err(e) => state.notice.set(Some(e.message)),
             }

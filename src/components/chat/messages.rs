@@ -296,6 +296,9 @@ fn Bubble(message: Message) -> impl IntoView {
     let streaming = message.status == MessageStatus::Streaming;
     let ended_badly =
         matches!(message.status, MessageStatus::Failed | MessageStatus::Stopped | MessageStatus::Interrupted);
+    // A reply that ended with no text has no bubble: the sentence under it says what happened.
+    let no_bubble = ended_badly && message.content.trim().is_empty();
+    let why = ended_reason(&message);
     let content = message.content.clone();
     let body = move || {
         if own {
@@ -378,14 +381,14 @@ fn Bubble(message: Message) -> impl IntoView {
             <Show
                 when=move || mode.get() == Mode::Editing
                 fallback=move || {
-                    view! {
+                    (!no_bubble).then(|| view! {
                         <div class=format!("rounded-2xl px-3.5 py-2 {bubble}")>
                             {body.clone()()}
                             <Show when=move || streaming>
                                 <span data-testid="caret" class="ml-0.5 inline-block h-4 w-1.5 animate-pulse rounded-sm bg-current align-middle" aria-hidden="true"></span>
                             </Show>
                         </div>
-                    }
+                    })
                 }
             >
                 <form
@@ -430,7 +433,7 @@ fn Bubble(message: Message) -> impl IntoView {
             </div>
             {ended_badly.then(|| view! {
                 <div class="mt-1 flex items-center gap-2 px-1 text-xs">
-                    <span data-testid="failure-reason" class="text-red-700 dark:text-red-300">{message.reason.clone().unwrap_or_default()}</span>
+                    <span data-testid="failure-reason" class="text-red-700 dark:text-red-300">{why.clone()}</span>
                     <button type="button" data-testid="retry" class="flex items-center gap-1 rounded px-1.5 py-0.5 font-medium text-indigo-700 hover:bg-indigo-50 dark:text-indigo-300 dark:hover:bg-slate-800"
                         on:click=retry>
                         <Svg icon=Icon::RotateCcw class="size-3.5"/>
@@ -542,4 +545,16 @@ fn Bubble(message: Message) -> impl IntoView {
         </article>
     }
     .into_any()
+}
+
+/// What the customer reads under a reply that did not end well: a plain sentence, never the
+/// upstream's technical words (staff see those in the panel).
+fn ended_reason(message: &Message) -> String {
+    match message.status {
+        MessageStatus::Failed if message.content.trim().is_empty() => {
+            "Sorry, the assistant couldn't answer this time.".into()
+        }
+        MessageStatus::Failed => "The reply was cut off before it finished.".into(),
+        _ => message.reason.clone().unwrap_or_else(|| "The reply did not finish.".into()),
+    }
 }

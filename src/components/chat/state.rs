@@ -1,13 +1,17 @@
 //! What the chat window's parts share: the chat, its feed of messages and paging cursors, the
 //! live link, and the visitor's settings.
 
+use futures::channel::oneshot;
 use leptos::prelude::*;
 
 use crate::{
-    api::list_messages,
+    api::{list_messages, start_chat, StartedChat},
     components::live,
-    model::{Chat, ContextInfo, Message, MessageStatus, Preferences, PENDING_ID_BASE},
+    model::{Chat, ContextInfo, ErrorDetail, Message, MessageStatus, Preferences, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
+
+/// An action waiting for the draft to become a conversation: it gets the chat's id.
+pub type Waiter = oneshot::Sender<Result<i64, ErrorDetail>>;
 
 /// What the window's parts share.
 #[derive(Clone, Copy)]
@@ -36,11 +40,65 @@ pub struct ChatState {
     pub outbox: StoredValue<live::Outbox>,
     /// A staff member typing.
     pub typing: live::TypingIndicator,
+    /// Follow the chat's events after this sequence number (the page shown ends there).
+    pub live_after: StoredValue<i64>,
+    /// While the draft becomes a conversation: the other actions waiting for it (see
+    /// [`ChatState::started`]).
+    pub starting: StoredValue<Option<Vec<Waiter>>>,
 }
 
 impl ChatState {
     pub fn chat_id(&self) -> i64 {
         self.chat.with_untracked(|c| c.id)
+    }
+
+    /// The chat's id, making the window's draft a conversation first (a visitor's first action:
+    /// a message, "talk to a person", a context picked). Actions at once share one request; one
+    /// that fails can be tried again. `context` is the one the conversation starts in.
+    pub async fn started(&self, context: Option<String>) -> Result<i64, ErrorDetail> {
+        let chat_id = self.chat_id();
+        if chat_id != DRAFT_CHAT_ID {
+            return Ok(chat_id);
+        }
+        let waiting = self.starting.try_update_value(|starting| {
+            starting.as_mut().map(|waiters| {
+                let (tx, rx) = oneshot::channel();
+                waiters.push(tx);
+                rx
+            })
+        });
+        match waiting {
+            Some(Some(rx)) => rx.await.unwrap_or_else(|_| Err(window_closed())),
+            Some(None) => {
+                self.starting.set_value(Some(Vec::new()));
+                let product_id = self.chat.with_untracked(|c| c.product_id);
+                let result = start_chat(product_id, context).await.map(|started| {
+                    let id = started.chat.id;
+                    self.adopt(started);
+                    id
+                });
+                for waiter in self.starting.try_update_value(Option::take).flatten().unwrap_or_default() {
+                    let _ = waiter.send(result.clone());
+                }
+                result
+            }
+            None => Err(window_closed()),
+        }
+    }
+
+    /// Shows the conversation the draft became: its messages replace the draft's greeting (the
+    /// customer's unsaved messages stay), and the live feed starts.
+    fn adopt(&self, started: StartedChat) {
+        let StartedChat { chat, page } = started;
+        self.messages.update(|list| {
+            let unsaved: Vec<Message> = list.drain(..).filter(|m| m.id >= PENDING_ID_BASE).collect();
+            *list = page.messages;
+            list.extend(unsaved);
+        });
+        self.next_cursor.set(page.next_cursor);
+        self.newer_cursor.set(None);
+        self.live_after.set_value(page.last_seq);
+        self.chat.set(chat);
     }
 
     /// The reply being written, if any.
@@ -80,4 +138,9 @@ impl ChatState {
             Err(e) => self.notice.set(Some(e.message)),
         }
     }
+}
+
+/// What an action waiting on a window that closed meanwhile gets.
+fn window_closed() -> ErrorDetail {
+    ErrorDetail { code: "closed".into(), message: "the chat window was closed".into() }
 }

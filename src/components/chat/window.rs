@@ -12,7 +12,7 @@ use crate::components::{
 };
 use crate::{
     api::{handoff, load_chat, mark_read, update_chat, ChatView, WindowMode},
-    model::{MessageStatus, Product, Role, TextSize, Theme, PENDING_ID_BASE},
+    model::{MessageStatus, Product, Role, TextSize, Theme, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
 /// The chat window, with its launcher, for any page.
@@ -62,6 +62,9 @@ fn text_class(size: TextSize) -> &'static str {
     }
 }
 
+/// The launcher's element id (focus returns to it when the window goes).
+const LAUNCHER_ID: &str = "fd-launcher";
+
 #[component]
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     let ChatView { chat, page, contexts, max_chars, preferences, product, window } = view;
@@ -80,18 +83,23 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         link: RwSignal::new(live::Link::Connecting),
         outbox: StoredValue::new(live::Outbox::default()),
         typing: live::TypingIndicator::new(),
+        live_after: StoredValue::new(page.last_seq),
+        starting: StoredValue::new(None),
     };
     provide_context(state);
     let mode = RwSignal::new(if embedded { WindowMode::Open } else { window });
     let settings_open = RwSignal::new(false);
     let unread = RwSignal::new(0u32);
-    let after = page.last_seq;
-    let chat_id = state.chat_id();
+    let chat_id = Memo::new(move |_| state.chat.with(|c| c.id));
 
+    Effect::new(move |_| state.hydrated.set(true));
+    // The live feed, once there is a conversation (a draft has no events).
     Effect::new(move |_| {
-        state.hydrated.set(true);
-        let outbox = live::follow(chat_id, after, state);
-        state.outbox.set_value(outbox);
+        let chat_id = chat_id.get();
+        if chat_id != DRAFT_CHAT_ID {
+            let outbox = live::follow(chat_id, state.live_after.get_value(), state);
+            state.outbox.set_value(outbox);
+        }
     });
     // Unread replies while the window is not showing; a tone when asked for.
     Effect::new(move |previous: Option<usize>| {
@@ -133,7 +141,14 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         }
     });
     let set_mode = move |next: WindowMode| {
+        let was_visible = mode.get_untracked().is_visible();
         mode.set(next);
+        // Focus follows: into the composer when the window opens, back to the launcher when it
+        // goes (after the render that shows them).
+        if !embedded && next.is_visible() != was_visible {
+            let target = if next.is_visible() { "composer" } else { LAUNCHER_ID };
+            browser::after_render(move || browser::focus_by_id(target));
+        }
         if next.is_visible() {
             unread.set(0);
         }
@@ -171,10 +186,24 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         )
     };
 
+    let prompt = product.as_ref().map(|_| "Ask about this product");
     view! {
         <Show when=move || !embedded && !mode.get().is_visible()>
+            {prompt.map(|text| view! {
+                <Show when=move || unread.get() == 0>
+                    <button
+                        type="button"
+                        data-testid="launcher-prompt"
+                        class="fixed right-22 bottom-8 z-[2147483000] rounded-full border border-slate-200 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 shadow-md hover:bg-slate-50"
+                        on:click=move |_| set_mode(WindowMode::Open)
+                    >
+                        {text}
+                    </button>
+                </Show>
+            })}
             <button
                 type="button"
+                id=LAUNCHER_ID
                 data-testid="launcher"
                 aria-label=move || match unread.get() {
                     0 => "Open chat".to_string(),
@@ -198,7 +227,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         <Show when=move || embedded || mode.get() != WindowMode::Closed>
             <section
                 data-testid="chat-window"
-                data-chat-id=chat_id
+                data-chat-id=move || chat_id.get()
                 data-mode=move || mode.get().as_str()
                 role="region"
                 aria-label="Chat with Frontdesk"
@@ -308,9 +337,12 @@ fn HandoffBanner() -> impl IntoView {
     let asking = RwSignal::new(false);
     let ask = move |_| {
         asking.set(true);
-        let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
-            match handoff(chat_id).await {
+            let result = match state.started(None).await {
+                Ok(chat_id) => handoff(chat_id).await,
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(chat) => state.chat.set(chat),
                 Err(e) => state.notice.set(Some(e.message)),
             }

@@ -1,7 +1,8 @@
 //! Who is calling: visitors, staff and their sessions (`accounts` holds staff accounts and
 //! passwords). Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session. A
-//! visitor is created on first contact, lazily, only when a handler asks who is calling (or for a
-//! page load), so static files and health checks create nothing.
+//! visitor is created at their first real action (a message, "talk to a person", a preference
+//! saved), when a handler that changes something asks who is calling. Page views, reads, static
+//! files and health checks write nothing: a reader without a session is [`Caller::nobody`].
 
 use std::sync::Arc;
 
@@ -92,7 +93,18 @@ impl StaffRole {
 }
 
 impl Session {
-    /// Who is calling; creates the visitor when this is their first contact.
+    /// Who is reading: the session's user, or [`Caller::nobody`] (who owns nothing). Creates nothing.
+    pub fn reader(&self) -> Caller {
+        match &self.inner.existing {
+            Some(user) => Caller { user_id: user.id, network: self.inner.network },
+            None => match self.inner.created.get() {
+                Some((user_id, _)) => Caller { user_id: *user_id, network: self.inner.network },
+                None => Caller::nobody(self.inner.network),
+            },
+        }
+    }
+
+    /// Who is acting; creates the visitor (and their session cookie) at their first real action.
     pub async fn caller(&self) -> AppResult<Caller> {
         if let Some(user) = &self.inner.existing {
             return Ok(Caller { user_id: user.id, network: self.inner.network });
@@ -298,21 +310,10 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
         None => None,
     };
     let token = token.filter(|_| existing.is_some());
-    let signed_in = existing.is_some();
     let network =
         crate::server::limits::client_network(request.headers(), request.extensions(), state.config.trust_proxy);
     let session =
         Session { inner: Arc::new(SessionInner { db, secure, token, existing, created: OnceCell::new(), network }) };
-    // A page load gets its visitor up front, so the cookie goes out with the page's headers.
-    // (Not for the staff pages: staff sign in, they are not visitors.)
-    let is_page = request.method() == Method::GET
-        && !request.uri().path().starts_with("/admin")
-        && request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
-    if !signed_in && is_page {
-        if let Err(e) = session.caller().await {
-            return e.into_response();
-        }
-    }
     request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
     if let Some((_, token)) = session.inner.created.get() {
@@ -346,12 +347,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 
+    /// A read (GET, HEAD) is [`Session::reader`]: it creates no visitor. Anything else is
+    /// [`Session::caller`].
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = parts
             .extensions
             .get::<Session>()
             .cloned()
             .ok_or_else(|| AppError::Internal("the session layer is missing".into()))?;
+        if matches!(parts.method, Method::GET | Method::HEAD) {
+            return Ok(session.reader());
+        }
         session.caller().await
     }
 }

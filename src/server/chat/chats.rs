@@ -9,9 +9,10 @@ use super::{
     Caller, ChatService,
 };
 use crate::{
-    model::{Chat, ChatEvent, Email},
+    model::{Chat, ChatEvent, ChatStatus, Email, Message, MessagePage, MessageStatus, Priority, Role, DRAFT_CHAT_ID},
     server::{
         audit::Actor,
+        db::{now_ms, rfc3339},
         error::{AppError, AppResult},
         events::ChatTx,
     },
@@ -27,32 +28,120 @@ pub struct ChatChanges {
 }
 
 impl ChatService {
-    /// Opens a chat with the assistant's greeting for its context.
+    /// Opens a chat with the assistant's greeting for its context (the visitor's preferred one
+    /// unless `context` is given).
     pub async fn create_chat(&self, caller: Caller, context: Option<&str>, product_id: Option<i64>) -> AppResult<Chat> {
         let context = match context {
             Some(id) => self.context(id)?,
-            None => {
-                let preferred = self.get_preferences(caller).await?.default_context;
-                self.context_or_default(preferred.as_deref())
-            }
+            None => self.preferred_context(caller).await?,
         };
-        let title = match product_id {
+        let (title, greeting) = self.opening_lines(context, product_id).await?;
+        let mut tx = self.db.write.begin().await?;
+        let chat_id = store::insert_chat(&mut tx, caller.user_id, &title, &context.id, product_id).await?;
+        let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;
+        tx.insert_message(NewMessage::assistant(&greeting)).await?;
+        let chat = tx.chat_row().await?.into_chat()?;
+        tx.commit().await?;
+        Ok(chat)
+    }
+
+    async fn preferred_context(&self, caller: Caller) -> AppResult<&crate::server::llm::Context> {
+        let preferred = self.get_preferences(caller).await?.default_context;
+        Ok(self.context_or_default(preferred.as_deref()))
+    }
+
+    /// A new chat's title and greeting: about the product when there is one.
+    async fn opening_lines(
+        &self,
+        context: &crate::server::llm::Context,
+        product_id: Option<i64>,
+    ) -> AppResult<(String, String)> {
+        Ok(match product_id {
             Some(id) => {
                 let product = self
                     .get_product(id)
                     .await
                     .map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?;
-                format!("About {}", product.name)
+                let greeting = format!(
+                    "{}\n\nYou're looking at the **{}**: ask me anything about it.",
+                    context.greeting, product.name
+                );
+                (format!("About {}", product.name), greeting)
             }
-            None => NEW_CHAT_TITLE.to_string(),
+            None => (NEW_CHAT_TITLE.to_string(), context.greeting.clone()),
+        })
+    }
+
+    /// What the window opens on: the reader's latest chat (about `product_id`, or about no
+    /// product) with its newest page; without one, a draft that exists only on the page (id
+    /// [`DRAFT_CHAT_ID`], the greeting of the preferred context). Writes nothing: a page view is
+    /// not a conversation, and [`ChatService::start_chat`] makes the draft real at the first action.
+    pub async fn opening(&self, reader: Caller, product_id: Option<i64>) -> AppResult<(Chat, MessagePage)> {
+        if !reader.is_nobody() {
+            if let Some(row) = store::latest_chat(&self.db, reader.user_id, product_id).await? {
+                let chat = row.into_chat()?;
+                let page = self.page_of(chat.id, None, None, None).await?;
+                return Ok((chat, page));
+            }
+        }
+        let context = self.preferred_context(reader).await?;
+        let (title, greeting) = self.opening_lines(context, product_id).await?;
+        let now = rfc3339(now_ms());
+        let chat = Chat {
+            id: DRAFT_CHAT_ID,
+            title,
+            context: context.id.clone(),
+            product_id,
+            status: ChatStatus::Pending,
+            priority: Priority::Medium,
+            assignee_id: None,
+            ai_enabled: true,
+            customer_email: None,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            last_activity_at: now.clone(),
+            last_seq: 0,
+            staff_read_up_to: 0,
+            customer_read_up_to: 0,
+            staff_delivered_up_to: 0,
         };
-        let mut tx = self.db.write.begin().await?;
-        let chat_id = store::insert_chat(&mut tx, caller.user_id, &title, &context.id, product_id).await?;
-        let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;
-        tx.insert_message(NewMessage::assistant(&context.greeting)).await?;
-        let chat = tx.chat_row().await?.into_chat()?;
-        tx.commit().await?;
-        Ok(chat)
+        let greeting = Message {
+            id: DRAFT_CHAT_ID,
+            chat_id: DRAFT_CHAT_ID,
+            role: Role::Assistant,
+            author: None,
+            content: greeting,
+            status: MessageStatus::Complete,
+            reason: None,
+            created_at: now,
+            edited_at: None,
+            usage: None,
+            client_id: None,
+        };
+        Ok((chat, MessagePage { messages: vec![greeting], next_cursor: None, newer_cursor: None, last_seq: 0 }))
+    }
+
+    /// Makes the window's draft a conversation, at the visitor's first real action: their latest
+    /// chat about `product_id` if one came into being meanwhile (another tab), else a new one in
+    /// `context` (or the preferred one). Returns it with its newest page.
+    pub async fn start_chat(
+        &self,
+        caller: Caller,
+        product_id: Option<i64>,
+        context: Option<&str>,
+    ) -> AppResult<(Chat, MessagePage)> {
+        let chat = match store::latest_chat(&self.db, caller.user_id, product_id).await? {
+            Some(row) => match context {
+                Some(context) if context != row.context => {
+                    let changes = ChatChanges { context: Some(context.to_string()), ..ChatChanges::default() };
+                    self.update_chat(caller, row.id, &changes).await?
+                }
+                _ => row.into_chat()?,
+            },
+            None => self.create_chat(caller, context, product_id).await?,
+        };
+        let page = self.page_of(chat.id, None, None, None).await?;
+        Ok((chat, page))
     }
 
     /// The caller's chats, newest activity first.
@@ -63,14 +152,6 @@ impl ChatService {
     /// One of the caller's chats; another's is "not found".
     pub async fn get_chat(&self, caller: Caller, chat_id: i64) -> AppResult<Chat> {
         self.owned_chat(caller, chat_id).await?.into_chat()
-    }
-
-    /// The caller's most recent chat (about `product_id`, or about no product), or a new one.
-    pub async fn current_chat(&self, caller: Caller, product_id: Option<i64>) -> AppResult<Chat> {
-        match store::latest_chat(&self.db, caller.user_id, product_id).await? {
-            Some(row) => row.into_chat(),
-            None => self.create_chat(caller, None, product_id).await,
-        }
     }
 
     pub(crate) async fn owned_chat(&self, caller: Caller, chat_id: i64) -> AppResult<ChatRow> {

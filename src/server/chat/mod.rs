@@ -40,6 +40,18 @@ pub struct Caller {
     pub network: Option<std::net::IpAddr>,
 }
 
+impl Caller {
+    /// A reader without a session: owns no chats and has default preferences. Reads answer them
+    /// without creating a visitor (user ids start at 1, so no row is theirs).
+    pub fn nobody(network: Option<std::net::IpAddr>) -> Self {
+        Caller { user_id: 0, network }
+    }
+
+    pub fn is_nobody(&self) -> bool {
+        self.user_id == 0
+    }
+}
+
 /// Limits and timings the service enforces.
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -18,7 +18,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{compression::CompressionLayer, services::ServeDir, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use super::{
     auth::{same_origin_layer, session_layer},
@@ -170,7 +170,11 @@ pub fn router(state: AppState) -> Router {
         .merge(health)
         .with_state(state);
     app.nest_service("/pkg", assets)
-        .merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
+        // The base layout: the docs without Swagger's "Explore" bar (an unlabelled URL field that
+        // only loads other specs).
+        .merge(
+            SwaggerUi::new("/docs").url("/api/openapi.json", spec).config(SwaggerConfig::default().use_base_layout()),
+        )
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state_for_headers, headers::security_headers))
         .layer(TraceLayer::new_for_http())

@@ -54,6 +54,22 @@ pub fn to_safe_html(source: &str) -> String {
     out
 }
 
+/// The text of Markdown without its marks, on one line (list previews): `**Steps** 1. one`
+/// reads `Steps one`. Raw HTML stays as its text, as in [`to_safe_html`].
+pub fn to_plain_text(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for event in Parser::new_ext(source, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(text) | Event::Code(text) | Event::Html(text) | Event::InlineHtml(text) => out.push_str(&text),
+            // Inline marks end inside a sentence ("**Yes**, …"); blocks end with a space.
+            Event::End(TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link | TagEnd::Image) => {}
+            Event::SoftBreak | Event::HardBreak | Event::End(_) | Event::Rule => out.push(' '),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn link_start<'a>(link_type: LinkType, dest: &str, dropped: &mut Vec<bool>) -> Event<'a> {
     let dest = match link_type {
         LinkType::Email => format!("mailto:{dest}"),
@@ -73,7 +89,20 @@ fn link_start<'a>(link_type: LinkType, dest: &str, dropped: &mut Vec<bool>) -> E
 
 #[cfg(test)]
 mod tests {
-    use super::to_safe_html;
+    use super::{to_plain_text, to_safe_html};
+
+    #[test]
+    fn a_preview_keeps_the_words_and_drops_the_marks() {
+        assert_eq!(
+            to_plain_text("## Steps\n\n1. **Open** the `box`\n2. [Read](https://x.test) the _manual_\n\n<b>ok</b>"),
+            "Steps Open the box Read the manual <b>ok</b>"
+        );
+        assert_eq!(to_plain_text("plain words\nacross lines"), "plain words across lines");
+        assert_eq!(
+            to_plain_text("**Yes**, by _invoice_: see [billing](https://x.test)."),
+            "Yes, by invoice: see billing."
+        );
+    }
 
     #[test]
     fn lists_code_and_emphasis_render() {

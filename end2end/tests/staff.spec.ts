@@ -100,6 +100,40 @@ test('a product-page question reaches the panel live, and the staff reply reache
   await close();
 });
 
+test("the list shows the customer's question and a plain preview of the answer, and search follows typing", async ({ browser }) => {
+  const { customer, staff, close } = await twoPeople(browser);
+  await staff.signIn();
+  await staff.page.getByTestId('filter-status').selectOption('all');
+  await customer.open('/');
+  const stamp = `${Date.now()}`;
+  const question = `Can I pay by invoice? (${stamp})`;
+  await customer.send(question);
+  const row = staff.inquiry(await customer.chatId());
+  await expect(row.getByTestId('inquiry-question')).toContainText(question);
+  await expect(row.getByTestId('inquiry-last')).toContainText("Assistant: I'm the offline assistant", { timeout: REPLY_TIMEOUT });
+  await row.click();
+  // The conversation's header shows all its details, on a laptop screen too: nothing cut off.
+  await staff.page.setViewportSize({ width: 1024, height: 700 });
+  const details = staff.conversation.getByTestId('conversation-details');
+  await expect(details.getByTestId('conversation-usage')).toBeVisible();
+  expect(await details.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+  expect(await staff.conversation.getByTestId('conversation-title').evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+  await staff.page.getByTestId('take-over').click();
+  await expect(staff.page.getByTestId('hand-back')).toBeVisible();
+  await staff.send('**Yes**, by _invoice_: see [billing](https://example.com/billing).');
+  // Markdown marks are not shown in the list; the customer's question stays visible.
+  await expect(row.getByTestId('inquiry-last')).toHaveText('Team: Yes, by invoice: see billing.');
+  await expect(row.getByTestId('inquiry-question')).toContainText(question);
+  // The search applies as it is typed, without Enter.
+  const search = staff.page.getByTestId('filter-q');
+  await search.pressSequentially(stamp);
+  await expect(staff.inquiries).toHaveCount(1);
+  await expect(row).toHaveCount(1);
+  await search.fill(`no-such-words-${stamp}`);
+  await expect(staff.page.getByTestId('inquiry-empty')).toBeVisible();
+  await close();
+});
+
 test('a visitor who opens /admin gets 403 and the sign-in form, and a wrong password is refused', async ({ page }) => {
   const customer = new ChatPage(page);
   await customer.open('/');

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use utoipa::ToSchema;
 
-use super::{Chat, ChatStatus, Priority};
+use super::{Chat, ChatStatus, Priority, Role};
 
 /// A member of staff as others see them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +131,12 @@ pub struct Inquiry {
     /// Customer messages staff have not read.
     pub unread_count: i64,
     pub last_message: Option<String>,
+    /// Who wrote `last_message`.
+    #[serde(default)]
+    pub last_role: Option<Role>,
+    /// The customer's newest message (their question, whatever was answered since).
+    #[serde(default)]
+    pub last_question: Option<String>,
     /// Tokens the assistant spent in this conversation, every reply and rewrite counted.
     #[serde(default)]
     pub tokens_used: i64,

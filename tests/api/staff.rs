@@ -162,6 +162,8 @@ async fn a_customer_question_shows_in_the_pending_list_with_its_product_and_coun
     assert_eq!(inquiry["message_count"], 5);
     assert_eq!(inquiry["unread_count"], 2);
     assert_eq!(inquiry["last_message"], crate::support::fake_openai::DEFAULT_REPLY);
+    assert_eq!(inquiry["last_role"], "assistant");
+    assert_eq!(inquiry["last_question"], "And is there a case?", "the customer's newest message, under the answer");
     assert_eq!(list("?product_id=3").await.len(), 1);
     assert_eq!(list("?product_id=1").await.len(), 0);
     assert_eq!(list("?priority=high").await.len(), 0);

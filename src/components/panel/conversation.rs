@@ -185,15 +185,16 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     view! {
         <section class="flex min-h-0 flex-1 flex-col" data-testid="conversation" data-id=id aria-label="Conversation">
             <header class="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-white px-4 py-2">
-                <div class="min-w-0 flex-1">
-                    <h1 class="truncate font-semibold" data-testid="conversation-title">{title}</h1>
-                    <p class="truncate text-sm text-slate-600">
+                // The details wrap onto more lines rather than being cut off.
+                <div class="min-w-[12rem] flex-1">
+                    <h1 class="font-semibold break-words" data-testid="conversation-title">{title}</h1>
+                    <p data-testid="conversation-details" class="flex flex-wrap gap-x-1.5 text-sm text-slate-600">
                         <span data-testid="conversation-product">{move || inquiry.with(|i| i.product_name.clone().map(|p| format!("About {p}")).unwrap_or_else(|| "No product".into()))}</span>
-                        " · "
-                        <span data-testid="conversation-email">{move || chat().customer_email.unwrap_or_else(|| "no email left".into())}</span>
-                        " · "
+                        <span aria-hidden="true">"·"</span>
+                        <span data-testid="conversation-email" class="break-all">{move || chat().customer_email.unwrap_or_else(|| "no email left".into())}</span>
+                        <span aria-hidden="true">"·"</span>
                         <span data-testid="conversation-mode">{move || if chat().ai_enabled { "The assistant is answering" } else { "A person is handling this" }}</span>
-                        " · "
+                        <span aria-hidden="true">"·"</span>
                         <span data-testid="conversation-usage" title="Tokens the assistant used in this conversation">{tokens_used}</span>
                     </p>
                 </div>

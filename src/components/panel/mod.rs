@@ -17,7 +17,7 @@ use crate::{
         browser,
         live::{self, Link},
     },
-    model::{ChatStatus, Inquiry, InquiryFilter, PanelEvent, Priority},
+    model::{ChatStatus, Inquiry, InquiryFilter, PanelEvent, Priority, Role},
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
 
@@ -298,6 +298,9 @@ fn LinkBadge(link: RwSignal<Link>) -> impl IntoView {
     view! { <span role="status" data-testid="panel-link" data-state=move || format!("{:?}", link.get()).to_lowercase() class=class>{text}</span> }
 }
 
+/// How long typing in the search box pauses before the list follows it.
+const SEARCH_PAUSE_MS: u64 = 300;
+
 #[component]
 fn Filters() -> impl IntoView {
     let panel = expect_context::<Panel>();
@@ -309,11 +312,32 @@ fn Filters() -> impl IntoView {
         fixed.iter().map(|(v, l)| (v.to_string(), l.to_string())).chain(more).collect::<Vec<_>>()
     };
     let search = RwSignal::new(String::new());
+    let apply_search = move || {
+        let q = search.get_untracked();
+        let q = Some(q).filter(|q| !q.trim().is_empty());
+        if panel.filter.with_untracked(|f| f.q != q) {
+            panel.filter.update(|f| f.q = q);
+        }
+    };
+    // The list follows the search as it is typed, once typing pauses (Enter applies it at once).
+    let typed = StoredValue::new(0u32);
+    let on_type = move |_| {
+        typed.update_value(|n| *n += 1);
+        let mine = typed.get_value();
+        set_timeout(
+            move || {
+                if typed.try_get_value() == Some(mine) {
+                    apply_search();
+                }
+            },
+            std::time::Duration::from_millis(SEARCH_PAUSE_MS),
+        );
+    };
     view! {
         <form class="flex flex-wrap gap-2 border-b border-slate-200 p-3" role="search" on:submit=move |ev| {
             ev.prevent_default();
-            let q = search.get_untracked();
-            panel.filter.update(|f| f.q = Some(q).filter(|q| !q.trim().is_empty()));
+            typed.update_value(|n| *n += 1);
+            apply_search();
         }>
             <FilterSelect name="status" label="Status"
                 options=options(&[("pending", "Pending"), ("in_progress", "In progress"), ("resolved", "Resolved"), ("closed", "Closed"), ("all", "All statuses")], vec![])
@@ -327,7 +351,7 @@ fn Filters() -> impl IntoView {
                 on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
             <label class="sr-only" for="filter-q">"Search"</label>
             <input id="filter-q" data-testid="filter-q" type="search" placeholder="Search messages, titles, emails"
-                class="min-w-0 flex-1 rounded-lg border border-slate-300 px-2 py-1 text-sm" bind:value=search/>
+                class="min-w-0 flex-1 rounded-lg border border-slate-300 px-2 py-1 text-sm" bind:value=search on:input=on_type/>
         </form>
     }
     .into_any()
@@ -388,6 +412,12 @@ fn InquiryRow(inquiry: Inquiry, selected: Signal<Option<i64>>) -> impl IntoView 
     let chat = inquiry.chat.clone();
     let assignee = panel.staff_name(chat.assignee_id);
     let customer = chat.customer_email.clone().unwrap_or_else(|| format!("Visitor #{}", chat.id));
+    // Under the customer's newest question, the answer after it (plain text, no Markdown marks).
+    let answer = match (inquiry.last_role, inquiry.last_message.as_deref()) {
+        (Some(Role::Assistant), Some(text)) => Some(("Assistant", crate::markdown::to_plain_text(text))),
+        (Some(Role::Agent), Some(text)) => Some(("Team", crate::markdown::to_plain_text(text))),
+        _ => None,
+    };
     let class = move || {
         if selected.get() == Some(id) {
             "block bg-indigo-50 px-3 py-2.5"
@@ -413,7 +443,16 @@ fn InquiryRow(inquiry: Inquiry, selected: Signal<Option<i64>>) -> impl IntoView 
                     <span class="text-slate-600">{assignee.unwrap_or_else(|| "Unassigned".into())}</span>
                     <span class="text-slate-500">{format!("{} messages", inquiry.message_count)}</span>
                 </div>
-                <p data-testid="inquiry-last" class="mt-0.5 truncate text-sm text-slate-600">{inquiry.last_message.clone().unwrap_or_default()}</p>
+                {inquiry.last_question.clone().map(|q| view! {
+                    <p data-testid="inquiry-question" class="mt-0.5 truncate text-sm text-slate-800">
+                        <span class="sr-only">"The customer: "</span>{q}
+                    </p>
+                })}
+                {answer.map(|(who, text)| view! {
+                    <p data-testid="inquiry-last" class="mt-0.5 truncate text-sm text-slate-600">
+                        <span class="font-medium">{who}": "</span>{text}
+                    </p>
+                })}
             </A>
         </li>
     }

@@ -28,6 +28,8 @@ struct InquiryRow {
     customer_message_count: i64,
     unread_count: i64,
     last_message: Option<String>,
+    last_role: Option<String>,
+    last_question: Option<String>,
     tokens_used: i64,
     is_inquiry: i64,
 }
@@ -41,6 +43,12 @@ impl InquiryRow {
             customer_message_count: self.customer_message_count,
             unread_count: self.unread_count,
             last_message: self.last_message,
+            last_role: self
+                .last_role
+                .map(|r| r.parse::<crate::model::Role>())
+                .transpose()
+                .map_err(AppError::Internal)?,
+            last_question: self.last_question,
             tokens_used: self.tokens_used,
             is_inquiry: self.is_inquiry != 0,
         })
@@ -63,7 +71,11 @@ fn inquiry_select() -> String {
          (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user') AS customer_message_count, \
          (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' AND m.id > c.staff_read_up_to) AS unread_count, \
          (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
-          ORDER BY m.id DESC LIMIT 1) AS last_message, c.tokens_used, \
+          ORDER BY m.id DESC LIMIT 1) AS last_message, \
+         (SELECT m.role FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
+          ORDER BY m.id DESC LIMIT 1) AS last_role, \
+         (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
+          ORDER BY m.id DESC LIMIT 1) AS last_question, c.tokens_used, \
          CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
          FROM chats c LEFT JOIN products p ON p.id = c.product_id"
     )

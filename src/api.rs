@@ -124,19 +124,12 @@ fn service() -> std::sync::Arc<crate::server::chat::ChatService> {
     expect_context::<std::sync::Arc<crate::server::chat::ChatService>>()
 }
 
-/// Who reads, without creating a visitor (see [`crate::server::auth::Session::reader`]).
+/// Who calls: the session's user, or nobody (who owns no chat, so an action on one is a 404).
+/// Creates no visitor; only `start_chat` and `save_preferences` do, once their input is checked.
 #[cfg(feature = "ssr")]
-fn reader_and_service(
+fn caller_and_service(
 ) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
     Ok((session()?.reader(), service()))
-}
-
-/// Who acts; a visitor comes into being at their first action.
-#[cfg(feature = "ssr")]
-async fn caller_and_service(
-) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
-    let caller = session()?.caller().await?;
-    Ok((caller, service()))
 }
 
 /// This request's session (put there by the session layer). Errors become the one error type, so
@@ -166,7 +159,7 @@ async fn window_mode() -> WindowMode {
 /// newest page, or a draft with the greeting when they have none. Writes nothing.
 #[server(prefix = "/api/fn")]
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
-    let (reader, service) = reader_and_service()?;
+    let (reader, service) = caller_and_service()?;
     let product = match product_id {
         Some(id) => Some(service.get_product(id).await?),
         None => None,
@@ -187,7 +180,9 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 /// a person", a context picked): the visitor and the chat come into being here.
 #[server(prefix = "/api/fn", endpoint = "start_chat")]
 pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Result<StartedChat, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let service = service();
+    service.check_new_chat(context.as_deref(), product_id).await?;
+    let caller = session()?.caller().await?;
     let (chat, page) = service.start_chat(caller, product_id, context.as_deref()).await?;
     Ok(StartedChat { chat, page })
 }
@@ -195,7 +190,7 @@ pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Res
 /// A page of messages: before a message, after one, or (neither) the newest.
 #[server(prefix = "/api/fn")]
 pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
-    let (reader, service) = reader_and_service()?;
+    let (reader, service) = caller_and_service()?;
     Ok(service.list_messages(reader, chat_id, before, after, Some(30)).await?)
 }
 
@@ -208,7 +203,7 @@ pub async fn send_message(
     context: Option<String>,
     client_id: Option<String>,
 ) -> Result<Message, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     let outgoing = crate::server::chat::Outgoing {
         content: &content,
         context: context.as_deref(),
@@ -220,28 +215,28 @@ pub async fn send_message(
 /// Edits a customer's message; the reply after it is written again.
 #[server(prefix = "/api/fn")]
 pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     service.edit_message(caller, chat_id, message_id, &content).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     service.delete_message(caller, chat_id, message_id).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     service.stop_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     service.retry_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
@@ -255,7 +250,7 @@ pub async fn update_chat(
     title: Option<String>,
     customer_email: Option<String>,
 ) -> Result<Chat, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     let changes = crate::server::chat::ChatChanges { context, title, customer_email };
     Ok(service.update_chat(caller, chat_id, &changes).await?)
 }
@@ -263,21 +258,22 @@ pub async fn update_chat(
 /// The customer has read the conversation up to message `up_to`.
 #[server(prefix = "/api/fn")]
 pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     service.mark_read(caller, chat_id, up_to).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn")]
 pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
-    Ok(service.save_preferences(caller, &preferences).await?)
+    let service = service();
+    service.check_preferences(&preferences)?;
+    Ok(service.save_preferences(session()?.caller().await?, &preferences).await?)
 }
 
 /// "Talk to a person": the chat waits for staff and the assistant pauses.
 #[server(prefix = "/api/fn")]
 pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
-    let (caller, service) = caller_and_service().await?;
+    let (caller, service) = caller_and_service()?;
     Ok(service.handoff(caller, chat_id).await?)
 }
 

@@ -155,7 +155,7 @@ fn ProductPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
     // `/products/abc` is not a product page (as `/products/999` is not).
     #[cfg(feature = "ssr")]
-    if id().is_none() {
+    if params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok())).is_none() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(axum::http::StatusCode::NOT_FOUND);
         }

@@ -24,6 +24,24 @@ test.describe('a first visit', () => {
     await expect(chat.window).toHaveAttribute('data-chat-id', id);
     await expect(chat.messages).toHaveCount(3);
   });
+
+  test('when the conversation cannot be started the message comes back to the box, and sending again works', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.route('**/api/fn/start_chat', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 'unavailable', message: 'the service is busy; try again in a moment' }) }),
+    );
+    await chat.send('first words');
+    await expect(page.getByTestId('notice')).toHaveText('the service is busy; try again in a moment');
+    await expect(chat.composer).toHaveValue('first words');
+    await expect(chat.byRole('user')).toHaveCount(0);
+    await expect(chat.window).toHaveAttribute('data-chat-id', '0');
+    await page.unroute('**/api/fn/start_chat');
+    await chat.sendButton.click();
+    await chat.chatId();
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: first words');
+    await expect(chat.byRole('user')).toHaveCount(1);
+  });
 });
 
 test.describe('the composer', () => {
@@ -120,6 +138,28 @@ test.describe('the message menu', () => {
     await expect(chat.contentOf(mine)).toHaveText('What does the chair cost?');
     await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText('Upstream reply to: What does the chair cost?', { timeout: 15_000 });
     await expect(chat.byRole('assistant')).toHaveCount(2);
+  });
+
+  test('the menu stays inside the window for short and long messages', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await chat.send('hi');
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: hi');
+    await chat.send(`echo: ok ${'a rather long question about delivery times '.repeat(12)}`);
+    await expect(chat.byRole('assistant')).toHaveCount(3);
+    await chat.lastReplyWhenDone();
+    const frame = (await chat.window.boundingBox())!;
+    for (const mine of [chat.byRole('user').first(), chat.byRole('user').last()]) {
+      await mine.hover();
+      await mine.getByTestId('message-menu-button').click();
+      const menu = mine.getByTestId('message-menu');
+      await expect(menu).toBeVisible();
+      const box = (await menu.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(frame.x);
+      expect(box.x + box.width).toBeLessThanOrEqual(frame.x + frame.width);
+      await menu.press('Escape');
+      await expect(menu).toBeHidden();
+    }
   });
 
   test('deleting asks first: Cancel keeps the message, Delete removes it', async ({ page }) => {

@@ -285,6 +285,10 @@ mod imp {
         let _ = osc.stop_with_when(ctx.current_time() + 0.12);
     }
 
+    pub fn is_narrow() -> bool {
+        window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w < 640.0)
+    }
+
     pub fn focus_by_id(id: &str) {
         if let Some(el) = document().get_element_by_id(id).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
             let _ = el.focus();
@@ -356,6 +360,9 @@ mod imp {
     pub fn post_to_host(_: &str, _: u32) {}
     pub fn beep() {}
     pub fn focus_by_id(_: &str) {}
+    pub fn is_narrow() -> bool {
+        false
+    }
     pub fn move_focus_within(_: &str, _: i32) {}
 }
 
@@ -404,6 +411,11 @@ pub fn beep() {
 
 pub fn focus_by_id(id: &str) {
     imp::focus_by_id(id)
+}
+
+/// A phone-sized screen (under 640 px wide, where the chat window fills the screen).
+pub fn is_narrow() -> bool {
+    imp::is_narrow()
 }
 
 /// Moves focus to the next (`step` 1) or previous (-1) menu item inside `container`, wrapping.

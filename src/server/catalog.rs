@@ -67,10 +67,17 @@ impl ChatService {
         })
     }
 
-    pub async fn save_preferences(&self, caller: Caller, prefs: &Preferences) -> AppResult<Preferences> {
+    /// Preferences that [`ChatService::save_preferences`] would refuse (checked before a visitor is
+    /// created for them).
+    pub fn check_preferences(&self, prefs: &Preferences) -> AppResult<()> {
         if let Some(id) = &prefs.default_context {
             self.context(id)?;
         }
+        Ok(())
+    }
+
+    pub async fn save_preferences(&self, caller: Caller, prefs: &Preferences) -> AppResult<Preferences> {
+        self.check_preferences(prefs)?;
         sqlx::query(
             "INSERT INTO preferences (user_id, theme, send_key, sound, text_size, default_context, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \

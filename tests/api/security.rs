@@ -455,6 +455,7 @@ async fn start_chat(client: &reqwest::Client, app: &TestApp, form: &str) -> (u16
 
 async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    let theirs = app.new_chat().await; // another visitor's
     let before = row_counts(&app).await;
     let (visitor, _) = crate::support::visitor();
     for path in ["/", "/products/2", "/widget", "/widget?product_id=3"] {
@@ -471,6 +472,28 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
         assert_eq!(response.status(), 200, "{path}");
     }
     assert_eq!(row_counts(&app).await, before, "page views and reads wrote nothing");
+    // Nor does a first action that is refused, or an action on a chat that is not theirs.
+    let (status, _, sets_cookie) = start_chat(&visitor, &app, "context=astrology").await;
+    assert_eq!((status, sets_cookie), (422, false), "an unknown context");
+    let (status, _, sets_cookie) = start_chat(&visitor, &app, "product_id=999").await;
+    assert_eq!((status, sets_cookie), (422, false), "an unknown product");
+    for (method, path, body) in [
+        ("PATCH", format!("/api/v1/chats/{theirs}"), json!({"title": "mine now"})),
+        ("POST", format!("/api/v1/chats/{theirs}/messages"), json!({"content": "hi"})),
+        ("POST", format!("/api/v1/chats/{theirs}/handoff"), json!({})),
+        ("DELETE", format!("/api/v1/chats/{theirs}"), json!({})),
+        ("POST", "/api/v1/chats".into(), json!({"product_id": 999})),
+        (
+            "PUT",
+            "/api/v1/preferences".into(),
+            json!({"theme": "dark", "send_key": "enter", "sound": false, "text_size": "small", "default_context": "astrology"}),
+        ),
+    ] {
+        let response = visitor.request(method.parse().unwrap(), app.url(&path)).json(&body).send().await.unwrap();
+        assert!(response.headers().get("set-cookie").is_none(), "{method} {path} sets no cookie");
+        assert!([404, 422].contains(&response.status().as_u16()), "{method} {path}: {}", response.status());
+    }
+    assert_eq!(row_counts(&app).await, before, "refused actions wrote nothing");
 
     // The first action: the visitor and the chat come into being, with the greeting.
     let (status, started, sets_cookie) = start_chat(&visitor, &app, "product_id=2").await;

@@ -73,10 +73,11 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 Ok(chat_id) => send_message(chat_id, content.clone(), None, Some(client_id)).await,
                 Err(e) => Err(e),
             };
-            if state.newer_cursor.get_untracked().is_some() {
+            // The window may have closed meanwhile: everything below reads with try_.
+            if state.newer_cursor.try_get_untracked().flatten().is_some() {
                 state.jump_to_latest().await;
             }
-            state.messages.update(|list| {
+            state.messages.try_update(|list| {
                 list.retain(|m| m.id != pending_id);
                 if let Ok(saved) = &result {
                     if let Err(at) = list.binary_search_by_key(&saved.id, |m| m.id) {
@@ -85,10 +86,11 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 }
             });
             if let Err(e) = result {
-                if draft.get_untracked().is_empty() {
-                    draft.set(content);
-                }
-                state.notice.set(Some(e.message));
+                // The text goes back into the box, ahead of anything typed since: never lost.
+                draft.try_update(|typed| {
+                    *typed = if typed.is_empty() { content } else { format!("{content}\n{typed}") };
+                });
+                state.notice.try_set(Some(e.message));
             }
         });
     };
@@ -106,16 +108,28 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
     let change_context = move |ev: leptos::ev::Event| {
         let context = event_target_value(&ev);
         leptos::task::spawn_local(async move {
-            // A draft starts in the context picked (no "Switched to" line).
-            if state.chat.with_untracked(|c| c.is_draft()) {
-                if let Err(e) = state.started(Some(context)).await {
-                    state.notice.set(Some(e.message));
+            // A draft starts in the context picked (no "Switched to" line); when another action
+            // was already starting it, the context is switched once it exists.
+            let chat_id = match state.started(Some(context.clone())).await {
+                Ok(chat_id) => chat_id,
+                Err(e) => {
+                    // The select shows the chat's context again.
+                    state.chat.try_update(|_| ());
+                    state.notice.try_set(Some(e.message));
+                    return;
                 }
+            };
+            if state.chat.try_with_untracked(|c| c.context == context) != Some(false) {
                 return;
             }
-            match update_chat(state.chat_id(), Some(context), None, None).await {
-                Ok(chat) => state.chat.set(chat),
-                Err(e) => state.notice.set(Some(e.message)),
+            match update_chat(chat_id, Some(context), None, None).await {
+                Ok(chat) => {
+                    state.chat.try_set(chat);
+                }
+                Err(e) => {
+                    state.chat.try_update(|_| ());
+                    state.notice.try_set(Some(e.message));
+                }
             }
         });
     };

@@ -467,53 +467,55 @@ fn Bubble(message: Message) -> impl IntoView {
                     >
                         <Svg icon=Icon::Ellipsis class="size-4"/>
                     </button>
-                    <Show when=move || mode.get() == Mode::Menu>
-                        <div
-                            id=menu_id.get_value()
-                            on:keydown=move |ev| {
-                                let key = ev.key();
-                                if key == "Escape" {
-                                    ev.stop_propagation();
-                                    mode.set(Mode::Reading);
-                                    browser::focus_by_id(&format!("menu-button-{id}"));
-                                } else if key == "ArrowDown" || key == "ArrowUp" {
-                                    ev.prevent_default();
-                                    browser::move_focus_within(&format!("menu-{id}"), if key == "ArrowDown" { 1 } else { -1 });
-                                }
-                            }
-                            role="menu"
-                            data-testid="message-menu"
-                            aria-label="Message actions"
-                            class=if own { "absolute top-7 right-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" } else { "absolute top-7 left-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" }
-                        >
-                            {own.then(|| {
-                                let edit_id = edit_focus.get_value();
-                                view! {
-                                    <button type="button" role="menuitem" data-testid="menu-edit" id=format!("menu-{id}-first")
-                                        class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm hover:bg-slate-100 focus:bg-slate-100 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
-                                        on:click=move |_| {
-                                            mode.set(Mode::Editing);
-                                            let edit_id = edit_id.clone();
-                                            browser::after_render(move || browser::focus_by_id(&edit_id));
-                                        }>
-                                        <Svg icon=Icon::Pencil class="size-4"/>
-                                        "Edit"
-                                    </button>
-                                }
-                            })}
-                            <button type="button" role="menuitem" data-testid="menu-delete"
-                                id=if own { format!("menu-{id}-delete") } else { format!("menu-{id}-first") }
-                                class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm text-red-700 hover:bg-slate-100 focus:bg-slate-100 dark:text-red-300 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
-                                on:click=move |_| {
-                                    mode.set(Mode::ConfirmDelete);
-                                    browser::after_render(move || browser::focus_by_id(&format!("delete-cancel-{id}")));
-                                }>
-                                <Svg icon=Icon::Trash class="size-4"/>
-                                "Delete"
-                            </button>
-                        </div>
-                    </Show>
                 </div>
+                // Anchored to the message's outer edge, so it stays inside the window for
+                // messages of any length.
+                <Show when=move || mode.get() == Mode::Menu>
+                    <div
+                        id=menu_id.get_value()
+                        on:keydown=move |ev| {
+                            let key = ev.key();
+                            if key == "Escape" {
+                                ev.stop_propagation();
+                                mode.set(Mode::Reading);
+                                browser::focus_by_id(&format!("menu-button-{id}"));
+                            } else if key == "ArrowDown" || key == "ArrowUp" {
+                                ev.prevent_default();
+                                browser::move_focus_within(&format!("menu-{id}"), if key == "ArrowDown" { 1 } else { -1 });
+                            }
+                        }
+                        role="menu"
+                        data-testid="message-menu"
+                        aria-label="Message actions"
+                        class=if own { "absolute top-8 right-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" } else { "absolute top-8 left-0 z-10 w-32 rounded-lg border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-800" }
+                    >
+                        {own.then(|| {
+                            let edit_id = edit_focus.get_value();
+                            view! {
+                                <button type="button" role="menuitem" data-testid="menu-edit" id=format!("menu-{id}-first")
+                                    class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm hover:bg-slate-100 focus:bg-slate-100 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
+                                    on:click=move |_| {
+                                        mode.set(Mode::Editing);
+                                        let edit_id = edit_id.clone();
+                                        browser::after_render(move || browser::focus_by_id(&edit_id));
+                                    }>
+                                    <Svg icon=Icon::Pencil class="size-4"/>
+                                    "Edit"
+                                </button>
+                            }
+                        })}
+                        <button type="button" role="menuitem" data-testid="menu-delete"
+                            id=if own { format!("menu-{id}-delete") } else { format!("menu-{id}-first") }
+                            class="flex w-full items-center gap-2 px-3 py-1.5 text-left text-sm text-red-700 hover:bg-slate-100 focus:bg-slate-100 dark:text-red-300 dark:hover:bg-slate-700 dark:focus:bg-slate-700"
+                            on:click=move |_| {
+                                mode.set(Mode::ConfirmDelete);
+                                browser::after_render(move || browser::focus_by_id(&format!("delete-cancel-{id}")));
+                            }>
+                            <Svg icon=Icon::Trash class="size-4"/>
+                            "Delete"
+                        </button>
+                    </div>
+                </Show>
             </Show>
             <Show when=move || mode.get() == Mode::ConfirmDelete>
                 <div
@@ -555,6 +557,8 @@ fn ended_reason(message: &Message) -> String {
             "Sorry, the assistant couldn't answer this time.".into()
         }
         MessageStatus::Failed => "The reply was cut off before it finished.".into(),
+        MessageStatus::Interrupted => "The reply was interrupted before it finished.".into(),
+        // "stopped before it finished": the service's own words for a Stop.
         _ => message.reason.clone().unwrap_or_else(|| "The reply did not finish.".into()),
     }
 }

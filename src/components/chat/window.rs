@@ -64,6 +64,8 @@ fn text_class(size: TextSize) -> &'static str {
 
 /// The launcher's element id (focus returns to it when the window goes).
 const LAUNCHER_ID: &str = "fd-launcher";
+/// The window's element id (focus goes to it when it opens on a phone).
+const WINDOW_ID: &str = "fd-chat-window";
 
 #[component]
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
@@ -101,12 +103,14 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
             state.outbox.set_value(outbox);
         }
     });
-    // Unread replies while the window is not showing; a tone when asked for.
-    Effect::new(move |previous: Option<usize>| {
+    // Unread replies while the window is not showing; a tone when asked for. Counted per chat: a
+    // draft that became a conversation (another tab's, with its history) has nothing new.
+    Effect::new(move |previous: Option<(i64, usize)>| {
+        let this_chat = chat_id.get();
         let finished = state
             .messages
             .with(|list| list.iter().filter(|m| m.role != Role::User && m.status != MessageStatus::Streaming).count());
-        if let Some(previous) = previous {
+        if let Some((_, previous)) = previous.filter(|(chat, _)| *chat == this_chat) {
             if finished > previous {
                 let new = (finished - previous) as u32;
                 if embedded {
@@ -120,7 +124,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                 }
             }
         }
-        finished
+        (this_chat, finished)
     });
     // Staff replies the customer sees are read: tell the team (once per new reply).
     let page_visible = browser::page_visible();
@@ -143,10 +147,15 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     let set_mode = move |next: WindowMode| {
         let was_visible = mode.get_untracked().is_visible();
         mode.set(next);
-        // Focus follows: into the composer when the window opens, back to the launcher when it
+        // Focus follows: into the window when it opens (the composer; on a phone the window
+        // itself, so the keyboard does not cover the conversation), back to the launcher when it
         // goes (after the render that shows them).
         if !embedded && next.is_visible() != was_visible {
-            let target = if next.is_visible() { "composer" } else { LAUNCHER_ID };
+            let target = match (next.is_visible(), browser::is_narrow()) {
+                (true, false) => "composer",
+                (true, true) => WINDOW_ID,
+                (false, _) => LAUNCHER_ID,
+            };
             browser::after_render(move || browser::focus_by_id(target));
         }
         if next.is_visible() {
@@ -180,7 +189,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         };
         let prefs = state.prefs.get();
         format!(
-            "{size} {} {} z-[2147483000] flex flex-col overflow-hidden border border-slate-200 bg-white text-slate-900 shadow-2xl dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100",
+            "{size} {} {} z-[2147483000] flex flex-col focus:outline-none overflow-hidden border border-slate-200 bg-white text-slate-900 shadow-2xl dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100",
             theme_class(prefs.theme),
             text_class(prefs.text_size),
         )
@@ -227,6 +236,8 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         <Show when=move || embedded || mode.get() != WindowMode::Closed>
             <section
                 data-testid="chat-window"
+                id=WINDOW_ID
+                tabindex="-1"
                 data-chat-id=move || chat_id.get()
                 data-mode=move || mode.get().as_str()
                 role="region"

@@ -1,8 +1,10 @@
 //! Who is calling: visitors, staff and their sessions (`accounts` holds staff accounts and
 //! passwords). Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session. A
-//! visitor is created at their first real action (a message, "talk to a person", a preference
-//! saved), when a handler that changes something asks who is calling. Page views, reads, static
-//! files and health checks write nothing: a reader without a session is [`Caller::nobody`].
+//! visitor is created at their first real action (starting a conversation, which a first message,
+//! "talk to a person" or a context picked does; a preference saved), once its input is checked,
+//! by [`Session::caller`]. Everything else, page views, reads, actions on a chat, static files and
+//! health checks, and a first action that is refused, writes nothing for a caller without a
+//! session: they are [`Caller::nobody`].
 
 use std::sync::Arc;
 
@@ -344,21 +346,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
+/// Who calls, as [`Session::reader`]: without a session, nobody (who owns nothing, so an action on
+/// a chat answers 404). It creates no visitor: the handlers of a first action check their input,
+/// then call [`Session::caller`].
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 
-    /// A read (GET, HEAD) is [`Session::reader`]: it creates no visitor. Anything else is
-    /// [`Session::caller`].
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| AppError::Internal("the session layer is missing".into()))?;
-        if matches!(parts.method, Method::GET | Method::HEAD) {
-            return Ok(session.reader());
-        }
-        session.caller().await
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Session::from_request_parts(parts, state).await?.reader())
     }
 }
 

@@ -45,6 +45,18 @@ impl ChatService {
         Ok(chat)
     }
 
+    /// What [`ChatService::create_chat`] would refuse: an unknown context or product (checked
+    /// before a visitor is created for the chat).
+    pub async fn check_new_chat(&self, context: Option<&str>, product_id: Option<i64>) -> AppResult<()> {
+        if let Some(id) = context {
+            self.context(id)?;
+        }
+        if let Some(id) = product_id {
+            self.get_product(id).await.map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?;
+        }
+        Ok(())
+    }
+
     async fn preferred_context(&self, caller: Caller) -> AppResult<&crate::server::llm::Context> {
         let preferred = self.get_preferences(caller).await?.default_context;
         Ok(self.context_or_default(preferred.as_deref()))

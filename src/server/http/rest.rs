@@ -10,6 +10,7 @@ use super::extract::{Json, Path, Query};
 use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
     server::{
+        auth::Session,
         chat::{Caller, ChatChanges, ChatService, Exchange, Outgoing},
         error::AppResult,
     },
@@ -104,10 +105,11 @@ pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
     (status = 201, body = Chat), (status = 422, body = ErrorBody)))]
 pub async fn create_chat(
     State(service): Service,
-    caller: Caller,
+    session: Session,
     Json(body): Json<CreateChat>,
 ) -> AppResult<impl IntoResponse> {
-    let chat = service.create_chat(caller, body.context.as_deref(), body.product_id).await?;
+    service.check_new_chat(body.context.as_deref(), body.product_id).await?;
+    let chat = service.create_chat(session.caller().await?, body.context.as_deref(), body.product_id).await?;
     Ok((StatusCode::CREATED, Json(chat)))
 }
 
@@ -239,10 +241,11 @@ pub async fn get_preferences(State(service): Service, caller: Caller) -> AppResu
     (status = 200, body = Preferences), (status = 422, body = ErrorBody)))]
 pub async fn save_preferences(
     State(service): Service,
-    caller: Caller,
+    session: Session,
     Json(body): Json<Preferences>,
 ) -> AppResult<Json<Preferences>> {
-    Ok(Json(service.save_preferences(caller, &body).await?))
+    service.check_preferences(&body)?;
+    Ok(Json(service.save_preferences(session.caller().await?, &body).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", responses((status = 200, body = Vec<Product>)))]

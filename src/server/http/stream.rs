@@ -86,8 +86,9 @@ pub async fn sse(
         Some(Ok(Ok(seq))) => Some(seq),
         Some(_) => return Err(AppError::BadRequest("Last-Event-ID must be a sequence number".into())),
     };
-    let slot = stream_slot(&service, caller.user_id, false)?;
+    // Whose chat first: a caller it is not for gets 404 without taking a connection slot.
     let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
+    let slot = stream_slot(&service, caller.user_id, false)?;
     let events = until_error(events).map(move |event| {
         let _open = &slot;
         Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))

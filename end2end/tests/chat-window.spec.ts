@@ -491,15 +491,20 @@ test.describe('the window', () => {
     await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText('Upstream reply to: from another tab');
   });
 
-  test('on a narrow screen the window fills the screen', async ({ page }) => {
+  test('on a narrow screen the window fills the screen, with the header subtitle in full', async ({ page }) => {
     await page.setViewportSize({ width: 375, height: 700 });
     const chat = new ChatPage(page);
-    await chat.open();
+    await chat.open('/products/2');
     const box = (await chat.window.boundingBox())!;
     expect(box.x).toBe(0);
     expect(box.y).toBe(0);
     expect(box.width).toBe(375);
     expect(box.height).toBe(700);
+    // A small phone: the subtitle names the product in full (it wraps rather than being cut).
+    await page.setViewportSize({ width: 320, height: 640 });
+    const subheader = page.getByTestId('subheader');
+    await expect(subheader).toContainText('about Nimbus Office Chair');
+    expect(await subheader.evaluate((el) => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight)).toBe(true);
   });
 
   test('the system theme follows the visitor\'s colour scheme', async ({ page }) => {

@@ -305,6 +305,7 @@ fn Header(
         }
     };
     let button = "rounded-lg p-1 text-indigo-100 hover:bg-white/15 hover:text-white";
+    let wide_only = "hidden rounded-lg p-1 text-indigo-100 hover:bg-white/15 hover:text-white sm:block";
     view! {
         <header class="flex items-center gap-3 bg-indigo-600 px-4 py-3 text-white">
             <span class="flex size-9 shrink-0 items-center justify-center rounded-full bg-white/15">
@@ -312,16 +313,17 @@ fn Header(
             </span>
             <div class="min-w-0 flex-1">
                 <h2 class="truncate font-semibold">"Hi there! 👋"</h2>
-                <p data-testid="subheader" class="truncate text-sm text-indigo-100">{subheader}</p>
+                <p data-testid="subheader" class="text-sm leading-snug text-indigo-100">{subheader}</p>
             </div>
             <Show when=move || !embedded>
-                <button type="button" class=button data-testid="pop-out" aria-label="Open in a new window" title="Open in a new window"
+                // On a phone the window already fills the screen: no pop-out or maximize there.
+                <button type="button" class=wide_only data-testid="pop-out" aria-label="Open in a new window" title="Open in a new window"
                     on:click=move |_| on_pop_out.run(())>
                     <Svg icon=Icon::ExternalLink class="size-4"/>
                 </button>
                 <button
                     type="button"
-                    class=button
+                    class=wide_only
                     data-testid="maximize"
                     aria-label=move || if maximized.get() { "Restore size" } else { "Maximize" }
                     aria-pressed=move || maximized.get().to_string()

@@ -164,7 +164,7 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
         Some(id) => Some(service.get_product(id).await?),
         None => None,
     };
-    let (chat, page) = service.opening(reader, product_id).await?;
+    let (chat, page) = service.opening(reader, product.as_ref()).await?;
     Ok(ChatView {
         chat,
         page,

@@ -152,10 +152,11 @@ fn ProductCard(product: Product) -> impl IntoView {
 #[component]
 fn ProductPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    let product_id = |p: &leptos_router::params::ParamsMap| p.get("id").and_then(|v| v.parse::<i64>().ok());
+    let id = move || params.with(product_id);
     // `/products/abc` is not a product page (as `/products/999` is not).
     #[cfg(feature = "ssr")]
-    if params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok())).is_none() {
+    if params.with_untracked(product_id).is_none() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(axum::http::StatusCode::NOT_FOUND);
         }

@@ -224,13 +224,6 @@ pub struct ErrorDetail {
 /// context. Page views write nothing.
 pub const DRAFT_CHAT_ID: i64 = 0;
 
-impl Chat {
-    /// Whether this is the window's draft (see [`DRAFT_CHAT_ID`]).
-    pub fn is_draft(&self) -> bool {
-        self.id == DRAFT_CHAT_ID
-    }
-}
-
 /// Ids at or above this are messages a client shows before the server saved them (optimistic).
 pub const PENDING_ID_BASE: i64 = i64::MAX - 1_000_000;
 

@@ -9,7 +9,9 @@ use super::{
     Caller, ChatService,
 };
 use crate::{
-    model::{Chat, ChatEvent, ChatStatus, Email, Message, MessagePage, MessageStatus, Priority, Role, DRAFT_CHAT_ID},
+    model::{
+        Chat, ChatEvent, ChatStatus, Email, Message, MessagePage, MessageStatus, Priority, Product, Role, DRAFT_CHAT_ID,
+    },
     server::{
         audit::Actor,
         db::{now_ms, rfc3339},
@@ -35,7 +37,8 @@ impl ChatService {
             Some(id) => self.context(id)?,
             None => self.preferred_context(caller).await?,
         };
-        let (title, greeting) = self.opening_lines(context, product_id).await?;
+        let product = self.product_for_chat(product_id).await?;
+        let (title, greeting) = Self::opening_lines(context, product.as_ref());
         let mut tx = self.db.write.begin().await?;
         let chat_id = store::insert_chat(&mut tx, caller.user_id, &title, &context.id, product_id).await?;
         let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;
@@ -51,9 +54,7 @@ impl ChatService {
         if let Some(id) = context {
             self.context(id)?;
         }
-        if let Some(id) = product_id {
-            self.get_product(id).await.map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?;
-        }
+        self.product_for_chat(product_id).await?;
         Ok(())
     }
 
@@ -62,18 +63,22 @@ impl ChatService {
         Ok(self.context_or_default(preferred.as_deref()))
     }
 
-    /// A new chat's title and greeting: about the product when there is one.
-    async fn opening_lines(
-        &self,
-        context: &crate::server::llm::Context,
-        product_id: Option<i64>,
-    ) -> AppResult<(String, String)> {
-        Ok(match product_id {
-            Some(id) => {
-                let product = self
-                    .get_product(id)
+    /// The product a new chat is about: an unknown one is the caller's mistake (422).
+    async fn product_for_chat(&self, product_id: Option<i64>) -> AppResult<Option<Product>> {
+        match product_id {
+            Some(id) => Ok(Some(
+                self.get_product(id)
                     .await
-                    .map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?;
+                    .map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A new chat's title and greeting: about the product when there is one.
+    fn opening_lines(context: &crate::server::llm::Context, product: Option<&Product>) -> (String, String) {
+        match product {
+            Some(product) => {
                 let greeting = format!(
                     "{}\n\nYou're looking at the **{}**: ask me anything about it.",
                     context.greeting, product.name
@@ -81,14 +86,15 @@ impl ChatService {
                 (format!("About {}", product.name), greeting)
             }
             None => (NEW_CHAT_TITLE.to_string(), context.greeting.clone()),
-        })
+        }
     }
 
-    /// What the window opens on: the reader's latest chat (about `product_id`, or about no
-    /// product) with its newest page; without one, a draft that exists only on the page (id
+    /// What the window opens on: the reader's latest chat (about `product`, which the page has
+    /// already read, or about no product) with its newest page; without one, a draft that exists only on the page (id
     /// [`DRAFT_CHAT_ID`], the greeting of the preferred context). Writes nothing: a page view is
     /// not a conversation, and [`ChatService::start_chat`] makes the draft real at the first action.
-    pub async fn opening(&self, reader: Caller, product_id: Option<i64>) -> AppResult<(Chat, MessagePage)> {
+    pub async fn opening(&self, reader: Caller, product: Option<&Product>) -> AppResult<(Chat, MessagePage)> {
+        let product_id = product.map(|p| p.id);
         if !reader.is_nobody() {
             if let Some(row) = store::latest_chat(&self.db, reader.user_id, product_id).await? {
                 let chat = row.into_chat()?;
@@ -97,7 +103,7 @@ impl ChatService {
             }
         }
         let context = self.preferred_context(reader).await?;
-        let (title, greeting) = self.opening_lines(context, product_id).await?;
+        let (title, greeting) = Self::opening_lines(context, product);
         let now = rfc3339(now_ms());
         let chat = Chat {
             id: DRAFT_CHAT_ID,

@@ -267,6 +267,37 @@ test.describe('the assistant', () => {
     await expect(reply).toHaveAttribute('data-status', 'stopped');
   });
 
+  test('messages sent while the assistant writes are shown at once and answered together by one reply', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const tag = Date.now();
+    const burst = [`slow: hi ${tag}`, `slow down, my order didn't arrive ${tag}`, `can you check? ${tag}`];
+    await chat.send(burst[0]);
+    const unfinished = chat.byRole('assistant').last();
+    await expect(chat.contentOf(unfinished)).toContainText('word1');
+    const unfinishedId = await unfinished.getAttribute('data-id');
+    // Typing while the reply streams turns Stop back into Send.
+    await chat.composer.fill(burst[1]);
+    await expect(chat.stopButton).toHaveCount(0);
+    await chat.sendButton.click();
+    await expect(chat.contentOf(chat.byRole('user').last())).toHaveText(burst[1]);
+    await expect(chat.byId(unfinishedId!)).toHaveCount(0);
+    const second = chat.byRole('assistant').last();
+    await expect(chat.contentOf(second)).toContainText('word1');
+    await chat.send(burst[2]);
+    const reply = await chat.lastReplyWhenDone();
+    await expect(chat.contentOf(reply)).toHaveText(`Upstream reply to: ${burst[2]}`);
+    const roles = await chat.messages.evaluateAll((els) => els.map((el) => el.getAttribute('data-role')));
+    expect(roles.slice(-4)).toEqual(['user', 'user', 'user', 'assistant']);
+    await expect(chat.contentOf(chat.byRole('user'))).toHaveText(burst);
+    const asked = (await upstreamRequests(page)).find((r) => r.messages.at(-1).content === burst[2]);
+    expect(asked.messages.slice(-3).map((m: { content: string }) => m.content)).toEqual(burst);
+    // After a reload it is the same: nothing lost, one answer.
+    await chat.reload();
+    await expect(chat.contentOf(chat.byRole('user'))).toHaveText(burst);
+    await expect(chat.contentOf(chat.byRole('assistant').last())).toHaveText(`Upstream reply to: ${burst[2]}`);
+  });
+
   test('a reply that fails says so in a plain sentence, with no empty bubble, and offers Retry', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open(UPSTREAM_APP);

@@ -134,6 +134,34 @@ test("the list shows the customer's question and a plain preview of the answer, 
   await close();
 });
 
+test('a conversation opened directly (a link, a bookmark, a reload) shows every time, live', async ({ browser }) => {
+  const { customer, staff, close } = await twoPeople(browser);
+  await staff.signIn();
+  await customer.open('/');
+  const question = `Opened from a bookmark (${Date.now()})`;
+  await customer.send(question);
+  const chatId = await customer.chatId();
+  const problems: string[] = [];
+  staff.page.on('pageerror', (error) => problems.push(error.message));
+  staff.page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('panicked')) problems.push(message.text());
+  });
+  for (let load = 0; load < 6; load++) {
+    const response = await staff.page.goto(`/admin/inquiries/${chatId}`);
+    expect(response?.status()).toBe(200);
+    await staff.waitForHydration();
+    await expect(staff.byRole('user').last()).toContainText(question);
+    await expect(staff.conversation.getByTestId('panel-link')).toHaveAttribute('data-state', 'live');
+    expect(problems, `load ${load + 1}`).toEqual([]);
+  }
+  // Still live after the last load: the customer's next message shows, and so does the list.
+  await customer.send(`and a follow-up (${chatId})`);
+  await expect(staff.byRole('user').last()).toContainText(`and a follow-up (${chatId})`);
+  await expect(staff.inquiry(chatId).getByTestId('inquiry-question')).toContainText('and a follow-up');
+  expect(problems).toEqual([]);
+  await close();
+});
+
 test('a visitor who opens /admin gets 403 and the sign-in form, and a wrong password is refused', async ({ page }) => {
   const customer = new ChatPage(page);
   await customer.open('/');

@@ -26,7 +26,8 @@ on_both_databases!(
     a_reply_completes_after_its_client_left,
     a_client_joining_mid_reply_first_receives_the_text_so_far,
     the_websocket_carries_the_same_events_and_resumes_after_a_sequence_number,
-    sending_while_a_reply_is_being_written_is_a_conflict,
+    messages_sent_while_the_assistant_writes_are_answered_together_by_one_reply,
+    a_message_sent_while_a_reply_is_written_again_further_up_stops_that_reply_and_keeps_its_text,
     switching_the_context_shows_in_the_transcript_and_steers_the_next_reply,
     a_product_chat_gives_the_assistant_the_products_facts,
     message_pages_walk_back_through_history_oldest_first,
@@ -393,20 +394,104 @@ async fn the_websocket_carries_the_same_events_and_resumes_after_a_sequence_numb
     assert!(reply.id > 0);
 }
 
-async fn sending_while_a_reply_is_being_written_is_a_conflict(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.fake().push(Script::StallAfter { pieces: vec!["...".into()] });
+/// Customers write in bursts: every message is accepted at once, the unfinished answer is
+/// removed, and one reply after the newest message answers all of them.
+async fn messages_sent_while_the_assistant_writes_are_answered_together_by_one_reply(backend: Backend) {
+    // One reply at a time per visitor: the burst must not be refused by the cap either.
+    let configure = |c: &mut frontdesk::server::config::Config| c.replies_per_visitor = 1;
+    let app = TestApp::spawn_with(backend, Options { configure: Box::new(configure), ..Options::default() }).await;
+    // Both early answers are still being written when the next message comes.
+    app.fake().push(Script::StallAfter { pieces: vec!["Hello! How".into()] });
+    app.fake().push(Script::StallAfter { pieces: vec!["Sorry to".into()] });
+    app.fake().set_default(Script::words("Let me check your order."));
     let chat = app.new_chat().await;
-    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "first"})).await;
-    assert_eq!(status, 201);
-    let reply_id = body["reply"]["id"].as_i64().unwrap();
-    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "second"})).await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "conflict");
-    assert!(app.messages(chat).await.iter().all(|m| m.content != "second"));
-    app.post(&format!("/api/v1/chats/{chat}/messages/{reply_id}/stop"), json!({})).await;
-    let (status, _) = app.post(&format!("/api/v1/chats/{chat}/messages?wait=true"), json!({"content": "second"})).await;
-    assert_eq!(status, 201);
+    let mut events = app.events(chat, Some(0)).await;
+    let mut seen = Vec::new();
+    let path = format!("/api/v1/chats/{chat}/messages");
+    let (status, first) = app.post(&path, json!({"content": "hi"})).await;
+    assert_eq!(status, 201, "{first}");
+    let unfinished = first["reply"]["id"].as_i64().unwrap();
+    next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == unfinished)
+        .await;
+    let mut replies = Vec::new();
+    for content in ["my order didn't arrive", "can you check?"] {
+        let (status, body) = app.post(&path, json!({"content": content})).await;
+        assert_eq!(status, 201, "accepted while the assistant writes: {body}");
+        assert_eq!(body["message"]["content"], content);
+        assert_eq!(body["reply"]["status"], "streaming");
+        let reply = body["reply"]["id"].as_i64().unwrap();
+        replies.push(reply);
+        if replies.len() == 1 {
+            next_matching(&mut events, &mut seen, |e| {
+                e.kind == EventKind::MessageDelta && e.data["message_id"] == reply
+            })
+            .await;
+        }
+    }
+    let last = *replies.last().unwrap();
+    let reply = app.until_ended(chat, last).await;
+    assert_eq!(reply.status, MessageStatus::Complete);
+    assert_eq!(reply.content, "Let me check your order.");
+    // The unfinished answers are gone, for the API and for anyone following the chat.
+    let kept: Vec<i64> = app.messages(chat).await.iter().map(|m| m.id).collect();
+    for old in [unfinished, replies[0]] {
+        assert!(!kept.contains(&old), "reply {old} was replaced: {kept:?}");
+        let deleted =
+            |e: &crate::support::WireEvent| e.kind == EventKind::MessageDeleted && e.data["message_id"] == old;
+        if !seen.iter().any(deleted) {
+            next_matching(&mut events, &mut seen, deleted).await;
+        }
+    }
+    let roles: Vec<(Role, String)> =
+        app.messages(chat).await.into_iter().skip(1).map(|m| (m.role, m.content)).collect();
+    assert_eq!(
+        roles,
+        vec![
+            (Role::User, "hi".to_string()),
+            (Role::User, "my order didn't arrive".to_string()),
+            (Role::User, "can you check?".to_string()),
+            (Role::Assistant, "Let me check your order.".to_string()),
+        ],
+        "every message kept, one answer after them"
+    );
+    // The answer was written from the whole burst, without the unfinished text.
+    let asked = app
+        .fake()
+        .requests()
+        .into_iter()
+        .find(|r| r["messages"].as_array().unwrap().iter().any(|m| m["content"] == "can you check?"))
+        .expect("the model was asked about the last message");
+    let said: Vec<&str> =
+        asked["messages"].as_array().unwrap()[1..].iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(said[said.len() - 3..], ["hi", "my order didn't arrive", "can you check?"]);
+    assert!(!said.iter().any(|c| c.contains("Hello! How")), "{said:?}");
+}
+
+/// A reply being written again after an edit further up is not the answer to the new message:
+/// it is stopped with its text kept, and the new message gets its own reply.
+async fn a_message_sent_while_a_reply_is_written_again_further_up_stops_that_reply_and_keeps_its_text(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let (first, _) = app.send_and_wait(chat, "first question").await;
+    app.send_and_wait(chat, "second question").await;
+    app.fake().push(Script::StallAfter { pieces: vec!["Rewritten".into()] });
+    let path = format!("/api/v1/chats/{chat}/messages");
+    let (status, edited) = app.put(&format!("{path}/{}", first.id), json!({"content": "first, reworded"})).await;
+    assert_eq!(status, 200, "{edited}");
+    let rewriting = edited["reply"]["id"].as_i64().unwrap();
+    let mut events = app.events(chat, None).await;
+    next_matching(&mut events, &mut Vec::new(), |e| {
+        e.kind == EventKind::MessageDelta && e.data["message_id"] == rewriting
+    })
+    .await;
+    let (status, body) = app.post(&format!("{path}?wait=true"), json!({"content": "third question"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["reply"]["status"], "complete");
+    let stopped = app.until_ended(chat, rewriting).await;
+    assert_eq!(stopped.status, MessageStatus::Stopped);
+    assert_eq!(stopped.content, "Rewritten");
 }
 
 async fn switching_the_context_shows_in_the_transcript_and_steers_the_next_reply(backend: Backend) {

@@ -1,6 +1,7 @@
 //! The input box and footer: the customer's avatar, an auto-growing text box with the chosen send
-//! key, a counter near the limit, optimistic sending, Stop while a reply streams, the context menu
-//! and the settings gear.
+//! key, a counter near the limit, optimistic sending (also while a reply streams: the server
+//! answers a burst of messages with one reply), Stop while a reply streams and the box is empty,
+//! the context menu and the settings gear.
 
 use leptos::{html, prelude::*};
 
@@ -38,7 +39,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
 
     let send = move || {
         let content = draft.get_untracked();
-        if content.trim().is_empty() || content.chars().count() > max || streaming.get_untracked().is_some() {
+        if content.trim().is_empty() || content.chars().count() > max {
             return;
         }
         state.notice.set(None);
@@ -144,7 +145,11 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
             class="border-t border-slate-200 px-3 pt-2 pb-2 dark:border-slate-700"
             on:submit=move |ev| {
                 ev.prevent_default();
-                if streaming.get_untracked().is_some() { stop() } else { send() }
+                if draft.with_untracked(|d| d.trim().is_empty()) && streaming.get_untracked().is_some() {
+                    stop()
+                } else {
+                    send()
+                }
             }
         >
             <div class="flex items-end gap-2">
@@ -227,7 +232,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                     <Svg icon=Icon::Settings/>
                 </button>
                 <Show
-                    when=move || streaming.get().is_some()
+                    when=move || streaming.get().is_some() && draft.with(|d| d.trim().is_empty())
                     fallback=move || view! {
                         <button type="submit" data-testid="send" aria-label="Send message"
                             class="rounded-full bg-indigo-600 p-2 text-white hover:bg-indigo-700 disabled:cursor-not-allowed disabled:opacity-40"

@@ -38,21 +38,21 @@ pub fn ConversationRoute() -> impl IntoView {
 
 #[component]
 fn Conversation(id: i64) -> impl IntoView {
-    // Loaded in the browser: the panel around it is rendered on the server.
+    // Loaded in the browser: the panel around it is rendered on the server, and this part shows
+    // "Loading" there. Hydration must find that same view whenever the data arrives (a direct
+    // load can have it before the panel around it hydrates), so the conversation replaces it
+    // only once this part is mounted.
     let data = LocalResource::new(move || async move {
         let inquiry = get_inquiry(id).await?;
         let page = inquiry_messages(id, None).await?;
         Ok::<_, crate::model::ErrorDetail>((inquiry, page))
     });
-    view! {
-        <Suspense fallback=|| view! { <p class="m-auto text-slate-600">"Loading the conversation…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((inquiry, page)) => view! { <ConversationView inquiry page/> }.into_any(),
-                    Err(e) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    move || match mounted.get().then(|| data.get()).flatten() {
+        Some(Ok((inquiry, page))) => view! { <ConversationView inquiry page/> }.into_any(),
+        Some(Err(e)) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
+        None => view! { <p class="m-auto text-slate-600">"Loading the conversation…"</p> }.into_any(),
     }
 }
 

@@ -70,6 +70,13 @@ impl ChatService {
     /// Sends the customer's message. It is committed before anything else happens; the reply is
     /// written by a background task that needs no request or client to finish. A send repeated
     /// with the same `client_id` answers with what the first one created.
+    ///
+    /// Customers write in bursts ("hi" / "my order didn't arrive" / "can you check?"): a message
+    /// sent while the assistant is still answering the previous ones is accepted like any other,
+    /// and the unfinished answer is replaced: it is removed and one new reply, after the newest
+    /// message, answers everything the customer said since the last answer. (A reply being
+    /// written again further up the conversation, after an edit, is stopped instead: its text
+    /// is kept.)
     pub async fn send_message(
         self: &Arc<Self>,
         caller: Caller,
@@ -89,10 +96,13 @@ impl ChatService {
             }
         }
         if row.ai_enabled() {
-            self.room_for_reply(caller)?;
+            self.room_for_reply(caller, Some(chat_id))?;
         }
         self.budgets.spend_call(&self.db, caller).await?;
-        tx.ensure_no_reply_streaming().await?;
+        let replaced = tx.streaming_replies().await?;
+        for reply in replaced.iter().filter(|r| r.unanswered) {
+            tx.delete_message(reply.id).await?;
+        }
         let mut chat_changed = false;
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;
@@ -109,6 +119,11 @@ impl ChatService {
             tx.chat_updated().await?;
         }
         tx.commit().await?;
+        // Their tasks see the removed replies gone (and charge what was written); the others end
+        // as stopped.
+        for old in replaced {
+            self.replies.cancel(old.id);
+        }
         if let Some(reply) = &reply {
             self.spawn_reply(chat_id, caller, reply.id);
         }
@@ -132,7 +147,7 @@ impl ChatService {
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
-            self.room_for_reply(caller)?;
+            self.room_for_reply(caller, None)?;
             self.budgets.spend_call(&self.db, caller).await?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
@@ -171,7 +186,7 @@ impl ChatService {
         if !chat.ai_enabled() {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
-        self.room_for_reply(caller)?;
+        self.room_for_reply(caller, None)?;
         self.budgets.spend_call(&self.db, caller).await?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -209,9 +224,10 @@ impl ChatService {
         store::message(&self.db, chat_id, message_id).await
     }
 
-    /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`).
-    fn room_for_reply(&self, caller: Caller) -> AppResult<()> {
-        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies)
+    /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`); a reply
+    /// running in `replacing` is about to end and does not count.
+    fn room_for_reply(&self, caller: Caller, replacing: Option<i64>) -> AppResult<()> {
+        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies, replacing)
     }
 
     /// Waits until a reply has ended (completed, stopped, failed or interrupted).

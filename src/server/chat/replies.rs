@@ -62,16 +62,24 @@ impl Replies {
     }
 
     /// Refuses (429) a new reply when `owner` already has `per_visitor` replies being written, or
-    /// the server `overall`: each is a stream from the model, paid for.
-    pub(super) fn check_room(&self, owner: i64, per_visitor: usize, overall: usize) -> AppResult<()> {
+    /// the server `overall`: each is a stream from the model, paid for. Replies in `replacing`
+    /// (the chat whose running reply the new one replaces) do not count.
+    pub(super) fn check_room(
+        &self,
+        owner: i64,
+        per_visitor: usize,
+        overall: usize,
+        replacing: Option<i64>,
+    ) -> AppResult<()> {
         let running = self.running();
-        if running.len() >= overall {
+        let counted = || running.values().filter(|r| Some(r.chat_id) != replacing);
+        if counted().count() >= overall {
             return Err(AppError::rate_limited(
                 "the assistant is answering many customers right now",
                 std::time::Duration::from_secs(5),
             ));
         }
-        if running.values().filter(|r| r.owner == owner).count() >= per_visitor {
+        if counted().filter(|r| r.owner == owner).count() >= per_visitor {
             return Err(AppError::rate_limited(
                 "the assistant is still answering in your other conversations",
                 std::time::Duration::from_secs(5),

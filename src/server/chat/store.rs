@@ -152,6 +152,14 @@ impl<'a> NewMessage<'a> {
     }
 }
 
+/// A reply the assistant is writing (see [`ChatTx::streaming_replies`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamingReply {
+    pub id: i64,
+    /// No customer message follows it: it answers the newest messages.
+    pub unanswered: bool,
+}
+
 /// Which read mark of a chat moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMark {
@@ -448,6 +456,21 @@ impl ChatTx<'_> {
                 .fetch_all(self.conn())
                 .await?;
         rows.into_iter().map(|(id, role)| Ok((id, role.parse().map_err(AppError::Internal)?))).collect()
+    }
+
+    /// The replies being written in this chat; `unanswered` when no customer message follows
+    /// (the answer to the newest messages), as opposed to a reply written again further up.
+    pub async fn streaming_replies(&mut self) -> AppResult<Vec<StreamingReply>> {
+        let chat_id = self.chat_id();
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, CASE WHEN EXISTS (SELECT 1 FROM messages later WHERE later.chat_id = $1 \
+             AND later.role = 'user' AND later.id > messages.id) THEN 0 ELSE 1 END \
+             FROM messages WHERE chat_id = $1 AND status = 'streaming' ORDER BY id",
+        )
+        .bind(chat_id)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(id, unanswered)| StreamingReply { id, unanswered: unanswered == 1 }).collect())
     }
 
     /// Refuses a change while the assistant writes a reply in this chat.

@@ -177,8 +177,9 @@ async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wai
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "messages", params(("id" = i64, Path), WaitQuery),
     request_body = SendMessage, responses(
-        (status = 201, body = ExchangeBody), (status = 200, body = ExchangeBody, description = "A repeated send (same client_id): what the first created"),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 201, body = ExchangeBody, description = "Saved. Sent while the assistant was still answering, the unfinished answer is removed (message.deleted) and this reply answers every message since the last answer"),
+        (status = 200, body = ExchangeBody, description = "A repeated send (same client_id): what the first created"),
+        (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send_message(
     State(service): Service,

@@ -145,9 +145,19 @@ impl Prompt {
         self.system.chars().count() + self.history.iter().map(|m| m.content.chars().count()).sum::<usize>()
     }
 
-    /// The customer's newest message.
-    pub fn last_user_message(&self) -> &str {
-        self.history.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+    /// What the customer said since the last answer: their newest messages (a burst sent while
+    /// the assistant wrote is answered as one), oldest first, a line each.
+    pub fn customer_turn(&self) -> String {
+        let mut turn: Vec<&str> = self
+            .history
+            .iter()
+            .rev()
+            .skip_while(|m| m.role != Role::User)
+            .take_while(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .collect();
+        turn.reverse();
+        turn.join("\n")
     }
 }
 
@@ -250,6 +260,22 @@ mod tests {
         let prompt = Prompt::build(contexts.default_context(), None, history, 25);
         let kept: Vec<_> = prompt.history.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(kept, ["bbbbbbbbbb", "cccccccccc"]);
+    }
+
+    #[test]
+    fn the_customers_turn_is_every_message_since_the_last_answer() {
+        let contexts = Contexts::load(None).unwrap();
+        let history = vec![
+            msg(Role::User, "earlier"),
+            msg(Role::Assistant, "answered"),
+            msg(Role::User, "hi"),
+            msg(Role::User, "my order didn't arrive"),
+            msg(Role::User, "can you check?"),
+        ];
+        let prompt = Prompt::build(contexts.default_context(), None, history, 10_000);
+        assert_eq!(prompt.customer_turn(), "hi\nmy order didn't arrive\ncan you check?");
+        let prompt = Prompt::build(contexts.default_context(), None, vec![msg(Role::Assistant, "hello")], 10_000);
+        assert_eq!(prompt.customer_turn(), "");
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl OfflineAssistant {
 
     /// The whole reply for a prompt (the same prompt always gives the same reply).
     pub fn answer(prompt: &Prompt) -> String {
-        let question = prompt.last_user_message().to_lowercase();
+        let question = prompt.customer_turn().to_lowercase();
         let words: Vec<&str> = question.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let mut reply = format!(
             "I'm the offline assistant: no AI model is connected right now, so I answer from the {} notes I was given.",

@@ -475,13 +475,7 @@ impl ChatTx<'_> {
 
     /// Refuses a change while the assistant writes a reply in this chat.
     pub async fn ensure_no_reply_streaming(&mut self) -> AppResult<()> {
-        let chat_id = self.chat_id();
-        let streaming: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM messages WHERE chat_id = $1 AND status = 'streaming' LIMIT 1")
-                .bind(chat_id)
-                .fetch_optional(self.conn())
-                .await?;
-        if streaming.is_some() {
+        if !self.streaming_replies().await?.is_empty() {
             return Err(AppError::Conflict(
                 "the assistant is still writing a reply; stop it or wait for it to finish".into(),
             ));

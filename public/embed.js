@@ -17,6 +17,9 @@
     return;
   }
   var productId = script && script.getAttribute('data-product-id');
+  // The visitor's token lives in this page's own storage: browsers withhold cookies from the
+  // chat's frame when it is another site's.
+  var tokenKey = 'frontdesk:visitor@' + origin;
   var frame = null;
   var isOpen = false;
   var unread = 0;
@@ -48,6 +51,15 @@
     notify();
   }
 
+  function token(value) {
+    try {
+      if (value) localStorage.setItem(tokenKey, value);
+      return localStorage.getItem(tokenKey) || '';
+    } catch (e) {
+      return '';
+    }
+  }
+
   function placeFrame() {
     if (!frame) return;
     var narrow = window.innerWidth < 640;
@@ -59,7 +71,8 @@
   function ensureFrame() {
     if (frame) return frame;
     frame = document.createElement('iframe');
-    frame.src = origin + '/widget' + (productId ? '?product_id=' + encodeURIComponent(productId) : '');
+    frame.src = origin + '/widget' + (productId ? '?product_id=' + encodeURIComponent(productId) : '') +
+      '#fd-token=' + encodeURIComponent(token());
     frame.title = 'Chat with us';
     frame.setAttribute('data-frontdesk', 'frame');
     frame.setAttribute('allow', 'clipboard-write');
@@ -110,6 +123,7 @@
     window.addEventListener('message', function (event) {
       if (event.origin !== origin || !event.data || typeof event.data.type !== 'string') return;
       if (event.data.type === 'frontdesk:close') close();
+      if (event.data.type === 'frontdesk:token' && /^[\w-]{1,128}$/.test(event.data.value)) token(event.data.value);
       if (event.data.type === 'frontdesk:reply' && !isOpen) setUnread(unread + (Number(event.data.value) || 1));
     });
     for (var i = 0; i < queued.length; i++) queued[i]();

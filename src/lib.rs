@@ -18,5 +18,6 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    components::browser::read_widget_token();
     leptos::mount::hydrate_body(app::App);
 }

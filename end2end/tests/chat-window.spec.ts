@@ -1,4 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
+import { chromium, expect, test, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium';
 import { ChatPage, FAKE_UPSTREAM, UPSTREAM_APP } from './chat-page';
 
 async function upstreamRequests(page: Page): Promise<any[]> {
@@ -538,6 +539,60 @@ test.describe('the window', () => {
     expect(await subheader.evaluate((el) => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight)).toBe(true);
   });
 
+  test('on a small phone the composer\'s placeholder shows in full and the footer fits', async ({ page }) => {
+    await page.setViewportSize({ width: 320, height: 640 });
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const fits = await chat.composer.evaluate((el: HTMLTextAreaElement) => {
+      const style = getComputedStyle(el);
+      const context = document.createElement('canvas').getContext('2d')!;
+      context.font = style.font;
+      const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return { text: el.placeholder, width: context.measureText(el.placeholder).width, room };
+    });
+    expect(fits.text).not.toBe('');
+    expect(fits.width, `"${fits.text}" in ${fits.room}px`).toBeLessThanOrEqual(fits.room);
+    for (const id of ['context-select', 'talk-to-person', 'settings-button', 'send']) {
+      const box = (await page.getByTestId(id).boundingBox())!;
+      expect(box.x + box.width, id).toBeLessThanOrEqual(320);
+    }
+    await expect(page.getByTestId('talk-to-person')).toHaveAccessibleName('Talk to a person');
+  });
+
+  test('"Talk to a person" sits in the footer under the conversation, not over it', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    const button = page.getByTestId('talk-to-person');
+    const list = (await chat.messageList.boundingBox())!;
+    const box = (await button.boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(list.y + list.height);
+    const composer = (await chat.composer.boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(composer.y + composer.height);
+    await button.click();
+    await expect(page.getByTestId('handoff-banner')).toContainText('A person from our team will answer here soon');
+    await expect(button).toHaveCount(0);
+  });
+
+  test('an email for follow-up can be left from the settings at any time', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open(UPSTREAM_APP);
+    await page.getByTestId('settings-button').click();
+    const dialog = page.getByRole('dialog', { name: 'Chat settings' });
+    // The browser lets this through (no dot needed there); the server's rule refuses it.
+    await dialog.getByTestId('settings-email-input').fill('pat@localhost');
+    await dialog.getByTestId('settings-email-save').click();
+    await expect(dialog.getByTestId('settings-email-error')).toBeVisible();
+    const email = `pat.${Date.now()}@example.com`;
+    await dialog.getByTestId('settings-email-input').fill(email);
+    await dialog.getByTestId('settings-email-save').click();
+    await expect(dialog.getByTestId('settings-email-saved')).toContainText(email);
+    // Saving it started the conversation, and staff see the email on it.
+    const id = await chat.chatId();
+    const saved = await (await page.request.get(`${UPSTREAM_APP}/api/v1/chats/${id}`)).json();
+    expect(saved.customer_email).toBe(email);
+    await expect(page.getByTestId('handoff-banner')).toHaveCount(0);
+  });
+
   test('the system theme follows the visitor\'s colour scheme', async ({ page }) => {
     const chat = new ChatPage(page);
     await page.emulateMedia({ colorScheme: 'dark' });
@@ -654,6 +709,61 @@ test.describe('on any site', () => {
     await expect(page.locator('[data-frontdesk=launcher]')).toHaveAccessibleName('Open chat, 1 unread');
     await page.locator('#host-button').click();
     await expect(page.locator('#host-button')).toHaveText('Host page still works');
+  });
+
+  test('on another site, with third-party cookies blocked, a visitor chats, reloads and continues the same conversation', async () => {
+    // The shop is on localhost, Frontdesk on 127.0.0.1: two sites. Chromium blocks the frame's
+    // cookies as Safari does by default; nothing falls back to partitioned cookies.
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, '--test-third-party-cookie-phaseout'],
+    });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const frame = page.frameLocator('[data-frontdesk=frame]');
+      const byRole = (role: string) => frame.locator(`[data-testid=message][data-role=${role}]`);
+      const openWindow = async () => {
+        await page.locator('[data-frontdesk=launcher]').click();
+        await expect(frame.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+      };
+      const send = async (text: string) => {
+        await frame.getByTestId('composer').fill(text);
+        await frame.getByRole('button', { name: 'Send message' }).click();
+      };
+      await page.goto('http://localhost:3102/');
+      await openWindow();
+      const greetings = await byRole('assistant').count();
+      await send('Does the chair come assembled?');
+      await expect(byRole('assistant')).toHaveCount(greetings + 1);
+      await expect(byRole('assistant').last()).not.toHaveAttribute('data-status', 'streaming', { timeout: 30_000 });
+      await expect(frame.getByRole('alert')).toHaveCount(0);
+      // The frame got no cookie: the visitor lives in the shop page's own storage.
+      expect(await context.cookies('http://127.0.0.1:3100')).toEqual([]);
+      const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('frontdesk:')));
+      expect(stored).toEqual(['frontdesk:visitor@http://127.0.0.1:3100']);
+
+      await page.reload();
+      await openWindow();
+      await expect(byRole('user').getByTestId('message-content')).toHaveText(['Does the chair come assembled?']);
+      await expect(byRole('assistant')).toHaveCount(greetings + 1);
+      await send('And how long does delivery take?');
+      await expect(byRole('user')).toHaveCount(2);
+      await expect(byRole('assistant')).toHaveCount(greetings + 2);
+      await expect(byRole('assistant').last()).not.toHaveAttribute('data-status', 'streaming', { timeout: 30_000 });
+      await page.reload();
+      await openWindow();
+      await expect(byRole('user').getByTestId('message-content')).toHaveText([
+        'Does the chair come assembled?',
+        'And how long does delivery take?',
+      ]);
+      // The token never stays in the frame's address.
+      const frameUrl = page.frames().find((f) => f.url().includes('/widget'))?.url() ?? '';
+      expect(frameUrl).toContain('/widget');
+      expect(frameUrl).not.toContain('fd-token');
+    } finally {
+      await browser.close();
+    }
   });
 
   test('the host page keeps working when the chat server cannot be reached', async ({ page }) => {

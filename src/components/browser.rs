@@ -1,12 +1,19 @@
-//! Browser-only behaviour behind small functions: the WebSocket, timers, cookies, focus, sound,
-//! pop-ups and the host page. The server build compiles them to nothing, so components need no
+//! Browser-only behaviour behind small functions: the live WebSocket (gloo-net), timers, cookies,
+//! focus, sound, pop-ups and the host page. The server build compiles them to nothing, so components need no
 //! `cfg`.
 
 use leptos::prelude::*;
 
+use crate::model::TOKEN_HEADER;
+
 #[cfg(feature = "hydrate")]
 mod imp {
-    use futures::StreamExt;
+    use std::{cell::Cell, cell::RefCell, rc::Rc};
+
+    use futures::{channel::mpsc, FutureExt, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
+
+    use crate::model::{WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use wasm_bindgen::{closure::Closure, JsCast};
@@ -35,76 +42,97 @@ mod imp {
         let _ = rx.await;
     }
 
-    enum Frame {
-        Open,
-        Text(String),
-        Closed(u16),
-    }
-
-    /// One WebSocket and the handlers that feed `tx`; closing it drops them.
-    struct Socket {
-        ws: web_sys::WebSocket,
-        _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
-    }
-
-    impl Drop for Socket {
-        fn drop(&mut self) {
-            self.ws.set_onopen(None);
-            self.ws.set_onmessage(None);
-            self.ws.set_onclose(None);
-            let _ = self.ws.close();
-        }
-    }
-
-    fn open_socket(path: &str, tx: futures::channel::mpsc::UnboundedSender<Frame>) -> Option<Socket> {
-        let location = window().location();
-        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-        let ws = web_sys::WebSocket::new(&format!("{scheme}://{}{path}", location.host().ok()?)).ok()?;
-        let on_open = {
-            let tx = tx.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-                let _ = tx.unbounded_send(Frame::Open);
-            })
-        };
-        let on_message = {
-            let tx = tx.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-                if let Some(text) = event.dyn_ref::<web_sys::MessageEvent>().and_then(|m| m.data().as_string()) {
-                    let _ = tx.unbounded_send(Frame::Text(text));
-                }
-            })
-        };
-        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let code = event.dyn_ref::<web_sys::CloseEvent>().map_or(1006, |c| c.code());
-            let _ = tx.unbounded_send(Frame::Closed(code));
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Some(Socket { ws, _handlers: vec![on_open, on_message, on_close] })
-    }
-
     /// Sends text on the current connection (dropped while disconnected). The browser has one
     /// thread, so the wrapper never moves it.
     #[derive(Clone)]
     pub struct Outbox {
-        socket: SendWrapper<std::rc::Rc<std::cell::RefCell<Option<web_sys::WebSocket>>>>,
+        current: SendWrapper<Rc<RefCell<Option<mpsc::UnboundedSender<String>>>>>,
     }
 
     impl Default for Outbox {
         fn default() -> Self {
-            Outbox { socket: SendWrapper::new(Default::default()) }
+            Outbox { current: SendWrapper::new(Default::default()) }
         }
     }
 
     impl Outbox {
         pub fn send(&self, text: &str) {
-            if let Some(ws) = self.socket.borrow().as_ref() {
-                if ws.ready_state() == web_sys::WebSocket::OPEN {
-                    let _ = ws.send_with_str(text);
-                }
+            if let Some(connection) = self.current.borrow().as_ref() {
+                let _ = connection.unbounded_send(text.to_string());
             }
         }
+    }
+
+    thread_local! {
+        /// Inside a window embedded on another site: the visitor's token (empty before the first
+        /// action creates the visitor). `None` elsewhere: the session cookie serves.
+        static WIDGET_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// Where `embed.js` puts the token on the frame's address (a fragment never reaches a server).
+    const TOKEN_FRAGMENT: &str = "#fd-token=";
+
+    pub fn read_widget_token() {
+        let location = window().location();
+        let Some(token) = location.hash().ok().and_then(|h| h.strip_prefix(TOKEN_FRAGMENT).map(str::to_string)) else {
+            return;
+        };
+        let token = if token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            token
+        } else {
+            String::new()
+        };
+        WIDGET_TOKEN.with(|t| *t.borrow_mut() = Some(token));
+        // Out of the address bar, so no link copied from the frame carries it.
+        if let (Ok(path), Ok(search), Ok(history)) = (location.pathname(), location.search(), window().history()) {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{search}")));
+        }
+    }
+
+    pub fn widget_token() -> Option<String> {
+        WIDGET_TOKEN.with(|t| t.borrow().clone())
+    }
+
+    pub fn keep_widget_token(token: &str) {
+        let changed = WIDGET_TOKEN.with(|t| match &mut *t.borrow_mut() {
+            Some(current) if current != token => {
+                *current = token.to_string();
+                true
+            }
+            _ => false,
+        });
+        if changed {
+            post_to_host("token", token);
+        }
+    }
+
+    /// Opens a socket on this page's host; true once it is open (false when it failed or took
+    /// longer than 5 s). An embedded window's token goes as a subprotocol.
+    async fn connect(path: &str) -> Option<(WebSocket, bool)> {
+        let location = window().location();
+        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}{path}", location.host().ok()?);
+        let mut ws = match widget_token() {
+            None => WebSocket::open(&url),
+            Some(token) if token.is_empty() => WebSocket::open_with_protocols(&url, &[WS_PROTOCOL]),
+            Some(token) => WebSocket::open_with_protocols(
+                &url,
+                &[WS_PROTOCOL.to_string(), format!("{WS_TOKEN_PROTOCOL_PREFIX}{token}")],
+            ),
+        }
+        .ok()?;
+        // The sink is ready once the socket left "connecting" (open, or failed).
+        let settled = {
+            let ready = futures::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).fuse();
+            let timeout = sleep(5_000).fuse();
+            futures::pin_mut!(ready, timeout);
+            futures::select! {
+                ready = ready => ready.is_ok(),
+                _ = timeout => false,
+            }
+        };
+        let open = settled && matches!(ws.state(), State::Open);
+        Some((ws, open))
     }
 
     pub fn follow_socket(
@@ -115,17 +143,16 @@ mod imp {
         on_frame: impl Fn(serde_json::Value) + 'static,
     ) -> Outbox {
         let outbox = Outbox::default();
-        let current = (*outbox.socket).clone();
-        let stopped = std::rc::Rc::new(std::cell::Cell::new(false));
+        let current = (*outbox.current).clone();
+        let stopped = Rc::new(Cell::new(false));
         {
             let guard = SendWrapper::new((stopped.clone(), current.clone()));
-            // The component is gone: stop, and close the connection now.
+            // The component is gone: stop, and close the connection now (its task sees the
+            // outbox end and drops the socket, which closes it).
             on_cleanup(move || {
                 let (stopped, current) = &*guard;
                 stopped.set(true);
-                if let Some(ws) = current.borrow_mut().take() {
-                    let _ = ws.close();
-                }
+                current.borrow_mut().take();
             });
         }
         leptos::task::spawn_local(async move {
@@ -136,47 +163,50 @@ mod imp {
                     Some(seq) => format!("{path}?after={seq}"),
                     None => path.clone(),
                 };
-                let (tx, mut rx) = futures::channel::mpsc::unbounded();
-                let Some(socket) = open_socket(&url, tx) else { return };
-                // A 5 s connect timeout.
-                let opened = futures::select! {
-                    frame = rx.next() => matches!(frame, Some(Frame::Open)),
-                    _ = futures::FutureExt::fuse(Box::pin(sleep(5_000))) => false,
-                };
-                if opened {
+                let Some((ws, opened)) = connect(&url).await else { return };
+                if opened && !stopped.get() {
                     attempt = 0;
-                    *current.borrow_mut() = Some(socket.ws.clone());
+                    let (outgoing, mut to_send) = mpsc::unbounded::<String>();
+                    *current.borrow_mut() = Some(outgoing);
                     let _ = link.try_set(Link::Live);
                     on_open(opened_before);
                     opened_before = true;
-                    while let Some(frame) = rx.next().await {
-                        match frame {
-                            Frame::Text(_) if stopped.get() => return,
-                            Frame::Text(text) => {
-                                let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-                                if let (Some(last), Some(seq)) = (after, value.get("seq").and_then(|s| s.as_i64())) {
-                                    if seq <= last {
-                                        continue; // already shown
+                    let mut ws = ws.fuse();
+                    loop {
+                        futures::select! {
+                            frame = ws.next() => match frame {
+                                Some(Ok(Message::Text(text))) => {
+                                    if stopped.get() {
+                                        return;
                                     }
-                                    after = Some(seq);
+                                    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                                    if let (Some(last), Some(seq)) = (after, value.get("seq").and_then(|s| s.as_i64())) {
+                                        if seq <= last {
+                                            continue; // already shown
+                                        }
+                                        after = Some(seq);
+                                    }
+                                    on_frame(value);
                                 }
-                                on_frame(value);
-                            }
-                            Frame::Closed(code) if (4000..4100).contains(&code) => {
-                                // Not allowed or gone: reconnecting would not help.
-                                let _ = link.try_set(Link::Refused(code));
-                                return;
-                            }
-                            Frame::Closed(_) => break,
-                            Frame::Open => {}
-                        }
-                        if stopped.get() {
-                            return;
+                                Some(Ok(Message::Bytes(_))) => {}
+                                Some(Err(WebSocketError::ConnectionClose(close))) if (4000..4100).contains(&close.code) => {
+                                    // Not allowed or gone: reconnecting would not help.
+                                    let _ = link.try_set(Link::Refused(close.code));
+                                    return;
+                                }
+                                Some(Err(_)) | None => break,
+                            },
+                            text = to_send.next() => match text {
+                                Some(text) => {
+                                    let _ = ws.send(Message::Text(text)).await;
+                                }
+                                // The component is gone (see on_cleanup).
+                                None => return,
+                            },
                         }
                     }
                 }
                 current.borrow_mut().take();
-                drop(socket);
                 if stopped.get() {
                     return;
                 }
@@ -265,7 +295,7 @@ mod imp {
     }
 
     /// Tells the host page (when inside the embed iframe) what happened.
-    pub fn post_to_host(kind: &str, value: u32) {
+    pub fn post_to_host(kind: &str, value: impl Into<wasm_bindgen::JsValue>) {
         if let Ok(Some(parent)) = window().parent() {
             let message = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&message, &"type".into(), &format!("frontdesk:{kind}").into());
@@ -358,12 +388,26 @@ mod imp {
         false
     }
     pub fn post_to_host(_: &str, _: u32) {}
+    pub fn read_widget_token() {}
+    pub fn widget_token() -> Option<String> {
+        None
+    }
+    pub fn keep_widget_token(_: &str) {}
     pub fn beep() {}
     pub fn focus_by_id(_: &str) {}
     pub fn is_narrow() -> bool {
         false
     }
     pub fn move_focus_within(_: &str, _: i32) {}
+}
+
+/// False while the server renders and the browser hydrates, true once this part runs in the
+/// browser: what only the browser knows (local times, data loaded after the page) shows from then,
+/// so hydration meets the same markup the server wrote.
+pub fn mounted() -> RwSignal<bool> {
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    mounted
 }
 
 /// Marks `<body data-hydrated="true">` once the app runs in the browser (tests wait on it).
@@ -426,6 +470,69 @@ pub fn move_focus_within(container: &str, step: i32) {
 /// A fresh id for a send (see `client_id` on POST /chats/{id}/messages).
 pub fn client_id() -> String {
     imp::client_id()
+}
+
+/// Inside a window embedded on another site, where the browser withholds cookies, the visitor's
+/// token comes from `embed.js` in the frame's address fragment (`#fd-token=`); taken from there
+/// (and out of the address) before the app starts.
+pub fn read_widget_token() {
+    imp::read_widget_token()
+}
+
+/// The embedded window's token: `Some("")` before its visitor exists, `None` outside an embed.
+pub fn widget_token() -> Option<String> {
+    imp::widget_token()
+}
+
+/// Keeps the token a first action created, and hands it to the host page (`embed.js` stores it).
+pub fn keep_widget_token(token: &str) {
+    imp::keep_widget_token(token)
+}
+
+/// Sends the window's server function calls: inside an embed, with the visitor's token in
+/// [`TOKEN_HEADER`], keeping the one that comes back when a call created the visitor.
+pub struct WindowClient;
+
+impl<E, IS, OS> server_fn::client::Client<E, IS, OS> for WindowClient
+where
+    E: server_fn::error::FromServerFnError,
+    IS: server_fn::error::FromServerFnError,
+    OS: server_fn::error::FromServerFnError,
+{
+    type Request = server_fn::request::browser::BrowserRequest;
+    type Response = server_fn::response::browser::BrowserResponse;
+
+    fn send(request: Self::Request) -> impl std::future::Future<Output = Result<Self::Response, E>> + Send {
+        if let Some(token) = widget_token() {
+            request.headers().set(TOKEN_HEADER, &token);
+        }
+        let sent = <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::send(request);
+        async move {
+            let response = sent.await?;
+            if let Some(token) = response.generate_headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
+                keep_widget_token(token);
+            }
+            Ok(response)
+        }
+    }
+
+    fn open_websocket(
+        path: &str,
+    ) -> impl std::future::Future<
+        Output = Result<
+            (
+                impl futures::Stream<Item = Result<server_fn::Bytes, server_fn::Bytes>> + Send + 'static,
+                impl futures::Sink<server_fn::Bytes> + Send + 'static,
+            ),
+            E,
+        >,
+    > + Send {
+        <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::open_websocket(path)
+    }
+
+    fn spawn(future: impl std::future::Future<Output = ()> + Send + 'static) {
+        <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::spawn(future)
+    }
 }
 
 pub use imp::Outbox;

@@ -227,6 +227,15 @@ pub const DRAFT_CHAT_ID: i64 = 0;
 /// Ids at or above this are messages a client shows before the server saved them (optimistic).
 pub const PENDING_ID_BASE: i64 = i64::MAX - 1_000_000;
 
+/// The header a window embedded on another site sends its visitor's token in (browsers withhold
+/// cookies from third-party frames). Empty: no visitor yet; a visitor the request creates comes
+/// back in the same response header instead of a cookie.
+pub const TOKEN_HEADER: &str = "x-frontdesk-token";
+/// The WebSocket subprotocol an embedded window offers (the server picks it), beside a second one,
+/// this prefix and the token, that carries its token: a browser cannot set headers on a socket.
+pub const WS_PROTOCOL: &str = "frontdesk";
+pub const WS_TOKEN_PROTOCOL_PREFIX: &str = "frontdesk.token.";
+
 /// The longest `client_id` a send may carry.
 pub const CLIENT_ID_MAX_LEN: usize = 64;
 

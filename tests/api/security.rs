@@ -27,6 +27,7 @@ on_both_databases!(
     server_function_call_errors_carry_no_internal_text,
     a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is,
     page_views_and_reads_write_nothing_until_the_visitor_acts,
+    an_embedded_window_keeps_its_visitor_by_token_where_cookies_are_withheld,
 );
 
 async fn api_answers_may_not_be_framed_sniffed_or_cached(backend: Backend) {
@@ -528,4 +529,75 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
         [("users", 1), ("sessions", 1), ("chats", 2), ("messages", 2), ("chat_events", 2), ("preferences", 0)],
         "one visitor, two chats with their greetings"
     );
+}
+
+async fn an_embedded_window_keeps_its_visitor_by_token_where_cookies_are_withheld(backend: Backend) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = TestApp::spawn(backend).await;
+    // No cookie store: a third-party frame's requests carry none.
+    let frame = reqwest::Client::new();
+    let created =
+        frame.post(app.url("/api/v1/chats")).header("x-frontdesk-token", "").json(&json!({})).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(created.headers().get("set-cookie").is_none(), "an embedded window gets its visitor in the header");
+    let token = created.headers()["x-frontdesk-token"].to_str().unwrap().to_string();
+    let chat = read(created).await.1["id"].as_i64().unwrap();
+
+    let chat_path = format!("/api/v1/chats/{chat}");
+    let (status, _) =
+        read(frame.get(app.url(&chat_path)).header("x-frontdesk-token", &token).send().await.unwrap()).await;
+    assert_eq!(status, 200, "the token names the visitor");
+    let (status, _) = read(frame.get(app.url(&chat_path)).send().await.unwrap()).await;
+    assert_eq!(status, 404, "without it the chat is nobody's to read");
+    let again = frame
+        .post(app.url(&format!("{chat_path}/messages")))
+        .header("x-frontdesk-token", &token)
+        .json(&json!({"content": "Hello from the shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().get("x-frontdesk-token").is_none(), "a known visitor is not issued another token");
+
+    // The Origin rule stays as strict: another site's page may not write with the token.
+    let foreign = frame
+        .post(app.url(&format!("{chat_path}/messages")))
+        .header("x-frontdesk-token", &token)
+        .header("origin", "http://shop.example")
+        .json(&json!({"content": "Forged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+
+    // A staff session is never accepted from a header the host page's scripts can read.
+    let staff = staff_cookie(&app, "agent@example.com", "Agent").await;
+    let staff_token = staff.split_once('=').unwrap().1.to_string();
+    let (status, _) =
+        read(frame.get(app.url("/api/v1/auth/me")).header("x-frontdesk-token", &staff_token).send().await.unwrap())
+            .await;
+    assert_eq!(status, 401);
+
+    // The socket takes the token as a subprotocol beside "frontdesk", which the server picks.
+    let mut request =
+        format!("{}{chat_path}/ws?after=0", app.base.replace("http", "ws")).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", format!("frontdesk, frontdesk.token.{token}").parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.expect("the socket opens");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "frontdesk");
+    loop {
+        let frame = next_frame(&mut socket).await.expect("the visitor's socket stays open");
+        if frame["type"] == "message.created" && frame["data"]["content"] == "Hello from the shop" {
+            break; // the visitor's own conversation, replayed
+        }
+    }
+    let mut stranger = format!("{}{chat_path}/ws", app.base.replace("http", "ws")).into_client_request().unwrap();
+    stranger.headers_mut().insert("sec-websocket-protocol", "frontdesk".parse().unwrap());
+    match tokio_tungstenite::connect_async(stranger).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404, "without the token the chat is not theirs")
+        }
+        other => panic!("a socket without the token was not refused: {:?}", other.map(|(_, r)| r.status())),
+    }
 }

@@ -1,7 +1,7 @@
 //! The input box and footer: the customer's avatar, an auto-growing text box with the chosen send
 //! key, a counter near the limit, optimistic sending (also while a reply streams: the server
 //! answers a burst of messages with one reply), Stop while a reply streams and the box is empty,
-//! the context menu and the settings gear.
+//! the context menu, "Talk to a person" and the settings gear.
 
 use leptos::{html, prelude::*};
 
@@ -13,7 +13,7 @@ use crate::components::{
     live,
 };
 use crate::{
-    api::{send_message, stop_reply, update_chat},
+    api::{handoff, send_message, stop_reply, update_chat},
     model::{Message, MessageStatus, Role, SendKey, PENDING_ID_BASE},
 };
 
@@ -135,11 +135,6 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         });
     };
 
-    let placeholder = move || match state.prefs.with(|p| p.send_key) {
-        SendKey::ShiftEnter => "Write a message… (Shift+Enter to send)",
-        SendKey::Enter => "Write a message… (Enter to send)",
-    };
-
     view! {
         <form
             class="border-t border-slate-200 px-3 pt-2 pb-2 dark:border-slate-700"
@@ -162,7 +157,8 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                     node_ref=textarea
                     data-testid="composer"
                     rows="1"
-                    placeholder=placeholder
+                    // Short enough for a 320 px phone; the send key is said below (from tablets up).
+                    placeholder="Write a message…"
                     aria-describedby="composer-help"
                     aria-invalid=move || over().to_string()
                     class="max-h-40 min-h-10 flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-3 py-2 text-slate-900 placeholder:text-slate-500 focus:border-indigo-500 focus:outline-none dark:border-slate-600 dark:bg-slate-950 dark:text-slate-100 dark:placeholder:text-slate-400"
@@ -186,7 +182,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                     }
                 ></textarea>
             </div>
-            <p id="composer-help" class="sr-only">
+            <p id="composer-help" data-testid="composer-help" class="sr-only sm:not-sr-only sm:mt-1 sm:block sm:pl-10 sm:text-xs sm:text-slate-500 dark:sm:text-slate-400">
                 {move || match state.prefs.with(|p| p.send_key) {
                     SendKey::ShiftEnter => "Press Shift+Enter to send, Enter for a new line.",
                     SendKey::Enter => "Press Enter to send, Shift+Enter for a new line.",
@@ -226,6 +222,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                         }
                     }).collect_view()}
                 </select>
+                <TalkToPerson/>
                 <button type="button" data-testid="settings-button" aria-label="Settings" aria-haspopup="dialog"
                     class="rounded-lg p-1.5 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
                     on:click=move |_| on_settings.run(())>
@@ -250,4 +247,46 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         </form>
     }
     .into_any()
+}
+
+/// "Talk to a person": the assistant pauses and the chat waits for staff (the banner above the
+/// transcript says so from then on). On a phone only its icon shows; its name stays the same.
+#[component]
+fn TalkToPerson() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let asking = RwSignal::new(false);
+    let ask = move |_| {
+        asking.set(true);
+        leptos::task::spawn_local(async move {
+            let result = match state.started(None).await {
+                Ok(chat_id) => handoff(chat_id).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(chat) => {
+                    state.chat.try_set(chat);
+                }
+                Err(e) => {
+                    state.notice.try_set(Some(e.message));
+                }
+            }
+            asking.try_set(false);
+        });
+    };
+    view! {
+        <Show when=move || state.chat.with(|c| c.ai_enabled)>
+            <button
+                type="button"
+                data-testid="talk-to-person"
+                aria-label="Talk to a person"
+                title="Talk to a person"
+                class="flex shrink-0 items-center gap-1.5 rounded-lg px-2 py-1.5 text-sm text-slate-700 hover:bg-slate-100 disabled:opacity-50 dark:text-slate-200 dark:hover:bg-slate-800"
+                disabled=move || asking.get()
+                on:click=ask
+            >
+                <Svg icon=Icon::Headset class="size-4"/>
+                <span class="hidden min-[360px]:inline" aria-hidden="true">"Talk to a person"</span>
+            </button>
+        </Show>
+    }
 }

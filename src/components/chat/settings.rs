@@ -1,9 +1,10 @@
 //! The settings dialog: send key, theme, sound and text size, saved through the preferences API and
-//! applied at once. Focus stays inside; Escape closes.
+//! applied at once; and the email staff can follow up at (saved on the conversation). Focus stays
+//! inside; Escape closes.
 
 use leptos::{html, prelude::*};
 
-use super::ChatState;
+use super::{window::EmailCapture, ChatState};
 use crate::components::icons::{Icon, Svg};
 use crate::{
     api::save_preferences,
@@ -147,6 +148,11 @@ pub fn SettingsDialog(on_close: Callback<()>) -> impl IntoView {
                         <option value="large">"Large"</option>
                     </select>
                 </label>
+                <div class="mb-4 text-sm">
+                    <p class="font-medium">"Email for follow-up"</p>
+                    <p class="text-xs text-slate-600 dark:text-slate-300">"So our team can answer you if you leave."</p>
+                    <EmailCapture in_settings=true/>
+                </div>
                 <button type="button" data-testid="settings-close"
                     class="flex w-full items-center justify-center gap-2 rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-700"
                     on:click=move |_| on_close.run(())>

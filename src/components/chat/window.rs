@@ -11,7 +11,7 @@ use crate::components::{
     live,
 };
 use crate::{
-    api::{handoff, load_chat, mark_read, update_chat, ChatView, WindowMode},
+    api::{load_chat, mark_read, update_chat, ChatView, WindowMode},
     model::{MessageStatus, Product, Role, TextSize, Theme, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
@@ -26,6 +26,13 @@ pub fn ChatWindow(
     embedded: bool,
 ) -> impl IntoView {
     let data = Resource::new(move || product_id, load_chat);
+    // Embedded on another site, the page came without the visitor (their token stays in the
+    // browser): load their conversation again with it.
+    Effect::new(move |_| {
+        if browser::widget_token().is_some_and(|token| !token.is_empty()) {
+            data.refetch();
+        }
+    });
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -81,7 +88,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         contexts: StoredValue::new(contexts),
         max_chars,
         notice: RwSignal::new(None),
-        hydrated: RwSignal::new(false),
+        hydrated: browser::mounted(),
         link: RwSignal::new(live::Link::Connecting),
         outbox: StoredValue::new(live::Outbox::default()),
         typing: live::TypingIndicator::new(),
@@ -94,7 +101,6 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     let unread = RwSignal::new(0u32);
     let chat_id = Memo::new(move |_| state.chat.with(|c| c.id));
 
-    Effect::new(move |_| state.hydrated.set(true));
     // The live feed, once there is a conversation (a draft has no events).
     Effect::new(move |_| {
         let chat_id = chat_id.get();
@@ -170,10 +176,15 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         }
     };
     let pop_out = move |_| {
-        let url = match state.chat.with_untracked(|c| c.product_id) {
+        let mut url = match state.chat.with_untracked(|c| c.product_id) {
             Some(id) => format!("/widget?product_id={id}"),
             None => "/widget".to_string(),
         };
+        // An embedded window's visitor is known by their token, not a cookie: the pop-out takes it along.
+        if let Some(token) = browser::widget_token().filter(|t| !t.is_empty()) {
+            url.push_str("#fd-token=");
+            url.push_str(&token);
+        }
         if browser::open_popup(&url) {
             set_mode(WindowMode::Minimized);
         } else {
@@ -343,66 +354,35 @@ fn Header(
     .into_any()
 }
 
-/// Shown once the customer asked for a person, and the button to ask.
+/// Shown once the customer asked for a person (the button to ask is in the composer's footer).
 #[component]
 fn HandoffBanner() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let asking = RwSignal::new(false);
-    let ask = move |_| {
-        asking.set(true);
-        leptos::task::spawn_local(async move {
-            let result = match state.started(None).await {
-                Ok(chat_id) => handoff(chat_id).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(chat) => state.chat.set(chat),
-                Err(e) => state.notice.set(Some(e.message)),
-            }
-            asking.set(false);
-        });
+    let person = move || {
+        state.messages.with(|list| list.iter().rev().find(|m| m.role == Role::Agent).and_then(|m| m.author.clone()))
     };
     view! {
-        <Show
-            when=move || state.chat.with(|c| c.ai_enabled)
-            fallback=move || {
-                let person = move || {
-                    state.messages.with(|list| list.iter().rev().find(|m| m.role == Role::Agent).and_then(|m| m.author.clone()))
-                };
-                view! {
-                    <div data-testid="handoff-banner" class="bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
-                        <p role="status" class="flex items-center gap-2">
-                            <Svg icon=Icon::Headset class="size-4 shrink-0"/>
-                            {move || match person() {
-                                Some(name) => format!("You're chatting with {name} from our team."),
-                                None => "A person from our team will answer here soon.".to_string(),
-                            }}
-                        </p>
-                        <EmailCapture/>
-                    </div>
-                }
-            }
-        >
-            <div class="flex justify-end px-3 pt-2">
-                <button
-                    type="button"
-                    data-testid="talk-to-person"
-                    class="flex items-center gap-1.5 rounded-full border border-slate-200 px-3 py-1 text-sm text-slate-600 hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
-                    disabled=move || asking.get()
-                    on:click=ask
-                >
-                    <Svg icon=Icon::Headset class="size-4"/>
-                    "Talk to a person"
-                </button>
+        <Show when=move || !state.chat.with(|c| c.ai_enabled)>
+            <div data-testid="handoff-banner" class="bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
+                <p role="status" class="flex items-center gap-2">
+                    <Svg icon=Icon::Headset class="size-4 shrink-0"/>
+                    {move || match person() {
+                        Some(name) => format!("You're chatting with {name} from our team."),
+                        None => "A person from our team will answer here soon.".to_string(),
+                    }}
+                </p>
+                <EmailCapture/>
             </div>
         </Show>
     }
     .into_any()
 }
 
-/// "Leave your email so we can follow up": saved on the chat for staff.
+/// "Leave your email so we can follow up": saved on the chat for staff. Offered in the banner
+/// once a person was asked for, and in the settings at any time (a draft becomes a
+/// conversation first).
 #[component]
-fn EmailCapture() -> impl IntoView {
+pub(super) fn EmailCapture(#[prop(optional)] in_settings: bool) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
@@ -411,25 +391,43 @@ fn EmailCapture() -> impl IntoView {
     let saved = move || state.chat.with(|c| c.customer_email.clone());
     let save = move || {
         busy.set(true);
-        let chat_id = state.chat_id();
         let email = draft.get_untracked();
         leptos::task::spawn_local(async move {
-            match update_chat(chat_id, None, None, Some(email)).await {
+            let result = match state.started(None).await {
+                Ok(chat_id) => update_chat(chat_id, None, None, Some(email)).await,
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(chat) => {
-                    state.chat.set(chat);
-                    editing.set(false);
-                    error.set(None);
+                    state.chat.try_set(chat);
+                    editing.try_set(false);
+                    error.try_set(None);
                 }
-                Err(e) => error.set(Some(e.message)),
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
             }
-            busy.set(false);
+            busy.try_set(false);
         });
+    };
+    // The banner's and the settings' copies can be on screen together: their ids differ.
+    let (prefix, input_id) = if in_settings { ("settings-", "settings-email") } else { ("", "customer-email") };
+    let (input_class, save_class) = if in_settings {
+        (
+            "min-w-0 flex-1 rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm text-slate-900 dark:border-slate-600 dark:bg-slate-950 dark:text-slate-100",
+            "rounded-lg bg-indigo-600 px-2.5 py-1 text-sm font-medium text-white hover:bg-indigo-700 disabled:opacity-50",
+        )
+    } else {
+        (
+            "min-w-0 flex-1 rounded-lg border border-amber-300 bg-white px-2 py-1 text-slate-900 dark:border-amber-700 dark:bg-slate-950 dark:text-slate-100",
+            "rounded-lg bg-amber-600 px-2.5 py-1 font-medium text-white hover:bg-amber-700 disabled:opacity-50",
+        )
     };
     view! {
         <Show
             when=move || editing.get() || saved().is_none()
             fallback=move || view! {
-                <p data-testid="email-saved" class="mt-1 text-xs">
+                <p data-testid=format!("{prefix}email-saved") class="mt-1 text-xs">
                     "We'll follow up at " <strong>{saved}</strong> " if you leave. "
                     <button type="button" class="underline" on:click=move |_| {
                         draft.set(saved().unwrap_or_default());
@@ -442,23 +440,22 @@ fn EmailCapture() -> impl IntoView {
                 ev.prevent_default();
                 save();
             }>
-                <label for="customer-email" class="sr-only">"Your email"</label>
+                <label for=input_id class="sr-only">"Your email"</label>
                 <input
-                    id="customer-email"
-                    data-testid="email-input"
+                    id=input_id
+                    data-testid=format!("{prefix}email-input")
                     type="email"
                     autocomplete="email"
-                    placeholder="Leave your email so we can follow up"
-                    class="min-w-0 flex-1 rounded-lg border border-amber-300 bg-white px-2 py-1 text-slate-900 dark:border-amber-700 dark:bg-slate-950 dark:text-slate-100"
+                    placeholder=if in_settings { "you@example.com" } else { "Leave your email so we can follow up" }
+                    class=input_class
                     bind:value=draft
                 />
-                <button type="submit" data-testid="email-save" disabled=move || busy.get()
-                    class="rounded-lg bg-amber-600 px-2.5 py-1 font-medium text-white hover:bg-amber-700 disabled:opacity-50">
+                <button type="submit" data-testid=format!("{prefix}email-save") disabled=move || busy.get() class=save_class>
                     "Save"
                 </button>
             </form>
             <Show when=move || error.get().is_some()>
-                <p role="alert" data-testid="email-error" class="mt-1 text-xs text-red-800 dark:text-red-300">{move || error.get()}</p>
+                <p role="alert" data-testid=format!("{prefix}email-error") class="mt-1 text-xs text-red-800 dark:text-red-300">{move || error.get()}</p>
             </Show>
         </Show>
     }

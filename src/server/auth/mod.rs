@@ -1,5 +1,9 @@
 //! Who is calling: visitors, staff and their sessions (`accounts` holds staff accounts and
-//! passwords). Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session. A
+//! passwords). Visitors and sessions: a random, HttpOnly, SameSite cookie names a server-side session.
+//! A window embedded on another site gets no cookies (browsers withhold them from third-party
+//! frames), so it sends the same token in the [`TOKEN_HEADER`] header (or, on a WebSocket, as a
+//! subprotocol): `embed.js` keeps it in the host page's own storage. Only visitors' sessions are
+//! accepted that way; staff sign in with the cookie. A
 //! visitor is created at their first real action (starting a conversation, which a first message,
 //! "talk to a person" or a context picked does; a preference saved), once its input is checked,
 //! by [`Session::caller`]. Everything else, page views, reads, actions on a chat, static files and
@@ -19,6 +23,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 pub mod accounts;
+
+pub use crate::model::{TOKEN_HEADER, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
 
 use super::{
     chat::{Caller, ChatService},
@@ -59,6 +65,9 @@ struct SessionInner {
     token: Option<String>,
     existing: Option<SessionUser>,
     created: OnceCell<(i64, String)>,
+    /// The request came from a window embedded on another site ([`TOKEN_HEADER`]): a visitor it
+    /// creates is handed back in that header rather than in a cookie.
+    widget: bool,
     /// The network the request came from (see [`crate::server::limits::client_network`]).
     network: Option<std::net::IpAddr>,
 }
@@ -286,6 +295,39 @@ async fn lookup(db: &Db, token: &str, staff_idle: Option<std::time::Duration>) -
     Ok(Some(SessionUser { id, kind, role }))
 }
 
+/// A token as the server issues them (URL-safe base64), so a malformed one is never looked up.
+fn well_formed(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 128
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether a request comes from an embedded window (`Some`), and the token it carries (`None`
+/// inside: no visitor yet). From [`TOKEN_HEADER`], or a socket's subprotocols.
+fn widget_token(headers: &axum::http::HeaderMap) -> Option<Option<String>> {
+    if let Some(value) = headers.get(TOKEN_HEADER) {
+        let token = value.to_str().unwrap_or_default().trim();
+        return Some(well_formed(token).then(|| token.to_string()));
+    }
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if !offered.contains(&WS_PROTOCOL) {
+        return None;
+    }
+    Some(
+        offered
+            .iter()
+            .find_map(|p| p.strip_prefix(WS_TOKEN_PROTOCOL_PREFIX))
+            .filter(|t| well_formed(t))
+            .map(str::to_string),
+    )
+}
+
 fn cookie_token(parts: &axum::http::HeaderMap, secure: bool) -> Option<String> {
     let wanted = cookie_name(secure);
     parts
@@ -299,11 +341,18 @@ fn cookie_token(parts: &axum::http::HeaderMap, secure: bool) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-/// Resolves the session cookie, and sets it on the response when a visitor was created.
+/// Resolves the session (the cookie, or an embedded window's token), and hands a visitor the
+/// request created back: a cookie, or for an embedded window the [`TOKEN_HEADER`] header.
 pub async fn session_layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let db = state.service.db.clone();
     let secure = state.config.cookie_secure;
-    let token = cookie_token(request.headers(), secure);
+    let widget = widget_token(request.headers());
+    // An embedded window's own token wins; without one, the cookie still counts (a window framed
+    // by a page of Frontdesk's own site gets it).
+    let (token, by_header) = match widget.clone().flatten() {
+        Some(token) => (Some(token), true),
+        None => (cookie_token(request.headers(), secure), false),
+    };
     let existing = match &token {
         Some(token) => match lookup(&db, token, Some(state.config.staff_idle())).await {
             Ok(found) => found,
@@ -311,16 +360,32 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
         },
         None => None,
     };
+    // A token in a header is readable by the host page's scripts: it may name a visitor, never staff.
+    let existing = existing.filter(|user| !by_header || user.kind == "visitor");
     let token = token.filter(|_| existing.is_some());
     let network =
         crate::server::limits::client_network(request.headers(), request.extensions(), state.config.trust_proxy);
-    let session =
-        Session { inner: Arc::new(SessionInner { db, secure, token, existing, created: OnceCell::new(), network }) };
+    let session = Session {
+        inner: Arc::new(SessionInner {
+            db,
+            secure,
+            token,
+            existing,
+            created: OnceCell::new(),
+            widget: widget.is_some(),
+            network,
+        }),
+    };
     request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
     if let Some((_, token)) = session.inner.created.get() {
-        if let Ok(value) = HeaderValue::from_str(&session_cookie(token, state.config.cookie_secure)) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+        let (name, value) = if session.inner.widget {
+            (header::HeaderName::from_static(TOKEN_HEADER), token.clone())
+        } else {
+            (header::SET_COOKIE, session_cookie(token, state.config.cookie_secure))
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(name, value);
         }
     }
     response
@@ -399,6 +464,24 @@ mod tests {
         assert_eq!(cookie_token(&headers, true).as_deref(), Some("xyz"));
         headers.insert(header::COOKIE, HeaderValue::from_static("fd_session="));
         assert_eq!(cookie_token(&headers, false), None);
+    }
+
+    #[test]
+    fn an_embedded_window_is_known_by_its_header_or_its_socket_protocols() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(widget_token(&headers), None, "a plain request is not an embedded window");
+        headers.insert(TOKEN_HEADER, HeaderValue::from_static(""));
+        assert_eq!(widget_token(&headers), Some(None), "embedded, without a visitor yet");
+        headers.insert(TOKEN_HEADER, HeaderValue::from_static("abc-_9"));
+        assert_eq!(widget_token(&headers), Some(Some("abc-_9".into())));
+        headers.insert(TOKEN_HEADER, HeaderValue::from_static("a b;c"));
+        assert_eq!(widget_token(&headers), Some(None), "a malformed token is never looked up");
+
+        let mut socket = axum::http::HeaderMap::new();
+        socket.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("frontdesk, frontdesk.token.xyz"));
+        assert_eq!(widget_token(&socket), Some(Some("xyz".into())));
+        socket.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("frontdesk.token.xyz"));
+        assert_eq!(widget_token(&socket), None, "the token counts only beside the frontdesk protocol");
     }
 
     #[test]

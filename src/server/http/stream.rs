@@ -141,6 +141,9 @@ fn upgrade(
     let upgrade =
         upgrade.map_err(|_| AppError::BadRequest("this endpoint speaks WebSocket: send an upgrade request".into()))?;
     Ok(upgrade
+        // An embedded window offers this protocol (beside the one carrying its token); a browser
+        // drops a socket whose server picks none of the offered ones.
+        .protocols([crate::server::auth::WS_PROTOCOL])
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(1024 * 1024)

@@ -47,8 +47,7 @@ fn Conversation(id: i64) -> impl IntoView {
         let page = inquiry_messages(id, None).await?;
         Ok::<_, crate::model::ErrorDetail>((inquiry, page))
     });
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = crate::components::browser::mounted();
     move || match mounted.get().then(|| data.get()).flatten() {
         Some(Ok((inquiry, page))) => view! { <ConversationView inquiry page/> }.into_any(),
         Some(Err(e)) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
@@ -253,7 +252,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             </header>
             <div node_ref=list on:scroll=on_scroll data-testid="staff-messages" class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto p-4">
                 <Show when=move || next_cursor.with(Option::is_some)>
-                    <p class="text-center text-xs text-slate-500">{move || if loading_older.get() { "Loading older messages…" } else { "Scroll up for older messages" }}</p>
+                    <p class="text-center text-xs text-slate-600">{move || if loading_older.get() { "Loading older messages…" } else { "Scroll up for older messages" }}</p>
                 </Show>
                 <For
                     each=move || messages.get()
@@ -265,7 +264,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                 <p role="alert" data-testid="conversation-error" class="mx-4 mb-1 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800">{move || error.get()}</p>
             </Show>
             <Show when=move || typing.who.with(Option::is_some)>
-                <p data-testid="staff-typing" role="status" class="px-4 pb-1 text-xs text-slate-500">
+                <p data-testid="staff-typing" role="status" class="px-4 pb-1 text-xs text-slate-600">
                     {move || typing.who.get().map(|who| format!("{who} is typing…"))}
                 </p>
             </Show>
@@ -280,7 +279,7 @@ fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
     let id = message.id;
     if message.role == Role::System {
         return view! {
-            <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-500">{message.content}</p>
+            <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-600">{message.content}</p>
         }
         .into_any();
     }
@@ -308,7 +307,7 @@ fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
                 }}
                 {streaming.then(|| view! { <span data-testid="staff-caret" class="ml-0.5 inline-block h-4 w-1.5 animate-pulse rounded-sm bg-current align-middle" aria-hidden="true"></span> })}
             </div>
-            <div class="mt-0.5 flex gap-2 px-1 text-xs text-slate-500">
+            <div class="mt-0.5 flex gap-2 px-1 text-xs text-slate-600">
                 <span>{who}</span>
                 <time datetime=message.created_at.clone()>{when(&message.created_at)}</time>
                 {move || (is_agent && customer_read.get() >= id).then(|| view! { <span data-testid="seen">"Seen"</span> })}

@@ -434,14 +434,14 @@ fn InquiryRow(inquiry: Inquiry, selected: Signal<Option<i64>>) -> impl IntoView 
                         <span data-testid="inquiry-unread" class="rounded-full bg-indigo-600 px-1.5 text-xs leading-5 font-semibold text-white"
                             aria-label=format!("{} unread", inquiry.unread_count)>{inquiry.unread_count}</span>
                     })}
-                    <span class="ml-auto shrink-0 text-xs text-slate-500">{when(&chat.last_activity_at)}</span>
+                    <span class="ml-auto shrink-0 text-xs text-slate-600">{when(&chat.last_activity_at)}</span>
                 </div>
                 <div class="mt-0.5 flex flex-wrap items-center gap-1.5 text-xs">
                     {inquiry.product_name.clone().map(|p| view! { <span data-testid="inquiry-product" class="rounded bg-indigo-100 px-1.5 text-indigo-800">{p}</span> })}
                     <span data-testid="inquiry-status" class="rounded bg-slate-100 px-1.5 text-slate-700">{status_label(chat.status)}</span>
                     <span class=format!("rounded px-1.5 {}", priority_class(chat.priority))>{chat.priority.as_str()}</span>
                     <span class="text-slate-600">{assignee.unwrap_or_else(|| "Unassigned".into())}</span>
-                    <span class="text-slate-500">{format!("{} messages", inquiry.message_count)}</span>
+                    <span class="text-slate-600">{format!("{} messages", inquiry.message_count)}</span>
                 </div>
                 {inquiry.last_question.clone().map(|q| view! {
                     <p data-testid="inquiry-question" class="mt-0.5 truncate text-sm text-slate-800">

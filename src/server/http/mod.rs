@@ -133,6 +133,10 @@ fn health_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The whole application.
+async fn docs_stylesheet() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../../style/docs.css"))
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
@@ -172,6 +176,8 @@ pub fn router(state: AppState) -> Router {
     app.nest_service("/pkg", assets)
         // The base layout: the docs without Swagger's "Explore" bar (an unlabelled URL field that
         // only loads other specs).
+        // Swagger UI's page stylesheet, with what its page lacks for accessibility.
+        .route("/docs/index.css", get(docs_stylesheet))
         .merge(
             SwaggerUi::new("/docs").url("/api/openapi.json", spec).config(SwaggerConfig::default().use_base_layout()),
         )

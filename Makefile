@@ -45,9 +45,10 @@ test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is runni
 	pg_url=$$(scripts/ensure-postgres.sh)
 	TEST_POSTGRES_URL="$$pg_url" cargo test $(SSR_FEATURES)
 
-e2e: tools test-deps ## Playwright tests against the release build (Playwright starts the server)
+e2e: tools test-deps ## Playwright tests against the release build (Playwright starts the server), after its download sizes are checked
 	cargo leptos build --release
 	node scripts/precompress.mjs target/site/pkg
+	node scripts/check-sizes.mjs target/site
 	npx tsc -p end2end/tsconfig.json --noEmit
 	cd end2end
 	npx playwright test

@@ -51,10 +51,16 @@
     notify();
   }
 
+  var handed = null; // the token this page's frame was given
   function token(value) {
     try {
-      if (value) localStorage.setItem(tokenKey, value);
-      return localStorage.getItem(tokenKey) || '';
+      var stored = localStorage.getItem(tokenKey) || '';
+      // A visitor made in another tab first stays the one kept.
+      if (value && (!stored || stored === handed)) {
+        localStorage.setItem(tokenKey, value);
+        stored = handed = value;
+      }
+      return stored;
     } catch (e) {
       return '';
     }
@@ -72,7 +78,7 @@
     if (frame) return frame;
     frame = document.createElement('iframe');
     frame.src = origin + '/widget' + (productId ? '?product_id=' + encodeURIComponent(productId) : '') +
-      '#fd-token=' + encodeURIComponent(token());
+      '#fd-token=' + encodeURIComponent((handed = token()));
     frame.title = 'Chat with us';
     frame.setAttribute('data-frontdesk', 'frame');
     frame.setAttribute('allow', 'clipboard-write');
@@ -121,7 +127,8 @@
     setUnread(0);
     window.addEventListener('resize', placeFrame);
     window.addEventListener('message', function (event) {
-      if (event.origin !== origin || !event.data || typeof event.data.type !== 'string') return;
+      if (event.origin !== origin || !frame || event.source !== frame.contentWindow) return;
+      if (!event.data || typeof event.data.type !== 'string') return;
       if (event.data.type === 'frontdesk:close') close();
       if (event.data.type === 'frontdesk:token' && /^[\w-]{1,128}$/.test(event.data.value)) token(event.data.value);
       if (event.data.type === 'frontdesk:reply' && !isOpen) setUnread(unread + (Number(event.data.value) || 1));

@@ -64,11 +64,13 @@ export class ChatPage {
     }
   }
 
-  /** The newest assistant reply once it has finished. */
+  /** The reply to the newest message once it has finished: the list ends with it once it appears
+   *  (right after a send the list still ends with the customer's message). */
   async lastReplyWhenDone(): Promise<Locator> {
-    const reply = this.byRole('assistant').last();
-    await expect(reply).not.toHaveAttribute('data-status', 'streaming', { timeout: 30_000 });
-    return reply;
+    const last = this.messageList.locator('[data-testid="message"]').last();
+    await expect(last).toHaveAttribute('data-role', 'assistant', { timeout: 30_000 });
+    await expect(last).not.toHaveAttribute('data-status', 'streaming', { timeout: 30_000 });
+    return this.byRole('assistant').last();
   }
 
   async reload(): Promise<void> {

@@ -242,8 +242,9 @@ test.describe('the assistant', () => {
     const question = `where is my invoice ${Date.now()}`;
     await chat.send(question);
     await chat.lastReplyWhenDone();
-    const asked = (await upstreamRequests(page)).find((r) => r.messages.at(-1).content === question);
-    expect(asked, 'the upstream was asked this question').toBeTruthy();
+    const askedFor = async () => (await upstreamRequests(page)).find((r) => r.messages.at(-1).content === question);
+    await expect.poll(askedFor, { message: 'the upstream was asked this question' }).toBeTruthy();
+    const asked = await askedFor();
     expect(asked.messages[0].role).toBe('system');
     expect(asked.messages[0].content).toContain('billing assistant');
     await chat.contextSelect.selectOption('support');
@@ -764,6 +765,29 @@ test.describe('on any site', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  test('a link to the window with a token in it does not sign its reader in as someone else', async ({ page, baseURL }) => {
+    // Someone makes a visitor of their own and sends a link carrying its token.
+    const made = await page.request.post(`${baseURL}/api/v1/chats`, { data: {}, headers: { 'x-frontdesk-token': '' } });
+    expect(made.status()).toBe(201);
+    const token = made.headers()['x-frontdesk-token'];
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    const chat = await made.json();
+    const sent = await page.request.post(`${baseURL}/api/v1/chats/${chat.id}/messages`, {
+      data: { content: 'A question only its author should see' },
+      headers: { 'x-frontdesk-token': token },
+    });
+    expect(sent.status()).toBe(201);
+    const chatPage = new ChatPage(page);
+    await page.goto(`${baseURL}/widget#fd-token=${token}`);
+    await chatPage.waitForHydration();
+    // Whatever the window would load with the token has been loaded once the network is quiet.
+    await page.waitForLoadState('networkidle');
+    await expect(page.getByTestId('chat-window')).toBeVisible();
+    await expect(page.getByTestId('chat-window')).toHaveAttribute('data-chat-id', '0');
+    await expect(page.getByText('A question only its author should see')).toHaveCount(0);
+    expect(page.url()).not.toContain('fd-token');
   });
 
   test('the host page keeps working when the chat server cannot be reached', async ({ page }) => {

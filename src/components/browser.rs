@@ -72,20 +72,45 @@ mod imp {
     /// Where `embed.js` puts the token on the frame's address (a fragment never reaches a server).
     const TOKEN_FRAGMENT: &str = "#fd-token=";
 
+    /// The property of the window's own `window` object that holds its token, where a pop-out
+    /// (same origin, opened by it) reads it; the host page, another origin, cannot.
+    const TOKEN_PROPERTY: &str = "__frontdeskToken";
+
+    fn well_formed(token: &str) -> bool {
+        token.len() <= 128 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+
+    fn set_token(token: String) {
+        let _ = js_sys::Reflect::set(&window(), &TOKEN_PROPERTY.into(), &token.as_str().into());
+        WIDGET_TOKEN.with(|t| *t.borrow_mut() = Some(token));
+    }
+
     pub fn read_widget_token() {
         let location = window().location();
-        let Some(token) = location.hash().ok().and_then(|h| h.strip_prefix(TOKEN_FRAGMENT).map(str::to_string)) else {
+        let framed = window().parent().ok().flatten().is_some_and(|parent| parent != window());
+        let fragment = location.hash().ok().and_then(|h| h.strip_prefix(TOKEN_FRAGMENT).map(str::to_string));
+        if let Some(token) = fragment {
+            // Out of the address bar, so no link copied from the frame carries it.
+            if let (Ok(path), Ok(search), Ok(history)) = (location.pathname(), location.search(), window().history()) {
+                let _ =
+                    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{search}")));
+            }
+            // Only inside a frame (embed.js's): a link that opens /widget#fd-token=… at the top
+            // would otherwise sign its reader in as whoever made the link.
+            if framed && location.pathname().is_ok_and(|p| p == "/widget") {
+                set_token(if well_formed(&token) { token } else { String::new() });
+            }
             return;
-        };
-        let token = if token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            token
-        } else {
-            String::new()
-        };
-        WIDGET_TOKEN.with(|t| *t.borrow_mut() = Some(token));
-        // Out of the address bar, so no link copied from the frame carries it.
-        if let (Ok(path), Ok(search), Ok(history)) = (location.pathname(), location.search(), window().history()) {
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{search}")));
+        }
+        // A pop-out of an embedded window: the window that opened it (same origin) has the token.
+        let from_opener = window()
+            .opener()
+            .ok()
+            .filter(|opener| !opener.is_null() && !opener.is_undefined())
+            .and_then(|opener| js_sys::Reflect::get(&opener, &TOKEN_PROPERTY.into()).ok())
+            .and_then(|token| token.as_string());
+        if let Some(token) = from_opener.filter(|t| well_formed(t)) {
+            set_token(token);
         }
     }
 
@@ -94,14 +119,9 @@ mod imp {
     }
 
     pub fn keep_widget_token(token: &str) {
-        let changed = WIDGET_TOKEN.with(|t| match &mut *t.borrow_mut() {
-            Some(current) if current != token => {
-                *current = token.to_string();
-                true
-            }
-            _ => false,
-        });
+        let changed = widget_token().is_some_and(|current| current != token) && well_formed(token);
         if changed {
+            set_token(token.to_string());
             post_to_host("token", token);
         }
     }
@@ -294,13 +314,22 @@ mod imp {
             .is_some()
     }
 
-    /// Tells the host page (when inside the embed iframe) what happened.
+    /// Tells the host page (when inside the embed iframe) what happened: to its origin where the
+    /// browser says which it is (`location.ancestorOrigins`), else to whichever page framed it.
     pub fn post_to_host(kind: &str, value: impl Into<wasm_bindgen::JsValue>) {
         if let Ok(Some(parent)) = window().parent() {
+            if parent == window() {
+                return; // not framed (the page itself, or a pop-out)
+            }
+            let host = js_sys::Reflect::get(&window().location(), &"ancestorOrigins".into())
+                .ok()
+                .and_then(|origins| js_sys::Reflect::get(&origins, &0.into()).ok())
+                .and_then(|origin| origin.as_string())
+                .unwrap_or_else(|| "*".into());
             let message = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&message, &"type".into(), &format!("frontdesk:{kind}").into());
             let _ = js_sys::Reflect::set(&message, &"value".into(), &value.into());
-            let _ = parent.post_message(&message, "*");
+            let _ = parent.post_message(&message, &host);
         }
     }
 

@@ -570,6 +570,20 @@ async fn an_embedded_window_keeps_its_visitor_by_token_where_cookies_are_withhel
         .unwrap();
     assert_eq!(foreign.status(), 403);
 
+    // A window framed by a page of Frontdesk's own site also has the cookie: a token that names
+    // nobody (expired) falls back to it; a live one comes first.
+    let (same_site, _) = crate::support::visitor();
+    let theirs = read(same_site.post(app.url("/api/v1/chats")).json(&json!({})).send().await.unwrap()).await.1["id"]
+        .as_i64()
+        .unwrap();
+    let chats_of =
+        |token: &str| same_site.get(app.url("/api/v1/chats")).header("x-frontdesk-token", token.to_string()).send();
+    let ids = |body: serde_json::Value| -> Vec<i64> {
+        body["chats"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(ids(read(chats_of("expired0token").await.unwrap()).await.1), vec![theirs]);
+    assert_eq!(ids(read(chats_of(&token).await.unwrap()).await.1), vec![chat]);
+
     // A staff session is never accepted from a header the host page's scripts can read.
     let staff = staff_cookie(&app, "agent@example.com", "Agent").await;
     let staff_token = staff.split_once('=').unwrap().1.to_string();

@@ -176,15 +176,11 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         }
     };
     let pop_out = move |_| {
-        let mut url = match state.chat.with_untracked(|c| c.product_id) {
+        // An embedded window's pop-out finds the visitor's token on the window that opened it.
+        let url = match state.chat.with_untracked(|c| c.product_id) {
             Some(id) => format!("/widget?product_id={id}"),
             None => "/widget".to_string(),
         };
-        // An embedded window's visitor is known by their token, not a cookie: the pop-out takes it along.
-        if let Some(token) = browser::widget_token().filter(|t| !t.is_empty()) {
-            url.push_str("#fd-token=");
-            url.push_str(&token);
-        }
         if browser::open_popup(&url) {
             set_mode(WindowMode::Minimized);
         } else {

@@ -65,8 +65,8 @@ struct SessionInner {
     token: Option<String>,
     existing: Option<SessionUser>,
     created: OnceCell<(i64, String)>,
-    /// The request came from a window embedded on another site ([`TOKEN_HEADER`]): a visitor it
-    /// creates is handed back in that header rather than in a cookie.
+    /// The request came from a window embedded by `embed.js` ([`TOKEN_HEADER`], on any site): a
+    /// visitor it creates is handed back in that header rather than in a cookie.
     widget: bool,
     /// The network the request came from (see [`crate::server::limits::client_network`]).
     network: Option<std::net::IpAddr>,
@@ -347,22 +347,28 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
     let db = state.service.db.clone();
     let secure = state.config.cookie_secure;
     let widget = widget_token(request.headers());
-    // An embedded window's own token wins; without one, the cookie still counts (a window framed
-    // by a page of Frontdesk's own site gets it).
-    let (token, by_header) = match widget.clone().flatten() {
-        Some(token) => (Some(token), true),
-        None => (cookie_token(request.headers(), secure), false),
-    };
-    let existing = match &token {
-        Some(token) => match lookup(&db, token, Some(state.config.staff_idle())).await {
-            Ok(found) => found,
+    // An embedded window's own token first, for visitors only: the host page's scripts can read
+    // it, so it never names staff, and a staff session's idle time does not move for it. When it
+    // names nobody (expired), the cookie still counts (a window framed by a page of Frontdesk's
+    // own site has it).
+    let mut found = None;
+    if let Some(token) = widget.clone().flatten() {
+        match lookup(&db, &token, None).await {
+            Ok(Some(user)) if user.kind == "visitor" => found = Some((token, user)),
+            Ok(_) => {}
             Err(e) => return e.into_response(),
-        },
-        None => None,
-    };
-    // A token in a header is readable by the host page's scripts: it may name a visitor, never staff.
-    let existing = existing.filter(|user| !by_header || user.kind == "visitor");
-    let token = token.filter(|_| existing.is_some());
+        }
+    }
+    if found.is_none() {
+        if let Some(token) = cookie_token(request.headers(), secure) {
+            match lookup(&db, &token, Some(state.config.staff_idle())).await {
+                Ok(Some(user)) => found = Some((token, user)),
+                Ok(None) => {}
+                Err(e) => return e.into_response(),
+            }
+        }
+    }
+    let (token, existing) = found.unzip();
     let network =
         crate::server::limits::client_network(request.headers(), request.extensions(), state.config.trust_proxy);
     let session = Session {

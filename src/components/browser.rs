@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use server_fn::client::{browser::BrowserClient, Client};
+
 use crate::model::TOKEN_HEADER;
 
 #[cfg(feature = "hydrate")]
@@ -13,7 +15,7 @@ mod imp {
     use futures::{channel::mpsc, FutureExt, SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 
-    use crate::model::{WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
+    use crate::model::{is_well_formed_token, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use wasm_bindgen::{closure::Closure, JsCast};
@@ -76,8 +78,9 @@ mod imp {
     /// (same origin, opened by it) reads it; the host page, another origin, cannot.
     const TOKEN_PROPERTY: &str = "__frontdeskToken";
 
-    fn well_formed(token: &str) -> bool {
-        token.len() <= 128 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    /// The page that frames this one (embed.js's), if any: not the window itself.
+    fn host_frame() -> Option<web_sys::Window> {
+        window().parent().ok().flatten().filter(|parent| *parent != window())
     }
 
     fn set_token(token: String) {
@@ -87,7 +90,6 @@ mod imp {
 
     pub fn read_widget_token() {
         let location = window().location();
-        let framed = window().parent().ok().flatten().is_some_and(|parent| parent != window());
         let fragment = location.hash().ok().and_then(|h| h.strip_prefix(TOKEN_FRAGMENT).map(str::to_string));
         if let Some(token) = fragment {
             // Out of the address bar, so no link copied from the frame carries it.
@@ -97,8 +99,8 @@ mod imp {
             }
             // Only inside a frame (embed.js's): a link that opens /widget#fd-token=… at the top
             // would otherwise sign its reader in as whoever made the link.
-            if framed && location.pathname().is_ok_and(|p| p == "/widget") {
-                set_token(if well_formed(&token) { token } else { String::new() });
+            if host_frame().is_some() && location.pathname().is_ok_and(|p| p == "/widget") {
+                set_token(if is_well_formed_token(&token) { token } else { String::new() });
             }
             return;
         }
@@ -109,7 +111,8 @@ mod imp {
             .filter(|opener| !opener.is_null() && !opener.is_undefined())
             .and_then(|opener| js_sys::Reflect::get(&opener, &TOKEN_PROPERTY.into()).ok())
             .and_then(|token| token.as_string());
-        if let Some(token) = from_opener.filter(|t| well_formed(t)) {
+        // (Empty: the embedded window had no visitor yet.)
+        if let Some(token) = from_opener.filter(|t| t.is_empty() || is_well_formed_token(t)) {
             set_token(token);
         }
     }
@@ -119,7 +122,7 @@ mod imp {
     }
 
     pub fn keep_widget_token(token: &str) {
-        let changed = widget_token().is_some_and(|current| current != token) && well_formed(token);
+        let changed = widget_token().is_some_and(|current| current != token) && is_well_formed_token(token);
         if changed {
             set_token(token.to_string());
             post_to_host("token", token);
@@ -317,10 +320,8 @@ mod imp {
     /// Tells the host page (when inside the embed iframe) what happened: to its origin where the
     /// browser says which it is (`location.ancestorOrigins`), else to whichever page framed it.
     pub fn post_to_host(kind: &str, value: impl Into<wasm_bindgen::JsValue>) {
-        if let Ok(Some(parent)) = window().parent() {
-            if parent == window() {
-                return; // not framed (the page itself, or a pop-out)
-            }
+        // Not framed (the page itself, or a pop-out): nobody to tell.
+        if let Some(parent) = host_frame() {
             let host = js_sys::Reflect::get(&window().location(), &"ancestorOrigins".into())
                 .ok()
                 .and_then(|origins| js_sys::Reflect::get(&origins, &0.into()).ok())
@@ -522,7 +523,7 @@ pub fn keep_widget_token(token: &str) {
 /// [`TOKEN_HEADER`], keeping the one that comes back when a call created the visitor.
 pub struct WindowClient;
 
-impl<E, IS, OS> server_fn::client::Client<E, IS, OS> for WindowClient
+impl<E, IS, OS> Client<E, IS, OS> for WindowClient
 where
     E: server_fn::error::FromServerFnError,
     IS: server_fn::error::FromServerFnError,
@@ -535,7 +536,7 @@ where
         if let Some(token) = widget_token() {
             request.headers().set(TOKEN_HEADER, &token);
         }
-        let sent = <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::send(request);
+        let sent = <BrowserClient as Client<E, IS, OS>>::send(request);
         async move {
             let response = sent.await?;
             if let Some(token) = response.generate_headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
@@ -556,11 +557,11 @@ where
             E,
         >,
     > + Send {
-        <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::open_websocket(path)
+        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
     }
 
     fn spawn(future: impl std::future::Future<Output = ()> + Send + 'static) {
-        <server_fn::client::browser::BrowserClient as server_fn::client::Client<E, IS, OS>>::spawn(future)
+        <BrowserClient as Client<E, IS, OS>>::spawn(future)
     }
 }
 

@@ -236,6 +236,14 @@ pub const TOKEN_HEADER: &str = "x-frontdesk-token";
 pub const WS_PROTOCOL: &str = "frontdesk";
 pub const WS_TOKEN_PROTOCOL_PREFIX: &str = "frontdesk.token.";
 
+/// A session token as the server issues them (URL-safe base64, at most 128 characters): what
+/// either side accepts from a header, a subprotocol, an address fragment or another window.
+pub fn is_well_formed_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 128
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The longest `client_id` a send may carry.
 pub const CLIENT_ID_MAX_LEN: usize = 64;
 

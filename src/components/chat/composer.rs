@@ -70,10 +70,8 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         draft.set(String::new());
         grow();
         leptos::task::spawn_local(async move {
-            let result = match state.started(None).await {
-                Ok(chat_id) => send_message(chat_id, content.clone(), None, Some(client_id)).await,
-                Err(e) => Err(e),
-            };
+            let result =
+                async { send_message(state.started(None).await?, content.clone(), None, Some(client_id)).await }.await;
             // The window may have closed meanwhile: everything below reads with try_.
             if state.newer_cursor.try_get_untracked().flatten().is_some() {
                 state.jump_to_latest().await;
@@ -258,10 +256,7 @@ fn TalkToPerson() -> impl IntoView {
     let ask = move |_| {
         asking.set(true);
         leptos::task::spawn_local(async move {
-            let result = match state.started(None).await {
-                Ok(chat_id) => handoff(chat_id).await,
-                Err(e) => Err(e),
-            };
+            let result = async { handoff(state.started(None).await?).await }.await;
             match result {
                 Ok(chat) => {
                     state.chat.try_set(chat);

@@ -389,10 +389,7 @@ pub(super) fn EmailCapture(#[prop(optional)] in_settings: bool) -> impl IntoView
         busy.set(true);
         let email = draft.get_untracked();
         leptos::task::spawn_local(async move {
-            let result = match state.started(None).await {
-                Ok(chat_id) => update_chat(chat_id, None, None, Some(email)).await,
-                Err(e) => Err(e),
-            };
+            let result = async { update_chat(state.started(None).await?, None, None, Some(email)).await }.await;
             match result {
                 Ok(chat) => {
                     state.chat.try_set(chat);

@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 
 pub mod accounts;
 
+use crate::model::is_well_formed_token;
 pub use crate::model::{TOKEN_HEADER, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
 
 use super::{
@@ -295,19 +296,12 @@ async fn lookup(db: &Db, token: &str, staff_idle: Option<std::time::Duration>) -
     Ok(Some(SessionUser { id, kind, role }))
 }
 
-/// A token as the server issues them (URL-safe base64), so a malformed one is never looked up.
-fn well_formed(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= 128
-        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Whether a request comes from an embedded window (`Some`), and the token it carries (`None`
 /// inside: no visitor yet). From [`TOKEN_HEADER`], or a socket's subprotocols.
 fn widget_token(headers: &axum::http::HeaderMap) -> Option<Option<String>> {
     if let Some(value) = headers.get(TOKEN_HEADER) {
         let token = value.to_str().unwrap_or_default().trim();
-        return Some(well_formed(token).then(|| token.to_string()));
+        return Some(is_well_formed_token(token).then(|| token.to_string()));
     }
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -323,7 +317,7 @@ fn widget_token(headers: &axum::http::HeaderMap) -> Option<Option<String>> {
         offered
             .iter()
             .find_map(|p| p.strip_prefix(WS_TOKEN_PROTOCOL_PREFIX))
-            .filter(|t| well_formed(t))
+            .filter(|t| is_well_formed_token(t))
             .map(str::to_string),
     )
 }

@@ -83,6 +83,7 @@ export default defineConfig({
           'OPENAI_API_KEY=e2e',
           'OPENAI_BASE_URL=http://127.0.0.1:3199/v1',
           'FRONTDESK_SENDS_PER_MINUTE=1000',
+          ...STAFF_ENV,
           ...ONE_NETWORK_ENV,
         ],
       }),

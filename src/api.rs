@@ -168,7 +168,7 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
     Ok(ChatView {
         chat,
         page,
-        contexts: service.contexts(),
+        contexts: service.list_contexts(),
         max_chars: service.limits().message_max_chars,
         preferences: service.get_preferences(reader).await?,
         product,

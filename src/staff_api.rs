@@ -83,11 +83,16 @@ pub async fn get_inquiry(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
     Ok(service.get_inquiry(staff, chat_id).await?)
 }
 
-/// A page of a conversation's history, newest first page when `before` is absent.
+/// A page of a conversation's history: the newest page, or the one before `before` / after
+/// `after`.
 #[server(prefix = "/api/fn", endpoint = "staff/inquiry_messages")]
-pub async fn inquiry_messages(chat_id: i64, before: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+pub async fn inquiry_messages(
+    chat_id: i64,
+    before: Option<i64>,
+    after: Option<i64>,
+) -> Result<MessagePage, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
-    Ok(service.inquiry_messages(staff, chat_id, before, None, Some(50)).await?)
+    Ok(service.inquiry_messages(staff, chat_id, before, after, Some(50)).await?)
 }
 
 /// A staff reply (it takes the conversation over from the assistant).

@@ -1,5 +1,5 @@
 import { expect, test, type Browser } from '@playwright/test';
-import { ChatPage } from './chat-page';
+import { ChatPage, UPSTREAM_APP } from './chat-page';
 import { ADMIN, OwnServer, StaffPage } from './staff';
 
 // Two browsers at once: a customer in the chat window and a staff member in the inquiry panel,
@@ -160,6 +160,57 @@ test('a conversation opened directly (a link, a bookmark, a reload) shows every 
   await expect(staff.inquiry(chatId).getByTestId('inquiry-question')).toContainText('and a follow-up');
   expect(problems).toEqual([]);
   await close();
+});
+
+test('staff page back through a long conversation with what is on screen held in place, and a new message while reading shows a pill', async ({
+  browser,
+}) => {
+  test.setTimeout(90_000);
+  // The customer's side over the API, against the fast fake upstream: 30 exchanges and the greeting.
+  const customerContext = await browser.newContext();
+  const created = await customerContext.request.post(`${UPSTREAM_APP}/api/v1/chats`, { data: {} });
+  expect(created.status()).toBe(201);
+  const id = (await created.json()).id;
+  for (let i = 0; i < 30; i++) {
+    const sent = await customerContext.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages?wait=true`, {
+      data: { content: `echo: answer ${i}` },
+    });
+    expect(sent.status()).toBe(201);
+  }
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn(UPSTREAM_APP);
+  await staff.page.goto(`${UPSTREAM_APP}/admin/inquiries/${id}`);
+  await staff.waitForHydration();
+  await expect(staff.messages).toHaveCount(50);
+  await expect(staff.messages.last()).toBeInViewport();
+  const list = staff.page.getByTestId('staff-messages');
+  const anchorId = await staff.messages.first().getAttribute('data-id');
+  await list.evaluate((el) => el.scrollTo({ top: 0 }));
+  await expect(staff.messages).toHaveCount(61);
+  // The message that was at the top stays at the top: the older page went in above it.
+  const listTop = await list.evaluate((el) => el.getBoundingClientRect().top);
+  const anchor = staff.conversation.locator(`[data-testid="staff-message"][data-id="${anchorId}"]`);
+  const anchorTop = await anchor.evaluate((el) => el.getBoundingClientRect().top);
+  expect(anchorTop - listTop).toBeGreaterThanOrEqual(0);
+  expect(anchorTop - listTop).toBeLessThan(150);
+  await list.evaluate((el) => el.scrollTo({ top: 0 }));
+  await expect(staff.page.getByTestId('history-start')).toHaveText('Start of the conversation');
+  // Reading old messages, a new one does not pull the view down: a pill offers it.
+  await expect.poll(() => list.evaluate((el) => el.scrollTop)).toBeLessThan(100);
+  const later = await customerContext.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages`, {
+    data: { content: 'arrived while staff read' },
+  });
+  expect(later.status()).toBe(201);
+  const pill = staff.page.getByTestId('new-messages');
+  await expect(pill).toBeVisible();
+  expect(await list.evaluate((el) => el.scrollTop)).toBeLessThan(100);
+  await pill.click();
+  await expect(pill).toBeHidden();
+  await expect(staff.byRole('user').last()).toContainText('arrived while staff read');
+  await expect(staff.byRole('user').last()).toBeInViewport();
+  await customerContext.close();
+  await staffContext.close();
 });
 
 test('a visitor who opens /admin gets 403 and the sign-in form, and a wrong password is refused', async ({ page }) => {

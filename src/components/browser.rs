@@ -258,14 +258,7 @@ mod imp {
                     Event::MessageCreated(message) if message.role == Role::Agent => state.typing.clear(),
                     _ => {}
                 }
-                if event.event.message().is_some_and(|m| state.outside_window(m.id)) {
-                    // Not rendered now; the reader gets it when paging there.
-                    if matches!(event.event, Event::MessageCreated(_)) && state.newer_cursor.get_untracked().is_some() {
-                        state.new_below.set(true);
-                    }
-                    return;
-                }
-                state.messages.update(|list| event.apply_to(list));
+                state.feed.apply(&event);
             },
         )
     }

@@ -1,9 +1,10 @@
 //! The components of both audiences: the customer's chat window (`chat`), the staff panel
-//! (`panel`), the live connection both follow (`live`), and the browser glue they call
-//! (`browser`; on the server it compiles to nothing).
+//! (`panel`), the conversation feed both show (`feed`), the live connection both follow (`live`),
+//! and the browser glue they call (`browser`; on the server it compiles to nothing).
 
 pub mod browser;
 pub mod chat;
+pub mod feed;
 pub mod icons;
 pub mod live;
 pub mod panel;

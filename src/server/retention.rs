@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::{chat::ChatService, config::Config, db::now_ms, error::AppResult};
+use super::{chat::ChatService, config::Config, db::now_ms, error::AppResult, staff::TOUCHED};
 
 /// How long things are kept.
 #[derive(Debug, Clone)]
@@ -67,12 +67,13 @@ impl ChatService {
         // preference saved. Their chats (greetings only) and sessions go with them.
         let visitors = self
             .delete_in_batches(
-                "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE u.kind = 'visitor' AND u.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
-                 AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id AND (c.status <> 'pending' \
-                     OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL OR c.last_activity_at >= $1 \
-                     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))) \
-                 LIMIT $2)",
+                &format!(
+                    "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE u.kind = 'visitor' \
+                     AND u.created_at < $1 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
+                     AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id \
+                         AND (c.last_activity_at >= $1 OR {TOUCHED})) \
+                     LIMIT $2)"
+                ),
                 cutoff(now_ms, policy.idle_visitors),
             )
             .await?;
@@ -93,8 +94,9 @@ impl ChatService {
             )
             .await?;
         // Budgets read only today's rows; yesterday's are kept a day for a look back.
-        let usage_rows = sqlx::query("DELETE FROM usage_daily WHERE scope <> 'all' AND day < $1")
+        let usage_rows = sqlx::query("DELETE FROM usage_daily WHERE scope <> $2 AND day < $1")
             .bind(crate::server::chat::budget::day_of(now_ms - DAY.as_millis() as i64))
+            .bind(crate::server::chat::budget::ALL)
             .execute(&self.db.write)
             .await?
             .rows_affected();

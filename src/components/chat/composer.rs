@@ -44,7 +44,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         }
         state.notice.set(None);
         // Sending shows the newest messages and follows the reply.
-        state.follow_bottom.set(true);
+        state.feed.follow_bottom.set(true);
         let pending_id = next_pending.get_value();
         next_pending.set_value(pending_id + 1);
         // Names this send: the saved message replaces the optimistic copy that carries it, and a
@@ -52,7 +52,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         let client_id = browser::client_id();
         let chat_id = state.chat_id();
         // Shown at once; replaced by the saved message, or rolled back.
-        state.messages.update(|list| {
+        state.feed.messages.update(|list| {
             list.push(Message {
                 id: pending_id,
                 chat_id,
@@ -73,10 +73,10 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
             let result =
                 async { send_message(state.started(None).await?, content.clone(), None, Some(client_id)).await }.await;
             // The window may have closed meanwhile: everything below reads with try_.
-            if state.newer_cursor.try_get_untracked().flatten().is_some() {
-                state.jump_to_latest().await;
+            if state.feed.newer_cursor.try_get_untracked().flatten().is_some() {
+                state.feed.jump_to_latest().await;
             }
-            state.messages.try_update(|list| {
+            state.feed.messages.try_update(|list| {
                 list.retain(|m| m.id != pending_id);
                 if let Ok(saved) = &result {
                     if let Err(at) = list.binary_search_by_key(&saved.id, |m| m.id) {

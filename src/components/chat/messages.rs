@@ -1,233 +1,30 @@
-//! The message list: newest page first, older pages on scroll-up with the view held in place,
-//! new messages followed unless the reader scrolled up (then a pill), and each message's menu.
+//! The customer's messages: the shared feed (`components::feed`) with the customer's bubbles,
+//! each with its menu (edit, delete after a confirmation, retry, stop).
 
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 
-use crate::components::browser;
+use crate::components::{browser, feed::FeedList};
 
 use super::ChatState;
 use crate::components::icons::{Icon, Svg};
 use crate::{
-    api::{delete_message, edit_message, list_messages, retry_reply},
+    api::{delete_message, edit_message, retry_reply},
     markdown::to_safe_html,
     model::{Message, MessageStatus, Role, PENDING_ID_BASE},
 };
 
-/// Distance from the bottom (px) under which the reader counts as "at the bottom".
-const STICKY_PX: i32 = 48;
-/// Distance from either end (px) at which the next page loads.
-const PAGE_AHEAD_PX: i32 = 160;
-/// At most this many messages are rendered; paging further drops the far end (and pages it back in
-/// when the reader returns), so a chat of any length stays light for the browser.
-const WINDOW: usize = 150;
-
+/// The customer's side of the shared feed: their conversation with their own bubbles.
 #[component]
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let list = NodeRef::<html::Div>::new();
-    let loading = RwSignal::new(false);
-    let new_below = state.new_below;
-
-    let scroll_to_bottom = move || {
-        if let Some(el) = list.get_untracked() {
-            el.set_scroll_top(el.scroll_height());
-        }
-        new_below.set(false);
-    };
-
-    // Follow new text unless the reader scrolled up; then offer a pill.
-    Effect::new(move |previous: Option<Option<i64>>| {
-        let last_id = state.messages.with(|m| m.last().map(|m| m.id));
-        let _ = state.messages.with(|m| m.last().map(|m| m.content.len()));
-        let grew_at_end = previous.is_some_and(|prev_last| prev_last != last_id);
-        if state.follow_bottom.get() {
-            browser::after_render(scroll_to_bottom);
-        } else if grew_at_end {
-            new_below.set(true);
-        }
-        last_id
-    });
-
-    // Where message `id` sits relative to the top of the list's viewport.
-    let offset_of = move |id: i64| -> Option<f64> {
-        let el = list.get_untracked()?;
-        let item = el.query_selector(&format!("[data-id='{id}']")).ok()??;
-        Some(item.get_bounding_client_rect().top() - el.get_bounding_client_rect().top())
-    };
-    // After the window changed, puts message `id` back where it was on screen.
-    let restore = move |id: i64, before: f64| {
-        browser::after_render(move || {
-            if let (Some(el), Some(now)) = (list.get_untracked(), offset_of(id)) {
-                el.set_scroll_top(el.scroll_top() + (now - before) as i32);
-            }
-            loading.set(false);
-        });
-    };
-
-    let load_older = move || {
-        let Some(before) = state.next_cursor.get_untracked() else { return };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        let chat_id = state.chat_id();
-        leptos::task::spawn_local(async move {
-            match list_messages(chat_id, Some(before), None).await {
-                Ok(page) => {
-                    let anchor = state.messages.with_untracked(|m| m.first().map(|m| m.id));
-                    let anchor_at = anchor.and_then(offset_of);
-                    let mut dropped_newest = None;
-                    state.messages.update(|list| {
-                        let mut older = page.messages;
-                        older.retain(|m| list.binary_search_by_key(&m.id, |x| x.id).is_err());
-                        older.append(list);
-                        if older.len() > WINDOW {
-                            older.truncate(WINDOW);
-                            dropped_newest = older.last().map(|m| m.id);
-                        }
-                        *list = older;
-                    });
-                    state.next_cursor.set(page.next_cursor);
-                    if let Some(last) = dropped_newest {
-                        state.newer_cursor.set(Some(last));
-                    }
-                    match (anchor, anchor_at) {
-                        (Some(id), Some(at)) => restore(id, at),
-                        _ => loading.set(false),
-                    }
-                }
-                Err(e) => {
-                    state.notice.set(Some(format!("Older messages could not be loaded: {}", e.message)));
-                    loading.set(false);
-                }
-            }
-        });
-    };
-
-    let load_newer = move || {
-        let Some(after) = state.newer_cursor.get_untracked() else { return };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        let chat_id = state.chat_id();
-        leptos::task::spawn_local(async move {
-            match list_messages(chat_id, None, Some(after)).await {
-                Ok(page) => {
-                    let anchor = state.messages.with_untracked(|m| m.last().map(|m| m.id));
-                    let anchor_at = anchor.and_then(offset_of);
-                    let mut dropped_oldest = None;
-                    state.messages.update(|list| {
-                        for message in page.messages {
-                            if let Err(at) = list.binary_search_by_key(&message.id, |m| m.id) {
-                                list.insert(at, message);
-                            }
-                        }
-                        if list.len() > WINDOW {
-                            list.drain(..list.len() - WINDOW);
-                            dropped_oldest = list.first().map(|m| m.id);
-                        }
-                    });
-                    state.newer_cursor.set(page.newer_cursor);
-                    if let Some(first) = dropped_oldest {
-                        state.next_cursor.set(Some(first));
-                    }
-                    match (anchor, anchor_at) {
-                        (Some(id), Some(at)) => restore(id, at),
-                        _ => loading.set(false),
-                    }
-                }
-                Err(e) => {
-                    state.notice.set(Some(format!("Newer messages could not be loaded: {}", e.message)));
-                    loading.set(false);
-                }
-            }
-        });
-    };
-
-    let on_scroll = move |_| {
-        let Some(el) = list.get_untracked() else { return };
-        let below = el.scroll_height() - el.scroll_top() - el.client_height();
-        let at_live_end = state.newer_cursor.get_untracked().is_none();
-        state.follow_bottom.set(below < STICKY_PX && at_live_end);
-        if below < STICKY_PX && at_live_end {
-            new_below.set(false);
-        }
-        if el.scroll_top() < PAGE_AHEAD_PX {
-            load_older();
-        } else if below < PAGE_AHEAD_PX && !at_live_end {
-            load_newer();
-        }
-    };
-    let show_newest = move |_| {
-        leptos::task::spawn_local(async move {
-            state.jump_to_latest().await;
-            browser::after_render(scroll_to_bottom);
-        });
-    };
-
     view! {
-        <div class="relative flex min-h-0 flex-1 flex-col">
-            <div
-                node_ref=list
-                data-testid="messages"
-                class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto overscroll-contain px-3 py-3"
-                role="log"
-                aria-live="polite"
-                aria-relevant="additions"
-                aria-label="Conversation"
-                tabindex="0"
-                on:scroll=on_scroll
-            >
-                <div class="flex justify-center py-1 text-xs text-slate-500 dark:text-slate-400">
-                    {move || {
-                        if loading.get() && state.next_cursor.get().is_some() {
-                            view! {
-                                <span data-testid="older-loader" class="flex items-center gap-1.5" role="status">
-                                    <Svg icon=Icon::Loader class="size-4 animate-spin"/>
-                                    "Loading older messages…"
-                                </span>
-                            }
-                                .into_any()
-                        } else if state.next_cursor.get().is_some() {
-                            view! {
-                                <button type="button" data-testid="load-older" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_older()>
-                                    "Load older messages"
-                                </button>
-                            }
-                                .into_any()
-                        } else {
-                            view! { <span data-testid="history-start">"This is the start of your conversation"</span> }.into_any()
-                        }
-                    }}
-                </div>
-                <For
-                    each=move || state.messages.get()
-                    key=|m| (m.id, m.content.len(), m.status, m.edited_at.clone(), m.reason.clone())
-                    children=|message| view! { <Bubble message/> }
-                />
-                <Show when=move || state.newer_cursor.get().is_some()>
-                    <div class="flex justify-center py-1 text-xs text-slate-500 dark:text-slate-400">
-                        <button type="button" data-testid="load-newer" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_newer()>
-                            "Load newer messages"
-                        </button>
-                    </div>
-                </Show>
-            </div>
-            <Show when=move || new_below.get()>
-                <button
-                    type="button"
-                    data-testid="new-messages"
-                    class="absolute bottom-2 left-1/2 flex -translate-x-1/2 items-center gap-1 rounded-full bg-indigo-600 px-3 py-1 text-sm text-white shadow-lg"
-                    on:click=show_newest
-                >
-                    <Svg icon=Icon::ArrowDown class="size-4"/>
-                    "New messages"
-                </button>
-            </Show>
-        </div>
+        <FeedList
+            feed=state.feed
+            bubble=|message| view! { <Bubble message/> }
+            testid="messages"
+            start="This is the start of your conversation"
+        />
     }
-    .into_any()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -282,7 +79,7 @@ fn Bubble(message: Message) -> impl IntoView {
         }
         let (read, delivered) = state.chat.with(|c| (c.staff_read_up_to >= id, c.staff_delivered_up_to >= id));
         // Only the newest of the customer's messages carries the mark, as in most messengers.
-        let newest = state.messages.with(|list| {
+        let newest = state.feed.messages.with(|list| {
             list.iter().rev().find(|m| m.role == Role::User && m.id < PENDING_ID_BASE).map(|m| m.id) == Some(id)
         });
         newest.then_some(if read {
@@ -332,7 +129,7 @@ fn Bubble(message: Message) -> impl IntoView {
         let chat_id = state.chat_id();
         leptos::task::spawn_local(async move {
             match delete_message(chat_id, id).await {
-                Ok(()) => state.messages.update(|list| list.retain(|m| m.id != id)),
+                Ok(()) => state.feed.messages.update(|list| list.retain(|m| m.id != id)),
                 Err(e) => {
                     error.set(Some(e.message));
                     mode.set(Mode::Reading);

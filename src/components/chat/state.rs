@@ -1,12 +1,12 @@
-//! What the chat window's parts share: the chat, its feed of messages and paging cursors, the
+//! What the chat window's parts share: the chat, its feed of messages (`components::feed`), the
 //! live link, and the visitor's settings.
 
 use futures::channel::oneshot;
 use leptos::prelude::*;
 
 use crate::{
-    api::{list_messages, start_chat, StartedChat},
-    components::live,
+    api::{start_chat, StartedChat},
+    components::{feed::Feed, live},
     model::{Chat, ContextInfo, ErrorDetail, Message, MessageStatus, Preferences, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
@@ -17,16 +17,8 @@ pub type Waiter = oneshot::Sender<Result<i64, ErrorDetail>>;
 #[derive(Clone, Copy)]
 pub struct ChatState {
     pub chat: RwSignal<Chat>,
-    /// The rendered window of the conversation: contiguous, in id order.
-    pub messages: RwSignal<Vec<Message>>,
-    /// Older messages exist before the window (pass as `before`).
-    pub next_cursor: RwSignal<Option<i64>>,
-    /// Newer messages exist after the window; `None` means the window reaches the live end.
-    pub newer_cursor: RwSignal<Option<i64>>,
-    /// Keep the view at the newest message as text arrives.
-    pub follow_bottom: RwSignal<bool>,
-    /// Something new arrived below what the reader sees.
-    pub new_below: RwSignal<bool>,
+    /// The conversation's messages as shown, and the reader's place in them.
+    pub feed: Feed,
     pub prefs: RwSignal<Preferences>,
     pub contexts: StoredValue<Vec<ContextInfo>>,
     pub max_chars: usize,
@@ -90,53 +82,24 @@ impl ChatState {
     /// customer's unsaved messages stay), and the live feed starts.
     fn adopt(&self, started: StartedChat) {
         let StartedChat { chat, page } = started;
-        self.messages.update(|list| {
+        self.feed.messages.update(|list| {
             let unsaved: Vec<Message> = list.drain(..).filter(|m| m.id >= PENDING_ID_BASE).collect();
             *list = page.messages;
             list.extend(unsaved);
         });
-        self.next_cursor.set(page.next_cursor);
-        self.newer_cursor.set(None);
+        self.feed.next_cursor.set(page.next_cursor);
+        self.feed.newer_cursor.set(None);
         self.live_after.set_value(page.last_seq);
         self.chat.set(chat);
     }
 
     /// The reply being written, if any.
     pub fn streaming_reply(&self) -> Option<i64> {
-        self.messages.with(|list| list.iter().rev().find(|m| m.status == MessageStatus::Streaming).map(|m| m.id))
+        self.feed.messages.with(|list| list.iter().rev().find(|m| m.status == MessageStatus::Streaming).map(|m| m.id))
     }
 
     pub fn context_label(&self, id: &str) -> Option<ContextInfo> {
         self.contexts.with_value(|all| all.iter().find(|c| c.id == id).cloned())
-    }
-
-    /// Whether an event about message `id` falls outside the rendered window (and must wait
-    /// until the reader pages there).
-    pub fn outside_window(&self, id: i64) -> bool {
-        let (first, last) = self.messages.with_untracked(|list| {
-            (list.first().map(|m| m.id), list.iter().rev().find(|m| m.id < PENDING_ID_BASE).map(|m| m.id))
-        });
-        let after_window = self.newer_cursor.get_untracked().is_some() && last.is_some_and(|last| id > last);
-        let before_window = self.next_cursor.get_untracked().is_some() && first.is_some_and(|first| id < first);
-        after_window || before_window
-    }
-
-    /// Shows the newest page again (after the reader paged back far enough to drop it).
-    pub async fn jump_to_latest(&self) {
-        if self.newer_cursor.get_untracked().is_none() {
-            self.follow_bottom.set(true);
-            return;
-        }
-        match list_messages(self.chat_id(), None, None).await {
-            Ok(page) => {
-                self.messages.set(page.messages);
-                self.next_cursor.set(page.next_cursor);
-                self.newer_cursor.set(None);
-                self.new_below.set(false);
-                self.follow_bottom.set(true);
-            }
-            Err(e) => self.notice.set(Some(e.message)),
-        }
     }
 }
 

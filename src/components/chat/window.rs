@@ -7,6 +7,7 @@ use crate::components::browser;
 
 use super::{composer::Composer, messages::MessageList, settings::SettingsDialog, ChatState};
 use crate::components::{
+    feed::{Feed, Pages},
     icons::{Icon, Svg},
     live,
 };
@@ -77,22 +78,21 @@ const WINDOW_ID: &str = "fd-chat-window";
 #[component]
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     let ChatView { chat, page, contexts, max_chars, preferences, product, window } = view;
+    let chat = RwSignal::new(chat);
+    let notice = RwSignal::new(None);
+    let live_after = StoredValue::new(page.last_seq);
     let state = ChatState {
-        chat: RwSignal::new(chat),
-        messages: RwSignal::new(page.messages),
-        next_cursor: RwSignal::new(page.next_cursor),
-        newer_cursor: RwSignal::new(page.newer_cursor),
-        follow_bottom: RwSignal::new(true),
-        new_below: RwSignal::new(false),
+        chat,
+        feed: Feed::new(Pages::Customer(chat), page, notice),
         prefs: RwSignal::new(preferences),
         contexts: StoredValue::new(contexts),
         max_chars,
-        notice: RwSignal::new(None),
+        notice,
         hydrated: browser::mounted(),
         link: RwSignal::new(live::Link::Connecting),
         outbox: StoredValue::new(live::Outbox::default()),
         typing: live::TypingIndicator::new(),
-        live_after: StoredValue::new(page.last_seq),
+        live_after,
         starting: StoredValue::new(None),
     };
     provide_context(state);
@@ -114,6 +114,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     Effect::new(move |previous: Option<(i64, usize)>| {
         let this_chat = chat_id.get();
         let finished = state
+            .feed
             .messages
             .with(|list| list.iter().filter(|m| m.role != Role::User && m.status != MessageStatus::Streaming).count());
         if let Some((_, previous)) = previous.filter(|(chat, _)| *chat == this_chat) {
@@ -137,6 +138,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     Effect::new(move |_| {
         let visible = mode.get().is_visible() && page_visible.get();
         let newest_staff = state
+            .feed
             .messages
             .with(|list| list.iter().rev().find(|m| m.role == Role::Agent && m.id < PENDING_ID_BASE).map(|m| m.id));
         let read = state.chat.with_untracked(|c| c.customer_read_up_to);
@@ -355,7 +357,10 @@ fn Header(
 fn HandoffBanner() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let person = move || {
-        state.messages.with(|list| list.iter().rev().find(|m| m.role == Role::Agent).and_then(|m| m.author.clone()))
+        state
+            .feed
+            .messages
+            .with(|list| list.iter().rev().find(|m| m.role == Role::Agent).and_then(|m| m.author.clone()))
     };
     view! {
         <Show when=move || !state.chat.with(|c| c.ai_enabled)>

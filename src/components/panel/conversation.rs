@@ -1,7 +1,7 @@
-//! One conversation in the panel: its history (older pages on scroll-up), the live feed, triage
+//! One conversation in the panel: the shared feed (`components::feed`) with staff bubbles, triage
 //! (status, priority, assignee), taking over and handing back, and the reply box.
 
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 
 use leptos_router::hooks::use_params_map;
 
@@ -9,6 +9,7 @@ use super::{status_label, when, LinkBadge, Panel};
 use crate::{
     components::{
         browser,
+        feed::{Feed, FeedList, Pages},
         icons::{Icon, Svg},
         live::{self, Link},
     },
@@ -44,7 +45,7 @@ fn Conversation(id: i64) -> impl IntoView {
     // only once this part is mounted.
     let data = LocalResource::new(move || async move {
         let inquiry = get_inquiry(id).await?;
-        let page = inquiry_messages(id, None).await?;
+        let page = inquiry_messages(id, None, None).await?;
         Ok::<_, crate::model::ErrorDetail>((inquiry, page))
     });
     let mounted = crate::components::browser::mounted();
@@ -60,13 +61,10 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let panel = expect_context::<Panel>();
     let id = inquiry.chat.id;
     let inquiry = RwSignal::new(inquiry);
-    let messages = RwSignal::new(page.messages);
-    let next_cursor = RwSignal::new(page.next_cursor);
-    let loading_older = RwSignal::new(false);
     let link = RwSignal::new(Link::Connecting);
     let error = RwSignal::new(None::<String>);
-    let list = NodeRef::<html::Div>::new();
-    let near_bottom = RwSignal::new(true);
+    let last_seq = page.last_seq;
+    let feed = Feed::new(Pages::Staff(id), page, error);
     let chat = move || inquiry.with(|i| i.chat.clone());
 
     let typing = live::TypingIndicator::new();
@@ -74,7 +72,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     Effect::new(move |_| {
         let socket = live::follow_socket(
             format!("/api/v1/admin/inquiries/{id}/ws"),
-            Some(page.last_seq),
+            Some(last_seq),
             link,
             |_| {},
             move |frame| {
@@ -88,26 +86,15 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     Event::MessageCreated(message) if message.role == Role::User => typing.clear(),
                     _ => {}
                 }
-                messages.update(|list| event.apply_to(list));
+                feed.apply(&event);
             },
         );
         outbox.set_value(socket);
     });
-    // Stay at the newest message as text arrives, unless the reader scrolled up.
-    Effect::new(move |_| {
-        messages.track();
-        if near_bottom.get_untracked() {
-            browser::after_render(move || {
-                if let Some(el) = list.get_untracked() {
-                    el.set_scroll_top(el.scroll_height());
-                }
-            });
-        }
-    });
     // What staff see, staff have read (when the tab is showing).
     let page_visible = browser::page_visible();
     Effect::new(move |_| {
-        let newest = messages.with(|l| l.iter().rev().find(|m| m.role == Role::User).map(|m| m.id));
+        let newest = feed.messages.with(|l| l.iter().rev().find(|m| m.role == Role::User).map(|m| m.id));
         let read = inquiry.with_untracked(|i| i.chat.staff_read_up_to);
         if let Some(newest) = newest.filter(|n| *n > read && page_visible.get()) {
             inquiry.update(|i| i.chat.staff_read_up_to = newest);
@@ -116,43 +103,6 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             });
         }
     });
-    let load_older = move || {
-        let Some(before) = next_cursor.get_untracked() else { return };
-        if loading_older.get_untracked() {
-            return;
-        }
-        loading_older.set(true);
-        let height = list.get_untracked().map_or(0, |el| el.scroll_height());
-        leptos::task::spawn_local(async move {
-            match inquiry_messages(id, Some(before)).await {
-                Ok(older) => {
-                    messages.update(|list| {
-                        let mut merged = older.messages;
-                        merged.retain(|m| !list.iter().any(|x| x.id == m.id));
-                        merged.append(list);
-                        *list = merged;
-                    });
-                    next_cursor.set(older.next_cursor);
-                    // Keep what the reader was looking at in place.
-                    browser::after_render(move || {
-                        if let Some(el) = list.get_untracked() {
-                            el.set_scroll_top(el.scroll_top() + el.scroll_height() - height);
-                        }
-                    });
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            loading_older.set(false);
-        });
-    };
-    let on_scroll = move |_| {
-        if let Some(el) = list.get_untracked() {
-            near_bottom.set(el.scroll_height() - el.scroll_top() - el.client_height() < 80);
-            if el.scroll_top() < 120 {
-                load_older();
-            }
-        }
-    };
     let change = move |patch: InquiryPatch| {
         leptos::task::spawn_local(async move {
             match update_inquiry(id, patch).await {
@@ -250,16 +200,12 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     </button>
                 </Show>
             </header>
-            <div node_ref=list on:scroll=on_scroll data-testid="staff-messages" class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto p-4">
-                <Show when=move || next_cursor.with(Option::is_some)>
-                    <p class="text-center text-xs text-slate-600">{move || if loading_older.get() { "Loading older messages…" } else { "Scroll up for older messages" }}</p>
-                </Show>
-                <For
-                    each=move || messages.get()
-                    key=|m| (m.id, m.status, m.content.len(), m.edited_at.clone())
-                    children=move |message| view! { <StaffBubble message customer_read=Signal::derive(move || chat().customer_read_up_to)/> }
-                />
-            </div>
+            <FeedList
+                feed
+                bubble=move |message| view! { <StaffBubble message customer_read=Signal::derive(move || chat().customer_read_up_to)/> }
+                testid="staff-messages"
+                start="Start of the conversation"
+            />
             <Show when=move || error.get().is_some()>
                 <p role="alert" data-testid="conversation-error" class="mx-4 mb-1 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800">{move || error.get()}</p>
             </Show>

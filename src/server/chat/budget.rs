@@ -64,7 +64,7 @@ fn network_scope(network: Option<IpAddr>) -> Option<String> {
     network.map(|n| format!("network:{n}"))
 }
 
-const ALL: &str = "all";
+pub(crate) const ALL: &str = "all";
 
 impl Budgets {
     pub fn new(allowances: Allowances) -> Self {

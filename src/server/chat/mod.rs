@@ -160,7 +160,7 @@ impl ChatService {
         &self.limits
     }
 
-    pub fn contexts(&self) -> Vec<ContextInfo> {
+    pub fn list_contexts(&self) -> Vec<ContextInfo> {
         self.contexts.all().iter().map(|c| c.info()).collect()
     }
 

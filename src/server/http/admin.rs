@@ -18,7 +18,7 @@ use super::{
 use crate::{
     model::{AuditPage, CreatedStaff, ErrorBody, Message, MessagePage, NewStaff, UsageReport},
     server::{
-        auth::{sign_in, sign_out, Session, Staff},
+        auth::{self, Session, Staff},
         chat::ChatService,
         error::AppResult,
         staff::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
@@ -50,15 +50,15 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody),
     (status = 429, body = ErrorBody, description = "Too many attempts from this network or for this account; see Retry-After")))]
-pub async fn login(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
-    let (me, cookie) = sign_in(&state, &session, session.network(), &body.email, &body.password).await?;
+pub async fn sign_in(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
+    let (me, cookie) = auth::sign_in(&state, &session, session.network(), &body.email, &body.password).await?;
     Ok(with_cookie(Json(me).into_response(), &cookie))
 }
 
 /// Ends the session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
-pub async fn logout(State(service): State<Arc<ChatService>>, session: Session) -> AppResult<Response> {
-    let cookie = sign_out(&service, &session).await?;
+pub async fn sign_out(State(service): State<Arc<ChatService>>, session: Session) -> AppResult<Response> {
+    let cookie = auth::sign_out(&service, &session).await?;
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cookie))
 }
 
@@ -121,7 +121,7 @@ pub struct UsageQuery {
 #[utoipa::path(get, path = "/api/v1/admin/usage", tag = "admin", params(UsageQuery), responses(
     (status = 200, body = UsageReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]
-pub async fn usage(
+pub async fn usage_report(
     State(service): State<Arc<ChatService>>,
     staff: Staff,
     Query(query): Query<UsageQuery>,

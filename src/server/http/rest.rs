@@ -98,7 +98,7 @@ pub struct WaitQuery {
 
 #[utoipa::path(get, path = "/api/v1/contexts", tag = "chat", responses((status = 200, body = Vec<ContextInfo>)))]
 pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
-    Json(service.contexts())
+    Json(service.list_contexts())
 }
 
 #[utoipa::path(post, path = "/api/v1/chats", tag = "chat", request_body = CreateChat, responses(

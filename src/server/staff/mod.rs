@@ -57,8 +57,8 @@ impl InquiryRow {
 
 /// A chat is an inquiry once the customer wrote, left an email or asked for a person, or staff
 /// acted on it: a visitor who only opened the window is not one. Defined here only; the panel
-/// reads `is_inquiry`.
-const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
+/// reads `is_inquiry` (and retention keeps such chats' visitors).
+pub(crate) const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
      OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))";
 
 fn inquiry_select() -> String {

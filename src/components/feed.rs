@@ -1,0 +1,328 @@
+//! The conversation feed the customer's window and the staff conversation share: a window of at
+//! most [`WINDOW`] messages of one conversation, older pages on scroll-up and newer ones on
+//! scroll-down with what the reader looks at held in place, new text followed unless the reader
+//! scrolled up (then a "New messages" pill), and live events applied where they belong. Each side
+//! brings its own bubble.
+
+use leptos::{html, prelude::*};
+
+use crate::{
+    api::list_messages,
+    components::{
+        browser,
+        icons::{Icon, Svg},
+    },
+    model::{Chat, ChatEvent, ErrorDetail, Event, Message, MessagePage, PENDING_ID_BASE},
+    staff_api::inquiry_messages,
+};
+
+/// Distance from the bottom (px) under which the reader counts as "at the bottom".
+const STICKY_PX: i32 = 48;
+/// Distance from either end (px) at which the next page loads.
+const PAGE_AHEAD_PX: i32 = 160;
+/// At most this many messages are rendered; paging further drops the far end (and pages it back in
+/// when the reader returns), so a chat of any length stays light for the browser.
+const WINDOW: usize = 150;
+
+/// Where a feed's pages come from: the visitor's own chat (its id changes when a draft becomes a
+/// conversation), or a conversation staff opened.
+#[derive(Clone, Copy)]
+pub enum Pages {
+    Customer(RwSignal<Chat>),
+    Staff(i64),
+}
+
+impl Pages {
+    async fn fetch(self, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
+        match self {
+            Pages::Customer(chat) => list_messages(chat.with_untracked(|c| c.id), before, after).await,
+            Pages::Staff(chat_id) => inquiry_messages(chat_id, before, after).await,
+        }
+    }
+}
+
+/// One conversation's rendered messages and where the reader is in it.
+#[derive(Clone, Copy)]
+pub struct Feed {
+    /// The rendered window of the conversation: contiguous, in id order (unsaved sends last).
+    pub messages: RwSignal<Vec<Message>>,
+    /// Older messages exist before the window (pass as `before`).
+    pub next_cursor: RwSignal<Option<i64>>,
+    /// Newer messages exist after the window; `None` means the window reaches the live end.
+    pub newer_cursor: RwSignal<Option<i64>>,
+    /// Keep the view at the newest message as text arrives.
+    pub follow_bottom: RwSignal<bool>,
+    /// Something new arrived below what the reader sees.
+    pub new_below: RwSignal<bool>,
+    /// A page is on its way.
+    loading: RwSignal<bool>,
+    pages: Pages,
+    /// Where a page that could not be loaded is reported.
+    notice: RwSignal<Option<String>>,
+}
+
+impl Feed {
+    pub fn new(pages: Pages, page: MessagePage, notice: RwSignal<Option<String>>) -> Self {
+        Feed {
+            messages: RwSignal::new(page.messages),
+            next_cursor: RwSignal::new(page.next_cursor),
+            newer_cursor: RwSignal::new(page.newer_cursor),
+            follow_bottom: RwSignal::new(true),
+            new_below: RwSignal::new(false),
+            loading: RwSignal::new(false),
+            pages,
+            notice,
+        }
+    }
+
+    /// Whether an event about message `id` falls outside the rendered window (and must wait
+    /// until the reader pages there).
+    pub fn outside_window(&self, id: i64) -> bool {
+        let (first, last) = self.messages.with_untracked(|list| {
+            (list.first().map(|m| m.id), list.iter().rev().find(|m| m.id < PENDING_ID_BASE).map(|m| m.id))
+        });
+        let after_window = self.newer_cursor.get_untracked().is_some() && last.is_some_and(|last| id > last);
+        let before_window = self.next_cursor.get_untracked().is_some() && first.is_some_and(|first| id < first);
+        after_window || before_window
+    }
+
+    /// Applies a live event about a message to the window, or, when it falls outside, leaves it
+    /// for the reader to page to (a new message there lights the pill).
+    pub fn apply(&self, event: &ChatEvent) {
+        if event.event.message().is_some_and(|m| self.outside_window(m.id)) {
+            if matches!(event.event, Event::MessageCreated(_)) && self.newer_cursor.get_untracked().is_some() {
+                self.new_below.set(true);
+            }
+            return;
+        }
+        self.messages.update(|list| event.apply_to(list));
+    }
+
+    /// Shows the newest page again (after the reader paged back far enough to drop it).
+    pub async fn jump_to_latest(&self) {
+        if self.newer_cursor.get_untracked().is_none() {
+            self.follow_bottom.set(true);
+            return;
+        }
+        match self.pages.fetch(None, None).await {
+            Ok(page) => {
+                self.messages.set(page.messages);
+                self.next_cursor.set(page.next_cursor);
+                self.newer_cursor.set(None);
+                self.new_below.set(false);
+                self.follow_bottom.set(true);
+            }
+            Err(e) => self.notice.set(Some(e.message)),
+        }
+    }
+}
+
+/// The scrolling list of a feed. `bubble` draws one message; `start` is said above the first one.
+#[component]
+pub fn FeedList<B, V>(feed: Feed, bubble: B, testid: &'static str, start: &'static str) -> impl IntoView
+where
+    B: Fn(Message) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let list = NodeRef::<html::Div>::new();
+    let Feed { messages, next_cursor, newer_cursor, follow_bottom, new_below, loading, .. } = feed;
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = list.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        new_below.set(false);
+    };
+
+    // Follow new text unless the reader scrolled up; then offer a pill.
+    Effect::new(move |previous: Option<Option<i64>>| {
+        let last_id = messages.with(|m| m.last().map(|m| m.id));
+        let _ = messages.with(|m| m.last().map(|m| m.content.len()));
+        let grew_at_end = previous.is_some_and(|prev_last| prev_last != last_id);
+        if follow_bottom.get() {
+            browser::after_render(scroll_to_bottom);
+        } else if grew_at_end {
+            new_below.set(true);
+        }
+        last_id
+    });
+
+    // Where message `id` sits relative to the top of the list's viewport.
+    let offset_of = move |id: i64| -> Option<f64> {
+        let el = list.get_untracked()?;
+        let item = el.query_selector(&format!("[data-id='{id}']")).ok()??;
+        Some(item.get_bounding_client_rect().top() - el.get_bounding_client_rect().top())
+    };
+    // After the window changed, puts message `id` back where it was on screen.
+    let restore = move |id: i64, before: f64| {
+        browser::after_render(move || {
+            if let (Some(el), Some(now)) = (list.get_untracked(), offset_of(id)) {
+                el.set_scroll_top(el.scroll_top() + (now - before) as i32);
+            }
+            loading.set(false);
+        });
+    };
+
+    let load_older = move || {
+        let Some(before) = next_cursor.get_untracked() else { return };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match feed.pages.fetch(Some(before), None).await {
+                Ok(page) => {
+                    let anchor = messages.with_untracked(|m| m.first().map(|m| m.id));
+                    let anchor_at = anchor.and_then(offset_of);
+                    let mut dropped_newest = None;
+                    messages.update(|list| {
+                        let mut older = page.messages;
+                        older.retain(|m| list.binary_search_by_key(&m.id, |x| x.id).is_err());
+                        older.append(list);
+                        if older.len() > WINDOW {
+                            older.truncate(WINDOW);
+                            dropped_newest = older.last().map(|m| m.id);
+                        }
+                        *list = older;
+                    });
+                    next_cursor.set(page.next_cursor);
+                    if let Some(last) = dropped_newest {
+                        newer_cursor.set(Some(last));
+                    }
+                    match (anchor, anchor_at) {
+                        (Some(id), Some(at)) => restore(id, at),
+                        _ => loading.set(false),
+                    }
+                }
+                Err(e) => {
+                    feed.notice.set(Some(format!("Older messages could not be loaded: {}", e.message)));
+                    loading.set(false);
+                }
+            }
+        });
+    };
+
+    let load_newer = move || {
+        let Some(after) = newer_cursor.get_untracked() else { return };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match feed.pages.fetch(None, Some(after)).await {
+                Ok(page) => {
+                    let anchor = messages.with_untracked(|m| m.last().map(|m| m.id));
+                    let anchor_at = anchor.and_then(offset_of);
+                    let mut dropped_oldest = None;
+                    messages.update(|list| {
+                        for message in page.messages {
+                            if let Err(at) = list.binary_search_by_key(&message.id, |m| m.id) {
+                                list.insert(at, message);
+                            }
+                        }
+                        if list.len() > WINDOW {
+                            list.drain(..list.len() - WINDOW);
+                            dropped_oldest = list.first().map(|m| m.id);
+                        }
+                    });
+                    newer_cursor.set(page.newer_cursor);
+                    if let Some(first) = dropped_oldest {
+                        next_cursor.set(Some(first));
+                    }
+                    match (anchor, anchor_at) {
+                        (Some(id), Some(at)) => restore(id, at),
+                        _ => loading.set(false),
+                    }
+                }
+                Err(e) => {
+                    feed.notice.set(Some(format!("Newer messages could not be loaded: {}", e.message)));
+                    loading.set(false);
+                }
+            }
+        });
+    };
+
+    let on_scroll = move |_| {
+        let Some(el) = list.get_untracked() else { return };
+        let below = el.scroll_height() - el.scroll_top() - el.client_height();
+        let at_live_end = newer_cursor.get_untracked().is_none();
+        follow_bottom.set(below < STICKY_PX && at_live_end);
+        if below < STICKY_PX && at_live_end {
+            new_below.set(false);
+        }
+        if el.scroll_top() < PAGE_AHEAD_PX {
+            load_older();
+        } else if below < PAGE_AHEAD_PX && !at_live_end {
+            load_newer();
+        }
+    };
+    let show_newest = move |_| {
+        leptos::task::spawn_local(async move {
+            feed.jump_to_latest().await;
+            browser::after_render(scroll_to_bottom);
+        });
+    };
+
+    view! {
+        <div class="relative flex min-h-0 flex-1 flex-col">
+            <div
+                node_ref=list
+                data-testid=testid
+                class="flex min-h-0 flex-1 flex-col gap-2 overflow-y-auto overscroll-contain px-3 py-3"
+                role="log"
+                aria-live="polite"
+                aria-relevant="additions"
+                aria-label="Conversation"
+                tabindex="0"
+                on:scroll=on_scroll
+            >
+                <div class="flex justify-center py-1 text-xs text-slate-600 dark:text-slate-400">
+                    {move || {
+                        if loading.get() && next_cursor.get().is_some() {
+                            view! {
+                                <span data-testid="older-loader" class="flex items-center gap-1.5" role="status">
+                                    <Svg icon=Icon::Loader class="size-4 animate-spin"/>
+                                    "Loading older messages…"
+                                </span>
+                            }
+                                .into_any()
+                        } else if next_cursor.get().is_some() {
+                            view! {
+                                <button type="button" data-testid="load-older" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_older()>
+                                    "Load older messages"
+                                </button>
+                            }
+                                .into_any()
+                        } else {
+                            view! { <span data-testid="history-start">{start}</span> }.into_any()
+                        }
+                    }}
+                </div>
+                <For
+                    each=move || messages.get()
+                    key=|m| (m.id, m.content.len(), m.status, m.edited_at.clone(), m.reason.clone())
+                    children=bubble
+                />
+                <Show when=move || newer_cursor.get().is_some()>
+                    <div class="flex justify-center py-1 text-xs text-slate-600 dark:text-slate-400">
+                        <button type="button" data-testid="load-newer" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_newer()>
+                            "Load newer messages"
+                        </button>
+                    </div>
+                </Show>
+            </div>
+            <Show when=move || new_below.get()>
+                <button
+                    type="button"
+                    data-testid="new-messages"
+                    class="absolute bottom-2 left-1/2 flex -translate-x-1/2 items-center gap-1 rounded-full bg-indigo-600 px-3 py-1 text-sm text-white shadow-lg"
+                    on:click=show_newest
+                >
+                    <Svg icon=Icon::ArrowDown class="size-4"/>
+                    "New messages"
+                </button>
+            </Show>
+        </div>
+    }
+    .into_any()
+}

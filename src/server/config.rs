@@ -18,6 +18,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/frontdesk.db")]
     pub database_url: String,
 
+    /// PostgreSQL connections this process keeps open (all opened at start, so a burst of
+    /// customers does not wait for new ones). SQLite uses one writer and eight readers.
+    #[arg(long, env = "FRONTDESK_DB_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_connections: u32,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "FRONTDESK_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,

@@ -41,8 +41,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects, creating the SQLite file and its folder when missing.
-    pub async fn connect(url: &str) -> AppResult<Db> {
+    /// Connects, creating the SQLite file and its folder when missing. `connections` sizes the
+    /// PostgreSQL pool, opened in full at once.
+    pub async fn connect(url: &str, connections: u32) -> AppResult<Db> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
             let url = prepare_sqlite_url(url)?;
@@ -68,8 +69,12 @@ impl Db {
             let read = pool(8).await?;
             Ok(Db { read, write, backend: Backend::Sqlite, writes: Arc::default() })
         } else {
-            let pool =
-                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(connections)
+                .min_connections(connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
             Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, writes: Arc::default() })
         }
     }

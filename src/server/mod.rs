@@ -58,8 +58,9 @@ pub async fn build_state(config: Config) -> Result<AppState, String> {
     config.validate()?;
     let contexts = llm::Contexts::load(config.contexts_file.as_deref())?;
     let assistant = llm::from_config(&config)?;
-    let db =
-        Db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {}", describe(&e)))?;
+    let db = Db::connect(&config.database_url, config.db_connections)
+        .await
+        .map_err(|e| format!("cannot open the database: {}", describe(&e)))?;
     db.migrate().await.map_err(|e| describe(&e))?;
     let notifier = notify::Notifier::from_config(&config)?;
     let service =

@@ -252,8 +252,10 @@ impl ChatService {
     pub async fn delete_chat(&self, caller: Caller, chat_id: i64) -> AppResult<()> {
         self.owned_chat(caller, chat_id).await?;
         self.cancel_replies_of(chat_id);
-        let _lock = self.hub.lock(chat_id).await;
-        store::delete_chat(&self.db, chat_id, Actor::Visitor(caller.user_id)).await
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.delete_chat().await?;
+        tx.audit(Actor::Visitor(caller.user_id), "chat.deleted", String::new()).await?;
+        tx.commit().await
     }
 
     /// Events of one of the caller's chats after `after`; with no `after`, a joining client gets

@@ -6,7 +6,6 @@ use sqlx::AnyConnection;
 use crate::{
     model::{Chat, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role, Usage},
     server::{
-        audit::{self, Action, Actor},
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
         events::ChatTx,
@@ -351,20 +350,16 @@ pub async fn insert_chat(
     Ok(chat_id)
 }
 
-/// Deletes a chat with everything in it, and records who did (in the same transaction).
-pub async fn delete_chat(db: &Db, chat_id: i64, actor: Actor) -> AppResult<()> {
-    let mut tx = db.write.begin().await?;
-    sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(&mut *tx).await?;
-    let action = Action { name: "chat.deleted", chat_id: Some(chat_id), detail: String::new() };
-    audit::record(&mut tx, actor, &action).await?;
-    tx.commit().await?;
-    db.count_write();
-    Ok(())
-}
-
 // ----- the writes of a change -----------------------------------------------------------------
 
 impl ChatTx<'_> {
+    /// Deletes the chat with everything in it (its messages, versions and events go with it).
+    pub async fn delete_chat(&mut self) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(self.conn()).await?;
+        Ok(())
+    }
+
     /// The chat as it stands inside this transaction.
     pub async fn chat_row(&mut self) -> AppResult<ChatRow> {
         let chat_id = self.chat_id();

@@ -262,7 +262,7 @@ mod tests {
     use crate::model::{Deleted, Event};
 
     async fn db_with_a_chat(name: &str) -> (Db, i64) {
-        let db = Db::connect(&format!("sqlite:file:{name}?mode=memory&cache=shared")).await.unwrap();
+        let db = Db::connect(&format!("sqlite:file:{name}?mode=memory&cache=shared"), 2).await.unwrap();
         db.migrate().await.unwrap();
         let mut tx = db.write.begin().await.unwrap();
         let (owner,): (i64,) = sqlx::query_as(

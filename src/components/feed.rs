@@ -41,6 +41,13 @@ impl Pages {
     }
 }
 
+/// Which end of the window a page goes in at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Toward {
+    Older,
+    Newer,
+}
+
 /// One conversation's rendered messages and where the reader is in it.
 #[derive(Clone, Copy)]
 pub struct Feed {
@@ -163,81 +170,74 @@ where
         });
     };
 
-    let load_older = move || {
-        let Some(before) = next_cursor.get_untracked() else { return };
+    // Pages in the next page toward one end; the message at that end stays where it is on screen,
+    // and past WINDOW messages the other end is dropped (and paged back in when the reader returns).
+    let load = move |toward: Toward| {
+        let cursor = match toward {
+            Toward::Older => next_cursor,
+            Toward::Newer => newer_cursor,
+        };
+        let Some(from) = cursor.get_untracked() else { return };
         if loading.get_untracked() {
             return;
         }
         loading.set(true);
         leptos::task::spawn_local(async move {
-            match feed.pages.fetch(Some(before), None).await {
-                Ok(page) => {
-                    let anchor = messages.with_untracked(|m| m.first().map(|m| m.id));
-                    let anchor_at = anchor.and_then(offset_of);
-                    let mut dropped_newest = None;
-                    messages.update(|list| {
-                        let mut older = page.messages;
-                        older.retain(|m| list.binary_search_by_key(&m.id, |x| x.id).is_err());
-                        older.append(list);
-                        if older.len() > WINDOW {
-                            older.truncate(WINDOW);
-                            dropped_newest = older.last().map(|m| m.id);
-                        }
-                        *list = older;
-                    });
-                    next_cursor.set(page.next_cursor);
-                    if let Some(last) = dropped_newest {
-                        newer_cursor.set(Some(last));
-                    }
-                    match (anchor, anchor_at) {
-                        (Some(id), Some(at)) => restore(id, at),
-                        _ => loading.set(false),
+            let fetched = match toward {
+                Toward::Older => feed.pages.fetch(Some(from), None).await,
+                Toward::Newer => feed.pages.fetch(None, Some(from)).await,
+            };
+            let page = match fetched {
+                Ok(page) => page,
+                Err(e) => {
+                    let which = if toward == Toward::Older { "Older" } else { "Newer" };
+                    feed.notice.set(Some(format!("{which} messages could not be loaded: {}", e.message)));
+                    loading.set(false);
+                    return;
+                }
+            };
+            let anchor = messages.with_untracked(|m| match toward {
+                Toward::Older => m.first().map(|m| m.id),
+                Toward::Newer => m.last().map(|m| m.id),
+            });
+            let anchor_at = anchor.and_then(offset_of);
+            let mut dropped = None;
+            messages.update(|list| {
+                for message in page.messages {
+                    if let Err(at) = list.binary_search_by_key(&message.id, |m| m.id) {
+                        list.insert(at, message);
                     }
                 }
-                Err(e) => {
-                    feed.notice.set(Some(format!("Older messages could not be loaded: {}", e.message)));
-                    loading.set(false);
+                if list.len() > WINDOW {
+                    match toward {
+                        Toward::Older => {
+                            list.truncate(WINDOW);
+                            dropped = list.last().map(|m| m.id);
+                        }
+                        Toward::Newer => {
+                            list.drain(..list.len() - WINDOW);
+                            dropped = list.first().map(|m| m.id);
+                        }
+                    }
+                }
+            });
+            match toward {
+                Toward::Older => {
+                    next_cursor.set(page.next_cursor);
+                    if dropped.is_some() {
+                        newer_cursor.set(dropped);
+                    }
+                }
+                Toward::Newer => {
+                    newer_cursor.set(page.newer_cursor);
+                    if dropped.is_some() {
+                        next_cursor.set(dropped);
+                    }
                 }
             }
-        });
-    };
-
-    let load_newer = move || {
-        let Some(after) = newer_cursor.get_untracked() else { return };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        leptos::task::spawn_local(async move {
-            match feed.pages.fetch(None, Some(after)).await {
-                Ok(page) => {
-                    let anchor = messages.with_untracked(|m| m.last().map(|m| m.id));
-                    let anchor_at = anchor.and_then(offset_of);
-                    let mut dropped_oldest = None;
-                    messages.update(|list| {
-                        for message in page.messages {
-                            if let Err(at) = list.binary_search_by_key(&message.id, |m| m.id) {
-                                list.insert(at, message);
-                            }
-                        }
-                        if list.len() > WINDOW {
-                            list.drain(..list.len() - WINDOW);
-                            dropped_oldest = list.first().map(|m| m.id);
-                        }
-                    });
-                    newer_cursor.set(page.newer_cursor);
-                    if let Some(first) = dropped_oldest {
-                        next_cursor.set(Some(first));
-                    }
-                    match (anchor, anchor_at) {
-                        (Some(id), Some(at)) => restore(id, at),
-                        _ => loading.set(false),
-                    }
-                }
-                Err(e) => {
-                    feed.notice.set(Some(format!("Newer messages could not be loaded: {}", e.message)));
-                    loading.set(false);
-                }
+            match (anchor, anchor_at) {
+                (Some(id), Some(at)) => restore(id, at),
+                _ => loading.set(false),
             }
         });
     };
@@ -251,9 +251,9 @@ where
             new_below.set(false);
         }
         if el.scroll_top() < PAGE_AHEAD_PX {
-            load_older();
+            load(Toward::Older);
         } else if below < PAGE_AHEAD_PX && !at_live_end {
-            load_newer();
+            load(Toward::Newer);
         }
     };
     let show_newest = move |_| {
@@ -288,7 +288,7 @@ where
                                 .into_any()
                         } else if next_cursor.get().is_some() {
                             view! {
-                                <button type="button" data-testid="load-older" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_older()>
+                                <button type="button" data-testid="load-older" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load(Toward::Older)>
                                     "Load older messages"
                                 </button>
                             }
@@ -305,7 +305,7 @@ where
                 />
                 <Show when=move || newer_cursor.get().is_some()>
                     <div class="flex justify-center py-1 text-xs text-slate-600 dark:text-slate-400">
-                        <button type="button" data-testid="load-newer" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load_newer()>
+                        <button type="button" data-testid="load-newer" class="rounded px-2 py-0.5 hover:underline" on:click=move |_| load(Toward::Newer)>
                             "Load newer messages"
                         </button>
                     </div>

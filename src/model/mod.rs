@@ -256,8 +256,14 @@ pub struct Email(String);
 impl Email {
     pub const INVALID: &'static str = "give an email address like name@example.com";
 
+    /// The form addresses are stored and compared in (trimmed, lower case): what `parse` checks
+    /// and what a sign-in looks up (which takes any text and answers the same for a bad one).
+    pub fn normalized(text: &str) -> String {
+        text.trim().to_lowercase()
+    }
+
     pub fn parse(text: &str) -> Result<Email, String> {
-        let email = text.trim().to_lowercase();
+        let email = Email::normalized(text);
         let well_formed = email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'))
             && email.split_once('@').is_some_and(|(local, domain)| {

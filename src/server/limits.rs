@@ -16,6 +16,7 @@ use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
 use super::error::{AppError, AppResult};
+use crate::model::Email;
 
 /// The network a request comes from: the peer address, or with `trust_proxy` the last
 /// `X-Forwarded-For` entry (what the load balancer saw). IPv6 addresses count per /64, the block
@@ -133,7 +134,7 @@ impl SignInThrottle {
                 return Err(refuse(wait_until_allowed(not_until)));
             }
         }
-        if let Err(not_until) = self.per_account.check_key(&email.trim().to_lowercase()) {
+        if let Err(not_until) = self.per_account.check_key(&Email::normalized(email)) {
             return Err(refuse(wait_until_allowed(not_until)));
         }
         if self.per_network.len() > 100_000 {

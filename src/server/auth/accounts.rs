@@ -99,7 +99,7 @@ impl ChatService {
         }
         let password = password.map(str::to_string).filter(|p| !p.is_empty()).unwrap_or_else(generate_password);
         self.create_staff(email, "Admin", StaffRole::Admin, &password).await?;
-        Ok(Some((email.trim().to_lowercase(), password)))
+        Ok(Some((Email::normalized(email), password)))
     }
 
     /// Checks a staff member's email and password; the same answer for an unknown email and a
@@ -107,7 +107,7 @@ impl ChatService {
     pub async fn check_password(&self, email: &str, password: &str) -> AppResult<i64> {
         let row: Option<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE kind = 'staff' AND email = $1")
-                .bind(email.trim().to_lowercase())
+                .bind(Email::normalized(email))
                 .fetch_optional(&self.db.read)
                 .await?;
         let (id, hash) = match row {

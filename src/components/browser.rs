@@ -21,10 +21,6 @@ mod imp {
     use wasm_bindgen::{closure::Closure, JsCast};
 
     use crate::components::live::Link;
-    use crate::{
-        components::ChatState,
-        model::{Event, LiveSignal, Role, ServerFrame},
-    };
 
     pub fn mark_hydrated() {
         if let Some(body) = document().body() {
@@ -241,28 +237,6 @@ mod imp {
         outbox
     }
 
-    pub fn follow(chat_id: i64, after: i64, state: ChatState) -> Outbox {
-        follow_socket(
-            format!("/api/v1/chats/{chat_id}/ws"),
-            Some(after),
-            state.link,
-            |_| {},
-            move |value| {
-                let event = match serde_json::from_value::<ServerFrame>(value) {
-                    Ok(ServerFrame::Event(event)) => event,
-                    Ok(ServerFrame::Signal(LiveSignal::Typing(typing))) => return state.typing.show(typing),
-                    Ok(ServerFrame::Error(_)) | Err(_) => return,
-                };
-                match &event.event {
-                    Event::ChatUpdated(chat) => return state.chat.set(chat.clone()),
-                    Event::MessageCreated(message) if message.role == Role::Agent => state.typing.clear(),
-                    _ => {}
-                }
-                state.feed.apply(&event);
-            },
-        )
-    }
-
     pub fn client_id() -> String {
         let part = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         format!("{:x}-{:013x}{:013x}", js_sys::Date::now() as u64, part(), part())
@@ -371,7 +345,6 @@ mod imp {
     use leptos::prelude::RwSignal;
 
     use crate::components::live::Link;
-    use crate::components::ChatState;
 
     #[derive(Clone, Default)]
     pub struct Outbox {
@@ -385,9 +358,6 @@ mod imp {
     pub fn mark_hydrated() {}
     pub fn client_id() -> String {
         String::new()
-    }
-    pub fn follow(_: i64, _: i64, _: ChatState) -> Outbox {
-        Outbox::default()
     }
     pub fn follow_socket(
         _: String,
@@ -558,5 +528,5 @@ where
     }
 }
 
+pub(crate) use imp::follow_socket;
 pub use imp::Outbox;
-pub(crate) use imp::{follow, follow_socket};

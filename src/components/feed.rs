@@ -11,8 +11,11 @@ use crate::{
     components::{
         browser,
         icons::{Icon, Svg},
+        live::{self, Link, Outbox, TypingIndicator},
     },
-    model::{Chat, ChatEvent, ErrorDetail, Event, Message, MessagePage, PENDING_ID_BASE},
+    model::{
+        Chat, ChatEvent, ErrorDetail, Event, LiveSignal, Message, MessagePage, Role, ServerFrame, PENDING_ID_BASE,
+    },
     staff_api::inquiry_messages,
 };
 
@@ -84,7 +87,7 @@ impl Feed {
 
     /// Whether an event about message `id` falls outside the rendered window (and must wait
     /// until the reader pages there).
-    pub fn outside_window(&self, id: i64) -> bool {
+    fn outside_window(&self, id: i64) -> bool {
         let (first, last) = self.messages.with_untracked(|list| {
             (list.first().map(|m| m.id), list.iter().rev().find(|m| m.id < PENDING_ID_BASE).map(|m| m.id))
         });
@@ -103,6 +106,39 @@ impl Feed {
             return;
         }
         self.messages.update(|list| event.apply_to(list));
+    }
+
+    /// Follows the conversation's live events on the socket at `path` from `after`: messages go
+    /// into the feed, the chat's own changes to `on_chat`, typing signals to `typing` (cleared
+    /// when a message from `typist`, the side typing, arrives).
+    pub fn follow(
+        self,
+        path: String,
+        after: i64,
+        link: RwSignal<Link>,
+        typing: TypingIndicator,
+        typist: Role,
+        on_chat: impl Fn(Chat) + 'static,
+    ) -> Outbox {
+        live::follow_socket(
+            path,
+            Some(after),
+            link,
+            |_| {},
+            move |frame| {
+                let event = match serde_json::from_value::<ServerFrame>(frame) {
+                    Ok(ServerFrame::Event(event)) => event,
+                    Ok(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
+                    Ok(ServerFrame::Error(_)) | Err(_) => return,
+                };
+                match event.event {
+                    Event::ChatUpdated(chat) => return on_chat(chat),
+                    Event::MessageCreated(ref message) if message.role == typist => typing.clear(),
+                    _ => {}
+                }
+                self.apply(&event);
+            },
+        )
     }
 
     /// Shows the newest page again (after the reader paged back far enough to drop it).

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::{browser, ChatState};
+use super::browser;
 
 /// The state of a live connection, as the reader sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +18,6 @@ pub enum Link {
 }
 
 pub use browser::Outbox;
-
-/// Follows a chat's events from `after` over a WebSocket that reconnects and resumes.
-pub fn follow(chat_id: i64, after: i64, state: ChatState) -> Outbox {
-    browser::follow(chat_id, after, state)
-}
 
 /// Follows a WebSocket feed at `path`. With `after`, frames carry `seq`: the feed resumes after the
 /// last one seen and never delivers one twice. Reconnects after 0.5 s doubling to 10 s (with jitter,

@@ -105,7 +105,10 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     Effect::new(move |_| {
         let chat_id = chat_id.get();
         if chat_id != DRAFT_CHAT_ID {
-            let outbox = live::follow(chat_id, state.live_after.get_value(), state);
+            let path = format!("/api/v1/chats/{chat_id}/ws");
+            let on_chat = move |chat| state.chat.set(chat);
+            let outbox =
+                state.feed.follow(path, state.live_after.get_value(), state.link, state.typing, Role::Agent, on_chat);
             state.outbox.set_value(outbox);
         }
     });

@@ -14,9 +14,7 @@ use crate::{
         live::{self, Link},
     },
     markdown::to_safe_html,
-    model::{
-        ChatStatus, Event, Inquiry, InquiryPatch, LiveSignal, Message, MessageStatus, Priority, Role, ServerFrame,
-    },
+    model::{ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
     staff_api::{get_inquiry, inquiry_messages, staff_mark_read, staff_reply, update_inquiry},
 };
 
@@ -70,26 +68,9 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let typing = live::TypingIndicator::new();
     let outbox = StoredValue::new(live::Outbox::default());
     Effect::new(move |_| {
-        let socket = live::follow_socket(
-            format!("/api/v1/admin/inquiries/{id}/ws"),
-            Some(last_seq),
-            link,
-            |_| {},
-            move |frame| {
-                let event = match serde_json::from_value::<ServerFrame>(frame) {
-                    Ok(ServerFrame::Event(event)) => event,
-                    Ok(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
-                    Ok(ServerFrame::Error(_)) | Err(_) => return,
-                };
-                match &event.event {
-                    Event::ChatUpdated(updated) => return inquiry.update(|i| i.chat = updated.clone()),
-                    Event::MessageCreated(message) if message.role == Role::User => typing.clear(),
-                    _ => {}
-                }
-                feed.apply(&event);
-            },
-        );
-        outbox.set_value(socket);
+        let path = format!("/api/v1/admin/inquiries/{id}/ws");
+        let on_chat = move |updated| inquiry.update(|i| i.chat = updated);
+        outbox.set_value(feed.follow(path, last_seq, link, typing, Role::User, on_chat));
     });
     // What staff see, staff have read (when the tab is showing).
     let page_visible = browser::page_visible();

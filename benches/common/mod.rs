@@ -108,7 +108,8 @@ impl Server {
             .env("FRONTDESK_TOKENS_PER_VISITOR_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_NETWORK_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_DAY", "1000000000000")
-            .env("RUST_LOG", "warn")
+            // BENCH_SERVER_LOG (a RUST_LOG filter) shows the server's own logs, to profile a run.
+            .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null());
         for (name, value) in env {
             command.env(name, value);

@@ -39,6 +39,7 @@ on_both_databases!(
     a_failed_reply_can_be_retried_and_its_old_text_is_kept,
     asking_for_a_person_pauses_the_assistant_and_marks_the_chat_pending,
     a_send_repeated_with_the_same_client_id_creates_one_message,
+    sends_at_once_from_many_visitors_all_succeed_on_a_small_connection_pool,
 );
 
 async fn a_new_chat_opens_with_the_greeting_of_its_context(backend: Backend) {
@@ -804,4 +805,38 @@ async fn replies_written_at_once_are_capped_per_visitor_and_overall(backend: Bac
     assert_eq!(status, 200);
     let (status, body) = app.post(&format!("/api/v1/chats/{second}/messages"), json!({"content": "two"})).await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// A send holds a connection for its transaction; it must not wait for a second one (with every
+/// connection held by a send waiting the same way, none would ever come).
+async fn sends_at_once_from_many_visitors_all_succeed_on_a_small_connection_pool(backend: Backend) {
+    let app =
+        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.db_connections = 2), ..Options::default() })
+            .await;
+    let sends = (0..12).map(|i| {
+        let (client, base) = (app.another_visitor(), app.base.clone());
+        async move {
+            let chat: serde_json::Value = client
+                .post(format!("{base}/api/v1/chats"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let chat = chat["id"].as_i64().unwrap();
+            let response = client
+                .post(format!("{base}/api/v1/chats/{chat}/messages?wait=true"))
+                .json(&json!({"content": format!("question {i}")}))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    });
+    for (status, body) in futures::future::join_all(sends).await {
+        assert_eq!(status, 201, "{body}");
+        assert!(body.contains(r#""status":"complete""#), "the reply was written: {body}");
+    }
 }

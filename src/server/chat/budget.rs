@@ -33,6 +33,13 @@ pub struct Allowances {
     pub tokens_per_day: i64,
 }
 
+/// Tokens a caller, their network and everyone used today, as read at `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct UsedToday {
+    now: i64,
+    tokens: [i64; 3],
+}
+
 pub struct Budgets {
     allowances: Allowances,
     per_visitor: DefaultKeyedRateLimiter<i64>,
@@ -81,11 +88,11 @@ impl Budgets {
     }
 
     /// Spends one call to the model for `caller`, or refuses with 429 (and a `Retry-After`) when
-    /// a day's tokens or a minute's calls are used up. Tokens are checked first, so a refusal for
-    /// the day spends no call.
-    pub async fn spend_call(&self, db: &Db, caller: Caller) -> AppResult<()> {
-        let now = crate::server::db::now_ms();
-        let [visitor, network, all] = self.used_today(db, caller, now).await?;
+    /// a day's tokens (as read by [`Budgets::used_today`], which can run beside the caller's other
+    /// reads) or a minute's calls are used up. Tokens are checked first, so a refusal for the day
+    /// spends no call.
+    pub fn spend_call(&self, used: UsedToday, caller: Caller) -> AppResult<()> {
+        let UsedToday { now, tokens: [visitor, network, all] } = used;
         let a = self.allowances;
         let tomorrow = until_tomorrow(now);
         if all >= a.tokens_per_day {
@@ -128,7 +135,8 @@ impl Budgets {
     }
 
     /// Tokens used today by the caller, their network, and everyone.
-    async fn used_today(&self, db: &Db, caller: Caller, now: i64) -> AppResult<[i64; 3]> {
+    pub async fn used_today(&self, db: &Db, caller: Caller) -> AppResult<UsedToday> {
+        let now = crate::server::db::now_ms();
         let visitor = visitor_scope(caller.user_id);
         let network = network_scope(caller.network);
         let rows: Vec<(String, i64)> =
@@ -140,7 +148,7 @@ impl Budgets {
                 .fetch_all(&db.read)
                 .await?;
         let used = |scope: Option<&str>| rows.iter().find(|(s, _)| Some(s.as_str()) == scope).map_or(0, |(_, t)| *t);
-        Ok([used(Some(&visitor)), used(network.as_deref()), used(Some(ALL))])
+        Ok(UsedToday { now, tokens: [used(Some(&visitor)), used(network.as_deref()), used(Some(ALL))] })
     }
 
     /// The last `days` days of everyone's usage, newest first (days without a call left out).

@@ -87,7 +87,9 @@ impl ChatService {
         if let Some(client_id) = outgoing.client_id {
             check_client_id(client_id)?;
         }
-        let row = self.owned_chat(caller, chat_id).await?;
+        // The two reads are independent: side by side, one round trip.
+        let (row, used) = tokio::join!(self.owned_chat(caller, chat_id), self.budgets.used_today(&self.db, caller));
+        let row = row?;
         let context = outgoing.context.map(|id| self.context(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(client_id) = outgoing.client_id {
@@ -98,7 +100,7 @@ impl ChatService {
         if row.ai_enabled() {
             self.room_for_reply(caller, Some(chat_id))?;
         }
-        self.budgets.spend_call(&self.db, caller).await?;
+        self.budgets.spend_call(used?, caller)?;
         let replaced = tx.streaming_replies().await?;
         for reply in replaced.iter().filter(|r| r.unanswered) {
             tx.delete_message(reply.id).await?;
@@ -108,13 +110,17 @@ impl ChatService {
             self.switch_context(&mut tx, &context.id).await?;
             chat_changed = true;
         }
-        let message =
-            tx.insert_message(NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)).await?;
+        let mut news = vec![NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)];
+        if row.ai_enabled() {
+            news.push(NewMessage::reply());
+        }
+        let mut inserted = tx.insert_messages(&news).await?.into_iter();
+        let message = inserted.next().ok_or_else(|| AppError::Internal("the message was not inserted".into()))?;
+        let reply = inserted.next();
         if row.title == NEW_CHAT_TITLE {
             tx.set_title(&title_from(outgoing.content)).await?;
             chat_changed = true;
         }
-        let reply = if row.ai_enabled() { Some(tx.insert_message(NewMessage::reply()).await?) } else { None };
         if chat_changed {
             tx.chat_updated().await?;
         }
@@ -140,15 +146,20 @@ impl ChatService {
         content: &str,
     ) -> AppResult<Exchange> {
         check_content(content, self.limits.message_max_chars)?;
-        let chat = self.owned_chat(caller, chat_id).await?;
-        let original = store::message(&self.db, chat_id, message_id).await?;
+        // Independent reads side by side; their errors in this order.
+        let (chat, original, used) = tokio::join!(
+            self.owned_chat(caller, chat_id),
+            store::message(&self.db, chat_id, message_id),
+            self.budgets.used_today(&self.db, caller),
+        );
+        let (chat, original) = (chat?, original?);
         if original.role != Role::User {
             return Err(AppError::Invalid("only your own messages can be edited".into()));
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
             self.room_for_reply(caller, None)?;
-            self.budgets.spend_call(&self.db, caller).await?;
+            self.budgets.spend_call(used?, caller)?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -178,8 +189,13 @@ impl ChatService {
     /// Writes an assistant reply again (after a failure, a stop, or to get another answer); the
     /// old text is kept as a version.
     pub async fn retry_reply(self: &Arc<Self>, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
-        let chat = self.owned_chat(caller, chat_id).await?;
-        let message = store::message(&self.db, chat_id, message_id).await?;
+        // Independent reads side by side; their errors in this order.
+        let (chat, message, used) = tokio::join!(
+            self.owned_chat(caller, chat_id),
+            store::message(&self.db, chat_id, message_id),
+            self.budgets.used_today(&self.db, caller),
+        );
+        let (chat, message) = (chat?, message?);
         if message.role != Role::Assistant {
             return Err(AppError::Invalid("only the assistant's replies can be retried".into()));
         }
@@ -187,7 +203,7 @@ impl ChatService {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
         self.room_for_reply(caller, None)?;
-        self.budgets.spend_call(&self.db, caller).await?;
+        self.budgets.spend_call(used?, caller)?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
         tx.touch();

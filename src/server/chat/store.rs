@@ -4,7 +4,7 @@
 use sqlx::AnyConnection;
 
 use crate::{
-    model::{Chat, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role, Usage},
+    model::{Chat, ChatEvent, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role, Usage},
     server::{
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
@@ -297,15 +297,18 @@ pub async fn prompt_inputs(
     chat_id: i64,
     reply_id: i64,
 ) -> AppResult<(String, Option<i64>, Vec<(String, String, String)>)> {
-    let (context, product_id): (String, Option<i64>) =
-        sqlx::query_as("SELECT context, product_id FROM chats WHERE id = $1").bind(chat_id).fetch_one(&db.read).await?;
-    let rows = sqlx::query_as(
-        "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT 200",
-    )
-    .bind(chat_id)
-    .bind(reply_id)
-    .fetch_all(&db.read)
-    .await?;
+    // Side by side: one round trip.
+    let ((context, product_id), rows) = tokio::try_join!(
+        sqlx::query_as::<_, (String, Option<i64>)>("SELECT context, product_id FROM chats WHERE id = $1")
+            .bind(chat_id)
+            .fetch_one(&db.read),
+        sqlx::query_as(
+            "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT 200",
+        )
+        .bind(chat_id)
+        .bind(reply_id)
+        .fetch_all(&db.read),
+    )?;
     Ok((context, product_id, rows))
 }
 
@@ -371,27 +374,58 @@ impl ChatTx<'_> {
 
     /// Adds a message and records `message.created`; the chat's activity time moves.
     pub async fn insert_message(&mut self, new: NewMessage<'_>) -> AppResult<Message> {
+        let mut inserted = self.insert_messages(&[new]).await?;
+        inserted.pop().ok_or_else(|| AppError::Internal("the message was not inserted".into()))
+    }
+
+    /// Inserts messages in this order, each with its `message.created` event, in three
+    /// statements whatever their number (the counter, the rows, the events).
+    pub async fn insert_messages(&mut self, news: &[NewMessage<'_>]) -> AppResult<Vec<Message>> {
+        if news.is_empty() {
+            return Ok(Vec::new());
+        }
         self.touch();
-        let seq = self.next_seq().await?;
-        let chat_id = self.chat_id();
-        let row: MessageRow = sqlx::query_as(&format!(
+        let first_seq = self.next_seqs(news.len() as i64).await?;
+        // Every row shares its chat ($1) and time ($2).
+        let rows = (0..news.len())
+            .map(|i| {
+                let p = |k: usize| 6 * i + 2 + k;
+                format!(
+                    "($1, ${a}, (SELECT display_name FROM users WHERE id = ${a} AND kind = 'staff'), ${}, ${}, ${}, ${}, $2, ${})",
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    a = p(1),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id) \
-             VALUES ($1, $2, (SELECT display_name FROM users WHERE id = $2 AND kind = 'staff'), $3, $4, $5, $6, $7, $8) \
-             RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(chat_id)
-        .bind(new.author_id)
-        .bind(new.role.as_str())
-        .bind(new.content)
-        .bind(new.status.as_str())
-        .bind(seq)
-        .bind(now_ms())
-        .bind(new.client_id)
-        .fetch_one(self.conn())
-        .await?;
-        let message = row.into_message()?;
-        self.store(seq, Event::MessageCreated(message.clone())).await?;
-        Ok(message)
+             VALUES {rows} RETURNING {MESSAGE_COLUMNS}"
+        );
+        let mut query = sqlx::query_as::<_, MessageRow>(&sql).bind(self.chat_id()).bind(now_ms());
+        for (i, new) in news.iter().enumerate() {
+            query = query
+                .bind(new.author_id)
+                .bind(new.role.as_str())
+                .bind(new.content)
+                .bind(new.status.as_str())
+                .bind(first_seq + i as i64)
+                .bind(new.client_id);
+        }
+        let mut rows = query.fetch_all(self.conn()).await?;
+        // Ids grow in the order the rows were written.
+        rows.sort_by_key(|row| row.id);
+        let messages = rows.into_iter().map(MessageRow::into_message).collect::<AppResult<Vec<_>>>()?;
+        let events = (first_seq..)
+            .zip(&messages)
+            .map(|(seq, message)| ChatEvent { seq, event: Event::MessageCreated(message.clone()) })
+            .collect();
+        self.store_all(events).await?;
+        Ok(messages)
     }
 
     /// The customer message a client sent with `client_id` before, and the reply after it.

@@ -13,7 +13,7 @@ use crate::{
     model::{ChatEvent, Event},
     server::{
         db::{now_ms, Db},
-        error::AppResult,
+        error::{AppError, AppResult},
     },
 };
 
@@ -82,17 +82,28 @@ impl<'h> ChatTx<'h> {
 
     /// Assigns the chat's next sequence number (with the activity time, when marked).
     pub async fn next_seq(&mut self) -> AppResult<i64> {
+        self.next_seqs(1).await
+    }
+
+    /// Assigns the chat's next `count` sequence numbers in one statement; the first of them.
+    pub async fn next_seqs(&mut self, count: i64) -> AppResult<i64> {
         let activity = std::mem::take(&mut self.activity);
         let chat_id = self.chat_id();
-        next_seq(&mut self.tx, chat_id, activity).await
+        Ok(next_seqs(&mut self.tx, chat_id, count, activity).await? - count + 1)
     }
 
     /// Stores an event under a sequence number from [`ChatTx::next_seq`] (for an event whose
     /// data must show its own sequence number, such as `chat.updated`).
     pub async fn store(&mut self, seq: i64, event: Event) -> AppResult<()> {
+        self.store_all(vec![ChatEvent { seq, event }]).await
+    }
+
+    /// Stores events under sequence numbers from [`ChatTx::next_seqs`], in one statement.
+    pub async fn store_all(&mut self, events: Vec<ChatEvent>) -> AppResult<()> {
         let chat_id = self.chat_id();
-        store_event(&mut self.tx, chat_id, seq, &event).await?;
-        self.pending.push(ChatEvent { seq, event });
+        let rows: Vec<(i64, i64, &Event)> = events.iter().map(|e| (chat_id, e.seq, &e.event)).collect();
+        store_events(&mut self.tx, &rows).await?;
+        self.pending.extend(events);
         Ok(())
     }
 
@@ -120,34 +131,44 @@ impl<'h> ChatTx<'h> {
     }
 }
 
-async fn next_seq(conn: &mut AnyConnection, chat_id: i64, activity: bool) -> AppResult<i64> {
+/// Moves the chat's counter on by `count` (and its activity time, when marked); the new last.
+async fn next_seqs(conn: &mut AnyConnection, chat_id: i64, count: i64, activity: bool) -> AppResult<i64> {
     let (seq,): (i64,) = if activity {
         sqlx::query_as(
-            "UPDATE chats SET last_seq = last_seq + 1, updated_at = $2, last_activity_at = $2 WHERE id = $1 \
+            "UPDATE chats SET last_seq = last_seq + $2, updated_at = $3, last_activity_at = $3 WHERE id = $1 \
              RETURNING last_seq",
         )
         .bind(chat_id)
+        .bind(count)
         .bind(now_ms())
         .fetch_one(conn)
         .await?
     } else {
-        sqlx::query_as("UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+        sqlx::query_as("UPDATE chats SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
             .bind(chat_id)
+            .bind(count)
             .fetch_one(conn)
             .await?
     };
     Ok(seq)
 }
 
-async fn store_event(conn: &mut AnyConnection, chat_id: i64, seq: i64, event: &Event) -> AppResult<()> {
-    sqlx::query("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(chat_id)
-        .bind(seq)
-        .bind(event.kind().as_str())
-        .bind(event.data_json())
-        .bind(now_ms())
-        .execute(conn)
-        .await?;
+/// Stores events, `(chat_id, seq, event)`, as one multi-row insert.
+async fn store_events(conn: &mut AnyConnection, events: &[(i64, i64, &Event)]) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    // Every row shares its time ($1).
+    let rows = (0..events.len())
+        .map(|i| format!("(${}, ${}, ${}, ${}, $1)", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let insert = format!("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES {rows}");
+    let mut query = sqlx::query(&insert).bind(now_ms());
+    for (chat_id, seq, event) in events {
+        query = query.bind(*chat_id).bind(*seq).bind(event.kind().as_str()).bind(event.data_json());
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
@@ -166,13 +187,7 @@ pub struct BatchTx<'h> {
 
 impl<'h> BatchTx<'h> {
     pub async fn begin(hub: &'h Hub, db: &'h Db, chat_ids: &[i64]) -> AppResult<BatchTx<'h>> {
-        let mut ids = chat_ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut locks = Vec::with_capacity(ids.len());
-        for id in ids {
-            locks.push(hub.lock(id).await);
-        }
+        let locks = lock_all(hub, chat_ids).await;
         let tx = db.write.begin().await?;
         let pending = locks.iter().map(|_| Vec::new()).collect();
         Ok(BatchTx { hub, db, locks, tx, pending })
@@ -180,6 +195,16 @@ impl<'h> BatchTx<'h> {
 
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+
+    /// Publishes an event of the batch after commit.
+    fn record(&mut self, chat_id: i64, event: ChatEvent) -> AppResult<()> {
+        let index = self
+            .locks
+            .binary_search_by_key(&chat_id, ChatLock::chat_id)
+            .map_err(|_| AppError::Internal(format!("chat {chat_id} is not in this batch")))?;
+        self.pending[index].push(event);
+        Ok(())
     }
 
     /// Stores events of the batch's chats, each under its chat's next sequence number, in three
@@ -207,7 +232,7 @@ impl<'h> BatchTx<'h> {
         for (chat_id, n) in &counts {
             query = query.bind(*chat_id).bind(*n);
         }
-        let last: Vec<(i64, i64)> = query.fetch_all(&mut *self.tx).await?;
+        let last: Vec<(i64, i64)> = query.fetch_all(self.conn()).await?;
         // The first sequence number each chat's events take.
         let mut next: Vec<(i64, i64)> = counts
             .iter()
@@ -215,30 +240,19 @@ impl<'h> BatchTx<'h> {
                 let last_seq = last.iter().find(|(id, _)| id == chat_id).map(|(_, seq)| *seq);
                 last_seq
                     .map(|seq| (*chat_id, seq - n + 1))
-                    .ok_or_else(|| crate::server::error::AppError::Internal(format!("chat {chat_id} is gone")))
+                    .ok_or_else(|| AppError::Internal(format!("chat {chat_id} is gone")))
             })
             .collect::<AppResult<_>>()?;
-        let now = now_ms();
-        let rows = (0..events.len())
-            .map(|i| format!("(${}, ${}, ${}, ${}, ${})", 5 * i + 1, 5 * i + 2, 5 * i + 3, 5 * i + 4, 5 * i + 5))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let insert = format!("INSERT INTO chat_events (chat_id, seq, kind, data, created_at) VALUES {rows}");
-        let mut query = sqlx::query(&insert);
         let mut stored = Vec::with_capacity(events.len());
         for (chat_id, event) in events {
             let slot = next.iter_mut().find(|(id, _)| *id == chat_id).expect("counted above");
-            let seq = slot.1;
+            stored.push((chat_id, ChatEvent { seq: slot.1, event }));
             slot.1 += 1;
-            query = query.bind(chat_id).bind(seq).bind(event.kind().as_str()).bind(event.data_json()).bind(now);
-            stored.push((chat_id, ChatEvent { seq, event }));
         }
-        query.execute(&mut *self.tx).await?;
+        let rows: Vec<(i64, i64, &Event)> = stored.iter().map(|(chat_id, e)| (*chat_id, e.seq, &e.event)).collect();
+        store_events(self.conn(), &rows).await?;
         for (chat_id, event) in stored {
-            let index = self.locks.binary_search_by_key(&chat_id, ChatLock::chat_id).map_err(|_| {
-                crate::server::error::AppError::Internal(format!("chat {chat_id} is not in this batch"))
-            })?;
-            self.pending[index].push(event);
+            self.record(chat_id, event)?;
         }
         Ok(())
     }
@@ -252,6 +266,18 @@ impl<'h> BatchTx<'h> {
         }
         Ok(())
     }
+}
+
+/// Every chat's lock, in id order (each once).
+async fn lock_all(hub: &Hub, chat_ids: &[i64]) -> Vec<ChatLock> {
+    let mut ids = chat_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut locks = Vec::with_capacity(ids.len());
+    for id in ids {
+        locks.push(hub.lock(id).await);
+    }
+    locks
 }
 
 #[cfg(test)]

@@ -45,15 +45,16 @@ test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is runni
 	pg_url=$$(scripts/ensure-postgres.sh)
 	TEST_POSTGRES_URL="$$pg_url" cargo test $(SSR_FEATURES)
 
-e2e: tools test-deps ## Playwright tests against the release build (Playwright starts the server), after its download sizes are checked
-	cargo leptos build --release
+e2e: tools test-deps ## Playwright tests: the release site (download sizes checked first) on the debug server build (Playwright starts it)
+	cargo leptos build --release --frontend-only
+	cargo build $(SSR_FEATURES) --bin frontdesk
 	node scripts/precompress.mjs target/site/pkg
 	node scripts/check-sizes.mjs target/site
 	npx tsc -p end2end/tsconfig.json --noEmit
 	cd end2end
 	npx playwright test
 
-fuzz: ## schemathesis over every endpoint of the OpenAPI spec against the release server (run after e2e builds it)
+fuzz: ## schemathesis over every endpoint of the OpenAPI spec against the server (run after e2e builds it)
 	scripts/fuzz.sh
 
 test: tools test-deps lint test-rust e2e fuzz ## Everything CI runs, in order
@@ -69,7 +70,7 @@ bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scroll
 	cargo leptos build --release
 	node scripts/precompress.mjs target/site/pkg
 	cd end2end
-	npx playwright test --config playwright.bench.config.ts
+	FRONTDESK_BIN=../target/release/frontdesk npx playwright test --config playwright.bench.config.ts
 
 clean-data: ## Delete the local database directory ./data
 	rm -rf data

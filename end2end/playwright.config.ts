@@ -1,8 +1,9 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
+import { SERVER_BIN } from './server';
 
-// The tests run against the release build (`cargo leptos build --release`, see `make e2e`).
-// Playwright starts that binary itself on port 3100 with a fresh SQLite database and the
+// The tests run against the release site served by the server binary of ./server.ts (see
+// `make e2e`). Playwright starts that binary itself on port 3100 with a fresh SQLite database and the
 // offline assistant, slowed down so a reply is still streaming when a test reloads the page.
 const PORT = 3100;
 const baseURL = `http://127.0.0.1:${PORT}`;
@@ -23,7 +24,7 @@ const ONE_NETWORK_ENV = [
   'FRONTDESK_TOKENS_PER_DAY=1000000000000',
 ];
 
-/** The release binary on `port` with a fresh SQLite database in a temporary directory. */
+/** The server binary on `port` with a fresh SQLite database in a temporary directory. */
 function app({ port, env }: { port: number; env: string[] }): string {
   return [
     'dir=$(mktemp -d "${TMPDIR:-/tmp}/frontdesk-e2e.XXXXXX")',
@@ -31,7 +32,7 @@ function app({ port, env }: { port: number; env: string[] }): string {
     `FRONTDESK_ADDR=127.0.0.1:${port}`,
     'LEPTOS_SITE_ROOT=../target/site',
     ...env,
-    'exec ../target/release/frontdesk',
+    `exec ${SERVER_BIN}`,
   ].join(' ');
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every operation of the OpenAPI spec with schemathesis (from PyPI, in a venv under
-# ~/.cache/frontdesk) against the release server (target/release/frontdesk, as `make e2e` builds
-# it) on a fresh SQLite database with the offline assistant, signed in as an admin so the staff
-# endpoints are reached too. Fails on any 5xx, undocumented status, wrong content type or a body
+# ~/.cache/frontdesk) against the server ($FRONTDESK_BIN, by default target/debug/frontdesk as
+# `make e2e` builds it) on a fresh SQLite database with the offline assistant, signed in as an
+# admin so the staff endpoints are reached too. Fails on any 5xx, undocumented status, wrong content type or a body
 # that breaks its schema. Left out: signing out (it would end the fuzzing session) and the SSE
 # stream (it never ends; tests/api covers it).
 set -euo pipefail
@@ -20,7 +20,7 @@ DATABASE_URL="sqlite://$dir/fuzz.db" FRONTDESK_ADDR="127.0.0.1:$port" LEPTOS_SIT
   OPENAI_API_KEY= FRONTDESK_OFFLINE_WORD_DELAY_MS=0 FRONTDESK_SENDS_PER_MINUTE=100000 \
   FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE=1000000 FRONTDESK_SENDS_PER_MINUTE_TOTAL=10000000 \
   FRONTDESK_ADMIN_EMAIL=admin@fuzz.test FRONTDESK_ADMIN_PASSWORD=fuzz-admin-password \
-  target/release/frontdesk >"$dir/server.log" 2>&1 &
+  "${FRONTDESK_BIN:-target/debug/frontdesk}" >"$dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Locator, type Page } from '@playwright/test';
+import { SERVER_BIN } from '../server';
 
 /** The first admin of the apps under test (FRONTDESK_ADMIN_* in playwright.config.ts). */
 export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password', name: 'Admin' };
@@ -67,7 +68,7 @@ export class OwnServer {
   }
 
   async start(): Promise<void> {
-    this.process = spawn('../target/release/frontdesk', [], {
+    this.process = spawn(SERVER_BIN, [], {
       env: {
         ...process.env,
         DATABASE_URL: `sqlite://${this.dir}/restart.db`,

@@ -47,7 +47,8 @@ test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is runni
 
 e2e: tools test-deps ## Playwright tests: the release site (download sizes checked first) on the debug server build (Playwright starts it)
 	cargo leptos build --release --frontend-only
-	cargo build $(SSR_FEATURES) --bin frontdesk
+	# The server binary as the Rust tests build it (same features, so no second build of its dependencies).
+	cargo test $(SSR_FEATURES) --no-run
 	node scripts/precompress.mjs target/site/pkg
 	node scripts/check-sizes.mjs target/site
 	npx tsc -p end2end/tsconfig.json --noEmit

@@ -35,6 +35,12 @@ pub struct Db {
     pub read: AnyPool,
     /// Writes and transactions (one connection on SQLite).
     pub write: AnyPool,
+    /// The token deltas of streaming replies ([`crate::server::events::BatchTx`]). On PostgreSQL
+    /// a connection of its own whose commits do not wait for the WAL flush
+    /// (`synchronous_commit = off`): a crash of the database itself may lose the last fraction of
+    /// a second of a reply's text while it streams, never a message or a finished reply (their
+    /// commits flush everything before them). On SQLite the write pool.
+    pub deltas: AnyPool,
     pub backend: Backend,
     /// Committed changes to chats (for benchmarks and tests of write amplification).
     writes: Arc<AtomicU64>,
@@ -67,7 +73,7 @@ impl Db {
             };
             let write = pool(1).await?;
             let read = pool(8).await?;
-            Ok(Db { read, write, backend: Backend::Sqlite, writes: Arc::default() })
+            Ok(Db { read, deltas: write.clone(), write, backend: Backend::Sqlite, writes: Arc::default() })
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(connections)
@@ -75,7 +81,27 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, writes: Arc::default() })
+            // One writer task uses it (the streaming engine's group commit): one connection. A
+            // batch's statements differ by its size (one to a few hundred rows): a cache large
+            // enough for every size saves re-preparing them (a round trip each).
+            let deltas_url = if url.contains("statement-cache-capacity") {
+                url.to_string()
+            } else {
+                format!("{url}{}statement-cache-capacity=1024", if url.contains('?') { '&' } else { '?' })
+            };
+            let deltas = AnyPoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("SET synchronous_commit = off").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&deltas_url)
+                .await?;
+            Ok(Db { read: pool.clone(), write: pool, deltas, backend: Backend::Postgres, writes: Arc::default() })
         }
     }
 

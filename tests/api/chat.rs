@@ -40,6 +40,7 @@ on_both_databases!(
     asking_for_a_person_pauses_the_assistant_and_marks_the_chat_pending,
     a_send_repeated_with_the_same_client_id_creates_one_message,
     sends_at_once_from_many_visitors_all_succeed_on_a_small_connection_pool,
+    only_the_token_deltas_of_a_streaming_reply_skip_the_wait_for_the_database_flush,
 );
 
 async fn a_new_chat_opens_with_the_greeting_of_its_context(backend: Backend) {
@@ -838,5 +839,34 @@ async fn sends_at_once_from_many_visitors_all_succeed_on_a_small_connection_pool
     for (status, body) in futures::future::join_all(sends).await {
         assert_eq!(status, 201, "{body}");
         assert!(body.contains(r#""status":"complete""#), "the reply was written: {body}");
+    }
+}
+
+/// On PostgreSQL the streaming engine's delta batches commit without waiting for the WAL flush;
+/// every other write still waits (a message is durable when its POST answers). The reply itself
+/// is whole once it completes: its last commit flushes the deltas before it.
+async fn only_the_token_deltas_of_a_streaming_reply_skip_the_wait_for_the_database_flush(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.fake().push(Script::words("Deltas go in batches and the reply is whole at the end."));
+    let chat = app.new_chat().await;
+    let (_, reply) = app.send_and_wait(chat, "How are deltas saved?").await;
+    assert_eq!(reply.content, "Deltas go in batches and the reply is whole at the end.");
+    let db = &app.state.service.db;
+    match backend {
+        Backend::Postgres => {
+            async fn synchronous_commit(pool: &sqlx::AnyPool) -> String {
+                let (value,): (String,) =
+                    sqlx::query_as("SELECT current_setting('synchronous_commit')").fetch_one(pool).await.unwrap();
+                value
+            }
+            assert_eq!(synchronous_commit(&db.deltas).await, "off");
+            assert_eq!(synchronous_commit(&db.write).await, "on");
+        }
+        Backend::Sqlite => {
+            // One writer connection: the deltas share it (a second would meet "database is locked").
+            let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&db.deltas).await.unwrap();
+            assert_eq!(mode, "wal");
+            assert_eq!(db.deltas.options().get_max_connections(), 1);
+        }
     }
 }

@@ -175,7 +175,7 @@ async fn store_events(conn: &mut AnyConnection, events: &[(i64, i64, &Event)]) -
 /// Small changes to several chats in one transaction (group commit: the streaming engine writes
 /// the token deltas of every running reply this way). The same rule as [`ChatTx`]: every chat's
 /// lock is taken — in id order — before the transaction begins, and events are published per
-/// chat, in order, after commit.
+/// chat, in order, after commit. It runs on [`Db::deltas`].
 pub struct BatchTx<'h> {
     hub: &'h Hub,
     db: &'h Db,
@@ -188,7 +188,7 @@ pub struct BatchTx<'h> {
 impl<'h> BatchTx<'h> {
     pub async fn begin(hub: &'h Hub, db: &'h Db, chat_ids: &[i64]) -> AppResult<BatchTx<'h>> {
         let locks = lock_all(hub, chat_ids).await;
-        let tx = db.write.begin().await?;
+        let tx = db.deltas.begin().await?;
         let pending = locks.iter().map(|_| Vec::new()).collect();
         Ok(BatchTx { hub, db, locks, tx, pending })
     }

@@ -3,6 +3,7 @@
 //! feed (`panel`). Adapters check the role; the rules live here.
 
 pub mod panel;
+mod store;
 
 use super::{
     audit::Actor,

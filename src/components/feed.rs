@@ -133,6 +133,8 @@ impl Feed {
                 };
                 match event.event {
                     Event::ChatUpdated(chat) => return on_chat(chat),
+                    // The last event of a deleted chat: the socket closes for good after it.
+                    Event::ChatDeleted(_) => return self.notice.set(Some("This conversation was deleted.".into())),
                     Event::MessageCreated(ref message) if message.role == typist => typing.clear(),
                     _ => {}
                 }

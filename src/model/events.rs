@@ -40,6 +40,10 @@ pub enum Event {
     /// The chat itself changed (title, context, status, read marks…).
     #[serde(rename = "chat.updated")]
     ChatUpdated(Chat),
+    /// The chat was deleted with everything in it: the last event of its stream, sent live and
+    /// not stored (its event log went with it).
+    #[serde(rename = "chat.deleted")]
+    ChatDeleted(ChatDeleted),
 }
 
 string_enum!(
@@ -51,6 +55,7 @@ string_enum!(
         MessageUpdated => "message.updated",
         MessageDeleted => "message.deleted",
         ChatUpdated => "chat.updated",
+        ChatDeleted => "chat.deleted",
     }
 );
 
@@ -63,6 +68,7 @@ impl Event {
             Event::MessageUpdated(_) => EventKind::MessageUpdated,
             Event::MessageDeleted(_) => EventKind::MessageDeleted,
             Event::ChatUpdated(_) => EventKind::ChatUpdated,
+            Event::ChatDeleted(_) => EventKind::ChatDeleted,
         }
     }
 
@@ -75,6 +81,7 @@ impl Event {
             Event::MessageDelta(d) => serde_json::to_string(d),
             Event::MessageDeleted(d) => serde_json::to_string(d),
             Event::ChatUpdated(c) => serde_json::to_string(c),
+            Event::ChatDeleted(d) => serde_json::to_string(d),
         };
         data.unwrap_or_default()
     }
@@ -88,6 +95,7 @@ impl Event {
             EventKind::MessageUpdated => Event::MessageUpdated(serde_json::from_str(data)?),
             EventKind::MessageDeleted => Event::MessageDeleted(serde_json::from_str(data)?),
             EventKind::ChatUpdated => Event::ChatUpdated(serde_json::from_str(data)?),
+            EventKind::ChatDeleted => Event::ChatDeleted(serde_json::from_str(data)?),
         })
     }
 
@@ -114,6 +122,13 @@ impl Event {
 pub struct Delta {
     pub message_id: i64,
     pub text: String,
+}
+
+/// `data` of a `chat.deleted` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ChatDeleted {
+    pub chat_id: i64,
 }
 
 /// `data` of a `typing` frame on the WebSockets: someone on the other side is typing (or
@@ -155,7 +170,7 @@ impl ChatEvent {
                 }
             }
             Event::MessageDeleted(deleted) => messages.retain(|m| m.id != deleted.message_id),
-            Event::ChatUpdated(_) => {}
+            Event::ChatUpdated(_) | Event::ChatDeleted(_) => {}
         }
     }
 }

@@ -18,6 +18,7 @@ on_both_databases!(
     a_customer_email_is_saved_on_the_chat_and_a_bad_one_is_refused,
     staff_websockets_close_with_4001_for_nobody_4003_for_a_visitor_and_4004_for_no_inquiry,
     a_websocket_from_another_site_is_refused_at_the_handshake,
+    deleting_a_chat_tells_its_followers_and_the_panels_and_ends_its_streams,
     the_panel_feed_carries_every_conversations_changes_but_not_token_deltas,
     a_staff_feed_resumes_after_a_server_restart_missing_nothing_and_repeating_nothing,
     asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staff_member,
@@ -725,4 +726,41 @@ async fn many_open_staff_screens_cost_one_delivery_write_per_customer_message(ba
     let writes = app.state.service.db.write_count() - writes_before;
     // Per message: the message itself and its delivery mark; plus the priority change.
     assert_eq!(writes, (2 * MESSAGES + 1) as u64, "{PANELS} open panels, {MESSAGES} messages");
+}
+
+/// `chat.deleted` goes out live (it cannot be stored: the chat's log goes with it): the
+/// customer's SSE stream and the staff conversation socket get it and then end (the socket with
+/// 4004, so it does not reconnect), and the panel feed drops the conversation.
+async fn deleting_a_chat_tells_its_followers_and_the_panels_and_ends_its_streams(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    app.send_and_wait(chat, "Please forget this conversation").await;
+    let (mut customer_ws, mut agent, staff) = both_sides_following(&app, chat).await;
+    let last = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let mut sse = app.events(chat, Some(last)).await;
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
+
+    let (status, body) = app.delete(&format!("/api/v1/chats/{chat}")).await;
+    assert_eq!(status, 204, "{body}");
+
+    let within = std::time::Duration::from_secs(20);
+    let deleted =
+        tokio::time::timeout(within, sse.next()).await.expect("in time").expect("the SSE stream carries chat.deleted");
+    assert_eq!((deleted.seq, deleted.kind), (last + 1, EventKind::ChatDeleted));
+    assert_eq!(deleted.data, json!({"chat_id": chat}));
+    assert!(
+        tokio::time::timeout(within, sse.next()).await.expect("in time").is_none(),
+        "the SSE stream ends after chat.deleted"
+    );
+    for socket in [&mut customer_ws, &mut agent] {
+        let frame = next_frame(socket).await.expect("chat.deleted arrives before the close");
+        assert_eq!((frame["seq"].as_i64(), frame["type"].as_str()), (Some(last + 1), Some("chat.deleted")));
+        assert_eq!(next_frame(socket).await, Err(4004));
+    }
+    let frame = next_frame(&mut panel).await.expect("the panel hears of it");
+    assert_eq!((frame["chat_id"].as_i64(), frame["type"].as_str()), (Some(chat), Some("chat.deleted")));
+    assert!(frame.get("inquiry").is_none_or(Value::is_null), "no summary for a deleted chat: {frame}");
+    // Gone for good: its stream and its inquiry answer 404.
+    let (status, _) = app.get(&format!("/api/v1/chats/{chat}")).await;
+    assert_eq!(status, 404);
 }

@@ -289,6 +289,7 @@ fn LinkBadge(link: RwSignal<Link>) -> impl IntoView {
         Link::Connecting => "Connecting…",
         Link::Live => "Live",
         Link::Reconnecting => "Reconnecting…",
+        Link::Refused(4004) => "Deleted",
         Link::Refused(_) => "Signed out",
     };
     let class = move || match link.get() {

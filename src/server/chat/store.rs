@@ -357,8 +357,10 @@ pub async fn insert_chat(
 // ----- the writes of a change -----------------------------------------------------------------
 
 impl ChatTx<'_> {
-    /// Deletes the chat with everything in it (its messages, versions and events go with it).
+    /// Deletes the chat with everything in it (its messages, versions and events go with it);
+    /// its followers and the staff panels hear `chat.deleted`.
     pub async fn delete_chat(&mut self) -> AppResult<()> {
+        self.announce_deletion().await?;
         let chat_id = self.chat_id();
         sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(self.conn()).await?;
         Ok(())

@@ -204,7 +204,8 @@ impl Hub {
             .map_or(0, |c| c.tx.receiver_count())
     }
 
-    /// Every event of a chat after `after`, then live ones, without gaps or repeats.
+    /// Every event of a chat after `after`, then live ones, without gaps or repeats; it ends
+    /// after `chat.deleted`.
     pub fn subscribe(&self, db: Db, chat_id: i64, after: i64) -> BoxStream<'static, AppResult<ChatEvent>> {
         let channel = self.channel(chat_id);
         // Subscribe before reading the backlog so nothing committed in between is missed.
@@ -216,17 +217,31 @@ impl Hub {
             rx: broadcast::Receiver<Arc<ChatEvent>>,
             queue: VecDeque<ChatEvent>,
             backlog_read: bool,
+            /// `chat.deleted` went out: the stream ends.
+            ended: bool,
             _channel: Arc<Channel>,
         }
-        let state =
-            State { db, chat_id, last: after, rx, queue: VecDeque::new(), backlog_read: false, _channel: channel };
+        let state = State {
+            db,
+            chat_id,
+            last: after,
+            rx,
+            queue: VecDeque::new(),
+            backlog_read: false,
+            ended: false,
+            _channel: channel,
+        };
         futures::stream::unfold(state, |mut s| async move {
             loop {
+                if s.ended {
+                    return None;
+                }
                 if let Some(event) = s.queue.pop_front() {
                     if event.seq <= s.last {
                         continue;
                     }
                     s.last = event.seq;
+                    s.ended = event.event.kind() == EventKind::ChatDeleted;
                     return Some((Ok(event), s));
                 }
                 if !s.backlog_read {

@@ -10,7 +10,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::hub::{Channel, Hub};
 use crate::{
-    model::{ChatEvent, Event},
+    model::{ChatDeleted, ChatEvent, Event},
     server::{
         db::{now_ms, Db},
         error::{AppError, AppResult},
@@ -104,6 +104,15 @@ impl<'h> ChatTx<'h> {
         let rows: Vec<(i64, i64, &Event)> = events.iter().map(|e| (chat_id, e.seq, &e.event)).collect();
         store_events(&mut self.tx, &rows).await?;
         self.pending.extend(events);
+        Ok(())
+    }
+
+    /// Publishes `chat.deleted` under the chat's next sequence number after commit, without
+    /// storing it: the chat's event log is deleted with it.
+    pub async fn announce_deletion(&mut self) -> AppResult<()> {
+        let seq = self.next_seq().await?;
+        let chat_id = self.chat_id();
+        self.pending.push(ChatEvent { seq, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
         Ok(())
     }
 

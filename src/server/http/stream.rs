@@ -23,7 +23,7 @@ use utoipa::IntoParams;
 
 use super::extract::{Path, Query};
 use crate::{
-    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
+    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, EventKind, LiveSignal, ServerFrame, Typing},
     server::{
         auth::{origin_allowed, Session, Staff},
         chat::{Caller, ChatService},
@@ -289,6 +289,7 @@ async fn run_socket(
     tokio::pin!(ended);
     let mut last_resume: Option<Instant> = None;
     let mut last_typing: Option<(bool, Instant)> = None;
+    let mut deleted = false;
     loop {
         tokio::select! {
             _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
@@ -297,6 +298,7 @@ async fn run_socket(
                     if send(&mut socket, &event).await.is_err() {
                         return;
                     }
+                    deleted = event.event.kind() == EventKind::ChatDeleted;
                     if follower.is_staff() {
                         delivered_to_staff(&service, chat_id, &event).await;
                     }
@@ -305,6 +307,8 @@ async fn run_socket(
                     tracing::warn!(?error, "a WebSocket event stream failed");
                     return close(socket, 1011, "try again").await;
                 }
+                // After `chat.deleted` the chat is gone for good: no point reconnecting.
+                None if deleted => return close(socket, CLOSE_NOT_FOUND, "the chat was deleted").await,
                 None => return close(socket, 1001, "going away").await,
             },
             // The other side's typing indicator (never one's own).

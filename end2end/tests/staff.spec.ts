@@ -162,6 +162,30 @@ test('a conversation opened directly (a link, a bookmark, a reload) shows every 
   await close();
 });
 
+test('a conversation its customer deletes leaves the list live, and its open view says so', async ({ browser }) => {
+  const { customer, staff, close } = await twoPeople(browser);
+  await staff.signIn();
+  await customer.open('/');
+  const question = `Please forget me (${Date.now()})`;
+  await customer.send(question);
+  const chatId = await customer.chatId();
+  const row = staff.inquiry(chatId);
+  await expect(row).toHaveCount(1);
+  await row.click();
+  await expect(staff.byRole('user').last()).toContainText(question);
+  await expect(staff.conversation.getByTestId('panel-link')).toHaveAttribute('data-state', 'live');
+
+  // The customer deletes the conversation over the API (the same session as their window).
+  const origin = new URL(customer.page.url()).origin;
+  const response = await customer.page.request.delete(`/api/v1/chats/${chatId}`, { headers: { origin } });
+  expect(response.status()).toBe(204);
+
+  await expect(row).toHaveCount(0);
+  await expect(staff.conversation.getByTestId('conversation-error')).toHaveText('This conversation was deleted.');
+  await expect(staff.conversation.getByTestId('panel-link')).toHaveText('Deleted');
+  await close();
+});
+
 test('staff page back through a long conversation with what is on screen held in place, and a new message while reading shows a pill', async ({
   browser,
 }) => {

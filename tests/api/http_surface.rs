@@ -192,3 +192,66 @@ fn help_lists_every_setting() {
         assert!(help.contains(var), "--help mentions {var}");
     }
 }
+
+/// The server as it runs (its own process, its own logs): every request gets an id — the
+/// caller's `X-Request-Id`, or a new UUID — returned as a header and named on the request's
+/// access-log line (info: method, path, status, latency).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_log_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .env("DATABASE_URL", format!("sqlite://{}/log.db", dir.path().display()))
+        .env("FRONTDESK_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("FRONTDESK_LOG_FORMAT", "json")
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    crate::support::wait_until_ready(&client, &base).await;
+
+    let mine = client.get(format!("{base}/api/v1/chats")).header("x-request-id", "req-from-the-caller-42");
+    let response = mine.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "req-from-the-caller-42");
+    let fresh = client.get(format!("{base}/api/v1/chats/424242")).send().await.unwrap();
+    assert_eq!(fresh.status(), 404);
+    let id = fresh.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a new UUID: {id}");
+
+    // The access-log lines of both, each inside its request's span.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut wanted = vec![("req-from-the-caller-42", "/api/v1/chats", 200), (id.as_str(), "/api/v1/chats/424242", 404)];
+    while !wanted.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| panic!("no access-log line for {wanted:?}"));
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if entry["fields"]["message"] != "served" {
+            continue;
+        }
+        assert_eq!(entry["level"], "INFO", "{line}");
+        let span = &entry["span"];
+        wanted.retain(|(id, path, status)| {
+            !(span["id"] == *id
+                && span["path"] == *path
+                && span["method"] == "GET"
+                && entry["fields"]["status"] == *status)
+        });
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -6,6 +6,8 @@ pub mod headers;
 pub mod rest;
 pub mod stream;
 
+use std::time::Duration;
+
 use axum::{
     extract::State,
     middleware::from_fn_with_state,
@@ -15,7 +17,12 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::{compression::CompressionLayer, services::ServeDir, trace::TraceLayer};
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
+    trace::TraceLayer,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -183,5 +190,21 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state_for_headers, headers::security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(log_response))
+        // Outermost: every request has an id (the caller's `X-Request-Id`, or a new UUID) before
+        // anything logs; it goes back as a header.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of a request: its id and what it asks for, so every log line of the request names
+/// them. The query string is left out: it can carry what does not belong in logs.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+}
+
+/// The access-log line of a request, at info, inside its span.
+fn log_response(response: &axum::http::Response<axum::body::Body>, latency: Duration, _: &tracing::Span) {
+    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "served");
 }

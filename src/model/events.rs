@@ -107,6 +107,11 @@ impl Event {
         }
     }
 
+    /// The chat's last event (`chat.deleted`): its streams end after it.
+    pub fn ends_the_stream(&self) -> bool {
+        matches!(self, Event::ChatDeleted(_))
+    }
+
     /// A customer message was added: what staff screens acknowledge as delivered.
     pub fn new_customer_message(&self) -> Option<&Message> {
         match self {

@@ -55,10 +55,8 @@ impl Db {
             let url = prepare_sqlite_url(url)?;
             let options = AnyConnectOptions::from_str(&url)?;
             let pool = |max: u32| {
-                AnyPoolOptions::new()
-                    .max_connections(max)
+                pool_options(max)
                     .min_connections(1)
-                    .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
@@ -75,12 +73,7 @@ impl Db {
             let read = pool(8).await?;
             Ok(Db { read, deltas: write.clone(), write, backend: Backend::Sqlite, writes: Arc::default() })
         } else {
-            let pool = AnyPoolOptions::new()
-                .max_connections(connections)
-                .min_connections(connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool = pool_options(connections).min_connections(connections).connect(url).await?;
             // One writer task uses it (the streaming engine's group commit): one connection. A
             // batch's statements differ by its size (one to a few hundred rows): a cache large
             // enough for every size saves re-preparing them (a round trip each).
@@ -89,10 +82,8 @@ impl Db {
             } else {
                 format!("{url}{}statement-cache-capacity=1024", if url.contains('?') { '&' } else { '?' })
             };
-            let deltas = AnyPoolOptions::new()
-                .max_connections(1)
+            let deltas = pool_options(1)
                 .min_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute("SET synchronous_commit = off").await?;
@@ -128,6 +119,11 @@ impl Db {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
+}
+
+/// A pool of at most `max` connections; waiting for one fails after 10 s.
+fn pool_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(10))
 }
 
 /// `sqlite://data/x.db` → `sqlite://data/x.db?mode=rwc`, creating `data/`.

@@ -5,7 +5,10 @@
 use sqlx::AnyConnection;
 
 use crate::{
-    model::{Chat, ChatEvent, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role, Usage},
+    model::{
+        Chat, ChatDeleted, ChatEvent, ChatStatus, Deleted, Event, Message, MessagePage, MessageStatus, Priority, Role,
+        Usage,
+    },
     server::{
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
@@ -360,9 +363,12 @@ impl ChatTx<'_> {
     /// Deletes the chat with everything in it (its messages, versions and events go with it);
     /// its followers and the staff panels hear `chat.deleted`.
     pub async fn delete_chat(&mut self) -> AppResult<()> {
-        self.announce_deletion().await?;
         let chat_id = self.chat_id();
-        sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat_id).execute(self.conn()).await?;
+        let (last_seq,): (i64,) = sqlx::query_as("DELETE FROM chats WHERE id = $1 RETURNING last_seq")
+            .bind(chat_id)
+            .fetch_one(self.conn())
+            .await?;
+        self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
         Ok(())
     }
 

@@ -241,7 +241,7 @@ impl Hub {
                         continue;
                     }
                     s.last = event.seq;
-                    s.ended = event.event.kind() == EventKind::ChatDeleted;
+                    s.ended = event.event.ends_the_stream();
                     return Some((Ok(event), s));
                 }
                 if !s.backlog_read {

@@ -10,7 +10,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::hub::{Channel, Hub};
 use crate::{
-    model::{ChatDeleted, ChatEvent, Event},
+    model::{ChatEvent, Event},
     server::{
         db::{now_ms, Db},
         error::{AppError, AppResult},
@@ -107,13 +107,10 @@ impl<'h> ChatTx<'h> {
         Ok(())
     }
 
-    /// Publishes `chat.deleted` under the chat's next sequence number after commit, without
-    /// storing it: the chat's event log is deleted with it.
-    pub async fn announce_deletion(&mut self) -> AppResult<()> {
-        let seq = self.next_seq().await?;
-        let chat_id = self.chat_id();
-        self.pending.push(ChatEvent { seq, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
-        Ok(())
+    /// Publishes an event after commit without storing it, under a sequence number the caller
+    /// took (`chat.deleted`: the chat's event log is deleted with it).
+    pub fn announce(&mut self, event: ChatEvent) {
+        self.pending.push(event);
     }
 
     /// Stores an event under the chat's next sequence number.

@@ -23,7 +23,7 @@ use utoipa::IntoParams;
 
 use super::extract::{Path, Query};
 use crate::{
-    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, EventKind, LiveSignal, ServerFrame, Typing},
+    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
     server::{
         auth::{origin_allowed, Session, Staff},
         chat::{Caller, ChatService},
@@ -298,7 +298,7 @@ async fn run_socket(
                     if send(&mut socket, &event).await.is_err() {
                         return;
                     }
-                    deleted = event.event.kind() == EventKind::ChatDeleted;
+                    deleted = event.event.ends_the_stream();
                     if follower.is_staff() {
                         delivered_to_staff(&service, chat_id, &event).await;
                     }

@@ -3,8 +3,8 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 import { SERVER_BIN } from './server';
 
 // The tests run against the release site served by the server binary of ./server.ts (see
-// `make e2e`). Playwright starts that binary itself on port 3100 with a fresh SQLite database and the
-// offline assistant, slowed down so a reply is still streaming when a test reloads the page.
+// `make e2e`). Playwright starts that binary itself on port 3100 with a fresh SQLite database and
+// the offline assistant, slowed down so a reply is still streaming when a test reloads the page.
 const PORT = 3100;
 const baseURL = `http://127.0.0.1:${PORT}`;
 

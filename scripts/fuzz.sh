@@ -2,9 +2,9 @@
 # Fuzzes every operation of the OpenAPI spec with schemathesis (from PyPI, in a venv under
 # ~/.cache/frontdesk) against the server ($FRONTDESK_BIN, by default target/debug/frontdesk as
 # `make e2e` builds it) on a fresh SQLite database with the offline assistant, signed in as an
-# admin so the staff endpoints are reached too. Fails on any 5xx, undocumented status, wrong content type or a body
-# that breaks its schema. Left out: signing out (it would end the fuzzing session) and the SSE
-# stream (it never ends; tests/api covers it).
+# admin so the staff endpoints are reached too. Fails on any 5xx, undocumented status, wrong
+# content type or a body that breaks its schema. Left out: signing out (it would end the fuzzing
+# session) and the SSE stream (it never ends; tests/api covers it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

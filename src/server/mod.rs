@@ -65,7 +65,7 @@ pub async fn build_state(config: Config) -> Result<AppState, String> {
     let notifier = notify::Notifier::from_config(&config)?;
     let service =
         Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)).with_notifier(notifier));
-    service.start().await.map_err(|e| describe(&e))?;
+    service.start(&config.database_url).await.map_err(|e| describe(&e))?;
     tokio::spawn(retention::run(Arc::downgrade(&service), retention::Retention::from_config(&config)));
     let mut leptos_options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
     leptos_options.site_addr = config.addr;
@@ -136,7 +136,9 @@ pub async fn run() -> Result<(), StartError> {
         database = ?state.service.db.backend,
         "Frontdesk is listening on http://{addr}"
     );
+    let service = state.service.clone();
     serve(listener, http::router(state), shutdown_signal()).await?;
+    service.leave().await;
     Ok(())
 }
 

@@ -10,5 +10,6 @@ mod support;
 mod budgets;
 mod chat;
 mod http_surface;
+mod replicas;
 mod security;
 mod staff;

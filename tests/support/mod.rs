@@ -149,11 +149,25 @@ impl TestApp {
     pub async fn restart(self) -> TestApp {
         let TestApp { state, fake, db, client, jar, .. } = self;
         let config = (*state.config).clone();
+        // The old server stops (on PostgreSQL it leaves the replicas' list: its replies are
+        // nobody's now).
+        state.service.leave().await;
         drop(state);
         let mut app = TestApp::serve(config, fake, db).await;
         // The same browser comes back: its cookies outlive the server.
         app.client = client;
         app.jar = jar;
+        app
+    }
+
+    /// Another replica: a second server (its own hub, connections and port) on the same database
+    /// and assistant, for the same visitor.
+    pub async fn replica(&self) -> TestApp {
+        let config = (*self.state.config).clone();
+        let db = TestDb { url: self.db.url.clone(), _dir: None, drop_pg: None };
+        let mut app = TestApp::serve(config, self.fake.clone(), db).await;
+        app.client = self.client.clone();
+        app.jar = self.jar.clone();
         app
     }
 

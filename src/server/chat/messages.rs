@@ -128,7 +128,7 @@ impl ChatService {
         // Their tasks see the removed replies gone (and charge what was written); the others end
         // as stopped.
         for old in replaced {
-            self.replies.cancel(old.id);
+            self.cancel_reply(chat_id, old.id);
         }
         if let Some(reply) = &reply {
             self.spawn_reply(chat_id, caller, reply.id);

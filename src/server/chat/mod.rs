@@ -19,9 +19,9 @@ use self::{
 };
 use super::{
     config::Config,
-    db::Db,
+    db::{Backend, Db},
     error::{AppError, AppResult},
-    events::Hub,
+    events::{cluster, Hub},
     limits::SignInThrottle,
     llm::{Assistant, Context, Contexts},
     notify::Notifier,
@@ -119,6 +119,8 @@ pub struct ChatService {
     notifier: Option<Notifier>,
     /// Sign-in attempts and password hashing, bounded.
     pub sign_ins: SignInThrottle,
+    /// Cancelled when this replica stops ([`ChatService::leave`]).
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 impl ChatService {
@@ -133,6 +135,7 @@ impl ChatService {
             limits,
             replies: Replies::default(),
             notifier: None,
+            stopping: Default::default(),
         }
     }
 
@@ -142,10 +145,21 @@ impl ChatService {
         self
     }
 
-    /// Starts the background work: replies a restart interrupted are marked so, and the staff
-    /// panel's feed runs.
-    pub async fn start(self: &Arc<Self>) -> AppResult<()> {
-        self.recover_interrupted().await?;
+    /// Starts the background work: replies a restart interrupted are marked so, the staff
+    /// panel's feed runs, and on PostgreSQL (`database_url`) the hub joins the other replicas.
+    pub async fn start(self: &Arc<Self>, database_url: &str) -> AppResult<()> {
+        match self.db.backend {
+            Backend::Postgres => {
+                cluster::join(self, database_url)
+                    .await
+                    .map_err(|e| AppError::Internal(format!("cannot listen for other replicas: {e}")))?;
+                self.keep_lease().await?;
+            }
+            Backend::Sqlite => {
+                tracing::info!("SQLite: one process serves this database; use PostgreSQL for several replicas");
+                self.recover_interrupted().await?;
+            }
+        }
         if let Some(queue) = self.hub.take_panel_queue() {
             tokio::spawn(super::staff::panel::run(Arc::downgrade(self), queue));
         }
@@ -178,5 +192,23 @@ impl ChatService {
 
     pub fn notifier(&self) -> Option<&Notifier> {
         self.notifier.as_ref()
+    }
+}
+
+/// What this replica does with what the others tell it.
+impl cluster::Node for ChatService {
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn stop_here(&self, chat: i64, reply: Option<i64>) {
+        match reply {
+            Some(reply) => self.replies.cancel(reply),
+            None => self.replies.cancel_chat(chat),
+        }
     }
 }

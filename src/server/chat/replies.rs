@@ -24,6 +24,15 @@ use crate::{
 };
 
 pub const STOPPED_REASON: &str = "stopped before it finished";
+pub const INTERRUPTED_REASON: &str = "the server restarted while this reply was being written";
+/// How long a stop waits for another replica to end a reply it writes.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+/// How often a replica says it is alive, and how long after it last did its replies are taken
+/// for interrupted (a replica killed mid-reply: its replies end within `LEASE + HEARTBEAT`).
+const HEARTBEAT: Duration = Duration::from_secs(2);
+const LEASE: Duration = Duration::from_secs(6);
+/// Replicas not seen for this long leave the list.
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 struct Running {
     chat_id: i64,
@@ -141,30 +150,135 @@ enum Outcome {
 }
 
 impl ChatService {
-    /// Replies left `streaming` by a crash or restart become `interrupted`, their text kept.
+    /// Replies left `streaming` by a crash or restart become `interrupted`, their text kept
+    /// (SQLite: one process, so every streaming reply at start).
     pub async fn recover_interrupted(&self) -> AppResult<usize> {
         let rows = store::streaming_replies(&self.db).await?;
+        self.interrupt(rows).await
+    }
+
+    async fn interrupt(&self, rows: Vec<(i64, i64)>) -> AppResult<usize> {
         for (id, chat_id) in &rows {
-            let reason = "the server restarted while this reply was being written";
-            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(reason), None, None).await?;
+            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(INTERRUPTED_REASON), None, None)
+                .await?;
         }
         if !rows.is_empty() {
-            tracing::warn!(count = rows.len(), "replies interrupted by a restart were marked interrupted");
+            tracing::warn!(
+                count = rows.len(),
+                "replies whose server stopped while writing them were marked interrupted"
+            );
         }
         Ok(rows.len())
     }
 
-    /// Stops a reply: its task ends it, or (when no task here writes it) it is ended now.
-    pub(crate) async fn stop_running_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
-        if !self.replies.cancel_and_wait(reply_id).await {
-            self.finish_reply(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None, None).await?;
-        }
+    /// Several replicas on PostgreSQL: this one says it is alive every [`HEARTBEAT`], and each
+    /// replica marks interrupted the streaming replies whose writer has not said so for
+    /// [`LEASE`] (it died) or left. Runs until [`ChatService::leave`].
+    pub(super) async fn keep_lease(self: &Arc<Self>) -> AppResult<()> {
+        let replica = self.hub.replica().ok_or_else(|| AppError::Internal("no replica name".into()))?.to_owned();
+        let started = crate::server::db::now_ms();
+        store::replica_alive(&self.db, &replica, started, started).await?;
+        self.interrupt_orphans().await?;
+        let (service, stopping) = (Arc::downgrade(self), self.stopping.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = stopping.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(service) = service.upgrade() else { return };
+                let now = crate::server::db::now_ms();
+                if let Err(error) = store::replica_alive(&service.db, &replica, started, now).await {
+                    tracing::warn!(?error, "could not tell the other replicas this one is alive");
+                }
+                if let Err(error) = service.interrupt_orphans().await {
+                    tracing::warn!(?error, "could not look for replies whose server stopped");
+                }
+            }
+        });
         Ok(())
     }
 
-    /// Stops every reply being written in a chat.
+    async fn interrupt_orphans(&self) -> AppResult<usize> {
+        let now = crate::server::db::now_ms();
+        let rows = store::orphaned_replies(&self.db, now - LEASE.as_millis() as i64).await?;
+        let count = self.interrupt(rows).await?;
+        store::forget_replicas(&self.db, None, now - FORGET_AFTER.as_millis() as i64).await?;
+        Ok(count)
+    }
+
+    /// This replica stops: no more heartbeats, and it leaves the replicas' list so that the others
+    /// take over the replies it was writing at once.
+    pub async fn leave(&self) {
+        self.stopping.cancel();
+        if let Some(replica) = self.hub.replica() {
+            if let Err(error) = store::forget_replicas(&self.db, Some(replica), 0).await {
+                tracing::warn!(?error, "could not leave the replicas' list");
+            }
+        }
+    }
+
+    /// Stops a reply: its task ends it (here or on another replica), or, when no task writes it,
+    /// it is ended now.
+    pub(crate) async fn stop_running_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
+        if self.replies.cancel_and_wait(reply_id).await || self.stopped_elsewhere(chat_id, reply_id).await? {
+            return Ok(());
+        }
+        self.finish_reply(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None, None).await
+    }
+
+    /// Asks the other replicas to stop a reply and waits until one wrote its end; false when
+    /// none did within [`STOP_WAIT`] (no replica writes it) or there are no others.
+    async fn stopped_elsewhere(&self, chat_id: i64, reply_id: i64) -> AppResult<bool> {
+        if !self.hub.clustered() {
+            return Ok(false);
+        }
+        let mut watch = self.hub.watch_chat(chat_id);
+        self.hub.stop_elsewhere(chat_id, Some(reply_id));
+        let ended = async {
+            loop {
+                if store::message(&self.db, chat_id, reply_id).await?.status != MessageStatus::Streaming {
+                    return Ok(true);
+                }
+                // Wait for the reply's end to be broadcast here (or for anything missed).
+                loop {
+                    match watch.rx.recv().await {
+                        Ok(event) if matches!(&event.event, Event::MessageCompleted(m) if m.id == reply_id) => {
+                            return Ok(true)
+                        }
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(false),
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(STOP_WAIT, ended).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::warn!(chat_id, reply_id, "no replica stopped a streaming reply; it is ended here");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Stops one reply being written, here or on another replica, without waiting.
+    pub(crate) fn cancel_reply(&self, chat_id: i64, reply_id: i64) {
+        self.replies.cancel(reply_id);
+        self.hub.stop_elsewhere(chat_id, Some(reply_id));
+    }
+
+    /// Replies this replica is writing now.
+    pub fn replies_running(&self) -> usize {
+        self.replies.running().len()
+    }
+
+    /// Stops every reply being written in a chat, here and on the other replicas.
     pub(crate) fn cancel_replies_of(&self, chat_id: i64) {
         self.replies.cancel_chat(chat_id);
+        self.hub.stop_elsewhere(chat_id, None);
     }
 
     /// Writes a reply in the background; its tokens are charged to `caller` (the visitor whose

@@ -294,6 +294,42 @@ pub async fn streaming_replies(db: &Db) -> AppResult<Vec<(i64, i64)>> {
     Ok(sqlx::query_as("SELECT id, chat_id FROM messages WHERE status = 'streaming'").fetch_all(&db.read).await?)
 }
 
+/// Says that replica `id` is alive now (it joined at `started_at`).
+pub async fn replica_alive(db: &Db, id: &str, started_at: i64, now: i64) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+    )
+    .bind(id)
+    .bind(started_at)
+    .bind(now)
+    .execute(&db.write)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a replica: it left (or was last seen before `seen_before`, for the others' sweep).
+pub async fn forget_replicas(db: &Db, id: Option<&str>, seen_before: i64) -> AppResult<()> {
+    sqlx::query("DELETE FROM replicas WHERE id = $1 OR seen_at < $2")
+        .bind(id)
+        .bind(seen_before)
+        .execute(&db.write)
+        .await?;
+    Ok(())
+}
+
+/// `(id, chat_id)` of streaming replies that no live replica writes: their writer was last seen
+/// before `seen_after`, or left.
+pub async fn orphaned_replies(db: &Db, seen_after: i64) -> AppResult<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, chat_id FROM messages WHERE status = 'streaming' AND NOT EXISTS \
+         (SELECT 1 FROM replicas WHERE replicas.id = messages.writer AND replicas.seen_at >= $1)",
+    )
+    .bind(seen_after)
+    .fetch_all(&db.read)
+    .await?)
+}
+
 /// What a reply's prompt is built from: the chat's context and product, and the messages
 /// before the reply, newest first (enough to fill any budget; the prompt trims).
 pub async fn prompt_inputs(
@@ -395,27 +431,30 @@ impl ChatTx<'_> {
         }
         self.touch();
         let first_seq = self.next_seqs(news.len() as i64).await?;
-        // Every row shares its chat ($1) and time ($2).
+        // A streaming reply names the replica that writes it.
+        let writer = self.replica().map(str::to_owned);
+        // Every row shares its chat ($1), time ($2) and writer ($3, for streaming rows only).
         let rows = (0..news.len())
             .map(|i| {
-                let p = |k: usize| 6 * i + 2 + k;
+                let p = |k: usize| 6 * i + 3 + k;
                 format!(
-                    "($1, ${a}, (SELECT display_name FROM users WHERE id = ${a} AND kind = 'staff'), ${}, ${}, ${}, ${}, $2, ${})",
+                    "($1, ${a}, (SELECT display_name FROM users WHERE id = ${a} AND kind = 'staff'), ${}, ${}, ${s}, ${}, $2, ${}, \
+                     CASE WHEN ${s} = 'streaming' THEN $3 END)",
                     p(2),
                     p(3),
-                    p(4),
                     p(5),
                     p(6),
                     a = p(1),
+                    s = p(4),
                 )
             })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id) \
+            "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id, writer) \
              VALUES {rows} RETURNING {MESSAGE_COLUMNS}"
         );
-        let mut query = sqlx::query_as::<_, MessageRow>(&sql).bind(self.chat_id()).bind(now_ms());
+        let mut query = sqlx::query_as::<_, MessageRow>(&sql).bind(self.chat_id()).bind(now_ms()).bind(writer);
         for (i, new) in news.iter().enumerate() {
             query = query
                 .bind(new.author_id)
@@ -550,10 +589,11 @@ impl ChatTx<'_> {
         self.save_version(reply_id).await?;
         sqlx::query(
             "UPDATE messages SET content = '', status = 'streaming', reason = NULL, prompt_tokens = NULL, \
-             completion_tokens = NULL, edited_at = $1 WHERE id = $2",
+             completion_tokens = NULL, edited_at = $1, writer = $3 WHERE id = $2",
         )
         .bind(now_ms())
         .bind(reply_id)
+        .bind(self.replica().map(str::to_owned))
         .execute(self.conn())
         .await?;
         self.message_event(reply_id, Event::MessageUpdated).await

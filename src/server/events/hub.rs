@@ -3,13 +3,19 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc, Mutex, OnceLock, Weak,
+    },
 };
 
 use futures::{stream::BoxStream, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 
-use super::tx::ChatLock;
+use super::{
+    cluster::{Link, Signal},
+    tx::ChatLock,
+};
 use crate::{
     model::{ChatEvent, Event, EventKind, PanelEvent, Typing},
     server::{db::Db, error::AppResult},
@@ -26,6 +32,9 @@ pub(super) struct Channel {
     /// Held while a change is written and broadcast, so broadcasts leave in sequence order.
     pub(super) write_lock: Arc<tokio::sync::Mutex<()>>,
     tx: broadcast::Sender<Arc<ChatEvent>>,
+    /// The highest sequence number broadcast (so a replica that lost touch with the others knows
+    /// where to catch up from).
+    published: AtomicI64,
     /// Typing indicators: live only, never stored.
     typing: broadcast::Sender<Typing>,
 }
@@ -34,6 +43,12 @@ pub(super) struct Channel {
 pub struct TypingFeed {
     _channel: Arc<Channel>,
     pub rx: broadcast::Receiver<Typing>,
+}
+
+/// A chat's broadcast events from now on (it keeps the chat's channel alive).
+pub struct ChatWatch {
+    _channel: Arc<Channel>,
+    pub rx: broadcast::Receiver<Arc<ChatEvent>>,
 }
 
 /// Committed changes on their way to the staff panels: the panel feed task
@@ -53,6 +68,8 @@ pub struct Hub {
     session_ends: broadcast::Sender<Arc<String>>,
     /// Open live streams (SSE and WebSocket) per user.
     streams: Arc<Mutex<HashMap<i64, usize>>>,
+    /// The other replicas on the same PostgreSQL database (see [`super::cluster`]).
+    cluster: OnceLock<Link>,
 }
 
 /// One open live stream of a user; the count goes down when it is dropped.
@@ -84,6 +101,7 @@ impl Default for Hub {
             delivered: Mutex::default(),
             session_ends: broadcast::channel(64).0,
             streams: Arc::default(),
+            cluster: OnceLock::new(),
         }
     }
 }
@@ -99,7 +117,12 @@ impl Hub {
         }
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         let (typing, _) = broadcast::channel(4);
-        let channel = Arc::new(Channel { write_lock: Arc::new(tokio::sync::Mutex::new(())), tx, typing });
+        let channel = Arc::new(Channel {
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            tx,
+            published: AtomicI64::new(0),
+            typing,
+        });
         channels.insert(chat_id, Arc::downgrade(&channel));
         channel
     }
@@ -109,17 +132,87 @@ impl Hub {
         ChatLock::acquire(self.channel(chat_id), chat_id).await
     }
 
-    /// Broadcasts committed events in order: to the chat's followers, and (but token deltas) to
-    /// the staff panels when any is open.
+    /// Broadcasts committed events in order: to the chat's followers, (but token deltas) to the
+    /// staff panels when any is open, and to the other replicas.
     pub(super) fn publish(&self, lock: &ChatLock, events: Vec<ChatEvent>) {
+        if let Some(link) = self.cluster.get() {
+            link.published(lock.chat_id(), &events);
+        }
+        self.broadcast(lock.chat_id(), Some(lock.channel()), events);
+    }
+
+    fn broadcast(&self, chat_id: i64, channel: Option<&Channel>, events: Vec<ChatEvent>) {
         let panels_open = self.panel.receiver_count() > 0;
         for event in events {
             if panels_open && event.event.kind() != EventKind::MessageDelta {
-                let _ = self.panel_in.send((lock.chat_id(), event.clone()));
+                let _ = self.panel_in.send((chat_id, event.clone()));
             }
-            // No subscribers is fine: the event is stored.
-            let _ = lock.channel().tx.send(Arc::new(event));
+            if let Some(channel) = channel {
+                channel.published.fetch_max(event.seq, Ordering::Relaxed);
+                // No subscribers is fine: the event is stored.
+                let _ = channel.tx.send(Arc::new(event));
+            }
         }
+    }
+
+    /// Broadcasts events another replica committed, to this replica's followers and panels.
+    /// Subscribers drop what they already have and fill gaps, so order and repeats do not matter.
+    pub(super) fn deliver(&self, chat_id: i64, events: Vec<ChatEvent>) {
+        let channel = self.followed(chat_id);
+        self.broadcast(chat_id, channel.as_deref(), events);
+    }
+
+    /// The chat's channel, when someone here follows it.
+    fn followed(&self, chat_id: i64) -> Option<Arc<Channel>> {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        channels.get(&chat_id).and_then(Weak::upgrade).filter(|c| c.tx.receiver_count() > 0)
+    }
+
+    /// True when this replica would show a chat's events up to `seq` that it has not broadcast:
+    /// someone here follows the chat, or a staff panel is open.
+    pub(super) fn wants(&self, chat_id: i64, seq: i64) -> bool {
+        self.panel.receiver_count() > 0
+            || self.followed(chat_id).is_some_and(|c| c.published.load(Ordering::Relaxed) < seq)
+    }
+
+    /// The chats someone here follows, with the last sequence number broadcast for each.
+    pub(super) fn followed_chats(&self) -> Vec<(i64, i64)> {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        channels
+            .iter()
+            .filter_map(|(id, weak)| weak.upgrade().filter(|c| c.tx.receiver_count() > 0).map(|c| (*id, c)))
+            .map(|(id, c)| (id, c.published.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Connects this hub to the other replicas (once).
+    pub(super) fn join_cluster(&self, link: Link) {
+        let _ = self.cluster.set(link);
+    }
+
+    /// True when other replicas may share the database (PostgreSQL).
+    pub fn clustered(&self) -> bool {
+        self.cluster.get().is_some()
+    }
+
+    /// This replica's name among the others, when clustered.
+    pub fn replica(&self) -> Option<&str> {
+        self.cluster.get().map(Link::replica)
+    }
+
+    /// Asks the other replicas to stop the reply (or every reply of a chat) they write.
+    pub fn stop_elsewhere(&self, chat_id: i64, reply_id: Option<i64>) {
+        if let Some(link) = self.cluster.get() {
+            link.send(Signal::Stop { chat: chat_id, reply: reply_id });
+        }
+    }
+
+    /// A chat's events as they are broadcast here from now on, however they arrive (for waiting
+    /// on one; [`Hub::subscribe`] is the gapless stream).
+    pub fn watch_chat(&self, chat_id: i64) -> ChatWatch {
+        let channel = self.channel(chat_id);
+        let rx = channel.tx.subscribe();
+        ChatWatch { _channel: channel, rx }
     }
 
     /// The queue of committed changes for the panel feed task; there is one, taken once.
@@ -158,9 +251,20 @@ impl Hub {
         true
     }
 
-    /// Tells a chat's followers that someone is typing.
+    /// Tells a chat's followers, on every replica, that someone is typing.
     pub fn typing(&self, chat_id: i64, typing: Typing) {
-        let _ = self.channel(chat_id).typing.send(typing);
+        if let Some(link) = self.cluster.get() {
+            link.send(Signal::Typing { chat: chat_id, typing: typing.clone() });
+        }
+        self.typing_here(chat_id, typing);
+    }
+
+    pub(super) fn typing_here(&self, chat_id: i64, typing: Typing) {
+        if let Some(channel) =
+            self.channels.lock().unwrap_or_else(|e| e.into_inner()).get(&chat_id).and_then(Weak::upgrade)
+        {
+            let _ = channel.typing.send(typing);
+        }
     }
 
     /// A slot for one more live stream of `user_id`, unless they already hold `max`.
@@ -179,8 +283,15 @@ impl Hub {
         self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).copied().unwrap_or(0)
     }
 
-    /// Says that the session with this token hash ended (signed out).
+    /// Says, on every replica, that the session with this token hash ended (signed out).
     pub fn session_ended(&self, token_hash: String) {
+        if let Some(link) = self.cluster.get() {
+            link.send(Signal::SessionEnded { token_hash: token_hash.clone() });
+        }
+        self.session_ended_here(token_hash);
+    }
+
+    pub(super) fn session_ended_here(&self, token_hash: String) {
         let _ = self.session_ends.send(Arc::new(token_hash));
     }
 

@@ -3,8 +3,9 @@
 //! missed from the database and follow the broadcast ([`Hub::subscribe`]), so a stream never skips
 //! or repeats a sequence number.
 
+pub mod cluster;
 mod hub;
 mod tx;
 
-pub use hub::{events_after, Hub, PanelQueue, StreamSlot, TypingFeed};
+pub use hub::{events_after, ChatWatch, Hub, PanelQueue, StreamSlot, TypingFeed};
 pub use tx::{BatchTx, ChatLock, ChatTx};

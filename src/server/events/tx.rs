@@ -69,6 +69,11 @@ impl<'h> ChatTx<'h> {
         self.lock.chat_id()
     }
 
+    /// This replica's name, when several may share the database.
+    pub fn replica(&self) -> Option<&'h str> {
+        self.hub.replica()
+    }
+
     /// The transaction's connection, for the queries of the change.
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx

@@ -1,0 +1,279 @@
+//! Several replicas on one PostgreSQL database: what one replica's hub publishes reaches the
+//! others through `LISTEN/NOTIFY`. The stored event log stays the source of truth; a notification
+//! only wakes the other replicas (carrying small events whole, and naming the sequence numbers of
+//! larger ones, which they read from the database). Typing, signed-out sessions and requests to
+//! stop a reply travel the same way. Subscribers already drop repeats and fill gaps from the
+//! database, so a wake-up that arrives late, twice or out of order loses nothing.
+//!
+//! Notifications leave from a connection of their own, after commit, in batches: a change never
+//! waits for them. SQLite has one process and no cluster.
+
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::mpsc;
+
+use super::hub::{events_after, Hub};
+use crate::{
+    model::{ChatEvent, Event, Typing},
+    server::db::Db,
+};
+
+/// The PostgreSQL channel every replica of a database listens on.
+const CHANNEL: &str = "frontdesk_events";
+/// PostgreSQL refuses payloads of 8000 bytes or more.
+const PAYLOAD_MAX: usize = 7_900;
+/// Events of one chat this large or larger are named by their sequence numbers, not carried.
+const INLINE_MAX: usize = 3_000;
+
+/// What one replica tells the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
+pub enum Signal {
+    /// Committed (or announced) events of a chat, whole.
+    Events {
+        chat: i64,
+        events: Vec<ChatEvent>,
+    },
+    /// A chat's stored events `from..=to` were committed: read them.
+    Committed {
+        chat: i64,
+        from: i64,
+        to: i64,
+    },
+    Typing {
+        chat: i64,
+        typing: Typing,
+    },
+    /// A session ended (its token hash): its sockets close.
+    SessionEnded {
+        token_hash: String,
+    },
+    /// Stop the reply being written in a chat (one, or every one when `reply` is none).
+    Stop {
+        chat: i64,
+        reply: Option<i64>,
+    },
+}
+
+/// One notification: the replica it comes from and what it says.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    from: String,
+    signals: Vec<Signal>,
+}
+
+/// A hub's way out to the other replicas.
+pub(super) struct Link {
+    replica: Arc<str>,
+    out: mpsc::UnboundedSender<Signal>,
+}
+
+impl Link {
+    /// Tells the other replicas about events this replica just published.
+    pub(super) fn published(&self, chat: i64, events: &[ChatEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let _ = self.out.send(Signal::Events { chat, events: events.to_vec() });
+    }
+
+    pub(super) fn send(&self, signal: Signal) {
+        let _ = self.out.send(signal);
+    }
+
+    pub(super) fn replica(&self) -> &str {
+        &self.replica
+    }
+}
+
+/// What a replica does with what the others tell it.
+pub trait Node: Send + Sync + 'static {
+    fn hub(&self) -> &Hub;
+    fn db(&self) -> &Db;
+    /// Stops the reply (or every reply of the chat) if this replica writes it.
+    fn stop_here(&self, chat: i64, reply: Option<i64>);
+}
+
+/// Joins `node`'s hub to the other replicas on the PostgreSQL database at `url`: notifications
+/// leave from a connection of their own and arrive on a listening one.
+pub async fn join<N: Node>(node: &Arc<N>, url: &str) -> Result<(), sqlx::Error> {
+    let replica: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    let (out, outgoing) = mpsc::unbounded_channel();
+    node.hub().join_cluster(Link { replica: replica.clone(), out });
+    tokio::spawn(send(pool, replica.clone(), outgoing));
+    tokio::spawn(listen(Arc::downgrade(node), listener, url.to_string(), replica.clone()));
+    tracing::info!(%replica, "live events are shared with every replica on this database (LISTEN/NOTIFY)");
+    Ok(())
+}
+
+/// Sends what the hub publishes, as few notifications as fit.
+async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::UnboundedReceiver<Signal>) {
+    let head = format!(r#"{{"from":{},"signals":["#, serde_json::Value::from(&*replica));
+    while let Some(first) = outgoing.recv().await {
+        let mut pending = vec![first];
+        while let Ok(more) = outgoing.try_recv() {
+            pending.push(more);
+        }
+        let mut payload = head.clone();
+        let mut count = 0;
+        for signal in pending.into_iter().flat_map(fit) {
+            let Ok(json) = serde_json::to_string(&signal) else { continue };
+            if count > 0 && payload.len() + json.len() + 3 > PAYLOAD_MAX {
+                notify(&pool, std::mem::replace(&mut payload, head.clone()) + "]}").await;
+                count = 0;
+            }
+            if count > 0 {
+                payload.push(',');
+            }
+            payload.push_str(&json);
+            count += 1;
+        }
+        if count > 0 {
+            notify(&pool, payload + "]}").await;
+        }
+    }
+}
+
+/// A signal as it travels: events too large to carry are named by their sequence numbers (an
+/// event that is not stored, `chat.deleted`, is always small and always carried).
+fn fit(signal: Signal) -> Vec<Signal> {
+    let Signal::Events { chat, events } = signal else { return vec![signal] };
+    let size: usize = events.iter().map(|e| e.event.data_json().len() + 40).sum();
+    if size < INLINE_MAX {
+        return vec![Signal::Events { chat, events }];
+    }
+    let (stored, unstored): (Vec<_>, Vec<_>) =
+        events.into_iter().partition(|e| !matches!(e.event, Event::ChatDeleted(_)));
+    let mut signals = Vec::new();
+    if let (Some(first), Some(last)) = (stored.first(), stored.last()) {
+        signals.push(Signal::Committed { chat, from: first.seq, to: last.seq });
+    }
+    if !unstored.is_empty() {
+        signals.push(Signal::Events { chat, events: unstored });
+    }
+    signals
+}
+
+async fn notify(pool: &PgPool, payload: String) {
+    if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(pool).await {
+        // The others catch up at their next event of the chat (or their followers' reconnect).
+        tracing::warn!(%error, "could not tell the other replicas about a change");
+    }
+}
+
+/// Receives what the other replicas publish, until the node is gone. A lost connection is opened
+/// again, and every chat followed here is then read up to date from the database.
+async fn listen<N: Node>(node: Weak<N>, mut listener: PgListener, url: String, replica: Arc<str>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                let Some(node) = node.upgrade() else { return };
+                match serde_json::from_str::<Envelope>(notification.payload()) {
+                    Ok(envelope) if *envelope.from == *replica => {}
+                    Ok(envelope) => {
+                        for signal in envelope.signals {
+                            receive(&*node, signal).await;
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "a notification from another replica does not parse"),
+                }
+            }
+            Ok(None) | Err(_) => {
+                tracing::warn!("the connection that hears other replicas was lost; opening it again");
+                listener = reconnect(&url).await;
+                let Some(node) = node.upgrade() else { return };
+                for (chat, after) in node.hub().followed_chats() {
+                    match events_after(node.db(), chat, after, None).await {
+                        Ok(events) => node.hub().deliver(chat, events),
+                        Err(error) => tracing::warn!(?error, chat, "could not catch a followed chat up"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn reconnect(url: &str) -> PgListener {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect(url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listener.await {
+            Ok(listener) => return listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen to the other replicas yet");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn receive<N: Node>(node: &N, signal: Signal) {
+    let hub = node.hub();
+    match signal {
+        Signal::Events { chat, events } => hub.deliver(chat, events),
+        Signal::Committed { chat, from, to } => {
+            if !hub.wants(chat, to) {
+                return;
+            }
+            match events_after(node.db(), chat, from - 1, Some(to + 1)).await {
+                Ok(events) => hub.deliver(chat, events),
+                Err(error) => tracing::warn!(?error, chat, "could not read events another replica wrote"),
+            }
+        }
+        Signal::Typing { chat, typing } => hub.typing_here(chat, typing),
+        Signal::SessionEnded { token_hash } => hub.session_ended_here(token_hash),
+        Signal::Stop { chat, reply } => node.stop_here(chat, reply),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Deleted, Delta};
+
+    fn delta(seq: i64, text: &str) -> ChatEvent {
+        ChatEvent { seq, event: Event::MessageDelta(Delta { message_id: 1, text: text.into() }) }
+    }
+
+    #[test]
+    fn small_events_travel_whole_and_large_ones_by_their_numbers() {
+        let small = Signal::Events { chat: 7, events: vec![delta(3, "hi"), delta(4, " there")] };
+        assert_eq!(fit(small.clone()), vec![small]);
+        let large = Signal::Events { chat: 7, events: vec![delta(3, &"x".repeat(5_000)), delta(4, "y")] };
+        assert_eq!(fit(large), vec![Signal::Committed { chat: 7, from: 3, to: 4 }]);
+    }
+
+    #[test]
+    fn a_deleted_chat_is_always_carried_since_nothing_of_it_is_stored() {
+        let gone = ChatEvent { seq: 5, event: Event::ChatDeleted(crate::model::ChatDeleted { chat_id: 7 }) };
+        let events = vec![
+            delta(3, &"x".repeat(5_000)),
+            ChatEvent { seq: 4, event: Event::MessageDeleted(Deleted { message_id: 1 }) },
+            gone.clone(),
+        ];
+        assert_eq!(
+            fit(Signal::Events { chat: 7, events }),
+            vec![Signal::Committed { chat: 7, from: 3, to: 4 }, Signal::Events { chat: 7, events: vec![gone] }]
+        );
+    }
+
+    #[test]
+    fn a_signal_reads_back_as_it_was_sent() {
+        let signal = Signal::Events { chat: 7, events: vec![delta(3, "hi")] };
+        let json = serde_json::to_string(&signal).unwrap();
+        assert_eq!(serde_json::from_str::<Signal>(&json).unwrap(), signal);
+    }
+}

@@ -1,0 +1,235 @@
+//! Several replicas on one PostgreSQL database: two servers (each its own hub, connections and
+//! port) in this process; and, where a replica must die, two server processes.
+
+use std::time::Duration;
+
+use crate::{
+    staff::{next_frame, open_ws, staff_cookie},
+    support::{next_matching, read, wait_for, Backend, Script, TestApp},
+};
+use frontdesk::model::EventKind;
+use futures::SinkExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+/// Frames of a chat socket until one matches; every sequence number is the one after the last
+/// (nothing missed, nothing twice) and typing frames are set aside.
+async fn frames_until(
+    socket: &mut crate::staff::Socket,
+    last: &mut i64,
+    seen: &mut Vec<Value>,
+    matches: impl Fn(&Value) -> bool,
+) -> Value {
+    loop {
+        let frame = next_frame(socket).await.expect("the socket stays open");
+        if frame["type"] == "typing" {
+            continue;
+        }
+        let seq = frame["seq"].as_i64().unwrap_or_else(|| panic!("an event frame has a seq: {frame}"));
+        assert_eq!(seq, *last + 1, "events arrive in order, each once: {frame}");
+        *last = seq;
+        seen.push(frame.clone());
+        if matches(&frame) {
+            return frame;
+        }
+    }
+}
+
+/// A staff member (by session cookie) answers in a chat through `app`.
+async fn staff_says(app: &TestApp, staff: &str, chat: i64, content: &str) {
+    let (status, body) = read(
+        reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")))
+            .header("cookie", staff)
+            .json(&json!({"content": content}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_on_one_replica_and_staff_on_another_see_every_event_once_and_in_order() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.replica().await;
+    let chat = a.new_chat().await;
+    let start = a.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let staff = staff_cookie(&b, "agent@example.com", "Alice").await;
+    let mut panel = open_ws(&b, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
+    let mut agent =
+        open_ws(&b, &format!("/api/v1/admin/inquiries/{chat}/ws?after={start}"), Some(&staff), None).await.unwrap();
+    let mut customer =
+        open_ws(&a, &format!("/api/v1/chats/{chat}/ws?after={start}"), Some(&a.cookie_header()), None).await.unwrap();
+
+    // The customer asks on A; the reply streams from A; staff on B see it token by token.
+    a.fake().push(Script::slow_words("Your parcel left the warehouse today", Duration::from_millis(20)));
+    let (status, sent) =
+        a.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "Where is my parcel?"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let reply = sent["reply"]["id"].as_i64().unwrap();
+    let (mut agent_last, mut agent_seen) = (start, Vec::new());
+    let done = frames_until(&mut agent, &mut agent_last, &mut agent_seen, |f| {
+        f["type"] == "message.completed" && f["data"]["id"] == reply
+    })
+    .await;
+    assert_eq!(done["data"]["content"], "Your parcel left the warehouse today");
+    let streamed: String = agent_seen
+        .iter()
+        .filter(|f| f["type"] == "message.delta" && f["data"]["message_id"] == reply)
+        .map(|f| f["data"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, "Your parcel left the warehouse today", "staff on B saw the reply as it streamed");
+    assert!(agent_seen.iter().any(|f| f["type"] == "message.created" && f["data"]["content"] == "Where is my parcel?"));
+
+    // B's panel heard of the question, with the conversation's summary.
+    let question = loop {
+        let frame = next_frame(&mut panel).await.unwrap();
+        if frame["type"] == "message.created" && frame["data"]["role"] == "user" {
+            break frame;
+        }
+    };
+    assert_eq!(question["chat_id"], chat);
+    assert_eq!(question["inquiry"]["chat"]["id"], chat, "{question}");
+
+    // Staff answer on B; the customer on A sees everything, in order, then the agent typing.
+    staff_says(&b, &staff, chat, "Alice here: it arrives tomorrow.").await;
+    let (mut customer_last, mut customer_seen) = (start, Vec::new());
+    frames_until(&mut customer, &mut customer_last, &mut customer_seen, |f| {
+        f["type"] == "message.created" && f["data"]["role"] == "agent"
+    })
+    .await;
+    assert!(customer_seen.iter().any(|f| f["type"] == "message.completed" && f["data"]["id"] == reply));
+    agent.send(Ws::Text(json!({"typing": true}).to_string().into())).await.unwrap();
+    let typing = loop {
+        let frame = next_frame(&mut customer).await.unwrap();
+        if frame["type"] == "typing" {
+            break frame;
+        }
+    };
+    assert_eq!(typing["data"], json!({"staff": true, "name": "Alice", "typing": true}));
+
+    // A follower that reconnects to the other replica resumes where it was.
+    let mut resumed = b.events(chat, Some(start)).await;
+    let mut replayed = Vec::new();
+    next_matching(&mut resumed, &mut replayed, |e| e.seq == customer_last).await;
+    let replayed: Vec<i64> = replayed.iter().map(|e| e.seq).collect();
+    assert_eq!(replayed, ((start + 1)..=customer_last).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_take_over_sent_to_one_replica_stop_the_reply_another_writes() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.replica().await;
+    let chat = a.new_chat().await;
+    // A reply that would take a minute, written by A.
+    let long = "word ".repeat(2_000);
+    a.fake().push(Script::slow_words(&long, Duration::from_millis(30)));
+    let mut events = a.events(chat, None).await;
+    let (status, sent) = a.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "Tell me a story"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let reply = sent["reply"]["id"].as_i64().unwrap();
+    let mut seen = Vec::new();
+    next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageDelta).await;
+    assert_eq!(a.state.service.replies_running(), 1);
+
+    // The customer's Stop reaches B: A's task ends the reply, its text kept.
+    let (status, stopped) =
+        read(a.client.post(b.url(&format!("/api/v1/chats/{chat}/messages/{reply}/stop"))).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["status"], "stopped");
+    assert!(stopped["content"].as_str().unwrap().starts_with("word"), "{stopped}");
+    let service = a.state.service.clone();
+    wait_for("A's task to end", || service.replies_running() == 0).await;
+
+    // Staff taking over on B stop the next reply A writes.
+    a.fake().push(Script::slow_words(&long, Duration::from_millis(30)));
+    let (status, sent) = a.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "Go on"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let second = sent["reply"]["id"].as_i64().unwrap();
+    next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == second)
+        .await;
+    let staff = staff_cookie(&b, "agent@example.com", "Alice").await;
+    staff_says(&b, &staff, chat, "Alice here, I will take it from here.").await;
+    let ended =
+        next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == second)
+            .await;
+    assert_eq!(ended.data["status"], "stopped", "{:?}", ended.data);
+    wait_for("A's task to end", || service.replies_running() == 0).await;
+}
+
+/// A server process, killed when dropped.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A replica as it runs in production: its own process on `database_url`, its assistant the fake
+/// OpenAI server; its base URL.
+async fn replica_process(database_url: &str, fake: &crate::support::FakeOpenAi) -> (Process, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .env("DATABASE_URL", database_url)
+        .env("FRONTDESK_ADDR", format!("127.0.0.1:{port}"))
+        .env("FRONTDESK_DB_CONNECTIONS", "4")
+        .env("OPENAI_API_KEY", "test-key")
+        .env("OPENAI_BASE_URL", fake.base_url())
+        .env("OPENAI_MODEL", "fake-model")
+        .env("FRONTDESK_ADMIN_PASSWORD", "a-long-enough-password")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let process = Process(child);
+    crate::support::wait_until_ready(&reqwest::Client::new(), &base).await;
+    (process, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_with_another() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let fake = crate::support::FakeOpenAi::start().await;
+    let (mut a, a_base) = replica_process(&db.url, &fake).await;
+    let (_b, b_base) = replica_process(&db.url, &fake).await;
+    let (visitor, _) = crate::support::visitor();
+    let post = |url: String, body: Value| {
+        let visitor = visitor.clone();
+        async move { read(visitor.post(url).json(&body).send().await.unwrap()).await }
+    };
+    let (status, chat) = post(format!("{a_base}/api/v1/chats"), json!({})).await;
+    assert_eq!(status, 201, "{chat}");
+    let chat = chat["id"].as_i64().unwrap();
+    let mut on_b = crate::support::sse_events(&visitor, &format!("{b_base}/api/v1/chats/{chat}/events"), None).await;
+
+    // A writes a long reply; B's follower sees it start; then A is killed (SIGKILL).
+    fake.push(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
+    let (status, sent) =
+        post(format!("{a_base}/api/v1/chats/{chat}/messages"), json!({"content": "Tell me a story"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let reply = sent["reply"]["id"].as_i64().unwrap();
+    let mut seen = Vec::new();
+    next_matching(&mut on_b, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == reply).await;
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+
+    // B marks it interrupted (its text kept) once A's lease runs out, and answers from then on.
+    let ended =
+        next_matching(&mut on_b, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == reply).await;
+    assert_eq!(ended.data["status"], "interrupted", "{:?}", ended.data);
+    assert!(ended.data["content"].as_str().unwrap().starts_with("word"), "the text so far is kept: {:?}", ended.data);
+    fake.push(Script::words("Still here to help."));
+    let (status, sent) =
+        post(format!("{b_base}/api/v1/chats/{chat}/messages"), json!({"content": "Hello again?"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let again = sent["reply"]["id"].as_i64().unwrap();
+    let done =
+        next_matching(&mut on_b, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == again).await;
+    assert_eq!(done.data["content"], "Still here to help.");
+    assert_eq!(done.data["status"], "complete");
+}

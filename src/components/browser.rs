@@ -183,6 +183,8 @@ mod imp {
                     None => path.clone(),
                 };
                 let Some((ws, opened)) = connect(&url).await else { return };
+                // The server is shutting down (1012): another replica answers at once.
+                let mut restarting = false;
                 if opened && !stopped.get() {
                     attempt = 0;
                     let (outgoing, mut to_send) = mpsc::unbounded::<String>();
@@ -213,6 +215,10 @@ mod imp {
                                     let _ = link.try_set(Link::Refused(close.code));
                                     return;
                                 }
+                                Some(Err(WebSocketError::ConnectionClose(close))) if close.code == 1012 => {
+                                    restarting = true;
+                                    break;
+                                }
                                 Some(Err(_)) | None => break,
                             },
                             text = to_send.next() => match text {
@@ -230,6 +236,11 @@ mod imp {
                     return;
                 }
                 let _ = link.try_set(Link::Reconnecting);
+                if restarting {
+                    // Spread over a quarter second, so a replica's clients do not all arrive at once.
+                    sleep((js_sys::Math::random() * 250.0) as u32).await;
+                    continue;
+                }
                 sleep(crate::components::live::backoff_ms(attempt, js_sys::Math::random())).await;
                 attempt = attempt.saturating_add(1);
             }

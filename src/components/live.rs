@@ -11,7 +11,8 @@ use super::browser;
 pub enum Link {
     Connecting,
     Live,
-    /// Lost; trying again (0.5 s doubling to 10 s, with jitter, without giving up).
+    /// Lost; trying again (0.5 s doubling to 10 s, with jitter, without giving up; at once when
+    /// the server said it restarts, 1012).
     Reconnecting,
     /// The server refused it (4001 sign in, 4003 forbidden, 4004 not found).
     Refused(u16),
@@ -21,7 +22,8 @@ pub use browser::Outbox;
 
 /// Follows a WebSocket feed at `path`. With `after`, frames carry `seq`: the feed resumes after the
 /// last one seen and never delivers one twice. Reconnects after 0.5 s doubling to 10 s (with jitter,
-/// a 5 s connect timeout, no give-up) and shows the state in `link`; `on_open(true)` after a
+/// a 5 s connect timeout, no give-up), or within a quarter second when the server closed with 1012
+/// (it restarts; another replica answers), and shows the state in `link`; `on_open(true)` after a
 /// reconnect. Stops when the calling component is cleaned up.
 pub fn follow_socket(
     path: String,

@@ -176,6 +176,12 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_RETENTION_EVERY_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10_080))]
     pub retention_every_minutes: u32,
 
+    /// Seconds a replica told to stop (SIGTERM, Ctrl-C) lets the replies it writes finish; then
+    /// they end as interrupted, their text kept. Live connections close at once (WebSocket code
+    /// 1012) so their clients reconnect to another replica.
+    #[arg(long, env = "FRONTDESK_SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+
     /// Sender of staff notices.
     #[arg(long, env = "FRONTDESK_SMTP_FROM", default_value = "Frontdesk <frontdesk@localhost>")]
     pub smtp_from: String,

@@ -137,8 +137,29 @@ pub async fn run() -> Result<(), StartError> {
         "Frontdesk is listening on http://{addr}"
     );
     let service = state.service.clone();
-    serve(listener, http::router(state), shutdown_signal()).await?;
-    service.leave().await;
+    let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
+    // On SIGTERM or Ctrl-C: stop accepting connections and close the live ones (their clients
+    // reconnect to another replica), let the replies being written finish within the grace
+    // period, then leave.
+    let draining = {
+        let service = service.clone();
+        async move {
+            shutdown_signal().await;
+            service.drain();
+        }
+    };
+    let mut serving = tokio::spawn(serve(listener, http::router(state), draining));
+    tokio::select! {
+        served = &mut serving => return served.map_err(|e| StartError::Startup(e.to_string()))?.map_err(Into::into),
+        _ = service.draining() => {}
+    }
+    service.shut_down(grace).await;
+    // Requests still open (a send waiting for its reply) had their answer by now.
+    match tokio::time::timeout(std::time::Duration::from_secs(5), serving).await {
+        Ok(Ok(served)) => served?,
+        _ => tracing::warn!("some connections were still open at exit"),
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

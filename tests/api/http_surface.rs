@@ -188,6 +188,7 @@ fn help_lists_every_setting() {
         "FRONTDESK_MESSAGE_MAX_CHARS",
         "FRONTDESK_CONTEXTS_FILE",
         "FRONTDESK_LOG_FORMAT",
+        "FRONTDESK_SHUTDOWN_GRACE_SECS",
     ] {
         assert!(help.contains(var), "--help mentions {var}");
     }

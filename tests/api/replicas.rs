@@ -8,7 +8,7 @@ use crate::{
     support::{next_matching, read, wait_for, Backend, Script, TestApp},
 };
 use frontdesk::model::EventKind;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -171,9 +171,14 @@ impl Drop for Process {
 
 /// A replica as it runs in production: its own process on `database_url`, its assistant the fake
 /// OpenAI server; its base URL.
-async fn replica_process(database_url: &str, fake: &crate::support::FakeOpenAi) -> (Process, String) {
+async fn replica_process(
+    database_url: &str,
+    fake: &crate::support::FakeOpenAi,
+    settings: &[(&str, &str)],
+) -> (Process, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .envs(settings.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("FRONTDESK_ADDR", format!("127.0.0.1:{port}"))
         .env("FRONTDESK_DB_CONNECTIONS", "4")
@@ -195,8 +200,8 @@ async fn replica_process(database_url: &str, fake: &crate::support::FakeOpenAi) 
 async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_with_another() {
     let db = crate::support::TestDb::new(Backend::Postgres).await;
     let fake = crate::support::FakeOpenAi::start().await;
-    let (mut a, a_base) = replica_process(&db.url, &fake).await;
-    let (_b, b_base) = replica_process(&db.url, &fake).await;
+    let (mut a, a_base) = replica_process(&db.url, &fake, &[]).await;
+    let (_b, b_base) = replica_process(&db.url, &fake, &[]).await;
     let (visitor, _) = crate::support::visitor();
     let post = |url: String, body: Value| {
         let visitor = visitor.clone();
@@ -232,4 +237,115 @@ async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_w
         next_matching(&mut on_b, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == again).await;
     assert_eq!(done.data["content"], "Still here to help.");
     assert_eq!(done.data["status"], "complete");
+}
+
+/// Sends SIGTERM to a server process and waits (up to a minute) for it to exit; its exit status.
+async fn terminate(mut process: Process) -> std::process::ExitStatus {
+    let pid = process.0.id() as libc::pid_t;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let waiting = tokio::task::spawn_blocking(move || process.0.wait().unwrap());
+    tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("the server exited within a minute").unwrap()
+}
+
+/// `(status, content)` of a message, read from the database.
+async fn stored_message(database_url: &str, id: i64) -> (String, String) {
+    let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
+    sqlx::query_as("SELECT status, content FROM messages WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap()
+}
+
+/// A chat on `base` for `visitor`, its customer WebSocket, and the reply to `question` (whose first
+/// token has arrived on the socket).
+async fn a_reply_under_way(
+    base: &str,
+    visitor: &reqwest::Client,
+    jar: &reqwest::cookie::Jar,
+    question: &str,
+) -> (crate::staff::Socket, i64) {
+    use reqwest::cookie::CookieStore;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (status, chat) =
+        read(visitor.post(format!("{base}/api/v1/chats")).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{chat}");
+    let chat = chat["id"].as_i64().unwrap();
+    let last = chat_last_seq(base, visitor, chat).await;
+    let mut request =
+        format!("{}/api/v1/chats/{chat}/ws?after={last}", base.replace("http", "ws")).into_client_request().unwrap();
+    let cookie = jar.cookies(&base.parse().unwrap()).unwrap();
+    request.headers_mut().insert("cookie", cookie);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (status, sent) = read(
+        visitor
+            .post(format!("{base}/api/v1/chats/{chat}/messages"))
+            .json(&json!({"content": question}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let reply = sent["reply"]["id"].as_i64().unwrap();
+    loop {
+        let frame = next_frame(&mut socket).await.unwrap();
+        if frame["type"] == "message.delta" && frame["data"]["message_id"] == reply {
+            return (socket, reply);
+        }
+    }
+}
+
+/// The visitor's one chat.
+async fn visitor_chat(base: &str, visitor: &reqwest::Client) -> i64 {
+    let (_, body) = read(visitor.get(format!("{base}/api/v1/chats")).send().await.unwrap()).await;
+    body["chats"][0]["id"].as_i64().unwrap_or_else(|| panic!("the visitor has a chat: {body}"))
+}
+
+async fn chat_last_seq(base: &str, visitor: &reqwest::Client, chat: i64) -> i64 {
+    let (_, body) = read(visitor.get(format!("{base}/api/v1/chats/{chat}")).send().await.unwrap()).await;
+    body["last_seq"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_told_to_stop_closes_its_sockets_to_reconnect_lets_its_reply_finish_and_leaves() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let fake = crate::support::FakeOpenAi::start().await;
+    let (a, base) = replica_process(&db.url, &fake, &[("FRONTDESK_SHUTDOWN_GRACE_SECS", "30")]).await;
+    let (visitor, jar) = crate::support::visitor();
+    let text = "one two three four five six seven eight nine ten eleven twelve";
+    fake.push(Script::slow_words(text, Duration::from_millis(80)));
+    let (mut socket, reply) = a_reply_under_way(&base, &visitor, &jar, "Count to twelve").await;
+    let chat = visitor_chat(&base, &visitor).await;
+    let mut sse = crate::support::sse_events(&visitor, &format!("{base}/api/v1/chats/{chat}/events"), None).await;
+
+    let exited = tokio::spawn(terminate(a));
+    // The socket closes with "service restart" (reconnect at once, elsewhere)...
+    let code = loop {
+        match next_frame(&mut socket).await {
+            Ok(_) => continue,
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, 1012);
+    // ...and the event stream ends (EventSource reconnects by itself).
+    let ended = tokio::time::timeout(Duration::from_secs(20), async { while sse.next().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the event stream ended");
+    // ...while the reply it was writing finishes, and the replica leaves cleanly.
+    assert!(exited.await.unwrap().success());
+    assert_eq!(stored_message(&db.url, reply).await, ("complete".to_string(), text.to_string()));
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (replicas,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM replicas").fetch_one(&pool).await.unwrap();
+    assert_eq!(replicas, 0, "it left the replicas' list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_with_its_text() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let fake = crate::support::FakeOpenAi::start().await;
+    let (a, base) = replica_process(&db.url, &fake, &[("FRONTDESK_SHUTDOWN_GRACE_SECS", "0")]).await;
+    let (visitor, jar) = crate::support::visitor();
+    fake.push(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
+    let (_socket, reply) = a_reply_under_way(&base, &visitor, &jar, "Tell me a story").await;
+    assert!(terminate(a).await.success());
+    let (status, content) = stored_message(&db.url, reply).await;
+    assert_eq!(status, "interrupted");
+    assert!(content.starts_with("word"), "the text so far is kept: {content}");
 }

@@ -119,7 +119,10 @@ pub struct ChatService {
     notifier: Option<Notifier>,
     /// Sign-in attempts and password hashing, bounded.
     pub sign_ins: SignInThrottle,
-    /// Cancelled when this replica stops ([`ChatService::leave`]).
+    /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
+    draining: tokio_util::sync::CancellationToken,
+    /// Cancelled when its grace ran out ([`ChatService::leave`]): replies still being written end
+    /// as interrupted, the heartbeat stops.
     stopping: tokio_util::sync::CancellationToken,
 }
 
@@ -135,6 +138,7 @@ impl ChatService {
             limits,
             replies: Replies::default(),
             notifier: None,
+            draining: Default::default(),
             stopping: Default::default(),
         }
     }
@@ -164,6 +168,38 @@ impl ChatService {
             tokio::spawn(super::staff::panel::run(Arc::downgrade(self), queue));
         }
         Ok(())
+    }
+
+    /// Starts shutting this replica down: live connections close (their clients reconnect to
+    /// another replica) and `/readyz` answers 503. See [`ChatService::shut_down`].
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
+    /// Resolves once the replica is told to stop.
+    pub fn draining(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.draining.clone().cancelled_owned()
+    }
+
+    /// Shuts this replica down: drains, lets the replies it writes finish for up to `grace`, ends
+    /// the rest as interrupted (their text kept), and leaves the replicas' list.
+    pub async fn shut_down(&self, grace: Duration) {
+        self.drain();
+        let running = self.replies_running();
+        if running > 0 {
+            tracing::info!(running, ?grace, "letting the replies being written finish");
+        }
+        let _ = tokio::time::timeout(grace, self.replies.wait_all()).await;
+        self.stopping.cancel();
+        self.replies.cancel_all();
+        if tokio::time::timeout(Duration::from_secs(10), self.replies.wait_all()).await.is_err() {
+            tracing::warn!("some replies did not record their end; another replica or the next start will");
+        }
+        self.leave().await;
     }
 
     pub fn assistant_name(&self) -> &'static str {

@@ -128,6 +128,21 @@ impl Replies {
         }
     }
 
+    /// Stops every reply being written here (the replica shuts down).
+    pub(super) fn cancel_all(&self) {
+        for running in self.running().values() {
+            running.cancel.cancel();
+        }
+    }
+
+    /// Waits until every reply being written now has ended.
+    pub(super) async fn wait_all(&self) {
+        let done: Vec<_> = self.running().values().map(|r| r.done.clone()).collect();
+        for mut done in done {
+            let _ = done.wait_for(|finished| *finished).await;
+        }
+    }
+
     /// Waits until a reply's task ended (at once when none runs).
     pub async fn wait(&self, reply_id: i64) {
         let done = self.running().get(&reply_id).map(|r| r.done.clone());
@@ -217,6 +232,15 @@ impl ChatService {
             if let Err(error) = store::forget_replicas(&self.db, Some(replica), 0).await {
                 tracing::warn!(?error, "could not leave the replicas' list");
             }
+        }
+    }
+
+    /// How a cancelled reply ends: stopped, or interrupted when this replica shuts down.
+    fn cancelled(&self) -> Outcome {
+        if self.stopping.is_cancelled() {
+            Outcome::Interrupted(INTERRUPTED_REASON.into())
+        } else {
+            Outcome::Stopped
         }
     }
 
@@ -344,7 +368,7 @@ impl ChatService {
                 }
             };
             let error = tokio::select! {
-                _ = cancel.cancelled() => return Err(Outcome::Stopped),
+                _ = cancel.cancelled() => return Err(self.cancelled()),
                 result = started => match result {
                     Ok(opened) => return Ok(opened),
                     Err(error) => error,
@@ -356,7 +380,7 @@ impl ChatService {
             let delay = retry_delay(attempt, error.retry_after);
             tracing::info!(attempt, ?delay, reason = %error.message, "retrying the assistant");
             tokio::select! {
-                _ = cancel.cancelled() => return Err(Outcome::Stopped),
+                _ = cancel.cancelled() => return Err(self.cancelled()),
                 _ = tokio::time::sleep(delay) => {}
             }
             attempt += 1;
@@ -388,7 +412,7 @@ impl ChatService {
                     let deadline = flush_at;
                     tokio::select! {
                         biased;
-                        _ = cancel.cancelled() => break Outcome::Stopped,
+                        _ = cancel.cancelled() => break self.cancelled(),
                         _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await },
                             if deadline.is_some() => {
                             flush_at = None;

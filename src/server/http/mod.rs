@@ -53,10 +53,10 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(Health { status: "ok" })
 }
 
-/// The database answers.
+/// The database answers and the replica is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = crate::model::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, AppError> {
-    if state.service.db.ping().await {
+    if !state.service.is_draining() && state.service.db.ping().await {
         Ok(axum::Json(Health { status: "ready" }))
     } else {
         Err(AppError::Unavailable)

@@ -89,7 +89,8 @@ pub async fn sse(
     // Whose chat first: a caller it is not for gets 404 without taking a connection slot.
     let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
     let slot = stream_slot(&service, caller.user_id, false)?;
-    let events = until_error(events).map(move |event| {
+    // A replica shutting down ends the stream: the browser reconnects (to another replica).
+    let events = until_error(events).take_until(service.draining()).map(move |event| {
         let _open = &slot;
         Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))
     });
@@ -102,6 +103,9 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4001;
 pub const CLOSE_FORBIDDEN: u16 = 4003;
 /// WebSocket close code for a chat that does not exist (or is not the caller's).
 pub const CLOSE_NOT_FOUND: u16 = 4004;
+/// WebSocket close code when the replica shuts down (Service Restart): reconnect at once, to
+/// another replica.
+pub const CLOSE_RESTART: u16 = 1012;
 
 /// Who follows a conversation: its customer, or staff.
 #[derive(Clone, Copy)]
@@ -241,9 +245,12 @@ async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
     let mut events = service.hub.watch_panel();
     let ended = live.session_ended();
     tokio::pin!(ended);
+    let draining = service.draining();
+    tokio::pin!(draining);
     loop {
         tokio::select! {
             _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
+            _ = &mut draining => return close(socket, CLOSE_RESTART, "the server restarts: reconnect").await,
             event = events.recv() => match event {
                 Ok(event) => {
                     if send(&mut socket, &event).await.is_err() {
@@ -290,9 +297,12 @@ async fn run_socket(
     let mut last_resume: Option<Instant> = None;
     let mut last_typing: Option<(bool, Instant)> = None;
     let mut deleted = false;
+    let draining = service.draining();
+    tokio::pin!(draining);
     loop {
         tokio::select! {
             _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
+            _ = &mut draining => return close(socket, CLOSE_RESTART, "the server restarts: reconnect").await,
             event = events.next() => match event {
                 Some(Ok(event)) => {
                     if send(&mut socket, &event).await.is_err() {

@@ -182,6 +182,11 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_secs: u64,
 
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`). Unset: the metrics
+    /// are open to anyone who reaches the server; keep /metrics off the public ingress then.
+    #[arg(long, env = "FRONTDESK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Sender of staff notices.
     #[arg(long, env = "FRONTDESK_SMTP_FROM", default_value = "Frontdesk <frontdesk@localhost>")]
     pub smtp_from: String,

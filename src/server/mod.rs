@@ -11,6 +11,7 @@ pub mod events;
 pub mod http;
 pub mod limits;
 pub mod llm;
+pub mod metrics;
 pub mod notify;
 pub mod retention;
 pub mod staff;

@@ -189,6 +189,7 @@ fn help_lists_every_setting() {
         "FRONTDESK_CONTEXTS_FILE",
         "FRONTDESK_LOG_FORMAT",
         "FRONTDESK_SHUTDOWN_GRACE_SECS",
+        "FRONTDESK_METRICS_TOKEN",
     ] {
         assert!(help.contains(var), "--help mentions {var}");
     }
@@ -255,4 +256,54 @@ async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_lo
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// The value of one series in a metrics scrape (0 when absent).
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_replies_tokens_and_open_connections_behind_a_token() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        crate::support::Options {
+            configure: Box::new(|config| config.metrics_token = Some("scrape-secret".into())),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, body) = app.get("/metrics").await;
+    assert_eq!(status, 401, "without the token: {body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let scrape = || async {
+        let response = reqwest::Client::new()
+            .get(app.url("/metrics"))
+            .header("authorization", "Bearer scrape-secret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+        response.text().await.unwrap()
+    };
+    // Metrics are per process and other tests run beside this one: compare before and after.
+    let before = scrape().await;
+    let chat = app.new_chat().await;
+    let _following = app.events(chat, None).await;
+    app.send_and_wait(chat, "How much is the lamp?").await;
+    let after = scrape().await;
+    let grew = |name: &str| series(&after, name) - series(&before, name);
+    assert!(
+        grew(r#"frontdesk_http_requests_total{method="POST",route="/api/v1/chats/{id}/messages",status="201"}"#) >= 1.0,
+        "{after}"
+    );
+    assert!(grew("frontdesk_time_to_first_token_seconds_count") >= 1.0);
+    assert!(grew(r#"frontdesk_reply_duration_seconds_count{kind="complete"}"#) >= 1.0);
+    assert!(grew(r#"frontdesk_tokens_total{kind="completion"}"#) >= 7.0, "the upstream's usage is counted");
+    assert!(series(&after, r#"frontdesk_open_connections{kind="sse"}"#) >= 1.0, "the open event stream counts");
+    assert!(!after.contains(&format!("/api/v1/chats/{chat}")), "routes by pattern, never a series per chat");
 }

@@ -109,6 +109,11 @@ async fn a_customer_on_one_replica_and_staff_on_another_see_every_event_once_and
         }
     };
     assert_eq!(typing["data"], json!({"staff": true, "name": "Alice", "typing": true}));
+    let scrape = frontdesk::server::metrics::get().render();
+    assert!(
+        scrape.lines().any(|l| l.starts_with("frontdesk_event_bus_lag_seconds_count ") && !l.ends_with(" 0")),
+        "the lag of events from the other replica is measured: {scrape}"
+    );
 
     // A follower that reconnects to the other replica resumes where it was.
     let mut resumed = b.events(chat, Some(start)).await;

@@ -20,6 +20,7 @@ use crate::{
         error::{AppError, AppResult},
         events::{BatchTx, ChatTx},
         llm::{Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt, PromptMessage},
+        metrics,
     },
 };
 
@@ -148,6 +149,19 @@ impl Replies {
         let done = self.running().get(&reply_id).map(|r| r.done.clone());
         if let Some(mut done) = done {
             let _ = done.wait_for(|finished| *finished).await;
+        }
+    }
+}
+
+impl Outcome {
+    /// Its name in metrics.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Stopped => "stopped",
+            Outcome::Failed(_) => "failed",
+            Outcome::Interrupted(_) => "interrupted",
+            Outcome::Gone => "gone",
         }
     }
 }
@@ -374,6 +388,7 @@ impl ChatService {
                     Err(error) => error,
                 },
             };
+            metrics::get().upstream_error(error.kind.label());
             if !error.is_retryable() || attempt >= self.limits.max_retries {
                 return Err(Outcome::Failed(error.message));
             }
@@ -394,10 +409,14 @@ impl ChatService {
         caller: Caller,
         cancel: &CancellationToken,
     ) -> AppResult<()> {
+        let started = std::time::Instant::now();
         let prompt = self.prompt_for(chat_id, reply_id).await?;
         let (mut stream, first) = match self.open_stream(&prompt, cancel).await {
             Ok(opened) => opened,
-            Err(outcome) => return self.end_reply(chat_id, reply_id, "", outcome, None, None).await,
+            Err(outcome) => {
+                metrics::get().reply_ended(outcome.label(), started.elapsed().as_secs_f64());
+                return self.end_reply(chat_id, reply_id, "", outcome, None, None).await;
+            }
         };
         let mut pending = String::new();
         let mut written_chars = 0usize;
@@ -440,14 +459,28 @@ impl ChatService {
                         if !self.append_delta(chat_id, reply_id, &std::mem::take(&mut pending)).await? {
                             break Outcome::Gone;
                         }
+                        metrics::get().first_token.observe(started.elapsed().as_secs_f64());
                     } else if flush_at.is_none() {
                         flush_at = Some(tokio::time::Instant::now() + self.limits.coalesce);
                     }
                 }
-                Some(Err(error)) if wrote_text || !pending.is_empty() => break Outcome::Interrupted(error.message),
-                Some(Err(error)) => break Outcome::Failed(error.message),
+                Some(Err(error)) => {
+                    metrics::get().upstream_error(error.kind.label());
+                    if wrote_text || !pending.is_empty() {
+                        break Outcome::Interrupted(error.message);
+                    }
+                    break Outcome::Failed(error.message);
+                }
             }
         };
+        metrics::get().reply_ended(outcome.label(), started.elapsed().as_secs_f64());
+        match usage {
+            Some(u) => {
+                metrics::get().tokens_used("prompt", u.prompt_tokens);
+                metrics::get().tokens_used("completion", u.completion_tokens);
+            }
+            None => metrics::get().tokens_used("estimated", budget::estimate_tokens(prompt.chars() + written_chars)),
+        }
         // What the model was paid for: as the upstream reported it, or estimated from the
         // prompt and the text when it did not (an upstream without usage, a reply stopped early).
         let tokens = match usage {

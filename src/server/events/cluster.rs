@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::hub::{events_after, Hub};
 use crate::{
     model::{ChatEvent, Event, Typing},
-    server::db::Db,
+    server::db::{now_ms, Db},
 };
 
 /// The PostgreSQL channel every replica of a database listens on.
@@ -64,6 +64,9 @@ pub enum Signal {
 #[derive(Debug, Serialize, Deserialize)]
 struct Envelope {
     from: String,
+    /// When it was sent (unix ms), for the event-bus lag metric.
+    #[serde(default)]
+    at: i64,
     signals: Vec<Signal>,
 }
 
@@ -116,8 +119,9 @@ pub async fn join<N: Node>(node: &Arc<N>, url: &str) -> Result<(), sqlx::Error> 
 
 /// Sends what the hub publishes, as few notifications as fit.
 async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::UnboundedReceiver<Signal>) {
-    let head = format!(r#"{{"from":{},"signals":["#, serde_json::Value::from(&*replica));
+    let from = serde_json::Value::from(&*replica);
     while let Some(first) = outgoing.recv().await {
+        let head = format!(r#"{{"from":{from},"at":{},"signals":["#, now_ms());
         let mut pending = vec![first];
         while let Ok(more) = outgoing.try_recv() {
             pending.push(more);
@@ -179,6 +183,8 @@ async fn listen<N: Node>(node: Weak<N>, mut listener: PgListener, url: String, r
                 match serde_json::from_str::<Envelope>(notification.payload()) {
                     Ok(envelope) if *envelope.from == *replica => {}
                     Ok(envelope) => {
+                        let lag = (now_ms() - envelope.at).max(0) as f64 / 1000.0;
+                        crate::server::metrics::get().bus_lag.observe(lag);
                         for signal in envelope.signals {
                             receive(&*node, signal).await;
                         }

@@ -10,8 +10,12 @@ use std::time::Duration;
 
 use axum::{
     extract::State,
+    http::{
+        header::{AUTHORIZATION, CONTENT_TYPE},
+        HeaderMap,
+    },
     middleware::from_fn_with_state,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     routing::{any, get},
     Router,
 };
@@ -61,6 +65,60 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, App
     } else {
         Err(AppError::Unavailable)
     }
+}
+
+/// The process's metrics in the Prometheus (OpenMetrics) text format. With
+/// `FRONTDESK_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"),
+    (status = 401, body = crate::model::ErrorBody)))]
+async fn metrics(State(state): State<AppState>, request_headers: HeaderMap) -> Result<Response, AppError> {
+    if let Some(token) = state.config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
+        let given =
+            request_headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|given| same_secret(given, token)) {
+            return Err(AppError::Unauthorized);
+        }
+    }
+    let metrics = crate::server::metrics::get();
+    metrics.replies_streaming.set(state.service.replies_running() as i64);
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
+        .into_response())
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
+}
+
+/// Counts every request in the metrics, by its route's pattern (never the raw path, which would
+/// make a series per chat).
+async fn count_request(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method: &'static str = match request.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let route = match &matched {
+        Some(path) => path.as_str(),
+        None if request.uri().path().starts_with("/pkg/") => "/pkg",
+        None => "unmatched",
+    }
+    .to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    crate::server::metrics::get().request(method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
 }
 
 /// Answers any operation can give, added to every operation of the spec: a request that cannot be
@@ -136,7 +194,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// Health checks: outside the session layer (they create nothing).
 fn health_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 /// The whole application.
@@ -189,6 +247,7 @@ pub fn router(state: AppState) -> Router {
             SwaggerUi::new("/docs").url("/api/openapi.json", spec).config(SwaggerConfig::default().use_base_layout()),
         )
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(count_request))
         .layer(from_fn_with_state(state_for_headers, headers::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(log_response))

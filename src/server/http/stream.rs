@@ -29,6 +29,7 @@ use crate::{
         chat::{Caller, ChatService},
         error::{AppError, AppResult},
         events::StreamSlot,
+        metrics::{self, ConnectionGuard},
         state::AppState,
     },
 };
@@ -89,9 +90,10 @@ pub async fn sse(
     // Whose chat first: a caller it is not for gets 404 without taking a connection slot.
     let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
     let slot = stream_slot(&service, caller.user_id, false)?;
+    let counted = metrics::get().connection("sse");
     // A replica shutting down ends the stream: the browser reconnects (to another replica).
     let events = until_error(events).take_until(service.draining()).map(move |event| {
-        let _open = &slot;
+        let _open = (&slot, &counted);
         Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -171,7 +173,7 @@ pub async fn ws(
     service.get_chat(caller, chat_id).await?;
     let slot = stream_slot(&service, caller.user_id, false)?;
     let follower = Follower::Customer(caller);
-    let socket = Live { service, _slot: Some(slot), session: None };
+    let socket = Live { service, _slot: Some(slot), session: None, _counted: metrics::get().connection("chat_ws") };
     Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, query.after)))
 }
 
@@ -190,7 +192,7 @@ pub async fn staff_ws(
     let staff = session.staff();
     let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
     let follower = staff.map(Follower::Staff);
-    let socket = Live { service, _slot: slot, session: Some(session) };
+    let socket = Live { service, _slot: slot, session: Some(session), _counted: metrics::get().connection("staff_ws") };
     Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, query.after)))
 }
 
@@ -206,7 +208,7 @@ pub async fn panel_ws(
     let service = state.service.clone();
     let staff = session.staff();
     let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
-    let socket = Live { service, _slot: slot, session: Some(session) };
+    let socket = Live { service, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
     Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_panel(ws, socket, staff)))
 }
 
@@ -225,6 +227,7 @@ struct Live {
     service: Arc<ChatService>,
     _slot: Option<StreamSlot>,
     session: Option<Session>,
+    _counted: ConnectionGuard,
 }
 
 impl Live {

@@ -186,6 +186,20 @@ pub enum LlmErrorKind {
     Stream,
 }
 
+impl LlmErrorKind {
+    /// Its name in metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            LlmErrorKind::RateLimited => "rate_limited",
+            LlmErrorKind::Server => "server",
+            LlmErrorKind::Connect => "connect",
+            LlmErrorKind::Timeout => "timeout",
+            LlmErrorKind::Rejected => "rejected",
+            LlmErrorKind::Stream => "stream",
+        }
+    }
+}
+
 /// A provider failure, with a reason fit to show a customer.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]

@@ -48,5 +48,5 @@ ENV LEPTOS_SITE_ROOT=/app/site \
 
 VOLUME /data
 EXPOSE 3000
-USER frontdesk
+USER 10001
 CMD ["/app/frontdesk"]

@@ -33,13 +33,14 @@ test-deps: ## Install Chromium for the browser tests when /usr/bin/chromium is m
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 	fi
 
-lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm builds
+lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm builds; Dockerfile, Kubernetes and Compose files
 	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null || rustup target add wasm32-unknown-unknown
 	cargo fmt --all -- --check
 	cargo clippy $(SSR_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	scripts/lint-deploy.sh
 
 test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is running)
 	pg_url=$$(scripts/ensure-postgres.sh)

@@ -98,23 +98,26 @@ pub async fn run() -> Result<(), StartError> {
     init_tracing(config.log_format);
     let command = config.command.clone().unwrap_or(Command::Serve);
     let addr = config.addr;
+    if let Command::Migrate = command {
+        // Only the schema: nothing starts (a migration step before the replicas, say).
+        let db = Db::connect(&config.database_url, 2)
+            .await
+            .map_err(|e| StartError::Startup(format!("cannot open the database: {}", describe(&e))))?;
+        db.migrate().await.map_err(|e| StartError::Startup(describe(&e)))?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let state = build_state(config).await.map_err(StartError::Startup)?;
-    match command {
-        Command::Migrate => {
-            tracing::info!("migrations applied");
-            return Ok(());
-        }
-        Command::CreateAdmin { email, name } => {
-            let password = generate_password();
-            state
-                .service
-                .create_staff(&email, &name, StaffRole::Admin, &password)
-                .await
-                .map_err(|e| StartError::Startup(e.public_message()))?;
-            println!("Created admin {email} with password: {password}");
-            return Ok(());
-        }
-        Command::Serve => {}
+    if let Command::CreateAdmin { email, name } = command {
+        let password = generate_password();
+        state
+            .service
+            .create_staff(&email, &name, StaffRole::Admin, &password)
+            .await
+            .map_err(|e| StartError::Startup(e.public_message()))?;
+        println!("Created admin {email} with password: {password}");
+        state.service.leave().await;
+        return Ok(());
     }
     let preset = state.config.admin_password.as_deref().filter(|p| !p.is_empty());
     match state.service.ensure_first_admin(&state.config.admin_email, preset).await {

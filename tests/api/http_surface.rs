@@ -307,3 +307,21 @@ async fn metrics_count_requests_by_route_replies_tokens_and_open_connections_beh
     assert!(series(&after, r#"frontdesk_open_connections{kind="sse"}"#) >= 1.0, "the open event stream counts");
     assert!(!after.contains(&format!("/api/v1/chats/{chat}")), "routes by pattern, never a series per chat");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_applies_the_schema_and_starts_nothing_else() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .env("FRONTDESK_ADMIN_PASSWORD", "a-long-enough-password")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (migrations,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
+    assert!(migrations >= 9, "every migration applied");
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap();
+    let (replicas,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM replicas").fetch_one(&pool).await.unwrap();
+    assert_eq!((users, replicas), (0, 0), "no first admin, no replica: only the schema");
+}

@@ -53,6 +53,9 @@ e2e: tools test-deps ## Playwright tests: the release site (download sizes check
 	node scripts/precompress.mjs target/site/pkg
 	node scripts/check-sizes.mjs target/site
 	npx tsc -p end2end/tsconfig.json --noEmit
+	# The replicas' test shares a PostgreSQL database between two servers.
+	E2E_POSTGRES_URL=$$(scripts/ensure-postgres.sh)
+	export E2E_POSTGRES_URL
 	cd end2end
 	npx playwright test
 
@@ -61,10 +64,11 @@ fuzz: ## schemathesis over every endpoint of the OpenAPI spec against the server
 
 test: tools test-deps lint test-rust e2e fuzz ## Everything CI runs, in order
 
-bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, live-core load, history
+bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, two replicas, live-core load, history
 	pg_url=$$(scripts/ensure-postgres.sh)
 	cargo bench $(SSR_FEATURES) --bench ttft
 	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench ttft
+	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench replicas
 	cargo bench $(SSR_FEATURES) --bench load
 	cargo bench $(SSR_FEATURES) --bench history
 

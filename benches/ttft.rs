@@ -17,98 +17,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ms, new_chat, percentile, report, visitor, Blocks, Server, Upstream};
+use common::{
+    ms, percentile, report,
+    streams::{app_stream, run, upstream_stream},
+    Server, Upstream,
+};
 
 const PIECES: usize = 54;
 const PIECE_PAUSE: Duration = Duration::from_millis(20);
-
-fn pause(seed: &mut u64) -> Duration {
-    // xorshift: a deterministic 0–100 ms pause per stream and round.
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    Duration::from_millis(*seed % 100)
-}
-
-/// One browser-like visitor: one SSE connection, `rounds` messages; (round, sample) each.
-async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
-    let client = visitor();
-    let (chat, last_seq) = new_chat(&client, &base).await;
-    let events = client.get(format!("{base}/api/v1/chats/{chat}/events?after={last_seq}")).send().await.unwrap();
-    let mut events = Blocks::new(events);
-    let mut samples = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        tokio::time::sleep(pause(&mut seed)).await;
-        let started = Instant::now();
-        let sent = async {
-            let response = client
-                .post(format!("{base}/api/v1/chats/{chat}/messages"))
-                .json(&serde_json::json!({"content": format!("question {round}")}))
-                .send()
-                .await
-                .unwrap();
-            // A refused send fails the run here rather than leaving it waiting for a reply.
-            let status = response.status();
-            assert_eq!(status, 201, "sending failed: {}", response.text().await.unwrap_or_default());
-        };
-        let first_delta = async {
-            loop {
-                if events.next().await.contains("event: message.delta") {
-                    return started.elapsed();
-                }
-            }
-        };
-        let ((), ttft) = tokio::join!(sent, first_delta);
-        samples.push((round, ttft));
-        while !events.next().await.contains("event: message.completed") {}
-    }
-    samples
-}
-
-/// The upstream alone, in the same shape.
-async fn upstream_stream(base_url: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
-    let client = reqwest::Client::new();
-    let mut samples = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        tokio::time::sleep(pause(&mut seed)).await;
-        let started = Instant::now();
-        let response = client
-            .post(format!("{base_url}/chat/completions"))
-            .json(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true}))
-            .send()
-            .await
-            .unwrap();
-        let mut blocks = Blocks::new(response);
-        while !blocks.next().await.contains("\"content\"") {}
-        samples.push((round, started.elapsed()));
-        while !blocks.next().await.contains("[DONE]") {}
-    }
-    samples
-}
-
-/// Runs `streams` streams at once: all samples sorted, those after every stream's first round
-/// sorted (the first round starts every stream within 100 ms: a burst, not a steady state), and
-/// completed replies per second.
-async fn run<F, Fut>(streams: usize, make: F) -> (Vec<Duration>, Vec<Duration>, f64)
-where
-    F: Fn(u64) -> Fut,
-    Fut: std::future::Future<Output = Vec<(usize, Duration)>> + Send + 'static,
-{
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..streams as u64).map(|i| tokio::spawn(make(0x9E37_79B9_7F4A_7C15 ^ (i + 1)))).collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.unwrap());
-    }
-    let per_second = all.len() as f64 / started.elapsed().as_secs_f64();
-    let mut steady: Vec<Duration> = all.iter().filter(|(round, _)| *round > 0).map(|(_, d)| *d).collect();
-    let mut all: Vec<Duration> = all.into_iter().map(|(_, d)| d).collect();
-    all.sort();
-    steady.sort();
-    (all, steady, per_second)
-}
 
 fn main() {
     common::serve_upstream_if_asked(PIECES, PIECE_PAUSE);
@@ -138,11 +56,11 @@ fn main() {
         let mut steady_64 = None;
         // Warm-up, as a server that has been up a while is: every pooled connection has prepared
         // the statements of a send and a reply (PostgreSQL prepares per connection).
-        run(32, |seed| app_stream(base.clone(), 3, seed)).await;
+        run(32, |_, seed| app_stream(base.clone(), 3, seed)).await;
         for streams in [1usize, 64] {
-            let (app, app_steady, app_rate) = run(streams, |seed| app_stream(base.clone(), rounds, seed)).await;
+            let (app, app_steady, app_rate) = run(streams, |_, seed| app_stream(base.clone(), rounds, seed)).await;
             let url = upstream.base_url.clone();
-            let (up, up_steady, up_rate) = run(streams, |seed| upstream_stream(url.clone(), rounds, seed)).await;
+            let (up, up_steady, up_rate) = run(streams, |_, seed| upstream_stream(url.clone(), rounds, seed)).await;
             steady_64 = Some((
                 ms(percentile(&app_steady, 50.0)) - ms(percentile(&up_steady, 50.0)),
                 ms(percentile(&app_steady, 99.0)) - ms(percentile(&up_steady, 99.0)),

@@ -45,21 +45,8 @@ test('a product-page question reaches the panel live, and the staff reply reache
   const assistantReply = staff.byRole('assistant').last();
   await expect(staff.byRole('user').last()).toContainText(question);
   await expect(assistantReply).toHaveAttribute('data-status', 'streaming');
-  const lengths = new Set<number>();
-  await expect
-    .poll(
-      async () => {
-        const { status, length } = await assistantReply.evaluate((el) => ({
-          status: el.getAttribute('data-status'),
-          length: el.querySelector('[data-testid="staff-message-content"]')?.textContent?.trim().length ?? 0,
-        }));
-        if (status === 'streaming' && length > 0) lengths.add(length);
-        return status;
-      },
-      { timeout: REPLY_TIMEOUT, intervals: [50] },
-    )
-    .toBe('complete');
-  expect(lengths.size, 'staff saw the reply grow').toBeGreaterThanOrEqual(2);
+  const grew = await staff.watchUntilComplete(assistantReply, REPLY_TIMEOUT);
+  expect(grew, 'staff saw the reply grow').toBeGreaterThanOrEqual(2);
 
   // Opening the conversation read the question: the customer sees the read mark.
   await expect(customer.byRole('user').last().getByTestId('receipt')).toHaveAttribute('data-mark', 'read');

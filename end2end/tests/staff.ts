@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,28 @@ export class StaffPage {
     return this.conversation.locator(`[data-testid="staff-message"][data-role="${role}"]`);
   }
 
+  /**
+   * Waits until `reply` (a staff-message element) is complete, watching it stream: the distinct
+   * lengths its text had while streaming.
+   */
+  async watchUntilComplete(reply: Locator, timeout: number): Promise<number> {
+    const lengths = new Set<number>();
+    await expect
+      .poll(
+        async () => {
+          const { status, length } = await reply.evaluate((el) => ({
+            status: el.getAttribute('data-status'),
+            length: el.querySelector('[data-testid="staff-message-content"]')?.textContent?.trim().length ?? 0,
+          }));
+          if (status === 'streaming' && length > 0) lengths.add(length);
+          return status;
+        },
+        { timeout, intervals: [50] },
+      )
+      .toBe('complete');
+    return lengths.size;
+  }
+
   async send(text: string): Promise<void> {
     await this.reply.fill(text);
     await this.page.getByTestId('staff-send').click();
@@ -56,12 +78,19 @@ export class StaffPage {
   }
 }
 
-/** A Frontdesk server of the test's own, on a database that outlives it: it can be stopped and started again. */
+/**
+ * A Frontdesk server of the test's own, on a database that outlives it: it can be stopped and
+ * started again. Its database is a SQLite file of its own, or `databaseUrl` (a PostgreSQL database
+ * other servers may share: replicas).
+ */
 export class OwnServer {
   private process: ChildProcess | null = null;
   readonly dir = mkdtempSync(join(tmpdir(), 'frontdesk-restart-'));
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly databaseUrl?: string,
+  ) {}
 
   get base(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -71,7 +100,7 @@ export class OwnServer {
     this.process = spawn(SERVER_BIN, [], {
       env: {
         ...process.env,
-        DATABASE_URL: `sqlite://${this.dir}/restart.db`,
+        DATABASE_URL: this.databaseUrl ?? `sqlite://${this.dir}/restart.db`,
         FRONTDESK_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: '../target/site',
         OPENAI_API_KEY: '',
@@ -87,12 +116,37 @@ export class OwnServer {
       .toBe(200);
   }
 
-  async stop(): Promise<void> {
+  /** Stops the server: killed (SIGKILL, the default), or told to stop (SIGTERM) and waited for. */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill(signal);
     await exited;
     this.process = null;
+  }
+}
+
+/**
+ * A PostgreSQL database of the test's own on the server `make e2e` found or started
+ * (`E2E_POSTGRES_URL`); dropped by `drop()`.
+ */
+export class OwnPostgres {
+  readonly name = `fd_e2e_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  private readonly admin: string;
+
+  constructor() {
+    const admin = process.env.E2E_POSTGRES_URL;
+    if (!admin) throw new Error('E2E_POSTGRES_URL is not set: run `make e2e` (it finds or starts a PostgreSQL)');
+    this.admin = admin;
+    execFileSync('psql', [admin, '-q', '-c', `CREATE DATABASE ${this.name}`]);
+  }
+
+  get url(): string {
+    return `${this.admin.replace(/\/[^/]*$/, '')}/${this.name}`;
+  }
+
+  drop(): void {
+    execFileSync('psql', [this.admin, '-q', '-c', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`]);
   }
 }

@@ -15,7 +15,10 @@ use axum::{
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
-use super::error::{AppError, AppResult};
+use super::{
+    db::{now_ms, Db},
+    error::{AppError, AppResult},
+};
 use crate::model::Email;
 
 /// The network a request comes from: the peer address, or with `trust_proxy` the last
@@ -48,6 +51,8 @@ fn network_of(ip: IpAddr) -> IpAddr {
 pub struct SignInThrottle {
     per_network: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    per_network_limit: u32,
+    per_account_limit: u32,
     hashing: Arc<Semaphore>,
     hashers: Hashers,
 }
@@ -94,6 +99,42 @@ fn lower_priority() {
     }
 }
 
+/// Counts one attempt against each of `allowances` (`(key, limit)`) in the current fixed window of
+/// `window`, in the database, so every replica of it counts together: one statement for all keys.
+/// `Some(wait)` (until the window ends) when any count passed its limit. The attempt counts
+/// either way, as a refused attempt does with the in-process limiters.
+pub async fn count_shared(db: &Db, window: Duration, allowances: &[(String, u32)]) -> AppResult<Option<Duration>> {
+    if allowances.is_empty() {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let window_ms = window.as_millis().max(1) as i64;
+    let start = now - now.rem_euclid(window_ms);
+    let rows = (0..allowances.len()).map(|i| format!("(${}, $1, 1)", i + 2)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "INSERT INTO rate_windows (key, window_start, count) VALUES {rows} \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_windows.count + 1 RETURNING key, count"
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(start);
+    for (key, _) in allowances {
+        query = query.bind(key);
+    }
+    let counts = query.fetch_all(&db.write).await?;
+    let over = allowances
+        .iter()
+        .any(|(key, limit)| counts.iter().any(|(counted, count)| counted == key && *count > i64::from(*limit)));
+    Ok(over.then(|| Duration::from_millis((start + window_ms - now).max(1000) as u64)))
+}
+
+/// Forgets windows that ended before `before` (unix ms).
+pub async fn forget_shared_counts(db: &Db, before: i64) -> AppResult<u64> {
+    Ok(sqlx::query("DELETE FROM rate_windows WHERE window_start < $1")
+        .bind(before)
+        .execute(&db.write)
+        .await?
+        .rows_affected())
+}
+
 /// How long a sign-in waits for a hashing slot before it is refused.
 const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
 
@@ -121,8 +162,22 @@ impl SignInThrottle {
         SignInThrottle {
             per_network: RateLimiter::keyed(allowance(per_network)),
             per_account: RateLimiter::keyed(allowance(per_account)),
+            per_network_limit: per_network.max(1),
+            per_account_limit: per_account.max(1),
             hashing: Arc::new(Semaphore::new(hashers)),
             hashers: Hashers::start(hashers),
+        }
+    }
+
+    /// The same allowances counted in the database with every replica (see [`count_shared`]).
+    pub async fn attempt_shared(&self, db: &Db, network: Option<IpAddr>, email: &str) -> AppResult<()> {
+        let mut allowances = vec![(format!("sign-in:account:{}", Email::normalized(email)), self.per_account_limit)];
+        if let Some(network) = network {
+            allowances.push((format!("sign-in:network:{network}"), self.per_network_limit));
+        }
+        match count_shared(db, SIGN_IN_WINDOW, &allowances).await? {
+            Some(wait) => Err(AppError::rate_limited("too many sign-in attempts", wait)),
+            None => Ok(()),
         }
     }
 

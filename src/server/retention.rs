@@ -100,6 +100,8 @@ impl ChatService {
             .execute(&self.db.write)
             .await?
             .rows_affected();
+        // The replicas' shared allowances count in windows of at most five minutes.
+        let usage_rows = usage_rows + crate::server::limits::forget_shared_counts(&self.db, now_ms - 3_600_000).await?;
         Ok(Removed { sessions, visitors, delta_events, versions, usage_rows })
     }
 

@@ -354,3 +354,89 @@ async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_wi
     assert_eq!(status, "interrupted");
     assert!(content.starts_with("word"), "the text so far is kept: {content}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_attempts() {
+    let a = TestApp::spawn_with(
+        Backend::Postgres,
+        crate::support::Options {
+            configure: Box::new(|config| {
+                config.sends_per_minute = 3;
+                config.sign_ins_per_account = 2;
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    let b = a.replica().await;
+    let (on_a, on_b) = (a.state.service.clone(), b.state.service.clone());
+    wait_for("the replicas to see each other", || on_a.hub.peers() > 0 && on_b.hub.peers() > 0).await;
+
+    // Three messages a minute, wherever they land: each replica alone would take three.
+    let chat = a.new_chat().await;
+    for (i, app) in [&a, &b, &a].into_iter().enumerate() {
+        let (status, body) = app
+            .post(&format!("/api/v1/chats/{chat}/messages?wait=true"), json!({"content": format!("question {i}")}))
+            .await;
+        assert_eq!(status, 201, "message {i}: {body}");
+    }
+    let response = b
+        .client
+        .post(b.url(&format!("/api/v1/chats/{chat}/messages")))
+        .json(&json!({"content": "one more"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("retry-after"));
+    let (status, body) = read(response).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    // Two sign-in attempts per account, across both replicas.
+    let attempt = |app: &TestApp| {
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            let body = json!({"email": "admin@example.com", "password": "not-the-password"});
+            read(reqwest::Client::new().post(url).json(&body).send().await.unwrap()).await.0
+        }
+    };
+    assert_eq!(attempt(&a).await, 401);
+    assert_eq!(attempt(&b).await, 401);
+    assert_eq!(attempt(&a).await, 429, "the account's attempts are spent, whichever replica took them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitors_replies_being_written_count_across_replicas() {
+    let a = TestApp::spawn_with(
+        Backend::Postgres,
+        crate::support::Options { configure: Box::new(|config| config.replies_per_visitor = 1), ..Default::default() },
+    )
+    .await;
+    let b = a.replica().await;
+    let (on_a, on_b) = (a.state.service.clone(), b.state.service.clone());
+    wait_for("the replicas to see each other", || on_a.hub.peers() > 0 && on_b.hub.peers() > 0).await;
+    let (first, second) = (a.new_chat().await, a.new_chat().await);
+    a.fake().push(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
+    let (status, body) =
+        a.post(&format!("/api/v1/chats/{first}/messages"), json!({"content": "A long story, please"})).await;
+    assert_eq!(status, 201, "{body}");
+    // B writes no reply for this visitor, but A does: one at a time is their allowance.
+    let (status, body) = b.post(&format!("/api/v1/chats/{second}/messages"), json!({"content": "And here?"})).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("other conversations"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_a_new_database_both_serve_and_make_one_first_admin() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let fake = crate::support::FakeOpenAi::start().await;
+    let ((_a, a), (_b, b)) = tokio::join!(replica_process(&db.url, &fake, &[]), replica_process(&db.url, &fake, &[]));
+    let client = reqwest::Client::new();
+    for base in [a, b] {
+        assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+    }
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (staff,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'staff'").fetch_one(&pool).await.unwrap();
+    assert_eq!(staff, 1);
+}

@@ -98,8 +98,12 @@ impl ChatService {
             return Ok(None);
         }
         let password = password.map(str::to_string).filter(|p| !p.is_empty()).unwrap_or_else(generate_password);
-        self.create_staff(email, "Admin", StaffRole::Admin, &password).await?;
-        Ok(Some((Email::normalized(email), password)))
+        match self.create_staff(email, "Admin", StaffRole::Admin, &password).await {
+            Ok(_) => Ok(Some((Email::normalized(email), password))),
+            // Another replica starting at the same moment created it first.
+            Err(AppError::Conflict(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Checks a staff member's email and password; the same answer for an unknown email and a

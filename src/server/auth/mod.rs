@@ -207,6 +207,10 @@ pub async fn sign_in(
 ) -> AppResult<(crate::model::Me, String)> {
     let service = &state.service;
     service.sign_ins.attempt(network, email)?;
+    if service.hub.peers() > 0 {
+        // Other replicas take sign-ins too: the allowance is theirs as well.
+        service.sign_ins.attempt_shared(&service.db, network, email).await?;
+    }
     let user_id = service.check_password(email, password).await.map_err(|e| match e {
         AppError::Unauthorized => AppError::BadCredentials,
         other => other,

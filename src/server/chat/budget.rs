@@ -16,7 +16,7 @@ use crate::{
     server::{
         db::Db,
         error::{AppError, AppResult},
-        limits::wait_until_allowed,
+        limits::{count_shared, wait_until_allowed},
     },
 };
 
@@ -132,6 +132,23 @@ impl Budgets {
             self.per_network.retain_recent();
         }
         Ok(())
+    }
+
+    /// The minute's call allowances counted in the database with every replica (see
+    /// [`count_shared`]): what [`Budgets::spend_call`] checks in this process alone.
+    pub async fn spend_shared_call(&self, db: &Db, caller: Caller) -> AppResult<()> {
+        let a = self.allowances;
+        let mut allowances = vec![
+            (format!("calls:{}", visitor_scope(caller.user_id)), a.calls_per_visitor_minute),
+            (format!("calls:{ALL}"), a.calls_per_minute),
+        ];
+        if let Some(network) = network_scope(caller.network) {
+            allowances.push((format!("calls:{network}"), a.calls_per_network_minute));
+        }
+        match count_shared(db, Duration::from_secs(60), &allowances).await? {
+            Some(wait) => Err(AppError::rate_limited("too many messages, edits and retries this minute", wait)),
+            None => Ok(()),
+        }
     }
 
     /// Tokens used today by the caller, their network, and everyone.

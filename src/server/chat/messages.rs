@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{
+    replies,
     rules::{check_client_id, check_content, title_from},
     store::{self, NewMessage, NEW_CHAT_TITLE},
     Caller, ChatService, Exchange,
@@ -98,9 +99,9 @@ impl ChatService {
             }
         }
         if row.ai_enabled() {
-            self.room_for_reply(caller, Some(chat_id))?;
+            self.room_for_reply(caller, Some(chat_id)).await?;
         }
-        self.budgets.spend_call(used?, caller)?;
+        self.spend_call(used?, caller).await?;
         let replaced = tx.streaming_replies().await?;
         for reply in replaced.iter().filter(|r| r.unanswered) {
             tx.delete_message(reply.id).await?;
@@ -158,8 +159,8 @@ impl ChatService {
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
-            self.room_for_reply(caller, None)?;
-            self.budgets.spend_call(used?, caller)?;
+            self.room_for_reply(caller, None).await?;
+            self.spend_call(used?, caller).await?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -202,8 +203,8 @@ impl ChatService {
         if !chat.ai_enabled() {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
-        self.room_for_reply(caller, None)?;
-        self.budgets.spend_call(used?, caller)?;
+        self.room_for_reply(caller, None).await?;
+        self.spend_call(used?, caller).await?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
         tx.touch();
@@ -240,10 +241,29 @@ impl ChatService {
         store::message(&self.db, chat_id, message_id).await
     }
 
+    /// Spends one call to the model (see [`super::budget::Budgets::spend_call`]); with other
+    /// replicas on the database, from the allowances they share too.
+    async fn spend_call(&self, used: super::budget::UsedToday, caller: Caller) -> AppResult<()> {
+        self.budgets.spend_call(used, caller)?;
+        if self.hub.peers() > 0 {
+            self.budgets.spend_shared_call(&self.db, caller).await?;
+        }
+        Ok(())
+    }
+
     /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`); a reply
     /// running in `replacing` is about to end and does not count.
-    fn room_for_reply(&self, caller: Caller, replacing: Option<i64>) -> AppResult<()> {
-        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies, replacing)
+    /// With other replicas on the database, the visitor's replies are counted there, wherever
+    /// they are written (the server's own limit stays this process's).
+    async fn room_for_reply(&self, caller: Caller, replacing: Option<i64>) -> AppResult<()> {
+        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies, replacing)?;
+        if self.hub.peers() > 0
+            && store::streaming_replies_of(&self.db, caller.user_id, replacing).await?
+                >= self.limits.replies_per_visitor
+        {
+            return Err(replies::busy_elsewhere());
+        }
+        Ok(())
     }
 
     /// Waits until a reply has ended (completed, stopped, failed or interrupted).

@@ -90,10 +90,7 @@ impl Replies {
             ));
         }
         if counted().filter(|r| r.owner == owner).count() >= per_visitor {
-            return Err(AppError::rate_limited(
-                "the assistant is still answering in your other conversations",
-                std::time::Duration::from_secs(5),
-            ));
+            return Err(busy_elsewhere());
         }
         Ok(())
     }
@@ -166,6 +163,11 @@ impl Outcome {
     }
 }
 
+/// 429: the visitor's allowance of replies being written at once is in use.
+pub(super) fn busy_elsewhere() -> AppError {
+    AppError::rate_limited("the assistant is still answering in your other conversations", Duration::from_secs(5))
+}
+
 /// How a reply ended.
 enum Outcome {
     Complete,
@@ -208,6 +210,7 @@ impl ChatService {
         let started = crate::server::db::now_ms();
         store::replica_alive(&self.db, &replica, started, started).await?;
         self.interrupt_orphans().await?;
+        self.hub.set_peers(store::other_replicas(&self.db, &replica, started - LEASE.as_millis() as i64).await?);
         let (service, stopping) = (Arc::downgrade(self), self.stopping.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
@@ -224,6 +227,10 @@ impl ChatService {
                 }
                 if let Err(error) = service.interrupt_orphans().await {
                     tracing::warn!(?error, "could not look for replies whose server stopped");
+                }
+                match store::other_replicas(&service.db, &replica, now - LEASE.as_millis() as i64).await {
+                    Ok(peers) => service.hub.set_peers(peers),
+                    Err(error) => tracing::warn!(?error, "could not count the other replicas"),
                 }
             }
         });

@@ -308,6 +308,29 @@ pub async fn replica_alive(db: &Db, id: &str, started_at: i64, now: i64) -> AppR
     Ok(())
 }
 
+/// Replies being written now (by any replica) in the chats of `owner`, but in `except`.
+pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> AppResult<usize> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages JOIN chats ON chats.id = messages.chat_id \
+         WHERE messages.status = 'streaming' AND chats.owner_id = $1 AND messages.chat_id <> $2",
+    )
+    .bind(owner)
+    .bind(except.unwrap_or(0))
+    .fetch_one(&db.read)
+    .await?;
+    Ok(count as usize)
+}
+
+/// Replicas other than `id` seen since `seen_after`.
+pub async fn other_replicas(db: &Db, id: &str, seen_after: i64) -> AppResult<usize> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM replicas WHERE id <> $1 AND seen_at >= $2")
+        .bind(id)
+        .bind(seen_after)
+        .fetch_one(&db.read)
+        .await?;
+    Ok(count as usize)
+}
+
 /// Forgets a replica: it left (or was last seen before `seen_before`, for the others' sweep).
 pub async fn forget_replicas(db: &Db, id: Option<&str>, seen_before: i64) -> AppResult<()> {
     sqlx::query("DELETE FROM replicas WHERE id = $1 OR seen_at < $2")

@@ -70,6 +70,8 @@ pub struct Hub {
     streams: Arc<Mutex<HashMap<i64, usize>>>,
     /// The other replicas on the same PostgreSQL database (see [`super::cluster`]).
     cluster: OnceLock<Link>,
+    /// How many of them were alive at the last heartbeat.
+    peers: std::sync::atomic::AtomicUsize,
 }
 
 /// One open live stream of a user; the count goes down when it is dropped.
@@ -102,6 +104,7 @@ impl Default for Hub {
             session_ends: broadcast::channel(64).0,
             streams: Arc::default(),
             cluster: OnceLock::new(),
+            peers: Default::default(),
         }
     }
 }
@@ -193,6 +196,16 @@ impl Hub {
     /// True when other replicas may share the database (PostgreSQL).
     pub fn clustered(&self) -> bool {
         self.cluster.get().is_some()
+    }
+
+    /// Other replicas alive on the database (as of the last heartbeat, every 2 s): while there
+    /// are any, allowances are counted in the database too.
+    pub fn peers(&self) -> usize {
+        self.peers.load(Ordering::Relaxed)
+    }
+
+    pub fn set_peers(&self, peers: usize) {
+        self.peers.store(peers, Ordering::Relaxed);
     }
 
     /// This replica's name among the others, when clustered.

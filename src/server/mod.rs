@@ -153,15 +153,27 @@ pub async fn run() -> Result<(), StartError> {
         }
     };
     let mut serving = tokio::spawn(serve(listener, http::router(state), draining));
-    tokio::select! {
-        served = &mut serving => return served.map_err(|e| StartError::Startup(e.to_string()))?.map_err(Into::into),
-        _ = service.draining() => {}
+    // Serving ends by itself only on an error; once told to stop, the connections may all close
+    // before the replies end, so the shutdown below runs whichever comes first.
+    let served = tokio::select! {
+        served = &mut serving => Some(served),
+        _ = service.draining() => None,
+    };
+    if !service.is_draining() {
+        if let Some(served) = served {
+            return served.map_err(|e| StartError::Startup(e.to_string()))?.map_err(Into::into);
+        }
     }
     service.shut_down(grace).await;
     // Requests still open (a send waiting for its reply) had their answer by now.
-    match tokio::time::timeout(std::time::Duration::from_secs(5), serving).await {
-        Ok(Ok(served)) => served?,
-        _ => tracing::warn!("some connections were still open at exit"),
+    let served = match served {
+        Some(served) => Some(served),
+        None => tokio::time::timeout(std::time::Duration::from_secs(5), serving).await.ok(),
+    };
+    match served {
+        Some(Ok(served)) => served?,
+        Some(Err(error)) => tracing::warn!(%error, "the server task failed"),
+        None => tracing::warn!("some connections were still open at exit"),
     }
     tracing::info!("stopped");
     Ok(())

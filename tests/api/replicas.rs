@@ -355,22 +355,29 @@ async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_wi
     assert!(content.starts_with("word"), "the text so far is kept: {content}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_attempts() {
+/// Two replicas on a new PostgreSQL database, both settings changed by `configure`, once each
+/// sees the other (from then on they share allowances).
+async fn two_replicas(
+    configure: impl FnOnce(&mut frontdesk::server::config::Config) + Send + 'static,
+) -> (TestApp, TestApp) {
     let a = TestApp::spawn_with(
         Backend::Postgres,
-        crate::support::Options {
-            configure: Box::new(|config| {
-                config.sends_per_minute = 3;
-                config.sign_ins_per_account = 2;
-            }),
-            ..Default::default()
-        },
+        crate::support::Options { configure: Box::new(configure), ..Default::default() },
     )
     .await;
     let b = a.replica().await;
     let (on_a, on_b) = (a.state.service.clone(), b.state.service.clone());
     wait_for("the replicas to see each other", || on_a.hub.peers() > 0 && on_b.hub.peers() > 0).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_attempts() {
+    let (a, b) = two_replicas(|config| {
+        config.sends_per_minute = 3;
+        config.sign_ins_per_account = 2;
+    })
+    .await;
 
     // Three messages a minute, wherever they land: each replica alone would take three.
     let chat = a.new_chat().await;
@@ -407,14 +414,7 @@ async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitors_replies_being_written_count_across_replicas() {
-    let a = TestApp::spawn_with(
-        Backend::Postgres,
-        crate::support::Options { configure: Box::new(|config| config.replies_per_visitor = 1), ..Default::default() },
-    )
-    .await;
-    let b = a.replica().await;
-    let (on_a, on_b) = (a.state.service.clone(), b.state.service.clone());
-    wait_for("the replicas to see each other", || on_a.hub.peers() > 0 && on_b.hub.peers() > 0).await;
+    let (a, b) = two_replicas(|config| config.replies_per_visitor = 1).await;
     let (first, second) = (a.new_chat().await, a.new_chat().await);
     a.fake().push(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
     let (status, body) =
@@ -439,4 +439,25 @@ async fn replicas_starting_together_on_a_new_database_both_serve_and_make_one_fi
     let (staff,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'staff'").fetch_one(&pool).await.unwrap();
     assert_eq!(staff, 1);
+}
+
+/// The shared counts are read before a send's transaction takes its connection: with every
+/// connection held by a send waiting for a second one, none would ever come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_at_once_over_two_replicas_all_succeed_on_small_connection_pools() {
+    let (a, b) = two_replicas(|c| c.db_connections = 2).await;
+    let sends = (0..12).map(|i| {
+        let (client, base) = (a.another_visitor(), if i % 2 == 0 { a.base.clone() } else { b.base.clone() });
+        async move {
+            let (status, chat) =
+                read(client.post(format!("{base}/api/v1/chats")).json(&json!({})).send().await.unwrap()).await;
+            assert_eq!(status, 201, "{chat}");
+            let url = format!("{base}/api/v1/chats/{}/messages?wait=true", chat["id"]);
+            read(client.post(url).json(&json!({"content": format!("question {i}")})).send().await.unwrap()).await
+        }
+    });
+    for (status, body) in futures::future::join_all(sends).await {
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["reply"]["status"], "complete", "the reply was written: {body}");
+    }
 }

@@ -134,9 +134,10 @@ impl Budgets {
         Ok(())
     }
 
-    /// The minute's call allowances counted in the database with every replica (see
-    /// [`count_shared`]): what [`Budgets::spend_call`] checks in this process alone.
-    pub async fn spend_shared_call(&self, db: &Db, caller: Caller) -> AppResult<()> {
+    /// Counts a call in the minute's allowances kept in the database with every replica (see
+    /// [`count_shared`]): `Some(wait)` when one is used up. What [`Budgets::spend_call`] checks in
+    /// this process alone.
+    pub async fn count_shared_call(&self, db: &Db, caller: Caller) -> AppResult<Option<Duration>> {
         let a = self.allowances;
         let mut allowances = vec![
             (format!("calls:{}", visitor_scope(caller.user_id)), a.calls_per_visitor_minute),
@@ -145,10 +146,7 @@ impl Budgets {
         if let Some(network) = network_scope(caller.network) {
             allowances.push((format!("calls:{network}"), a.calls_per_network_minute));
         }
-        match count_shared(db, Duration::from_secs(60), &allowances).await? {
-            Some(wait) => Err(AppError::rate_limited("too many messages, edits and retries this minute", wait)),
-            None => Ok(()),
-        }
+        count_shared(db, Duration::from_secs(60), &allowances).await
     }
 
     /// Tokens used today by the caller, their network, and everyone.

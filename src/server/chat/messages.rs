@@ -18,6 +18,15 @@ use crate::{
     },
 };
 
+/// What the replicas count together for one call (see `ChatService::shared_counts`).
+#[derive(Debug, Default)]
+struct Shared {
+    /// The shared calls per minute are used up until then.
+    calls_over: Option<std::time::Duration>,
+    /// The visitor's replies being written, on every replica.
+    replies_elsewhere: usize,
+}
+
 /// A customer's message as an adapter hands it over.
 #[derive(Debug, Clone, Default)]
 pub struct Outgoing<'a> {
@@ -88,9 +97,13 @@ impl ChatService {
         if let Some(client_id) = outgoing.client_id {
             check_client_id(client_id)?;
         }
-        // The two reads are independent: side by side, one round trip.
-        let (row, used) = tokio::join!(self.owned_chat(caller, chat_id), self.budgets.used_today(&self.db, caller));
-        let row = row?;
+        // The reads are independent: side by side, one round trip.
+        let (row, used, shared) = tokio::join!(
+            self.owned_chat(caller, chat_id),
+            self.budgets.used_today(&self.db, caller),
+            self.shared_counts(caller, Some(chat_id)),
+        );
+        let (row, shared) = (row?, shared?);
         let context = outgoing.context.map(|id| self.context(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(client_id) = outgoing.client_id {
@@ -99,9 +112,9 @@ impl ChatService {
             }
         }
         if row.ai_enabled() {
-            self.room_for_reply(caller, Some(chat_id)).await?;
+            self.room_for_reply(caller, Some(chat_id), &shared)?;
         }
-        self.spend_call(used?, caller).await?;
+        self.spend_call(used?, caller, &shared)?;
         let replaced = tx.streaming_replies().await?;
         for reply in replaced.iter().filter(|r| r.unanswered) {
             tx.delete_message(reply.id).await?;
@@ -148,19 +161,20 @@ impl ChatService {
     ) -> AppResult<Exchange> {
         check_content(content, self.limits.message_max_chars)?;
         // Independent reads side by side; their errors in this order.
-        let (chat, original, used) = tokio::join!(
+        let (chat, original, used, shared) = tokio::join!(
             self.owned_chat(caller, chat_id),
             store::message(&self.db, chat_id, message_id),
             self.budgets.used_today(&self.db, caller),
+            self.shared_counts(caller, None),
         );
-        let (chat, original) = (chat?, original?);
+        let (chat, original, shared) = (chat?, original?, shared?);
         if original.role != Role::User {
             return Err(AppError::Invalid("only your own messages can be edited".into()));
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
-            self.room_for_reply(caller, None).await?;
-            self.spend_call(used?, caller).await?;
+            self.room_for_reply(caller, None, &shared)?;
+            self.spend_call(used?, caller, &shared)?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
@@ -191,20 +205,21 @@ impl ChatService {
     /// old text is kept as a version.
     pub async fn retry_reply(self: &Arc<Self>, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
         // Independent reads side by side; their errors in this order.
-        let (chat, message, used) = tokio::join!(
+        let (chat, message, used, shared) = tokio::join!(
             self.owned_chat(caller, chat_id),
             store::message(&self.db, chat_id, message_id),
             self.budgets.used_today(&self.db, caller),
+            self.shared_counts(caller, None),
         );
-        let (chat, message) = (chat?, message?);
+        let (chat, message, shared) = (chat?, message?, shared?);
         if message.role != Role::Assistant {
             return Err(AppError::Invalid("only the assistant's replies can be retried".into()));
         }
         if !chat.ai_enabled() {
             return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
         }
-        self.room_for_reply(caller, None).await?;
-        self.spend_call(used?, caller).await?;
+        self.room_for_reply(caller, None, &shared)?;
+        self.spend_call(used?, caller, &shared)?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.ensure_no_reply_streaming().await?;
         tx.touch();
@@ -241,26 +256,37 @@ impl ChatService {
         store::message(&self.db, chat_id, message_id).await
     }
 
-    /// Spends one call to the model (see [`super::budget::Budgets::spend_call`]); with other
-    /// replicas on the database, from the allowances they share too.
-    async fn spend_call(&self, used: super::budget::UsedToday, caller: Caller) -> AppResult<()> {
-        self.budgets.spend_call(used, caller)?;
-        if self.hub.peers() > 0 {
-            self.budgets.spend_shared_call(&self.db, caller).await?;
+    /// With other replicas alive: counts this call in the allowances they share, and the
+    /// visitor's replies being written on any of them (nothing, and no query, alone). Read beside
+    /// the change's other reads, before its transaction: a second connection taken while a
+    /// transaction holds one starves the pool under load.
+    async fn shared_counts(&self, caller: Caller, replacing: Option<i64>) -> AppResult<Shared> {
+        if self.hub.peers() == 0 {
+            return Ok(Shared::default());
         }
-        Ok(())
+        let (calls, replies) = tokio::join!(
+            self.budgets.count_shared_call(&self.db, caller),
+            store::streaming_replies_of(&self.db, caller.user_id, replacing),
+        );
+        Ok(Shared { calls_over: calls?, replies_elsewhere: replies? })
+    }
+
+    /// Spends one call to the model (see [`super::budget::Budgets::spend_call`]), and from the
+    /// allowances the replicas share.
+    fn spend_call(&self, used: super::budget::UsedToday, caller: Caller, shared: &Shared) -> AppResult<()> {
+        self.budgets.spend_call(used, caller)?;
+        match shared.calls_over {
+            Some(wait) => Err(AppError::rate_limited("too many messages, edits and retries this minute", wait)),
+            None => Ok(()),
+        }
     }
 
     /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`); a reply
-    /// running in `replacing` is about to end and does not count.
-    /// With other replicas on the database, the visitor's replies are counted there, wherever
-    /// they are written (the server's own limit stays this process's).
-    async fn room_for_reply(&self, caller: Caller, replacing: Option<i64>) -> AppResult<()> {
+    /// running in `replacing` is about to end and does not count. With other replicas, the
+    /// visitor's replies are counted on all of them (the server's own limit stays this process's).
+    fn room_for_reply(&self, caller: Caller, replacing: Option<i64>, shared: &Shared) -> AppResult<()> {
         self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies, replacing)?;
-        if self.hub.peers() > 0
-            && store::streaming_replies_of(&self.db, caller.user_id, replacing).await?
-                >= self.limits.replies_per_visitor
-        {
+        if shared.replies_elsewhere >= self.limits.replies_per_visitor {
             return Err(replies::busy_elsewhere());
         }
         Ok(())

@@ -50,16 +50,30 @@ async fn staff_says(app: &TestApp, staff: &str, chat: i64, content: &str) {
     assert_eq!(status, 201, "{body}");
 }
 
+/// A staff member ("Alice") on `app`: their cookie, their panel, and their socket on `chat` from
+/// its newest event (`start`).
+struct Following {
+    start: i64,
+    staff: String,
+    panel: crate::staff::Socket,
+    agent: crate::staff::Socket,
+}
+
+async fn staff_on(app: &TestApp, chat: i64) -> Following {
+    let start = app.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let staff = staff_cookie(app, "agent@example.com", "Alice").await;
+    let panel = open_ws(app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
+    let agent =
+        open_ws(app, &format!("/api/v1/admin/inquiries/{chat}/ws?after={start}"), Some(&staff), None).await.unwrap();
+    Following { start, staff, panel, agent }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_on_one_replica_and_staff_on_another_see_every_event_once_and_in_order() {
     let a = TestApp::spawn(Backend::Postgres).await;
     let b = a.replica().await;
     let chat = a.new_chat().await;
-    let start = a.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
-    let staff = staff_cookie(&b, "agent@example.com", "Alice").await;
-    let mut panel = open_ws(&b, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
-    let mut agent =
-        open_ws(&b, &format!("/api/v1/admin/inquiries/{chat}/ws?after={start}"), Some(&staff), None).await.unwrap();
+    let Following { start, staff, mut panel, mut agent } = staff_on(&b, chat).await;
     let mut customer =
         open_ws(&a, &format!("/api/v1/chats/{chat}/ws?after={start}"), Some(&a.cookie_header()), None).await.unwrap();
 
@@ -460,4 +474,70 @@ async fn sends_at_once_over_two_replicas_all_succeed_on_small_connection_pools()
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["reply"]["status"], "complete", "the reply was written: {body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_touch_with_the_others_reloads_its_panels_and_follows_on() {
+    let a = TestApp::spawn(Backend::Postgres).await;
+    let b = a.replica().await;
+    let chat = a.new_chat().await;
+    let Following { start, mut panel, mut agent, .. } = staff_on(&b, chat).await;
+
+    // Every listening connection on the database is cut (a network blip, a failover).
+    let pool = sqlx::AnyPool::connect(&a.db.url).await.unwrap();
+    let (cut,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%') AS t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(cut, 2, "both replicas were listening");
+    // B's panel may have missed changes: it is told to reload.
+    let code = loop {
+        match next_frame(&mut panel).await {
+            Ok(_) => continue,
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, 1013);
+    // And B hears A again: a question on A reaches staff on B, nothing missed, nothing twice.
+    a.fake().push(Script::words("On its way."));
+    let (status, sent) = a.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "Any news?"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let (mut last, mut seen) = (start, Vec::new());
+    frames_until(&mut agent, &mut last, &mut seen, |f| f["type"] == "message.completed").await;
+    assert!(seen.iter().any(|f| f["type"] == "message.created" && f["data"]["content"] == "Any news?"));
+}
+
+/// A take-over ends the replies other replicas write in the database too: their writer stops at
+/// its next append even if the notification to stop never reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_over_ends_a_reply_another_replica_writes_even_when_it_hears_nothing() {
+    let (a, b) = two_replicas(|_| {}).await;
+    let chat = a.new_chat().await;
+    let (_, reply) = a.send_and_wait(chat, "Hello?").await;
+    // A replica that is alive (it says so) but hears nothing is writing the reply.
+    let db = &a.state.service.db;
+    let far = frontdesk::server::db::now_ms() + 600_000;
+    sqlx::query("INSERT INTO replicas (id, started_at, seen_at) VALUES ('deaf', $1, $1)")
+        .bind(far)
+        .execute(&db.write)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET status = 'streaming', writer = 'deaf' WHERE id = $1")
+        .bind(reply.id)
+        .execute(&db.write)
+        .await
+        .unwrap();
+    let last = a.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let mut events = a.events(chat, Some(last)).await;
+    let staff = staff_cookie(&b, "agent@example.com", "Alice").await;
+    staff_says(&b, &staff, chat, "Alice here.").await;
+    let mut seen = Vec::new();
+    let ended =
+        next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == reply.id)
+            .await;
+    assert_eq!(ended.data["status"], "stopped");
+    assert_eq!(ended.data["content"], reply.content, "its text is kept");
 }

@@ -235,6 +235,7 @@ impl ChatService {
         let before = self.owned_chat(caller, chat_id).await?;
         self.cancel_replies_of(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.stop_replies_written_elsewhere(super::replies::STOPPED_REASON).await?;
         let changed = tx.hand_to_staff().await?;
         if changed {
             tx.insert_message(NewMessage::system("You asked for a person. Someone from our team will reply here."))

@@ -119,6 +119,9 @@ impl ChatService {
         for reply in replaced.iter().filter(|r| r.unanswered) {
             tx.delete_message(reply.id).await?;
         }
+        if !replaced.is_empty() {
+            tx.stop_replies_written_elsewhere(replies::STOPPED_REASON).await?;
+        }
         let mut chat_changed = false;
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;

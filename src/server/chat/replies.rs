@@ -207,28 +207,37 @@ impl ChatService {
     /// [`LEASE`] (it died) or left. Runs until [`ChatService::leave`].
     pub(super) async fn keep_lease(self: &Arc<Self>) -> AppResult<()> {
         let replica = self.hub.replica().ok_or_else(|| AppError::Internal("no replica name".into()))?.to_owned();
-        let started = crate::server::db::now_ms();
-        store::replica_alive(&self.db, &replica, started, started).await?;
+        store::replica_alive(&self.db, &replica).await?;
         self.interrupt_orphans().await?;
-        self.hub.set_peers(store::other_replicas(&self.db, &replica, started - LEASE.as_millis() as i64).await?);
+        self.hub.set_peers(store::other_replicas(&self.db, &replica, LEASE.as_millis() as i64).await?);
         let (service, stopping) = (Arc::downgrade(self), self.stopping.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
             tick.tick().await;
+            // Other replicas' replies are taken for orphaned only after a lease of this one's own
+            // heartbeats in a row: after an outage (of the database, or of this replica's
+            // connections), the others get the time to say they are alive again.
+            let (mut last_ok, mut alive_since) = (std::time::Instant::now(), std::time::Instant::now());
             loop {
                 tokio::select! {
                     _ = stopping.cancelled() => return,
                     _ = tick.tick() => {}
                 }
                 let Some(service) = service.upgrade() else { return };
-                let now = crate::server::db::now_ms();
-                if let Err(error) = store::replica_alive(&service.db, &replica, started, now).await {
+                if let Err(error) = store::replica_alive(&service.db, &replica).await {
                     tracing::warn!(?error, "could not tell the other replicas this one is alive");
+                    continue;
                 }
-                if let Err(error) = service.interrupt_orphans().await {
-                    tracing::warn!(?error, "could not look for replies whose server stopped");
+                if last_ok.elapsed() > LEASE {
+                    alive_since = std::time::Instant::now();
                 }
-                match store::other_replicas(&service.db, &replica, now - LEASE.as_millis() as i64).await {
+                last_ok = std::time::Instant::now();
+                if alive_since.elapsed() >= LEASE {
+                    if let Err(error) = service.interrupt_orphans().await {
+                        tracing::warn!(?error, "could not look for replies whose server stopped");
+                    }
+                }
+                match store::other_replicas(&service.db, &replica, LEASE.as_millis() as i64).await {
                     Ok(peers) => service.hub.set_peers(peers),
                     Err(error) => tracing::warn!(?error, "could not count the other replicas"),
                 }
@@ -238,10 +247,9 @@ impl ChatService {
     }
 
     async fn interrupt_orphans(&self) -> AppResult<usize> {
-        let now = crate::server::db::now_ms();
-        let rows = store::orphaned_replies(&self.db, now - LEASE.as_millis() as i64).await?;
+        let rows = store::orphaned_replies(&self.db, LEASE.as_millis() as i64).await?;
         let count = self.interrupt(rows).await?;
-        store::forget_replicas(&self.db, None, now - FORGET_AFTER.as_millis() as i64).await?;
+        store::forget_replicas(&self.db, None, FORGET_AFTER.as_millis() as i64).await?;
         Ok(count)
     }
 
@@ -249,8 +257,10 @@ impl ChatService {
     /// take over the replies it was writing at once.
     pub async fn leave(&self) {
         self.stopping.cancel();
+        // The last events (replies ended at shutdown) reach the other replicas' followers.
+        self.hub.flush_cluster().await;
         if let Some(replica) = self.hub.replica() {
-            if let Err(error) = store::forget_replicas(&self.db, Some(replica), 0).await {
+            if let Err(error) = store::forget_replicas(&self.db, Some(replica), FORGET_AFTER.as_millis() as i64).await {
                 tracing::warn!(?error, "could not leave the replicas' list");
             }
         }
@@ -277,7 +287,7 @@ impl ChatService {
     /// Asks the other replicas to stop a reply and waits until one wrote its end; false when
     /// none did within [`STOP_WAIT`] (no replica writes it) or there are no others.
     async fn stopped_elsewhere(&self, chat_id: i64, reply_id: i64) -> AppResult<bool> {
-        if !self.hub.clustered() {
+        if self.hub.peers() == 0 {
             return Ok(false);
         }
         let mut watch = self.hub.watch_chat(chat_id);

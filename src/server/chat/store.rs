@@ -294,17 +294,40 @@ pub async fn streaming_replies(db: &Db) -> AppResult<Vec<(i64, i64)>> {
     Ok(sqlx::query_as("SELECT id, chat_id FROM messages WHERE status = 'streaming'").fetch_all(&db.read).await?)
 }
 
-/// Says that replica `id` is alive now (it joined at `started_at`).
-pub async fn replica_alive(db: &Db, id: &str, started_at: i64, now: i64) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-    )
+/// The database's clock in unix milliseconds (PostgreSQL): every replica reads liveness by one
+/// clock, whatever its own says.
+const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+/// Says that replica `id` is alive now (by the database's clock).
+pub async fn replica_alive(db: &Db, id: &str) -> AppResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, {DB_NOW_MS}, {DB_NOW_MS}) \
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at"
+    ))
     .bind(id)
-    .bind(started_at)
-    .bind(now)
     .execute(&db.write)
     .await?;
+    Ok(())
+}
+
+/// Replicas other than `id` seen within `lease_ms`.
+pub async fn other_replicas(db: &Db, id: &str, lease_ms: i64) -> AppResult<usize> {
+    let (count,): (i64,) =
+        sqlx::query_as(&format!("SELECT COUNT(*) FROM replicas WHERE id <> $1 AND seen_at >= {DB_NOW_MS} - $2"))
+            .bind(id)
+            .bind(lease_ms)
+            .fetch_one(&db.read)
+            .await?;
+    Ok(count as usize)
+}
+
+/// Forgets a replica that left, and those not seen for `forget_ms`.
+pub async fn forget_replicas(db: &Db, id: Option<&str>, forget_ms: i64) -> AppResult<()> {
+    sqlx::query(&format!("DELETE FROM replicas WHERE id = $1 OR seen_at < {DB_NOW_MS} - $2"))
+        .bind(id)
+        .bind(forget_ms)
+        .execute(&db.write)
+        .await?;
     Ok(())
 }
 
@@ -321,34 +344,14 @@ pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> A
     Ok(count as usize)
 }
 
-/// Replicas other than `id` seen since `seen_after`.
-pub async fn other_replicas(db: &Db, id: &str, seen_after: i64) -> AppResult<usize> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM replicas WHERE id <> $1 AND seen_at >= $2")
-        .bind(id)
-        .bind(seen_after)
-        .fetch_one(&db.read)
-        .await?;
-    Ok(count as usize)
-}
-
-/// Forgets a replica: it left (or was last seen before `seen_before`, for the others' sweep).
-pub async fn forget_replicas(db: &Db, id: Option<&str>, seen_before: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM replicas WHERE id = $1 OR seen_at < $2")
-        .bind(id)
-        .bind(seen_before)
-        .execute(&db.write)
-        .await?;
-    Ok(())
-}
-
-/// `(id, chat_id)` of streaming replies that no live replica writes: their writer was last seen
-/// before `seen_after`, or left.
-pub async fn orphaned_replies(db: &Db, seen_after: i64) -> AppResult<Vec<(i64, i64)>> {
-    Ok(sqlx::query_as(
+/// `(id, chat_id)` of streaming replies that no live replica writes: their writer was not seen
+/// within `lease_ms` (by the database's clock), or left.
+pub async fn orphaned_replies(db: &Db, lease_ms: i64) -> AppResult<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(&format!(
         "SELECT id, chat_id FROM messages WHERE status = 'streaming' AND NOT EXISTS \
-         (SELECT 1 FROM replicas WHERE replicas.id = messages.writer AND replicas.seen_at >= $1)",
-    )
-    .bind(seen_after)
+         (SELECT 1 FROM replicas WHERE replicas.id = messages.writer AND replicas.seen_at >= {DB_NOW_MS} - $1)"
+    ))
+    .bind(lease_ms)
     .fetch_all(&db.read)
     .await?)
 }
@@ -620,6 +623,26 @@ impl ChatTx<'_> {
         .execute(self.conn())
         .await?;
         self.message_event(reply_id, Event::MessageUpdated).await
+    }
+
+    /// Ends, as stopped, the chat's replies that another replica is writing (`message.completed`
+    /// each), so that its next append finds them ended: a stop that depends on no notification
+    /// arriving. (This replica's own replies end by their tasks, with their last words.)
+    pub async fn stop_replies_written_elsewhere(&mut self, reason: &str) -> AppResult<()> {
+        let Some(me) = self.replica().filter(|_| self.peers() > 0).map(str::to_owned) else { return Ok(()) };
+        let ended: Vec<(i64,)> = sqlx::query_as(
+            "UPDATE messages SET status = 'stopped', reason = $1 \
+             WHERE chat_id = $2 AND status = 'streaming' AND writer IS NOT NULL AND writer <> $3 RETURNING id",
+        )
+        .bind(reason)
+        .bind(self.chat_id())
+        .bind(me)
+        .fetch_all(self.conn())
+        .await?;
+        for (id,) in ended {
+            self.message_event(id, Event::MessageCompleted).await?;
+        }
+        Ok(())
     }
 
     /// Ends a streaming reply with `rest` appended; false when it was not streaming.

@@ -1,9 +1,13 @@
 //! Several replicas on one PostgreSQL database: what one replica's hub publishes reaches the
 //! others through `LISTEN/NOTIFY`. The stored event log stays the source of truth; a notification
 //! only wakes the other replicas (carrying small events whole, and naming the sequence numbers of
-//! larger ones, which they read from the database). Typing, signed-out sessions and requests to
-//! stop a reply travel the same way. Subscribers already drop repeats and fill gaps from the
-//! database, so a wake-up that arrives late, twice or out of order loses nothing.
+//! larger ones, which they read from the database). Subscribers already drop repeats and fill
+//! gaps from the database, so for stored events a wake-up that arrives late, twice or out of order
+//! loses nothing, and one that never arrives delays them until the chat's next event (or the
+//! follower's reconnect). Typing, signed-out sessions and requests to stop a reply travel the same
+//! way but live only in the notification: a lost typing signal is forgotten, a signed-out staff
+//! socket still closes at its session check, and a take-over also ends the other replicas'
+//! replies in the database.
 //!
 //! Notifications leave from a connection of their own, after commit, in batches: a change never
 //! waits for them. SQLite has one process and no cluster.
@@ -15,9 +19,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use super::hub::{events_after, Hub};
+use super::hub::{events_after, Hub, EVENTS_PAGE};
 use crate::{
     model::{ChatEvent, Event, Typing},
     server::db::{now_ms, Db},
@@ -70,23 +74,48 @@ struct Envelope {
     signals: Vec<Signal>,
 }
 
+/// What the sender task is handed: a signal, or a request to report once everything handed
+/// before it went out.
+enum Outgoing {
+    Signal(Signal),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Signals waiting to go out, at most; past it (the database slow or away) new ones are dropped:
+/// stored events then reach the other replicas' followers at the next event or reconnect.
+const QUEUE: usize = 4096;
+
 /// A hub's way out to the other replicas.
 pub(super) struct Link {
     replica: Arc<str>,
-    out: mpsc::UnboundedSender<Signal>,
+    out: mpsc::Sender<Outgoing>,
 }
 
 impl Link {
     /// Tells the other replicas about events this replica just published.
     pub(super) fn published(&self, chat: i64, events: &[ChatEvent]) {
-        if events.is_empty() {
-            return;
+        if !events.is_empty() {
+            self.send(Signal::Events { chat, events: events.to_vec() });
         }
-        let _ = self.out.send(Signal::Events { chat, events: events.to_vec() });
     }
 
     pub(super) fn send(&self, signal: Signal) {
-        let _ = self.out.send(signal);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(Outgoing::Signal(signal)) {
+            tracing::warn!("the queue to the other replicas is full: a signal was dropped");
+        }
+    }
+
+    /// Waits (up to 2 s) until everything handed over so far went out (before this replica exits).
+    pub(super) async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        let sent = async {
+            if self.out.send(Outgoing::Flush(done)).await.is_ok() {
+                let _ = flushed.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(2), sent).await.is_err() {
+            tracing::warn!("the last signals to the other replicas did not all go out");
+        }
     }
 
     pub(super) fn replica(&self) -> &str {
@@ -106,10 +135,11 @@ pub trait Node: Send + Sync + 'static {
 /// leave from a connection of their own and arrive on a listening one.
 pub async fn join<N: Node>(node: &Arc<N>, url: &str) -> Result<(), sqlx::Error> {
     let replica: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
-    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    // A notification that cannot go out within a second is dropped, rather than queueing more.
+    let pool = PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(1)).connect(url).await?;
     let mut listener = PgListener::connect(url).await?;
     listener.listen(CHANNEL).await?;
-    let (out, outgoing) = mpsc::unbounded_channel();
+    let (out, outgoing) = mpsc::channel(QUEUE);
     node.hub().join_cluster(Link { replica: replica.clone(), out });
     tokio::spawn(send(pool, replica.clone(), outgoing));
     tokio::spawn(listen(Arc::downgrade(node), listener, url.to_string(), replica.clone()));
@@ -118,17 +148,25 @@ pub async fn join<N: Node>(node: &Arc<N>, url: &str) -> Result<(), sqlx::Error> 
 }
 
 /// Sends what the hub publishes, as few notifications as fit.
-async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::UnboundedReceiver<Signal>) {
+async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::Receiver<Outgoing>) {
     let from = serde_json::Value::from(&*replica);
     while let Some(first) = outgoing.recv().await {
-        let head = format!(r#"{{"from":{from},"at":{},"signals":["#, now_ms());
         let mut pending = vec![first];
         while let Ok(more) = outgoing.try_recv() {
             pending.push(more);
         }
+        let mut signals = Vec::new();
+        let mut flushed = Vec::new();
+        for item in pending {
+            match item {
+                Outgoing::Signal(signal) => signals.extend(fit(signal)),
+                Outgoing::Flush(done) => flushed.push(done),
+            }
+        }
+        let head = format!(r#"{{"from":{from},"at":{},"signals":["#, now_ms());
         let mut payload = head.clone();
         let mut count = 0;
-        for signal in pending.into_iter().flat_map(fit) {
+        for signal in signals {
             let Ok(json) = serde_json::to_string(&signal) else { continue };
             if count > 0 && payload.len() + json.len() + 3 > PAYLOAD_MAX {
                 notify(&pool, std::mem::replace(&mut payload, head.clone()) + "]}").await;
@@ -142,6 +180,9 @@ async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::UnboundedRece
         }
         if count > 0 {
             notify(&pool, payload + "]}").await;
+        }
+        for done in flushed {
+            let _ = done.send(());
         }
     }
 }
@@ -167,9 +208,14 @@ fn fit(signal: Signal) -> Vec<Signal> {
 }
 
 async fn notify(pool: &PgPool, payload: String) {
-    if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(pool).await {
-        // The others catch up at their next event of the chat (or their followers' reconnect).
-        tracing::warn!(%error, "could not tell the other replicas about a change");
+    for attempt in 0..2 {
+        match sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(pool).await {
+            Ok(_) => return,
+            // Stored events reach the others at their next event of the chat (or their followers'
+            // reconnect); a stop is also written to the database (see `ChatTx` in chat::store).
+            Err(error) if attempt > 0 => tracing::warn!(%error, "could not tell the other replicas about a change"),
+            Err(_) => {}
+        }
     }
 }
 
@@ -196,10 +242,25 @@ async fn listen<N: Node>(node: Weak<N>, mut listener: PgListener, url: String, r
                 tracing::warn!("the connection that hears other replicas was lost; opening it again");
                 listener = reconnect(&url).await;
                 let Some(node) = node.upgrade() else { return };
-                for (chat, after) in node.hub().followed_chats() {
-                    match events_after(node.db(), chat, after, None).await {
-                        Ok(events) => node.hub().deliver(chat, events),
-                        Err(error) => tracing::warn!(?error, chat, "could not catch a followed chat up"),
+                // What the others did meanwhile: followed chats are read up to date, and open
+                // panels reload.
+                node.hub().reset_panels();
+                for (chat, mut after) in node.hub().followed_chats() {
+                    loop {
+                        match events_after(node.db(), chat, after, None).await {
+                            Ok(events) => {
+                                let full = events.len() == EVENTS_PAGE;
+                                after = events.last().map_or(after, |e| e.seq);
+                                node.hub().deliver(chat, events);
+                                if !full {
+                                    break;
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(?error, chat, "could not catch a followed chat up");
+                                break;
+                            }
+                        }
                     }
                 }
             }

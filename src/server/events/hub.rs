@@ -66,6 +66,9 @@ pub struct Hub {
     delivered: Mutex<HashMap<i64, i64>>,
     /// Sessions that ended (their token hashes), so the sockets they opened close.
     session_ends: broadcast::Sender<Arc<String>>,
+    /// Moves on when open panels may have missed changes (this replica lost touch with the
+    /// others for a while): they reload.
+    panel_resets: tokio::sync::watch::Sender<u64>,
     /// Open live streams (SSE and WebSocket) per user.
     streams: Arc<Mutex<HashMap<i64, usize>>>,
     /// The other replicas on the same PostgreSQL database (see [`super::cluster`]).
@@ -102,6 +105,7 @@ impl Default for Hub {
             panel_queue: Mutex::new(Some(queue)),
             delivered: Mutex::default(),
             session_ends: broadcast::channel(64).0,
+            panel_resets: tokio::sync::watch::channel(0).0,
             streams: Arc::default(),
             cluster: OnceLock::new(),
             peers: Default::default(),
@@ -193,11 +197,6 @@ impl Hub {
         let _ = self.cluster.set(link);
     }
 
-    /// True when other replicas may share the database (PostgreSQL).
-    pub fn clustered(&self) -> bool {
-        self.cluster.get().is_some()
-    }
-
     /// Other replicas alive on the database (as of the last heartbeat, every 2 s): while there
     /// are any, allowances are counted in the database too.
     pub fn peers(&self) -> usize {
@@ -206,6 +205,13 @@ impl Hub {
 
     pub fn set_peers(&self, peers: usize) {
         self.peers.store(peers, Ordering::Relaxed);
+    }
+
+    /// Waits until what this replica told the others went out (before it exits).
+    pub async fn flush_cluster(&self) {
+        if let Some(link) = self.cluster.get() {
+            link.flush().await;
+        }
     }
 
     /// This replica's name among the others, when clustered.
@@ -236,6 +242,16 @@ impl Hub {
     /// Sends a change, with its conversation's summary, to every open panel.
     pub fn send_to_panels(&self, event: PanelEvent) {
         let _ = self.panel.send(event);
+    }
+
+    /// Tells every open panel to reload: it may have missed changes.
+    pub(super) fn reset_panels(&self) {
+        self.panel_resets.send_modify(|generation| *generation += 1);
+    }
+
+    /// Changes when open panels must reload (see [`Hub::reset_panels`]).
+    pub fn watch_panel_resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.panel_resets.subscribe()
     }
 
     /// Staff panels following the feed now.
@@ -343,18 +359,10 @@ impl Hub {
             backlog_read: bool,
             /// `chat.deleted` went out: the stream ends.
             ended: bool,
-            _channel: Arc<Channel>,
+            channel: Arc<Channel>,
         }
-        let state = State {
-            db,
-            chat_id,
-            last: after,
-            rx,
-            queue: VecDeque::new(),
-            backlog_read: false,
-            ended: false,
-            _channel: channel,
-        };
+        let state =
+            State { db, chat_id, last: after, rx, queue: VecDeque::new(), backlog_read: false, ended: false, channel };
         futures::stream::unfold(state, |mut s| async move {
             loop {
                 if s.ended {
@@ -372,6 +380,10 @@ impl Hub {
                     s.backlog_read = true;
                     match events_after(&s.db, s.chat_id, s.last, None).await {
                         Ok(backlog) => {
+                            // What this follower has is in hand here: a catch-up after losing
+                            // touch with the other replicas starts from it.
+                            let newest = backlog.last().map_or(s.last, |e| e.seq);
+                            s.channel.published.fetch_max(newest, Ordering::Relaxed);
                             s.queue.extend(backlog);
                             continue;
                         }
@@ -403,14 +415,18 @@ impl Hub {
     }
 }
 
-/// Stored events with `after < seq < before`, in order.
+/// The most events [`events_after`] returns at once.
+pub const EVENTS_PAGE: usize = 5000;
+
+/// Stored events with `after < seq < before`, in order: the first [`EVENTS_PAGE`] of them.
 pub async fn events_after(db: &Db, chat_id: i64, after: i64, before: Option<i64>) -> AppResult<Vec<ChatEvent>> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT seq, kind, data FROM chat_events WHERE chat_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT 5000",
+        "SELECT seq, kind, data FROM chat_events WHERE chat_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4",
     )
     .bind(chat_id)
     .bind(after)
     .bind(before.unwrap_or(i64::MAX))
+    .bind(EVENTS_PAGE as i64)
     .fetch_all(&db.read)
     .await?;
     Ok(rows

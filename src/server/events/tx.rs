@@ -51,10 +51,15 @@ pub struct ChatTx<'h> {
 }
 
 impl<'h> ChatTx<'h> {
-    /// Takes the chat's lock, then begins the transaction.
+    /// Takes the chat's lock, then begins the transaction. While other replicas share the
+    /// database, the chat's row is locked first too: their changes to the chat wait, as this
+    /// process's do on the chat's lock (reads in the change see one moment of the chat).
     pub async fn begin(hub: &'h Hub, db: &'h Db, chat_id: i64) -> AppResult<ChatTx<'h>> {
         let lock = hub.lock(chat_id).await;
-        let tx = db.write.begin().await?;
+        let mut tx = db.write.begin().await?;
+        if hub.peers() > 0 {
+            sqlx::query("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE").bind(chat_id).execute(&mut *tx).await?;
+        }
         Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false })
     }
 
@@ -72,6 +77,11 @@ impl<'h> ChatTx<'h> {
     /// This replica's name, when several may share the database.
     pub fn replica(&self) -> Option<&'h str> {
         self.hub.replica()
+    }
+
+    /// Other replicas alive on the database (see [`Hub::peers`]).
+    pub fn peers(&self) -> usize {
+        self.hub.peers()
     }
 
     /// The transaction's connection, for the queries of the change.

@@ -197,7 +197,7 @@ pub async fn staff_ws(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin",
-    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind (reconnect and reload)."),
+    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn panel_ws(
     State(state): State<AppState>,
@@ -246,6 +246,7 @@ async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
     }
     let service = live.service.clone();
     let mut events = service.hub.watch_panel();
+    let mut resets = service.hub.watch_panel_resets();
     let ended = live.session_ended();
     tokio::pin!(ended);
     let draining = service.draining();
@@ -254,6 +255,7 @@ async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
         tokio::select! {
             _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
             _ = &mut draining => return close(socket, CLOSE_RESTART, "the server restarts: reconnect").await,
+            _ = resets.changed() => return close(socket, 1013, "changes may be missing: reload").await,
             event = events.recv() => match event {
                 Ok(event) => {
                     if send(&mut socket, &event).await.is_err() {

@@ -9,6 +9,7 @@ use super::{
     audit::Actor,
     auth::Staff,
     chat::{
+        replies::STOPPED_REASON,
         rules::{check_content, ReadUpTo},
         store::{ChatRow, NewMessage, ReadMark},
         ChatService,
@@ -198,6 +199,7 @@ impl ChatService {
         let name = self.staff_name(staff).await?;
         self.cancel_replies_of(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        tx.stop_replies_written_elsewhere(STOPPED_REASON).await?;
         if chat.ai_enabled() {
             tx.insert_message(NewMessage::system(&format!("{name} joined the conversation"))).await?;
         }
@@ -229,6 +231,9 @@ impl ChatService {
         tx.set_triage(patch.status, patch.priority, patch.assignee_id).await?;
         if !changes.is_empty() {
             tx.audit(Actor::Staff(staff.user_id), "inquiry.updated", changes).await?;
+        }
+        if taking_over {
+            tx.stop_replies_written_elsewhere(STOPPED_REASON).await?;
         }
         if taking_over || handing_back {
             tx.set_ai_enabled(handing_back).await?;

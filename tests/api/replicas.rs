@@ -356,17 +356,30 @@ async fn a_replica_told_to_stop_closes_its_sockets_to_reconnect_lets_its_reply_f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_with_its_text() {
+async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_with_its_text_on_every_replica() {
     let db = crate::support::TestDb::new(Backend::Postgres).await;
     let fake = crate::support::FakeOpenAi::start().await;
     let (a, base) = replica_process(&db.url, &fake, &[("FRONTDESK_SHUTDOWN_GRACE_SECS", "0")]).await;
+    let (_b, other) = replica_process(&db.url, &fake, &[]).await;
     let (visitor, jar) = crate::support::visitor();
     fake.push(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
     let (_socket, reply) = a_reply_under_way(&base, &visitor, &jar, "Tell me a story").await;
+    // The visitor also follows the chat on the other replica (as after a reconnect there).
+    let chat = visitor_chat(&base, &visitor).await;
+    let mut on_other = crate::support::sse_events(&visitor, &format!("{other}/api/v1/chats/{chat}/events"), None).await;
+    let mut seen = Vec::new();
+    next_matching(&mut on_other, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == reply)
+        .await;
     assert!(terminate(a).await.success());
     let (status, content) = stored_message(&db.url, reply).await;
     assert_eq!(status, "interrupted");
     assert!(content.starts_with("word"), "the text so far is kept: {content}");
+    // The end it wrote on its way out reached the other replica's follower.
+    let ended =
+        next_matching(&mut on_other, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == reply)
+            .await;
+    assert_eq!(ended.data["status"], "interrupted");
+    assert_eq!(ended.data["content"], content.as_str());
 }
 
 /// Two replicas on a new PostgreSQL database, both settings changed by `configure`, once each

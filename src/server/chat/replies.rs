@@ -490,19 +490,21 @@ impl ChatService {
                 }
             }
         };
-        metrics::get().reply_ended(outcome.label(), started.elapsed().as_secs_f64());
-        match usage {
-            Some(u) => {
-                metrics::get().tokens_used("prompt", u.prompt_tokens);
-                metrics::get().tokens_used("completion", u.completion_tokens);
-            }
-            None => metrics::get().tokens_used("estimated", budget::estimate_tokens(prompt.chars() + written_chars)),
-        }
         // What the model was paid for: as the upstream reported it, or estimated from the
         // prompt and the text when it did not (an upstream without usage, a reply stopped early).
+        let metrics = metrics::get();
+        metrics.reply_ended(outcome.label(), started.elapsed().as_secs_f64());
         let tokens = match usage {
-            Some(u) => u.total_tokens,
-            None => budget::estimate_tokens(prompt.chars() + written_chars),
+            Some(u) => {
+                metrics.tokens_used("prompt", u.prompt_tokens);
+                metrics.tokens_used("completion", u.completion_tokens);
+                u.total_tokens
+            }
+            None => {
+                let estimated = budget::estimate_tokens(prompt.chars() + written_chars);
+                metrics.tokens_used("estimated", estimated);
+                estimated
+            }
         };
         let charge = Charge { caller, tokens };
         self.end_reply(chat_id, reply_id, &pending, outcome, usage, Some(charge)).await

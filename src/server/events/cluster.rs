@@ -137,8 +137,7 @@ pub async fn join<N: Node>(node: &Arc<N>, url: &str) -> Result<(), sqlx::Error> 
     let replica: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
     // A notification that cannot go out within a second is dropped, rather than queueing more.
     let pool = PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(1)).connect(url).await?;
-    let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
+    let listener = listening(url).await?;
     let (out, outgoing) = mpsc::channel(QUEUE);
     node.hub().join_cluster(Link { replica: replica.clone(), out });
     tokio::spawn(send(pool, replica.clone(), outgoing));
@@ -268,15 +267,17 @@ async fn listen<N: Node>(node: Weak<N>, mut listener: PgListener, url: String, r
     }
 }
 
+/// A connection listening to the other replicas.
+async fn listening(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
 async fn reconnect(url: &str) -> PgListener {
     let mut wait = Duration::from_millis(100);
     loop {
-        let listener = async {
-            let mut listener = PgListener::connect(url).await?;
-            listener.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match listener.await {
+        match listening(url).await {
             Ok(listener) => return listener,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen to the other replicas yet");

@@ -169,10 +169,14 @@ impl Hub {
         self.broadcast(chat_id, channel.as_deref(), events);
     }
 
+    /// The chat's channel, when it exists (someone follows the chat, or writes to it).
+    fn existing(&self, chat_id: i64) -> Option<Arc<Channel>> {
+        self.channels.lock().unwrap_or_else(|e| e.into_inner()).get(&chat_id).and_then(Weak::upgrade)
+    }
+
     /// The chat's channel, when someone here follows it.
     fn followed(&self, chat_id: i64) -> Option<Arc<Channel>> {
-        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        channels.get(&chat_id).and_then(Weak::upgrade).filter(|c| c.tx.receiver_count() > 0)
+        self.existing(chat_id).filter(|c| c.tx.receiver_count() > 0)
     }
 
     /// True when this replica would show a chat's events up to `seq` that it has not broadcast:
@@ -289,9 +293,7 @@ impl Hub {
     }
 
     pub(super) fn typing_here(&self, chat_id: i64, typing: Typing) {
-        if let Some(channel) =
-            self.channels.lock().unwrap_or_else(|e| e.into_inner()).get(&chat_id).and_then(Weak::upgrade)
-        {
+        if let Some(channel) = self.existing(chat_id) {
             let _ = channel.typing.send(typing);
         }
     }
@@ -336,12 +338,7 @@ impl Hub {
 
     /// Number of live subscribers of a chat (for tests and metrics).
     pub fn subscriber_count(&self, chat_id: i64) -> usize {
-        self.channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&chat_id)
-            .and_then(Weak::upgrade)
-            .map_or(0, |c| c.tx.receiver_count())
+        self.existing(chat_id).map_or(0, |c| c.tx.receiver_count())
     }
 
     /// Every event of a chat after `after`, then live ones, without gaps or repeats; it ends

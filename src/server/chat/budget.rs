@@ -51,6 +51,11 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"))
 }
 
+/// 429: the visitor's calls of this minute are used up, for `wait`.
+pub fn calls_used_up(wait: Duration) -> AppError {
+    AppError::rate_limited("too many messages, edits and retries this minute", wait)
+}
+
 /// A day's key: its UTC date, `YYYY-MM-DD`.
 pub fn day_of(ms: i64) -> String {
     let mut day = crate::server::db::rfc3339(ms);
@@ -108,10 +113,7 @@ impl Budgets {
             ));
         }
         if let Err(not_until) = self.per_visitor.check_key(&caller.user_id) {
-            return Err(AppError::rate_limited(
-                "too many messages, edits and retries this minute",
-                wait_until_allowed(not_until),
-            ));
+            return Err(calls_used_up(wait_until_allowed(not_until)));
         }
         if let Some(network) = caller.network {
             if let Err(not_until) = self.per_network.check_key(&network) {

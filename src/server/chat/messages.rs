@@ -279,7 +279,7 @@ impl ChatService {
     fn spend_call(&self, used: super::budget::UsedToday, caller: Caller, shared: &Shared) -> AppResult<()> {
         self.budgets.spend_call(used, caller)?;
         match shared.calls_over {
-            Some(wait) => Err(AppError::rate_limited("too many messages, edits and retries this minute", wait)),
+            Some(wait) => Err(super::budget::calls_used_up(wait)),
             None => Ok(()),
         }
     }

@@ -28,12 +28,6 @@ pub const STOPPED_REASON: &str = "stopped before it finished";
 pub const INTERRUPTED_REASON: &str = "the server restarted while this reply was being written";
 /// How long a stop waits for another replica to end a reply it writes.
 const STOP_WAIT: Duration = Duration::from_secs(2);
-/// How often a replica says it is alive, and how long after it last did its replies are taken
-/// for interrupted (a replica killed mid-reply: its replies end within `LEASE + HEARTBEAT`).
-const HEARTBEAT: Duration = Duration::from_secs(2);
-const LEASE: Duration = Duration::from_secs(6);
-/// Replicas not seen for this long leave the list.
-const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 struct Running {
     chat_id: i64,
@@ -181,89 +175,10 @@ enum Outcome {
 }
 
 impl ChatService {
-    /// Replies left `streaming` by a crash or restart become `interrupted`, their text kept
-    /// (SQLite: one process, so every streaming reply at start).
-    pub async fn recover_interrupted(&self) -> AppResult<usize> {
-        let rows = store::streaming_replies(&self.db).await?;
-        self.interrupt(rows).await
-    }
-
-    async fn interrupt(&self, rows: Vec<(i64, i64)>) -> AppResult<usize> {
-        for (id, chat_id) in &rows {
-            self.finish_reply(*chat_id, *id, "", MessageStatus::Interrupted, Some(INTERRUPTED_REASON), None, None)
-                .await?;
-        }
-        if !rows.is_empty() {
-            tracing::warn!(
-                count = rows.len(),
-                "replies whose server stopped while writing them were marked interrupted"
-            );
-        }
-        Ok(rows.len())
-    }
-
-    /// Several replicas on PostgreSQL: this one says it is alive every [`HEARTBEAT`], and each
-    /// replica marks interrupted the streaming replies whose writer has not said so for
-    /// [`LEASE`] (it died) or left. Runs until [`ChatService::leave`].
-    pub(super) async fn keep_lease(self: &Arc<Self>) -> AppResult<()> {
-        let replica = self.hub.replica().ok_or_else(|| AppError::Internal("no replica name".into()))?.to_owned();
-        store::replica_alive(&self.db, &replica).await?;
-        self.interrupt_orphans().await?;
-        self.hub.set_peers(store::other_replicas(&self.db, &replica, LEASE.as_millis() as i64).await?);
-        let (service, stopping) = (Arc::downgrade(self), self.stopping.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT);
-            tick.tick().await;
-            // Other replicas' replies are taken for orphaned only after a lease of this one's own
-            // heartbeats in a row: after an outage (of the database, or of this replica's
-            // connections), the others get the time to say they are alive again.
-            let (mut last_ok, mut alive_since) = (std::time::Instant::now(), std::time::Instant::now());
-            loop {
-                tokio::select! {
-                    _ = stopping.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                let Some(service) = service.upgrade() else { return };
-                if let Err(error) = store::replica_alive(&service.db, &replica).await {
-                    tracing::warn!(?error, "could not tell the other replicas this one is alive");
-                    continue;
-                }
-                if last_ok.elapsed() > LEASE {
-                    alive_since = std::time::Instant::now();
-                }
-                last_ok = std::time::Instant::now();
-                if alive_since.elapsed() >= LEASE {
-                    if let Err(error) = service.interrupt_orphans().await {
-                        tracing::warn!(?error, "could not look for replies whose server stopped");
-                    }
-                }
-                match store::other_replicas(&service.db, &replica, LEASE.as_millis() as i64).await {
-                    Ok(peers) => service.hub.set_peers(peers),
-                    Err(error) => tracing::warn!(?error, "could not count the other replicas"),
-                }
-            }
-        });
-        Ok(())
-    }
-
-    async fn interrupt_orphans(&self) -> AppResult<usize> {
-        let rows = store::orphaned_replies(&self.db, LEASE.as_millis() as i64).await?;
-        let count = self.interrupt(rows).await?;
-        store::forget_replicas(&self.db, None, FORGET_AFTER.as_millis() as i64).await?;
-        Ok(count)
-    }
-
-    /// This replica stops: no more heartbeats, and it leaves the replicas' list so that the others
-    /// take over the replies it was writing at once.
-    pub async fn leave(&self) {
-        self.stopping.cancel();
-        // The last events (replies ended at shutdown) reach the other replicas' followers.
-        self.hub.flush_cluster().await;
-        if let Some(replica) = self.hub.replica() {
-            if let Err(error) = store::forget_replicas(&self.db, Some(replica), FORGET_AFTER.as_millis() as i64).await {
-                tracing::warn!(?error, "could not leave the replicas' list");
-            }
-        }
+    /// Ends a reply whose server stopped while writing it as interrupted, its text kept (no-op
+    /// when it already ended).
+    pub(super) async fn interrupt_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
+        self.finish_reply(chat_id, reply_id, "", MessageStatus::Interrupted, Some(INTERRUPTED_REASON), None, None).await
     }
 
     /// How a cancelled reply ends: stopped, or interrupted when this replica shuts down.

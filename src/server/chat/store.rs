@@ -294,43 +294,6 @@ pub async fn streaming_replies(db: &Db) -> AppResult<Vec<(i64, i64)>> {
     Ok(sqlx::query_as("SELECT id, chat_id FROM messages WHERE status = 'streaming'").fetch_all(&db.read).await?)
 }
 
-/// The database's clock in unix milliseconds (PostgreSQL): every replica reads liveness by one
-/// clock, whatever its own says.
-const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
-
-/// Says that replica `id` is alive now (by the database's clock).
-pub async fn replica_alive(db: &Db, id: &str) -> AppResult<()> {
-    sqlx::query(&format!(
-        "INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, {DB_NOW_MS}, {DB_NOW_MS}) \
-         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at"
-    ))
-    .bind(id)
-    .execute(&db.write)
-    .await?;
-    Ok(())
-}
-
-/// Replicas other than `id` seen within `lease_ms`.
-pub async fn other_replicas(db: &Db, id: &str, lease_ms: i64) -> AppResult<usize> {
-    let (count,): (i64,) =
-        sqlx::query_as(&format!("SELECT COUNT(*) FROM replicas WHERE id <> $1 AND seen_at >= {DB_NOW_MS} - $2"))
-            .bind(id)
-            .bind(lease_ms)
-            .fetch_one(&db.read)
-            .await?;
-    Ok(count as usize)
-}
-
-/// Forgets a replica that left, and those not seen for `forget_ms`.
-pub async fn forget_replicas(db: &Db, id: Option<&str>, forget_ms: i64) -> AppResult<()> {
-    sqlx::query(&format!("DELETE FROM replicas WHERE id = $1 OR seen_at < {DB_NOW_MS} - $2"))
-        .bind(id)
-        .bind(forget_ms)
-        .execute(&db.write)
-        .await?;
-    Ok(())
-}
-
 /// Replies being written now (by any replica) in the chats of `owner`, but in `except`.
 pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> AppResult<usize> {
     let (count,): (i64,) = sqlx::query_as(
@@ -342,18 +305,6 @@ pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> A
     .fetch_one(&db.read)
     .await?;
     Ok(count as usize)
-}
-
-/// `(id, chat_id)` of streaming replies that no live replica writes: their writer was not seen
-/// within `lease_ms` (by the database's clock), or left.
-pub async fn orphaned_replies(db: &Db, lease_ms: i64) -> AppResult<Vec<(i64, i64)>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT id, chat_id FROM messages WHERE status = 'streaming' AND NOT EXISTS \
-         (SELECT 1 FROM replicas WHERE replicas.id = messages.writer AND replicas.seen_at >= {DB_NOW_MS} - $1)"
-    ))
-    .bind(lease_ms)
-    .fetch_all(&db.read)
-    .await?)
 }
 
 /// What a reply's prompt is built from: the chat's context and product, and the messages

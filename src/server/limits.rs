@@ -101,9 +101,14 @@ fn lower_priority() {
 
 /// Counts one attempt against each of `allowances` (`(key, limit)`) in the current fixed window of
 /// `window`, in the database, so every replica of it counts together: one statement for all keys.
-/// `Some(wait)` (until the window ends) when any count passed its limit. The attempt counts
-/// either way, as a refused attempt does with the in-process limiters.
-pub async fn count_shared(db: &Db, window: Duration, allowances: &[(String, u32)]) -> AppResult<Option<Duration>> {
+/// `Some((index, wait))` when a count passed its limit: the first such allowance in the order
+/// given, and the time until the window ends. The attempt counts either way, as a refused
+/// attempt does with the in-process limiters.
+pub async fn count_shared(
+    db: &Db,
+    window: Duration,
+    allowances: &[(String, u32)],
+) -> AppResult<Option<(usize, Duration)>> {
     if allowances.is_empty() {
         return Ok(None);
     }
@@ -122,8 +127,8 @@ pub async fn count_shared(db: &Db, window: Duration, allowances: &[(String, u32)
     let counts = query.fetch_all(&db.write).await?;
     let over = allowances
         .iter()
-        .any(|(key, limit)| counts.iter().any(|(counted, count)| counted == key && *count > i64::from(*limit)));
-    Ok(over.then(|| Duration::from_millis((start + window_ms - now).max(1000) as u64)))
+        .position(|(key, limit)| counts.iter().any(|(counted, count)| counted == key && *count > i64::from(*limit)));
+    Ok(over.map(|index| (index, Duration::from_millis((start + window_ms - now).max(1000) as u64))))
 }
 
 /// Forgets windows that ended before `before` (unix ms).
@@ -176,7 +181,7 @@ impl SignInThrottle {
             allowances.push((format!("sign-in:network:{network}"), self.per_network_limit));
         }
         match count_shared(db, SIGN_IN_WINDOW, &allowances).await? {
-            Some(wait) => Err(AppError::rate_limited("too many sign-in attempts", wait)),
+            Some((_, wait)) => Err(AppError::rate_limited("too many sign-in attempts", wait)),
             None => Ok(()),
         }
     }

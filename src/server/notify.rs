@@ -25,8 +25,12 @@ pub struct Notifier {
     per_chat: DefaultKeyedRateLimiter<i64>,
     /// `FRONTDESK_NOTICES_PER_HOUR` notices in all.
     overall: DefaultDirectRateLimiter,
+    per_hour: u32,
     suppressed: AtomicU64,
 }
+
+/// The window of the notice allowances.
+pub const NOTICE_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Longest piece of customer text quoted in a notice.
 const QUOTE_MAX_CHARS: usize = 500;
@@ -51,7 +55,7 @@ impl Notifier {
             .timeout(Some(std::time::Duration::from_secs(15)))
             .build();
         let from = config.smtp_from.parse().map_err(|e| format!("FRONTDESK_SMTP_FROM: {e}"))?;
-        let hour = Duration::from_secs(3600);
+        let hour = NOTICE_WINDOW;
         let per_hour = NonZeroU32::new(config.notices_per_hour.max(1)).expect("at least one");
         Ok(Some(Notifier {
             transport,
@@ -61,8 +65,21 @@ impl Notifier {
             overall: RateLimiter::direct(
                 Quota::with_period(hour / per_hour.get()).expect("a period").allow_burst(per_hour),
             ),
+            per_hour: per_hour.get(),
             suppressed: AtomicU64::new(0),
         }))
+    }
+
+    /// The allowances the replicas count together in the database, as `(key, limit)` per
+    /// [`NOTICE_WINDOW`]: the conversation's one notice and the notices in all.
+    pub fn shared_allowances(&self, chat_id: i64) -> [(String, u32); 2] {
+        [(format!("notices:chat:{chat_id}"), 1), ("notices:all".to_owned(), self.per_hour)]
+    }
+
+    /// Counts a notice that a throttle held back.
+    pub fn throttled(&self, chat_id: i64) {
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(chat_id, "a staff notice was throttled");
     }
 
     /// Notices not sent because of the throttles (since start).
@@ -76,9 +93,7 @@ impl Notifier {
             return;
         }
         if self.per_chat.check_key(&notice.chat_id).is_err() || self.overall.check().is_err() {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(chat_id = notice.chat_id, "a staff notice was throttled");
-            return;
+            return self.throttled(notice.chat_id);
         }
         // The subject is Frontdesk's own words: the conversation number and the shop's product.
         let subject = match &notice.product {

@@ -7,7 +7,7 @@ use crate::{
     staff::{next_frame, open_ws, staff_cookie},
     support::{next_matching, read, wait_for, Backend, Script, TestApp},
 };
-use frontdesk::model::EventKind;
+use frontdesk::{model::EventKind, server::auth::StaffRole};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -402,6 +402,7 @@ async fn two_replicas(
 async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_attempts() {
     let (a, b) = two_replicas(|config| {
         config.sends_per_minute = 3;
+        config.sends_per_minute_total = 4;
         config.sign_ins_per_account = 2;
     })
     .await;
@@ -425,6 +426,17 @@ async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_a
     let (status, body) = read(response).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
+    let message = |body: &Value| body["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message(&body).starts_with("too many messages, edits and retries this minute"), "{body}");
+
+    // Four a minute from everyone (the refused one counted too): another visitor is told why.
+    let (other, _) = crate::support::visitor();
+    let (status, chat) = read(other.post(b.url("/api/v1/chats")).json(&json!({})).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{chat}");
+    let url = b.url(&format!("/api/v1/chats/{}/messages", chat["id"]));
+    let (status, body) = read(other.post(url).json(&json!({"content": "hello?"})).send().await.unwrap()).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(message(&body).starts_with("the assistant is answering many customers right now"), "{body}");
 
     // Two sign-in attempts per account, across both replicas.
     let attempt = |app: &TestApp| {
@@ -437,6 +449,33 @@ async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_a
     assert_eq!(attempt(&a).await, 401);
     assert_eq!(attempt(&b).await, 401);
     assert_eq!(attempt(&a).await, 429, "the account's attempts are spent, whichever replica took them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_staff_notice_emails_of_an_hour() {
+    let smtp = crate::support::smtp::SmtpServer::start().await;
+    let url = smtp.url();
+    let (a, b) = two_replicas(move |config| {
+        config.smtp_url = Some(url);
+        config.notices_per_hour = 1;
+    })
+    .await;
+    let staff = crate::staff::staff_client(&a, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let raise = |app: &TestApp, chat: i64, priority: &'static str| {
+        let url = app.url(&format!("/api/v1/admin/inquiries/{chat}"));
+        let staff = staff.clone();
+        async move { crate::staff::call(&staff, "PATCH", url, Some(json!({ "priority": priority }))).await.0 }
+    };
+    let (first, second) = (a.new_chat().await, a.new_chat().await);
+    assert_eq!(raise(&a, first, "high").await, 200);
+    smtp.wait_for(1).await;
+    // B has sent nothing itself, but the hour's one notice is spent, and so is the first chat's.
+    assert_eq!(raise(&b, second, "high").await, 200);
+    assert_eq!(raise(&b, first, "low").await, 200);
+    assert_eq!(raise(&b, first, "high").await, 200);
+    let on_b = b.state.service.notifier().expect("email is configured");
+    assert_eq!(on_b.suppressed(), 2, "both were held back on B");
+    assert_eq!(smtp.mails().len(), 1, "one email in all");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

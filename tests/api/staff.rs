@@ -12,6 +12,7 @@ on_both_databases!(
     the_first_start_creates_one_admin_whose_password_works,
     a_customer_question_shows_in_the_pending_list_with_its_product_and_counts,
     a_staff_reply_takes_over_and_the_customer_sees_it_live,
+    a_take_over_committed_while_a_send_waits_for_the_chat_keeps_the_assistant_quiet,
     handing_back_lets_the_assistant_answer_again,
     resolving_an_inquiry_takes_it_off_the_pending_list,
     read_marks_move_forward_only_and_each_side_sees_the_other_read_live,
@@ -223,6 +224,33 @@ async fn a_staff_reply_takes_over_and_the_customer_sees_it_live(backend: Backend
     )
     .await;
     assert_eq!(status, 422);
+}
+
+async fn a_take_over_committed_while_a_send_waits_for_the_chat_keeps_the_assistant_quiet(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.new_chat().await;
+    let hub = &app.state.service.hub;
+    // The send reads the chat (assistant on), then waits here for the chat's lock.
+    let lock = hub.lock(chat).await;
+    let send = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/chats/{chat}/messages")));
+        async move { read(client.post(url).json(&json!({"content": "anyone there?"})).send().await.unwrap()).await }
+    });
+    crate::support::wait_for("the send to wait for the chat", || hub.lock_queue(chat) == 2).await;
+    // Meanwhile a take-over commits (as another replica's does: it does not wait on this lock).
+    sqlx::query("UPDATE chats SET ai_enabled = 0 WHERE id = $1")
+        .bind(chat)
+        .execute(&app.state.service.db.write)
+        .await
+        .unwrap();
+    drop(lock);
+    let (status, body) = send.await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    assert!(body["reply"].is_null(), "no reply starts after a person took the chat over: {body}");
+    assert!(app.fake().requests().is_empty(), "the assistant was not asked");
+    let roles: Vec<_> = app.messages(chat).await.into_iter().map(|m| m.role).collect();
+    use frontdesk::model::Role;
+    assert_eq!(roles, [Role::Assistant, Role::User], "the greeting and the message, kept; no reply was written");
 }
 
 async fn handing_back_lets_the_assistant_answer_again(backend: Backend) {

@@ -51,9 +51,23 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"))
 }
 
-/// 429: the visitor's calls of this minute are used up, for `wait`.
-pub fn calls_used_up(wait: Duration) -> AppError {
-    AppError::rate_limited("too many messages, edits and retries this minute", wait)
+/// Whose calls to the model per minute ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallScope {
+    Visitor,
+    Network,
+    Everyone,
+}
+
+/// 429: the calls of this minute are used up for `scope`, for `wait` (the same words whether
+/// this process or the replicas' shared count found it).
+pub fn calls_used_up(scope: CallScope, wait: Duration) -> AppError {
+    let message = match scope {
+        CallScope::Visitor => "too many messages, edits and retries this minute",
+        CallScope::Network => "too many messages from your network this minute",
+        CallScope::Everyone => "the assistant is answering many customers right now",
+    };
+    AppError::rate_limited(message, wait)
 }
 
 /// A day's key: its UTC date, `YYYY-MM-DD`.
@@ -113,21 +127,15 @@ impl Budgets {
             ));
         }
         if let Err(not_until) = self.per_visitor.check_key(&caller.user_id) {
-            return Err(calls_used_up(wait_until_allowed(not_until)));
+            return Err(calls_used_up(CallScope::Visitor, wait_until_allowed(not_until)));
         }
         if let Some(network) = caller.network {
             if let Err(not_until) = self.per_network.check_key(&network) {
-                return Err(AppError::rate_limited(
-                    "too many messages from your network this minute",
-                    wait_until_allowed(not_until),
-                ));
+                return Err(calls_used_up(CallScope::Network, wait_until_allowed(not_until)));
             }
         }
         if let Err(not_until) = self.overall.check() {
-            return Err(AppError::rate_limited(
-                "the assistant is answering many customers right now",
-                wait_until_allowed(not_until),
-            ));
+            return Err(calls_used_up(CallScope::Everyone, wait_until_allowed(not_until)));
         }
         if self.per_visitor.len() > 100_000 {
             self.per_visitor.retain_recent();
@@ -137,18 +145,19 @@ impl Budgets {
     }
 
     /// Counts a call in the minute's allowances kept in the database with every replica (see
-    /// [`count_shared`]): `Some(wait)` when one is used up. What [`Budgets::spend_call`] checks in
-    /// this process alone.
-    pub async fn count_shared_call(&self, db: &Db, caller: Caller) -> AppResult<Option<Duration>> {
+    /// [`count_shared`]): the first used up, in the order [`Budgets::spend_call`] checks them in
+    /// this process alone, and for how long.
+    pub async fn count_shared_call(&self, db: &Db, caller: Caller) -> AppResult<Option<(CallScope, Duration)>> {
         let a = self.allowances;
-        let mut allowances = vec![
-            (format!("calls:{}", visitor_scope(caller.user_id)), a.calls_per_visitor_minute),
-            (format!("calls:{ALL}"), a.calls_per_minute),
-        ];
+        let mut allowances = vec![(CallScope::Visitor, visitor_scope(caller.user_id), a.calls_per_visitor_minute)];
         if let Some(network) = network_scope(caller.network) {
-            allowances.push((format!("calls:{network}"), a.calls_per_network_minute));
+            allowances.push((CallScope::Network, network, a.calls_per_network_minute));
         }
-        count_shared(db, Duration::from_secs(60), &allowances).await
+        allowances.push((CallScope::Everyone, ALL.to_owned(), a.calls_per_minute));
+        let keys: Vec<(String, u32)> =
+            allowances.iter().map(|(_, scope, limit)| (format!("calls:{scope}"), *limit)).collect();
+        let over = count_shared(db, Duration::from_secs(60), &keys).await?;
+        Ok(over.map(|(index, wait)| (allowances[index].0, wait)))
     }
 
     /// Tokens used today by the caller, their network, and everyone.

@@ -21,8 +21,8 @@ use crate::{
 /// What the replicas count together for one call (see `ChatService::shared_counts`).
 #[derive(Debug, Default)]
 struct Shared {
-    /// The shared calls per minute are used up until then.
-    calls_over: Option<std::time::Duration>,
+    /// A shared allowance of calls per minute is used up: whose, and until when.
+    calls_over: Option<(super::budget::CallScope, std::time::Duration)>,
     /// The visitor's replies being written, on every replica.
     replies_elsewhere: usize,
 }
@@ -111,11 +111,13 @@ impl ChatService {
                 return Ok(Exchange { message, reply, created: false });
             }
         }
-        if row.ai_enabled() {
+        // Read inside the change: a take-over committed since the chat was read above counts.
+        let state = tx.reply_state().await?;
+        if state.assistant_on {
             self.room_for_reply(caller, Some(chat_id), &shared)?;
         }
         self.spend_call(used?, caller, &shared)?;
-        let replaced = tx.streaming_replies().await?;
+        let replaced = state.streaming;
         for reply in replaced.iter().filter(|r| r.unanswered) {
             tx.delete_message(reply.id).await?;
         }
@@ -128,7 +130,7 @@ impl ChatService {
             chat_changed = true;
         }
         let mut news = vec![NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)];
-        if row.ai_enabled() {
+        if state.assistant_on {
             news.push(NewMessage::reply());
         }
         let mut inserted = tx.insert_messages(&news).await?.into_iter();
@@ -180,7 +182,8 @@ impl ChatService {
             self.spend_call(used?, caller, &shared)?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-        tx.ensure_no_reply_streaming().await?;
+        // A take-over committed since the chat was read above: the edit is kept, no reply.
+        let assistant_on = tx.ensure_no_reply_streaming().await? && chat.ai_enabled();
         tx.touch();
         let message = tx.edit_message(message_id, content).await?;
         // The reply to write again: the first assistant message after this one, before the next
@@ -191,7 +194,7 @@ impl ChatService {
             .take_while(|(_, role)| *role != Role::User)
             .find(|(_, role)| *role == Role::Assistant)
             .map(|(id, _)| *id);
-        let reply = match (reply_id, chat.ai_enabled()) {
+        let reply = match (reply_id, assistant_on) {
             (_, false) => None,
             (Some(reply_id), true) => Some(tx.reset_reply(reply_id).await?),
             (None, true) if following.is_empty() => Some(tx.insert_message(NewMessage::reply()).await?),
@@ -219,12 +222,15 @@ impl ChatService {
             return Err(AppError::Invalid("only the assistant's replies can be retried".into()));
         }
         if !chat.ai_enabled() {
-            return Err(AppError::Conflict("a person is handling this conversation; the assistant is paused".into()));
+            return Err(assistant_paused());
         }
         self.room_for_reply(caller, None, &shared)?;
         self.spend_call(used?, caller, &shared)?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-        tx.ensure_no_reply_streaming().await?;
+        // A take-over may have committed since the chat was read above.
+        if !tx.ensure_no_reply_streaming().await? {
+            return Err(assistant_paused());
+        }
         tx.touch();
         let reply = tx.reset_reply(message_id).await?;
         tx.commit().await?;
@@ -279,7 +285,7 @@ impl ChatService {
     fn spend_call(&self, used: super::budget::UsedToday, caller: Caller, shared: &Shared) -> AppResult<()> {
         self.budgets.spend_call(used, caller)?;
         match shared.calls_over {
-            Some(wait) => Err(super::budget::calls_used_up(wait)),
+            Some((scope, wait)) => Err(super::budget::calls_used_up(scope, wait)),
             None => Ok(()),
         }
     }
@@ -300,4 +306,8 @@ impl ChatService {
         self.replies.wait(message_id).await;
         store::message(&self.db, chat_id, message_id).await
     }
+}
+
+fn assistant_paused() -> AppError {
+    AppError::Conflict("a person is handling this conversation; the assistant is paused".into())
 }

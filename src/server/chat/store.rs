@@ -155,12 +155,21 @@ impl<'a> NewMessage<'a> {
     }
 }
 
-/// A reply the assistant is writing (see [`ChatTx::streaming_replies`]).
+/// A reply the assistant is writing (see [`ChatTx::reply_state`]).
 #[derive(Debug, Clone, Copy)]
 pub struct StreamingReply {
     pub id: i64,
     /// No customer message follows it: it answers the newest messages.
     pub unanswered: bool,
+}
+
+/// What a change that may start a reply reads inside its transaction (see [`ChatTx::reply_state`]).
+#[derive(Debug)]
+pub struct ReplyState {
+    /// The assistant answers (no person took the chat over).
+    pub assistant_on: bool,
+    /// Replies being written now, oldest first.
+    pub streaming: Vec<StreamingReply>,
 }
 
 /// Which read mark of a chat moves.
@@ -512,29 +521,37 @@ impl ChatTx<'_> {
         rows.into_iter().map(|(id, role)| Ok((id, role.parse().map_err(AppError::Internal)?))).collect()
     }
 
-    /// The replies being written in this chat; `unanswered` when no customer message follows
-    /// (the answer to the newest messages), as opposed to a reply written again further up.
-    pub async fn streaming_replies(&mut self) -> AppResult<Vec<StreamingReply>> {
+    /// Whether the assistant answers in this chat and the replies it is writing now, as they
+    /// stand inside the change (a take-over committed a moment ago counts), in one read.
+    pub async fn reply_state(&mut self) -> AppResult<ReplyState> {
         let chat_id = self.chat_id();
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, CASE WHEN EXISTS (SELECT 1 FROM messages later WHERE later.chat_id = $1 \
-             AND later.role = 'user' AND later.id > messages.id) THEN 0 ELSE 1 END \
-             FROM messages WHERE chat_id = $1 AND status = 'streaming' ORDER BY id",
+        // One row per reply being written, or one row with no reply.
+        let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT chats.ai_enabled, messages.id, CASE WHEN EXISTS (SELECT 1 FROM messages later \
+             WHERE later.chat_id = $1 AND later.role = 'user' AND later.id > messages.id) THEN 0 ELSE 1 END \
+             FROM chats LEFT JOIN messages ON messages.chat_id = chats.id AND messages.status = 'streaming' \
+             WHERE chats.id = $1 ORDER BY messages.id",
         )
         .bind(chat_id)
         .fetch_all(self.conn())
         .await?;
-        Ok(rows.into_iter().map(|(id, unanswered)| StreamingReply { id, unanswered: unanswered == 1 }).collect())
+        let assistant_on = rows.first().ok_or(AppError::not_found("chat"))?.0 != 0;
+        let streaming = rows
+            .into_iter()
+            .filter_map(|(_, id, unanswered)| Some(StreamingReply { id: id?, unanswered: unanswered == 1 }))
+            .collect();
+        Ok(ReplyState { assistant_on, streaming })
     }
 
-    /// Refuses a change while the assistant writes a reply in this chat.
-    pub async fn ensure_no_reply_streaming(&mut self) -> AppResult<()> {
-        if !self.streaming_replies().await?.is_empty() {
+    /// Whether the assistant answers in this chat; refuses the change while it writes a reply.
+    pub async fn ensure_no_reply_streaming(&mut self) -> AppResult<bool> {
+        let state = self.reply_state().await?;
+        if !state.streaming.is_empty() {
             return Err(AppError::Conflict(
                 "the assistant is still writing a reply; stop it or wait for it to finish".into(),
             ));
         }
-        Ok(())
+        Ok(state.assistant_on)
     }
 
     /// Keeps a message's current text as a version before it changes.

@@ -139,6 +139,13 @@ impl Hub {
         ChatLock::acquire(self.channel(chat_id), chat_id).await
     }
 
+    /// Changes to a chat that hold its write lock or wait for it (contention on one chat shows
+    /// here; tests use it to pause a change at the lock).
+    pub fn lock_queue(&self, chat_id: i64) -> usize {
+        // Each holder and waiter keeps a clone of the lock's Arc; the channel keeps one.
+        self.existing(chat_id).map_or(0, |channel| Arc::strong_count(&channel.write_lock) - 1)
+    }
+
     /// Broadcasts committed events in order: to the chat's followers, (but token deltas) to the
     /// staff panels when any is open, and to the other replicas.
     pub(super) fn publish(&self, lock: &ChatLock, events: Vec<ChatEvent>) {

@@ -286,9 +286,21 @@ impl ChatService {
         Ok(())
     }
 
-    /// Tells staff by email (when configured) that an inquiry became high priority.
+    /// Tells staff by email (when configured) that an inquiry became high priority. With other
+    /// replicas alive, the notice allowances are also counted with them in the database (each
+    /// process alone would let N times as many through).
     pub(crate) async fn notify_high_priority(&self, chat_id: i64) {
         let Some(notifier) = self.notifier() else { return };
+        if self.hub.peers() > 0 {
+            let allowances = notifier.shared_allowances(chat_id);
+            match crate::server::limits::count_shared(&self.db, crate::server::notify::NOTICE_WINDOW, &allowances).await
+            {
+                Ok(None) => {}
+                Ok(Some(_)) => return notifier.throttled(chat_id),
+                // Counting failed: this replica's own throttles still apply.
+                Err(error) => tracing::warn!(?error, chat_id, "could not count the staff notice with the replicas"),
+            }
+        }
         match self.high_priority_notice(chat_id).await {
             Ok(Some((to, notice))) => notifier.high_priority(to, notice),
             Ok(None) => {}

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Frontdesk: build the server binary and the hydrated site with cargo-leptos, run them on Debian slim.
+# Frontdesk: build the server binary and the hydrated site (scripts/build-site.sh), run them on Debian slim.
 #   docker build -t frontdesk .
 #   docker run -p 3000:3000 -v frontdesk-data:/data -e OPENAI_API_KEY=... frontdesk
 
@@ -16,14 +16,14 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
 
 WORKDIR /src
 # Build tools first, so this layer is reused while only the sources change:
-# cargo-leptos, wasm-bindgen-cli (version from Cargo.lock), tailwindcss and wasm-opt (npm).
+# wasm-bindgen-cli (version from Cargo.lock); tailwindcss, wasm-opt and esbuild (npm).
 COPY Cargo.toml Cargo.lock package.json package-lock.json ./
 COPY scripts/install-tools.sh scripts/install-tools.sh
 RUN scripts/install-tools.sh
 
 COPY . .
 ENV PATH=/src/node_modules/.bin:${PATH}
-RUN cargo leptos build --release \
+RUN scripts/build-site.sh \
  && node scripts/precompress.mjs target/site/pkg \
  && test -x target/release/frontdesk \
  && test -d target/site/pkg

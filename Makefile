@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .NOTPARALLEL:
 .DEFAULT_GOAL := help
 
-# cargo-leptos finds tailwindcss, wasm-opt (npm binaryen) and wasm-bindgen on PATH.
+# The site build finds tailwindcss, wasm-opt (npm binaryen), esbuild and wasm-bindgen on PATH.
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 SSR_FEATURES := --no-default-features --features ssr
@@ -16,15 +16,16 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
 
-tools: ## Install build tools (wasm target, cargo-leptos, wasm-bindgen, npm packages); no-op when present
+tools: ## Install build tools (wasm target, wasm-bindgen, npm packages); no-op when present
 	scripts/install-tools.sh
 
 run: tools ## Build the release site and serve it on FRONTDESK_ADDR (default 127.0.0.1:3000)
-	cargo leptos build --release
+	scripts/build-site.sh
 	node scripts/precompress.mjs target/site/pkg
 	LEPTOS_SITE_ROOT=target/site exec target/release/frontdesk
 
-dev: tools ## Rebuild and reload on change
+dev: tools ## Rebuild and reload on change (cargo-leptos, installed on first use)
+	scripts/install-tools.sh --dev
 	cargo leptos watch
 
 test-deps: ## Install Chromium for the browser tests when /usr/bin/chromium is missing
@@ -47,7 +48,7 @@ test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is runni
 	TEST_POSTGRES_URL="$$pg_url" cargo test $(SSR_FEATURES)
 
 e2e: tools test-deps ## Playwright tests: the release site (download sizes checked first) on the debug server build (Playwright starts it)
-	cargo leptos build --release --frontend-only
+	scripts/build-site.sh --frontend-only
 	# The server binary as the Rust tests build it (same features, so no second build of its dependencies).
 	cargo test $(SSR_FEATURES) --no-run
 	node scripts/precompress.mjs target/site/pkg
@@ -73,7 +74,7 @@ bench: ## Benchmarks (release server in its own process): time to first token on
 	cargo bench $(SSR_FEATURES) --bench history
 
 bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scrolled and streamed in Chromium
-	cargo leptos build --release
+	scripts/build-site.sh
 	node scripts/precompress.mjs target/site/pkg
 	cd end2end
 	FRONTDESK_BIN=../target/release/frontdesk npx playwright test --config playwright.bench.config.ts

@@ -1,5 +1,5 @@
 // Weighs what a shop's visitor downloads, compressed as the server sends it (brotli), and fails
-// when a budget is passed: a size check, not a timing. Run after `cargo leptos build --release`.
+// when a budget is passed: a size check, not a timing. Run after `scripts/build-site.sh`.
 //   node scripts/check-sizes.mjs [site-root]
 // - embed.js: what a host page loads before the window is first opened (goal and budget 5 KiB).
 // - the window's bundle (WASM + JS + CSS): the issue's goal is 250 KiB; until the staff panel is

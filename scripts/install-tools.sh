@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Installs the build tools Frontdesk needs, each only when missing:
 #   - the wasm32-unknown-unknown target
-#   - cargo-leptos 0.3.11 (built from its crate source with one lock fix for rustc 1.95)
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
-#   - npm packages (tailwind, binaryen's wasm-opt) from package-lock.json
+#   - npm packages (tailwind, binaryen's wasm-opt, esbuild, Playwright) from package-lock.json
+#   - with `--dev` only: cargo-leptos 0.3.11 for `make dev` (built from its crate source with one
+#     lock fix for rustc 1.95; scripts/build-site.sh builds the site without it)
 # Safe to run again: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.11
 log() { printf '[install-tools] %s\n' "$*" >&2; }
+
+dev=false
+for arg in "$@"; do
+  case $arg in
+    --dev) dev=true ;;
+    *) echo "usage: $0 [--dev]" >&2; exit 2 ;;
+  esac
+done
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   log "adding the wasm32-unknown-unknown target"
@@ -53,7 +62,7 @@ cargo_install_pinned() {
   rm -rf "$work"
 }
 
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+if $dev && ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   cargo_install_pinned cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 no_downloads
 fi
 
@@ -65,7 +74,7 @@ if [ -f Cargo.lock ]; then
 fi
 
 if [ -f package-lock.json ]; then
-  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] \
+  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] \
     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "installing npm packages"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund

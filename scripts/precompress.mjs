@@ -1,5 +1,5 @@
 // Writes .br (quality 11) and .gz (level 9) beside the built site's assets, so the server sends
-// them as they are instead of compressing on every request. Run after `cargo leptos build`.
+// them as they are instead of compressing on every request. Run after `scripts/build-site.sh`.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the release site into target/site and the release server into target/release/frontdesk:
+# the steps of `cargo leptos build --release` (cargo-leptos 0.3.11, as configured under
+# [package.metadata.leptos] in Cargo.toml), without needing cargo-leptos, whose own build costs
+# a fresh machine several minutes. cargo-leptos stays the tool of `make dev` (watch and reload).
+#   scripts/build-site.sh                  the WASM, JS, CSS and assets, and the server
+#   scripts/build-site.sh --frontend-only  the WASM, JS, CSS and assets
+# Tools on PATH (scripts/install-tools.sh): wasm-bindgen (= the crate's version), and from npm
+# tailwindcss, wasm-opt (binaryen) and esbuild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+server=true
+for arg in "$@"; do
+  case $arg in
+    --frontend-only) server=false ;;
+    *) echo "usage: $0 [--frontend-only]" >&2; exit 2 ;;
+  esac
+done
+
+name=frontdesk
+site=target/site
+pkg=$site/pkg
+log() { printf '[build-site] %s\n' "$*" >&2; }
+
+# The WASM: the hydrating build of the crate in its own target dir (so it builds beside the
+# server without waiting on its lock), bound for the browser, optimised for size, and its JS glue
+# minified.
+front() {
+  cargo build --lib --target-dir=target/front --target=wasm32-unknown-unknown \
+    --no-default-features --features=hydrate --profile=wasm-release
+  wasm-bindgen --target=web --no-typescript --out-name=$name --out-dir=$pkg \
+    target/front/wasm32-unknown-unknown/wasm-release/$name.wasm
+  # The hydration script asks for /pkg/frontdesk.wasm (leptos, built with LEPTOS_OUTPUT_NAME).
+  mv $pkg/${name}_bg.wasm $pkg/$name.wasm
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int $pkg/$name.wasm -o $pkg/$name.wasm
+  esbuild $pkg/$name.js --minify --format=esm --log-level=warning --allow-overwrite --outfile=$pkg/$name.js
+  log "window: $(wc -c <$pkg/$name.wasm) bytes of WASM, $(wc -c <$pkg/$name.js) of JS"
+}
+
+# The style sheet: Tailwind v4 scans the sources for the classes in use and minifies.
+style() {
+  tailwindcss --input style/tailwind.css --output $pkg/$name.css --minify
+}
+
+rm -rf $site
+mkdir -p $pkg
+cp -r public/. $site/
+
+pids=()
+front & pids+=($!)
+style & pids+=($!)
+if $server; then
+  log "building the server and the window side by side"
+  cargo build --release --bin=$name --no-default-features --features=ssr & pids+=($!)
+fi
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+if [ $failed -ne 0 ]; then
+  log "the build failed (see above)"
+  exit 1
+fi
+if $server; then
+  log "site in $site, server in target/release/$name"
+else
+  log "site in $site"
+fi

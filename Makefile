@@ -41,6 +41,7 @@ lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm buil
 	cargo fmt --all -- --check
 	cargo clippy $(SSR_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --no-default-features --features hydrate,panel --target wasm32-unknown-unknown -- -D warnings
 	scripts/lint-deploy.sh
 
 test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is running)

@@ -24,19 +24,27 @@ site=target/site
 pkg=$site/pkg
 log() { printf '[build-site] %s\n' "$*" >&2; }
 
-# The WASM: the hydrating build of the crate in its own target dir (so it builds beside the
-# server without waiting on its lock), bound for the browser, optimised for size, and its JS glue
-# minified.
-front() {
+# A WASM bundle (`bundle features out-name`): the hydrating build of the crate in its own target
+# dir (so it builds beside the server without waiting on its lock), bound for the browser,
+# optimised for size, and its JS glue minified.
+bundle() {
+  local features=$1 out=$2
   cargo build --lib --target-dir=target/front --target=wasm32-unknown-unknown \
-    --no-default-features --features=hydrate --profile=wasm-release
-  wasm-bindgen --target=web --no-typescript --out-name=$name --out-dir=$pkg \
+    --no-default-features --features="$features" --profile=wasm-release
+  wasm-bindgen --target=web --no-typescript --out-name="$out" --out-dir=$pkg \
     target/front/wasm32-unknown-unknown/wasm-release/$name.wasm
-  # The hydration script asks for /pkg/frontdesk.wasm (leptos, built with LEPTOS_OUTPUT_NAME).
-  mv $pkg/${name}_bg.wasm $pkg/$name.wasm
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int $pkg/$name.wasm -o $pkg/$name.wasm
-  esbuild $pkg/$name.js --minify --format=esm --log-level=warning --allow-overwrite --outfile=$pkg/$name.js
-  log "window: $(wc -c <$pkg/$name.wasm) bytes of WASM, $(wc -c <$pkg/$name.js) of JS"
+  # The hydration script asks for /pkg/<out>.wasm (leptos, built with LEPTOS_OUTPUT_NAME).
+  mv "$pkg/${out}_bg.wasm" "$pkg/$out.wasm"
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$out.wasm" -o "$pkg/$out.wasm"
+  esbuild "$pkg/$out.js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$pkg/$out.js"
+  log "$out: $(wc -c <"$pkg/$out.wasm") bytes of WASM, $(wc -c <"$pkg/$out.js") of JS"
+}
+
+# Two bundles, one after the other (cargo uplifts both to the same file): the customer's (the
+# window and the shop's pages) and the staff panel's (src/app.rs picks one per page).
+front() {
+  bundle hydrate $name
+  bundle hydrate,panel ${name}_panel
 }
 
 # The style sheet: Tailwind v4 scans the sources for the classes in use and minifies.

@@ -10,16 +10,26 @@ use leptos_router::{
     path, SsrMode,
 };
 
+#[cfg(feature = "panel")]
+use crate::components::panel::{AdminLogin, AdminPanel, ConversationRoute, NoConversation};
 use crate::{
     api::{get_product, list_products},
-    components::{
-        panel::{AdminLogin, AdminPanel, ConversationRoute, NoConversation},
-        ChatWindow,
-    },
+    components::ChatWindow,
     model::Product,
 };
+#[cfg(not(feature = "panel"))]
+use staff_routes_elsewhere::{AdminLogin, AdminPanel, ConversationRoute, NoConversation};
+
+/// The WASM bundle a page loads: the staff panel's pages (`/admin…`) their own, every other page
+/// the customer's, which leaves the panel out (see the `panel` feature).
+pub const PANEL_BUNDLE_SUFFIX: &str = "_panel";
+
+pub fn is_panel_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let options = bundle_for_this_page(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,6 +46,53 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The options naming the bundle of the page being rendered (on the server, where the shell runs).
+fn bundle_for_this_page(options: LeptosOptions) -> LeptosOptions {
+    #[cfg(feature = "ssr")]
+    {
+        let path = use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        if path.as_deref().is_some_and(is_panel_path) {
+            let mut options = options;
+            options.output_name = format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name).into();
+            return options;
+        }
+    }
+    options
+}
+
+/// The customer's bundle keeps the staff routes in its route list (so both bundles match the
+/// same routes the same way) with views that load the page anew, with the panel's bundle: a
+/// customer page never links there, so this runs only on a navigation typed into the router.
+#[cfg(not(feature = "panel"))]
+mod staff_routes_elsewhere {
+    use leptos::prelude::*;
+
+    fn load_page_anew() {
+        let url = leptos_router::hooks::use_location();
+        Effect::new(move |_| {
+            let (path, search) = (url.pathname.get_untracked(), url.search.get_untracked());
+            let query = search.trim_start_matches('?');
+            crate::components::browser::go_to(&if query.is_empty() { path } else { format!("{path}?{query}") });
+        });
+    }
+
+    #[component]
+    pub fn AdminLogin() -> impl IntoView {
+        load_page_anew()
+    }
+
+    #[component]
+    pub fn AdminPanel() -> impl IntoView {
+        load_page_anew()
+    }
+
+    #[component]
+    pub fn NoConversation() -> impl IntoView {}
+
+    #[component]
+    pub fn ConversationRoute() -> impl IntoView {}
 }
 
 #[component]

@@ -9,6 +9,7 @@ pub mod app;
 pub mod components;
 pub mod markdown;
 pub mod model;
+#[cfg(feature = "panel")]
 pub mod staff_api;
 
 #[cfg(feature = "ssr")]

@@ -22,6 +22,27 @@ async fn server_rendered_pages_on_both_databases() {
         staff_pages_answer_401_to_nobody_and_403_to_a_visitor_with_the_sign_in_form(backend).await;
         pages_render_many_at_once_on_every_worker_thread(backend).await;
         every_page_allows_only_its_own_nonced_scripts_and_only_the_widget_may_be_framed(backend).await;
+        the_shops_pages_load_the_customers_bundle_and_only_the_panel_loads_the_panels(backend).await;
+    }
+}
+
+async fn the_shops_pages_load_the_customers_bundle_and_only_the_panel_loads_the_panels(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (path, bundle) in [
+        ("/", "frontdesk"),
+        ("/products/2", "frontdesk"),
+        ("/widget", "frontdesk"),
+        ("/no-such-page", "frontdesk"),
+        ("/administrator", "frontdesk"),
+        ("/admin", "frontdesk_panel"),
+        ("/admin/login?next=/admin", "frontdesk_panel"),
+        ("/admin/inquiries/1", "frontdesk_panel"),
+    ] {
+        let html = app.client.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+        for file in [format!("/pkg/{bundle}.js"), format!("/pkg/{bundle}.wasm")] {
+            assert!(html.contains(&file), "{path} loads {file}");
+        }
+        assert_eq!(html.contains("_panel."), bundle == "frontdesk_panel", "{path} loads one bundle: {bundle}");
     }
 }
 

@@ -26,6 +26,26 @@ test.describe('a first visit', () => {
     await expect(chat.messages).toHaveCount(3);
   });
 
+  test("a shop's visitor downloads the window's bundle and never the staff panel's", async ({ page }) => {
+    const bundles: string[] = [];
+    page.on('request', (request) => {
+      const file = new URL(request.url()).pathname;
+      if (/^\/pkg\/.*\.(wasm|js)$/.test(file)) bundles.push(file);
+    });
+    const chat = new ChatPage(page);
+    await chat.open('/products/2');
+    await chat.send('Is it in stock?');
+    await chat.lastReplyWhenDone();
+    await page.goto('/');
+    await chat.waitForHydration();
+    expect(bundles.length).toBeGreaterThan(0);
+    expect(bundles.filter((file) => file.includes('_panel'))).toEqual([]);
+    // Staff get theirs, and it hydrates the panel.
+    await page.goto('/admin/login');
+    await chat.waitForHydration();
+    expect(bundles).toContain('/pkg/frontdesk_panel.wasm');
+  });
+
   test('when the conversation cannot be started the message comes back to the box, and sending again works', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open(UPSTREAM_APP);

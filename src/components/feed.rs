@@ -16,7 +16,6 @@ use crate::{
     model::{
         Chat, ChatEvent, ErrorDetail, Event, LiveSignal, Message, MessagePage, Role, ServerFrame, PENDING_ID_BASE,
     },
-    staff_api::inquiry_messages,
 };
 
 /// Distance from the bottom (px) under which the reader counts as "at the bottom".
@@ -32,6 +31,7 @@ const WINDOW: usize = 150;
 #[derive(Clone, Copy)]
 pub enum Pages {
     Customer(RwSignal<Chat>),
+    #[cfg(feature = "panel")]
     Staff(i64),
 }
 
@@ -39,7 +39,8 @@ impl Pages {
     async fn fetch(self, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
         match self {
             Pages::Customer(chat) => list_messages(chat.with_untracked(|c| c.id), before, after).await,
-            Pages::Staff(chat_id) => inquiry_messages(chat_id, before, after).await,
+            #[cfg(feature = "panel")]
+            Pages::Staff(chat_id) => crate::staff_api::inquiry_messages(chat_id, before, after).await,
         }
     }
 }

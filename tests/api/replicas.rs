@@ -452,6 +452,37 @@ async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_a_chat_on_one_replica_waits_for_the_others_change_to_the_same_chat() {
+    let (a, b) = two_replicas(|_| {}).await;
+    let chat = a.new_chat().await;
+    let on_a = a.state.service.clone();
+    // A change on A holds the chat (its lock here, and its row in the database).
+    let change = frontdesk::server::events::ChatTx::begin(&on_a.hub, &on_a.db, chat).await.unwrap();
+    let send = tokio::spawn({
+        let (client, url) = (b.client.clone(), b.url(&format!("/api/v1/chats/{chat}/messages")));
+        async move { read(client.post(url).json(&json!({"content": "my turn?"})).send().await.unwrap()).await }
+    });
+    let db = on_a.db.read.clone();
+    crate::support::wait_until("B's send to wait for the chat's row", || {
+        let db = db.clone();
+        async move {
+            let (waiting,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            waiting > 0
+        }
+    })
+    .await;
+    assert!(!send.is_finished(), "B's send waits while A's change is open");
+    change.commit().await.unwrap();
+    let (status, body) = send.await.unwrap();
+    assert_eq!(status, 201, "then it goes through: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_the_staff_notice_emails_of_an_hour() {
     let smtp = crate::support::smtp::SmtpServer::start().await;
     let url = smtp.url();

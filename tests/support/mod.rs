@@ -375,6 +375,16 @@ pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until an asynchronous `condition` holds (checked every 10 ms, for up to 20 s); panics
+/// with `what` if it never does.
+pub async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Waits until a server at `base` answers `/readyz` with 200 (checked every 20 ms, for up to
 /// a minute).
 pub async fn wait_until_ready(client: &reqwest::Client, base: &str) {

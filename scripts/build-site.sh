@@ -24,10 +24,9 @@ site=target/site
 pkg=$site/pkg
 log() { printf '[build-site] %s\n' "$*" >&2; }
 
-# A WASM bundle (`bundle features out-name`): the hydrating build of the crate in its own target
-# dir (so it builds beside the server without waiting on its lock), bound for the browser,
-# optimised for size, and its JS glue minified.
-bundle() {
+# A WASM bundle (`bind features out-name`): the hydrating build of the crate in its own target
+# dir (so it builds beside the server without waiting on its lock), bound for the browser.
+bind() {
   local features=$1 out=$2
   cargo build --lib --target-dir=target/front --target=wasm32-unknown-unknown \
     --no-default-features --features="$features" --profile=wasm-release
@@ -35,16 +34,26 @@ bundle() {
     target/front/wasm32-unknown-unknown/wasm-release/$name.wasm
   # The hydration script asks for /pkg/<out>.wasm (leptos, built with LEPTOS_OUTPUT_NAME).
   mv "$pkg/${out}_bg.wasm" "$pkg/$out.wasm"
+}
+
+# A bound bundle optimised for size, and its JS glue minified.
+shrink() {
+  local out=$1
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$out.wasm" -o "$pkg/$out.wasm"
   esbuild "$pkg/$out.js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$pkg/$out.js"
   log "$out: $(wc -c <"$pkg/$out.wasm") bytes of WASM, $(wc -c <"$pkg/$out.js") of JS"
 }
 
-# Two bundles, one after the other (cargo uplifts both to the same file): the customer's (the
-# window and the shop's pages) and the staff panel's (src/app.rs picks one per page).
+# Two bundles: the customer's (the window and the shop's pages) and the staff panel's (src/app.rs
+# picks one per page). Built one after the other (cargo writes both to the same file); the first
+# shrinks while the second builds.
 front() {
-  bundle hydrate $name
-  bundle hydrate,panel ${name}_panel
+  bind hydrate $name
+  shrink $name &
+  local first=$!
+  bind hydrate,panel ${name}_panel
+  shrink ${name}_panel
+  wait $first
 }
 
 # The style sheet: Tailwind v4 scans the sources for the classes in use and minifies.

@@ -53,13 +53,23 @@ fn bundle_for_this_page(options: LeptosOptions) -> LeptosOptions {
     #[cfg(feature = "ssr")]
     {
         let path = use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
-        if path.as_deref().is_some_and(is_panel_path) {
+        if path.as_deref().is_some_and(is_panel_path) && panel_bundle_built(&options) {
             let mut options = options;
             options.output_name = format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name).into();
             return options;
         }
     }
     options
+}
+
+/// False for a site built by cargo-leptos alone (`make dev`): one bundle, built with the panel
+/// (`lib-features` in Cargo.toml), serves every page. A release site (scripts/build-site.sh) has
+/// both; a server with no site built yet (the Rust tests) names the release layout.
+#[cfg(feature = "ssr")]
+fn panel_bundle_built(options: &LeptosOptions) -> bool {
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let bundle = |name: &str| pkg.join(format!("{name}.wasm")).exists();
+    bundle(&format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name)) || !bundle(&options.output_name)
 }
 
 /// The customer's bundle keeps the staff routes in its route list (so both bundles match the
@@ -266,5 +276,24 @@ fn NotFound() -> impl IntoView {
             <h1 class="text-2xl font-bold">"Page not found"</h1>
             <A href="/" attr:class="mt-4 inline-block text-indigo-700 underline">"Back to the start"</A>
         </main>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_pages_name_the_panels_bundle_unless_the_site_was_built_with_one_bundle() {
+        let site = tempfile::tempdir().unwrap();
+        let options =
+            LeptosOptions::builder().output_name("frontdesk").site_root(site.path().to_str().unwrap()).build();
+        assert!(panel_bundle_built(&options), "no site yet: the release layout");
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("frontdesk.wasm"), b"").unwrap();
+        assert!(!panel_bundle_built(&options), "cargo-leptos's one bundle serves every page");
+        std::fs::write(pkg.join("frontdesk_panel.wasm"), b"").unwrap();
+        assert!(panel_bundle_built(&options), "the release site's two bundles");
     }
 }

@@ -149,7 +149,7 @@ test('a conversation opened directly (a link, a bookmark, a reload) shows every 
   await close();
 });
 
-test('a conversation its customer deletes leaves the list live, and its open view says so', async ({ browser }) => {
+test('a conversation its customer deletes leaves the list live, its open view says so, and the window starts over', async ({ browser }) => {
   const { customer, staff, close } = await twoPeople(browser);
   await staff.signIn();
   await customer.open('/');
@@ -170,6 +170,17 @@ test('a conversation its customer deletes leaves the list live, and its open vie
   await expect(row).toHaveCount(0);
   await expect(staff.conversation.getByTestId('conversation-error')).toHaveText('This conversation was deleted.');
   await expect(staff.conversation.getByTestId('panel-link')).toHaveText('Deleted');
+
+  // The customer's open window says so, empties, and the next message starts a new conversation.
+  await expect(customer.page.getByTestId('notice')).toHaveText(
+    'This conversation was deleted. A new message starts a new one.',
+  );
+  await expect(customer.messages).toHaveCount(0);
+  await customer.send('Starting again');
+  const newId = await customer.chatId();
+  expect(newId).not.toBe(chatId);
+  await expect(customer.contentOf(await customer.lastReplyWhenDone())).not.toBeEmpty();
+  await expect(staff.inquiry(newId)).toHaveCount(1);
   await close();
 });
 

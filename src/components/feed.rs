@@ -111,7 +111,8 @@ impl Feed {
 
     /// Follows the conversation's live events on the socket at `path` from `after`: messages go
     /// into the feed, the chat's own changes to `on_chat`, typing signals to `typing` (cleared
-    /// when a message from `typist`, the side typing, arrives).
+    /// when a message from `typist`, the side typing, arrives); `on_chat` hears `None` when the
+    /// conversation is deleted, after the feed says so.
     pub fn follow(
         self,
         path: String,
@@ -119,7 +120,7 @@ impl Feed {
         link: RwSignal<Link>,
         typing: TypingIndicator,
         typist: Role,
-        on_chat: impl Fn(Chat) + 'static,
+        on_chat: impl Fn(Option<Chat>) + 'static,
     ) -> Outbox {
         live::follow_socket(
             path,
@@ -133,9 +134,12 @@ impl Feed {
                     Ok(ServerFrame::Error(_)) | Err(_) => return,
                 };
                 match event.event {
-                    Event::ChatUpdated(chat) => return on_chat(chat),
+                    Event::ChatUpdated(chat) => return on_chat(Some(chat)),
                     // The last event of a deleted chat: the socket closes for good after it.
-                    Event::ChatDeleted(_) => return self.notice.set(Some("This conversation was deleted.".into())),
+                    Event::ChatDeleted(_) => {
+                        self.notice.set(Some("This conversation was deleted.".into()));
+                        return on_chat(None);
+                    }
                     Event::MessageCreated(ref message) if message.role == typist => typing.clear(),
                     _ => {}
                 }

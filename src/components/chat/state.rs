@@ -93,6 +93,17 @@ impl ChatState {
         self.chat.set(chat);
     }
 
+    /// After the conversation was deleted (by the visitor elsewhere, or by retention): the window
+    /// empties and becomes a draft again, so the next message starts a new conversation.
+    pub fn start_over(&self) {
+        self.feed.messages.set(Vec::new());
+        self.feed.next_cursor.set(None);
+        self.feed.newer_cursor.set(None);
+        self.live_after.set_value(0);
+        self.notice.set(Some("This conversation was deleted. A new message starts a new one.".into()));
+        self.chat.update(|chat| chat.id = DRAFT_CHAT_ID);
+    }
+
     /// The reply being written, if any.
     pub fn streaming_reply(&self) -> Option<i64> {
         self.feed.messages.with(|list| list.iter().rev().find(|m| m.status == MessageStatus::Streaming).map(|m| m.id))

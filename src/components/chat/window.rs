@@ -106,7 +106,10 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         let chat_id = chat_id.get();
         if chat_id != DRAFT_CHAT_ID {
             let path = format!("/api/v1/chats/{chat_id}/ws");
-            let on_chat = move |chat| state.chat.set(chat);
+            let on_chat = move |chat| match chat {
+                Some(chat) => state.chat.set(chat),
+                None => state.start_over(),
+            };
             let outbox =
                 state.feed.follow(path, state.live_after.get_value(), state.link, state.typing, Role::Agent, on_chat);
             state.outbox.set_value(outbox);

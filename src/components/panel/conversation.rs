@@ -14,7 +14,7 @@ use crate::{
         live::{self, Link},
     },
     markdown::to_safe_html,
-    model::{ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
+    model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
     staff_api::{get_inquiry, inquiry_messages, staff_mark_read, staff_reply, update_inquiry},
 };
 
@@ -69,7 +69,12 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let outbox = StoredValue::new(live::Outbox::default());
     Effect::new(move |_| {
         let path = format!("/api/v1/admin/inquiries/{id}/ws");
-        let on_chat = move |updated| inquiry.update(|i| i.chat = updated);
+        // A deleted conversation stays on screen, with the feed's notice.
+        let on_chat = move |updated: Option<Chat>| {
+            if let Some(updated) = updated {
+                inquiry.update(|i| i.chat = updated);
+            }
+        };
         outbox.set_value(feed.follow(path, last_seq, link, typing, Role::User, on_chat));
     });
     // What staff see, staff have read (when the tab is showing).

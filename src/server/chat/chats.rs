@@ -4,7 +4,7 @@
 use futures::stream::BoxStream;
 
 use super::{
-    rules::{check_title, ReadUpTo},
+    rules::{check_title, MarkPosition},
     store::{self, ChatRow, NewMessage, ReadMark, NEW_CHAT_TITLE},
     Caller, ChatService,
 };
@@ -212,13 +212,13 @@ impl ChatService {
 
     /// The customer has read staff replies up to message `up_to`; staff see it.
     pub async fn mark_read(&self, caller: Caller, chat_id: i64, up_to: i64) -> AppResult<Chat> {
-        let up_to = ReadUpTo::new(up_to)?;
+        let up_to = MarkPosition::new(up_to)?;
         self.owned_chat(caller, chat_id).await?;
         self.move_read_mark(chat_id, ReadMark::Customer, up_to).await
     }
 
     /// Moves a read mark forward (never back) and tells both sides.
-    pub(crate) async fn move_read_mark(&self, chat_id: i64, mark: ReadMark, up_to: ReadUpTo) -> AppResult<Chat> {
+    pub(crate) async fn move_read_mark(&self, chat_id: i64, mark: ReadMark, up_to: MarkPosition) -> AppResult<Chat> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         let chat = if tx.move_read_mark(mark, up_to.get()).await? {
             tx.chat_updated().await?

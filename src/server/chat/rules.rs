@@ -47,16 +47,17 @@ pub fn title_from(content: &str) -> String {
     title
 }
 
-/// How far a reader has read: a message id, parsed once.
+/// Where a read or delivery mark stands: a message id, parsed once (the REST body is
+/// `http::rest::ReadUpTo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadUpTo(i64);
+pub struct MarkPosition(i64);
 
-impl ReadUpTo {
-    pub fn new(message_id: i64) -> AppResult<ReadUpTo> {
+impl MarkPosition {
+    pub fn new(message_id: i64) -> AppResult<MarkPosition> {
         if message_id < 0 {
             return Err(AppError::Invalid("up_to is a message id".into()));
         }
-        Ok(ReadUpTo(message_id))
+        Ok(MarkPosition(message_id))
     }
 
     pub fn get(self) -> i64 {
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn a_read_mark_is_a_message_id() {
-        assert_eq!(ReadUpTo::new(7).unwrap().get(), 7);
-        assert!(ReadUpTo::new(-1).is_err());
+        assert_eq!(MarkPosition::new(7).unwrap().get(), 7);
+        assert!(MarkPosition::new(-1).is_err());
     }
 }

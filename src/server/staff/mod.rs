@@ -10,7 +10,7 @@ use super::{
     auth::Staff,
     chat::{
         replies::STOPPED_REASON,
-        rules::{check_content, ReadUpTo},
+        rules::{check_content, MarkPosition},
         store::{ChatRow, NewMessage, ReadMark},
         ChatService,
     },
@@ -273,14 +273,14 @@ impl ChatService {
     /// However many staff screens acknowledge it, the mark is written once.
     pub async fn staff_received(&self, chat_id: i64, message_id: i64) -> AppResult<()> {
         if self.hub.claim_delivery(chat_id, message_id) {
-            self.move_read_mark(chat_id, ReadMark::Delivered, ReadUpTo::new(message_id)?).await?;
+            self.move_read_mark(chat_id, ReadMark::Delivered, MarkPosition::new(message_id)?).await?;
         }
         Ok(())
     }
 
     /// Staff have read the conversation up to message `up_to`; the customer sees the read mark.
     pub async fn staff_mark_read(&self, _staff: Staff, chat_id: i64, up_to: i64) -> AppResult<()> {
-        let up_to = ReadUpTo::new(up_to)?;
+        let up_to = MarkPosition::new(up_to)?;
         self.any_chat(chat_id).await?;
         self.move_read_mark(chat_id, ReadMark::Staff, up_to).await?;
         Ok(())

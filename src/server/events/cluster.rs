@@ -316,6 +316,61 @@ mod tests {
         ChatEvent { seq, event: Event::MessageDelta(Delta { message_id: 1, text: text.into() }) }
     }
 
+    #[tokio::test]
+    async fn a_full_queue_to_the_other_replicas_drops_new_signals_rather_than_hold_up_a_change_or_an_exit() {
+        // Nothing takes from the queue: the database is slow or away.
+        let (out, mut outgoing) = mpsc::channel(QUEUE);
+        let link = Link { replica: "here".into(), out };
+        for chat in 0..QUEUE as i64 + 5 {
+            link.send(Signal::Stop { chat, reply: None });
+        }
+        // An exit waits for the queue at most its grace, then goes.
+        tokio::time::timeout(Duration::from_secs(10), link.flush()).await.expect("flush gives up after 2 s");
+        let mut queued = Vec::new();
+        while let Ok(Outgoing::Signal(signal)) = outgoing.try_recv() {
+            queued.push(signal);
+        }
+        assert_eq!(queued.len(), QUEUE, "the queue holds its bound and no more");
+        assert_eq!(
+            queued.last(),
+            Some(&Signal::Stop { chat: QUEUE as i64 - 1, reply: None }),
+            "the newest are dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_was_handed_over_before_a_flush_has_gone_out_when_it_returns() {
+        let url = std::env::var("TEST_POSTGRES_URL").expect(
+            "TEST_POSTGRES_URL is not set: run `make test-rust` or export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres",
+        );
+        let mut listener = listening(&url).await.unwrap();
+        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let replica: Arc<str> = format!("flush-test-{:016x}", rand::random::<u64>()).into();
+        let (out, outgoing) = mpsc::channel(QUEUE);
+        let link = Link { replica: replica.clone(), out };
+        let sender = tokio::spawn(send(pool, replica.clone(), outgoing));
+        let typing = |chat| Signal::Typing { chat, typing: Typing { staff: true, name: None, typing: true } };
+        for chat in 1..=3 {
+            link.send(typing(chat));
+        }
+        link.flush().await;
+        // The replica exits: whatever had not gone out yet never will.
+        sender.abort();
+        let mut heard = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while heard.len() < 3 {
+                let notification = listener.recv().await.unwrap();
+                let envelope: Envelope = serde_json::from_str(notification.payload()).unwrap();
+                if *envelope.from == *replica {
+                    heard.extend(envelope.signals);
+                }
+            }
+        })
+        .await
+        .expect("every signal handed over before the flush reached the other replicas");
+        assert_eq!(heard, (1..=3).map(typing).collect::<Vec<_>>());
+    }
+
     #[test]
     fn small_events_travel_whole_and_large_ones_by_their_numbers() {
         let small = Signal::Events { chat: 7, events: vec![delta(3, "hi"), delta(4, " there")] };

@@ -1,4 +1,4 @@
-import { chromium, expect, test, type Page } from '@playwright/test';
+import { chromium, expect, test, type Locator, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium';
 import { ChatPage, FAKE_UPSTREAM, UPSTREAM_APP } from './chat-page';
 
@@ -343,6 +343,8 @@ test.describe('the assistant', () => {
       '<script>window.__xss++</script>',
       '[click](javascript:window.__xss++) [safe](https://example.com)',
       '<a href="javascript:window.__xss++">raw</a>',
+      '| Plan | Price |\n|:--|--:|\n| Basic | $5 |',
+      '```sh\nls -l <dir>\n```',
     ].join('\n\n');
     await chat.send(`echo: ${payload}`);
     const body = chat.contentOf(await chat.lastReplyWhenDone());
@@ -353,8 +355,16 @@ test.describe('the assistant', () => {
     await expect(body.locator('a')).toHaveAttribute('href', 'https://example.com');
     await expect(body.locator('a')).toHaveAttribute('rel', 'noopener noreferrer');
     await expect(body).toContainText('<script>');
+    await expect(body.locator('td')).toHaveText(['Basic', '$5']);
+    await expect(body.locator('pre code')).toHaveText('ls -l <dir>');
     await body.getByText('click').click();
     expect(await page.evaluate(() => (window as any).__xss)).toBe(0);
+    // The server renders the same HTML for the page as the browser did while the reply streamed.
+    // (Leptos's empty marker comments aside.)
+    const html = (el: Locator) => el.innerHTML().then((h) => h.replaceAll('<!---->', ''));
+    const streamed = await html(body);
+    await chat.reload();
+    expect(await html(chat.contentOf(chat.byRole('assistant').last()))).toBe(streamed);
   });
 
   test('asking for a person pauses the assistant and says so', async ({ page }) => {

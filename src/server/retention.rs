@@ -4,11 +4,18 @@
 //! the whole text, so a resume still ends with it), and old versions of edited or regenerated
 //! messages; and the per-visitor and per-network token totals of past days (the day's totals in
 //! all stay, for the usage report). Each delete goes in batches so no pass holds the database for
-//! long.
+//! long; idle visitors go one at a time, each chat of theirs under its lock like any change to it.
 
 use std::time::Duration;
 
-use super::{chat::ChatService, config::Config, db::now_ms, error::AppResult, staff::TOUCHED};
+use super::{
+    chat::ChatService,
+    config::Config,
+    db::{now_ms, Backend},
+    error::AppResult,
+    events::ChatTx,
+    staff::TOUCHED,
+};
 
 /// How long things are kept.
 #[derive(Debug, Clone)]
@@ -63,20 +70,7 @@ impl ChatService {
                 now_ms,
             )
             .await?;
-        // A visitor who never wrote: no message of theirs, no email left, no person asked for, no
-        // preference saved. Their chats (greetings only) and sessions go with them.
-        let visitors = self
-            .delete_in_batches(
-                &format!(
-                    "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE u.kind = 'visitor' \
-                     AND u.created_at < $1 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
-                     AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id \
-                         AND (c.last_activity_at >= $1 OR {TOUCHED})) \
-                     LIMIT $2)"
-                ),
-                cutoff(now_ms, policy.idle_visitors),
-            )
-            .await?;
+        let visitors = self.forget_idle_visitors(cutoff(now_ms, policy.idle_visitors)).await?;
         let delta_events = self
             .delete_in_batches(
                 "DELETE FROM chat_events WHERE (chat_id, seq) IN (SELECT e.chat_id, e.seq FROM chat_events e \
@@ -103,6 +97,69 @@ impl ChatService {
         // The replicas' shared allowances count in windows of at most five minutes.
         let usage_rows = usage_rows + crate::server::limits::forget_shared_counts(&self.db, now_ms - 3_600_000).await?;
         Ok(Removed { sessions, visitors, delta_events, versions, usage_rows })
+    }
+
+    /// Visitors who never wrote, idle since `cutoff`: no message of theirs, no email left, no
+    /// person asked for, no preference saved. Found a batch at a time, then forgotten one by one
+    /// (see [`ChatService::forget_idle_visitor`]), so a first message that arrives meanwhile keeps
+    /// its writer.
+    async fn forget_idle_visitors(&self, cutoff: i64) -> AppResult<u64> {
+        let (mut forgotten, mut after) = (0, 0);
+        loop {
+            let found: Vec<(i64,)> = sqlx::query_as(&format!(
+                "SELECT u.id FROM users u WHERE u.kind = 'visitor' AND u.id > $3 AND u.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
+                 AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id AND (c.last_activity_at >= $1 OR {TOUCHED})) \
+                 ORDER BY u.id LIMIT $2"
+            ))
+            .bind(cutoff)
+            .bind(BATCH)
+            .bind(after)
+            .fetch_all(&self.db.read)
+            .await?;
+            for &(visitor,) in &found {
+                forgotten += u64::from(self.forget_idle_visitor(visitor, cutoff).await?);
+            }
+            match found.last() {
+                Some(&(last,)) if found.len() == BATCH as usize => after = last,
+                _ => return Ok(forgotten),
+            }
+        }
+    }
+
+    /// Forgets a visitor a pass found idle since `cutoff`, unless they wrote, asked for someone or
+    /// saved something since; whether they went. Each of their chats goes in a change of its own
+    /// (under its lock, checked again there, announcing `chat.deleted` to an open window), then
+    /// the visitor with their sessions once no chat is left. On PostgreSQL the visitor's row is
+    /// locked before that last check, so a chat being created for them meanwhile is seen (one
+    /// begun after finds no visitor and fails, never half made).
+    pub async fn forget_idle_visitor(&self, visitor: i64, cutoff: i64) -> AppResult<bool> {
+        let chats: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM chats WHERE owner_id = $1").bind(visitor).fetch_all(&self.db.write).await?;
+        for (chat,) in chats {
+            let mut change = ChatTx::begin(&self.hub, &self.db, chat).await?;
+            if !change.delete_chat_if_idle(cutoff).await? {
+                return Ok(false);
+            }
+            change.commit().await?;
+        }
+        let mut tx = self.db.write.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(visitor).execute(&mut *tx).await?;
+        }
+        let gone = sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND kind = 'visitor' AND created_at < $2 \
+             AND NOT EXISTS (SELECT 1 FROM preferences WHERE user_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM chats WHERE owner_id = $1)",
+        )
+        .bind(visitor)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> AppResult<u64> {

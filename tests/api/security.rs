@@ -26,6 +26,7 @@ on_both_databases!(
     staff_changes_are_audited_and_only_admins_read_the_log_and_add_staff,
     server_function_call_errors_carry_no_internal_text,
     a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is,
+    a_visitor_who_writes_while_a_retention_pass_runs_keeps_their_chat,
     page_views_and_reads_write_nothing_until_the_visitor_acts,
     an_embedded_window_keeps_its_visitor_by_token_where_cookies_are_withheld,
 );
@@ -426,6 +427,86 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     let removed = app.state.service.retain(&policy, now + 91 * day).await.unwrap();
     assert_eq!((removed.visitors, removed.versions), (0, versions_before as u64));
     assert_eq!(app.messages(chat).await.len(), 3);
+}
+
+async fn a_visitor_who_writes_while_a_retention_pass_runs_keeps_their_chat(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let service = app.state.service.clone();
+    let db = service.db.clone();
+    // Past the 30 days after which a visitor who never wrote is forgotten.
+    let later = frontdesk::server::db::now_ms() + 31 * 86_400_000;
+    let start = |client: reqwest::Client| {
+        let url = app.url("/api/v1/chats");
+        let db = db.clone();
+        async move {
+            let (status, chat) = read(client.post(url).json(&json!({})).send().await.unwrap()).await;
+            assert_eq!(status, 201, "{chat}");
+            let chat = chat["id"].as_i64().unwrap();
+            let (owner,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
+                .bind(chat)
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+            (chat, owner)
+        }
+    };
+    let chats_of = |owner: i64| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM chats WHERE owner_id = $1")
+                .bind(owner)
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+            n
+        }
+    };
+
+    // A pass found this visitor idle (a greeting-only chat); before it reached them, they wrote.
+    let writer = app.another_visitor();
+    let (chat, owner) = start(writer.clone()).await;
+    let url = app.url(&format!("/api/v1/chats/{chat}/messages"));
+    let (status, sent) =
+        read(writer.post(&url).json(&json!({"content": "is anyone there?"})).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{sent}");
+    assert!(!service.forget_idle_visitor(owner, later).await.unwrap(), "a visitor who wrote is kept");
+    let (status, page) = read(writer.get(&url).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.to_string().contains("is anyone there?"), "{page}");
+
+    // One who did not write goes, with their chat.
+    let (_, quiet) = start(app.another_visitor()).await;
+    assert!(service.forget_idle_visitor(quiet, later).await.unwrap());
+    assert_eq!(chats_of(quiet).await, 0);
+
+    if backend == Backend::Postgres {
+        // A visitor with no chat left, whose new chat is being created as the pass reaches them:
+        // the pass waits for it, sees it and keeps them.
+        let (chat, owner) = start(app.another_visitor()).await;
+        sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat).execute(&db.write).await.unwrap();
+        let mut creating = db.write.begin().await.unwrap();
+        frontdesk::server::chat::store::insert_chat(&mut creating, owner, "New chat", "general", None).await.unwrap();
+        let pass = tokio::spawn({
+            let service = service.clone();
+            async move { service.forget_idle_visitor(owner, later).await.unwrap() }
+        });
+        crate::support::wait_until("the pass to wait for the chat being created", || {
+            let db = db.clone();
+            async move {
+                let (waiting,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+                waiting > 0
+            }
+        })
+        .await;
+        creating.commit().await.unwrap();
+        assert!(!pass.await.unwrap(), "the visitor whose chat was being created is kept");
+        assert_eq!(chats_of(owner).await, 1);
+    }
 }
 
 /// Rows that page views must not add.

@@ -13,6 +13,7 @@ use crate::{
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
         events::ChatTx,
+        staff::TOUCHED,
     },
 };
 
@@ -392,6 +393,23 @@ impl ChatTx<'_> {
             .await?;
         self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
         Ok(())
+    }
+
+    /// Deletes the chat (announcing `chat.deleted`) if nobody wrote in it, asked for someone or
+    /// left an email, and nothing happened in it since `cutoff` (retention); whether it went.
+    pub async fn delete_chat_if_idle(&mut self, cutoff: i64) -> AppResult<bool> {
+        let chat_id = self.chat_id();
+        let deleted: Option<(i64,)> = sqlx::query_as(&format!(
+            "DELETE FROM chats WHERE id IN (SELECT c.id FROM chats c WHERE c.id = $1 AND c.last_activity_at < $2 \
+             AND NOT {TOUCHED}) RETURNING last_seq"
+        ))
+        .bind(chat_id)
+        .bind(cutoff)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((last_seq,)) = deleted else { return Ok(false) };
+        self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
+        Ok(true)
     }
 
     /// The chat as it stands inside this transaction.

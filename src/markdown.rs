@@ -586,33 +586,41 @@ fn destination(text: &str, open: usize) -> Option<(&str, usize)> {
     (bytes.get(i) == Some(&b')')).then_some((url, i + 1))
 }
 
-/// The index of the `]` closing the `[` at `open`, skipping escaped brackets and code spans.
-fn closing_bracket(text: &str, open: usize) -> Option<usize> {
+/// The `[`…`]` pairs of a text by the index of their `[` (escaped brackets and those in code
+/// spans left out): one pass, so a text full of brackets stays linear.
+fn bracket_pairs(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0, open);
+    let (mut open, mut pairs) = (Vec::new(), Vec::new());
+    let mut no_closer = [false; 16];
+    let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => i += 1,
             b'`' => {
                 let n = bytes[i..].iter().take_while(|&&b| b == b'`').count();
-                if let Some(end) = code_end(text, i + n, n) {
-                    i = end - 1;
-                } else {
-                    i += n - 1;
+                let end = if n < no_closer.len() && no_closer[n] { None } else { code_end(text, i + n, n) };
+                match end {
+                    Some(end) => i = end - 1,
+                    None => {
+                        if n < no_closer.len() {
+                            no_closer[n] = true;
+                        }
+                        i += n - 1;
+                    }
                 }
             }
-            b'[' => depth += 1,
+            b'[' => open.push(i),
             b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
+                if let Some(start) = open.pop() {
+                    pairs.push((start, i));
                 }
             }
             _ => {}
         }
         i += 1;
     }
-    None
+    pairs.sort_unstable();
+    pairs
 }
 
 /// The index after the run of exactly `n` backticks that closes a code span whose text starts at
@@ -634,9 +642,9 @@ fn code_end(text: &str, from: usize, n: usize) -> Option<usize> {
     None
 }
 
-fn render_link(out: &mut Out, label: &str, url: &str) {
+fn render_link(out: &mut Out, label: &str, url: &str, depth: usize) {
     if !allowed(url) {
-        inline(out, label);
+        inline_at(out, label, depth + 1);
         return;
     }
     out.tag("<a href=\"");
@@ -644,12 +652,21 @@ fn render_link(out: &mut Out, label: &str, url: &str) {
         out.text(url.trim());
     }
     out.tag("\" target=\"_blank\" rel=\"noopener noreferrer\">");
-    inline(out, label);
+    inline_at(out, label, depth + 1);
     out.tag("</a>");
 }
 
 /// Renders a paragraph's text (its lines joined by `\n`).
 fn inline(out: &mut Out, text: &str) {
+    inline_at(out, text, 0)
+}
+
+/// Links inside link text deeper than this read as text (no unbounded recursion).
+const MAX_LINK_DEPTH: usize = 4;
+
+/// Renders inline text inside `depth` links.
+fn inline_at(out: &mut Out, text: &str, depth: usize) {
+    let brackets = if text.contains('[') { bracket_pairs(text) } else { Vec::new() };
     let mut pieces = Vec::new();
     let bytes = text.as_bytes();
     let mut plain_from = 0;
@@ -717,8 +734,8 @@ fn inline(out: &mut Out, text: &str) {
             }
             b'[' | b'!' => {
                 let open = if b == b'!' { i + 1 } else { i };
-                let link = (bytes.get(open) == Some(&b'['))
-                    .then(|| closing_bracket(text, open))
+                let link = (depth < MAX_LINK_DEPTH && bytes.get(open) == Some(&b'['))
+                    .then(|| brackets.binary_search_by_key(&open, |pair| pair.0).ok().map(|k| brackets[k].1))
                     .flatten()
                     .and_then(|close| (bytes.get(close + 1) == Some(&b'(')).then_some(close))
                     .and_then(|close| destination(text, close + 2).map(|(url, end)| (close, url, end)));
@@ -726,7 +743,7 @@ fn inline(out: &mut Out, text: &str) {
                     Some((close, url, end)) => {
                         flush!();
                         let mut made = Out { s: String::new(), plain: out.plain };
-                        render_link(&mut made, &text[open + 1..close], url);
+                        render_link(&mut made, &text[open + 1..close], url, depth);
                         pieces.push(Piece::Made(made.s));
                         i = end;
                         plain_from = i;
@@ -752,7 +769,7 @@ fn inline(out: &mut Out, text: &str) {
                         let url = if email && !scheme { format!("mailto:{inner}") } else { inner.to_string() };
                         let mut made = Out { s: String::new(), plain: out.plain };
                         if allowed(&url) {
-                            render_link(&mut made, inner, &url);
+                            render_link(&mut made, inner, &url, depth);
                         } else {
                             made.text(&text[i..=end]);
                         }
@@ -764,7 +781,7 @@ fn inline(out: &mut Out, text: &str) {
                 }
             }
             b'&' => {
-                let name_end = text[i + 1..].find(';').map(|e| i + 1 + e).filter(|&e| e - i <= 32);
+                let name_end = bytes[i + 1..].iter().take(32).position(|&b| b == b';').map(|e| i + 1 + e);
                 match name_end.and_then(|e| reference(&text[i + 1..e]).map(|c| (c, e))) {
                     Some((c, end)) => {
                         flush!();
@@ -1074,6 +1091,11 @@ mod tests {
             "| a |\n|---|\n".to_string() + &"| é | \\| |\n".repeat(100),
             "1. \n\n- \n>\n```".to_string(),
             "\t- a\n\t\t- b\n  \t* c".to_string(),
+            "[".repeat(3_000) + "x" + &"](https://x.io)".repeat(3_000),
+            "![".repeat(3_000) + "x" + &"](https://x.io)".repeat(3_000),
+            "[".repeat(60_000) + &"]".repeat(60_000),
+            "&".repeat(100_000),
+            "`".repeat(3_000) + &"a`".repeat(30_000),
         ];
         for sample in samples {
             let html = to_safe_html(&sample);

@@ -1,14 +1,12 @@
-//! The Leptos app: the HTML shell, routes and pages. The chat window is on every page.
+//! The Leptos app: the HTML shell and the pages. The shop's pages and the window's own page are
+//! the [`Storefront`]: the path picks the page, with no client-side router, so the customer's
+//! bundle leaves `leptos_router` out (each page is a page load of its own; the window keeps its
+//! state across them). The staff panel (`/admin…`, the `panel` feature) is [`App`], a routed app.
 
 use leptos::prelude::*;
 
 use crate::components::browser;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{ParentRoute, Route, Router, Routes, A},
-    hooks::{use_params_map, use_query_map},
-    path, SsrMode,
-};
 
 #[cfg(feature = "panel")]
 use crate::components::panel::{AdminLogin, AdminPanel, ConversationRoute, NoConversation};
@@ -17,8 +15,6 @@ use crate::{
     components::ChatWindow,
     model::Product,
 };
-#[cfg(not(feature = "panel"))]
-use staff_routes_elsewhere::{AdminLogin, AdminPanel, ConversationRoute, NoConversation};
 
 /// The WASM bundle a page loads: the staff panel's pages (`/admin…`) their own, every other page
 /// the customer's, which leaves the panel out (see the `panel` feature).
@@ -30,6 +26,7 @@ pub fn is_panel_path(path: &str) -> bool {
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let options = bundle_for_this_page(options);
+    let panel = is_panel_path(&page_address().0);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -42,18 +39,36 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <MetaTags/>
             </head>
             <body class="bg-slate-50 text-slate-900 antialiased">
-                <App/>
+                {if panel { panel_app().into_any() } else { view! { <Storefront/> }.into_any() }}
             </body>
         </html>
     }
+}
+
+#[cfg(feature = "panel")]
+fn panel_app() -> impl IntoView {
+    view! { <App/> }
+}
+
+/// Without the panel's code (the customer's bundle), its pages are never rendered here.
+#[cfg(not(feature = "panel"))]
+fn panel_app() -> impl IntoView {}
+
+/// The page's path, and its query without the `?`: the request's on the server, the address
+/// bar's in the browser.
+pub fn page_address() -> (String, String) {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<axum::http::request::Parts>() {
+        return (parts.uri.path().to_owned(), parts.uri.query().unwrap_or("").to_owned());
+    }
+    browser::page_address()
 }
 
 /// The options naming the bundle of the page being rendered (on the server, where the shell runs).
 fn bundle_for_this_page(options: LeptosOptions) -> LeptosOptions {
     #[cfg(feature = "ssr")]
     {
-        let path = use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
-        if path.as_deref().is_some_and(is_panel_path) && panel_bundle_built(&options) {
+        if is_panel_path(&page_address().0) && panel_bundle_built(&options) {
             let mut options = options;
             options.output_name = format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name).into();
             return options;
@@ -72,41 +87,70 @@ fn panel_bundle_built(options: &LeptosOptions) -> bool {
     bundle(&format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name)) || !bundle(&options.output_name)
 }
 
-/// The customer's bundle keeps the staff routes in its route list (so both bundles match the
-/// same routes the same way) with views that load the page anew, with the panel's bundle: a
-/// customer page never links there, so this runs only on a navigation typed into the router.
-#[cfg(not(feature = "panel"))]
-mod staff_routes_elsewhere {
-    use leptos::prelude::*;
-
-    fn load_page_anew() {
-        let url = leptos_router::hooks::use_location();
-        Effect::new(move |_| {
-            let (path, search) = (url.pathname.get_untracked(), url.search.get_untracked());
-            let query = search.trim_start_matches('?');
-            crate::components::browser::go_to(&if query.is_empty() { path } else { format!("{path}?{query}") });
-        });
-    }
-
-    #[component]
-    pub fn AdminLogin() -> impl IntoView {
-        load_page_anew()
-    }
-
-    #[component]
-    pub fn AdminPanel() -> impl IntoView {
-        load_page_anew()
-    }
-
-    #[component]
-    pub fn NoConversation() -> impl IntoView {}
-
-    #[component]
-    pub fn ConversationRoute() -> impl IntoView {}
+/// What the page at `path` (with `query`) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorePage {
+    Home,
+    /// The window alone (the embed's iframe, the pop-out), about a product when the query says.
+    Widget(Option<i64>),
+    Products,
+    /// A product page; none when the id is not a number (a "not found" page).
+    Product(Option<i64>),
+    NotFound,
 }
 
+impl StorePage {
+    pub fn at(path: &str, query: &str) -> StorePage {
+        let number = |v: &str| v.parse::<i64>().ok();
+        match path {
+            "/" => StorePage::Home,
+            "/widget" => {
+                StorePage::Widget(query.split('&').find_map(|pair| pair.strip_prefix("product_id=")).and_then(number))
+            }
+            "/products" => StorePage::Products,
+            _ => match path.strip_prefix("/products/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => StorePage::Product(number(id)),
+                _ => StorePage::NotFound,
+            },
+        }
+    }
+}
+
+/// The customer's side: the shop's pages and the window's page, picked by the address.
+#[component]
+pub fn Storefront() -> impl IntoView {
+    provide_meta_context();
+    Effect::new(|_| browser::mark_hydrated());
+    view! {
+        <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+        <Title text="Frontdesk"/>
+        <StoreRoute/>
+    }
+}
+
+/// The page for the address (also the view of the store's routes in the panel's [`App`]).
+#[component]
+fn StoreRoute() -> impl IntoView {
+    let (path, query) = page_address();
+    match StorePage::at(&path, &query) {
+        StorePage::Home => view! { <HomePage/> }.into_any(),
+        StorePage::Widget(product_id) => view! { <WidgetPage product_id/> }.into_any(),
+        StorePage::Products => view! { <ProductsPage/> }.into_any(),
+        StorePage::Product(id) => view! { <ProductPage id/> }.into_any(),
+        StorePage::NotFound => view! { <NotFound/> }.into_any(),
+    }
+}
+
+/// The staff panel, routed (and the store's routes, so the server serves them: see
+/// `server::http::router`, which registers every route of this app).
+#[cfg(feature = "panel")]
 #[component]
 pub fn App() -> impl IntoView {
+    use leptos_router::{
+        components::{ParentRoute, Route, Router, Routes},
+        path, SsrMode,
+    };
     provide_meta_context();
     Effect::new(|_| browser::mark_hydrated());
     view! {
@@ -115,10 +159,10 @@ pub fn App() -> impl IntoView {
         <Title text="Frontdesk"/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                <Route path=path!("/widget") view=WidgetPage ssr=SsrMode::Async/>
-                <Route path=path!("/products") view=ProductsPage ssr=SsrMode::Async/>
-                <Route path=path!("/products/:id") view=ProductPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=StoreRoute ssr=SsrMode::Async/>
+                <Route path=path!("/widget") view=StoreRoute ssr=SsrMode::Async/>
+                <Route path=path!("/products") view=StoreRoute ssr=SsrMode::Async/>
+                <Route path=path!("/products/:id") view=StoreRoute ssr=SsrMode::Async/>
                 <Route path=path!("/admin/login") view=AdminLogin/>
                 <ParentRoute path=path!("/admin") view=AdminPanel ssr=SsrMode::Async>
                     <Route path=path!("") view=NoConversation/>
@@ -134,8 +178,8 @@ fn StoreHeader() -> impl IntoView {
     view! {
         <header class="border-b border-slate-200 bg-white">
             <nav class="mx-auto flex max-w-5xl items-center justify-between px-4 py-3" aria-label="Main">
-                <A href="/" attr:class="text-lg font-semibold text-indigo-700">"Frontdesk Store"</A>
-                <A href="/products" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100">"Products"</A>
+                <a href="/" class="text-lg font-semibold text-indigo-700">"Frontdesk Store"</a>
+                <a href="/products" class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100">"Products"</a>
             </nav>
         </header>
     }
@@ -155,9 +199,9 @@ fn HomePage() -> impl IntoView {
             <p class="mt-3 max-w-xl text-slate-700">
                 "Our assistant answers questions about products, orders and billing at any hour, and a person from our team takes over whenever you ask."
             </p>
-            <A href="/products" attr:class="mt-6 inline-block rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+            <a href="/products" class="mt-6 inline-block rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
                 "Browse products"
-            </A>
+            </a>
         </main>
         <ChatWindow/>
     }
@@ -165,9 +209,7 @@ fn HomePage() -> impl IntoView {
 
 /// The window alone, filling the page: inside the embed iframe and in the pop-out window.
 #[component]
-fn WidgetPage() -> impl IntoView {
-    let query = use_query_map();
-    let product_id = query.with_untracked(|q| q.get("product_id").and_then(|v| v.parse::<i64>().ok()));
+fn WidgetPage(product_id: Option<i64>) -> impl IntoView {
     view! {
         <Title text="Chat · Frontdesk"/>
         <main>
@@ -208,7 +250,7 @@ fn ProductCard(product: Product) -> impl IntoView {
         <li class="rounded-xl border border-slate-200 bg-white p-4">
             <img src=product.image_path.clone() alt="" width="96" height="96" class="mb-3 size-24"/>
             <h2 class="font-semibold">
-                <A href=format!("/products/{}", product.id) attr:class="hover:underline">{product.name.clone()}</A>
+                <a href=format!("/products/{}", product.id) class="hover:underline">{product.name.clone()}</a>
             </h2>
             <p class="mt-1 text-sm text-slate-700">{product.description.clone()}</p>
             <p class="mt-2 font-medium">{price(product.price_cents)}</p>
@@ -217,25 +259,25 @@ fn ProductCard(product: Product) -> impl IntoView {
 }
 
 #[component]
-fn ProductPage() -> impl IntoView {
-    let params = use_params_map();
-    let product_id = |p: &leptos_router::params::ParamsMap| p.get("id").and_then(|v| v.parse::<i64>().ok());
-    let id = move || params.with(product_id);
+fn ProductPage(id: Option<i64>) -> impl IntoView {
     // `/products/abc` is not a product page (as `/products/999` is not).
     #[cfg(feature = "ssr")]
-    if params.with_untracked(product_id).is_none() {
+    if id.is_none() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(axum::http::StatusCode::NOT_FOUND);
         }
     }
-    let product = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_product(id).await,
-            None => {
-                Err(crate::model::ErrorDetail { code: "not_found".into(), message: "product was not found".into() })
+    let product = Resource::new(
+        move || id,
+        |id| async move {
+            match id {
+                Some(id) => get_product(id).await,
+                None => {
+                    Err(crate::model::ErrorDetail { code: "not_found".into(), message: "product was not found".into() })
+                }
             }
-        }
-    });
+        },
+    );
     view! {
         <StoreHeader/>
         <main class="mx-auto max-w-5xl px-4 py-8">
@@ -274,7 +316,7 @@ fn NotFound() -> impl IntoView {
         <StoreHeader/>
         <main class="mx-auto max-w-5xl px-4 py-12">
             <h1 class="text-2xl font-bold">"Page not found"</h1>
-            <A href="/" attr:class="mt-4 inline-block text-indigo-700 underline">"Back to the start"</A>
+            <a href="/" class="mt-4 inline-block text-indigo-700 underline">"Back to the start"</a>
         </main>
     }
 }
@@ -282,6 +324,19 @@ fn NotFound() -> impl IntoView {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_picks_the_store_page() {
+        assert_eq!(StorePage::at("/", ""), StorePage::Home);
+        assert_eq!(StorePage::at("/products", ""), StorePage::Products);
+        assert_eq!(StorePage::at("/products/7", ""), StorePage::Product(Some(7)));
+        assert_eq!(StorePage::at("/products/lamp", ""), StorePage::Product(None));
+        assert_eq!(StorePage::at("/widget", "x=1&product_id=3"), StorePage::Widget(Some(3)));
+        assert_eq!(StorePage::at("/widget", "product_id=three"), StorePage::Widget(None));
+        for elsewhere in ["/products/", "/products/7/reviews", "/nowhere", "/widget/"] {
+            assert_eq!(StorePage::at(elsewhere, ""), StorePage::NotFound, "{elsewhere}");
+        }
+    }
 
     #[test]
     fn staff_pages_name_the_panels_bundle_unless_the_site_was_built_with_one_bundle() {

@@ -1,5 +1,5 @@
 //! Frontdesk: one crate, two builds. The server (`ssr`) and the browser (`hydrate`) share `model`,
-//! `api` (server functions) and the components in `app`.
+//! `api` (server functions) and the pages in `app`.
 
 // Leptos view types nest deeply; the release WASM build needs room to compute their layout.
 #![recursion_limit = "256"]
@@ -20,5 +20,10 @@ pub mod server;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     components::browser::read_widget_token();
-    leptos::mount::hydrate_body(app::App);
+    #[cfg(feature = "panel")]
+    if app::is_panel_path(&components::browser::page_address().0) {
+        leptos::mount::hydrate_body(app::App);
+        return;
+    }
+    leptos::mount::hydrate_body(app::Storefront);
 }

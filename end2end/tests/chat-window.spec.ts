@@ -696,6 +696,26 @@ test.describe('product pages', () => {
     expect((await page.request.get('/products/999')).status()).toBe(404);
   });
 
+  test("the shop's links lead from page to page, each hydrated with the window, and an unknown page is not found", async ({ page }) => {
+    const chat = new ChatPage(page);
+    await page.goto('/');
+    await chat.waitForHydration();
+    await page.getByRole('link', { name: 'Browse products' }).click();
+    await expect(page).toHaveURL(/\/products$/);
+    await chat.waitForHydration();
+    await page.getByTestId('product-list').getByRole('link').first().click();
+    await expect(page).toHaveURL(/\/products\/\d+$/);
+    await chat.waitForHydration();
+    await expect(page.getByTestId('product')).toBeVisible();
+    await expect(chat.launcher).toBeVisible();
+    await page.getByRole('link', { name: 'Frontdesk Store' }).click();
+    await expect(page).toHaveURL(/\/$/);
+    const missing = await page.goto('/products/1/reviews');
+    expect(missing?.status()).toBe(404);
+    await chat.waitForHydration();
+    await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  });
+
   test('a chat opened on a product page is about that product', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open('/products');

@@ -323,6 +323,12 @@ mod imp {
         let _ = osc.stop_with_when(ctx.current_time() + 0.12);
     }
 
+    pub fn page_address() -> (String, String) {
+        let location = window().location();
+        let search = location.search().unwrap_or_default();
+        (location.pathname().unwrap_or_default(), search.trim_start_matches('?').to_owned())
+    }
+
     pub fn is_narrow() -> bool {
         window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w < 640.0)
     }
@@ -399,6 +405,9 @@ mod imp {
     pub fn keep_widget_token(_: &str) {}
     pub fn beep() {}
     pub fn focus_by_id(_: &str) {}
+    pub fn page_address() -> (String, String) {
+        ("/".to_owned(), String::new())
+    }
     pub fn is_narrow() -> bool {
         false
     }
@@ -421,6 +430,11 @@ pub fn mark_hydrated() {
 
 pub fn set_cookie(name: &str, value: &str) {
     imp::set_cookie(name, value)
+}
+
+/// The address of the page in the browser: its path, and its query without the `?`.
+pub fn page_address() -> (String, String) {
+    imp::page_address()
 }
 
 /// Loads `url` as a new page.

@@ -119,13 +119,22 @@ impl StorePage {
 /// The customer's side: the shop's pages and the window's page, picked by the address.
 #[component]
 pub fn Storefront() -> impl IntoView {
+    let head = page_head();
+    view! {
+        {head}
+        <StoreRoute/>
+    }
+}
+
+/// What both apps put in the page's head, with the meta context their pages' titles use (so
+/// called in the app's own scope), and their mark once hydrated (for the tests).
+fn page_head() -> impl IntoView {
     provide_meta_context();
     Effect::new(|_| browser::mark_hydrated());
     view! {
         <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
         <Title text="Frontdesk"/>
-        <StoreRoute/>
     }
 }
 
@@ -151,12 +160,9 @@ pub fn App() -> impl IntoView {
         components::{ParentRoute, Route, Router, Routes},
         path, SsrMode,
     };
-    provide_meta_context();
-    Effect::new(|_| browser::mark_hydrated());
+    let head = page_head();
     view! {
-        <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
-        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-        <Title text="Frontdesk"/>
+        {head}
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=StoreRoute ssr=SsrMode::Async/>

@@ -159,7 +159,7 @@ mod imp {
         mut after: Option<i64>,
         link: RwSignal<Link>,
         on_open: impl Fn(bool) + 'static,
-        on_frame: impl Fn(serde_json::Value) + 'static,
+        on_frame: impl Fn(&str) + 'static,
     ) -> Outbox {
         let outbox = Outbox::default();
         let current = (*outbox.current).clone();
@@ -200,14 +200,13 @@ mod imp {
                                     if stopped.get() {
                                         return;
                                     }
-                                    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-                                    if let (Some(last), Some(seq)) = (after, value.get("seq").and_then(|s| s.as_i64())) {
+                                    if let (Some(last), Some(seq)) = (after, crate::model::frame_seq(&text)) {
                                         if seq <= last {
                                             continue; // already shown
                                         }
                                         after = Some(seq);
                                     }
-                                    on_frame(value);
+                                    on_frame(&text);
                                 }
                                 Some(Ok(Message::Bytes(_))) => {}
                                 Some(Err(WebSocketError::ConnectionClose(close))) if (4000..4100).contains(&close.code) => {
@@ -381,7 +380,7 @@ mod imp {
         _: Option<i64>,
         _: RwSignal<Link>,
         _: impl Fn(bool) + 'static,
-        _: impl Fn(serde_json::Value) + 'static,
+        _: impl Fn(&str) + 'static,
     ) -> Outbox {
         Outbox::default()
     }

@@ -128,10 +128,10 @@ impl Feed {
             link,
             |_| {},
             move |frame| {
-                let event = match serde_json::from_value::<ServerFrame>(frame) {
-                    Ok(ServerFrame::Event(event)) => event,
-                    Ok(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
-                    Ok(ServerFrame::Error(_)) | Err(_) => return,
+                let event = match ServerFrame::parse(frame) {
+                    Some(ServerFrame::Event(event)) => event,
+                    Some(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
+                    Some(ServerFrame::Error(_)) | None => return,
                 };
                 match event.event {
                     Event::ChatUpdated(chat) => return on_chat(Some(chat)),

@@ -20,7 +20,8 @@ pub enum Link {
 
 pub use browser::Outbox;
 
-/// Follows a WebSocket feed at `path`. With `after`, frames carry `seq`: the feed resumes after the
+/// Follows a WebSocket feed at `path`, handing each frame's JSON text to `on_frame`. With `after`,
+/// frames carry `seq`: the feed resumes after the
 /// last one seen and never delivers one twice. Reconnects after 0.5 s doubling to 10 s (with jitter,
 /// a 5 s connect timeout, no give-up), or within a quarter second when the server closed with 1012
 /// (it restarts; another replica answers), and shows the state in `link`; `on_open(true)` after a
@@ -30,7 +31,7 @@ pub fn follow_socket(
     after: Option<i64>,
     link: RwSignal<Link>,
     on_open: impl Fn(bool) + 'static,
-    on_frame: impl Fn(serde_json::Value) + 'static,
+    on_frame: impl Fn(&str) + 'static,
 ) -> Outbox {
     browser::follow_socket(path, after, link, on_open, on_frame)
 }

@@ -246,7 +246,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
             },
             move |frame| {
                 // Each change comes with the conversation's summary as it stands after it.
-                let Ok(PanelEvent { chat_id, inquiry, .. }) = serde_json::from_value::<PanelEvent>(frame) else {
+                let Ok(PanelEvent { chat_id, inquiry, .. }) = serde_json::from_str::<PanelEvent>(frame) else {
                     return;
                 };
                 match inquiry {

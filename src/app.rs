@@ -127,10 +127,10 @@ pub fn Storefront() -> impl IntoView {
 }
 
 /// What both apps put in the page's head, with the meta context their pages' titles use (so
-/// called in the app's own scope), and their mark once hydrated (for the tests).
+/// called in the app's own scope). The page marks itself hydrated (for the tests) where it is
+/// ready: the chat window does on a page that has one (it hydrates last, after its data).
 fn page_head() -> impl IntoView {
     provide_meta_context();
-    Effect::new(|_| browser::mark_hydrated());
     view! {
         <Stylesheet id="leptos" href="/pkg/frontdesk.css"/>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
@@ -161,6 +161,7 @@ pub fn App() -> impl IntoView {
         path, SsrMode,
     };
     let head = page_head();
+    Effect::new(|_| browser::mark_hydrated());
     view! {
         {head}
         <Router>
@@ -303,7 +304,11 @@ fn ProductPage(id: Option<i64>) -> impl IntoView {
                             </article>
                             <ChatWindow product_id=Some(p.id)/>
                         }.into_any(),
-                        Err(e) => view! { <p role="alert">{e.message}</p> }.into_any(),
+                        Err(e) => {
+                            // No window on this page: it is ready as it is.
+                            Effect::new(|_| browser::mark_hydrated());
+                            view! { <p role="alert">{e.message}</p> }.into_any()
+                        }
                     }
                 })}
             </Suspense>
@@ -317,6 +322,7 @@ fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
+    Effect::new(|_| browser::mark_hydrated());
     view! {
         <Title text="Not found · Frontdesk"/>
         <StoreHeader/>

@@ -422,7 +422,8 @@ pub fn mounted() -> RwSignal<bool> {
     mounted
 }
 
-/// Marks `<body data-hydrated="true">` once the app runs in the browser (tests wait on it).
+/// Marks `<body data-hydrated="true">` once the page is interactive in the browser (tests wait on
+/// it): the chat window marks it where the page has one, since it hydrates last, after its data.
 pub fn mark_hydrated() {
     imp::mark_hydrated()
 }

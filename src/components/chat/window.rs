@@ -40,6 +40,7 @@ pub fn ChatWindow(
                 match data.await {
                     Ok(view) => view! { <Window view embedded/> }.into_any(),
                     Err(error) => {
+                        Effect::new(|_| browser::mark_hydrated());
                         view! {
                             <div role="alert" class="fixed right-4 bottom-4 rounded-xl bg-red-50 p-3 text-sm text-red-800 shadow">
                                 "The chat is unavailable right now: "
@@ -77,6 +78,8 @@ const WINDOW_ID: &str = "fd-chat-window";
 
 #[component]
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
+    // The page's last part to hydrate (inside the window's Suspense): the page is ready.
+    Effect::new(|_| browser::mark_hydrated());
     let ChatView { chat, page, contexts, max_chars, preferences, product, window } = view;
     let chat = RwSignal::new(chat);
     let notice = RwSignal::new(None);

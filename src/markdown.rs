@@ -355,6 +355,18 @@ impl Out {
         }
     }
 
+    /// An attribute's value, escaped (previews have no attributes).
+    fn attr(&mut self, value: &str) {
+        if !self.plain {
+            self.text(value);
+        }
+    }
+
+    /// A fresh output of the same kind, for a piece made ahead of its place.
+    fn apart(&self) -> Out {
+        Out { s: String::new(), plain: self.plain }
+    }
+
     fn text(&mut self, text: &str) {
         if self.plain {
             self.s.push_str(text);
@@ -400,9 +412,7 @@ impl Out {
                 self.tag("<pre><code");
                 if !lang.is_empty() {
                     self.tag(" class=\"language-");
-                    if !self.plain {
-                        self.text(lang);
-                    }
+                    self.attr(lang);
                     self.tag("\"");
                 }
                 self.tag(">");
@@ -591,24 +601,15 @@ fn destination(text: &str, open: usize) -> Option<(&str, usize)> {
 fn bracket_pairs(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let (mut open, mut pairs) = (Vec::new(), Vec::new());
-    let mut no_closer = [false; 16];
+    let mut spans = CodeSpans::default();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => i += 1,
-            b'`' => {
-                let n = bytes[i..].iter().take_while(|&&b| b == b'`').count();
-                let end = if n < no_closer.len() && no_closer[n] { None } else { code_end(text, i + n, n) };
-                match end {
-                    Some(end) => i = end - 1,
-                    None => {
-                        if n < no_closer.len() {
-                            no_closer[n] = true;
-                        }
-                        i += n - 1;
-                    }
-                }
-            }
+            b'`' => match spans.at(text, i) {
+                (_, Some(end)) => i = end - 1,
+                (n, None) => i += n - 1,
+            },
             b'[' => open.push(i),
             b']' => {
                 if let Some(start) = open.pop() {
@@ -623,23 +624,39 @@ fn bracket_pairs(text: &str) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// The index after the run of exactly `n` backticks that closes a code span whose text starts at
-/// `from`.
-fn code_end(text: &str, from: usize, n: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut i = from;
-    while i < bytes.len() {
-        if bytes[i] == b'`' {
-            let run = bytes[i..].iter().take_while(|&&b| b == b'`').count();
-            if run == n {
-                return Some(i + n);
-            }
-            i += run;
-        } else {
-            i += 1;
+/// Finds where code spans end, remembering the run lengths no later backticks close, so a text
+/// full of unclosed runs stays linear.
+#[derive(Default)]
+struct CodeSpans {
+    no_closer: [bool; 16],
+}
+
+impl CodeSpans {
+    /// At the run of backticks at `i`: its length, and the index after the run of as many that
+    /// closes its span (none when nothing does).
+    fn at(&mut self, text: &str, i: usize) -> (usize, Option<usize>) {
+        let bytes = text.as_bytes();
+        let n = bytes[i..].iter().take_while(|&&b| b == b'`').count();
+        if self.no_closer.get(n) == Some(&true) {
+            return (n, None);
         }
+        let mut j = i + n;
+        while j < bytes.len() {
+            if bytes[j] == b'`' {
+                let run = bytes[j..].iter().take_while(|&&b| b == b'`').count();
+                if run == n {
+                    return (n, Some(j + n));
+                }
+                j += run;
+            } else {
+                j += 1;
+            }
+        }
+        if let Some(none) = self.no_closer.get_mut(n) {
+            *none = true;
+        }
+        (n, None)
     }
-    None
 }
 
 fn render_link(out: &mut Out, label: &str, url: &str, depth: usize) {
@@ -648,9 +665,7 @@ fn render_link(out: &mut Out, label: &str, url: &str, depth: usize) {
         return;
     }
     out.tag("<a href=\"");
-    if !out.plain {
-        out.text(url.trim());
-    }
+    out.attr(url.trim());
     out.tag("\" target=\"_blank\" rel=\"noopener noreferrer\">");
     inline_at(out, label, depth + 1);
     out.tag("</a>");
@@ -671,7 +686,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
     let bytes = text.as_bytes();
     let mut plain_from = 0;
     let mut i = 0;
-    let mut no_closer = [false; 16];
+    let mut spans = CodeSpans::default();
     macro_rules! flush {
         () => {
             if plain_from < i {
@@ -706,8 +721,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
                 plain_from = i;
             }
             b'`' => {
-                let n = bytes[i..].iter().take_while(|&&b| b == b'`').count();
-                let end = if n < no_closer.len() && no_closer[n] { None } else { code_end(text, i + n, n) };
+                let (n, end) = spans.at(text, i);
                 match end {
                     Some(end) => {
                         flush!();
@@ -716,7 +730,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
                             Some(inner) if !code.trim().is_empty() => inner.to_string(),
                             _ => code,
                         };
-                        let mut made = Out { s: String::new(), plain: out.plain };
+                        let mut made = out.apart();
                         made.tag("<code>");
                         made.text(&code);
                         made.tag("</code>");
@@ -724,12 +738,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
                         i = end;
                         plain_from = i;
                     }
-                    None => {
-                        if n < no_closer.len() {
-                            no_closer[n] = true;
-                        }
-                        i += n;
-                    }
+                    None => i += n,
                 }
             }
             b'[' | b'!' => {
@@ -742,7 +751,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
                 match link {
                     Some((close, url, end)) => {
                         flush!();
-                        let mut made = Out { s: String::new(), plain: out.plain };
+                        let mut made = out.apart();
                         render_link(&mut made, &text[open + 1..close], url, depth);
                         pieces.push(Piece::Made(made.s));
                         i = end;
@@ -767,7 +776,7 @@ fn inline_at(out: &mut Out, text: &str, depth: usize) {
                     (Some(inner), Some(end)) if scheme || email => {
                         flush!();
                         let url = if email && !scheme { format!("mailto:{inner}") } else { inner.to_string() };
-                        let mut made = Out { s: String::new(), plain: out.plain };
+                        let mut made = out.apart();
                         if allowed(&url) {
                             render_link(&mut made, inner, &url, depth);
                         } else {

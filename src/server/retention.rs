@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use super::{
+    chat::store::idle_chat,
     chat::ChatService,
     config::Config,
     db::{now_ms, Backend},
     error::AppResult,
     events::ChatTx,
-    staff::TOUCHED,
 };
 
 /// How long things are kept.
@@ -34,6 +34,11 @@ pub struct Retention {
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Rows removed per statement.
 const BATCH: i64 = 1000;
+
+/// A visitor retention may remove, their chats aside (SQL on alias `u`, the cutoff as `$1`): first
+/// seen before the cutoff, with no preference saved.
+const IDLE_VISITOR: &str = "u.kind = 'visitor' AND u.created_at < $1 \
+     AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id)";
 
 impl Retention {
     pub fn from_config(config: &Config) -> Self {
@@ -99,24 +104,20 @@ impl ChatService {
         Ok(Removed { sessions, visitors, delta_events, versions, usage_rows })
     }
 
-    /// Visitors who never wrote, idle since `cutoff`: no message of theirs, no email left, no
-    /// person asked for, no preference saved. Found a batch at a time, then forgotten one by one
-    /// (see [`ChatService::forget_idle_visitor`]), so a first message that arrives meanwhile keeps
-    /// its writer.
+    /// Visitors who never wrote, idle since `cutoff` (see [`IDLE_VISITOR`]), whose chats are all
+    /// idle too. Found a batch at a time, then forgotten one by one (see
+    /// [`ChatService::forget_idle_visitor`]), so a first message that arrives meanwhile keeps its
+    /// writer.
     async fn forget_idle_visitors(&self, cutoff: i64) -> AppResult<u64> {
+        let find = format!(
+            "SELECT u.id FROM users u WHERE u.id > $3 AND {IDLE_VISITOR} \
+             AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id AND NOT {}) ORDER BY u.id LIMIT $2",
+            idle_chat()
+        );
         let (mut forgotten, mut after) = (0, 0);
         loop {
-            let found: Vec<(i64,)> = sqlx::query_as(&format!(
-                "SELECT u.id FROM users u WHERE u.kind = 'visitor' AND u.id > $3 AND u.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM preferences p WHERE p.user_id = u.id) \
-                 AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id AND (c.last_activity_at >= $1 OR {TOUCHED})) \
-                 ORDER BY u.id LIMIT $2"
-            ))
-            .bind(cutoff)
-            .bind(BATCH)
-            .bind(after)
-            .fetch_all(&self.db.read)
-            .await?;
+            let found: Vec<(i64,)> =
+                sqlx::query_as(&find).bind(cutoff).bind(BATCH).bind(after).fetch_all(&self.db.read).await?;
             for &(visitor,) in &found {
                 forgotten += u64::from(self.forget_idle_visitor(visitor, cutoff).await?);
             }
@@ -147,13 +148,12 @@ impl ChatService {
         if self.db.backend == Backend::Postgres {
             sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(visitor).execute(&mut *tx).await?;
         }
-        let gone = sqlx::query(
-            "DELETE FROM users WHERE id = $1 AND kind = 'visitor' AND created_at < $2 \
-             AND NOT EXISTS (SELECT 1 FROM preferences WHERE user_id = $1) \
-             AND NOT EXISTS (SELECT 1 FROM chats WHERE owner_id = $1)",
-        )
-        .bind(visitor)
+        let gone = sqlx::query(&format!(
+            "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE u.id = $2 AND {IDLE_VISITOR} \
+             AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.owner_id = u.id))"
+        ))
         .bind(cutoff)
+        .bind(visitor)
         .execute(&mut *tx)
         .await?
         .rows_affected()

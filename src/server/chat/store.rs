@@ -358,6 +358,12 @@ pub async fn append_to_replies(conn: &mut AnyConnection, appends: &[(i64, &str)]
     Ok(query.fetch_all(conn).await?.into_iter().map(|(id,)| id).collect())
 }
 
+/// A chat retention may remove (SQL on alias `c`, the cutoff as `$1`): nothing happened in it
+/// since the cutoff, and nobody wrote in it, asked for someone or left an email.
+pub(crate) fn idle_chat() -> String {
+    format!("(c.last_activity_at < $1 AND NOT {TOUCHED})")
+}
+
 /// Inserts a chat (in `conn`'s transaction) and returns its id.
 pub async fn insert_chat(
     conn: &mut AnyConnection,
@@ -386,30 +392,34 @@ impl ChatTx<'_> {
     /// Deletes the chat with everything in it (its messages, versions and events go with it);
     /// its followers and the staff panels hear `chat.deleted`.
     pub async fn delete_chat(&mut self) -> AppResult<()> {
-        let chat_id = self.chat_id();
         let (last_seq,): (i64,) = sqlx::query_as("DELETE FROM chats WHERE id = $1 RETURNING last_seq")
-            .bind(chat_id)
+            .bind(self.chat_id())
             .fetch_one(self.conn())
             .await?;
-        self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
+        self.announce_deleted(last_seq);
         Ok(())
     }
 
-    /// Deletes the chat (announcing `chat.deleted`) if nobody wrote in it, asked for someone or
-    /// left an email, and nothing happened in it since `cutoff` (retention); whether it went.
+    /// Deletes the chat (announcing `chat.deleted`) if retention may still remove it (see
+    /// [`idle_chat`]); whether it went.
     pub async fn delete_chat_if_idle(&mut self, cutoff: i64) -> AppResult<bool> {
-        let chat_id = self.chat_id();
         let deleted: Option<(i64,)> = sqlx::query_as(&format!(
-            "DELETE FROM chats WHERE id IN (SELECT c.id FROM chats c WHERE c.id = $1 AND c.last_activity_at < $2 \
-             AND NOT {TOUCHED}) RETURNING last_seq"
+            "DELETE FROM chats WHERE id IN (SELECT c.id FROM chats c WHERE c.id = $2 AND {}) RETURNING last_seq",
+            idle_chat()
         ))
-        .bind(chat_id)
         .bind(cutoff)
+        .bind(self.chat_id())
         .fetch_optional(self.conn())
         .await?;
         let Some((last_seq,)) = deleted else { return Ok(false) };
-        self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
+        self.announce_deleted(last_seq);
         Ok(true)
+    }
+
+    /// Tells the chat's followers it was deleted, under the number after its last event.
+    fn announce_deleted(&mut self, last_seq: i64) {
+        let chat_id = self.chat_id();
+        self.announce(ChatEvent { seq: last_seq + 1, event: Event::ChatDeleted(ChatDeleted { chat_id }) });
     }
 
     /// The chat as it stands inside this transaction.

@@ -25,8 +25,8 @@ pub fn is_panel_path(path: &str) -> bool {
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let options = bundle_for_this_page(options);
     let panel = is_panel_path(&page_address().0);
+    let options = bundle_for_this_page(options, panel);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -64,11 +64,13 @@ pub fn page_address() -> (String, String) {
     browser::page_address()
 }
 
-/// The options naming the bundle of the page being rendered (on the server, where the shell runs).
-fn bundle_for_this_page(options: LeptosOptions) -> LeptosOptions {
+/// The options naming the bundle of the page being rendered (on the server, where the shell runs):
+/// the panel's for a `panel` page.
+#[cfg_attr(not(feature = "ssr"), allow(unused_variables))]
+fn bundle_for_this_page(options: LeptosOptions, panel: bool) -> LeptosOptions {
     #[cfg(feature = "ssr")]
     {
-        if is_panel_path(&page_address().0) && panel_bundle_built(&options) {
+        if panel && panel_bundle_built(&options) {
             let mut options = options;
             options.output_name = format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name).into();
             return options;

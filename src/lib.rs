@@ -21,7 +21,7 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     components::browser::read_widget_token();
     #[cfg(feature = "panel")]
-    if app::is_panel_path(&components::browser::page_address().0) {
+    if app::is_panel_path(&app::page_address().0) {
         leptos::mount::hydrate_body(app::App);
         return;
     }

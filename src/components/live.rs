@@ -21,11 +21,11 @@ pub enum Link {
 pub use browser::Outbox;
 
 /// Follows a WebSocket feed at `path`, handing each frame's JSON text to `on_frame`. With `after`,
-/// frames carry `seq`: the feed resumes after the
-/// last one seen and never delivers one twice. Reconnects after 0.5 s doubling to 10 s (with jitter,
-/// a 5 s connect timeout, no give-up), or within a quarter second when the server closed with 1012
-/// (it restarts; another replica answers), and shows the state in `link`; `on_open(true)` after a
-/// reconnect. Stops when the calling component is cleaned up.
+/// frames carry `seq`: the feed resumes after the last one seen and never delivers one twice.
+/// Reconnects after 0.5 s doubling to 10 s (with jitter, a 5 s connect timeout, no give-up), or
+/// within a quarter second when the server closed with 1012 (it restarts; another replica
+/// answers), and shows the state in `link`; `on_open(true)` after a reconnect. Stops when the
+/// calling component is cleaned up.
 pub fn follow_socket(
     path: String,
     after: Option<i64>,

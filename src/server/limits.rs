@@ -99,11 +99,14 @@ fn lower_priority() {
     }
 }
 
-/// Counts one attempt against each of `allowances` (`(key, limit)`) in the current fixed window of
-/// `window`, in the database, so every replica of it counts together: one statement for all keys.
-/// `Some((index, wait))` when a count passed its limit: the first such allowance in the order
-/// given, and the time until the window ends. The attempt counts either way, as a refused
-/// attempt does with the in-process limiters.
+/// Counts one attempt against each of `allowances` (`(key, limit)`) in the database, so every
+/// replica counts together. Counts are kept per fixed window of `window`, and an allowance is
+/// judged on a sliding window: the current window's count plus the previous one's, weighted by
+/// how much of it the sliding window still covers (so a burst across a window's edge is not
+/// allowed twice the limit). Two statements for all keys. `Some((index, wait))` when an
+/// allowance is over: the first such in the order given, and the time until one more attempt
+/// would be allowed. The attempt counts either way, as a refused attempt does with the
+/// in-process limiters.
 pub async fn count_shared(
     db: &Db,
     window: Duration,
@@ -125,10 +128,49 @@ pub async fn count_shared(
         query = query.bind(key);
     }
     let counts = query.fetch_all(&db.write).await?;
-    let over = allowances
-        .iter()
-        .position(|(key, limit)| counts.iter().any(|(counted, count)| counted == key && *count > i64::from(*limit)));
-    Ok(over.map(|index| (index, Duration::from_millis((start + window_ms - now).max(1000) as u64))))
+    let keys = (0..allowances.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT key, count FROM rate_windows WHERE window_start = $1 AND key IN ({keys})");
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(start - window_ms);
+    for (key, _) in allowances {
+        query = query.bind(key);
+    }
+    let before = query.fetch_all(&db.read).await?;
+    let count_of = |rows: &[(String, i64)], key: &str| rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let sliding = SlidingCount { start, window_ms, now };
+    Ok(allowances.iter().enumerate().find_map(|(index, (key, limit))| {
+        let (previous, current) = (count_of(&before, key), count_of(&counts, key));
+        sliding.over(previous, current, i64::from(*limit)).map(|wait| (index, wait))
+    }))
+}
+
+/// A sliding window estimated from two fixed ones: the one that began at `start` and the one
+/// before it.
+#[derive(Debug, Clone, Copy)]
+struct SlidingCount {
+    start: i64,
+    window_ms: i64,
+    now: i64,
+}
+
+impl SlidingCount {
+    /// `None` while `previous` (weighted by the part of its window the sliding window still
+    /// covers) and `current` stay within `limit`; else how long until one more would.
+    fn over(self, previous: i64, current: i64, limit: i64) -> Option<Duration> {
+        let window = self.window_ms as f64;
+        let covered = 1.0 - (self.now - self.start) as f64 / window;
+        if previous as f64 * covered + current as f64 <= limit as f64 {
+            return None;
+        }
+        // One more is allowed once `weight * earlier + later + 1 <= limit`, the earlier window's
+        // weight falling from 1 to 0 across a window.
+        let when = if current < limit && previous > 0 {
+            self.start as f64 + window * (1.0 - (limit - current - 1) as f64 / previous as f64)
+        } else {
+            let fade = if current > 0 { (1.0 - (limit - 1) as f64 / current as f64).max(0.0) } else { 0.0 };
+            (self.start + self.window_ms) as f64 + window * fade
+        };
+        Some(Duration::from_millis(((when - self.now as f64).ceil() as i64).max(1000) as u64))
+    }
 }
 
 /// Forgets windows that ended before `before` (unix ms).
@@ -224,6 +266,22 @@ impl SignInThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_count_slides_across_a_windows_edge() {
+        // A minute's window, 1 s after it began: the minute before still counts 59/60.
+        let at = SlidingCount { start: 60_000, window_ms: 60_000, now: 61_000 };
+        assert_eq!(at.over(0, 2, 2), None, "within the limit");
+        assert!(at.over(2, 1, 2).is_some(), "two just before the edge and one after are three in a minute");
+        let wait = at.over(2, 1, 2).unwrap();
+        assert!(wait >= Duration::from_secs(59) && wait <= Duration::from_secs(61), "{wait:?}");
+        // Late in the window the earlier one barely counts.
+        let late = SlidingCount { start: 60_000, window_ms: 60_000, now: 119_000 };
+        assert_eq!(late.over(2, 1, 2), None);
+        // Over within the current window alone: the wait runs into the next one.
+        let wait = at.over(0, 3, 2).unwrap();
+        assert!(wait >= Duration::from_secs(59), "{wait:?}");
+    }
 
     #[test]
     fn ipv6_callers_count_per_64_block_and_ipv4_per_address() {

@@ -99,8 +99,9 @@ impl ChatService {
             .execute(&self.db.write)
             .await?
             .rows_affected();
-        // The replicas' shared allowances count in windows of at most five minutes.
-        let usage_rows = usage_rows + crate::server::limits::forget_shared_counts(&self.db, now_ms - 3_600_000).await?;
+        // The replicas' shared allowances count in windows of at most an hour, and read the
+        // window before the current one.
+        let usage_rows = usage_rows + crate::server::limits::forget_shared_counts(&self.db, now_ms - 7_200_000).await?;
         Ok(Removed { sessions, visitors, delta_events, versions, usage_rows })
     }
 

@@ -38,14 +38,8 @@ impl ChatService {
     }
 
     pub async fn get_product(&self, id: i64) -> AppResult<Product> {
-        sqlx::query_as::<_, ProductRow>(
-            "SELECT id, name, description, price_cents, image_path FROM products WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.db.read)
-        .await?
-        .map(Product::from)
-        .ok_or(AppError::not_found("product"))
+        let mut conn = self.db.read.acquire().await?;
+        product_in(&mut conn, id).await?.ok_or(AppError::not_found("product"))
     }
 
     pub async fn get_preferences(&self, caller: Caller) -> AppResult<Preferences> {
@@ -96,4 +90,15 @@ impl ChatService {
         .await?;
         self.get_preferences(caller).await
     }
+}
+
+/// A product, read on `conn` (inside a change, for a reply's prompt).
+pub(crate) async fn product_in(conn: &mut sqlx::AnyConnection, id: i64) -> AppResult<Option<Product>> {
+    Ok(sqlx::query_as::<_, ProductRow>(
+        "SELECT id, name, description, price_cents, image_path FROM products WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(Product::from))
 }

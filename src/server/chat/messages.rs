@@ -125,8 +125,10 @@ impl ChatService {
             tx.stop_replies_written_elsewhere(replies::STOPPED_REASON).await?;
         }
         let mut chat_changed = false;
+        let mut context_now = row.context.as_str();
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;
+            context_now = &context.id;
             chat_changed = true;
         }
         let mut news = vec![NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)];
@@ -143,14 +145,19 @@ impl ChatService {
         if chat_changed {
             tx.chat_updated().await?;
         }
+        // The reply starts asking the model while the change commits.
+        let early = match &reply {
+            Some(reply) => Some(self.begin_reply(&mut tx, caller, reply.id, context_now, row.product_id).await?),
+            None => None,
+        };
         tx.commit().await?;
+        if let Some(early) = early {
+            early.committed();
+        }
         // Their tasks see the removed replies gone (and charge what was written); the others end
         // as stopped.
         for old in replaced {
             self.cancel_reply(chat_id, old.id);
-        }
-        if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, caller, reply.id);
         }
         Ok(Exchange { message, reply, created: true })
     }

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{budget, store, Caller, ChatService};
 use crate::{
-    model::{Delta, Event, MessageStatus, Role, Usage},
+    model::{Delta, Event, MessageStatus, Product, Role, Usage},
     server::{
+        db::Backend,
         error::{AppError, AppResult},
-        events::{BatchTx, ChatTx},
+        events::{Append, BatchTx, ChatTx},
         llm::{Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt, PromptMessage},
         metrics,
     },
@@ -254,6 +255,35 @@ impl ChatService {
     /// Writes a reply in the background; its tokens are charged to `caller` (the visitor whose
     /// chat it is, from the network they asked from).
     pub(super) fn spawn_reply(self: &Arc<Self>, chat_id: i64, caller: Caller, reply_id: i64) {
+        self.start_reply(chat_id, caller, reply_id, Start::Committed);
+    }
+
+    /// Begins a reply inside the change that creates it, before the commit: the prompt is read
+    /// in the change's transaction, and the upstream is asked while the commit completes, so a
+    /// reply's first words wait for neither in turn. Nothing is written for the reply until
+    /// [`EarlyReply::committed`]; dropped instead (the change failed), the reply ends without a
+    /// trace and its request to the upstream is dropped.
+    pub(super) async fn begin_reply(
+        self: &Arc<Self>,
+        tx: &mut ChatTx<'_>,
+        caller: Caller,
+        reply_id: i64,
+        context: &str,
+        product_id: Option<i64>,
+    ) -> AppResult<EarlyReply> {
+        let chat_id = tx.chat_id();
+        let rows = store::prompt_history(tx.conn(), chat_id, reply_id).await?;
+        let product = match product_id {
+            Some(id) => crate::server::catalog::product_in(tx.conn(), id).await?,
+            None => None,
+        };
+        let prompt = self.build_prompt(context, product.as_ref(), rows);
+        let (committed, known) = oneshot::channel();
+        self.start_reply(chat_id, caller, reply_id, Start::Early { prompt: Box::new(prompt), committed: known });
+        Ok(EarlyReply { committed })
+    }
+
+    fn start_reply(self: &Arc<Self>, chat_id: i64, caller: Caller, reply_id: i64, start: Start) {
         self.replies.deltas.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             tokio::spawn(write_deltas(Arc::downgrade(self), jobs));
@@ -262,7 +292,7 @@ impl ChatService {
         let (cancel, done) = self.replies.start(chat_id, caller.user_id, reply_id);
         let service = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(error) = service.write_reply(chat_id, reply_id, caller, &cancel).await {
+            if let Err(error) = service.write_reply(chat_id, reply_id, caller, &cancel, start).await {
                 tracing::error!(?error, chat_id, reply_id, "writing a reply failed");
                 let reason = "the reply could not be saved; please try again";
                 if let Err(error) =
@@ -278,11 +308,16 @@ impl ChatService {
 
     async fn prompt_for(&self, chat_id: i64, reply_id: i64) -> AppResult<Prompt> {
         let (context, product_id, rows) = store::prompt_inputs(&self.db, chat_id, reply_id).await?;
-        let context = self.context_or_default(Some(&context));
         let product = match product_id {
             Some(id) => self.get_product(id).await.ok(),
             None => None,
         };
+        Ok(self.build_prompt(&context, product.as_ref(), rows))
+    }
+
+    /// The prompt from the chat's context, its product and its history (newest first, as read).
+    fn build_prompt(&self, context: &str, product: Option<&Product>, rows: Vec<(String, String, String)>) -> Prompt {
+        let context = self.context_or_default(Some(context));
         let history = rows
             .into_iter()
             .rev()
@@ -290,7 +325,7 @@ impl ChatService {
             .filter_map(|(role, content, _)| Some(PromptMessage { role: role.parse().ok()?, content }))
             .filter(|m| m.role != Role::System)
             .collect();
-        Ok(Prompt::build(context, product.as_ref(), history, self.limits.prompt_budget_chars))
+        Prompt::build(context, product, history, self.limits.prompt_budget_chars)
     }
 
     /// Opens the upstream stream, retrying with jittered exponential backoff (honouring
@@ -340,10 +375,38 @@ impl ChatService {
         reply_id: i64,
         caller: Caller,
         cancel: &CancellationToken,
+        start: Start,
     ) -> AppResult<()> {
         let started = std::time::Instant::now();
-        let prompt = self.prompt_for(chat_id, reply_id).await?;
-        let (mut stream, first) = match self.open_stream(&prompt, cancel).await {
+        let (prompt, opened) = match start {
+            Start::Committed => {
+                let prompt = self.prompt_for(chat_id, reply_id).await?;
+                let opened = self.open_stream(&prompt, cancel).await;
+                (prompt, opened)
+            }
+            Start::Early { prompt, mut committed } => {
+                let mut known = false;
+                let opened = {
+                    let open = self.open_stream(&prompt, cancel);
+                    tokio::pin!(open);
+                    loop {
+                        tokio::select! {
+                            opened = &mut open => break opened,
+                            outcome = &mut committed, if !known => match outcome {
+                                Ok(()) => known = true,
+                                // The change failed: the reply does not exist.
+                                Err(_) => return Ok(()),
+                            },
+                        }
+                    }
+                };
+                if !known && committed.await.is_err() {
+                    return Ok(());
+                }
+                (*prompt, opened)
+            }
+        };
+        let (mut stream, first) = match opened {
             Ok(opened) => opened,
             Err(outcome) => {
                 metrics::get().reply_ended(outcome.label(), started.elapsed().as_secs_f64());
@@ -500,6 +563,26 @@ impl ChatService {
     }
 }
 
+/// How a reply task starts: after the change that created the reply committed, or begun inside
+/// it (see [`ChatService::begin_reply`]).
+enum Start {
+    Committed,
+    Early { prompt: Box<Prompt>, committed: oneshot::Receiver<()> },
+}
+
+/// A reply begun before its change committed: say when it has.
+#[must_use = "a reply begun early writes nothing until told its change committed"]
+pub(super) struct EarlyReply {
+    committed: oneshot::Sender<()>,
+}
+
+impl EarlyReply {
+    /// The change that created the reply committed: the reply may write.
+    pub(super) fn committed(self) {
+        let _ = self.committed.send(());
+    }
+}
+
 /// The tokens one reply cost, and whose allowance they come from.
 #[derive(Debug, Clone, Copy)]
 struct Charge {
@@ -546,6 +629,13 @@ async fn write_deltas(service: Weak<ChatService>, mut jobs: mpsc::UnboundedRecei
 impl ChatService {
     /// One transaction for many deltas; for each, whether its reply was still streaming.
     async fn append_deltas(&self, jobs: &[DeltaJob]) -> AppResult<Vec<bool>> {
+        if self.db.backend == Backend::Postgres {
+            let appends: Vec<Append> = jobs
+                .iter()
+                .map(|job| Append { chat_id: job.chat_id, reply_id: job.reply_id, text: &job.text })
+                .collect();
+            return BatchTx::append_deltas_at_once(&self.hub, &self.db, &appends).await;
+        }
         let chat_ids: Vec<i64> = jobs.iter().map(|job| job.chat_id).collect();
         let mut tx = BatchTx::begin(&self.hub, &self.db, &chat_ids).await?;
         let appends: Vec<(i64, &str)> = jobs.iter().map(|job| (job.reply_id, job.text.as_str())).collect();

@@ -69,7 +69,7 @@ pub struct ChatRow {
     pub owner_id: i64,
     pub title: String,
     pub context: String,
-    product_id: Option<i64>,
+    pub(super) product_id: Option<i64>,
     pub status: String,
     pub priority: String,
     pub assignee_id: Option<i64>,
@@ -329,15 +329,23 @@ pub async fn prompt_inputs(
         sqlx::query_as::<_, (String, Option<i64>)>("SELECT context, product_id FROM chats WHERE id = $1")
             .bind(chat_id)
             .fetch_one(&db.read),
-        sqlx::query_as(
-            "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT 200",
-        )
-        .bind(chat_id)
-        .bind(reply_id)
-        .fetch_all(&db.read),
+        sqlx::query_as(PROMPT_HISTORY).bind(chat_id).bind(reply_id).fetch_all(&db.read),
     )?;
     Ok((context, product_id, rows))
 }
+
+/// A chat's history before a reply, newest first (at most 200): role, content and status, read
+/// on `conn` (inside the change that creates the reply).
+pub async fn prompt_history(
+    conn: &mut AnyConnection,
+    chat_id: i64,
+    reply_id: i64,
+) -> AppResult<Vec<(String, String, String)>> {
+    Ok(sqlx::query_as(PROMPT_HISTORY).bind(chat_id).bind(reply_id).fetch_all(conn).await?)
+}
+
+const PROMPT_HISTORY: &str =
+    "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT 200";
 
 /// Appends text to replies that are still streaming, in one statement; the ids of those that
 /// were (a deleted or ended reply is left alone).

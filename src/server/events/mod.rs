@@ -8,4 +8,4 @@ mod hub;
 mod tx;
 
 pub use hub::{events_after, ChatWatch, Hub, PanelQueue, StreamSlot, TypingFeed};
-pub use tx::{BatchTx, ChatLock, ChatTx};
+pub use tx::{Append, BatchTx, ChatLock, ChatTx};

@@ -15,7 +15,7 @@ use std::{
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
-    AnyPool, Executor,
+    AnyPool, Connection, Executor,
 };
 
 use super::error::{AppError, AppResult};
@@ -121,10 +121,28 @@ impl Db {
     }
 }
 
-/// A pool of at most `max` connections; waiting for one fails after 10 s.
+/// A pool of at most `max` connections; waiting for one fails after 10 s. A connection that sat
+/// idle for more than [`CHECK_IDLE_AFTER`] is checked (a round trip) before it is handed out, one
+/// in steady use is not: sqlx's default checks every one, a round trip before every statement or
+/// transaction on the hot path (three of them between a customer's message and the first words
+/// of its reply).
 fn pool_options(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(10))
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
+
+/// How long a pooled connection may sit idle and still be handed out unchecked.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// `sqlite://data/x.db` → `sqlite://data/x.db?mode=rwc`, creating `data/`.
 fn prepare_sqlite_url(url: &str) -> AppResult<String> {

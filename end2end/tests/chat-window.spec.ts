@@ -87,6 +87,26 @@ test.describe('the composer', () => {
     await expect(chat.contentOf(chat.byRole('user'))).toHaveText('one\n\ntwo');
   });
 
+  test('words typed before the page hydrated are kept and can be sent', async ({ page }) => {
+    const chat = new ChatPage(page);
+    await chat.open();
+    // On the next load the app's WASM arrives only once the customer has typed.
+    let release!: () => void;
+    const typed = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/pkg/*.wasm', async (route) => {
+      await typed;
+      await route.continue();
+    });
+    await page.reload();
+    await chat.composer.fill('typed while the page loaded');
+    await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+    release();
+    await chat.waitForHydration();
+    await expect(chat.sendButton).toBeEnabled();
+    await chat.sendButton.click();
+    await expect(chat.contentOf(chat.byRole('user'))).toHaveText('typed while the page loaded');
+  });
+
   test('a counter appears near the limit and sending stops over it', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open(UPSTREAM_APP);
@@ -714,6 +734,25 @@ test.describe('product pages', () => {
     expect(missing?.status()).toBe(404);
     await chat.waitForHydration();
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  });
+
+  test('a product page with the window open hydrates without an error, load after load', async ({ browser }) => {
+    // The window once hydrated inside the product's own boundary and panicked in about half
+    // of these loads, leaving a page that looked right and did nothing.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const chat = new ChatPage(page);
+    await chat.open('/products/2');
+    for (let load = 0; load < 8; load++) {
+      await chat.reload();
+      await chat.composer.fill(`question ${load}`);
+      await expect(chat.sendButton).toBeEnabled();
+    }
+    expect(errors).toEqual([]);
+    await context.close();
   });
 
   test('a chat opened on a product page is about that product', async ({ page }) => {

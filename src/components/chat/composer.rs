@@ -37,6 +37,18 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         }
     };
 
+    // Words typed before the page hydrated (a slow connection, a quick customer) reached the
+    // text box but not the draft: its handlers were not there yet. Once they are, take them in.
+    Effect::new(move |_| {
+        if let Some(el) = textarea.get() {
+            let typed = el.value();
+            if !typed.is_empty() && draft.with_untracked(String::is_empty) {
+                draft.set(typed);
+                grow();
+            }
+        }
+    });
+
     let send = move || {
         let content = draft.get_untracked();
         if content.trim().is_empty() || content.chars().count() > max {

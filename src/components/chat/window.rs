@@ -25,6 +25,9 @@ pub fn ChatWindow(
     /// Inside the embed iframe or a pop-out: the window fills the page and has no launcher.
     #[prop(optional)]
     embedded: bool,
+    /// On a product's page: no window (rather than an error) when the product does not exist.
+    #[prop(optional)]
+    hide_without_product: bool,
 ) -> impl IntoView {
     let data = Resource::new(move || product_id, load_chat);
     // Embedded on another site, the page came without the visitor (their token stays in the
@@ -39,6 +42,10 @@ pub fn ChatWindow(
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <Window view embedded/> }.into_any(),
+                    Err(error) if hide_without_product && error.code == "not_found" => {
+                        Effect::new(|_| browser::mark_hydrated());
+                        ().into_any()
+                    }
                     Err(error) => {
                         Effect::new(|_| browser::mark_hydrated());
                         view! {

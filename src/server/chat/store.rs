@@ -2,7 +2,7 @@
 //! [`ChatTx`] makes (each change records its event in the same place). The writes only staff
 //! make (taking over, triage, handing back) are in `staff::store`.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, FromRow, Row};
 
 use crate::{
     model::{
@@ -10,7 +10,7 @@ use crate::{
         Usage,
     },
     server::{
-        db::{now_ms, rfc3339, Db},
+        db::{now_ms, rfc3339, Backend, Db},
         error::{AppError, AppResult},
         events::ChatTx,
         staff::TOUCHED,
@@ -446,13 +446,29 @@ impl ChatTx<'_> {
     }
 
     /// Inserts messages in this order, each with its `message.created` event, in three
-    /// statements whatever their number (the counter, the rows, the events).
+    /// statements whatever their number (the counter, the rows, the events); two on PostgreSQL,
+    /// where the rows' insert moves the counter itself (a data-modifying `WITH`).
     pub async fn insert_messages(&mut self, news: &[NewMessage<'_>]) -> AppResult<Vec<Message>> {
         if news.is_empty() {
             return Ok(Vec::new());
         }
-        self.touch();
-        let first_seq = self.next_seqs(news.len() as i64).await?;
+        let count = news.len() as i64;
+        // SQLite: the numbers first; PostgreSQL: each row's number from the counter the same
+        // statement moves (`$p5` is then the row's distance from the last).
+        let in_one = self.backend() == Backend::Postgres;
+        let (first_seq, seq_of, counter) = if in_one {
+            // New messages are activity: the times move here (and not again at commit).
+            self.take_activity();
+            let counter = format!(
+                "WITH counter AS (UPDATE chats SET last_seq = last_seq + ${}, updated_at = $2, last_activity_at = $2 \
+                 WHERE id = $1 RETURNING last_seq) ",
+                6 * news.len() + 4
+            );
+            (None, "(SELECT last_seq FROM counter) - ", counter)
+        } else {
+            self.touch();
+            (Some(self.next_seqs(count).await?), "", String::new())
+        };
         // A streaming reply names the replica that writes it.
         let writer = self.replica().map(str::to_owned);
         // Every row shares its chat ($1), time ($2) and writer ($3, for streaming rows only).
@@ -460,7 +476,7 @@ impl ChatTx<'_> {
             .map(|i| {
                 let p = |k: usize| 6 * i + 3 + k;
                 format!(
-                    "($1, ${a}, (SELECT display_name FROM users WHERE id = ${a} AND kind = 'staff'), ${}, ${}, ${s}, ${}, $2, ${}, \
+                    "($1, ${a}, (SELECT display_name FROM users WHERE id = ${a} AND kind = 'staff'), ${}, ${}, ${s}, {seq_of}${}, $2, ${}, \
                      CASE WHEN ${s} = 'streaming' THEN $3 END)",
                     p(2),
                     p(3),
@@ -473,23 +489,36 @@ impl ChatTx<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id, writer) \
-             VALUES {rows} RETURNING {MESSAGE_COLUMNS}"
+            "{counter}INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id, writer) \
+             VALUES {rows} RETURNING {MESSAGE_COLUMNS}, created_seq"
         );
-        let mut query = sqlx::query_as::<_, MessageRow>(&sql).bind(self.chat_id()).bind(now_ms()).bind(writer);
+        let mut query = sqlx::query(&sql).bind(self.chat_id()).bind(now_ms()).bind(writer);
         for (i, new) in news.iter().enumerate() {
+            let seq = match first_seq {
+                Some(first) => first + i as i64,
+                None => count - 1 - i as i64,
+            };
             query = query
                 .bind(new.author_id)
                 .bind(new.role.as_str())
                 .bind(new.content)
                 .bind(new.status.as_str())
-                .bind(first_seq + i as i64)
+                .bind(seq)
                 .bind(new.client_id);
         }
-        let mut rows = query.fetch_all(self.conn()).await?;
+        if in_one {
+            query = query.bind(count);
+        }
+        let mut rows = query
+            .fetch_all(self.conn())
+            .await?
+            .iter()
+            .map(|row| Ok((MessageRow::from_row(row)?, row.try_get::<i64, _>("created_seq")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         // Ids grow in the order the rows were written.
-        rows.sort_by_key(|row| row.id);
-        let messages = rows.into_iter().map(MessageRow::into_message).collect::<AppResult<Vec<_>>>()?;
+        rows.sort_by_key(|(row, _)| row.id);
+        let first_seq = rows.first().map_or(0, |(_, seq)| *seq);
+        let messages = rows.into_iter().map(|(row, _)| row.into_message()).collect::<AppResult<Vec<_>>>()?;
         let events = (first_seq..)
             .zip(&messages)
             .map(|(seq, message)| ChatEvent { seq, event: Event::MessageCreated(message.clone()) })

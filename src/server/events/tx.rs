@@ -95,6 +95,17 @@ impl<'h> ChatTx<'h> {
         self.activity = true;
     }
 
+    /// The database's kind (for the few statements written once per backend).
+    pub fn backend(&self) -> crate::server::db::Backend {
+        self.db.backend
+    }
+
+    /// For a statement that moves the chat's counter and activity times itself: whether they
+    /// were marked to move; the mark is cleared (the commit does not move them again).
+    pub fn take_activity(&mut self) -> bool {
+        std::mem::take(&mut self.activity)
+    }
+
     /// Assigns the chat's next sequence number (with the activity time, when marked).
     pub async fn next_seq(&mut self) -> AppResult<i64> {
         self.next_seqs(1).await

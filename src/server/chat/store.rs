@@ -458,7 +458,7 @@ impl ChatTx<'_> {
         let in_one = self.backend() == Backend::Postgres;
         let (first_seq, seq_of, counter) = if in_one {
             // New messages are activity: the times move here (and not again at commit).
-            self.take_activity();
+            self.activity_moved();
             let counter = format!(
                 "WITH counter AS (UPDATE chats SET last_seq = last_seq + ${}, updated_at = $2, last_activity_at = $2 \
                  WHERE id = $1 RETURNING last_seq) ",

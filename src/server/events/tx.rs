@@ -100,10 +100,10 @@ impl<'h> ChatTx<'h> {
         self.db.backend
     }
 
-    /// For a statement that moves the chat's counter and activity times itself: whether they
-    /// were marked to move; the mark is cleared (the commit does not move them again).
-    pub fn take_activity(&mut self) -> bool {
-        std::mem::take(&mut self.activity)
+    /// A statement of the change moved the chat's activity times itself: the commit does not
+    /// move them again.
+    pub fn activity_moved(&mut self) {
+        self.activity = false;
     }
 
     /// Assigns the chat's next sequence number (with the activity time, when marked).
@@ -327,7 +327,7 @@ impl BatchTx<'_> {
         // append's sequence number (its chat's next ones, in the batch's order); the insert
         // stores the events (a data-modifying WITH runs whether or not it is read).
         let values = (0..appends.len())
-            .map(|i| format!("(${}::BIGINT, ${}::TEXT, ${}::TEXT, {i})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .map(|i| format!("(${}::BIGINT, ${}::TEXT, ${}::TEXT, {i}::BIGINT)", 3 * i + 2, 3 * i + 3, 3 * i + 4))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -338,12 +338,12 @@ impl BatchTx<'_> {
              counted AS (UPDATE chats SET last_seq = chats.last_seq + n.appends \
                FROM (SELECT chat_id, COUNT(*) AS appends FROM appended GROUP BY chat_id) AS n \
                WHERE chats.id = n.chat_id RETURNING chats.id, chats.last_seq, n.appends), \
-             numbered AS (SELECT a.chat_id, a.reply_id, a.data, \
+             numbered AS (SELECT a.chat_id, a.ord, a.data, \
                c.last_seq - c.appends + ROW_NUMBER() OVER (PARTITION BY a.chat_id ORDER BY a.ord) AS seq \
                FROM appended a JOIN counted c ON c.id = a.chat_id), \
              stored AS (INSERT INTO chat_events (chat_id, seq, kind, data, created_at) \
                SELECT chat_id, seq, '{}', data, $1 FROM numbered) \
-             SELECT chat_id, reply_id, seq FROM numbered ORDER BY chat_id, seq",
+             SELECT chat_id, ord, seq FROM numbered ORDER BY chat_id, seq",
             crate::model::EventKind::MessageDelta.as_str()
         );
         let events: Vec<Event> = appends
@@ -361,13 +361,14 @@ impl BatchTx<'_> {
         let mut stored = stored.into_iter().peekable();
         for lock in &locks {
             let mut published = Vec::new();
-            while let Some((_, reply_id, seq)) = stored.next_if(|(chat_id, _, _)| *chat_id == lock.chat_id()) {
-                let index = appends
-                    .iter()
-                    .position(|a| a.reply_id == reply_id)
-                    .ok_or_else(|| AppError::Internal(format!("reply {reply_id} is not in this batch")))?;
+            // `ord` is the append's place in the batch.
+            while let Some((_, ord, seq)) = stored.next_if(|(chat_id, _, _)| *chat_id == lock.chat_id()) {
+                let index = usize::try_from(ord).unwrap_or(usize::MAX);
+                let event = events
+                    .get_mut(index)
+                    .and_then(Option::take)
+                    .ok_or_else(|| AppError::Internal(format!("append {ord} is not in this batch once")))?;
                 appended[index] = true;
-                let event = events[index].take().ok_or_else(|| AppError::Internal("a reply appears twice".into()))?;
                 published.push(ChatEvent { seq, event });
             }
             hub.publish(lock, published);

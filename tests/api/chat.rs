@@ -23,6 +23,7 @@ on_both_databases!(
     a_stream_cut_mid_reply_is_interrupted_with_its_text_kept,
     a_stalled_stream_times_out_and_keeps_its_text,
     resuming_from_a_sequence_number_has_no_gap_and_no_duplicate,
+    a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_follows_in_order,
     a_reply_completes_after_its_client_left,
     a_client_joining_mid_reply_first_receives_the_text_so_far,
     the_websocket_carries_the_same_events_and_resumes_after_a_sequence_number,
@@ -325,6 +326,48 @@ async fn resuming_from_a_sequence_number_has_no_gap_and_no_duplicate(backend: Ba
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+async fn a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_follows_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // The busy chat's words keep coming, faster than the other's, for longer.
+    let slow = (1..=40).map(|n| format!("w{n}")).collect::<Vec<_>>().join(" ");
+    let slow = slow.as_str();
+    app.fake().push(Script::slow_words(slow, Duration::from_millis(10)));
+    app.fake().push(Script::slow_words("the other answer, whole", Duration::from_millis(30)));
+    let (busy, other) = (app.new_chat().await, app.new_chat().await);
+    let (status, sent) = app.post(&format!("/api/v1/chats/{busy}/messages"), json!({"content": "count"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let busy_reply = sent["reply"]["id"].as_i64().unwrap();
+    crate::support::wait_until("the slow reply's first words", || async {
+        !reply_text(&app, busy, busy_reply).await.is_empty()
+    })
+    .await;
+    // Something holds the busy chat (a change to it that takes long): its words wait, and
+    // nobody else's do.
+    let hub = &app.state.service.hub;
+    let held = hub.lock(busy).await;
+    let (status, sent) = app.post(&format!("/api/v1/chats/{other}/messages"), json!({"content": "hi"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let other_reply = app.until_ended(other, sent["reply"]["id"].as_i64().unwrap()).await;
+    assert_eq!(other_reply.status, MessageStatus::Complete);
+    assert_eq!(other_reply.content, "the other answer, whole");
+    // (Read from the database: the API reads a chat under its lock.)
+    let stored: String = sqlx::query_scalar("SELECT content FROM messages WHERE id = $1")
+        .bind(busy_reply)
+        .fetch_one(&app.state.service.db.read)
+        .await
+        .unwrap();
+    assert_ne!(stored, slow, "the busy chat's words waited");
+    drop(held);
+    let busy_reply = app.until_ended(busy, busy_reply).await;
+    assert_eq!(busy_reply.status, MessageStatus::Complete);
+    assert_eq!(busy_reply.content, slow, "every word, in order");
+}
+
+/// A message's text as stored now.
+async fn reply_text(app: &TestApp, chat: i64, id: i64) -> String {
+    app.messages(chat).await.into_iter().find(|m| m.id == id).expect("the reply exists").content
 }
 
 async fn a_reply_completes_after_its_client_left(backend: Backend) {

@@ -139,6 +139,27 @@ impl Hub {
         ChatLock::acquire(self.channel(chat_id), chat_id).await
     }
 
+    /// Takes a chat's write lock if nobody holds it or waits for it.
+    pub fn try_lock(&self, chat_id: i64) -> Option<ChatLock> {
+        ChatLock::try_acquire(self.channel(chat_id), chat_id)
+    }
+
+    /// Every chat's lock, in id order (each once), waiting for each in turn.
+    pub async fn lock_all(&self, chat_ids: &[i64]) -> Vec<ChatLock> {
+        let mut locks = Vec::with_capacity(chat_ids.len());
+        for id in sorted_once(chat_ids) {
+            locks.push(self.lock(id).await);
+        }
+        locks
+    }
+
+    /// The locks of those chats nobody holds now, in id order (each once), without waiting: a
+    /// batch writer takes what is free and leaves a busy chat's share for its next batch rather
+    /// than making every chat in the batch wait behind one.
+    pub fn lock_free(&self, chat_ids: &[i64]) -> Vec<ChatLock> {
+        sorted_once(chat_ids).into_iter().filter_map(|id| self.try_lock(id)).collect()
+    }
+
     /// Changes to a chat that hold its write lock or wait for it (contention on one chat shows
     /// here; tests use it to pause a change at the lock).
     pub fn lock_queue(&self, chat_id: i64) -> usize {
@@ -442,4 +463,11 @@ pub async fn events_after(db: &Db, chat_id: i64, after: i64, before: Option<i64>
             Some(ChatEvent { seq, event })
         })
         .collect())
+}
+
+fn sorted_once(ids: &[i64]) -> Vec<i64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }

@@ -44,6 +44,46 @@ pub struct Db {
     pub backend: Backend,
     /// Committed changes to chats (for benchmarks and tests of write amplification).
     writes: Arc<AtomicU64>,
+    /// SQLite's checkpointer, stopped with the last clone.
+    _checkpoints: Option<Arc<Background>>,
+}
+
+/// Every SQLite connection's settings.
+const READER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                              PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+/// The writer's: as the readers', and it never checkpoints (see [`checkpoints`]).
+const WRITER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                              PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                              PRAGMA wal_autocheckpoint = 0;";
+
+/// How often SQLite's write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies SQLite's write-ahead log into the database file, from a reader's connection, every
+/// [`CHECKPOINT_EVERY`]. SQLite would do it in the commit that grows the log past 1,000 pages,
+/// on the one writer connection: that commit then waits for the copy and its disk flush (several
+/// milliseconds), and every change queued behind it waits too, a customer's message among them.
+/// A checkpoint from another connection runs beside the writer (PASSIVE: it copies what no
+/// reader still needs, and the log starts over once all of it is copied).
+async fn checkpoints(read: AnyPool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&read).await {
+            tracing::warn!(%error, "copying the write-ahead log into the database failed");
+        }
+    }
+}
+
+/// A task that ends when dropped.
+#[derive(Debug)]
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Db {
@@ -54,24 +94,28 @@ impl Db {
         if url.starts_with("sqlite:") {
             let url = prepare_sqlite_url(url)?;
             let options = AnyConnectOptions::from_str(&url)?;
-            let pool = |max: u32| {
+            let pool = |max: u32, pragmas: &'static str| {
                 pool_options(max)
                     .min_connections(1)
-                    .after_connect(|conn, _| {
+                    .after_connect(move |conn, _| {
                         Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                            )
-                            .await?;
+                            conn.execute(pragmas).await?;
                             Ok(())
                         })
                     })
                     .connect_with(options.clone())
             };
-            let write = pool(1).await?;
-            let read = pool(8).await?;
-            Ok(Db { read, deltas: write.clone(), write, backend: Backend::Sqlite, writes: Arc::default() })
+            let write = pool(1, WRITER_PRAGMAS).await?;
+            let read = pool(8, READER_PRAGMAS).await?;
+            let checkpoints = Some(Arc::new(Background(tokio::spawn(checkpoints(read.clone())))));
+            Ok(Db {
+                read,
+                deltas: write.clone(),
+                write,
+                backend: Backend::Sqlite,
+                writes: Arc::default(),
+                _checkpoints: checkpoints,
+            })
         } else {
             let pool = pool_options(connections).min_connections(connections).connect(url).await?;
             // One writer task uses it (the streaming engine's group commit): one connection. A
@@ -92,7 +136,14 @@ impl Db {
                 })
                 .connect(&deltas_url)
                 .await?;
-            Ok(Db { read: pool.clone(), write: pool, deltas, backend: Backend::Postgres, writes: Arc::default() })
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                deltas,
+                backend: Backend::Postgres,
+                writes: Arc::default(),
+                _checkpoints: None,
+            })
         }
     }
 
@@ -185,6 +236,29 @@ mod tests {
         assert!(dir.exists());
         let mem = "sqlite:file:t?mode=memory&cache=shared";
         assert_eq!(prepare_sqlite_url(mem).unwrap(), mem);
+    }
+
+    #[tokio::test]
+    async fn sqlites_log_reaches_the_database_file_without_the_writer_copying_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()), 1).await.unwrap();
+        let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+        let before = size();
+        sqlx::query("CREATE TABLE blobs (b TEXT)").execute(&db.write).await.unwrap();
+        // About 2 MB, under the 1,000 pages (4 MB) at which a writer would copy it itself.
+        sqlx::query(
+            "INSERT INTO blobs SELECT hex(randomblob(1000)) FROM \
+             (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000) SELECT x FROM n)",
+        )
+        .execute(&db.write)
+        .await
+        .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while size() < before + 2_000_000 {
+            assert!(tokio::time::Instant::now() < deadline, "the log was never copied: {} bytes", size());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[test]

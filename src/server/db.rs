@@ -46,6 +46,8 @@ pub struct Db {
     writes: Arc<AtomicU64>,
     /// SQLite's checkpointer, stopped with the last clone.
     _checkpoints: Option<Arc<Background>>,
+    /// SQLite: the turn of writes that may wait (see [`Db::patient_turn`]).
+    patient: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Every SQLite connection's settings.
@@ -115,6 +117,7 @@ impl Db {
                 backend: Backend::Sqlite,
                 writes: Arc::default(),
                 _checkpoints: checkpoints,
+                patient: Arc::default(),
             })
         } else {
             let pool = pool_options(connections).min_connections(connections).connect(url).await?;
@@ -143,6 +146,7 @@ impl Db {
                 backend: Backend::Postgres,
                 writes: Arc::default(),
                 _checkpoints: None,
+                patient: Arc::default(),
             })
         }
     }
@@ -154,6 +158,18 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.write).await.map_err(|e| AppError::Internal(format!("migration failed: {e}")))
+    }
+
+    /// On SQLite, whose one writer connection serves everybody in turn: the turn of a write that
+    /// can wait (a new visitor, a new chat), held until it commits. Such writes take the writer
+    /// one at a time, so a burst of them (many visitors opening the window at once) never stands
+    /// in the writer's queue ahead of a customer's message more than one deep; the message goes
+    /// next and the burst behind it. `None` on PostgreSQL, whose connections write side by side.
+    pub async fn patient_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.patient.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Counts one committed change (see [`Db::write_count`]).
@@ -259,6 +275,21 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "the log was never copied: {} bytes", size());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_writes_that_can_wait_take_the_writer_one_at_a_time() {
+        let db = Db::connect("sqlite:file:patient?mode=memory&cache=shared", 1).await.unwrap();
+        let first = db.patient_turn().await;
+        assert!(first.is_some());
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move { db.patient_turn().await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the second waits for the first");
+        drop(first);
+        assert!(second.await.unwrap());
     }
 
     #[test]

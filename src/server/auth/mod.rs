@@ -255,6 +255,7 @@ fn hash(token: &str) -> String {
 async fn create_visitor(db: &Db) -> AppResult<(i64, String)> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let now = now_ms();
+    let _turn = db.patient_turn().await;
     let mut tx = db.write.begin().await?;
     let (user_id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (kind, display_name, created_at) VALUES ('visitor', 'Visitor', $1) RETURNING id",

@@ -39,6 +39,7 @@ impl ChatService {
         };
         let product = self.product_for_chat(product_id).await?;
         let (title, greeting) = Self::opening_lines(context, product.as_ref());
+        let _turn = self.db.patient_turn().await;
         let mut tx = self.db.write.begin().await?;
         let chat_id = store::insert_chat(&mut tx, caller.user_id, &title, &context.id, product_id).await?;
         let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;

@@ -335,18 +335,25 @@ impl BatchTx<'_> {
             return Ok(Vec::new());
         }
         debug_assert!(appends.iter().all(|a| locks.binary_search_by_key(&a.chat_id, ChatLock::chat_id).is_ok()));
-        // v: one row per append, in order; appended: the replies still streaming, with their
-        // text added; counted: each chat's counter moved on by its appends; numbered: each
+        // v: one row per append, in order; locked: the chats' rows, locked first, as every change
+        // to a chat does (while other replicas share the database, a change holds its chat's row
+        // from its start: a message row updated before its chat's row could wait for it
+        // crosswise); appended: the replies still streaming, with their text added (after their
+        // chat's row: they are read through it); counted: each chat's counter moved on by its appends; numbered: each
         // append's sequence number (its chat's next ones, in the batch's order); the insert
         // stores the events (a data-modifying WITH runs whether or not it is read).
         let values = (0..appends.len())
-            .map(|i| format!("(${}::BIGINT, ${}::TEXT, ${}::TEXT, {i}::BIGINT)", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .map(|i| {
+                let p = |k: usize| 4 * i + 1 + k;
+                format!("(${}::BIGINT, ${}::BIGINT, ${}::TEXT, ${}::TEXT, {i}::BIGINT)", p(1), p(2), p(3), p(4))
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "WITH v (reply_id, text, data, ord) AS (VALUES {values}), \
-             appended AS (UPDATE messages SET content = content || v.text FROM v \
-               WHERE messages.id = v.reply_id AND messages.status = 'streaming' \
+            "WITH v (chat_id, reply_id, text, data, ord) AS (VALUES {values}), \
+             locked AS (SELECT id FROM chats WHERE id IN (SELECT chat_id FROM v) ORDER BY id FOR UPDATE), \
+             appended AS (UPDATE messages SET content = content || v.text FROM v JOIN locked ON locked.id = v.chat_id \
+               WHERE messages.id = v.reply_id AND messages.chat_id = v.chat_id AND messages.status = 'streaming' \
                RETURNING messages.chat_id, v.reply_id, v.data, v.ord), \
              counted AS (UPDATE chats SET last_seq = chats.last_seq + n.appends \
                FROM (SELECT chat_id, COUNT(*) AS appends FROM appended GROUP BY chat_id) AS n \
@@ -365,7 +372,7 @@ impl BatchTx<'_> {
             .collect();
         let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&sql).bind(now_ms());
         for (append, event) in appends.iter().zip(&events) {
-            query = query.bind(append.reply_id).bind(append.text).bind(event.data_json());
+            query = query.bind(append.chat_id).bind(append.reply_id).bind(append.text).bind(event.data_json());
         }
         let stored = query.fetch_all(&db.deltas).await?;
         db.count_write();

@@ -191,28 +191,40 @@ impl Budgets {
     }
 }
 
-/// Adds a reply's tokens to its chat and to the day's totals of its visitor, their network and
-/// everyone (in the transaction that ends the reply).
-pub async fn charge(conn: &mut AnyConnection, chat_id: i64, caller: Caller, tokens: i64, now: i64) -> AppResult<()> {
+/// Adds a reply's tokens to its chat (in the transaction that ends the reply, first: a change
+/// to a chat takes the chat's row before its messages').
+pub async fn charge_chat(conn: &mut AnyConnection, chat_id: i64, tokens: i64) -> AppResult<()> {
     sqlx::query("UPDATE chats SET tokens_used = tokens_used + $1 WHERE id = $2")
         .bind(tokens)
         .bind(chat_id)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Adds a reply's tokens to the day's totals of its visitor, their network and everyone (in the
+/// transaction that ends the reply, last: every reply's end adds to the same rows, locked until
+/// commit; taken last, each end holds them only while it commits).
+pub async fn charge_allowances(conn: &mut AnyConnection, caller: Caller, tokens: i64, now: i64) -> AppResult<()> {
     let day = day_of(now);
-    let scopes = [Some(visitor_scope(caller.user_id)), network_scope(caller.network), Some(ALL.to_string())];
-    for scope in scopes.into_iter().flatten() {
-        sqlx::query(
-            "INSERT INTO usage_daily (day, scope, tokens, calls) VALUES ($1, $2, $3, 1) \
-             ON CONFLICT (day, scope) DO UPDATE SET tokens = usage_daily.tokens + excluded.tokens, \
-             calls = usage_daily.calls + 1",
-        )
-        .bind(&day)
-        .bind(scope)
-        .bind(tokens)
-        .execute(&mut *conn)
-        .await?;
+    let scopes: Vec<String> =
+        [Some(visitor_scope(caller.user_id)), network_scope(caller.network), Some(ALL.to_string())]
+            .into_iter()
+            .flatten()
+            .collect();
+    // One statement for every allowance; its rows always in this order (the day's shared row
+    // last), so two ends never wait for each other's rows crosswise.
+    let rows = (0..scopes.len()).map(|i| format!("($1, ${}, $2, 1)", i + 3)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "INSERT INTO usage_daily (day, scope, tokens, calls) VALUES {rows} \
+         ON CONFLICT (day, scope) DO UPDATE SET tokens = usage_daily.tokens + excluded.tokens, \
+         calls = usage_daily.calls + 1"
+    );
+    let mut query = sqlx::query(&sql).bind(&day).bind(tokens);
+    for scope in &scopes {
+        query = query.bind(scope);
     }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

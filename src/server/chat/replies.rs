@@ -506,7 +506,8 @@ impl ChatService {
                 // The reply is gone, but what the model wrote was paid for all the same.
                 if let Some(charge) = charge.filter(|c| c.tokens > 0) {
                     let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-                    charge.record(&mut tx).await?;
+                    charge.on_chat(&mut tx).await?;
+                    charge.on_allowances(&mut tx).await?;
                     tx.commit().await?;
                 }
                 return Ok(());
@@ -548,17 +549,19 @@ impl ChatService {
     ) -> AppResult<()> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(charge) = charge {
-            charge.record(&mut tx).await?;
+            charge.on_chat(&mut tx).await?;
         }
-        if !tx.end_reply(reply_id, rest, status, reason, usage).await? {
-            return tx.commit().await;
+        if tx.end_reply(reply_id, rest, status, reason, usage).await? {
+            tx.touch();
+            if !rest.is_empty() {
+                // Deltas alone must rebuild the saved text.
+                tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: rest.to_string() })).await?;
+            }
+            tx.message_event(reply_id, Event::MessageCompleted).await?;
         }
-        tx.touch();
-        if !rest.is_empty() {
-            // Deltas alone must rebuild the saved text.
-            tx.emit(Event::MessageDelta(Delta { message_id: reply_id, text: rest.to_string() })).await?;
+        if let Some(charge) = charge {
+            charge.on_allowances(&mut tx).await?;
         }
-        tx.message_event(reply_id, Event::MessageCompleted).await?;
         tx.commit().await
     }
 }
@@ -591,12 +594,19 @@ struct Charge {
 }
 
 impl Charge {
-    async fn record(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
+    async fn on_chat(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
         if self.tokens <= 0 {
             return Ok(());
         }
         let chat_id = tx.chat_id();
-        budget::charge(tx.conn(), chat_id, self.caller, self.tokens, crate::server::db::now_ms()).await
+        budget::charge_chat(tx.conn(), chat_id, self.tokens).await
+    }
+
+    async fn on_allowances(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
+        if self.tokens <= 0 {
+            return Ok(());
+        }
+        budget::charge_allowances(tx.conn(), self.caller, self.tokens, crate::server::db::now_ms()).await
     }
 }
 

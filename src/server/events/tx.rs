@@ -335,13 +335,22 @@ impl BatchTx<'_> {
             return Ok(Vec::new());
         }
         debug_assert!(appends.iter().all(|a| locks.binary_search_by_key(&a.chat_id, ChatLock::chat_id).is_ok()));
-        // v: one row per append, in order; locked: the chats' rows, locked first, as every change
-        // to a chat does (while other replicas share the database, a change holds its chat's row
-        // from its start: a message row updated before its chat's row could wait for it
-        // crosswise); appended: the replies still streaming, with their text added (after their
-        // chat's row: they are read through it); counted: each chat's counter moved on by its appends; numbered: each
-        // append's sequence number (its chat's next ones, in the batch's order); the insert
-        // stores the events (a data-modifying WITH runs whether or not it is read).
+        // v: one row per append, in order; locked: while other replicas share the database, the
+        // chats' rows, locked first, in id order, as their changes lock them (a reply's row
+        // updated before its chat's could wait crosswise with one of theirs; alone, this
+        // process's chat locks already keep the order); appended: the replies still streaming,
+        // with their text added (through their chat's locked row); counted: each chat's counter
+        // moved on by its appends; numbered: each append's sequence number (its chat's next
+        // ones, in the batch's order); the insert stores the events (a data-modifying WITH runs
+        // whether or not it is read).
+        let (locked, through_locked) = if hub.peers() > 0 {
+            (
+                "locked AS (SELECT id FROM chats WHERE id IN (SELECT chat_id FROM v) ORDER BY id FOR UPDATE), ",
+                "JOIN locked ON locked.id = v.chat_id ",
+            )
+        } else {
+            ("", "")
+        };
         let values = (0..appends.len())
             .map(|i| {
                 let p = |k: usize| 4 * i + 1 + k;
@@ -351,8 +360,8 @@ impl BatchTx<'_> {
             .join(", ");
         let sql = format!(
             "WITH v (chat_id, reply_id, text, data, ord) AS (VALUES {values}), \
-             locked AS (SELECT id FROM chats WHERE id IN (SELECT chat_id FROM v) ORDER BY id FOR UPDATE), \
-             appended AS (UPDATE messages SET content = content || v.text FROM v JOIN locked ON locked.id = v.chat_id \
+             {locked}\
+             appended AS (UPDATE messages SET content = content || v.text FROM v {through_locked}\
                WHERE messages.id = v.reply_id AND messages.chat_id = v.chat_id AND messages.status = 'streaming' \
                RETURNING messages.chat_id, v.reply_id, v.data, v.ord), \
              counted AS (UPDATE chats SET last_seq = chats.last_seq + n.appends \

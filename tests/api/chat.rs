@@ -913,3 +913,36 @@ async fn only_the_token_deltas_of_a_streaming_reply_skip_the_wait_for_the_databa
         }
     }
 }
+
+/// On PostgreSQL a change can fail as it commits (here a check the database makes only then):
+/// the customer gets a plain error, the reply begun while the send committed ends without a
+/// trace, and the chat goes on as if the send had not happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_fails_as_it_commits_leaves_no_reply_behind() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.content = 'refused at commit' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON messages \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();",
+    )
+    .execute(&app.state.service.db.write)
+    .await
+    .unwrap();
+    // Every answer would take a minute: the begun reply must end, not run it out.
+    app.fake().set_default(Script::slow_words(&"word ".repeat(2_000), Duration::from_millis(30)));
+    let chat = app.new_chat().await;
+    let (status, body) =
+        app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "refused at commit"})).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "internal", "{body}");
+    assert!(!body.to_string().contains("refused"), "no database text reaches the client: {body}");
+    let service = app.state.service.clone();
+    crate::support::wait_for("the begun reply to end", || service.replies_running() == 0).await;
+    let roles: Vec<Role> = app.messages(chat).await.into_iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::Assistant], "the greeting alone: the send and its reply are not there");
+    let (status, sent) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "hello?"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let ids: Vec<i64> = app.messages(chat).await.into_iter().skip(1).map(|m| m.id).collect();
+    assert_eq!(ids, [sent["message"]["id"].as_i64().unwrap(), sent["reply"]["id"].as_i64().unwrap()]);
+}

@@ -157,7 +157,7 @@ async fn window_mode() -> WindowMode {
 
 /// What the window opens on: the visitor's latest chat (about `product_id` when given) with its
 /// newest page, or a draft with the greeting when they have none. Writes nothing.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
     let (reader, service) = caller_and_service()?;
     let product = match product_id {
@@ -178,7 +178,7 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 
 /// Makes the window's draft a conversation at the visitor's first action (a message, "talk to
 /// a person", a context picked): the visitor and the chat come into being here.
-#[server(prefix = "/api/fn", endpoint = "start_chat", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, endpoint = "start_chat", client = crate::components::client::WindowClient)]
 pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Result<StartedChat, ErrorDetail> {
     let service = service();
     service.check_new_chat(context.as_deref(), product_id).await?;
@@ -188,7 +188,7 @@ pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Res
 }
 
 /// A page of messages: before a message, after one, or (neither) the newest.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
     let (reader, service) = caller_and_service()?;
     Ok(service.list_messages(reader, chat_id, before, after, Some(30)).await?)
@@ -196,7 +196,7 @@ pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>
 
 /// Sends a message; the reply arrives on the chat's event stream. `client_id` makes a retried
 /// send harmless and names the optimistic copy the saved message replaces.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn send_message(
     chat_id: i64,
     content: String,
@@ -213,28 +213,28 @@ pub async fn send_message(
 }
 
 /// Edits a customer's message; the reply after it is written again.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.edit_message(caller, chat_id, message_id, &content).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.delete_message(caller, chat_id, message_id).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.stop_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.retry_reply(caller, chat_id, message_id).await?;
@@ -243,7 +243,7 @@ pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetai
 
 /// Switches the context (it shows in the transcript), renames, and/or saves the email staff can
 /// follow up on (an empty one removes it); `None` leaves a field as it is.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn update_chat(
     chat_id: i64,
     context: Option<String>,
@@ -256,14 +256,14 @@ pub async fn update_chat(
 }
 
 /// The customer has read the conversation up to message `up_to`.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.mark_read(caller, chat_id, up_to).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
     let service = service();
     service.check_preferences(&preferences)?;
@@ -271,18 +271,18 @@ pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, E
 }
 
 /// "Talk to a person": the chat waits for staff and the assistant pauses.
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     Ok(service.handoff(caller, chat_id).await?)
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
     Ok(service().list_products().await?)
 }
 
-#[server(prefix = "/api/fn", client = crate::components::browser::WindowClient)]
+#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
 pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
     Ok(service().get_product(id).await?)
 }

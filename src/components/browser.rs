@@ -4,10 +4,6 @@
 
 use leptos::prelude::*;
 
-use server_fn::client::{browser::BrowserClient, Client};
-
-use crate::model::TOKEN_HEADER;
-
 #[cfg(feature = "hydrate")]
 mod imp {
     use std::{cell::Cell, cell::RefCell, rc::Rc};
@@ -505,52 +501,6 @@ pub fn widget_token() -> Option<String> {
 /// Keeps the token a first action created, and hands it to the host page (`embed.js` stores it).
 pub fn keep_widget_token(token: &str) {
     imp::keep_widget_token(token)
-}
-
-/// Sends the window's server function calls: inside an embed, with the visitor's token in
-/// [`TOKEN_HEADER`], keeping the one that comes back when a call created the visitor.
-pub struct WindowClient;
-
-impl<E, IS, OS> Client<E, IS, OS> for WindowClient
-where
-    E: server_fn::error::FromServerFnError,
-    IS: server_fn::error::FromServerFnError,
-    OS: server_fn::error::FromServerFnError,
-{
-    type Request = server_fn::request::browser::BrowserRequest;
-    type Response = server_fn::response::browser::BrowserResponse;
-
-    fn send(request: Self::Request) -> impl std::future::Future<Output = Result<Self::Response, E>> + Send {
-        if let Some(token) = widget_token() {
-            request.headers().set(TOKEN_HEADER, &token);
-        }
-        let sent = <BrowserClient as Client<E, IS, OS>>::send(request);
-        async move {
-            let response = sent.await?;
-            if let Some(token) = response.generate_headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
-                keep_widget_token(token);
-            }
-            Ok(response)
-        }
-    }
-
-    fn open_websocket(
-        path: &str,
-    ) -> impl std::future::Future<
-        Output = Result<
-            (
-                impl futures::Stream<Item = Result<server_fn::Bytes, server_fn::Bytes>> + Send + 'static,
-                impl futures::Sink<server_fn::Bytes> + Send + 'static,
-            ),
-            E,
-        >,
-    > + Send {
-        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
-    }
-
-    fn spawn(future: impl std::future::Future<Output = ()> + Send + 'static) {
-        <BrowserClient as Client<E, IS, OS>>::spawn(future)
-    }
 }
 
 pub(crate) use imp::follow_socket;

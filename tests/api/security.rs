@@ -522,14 +522,12 @@ async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
     counts
 }
 
-async fn start_chat(client: &reqwest::Client, app: &TestApp, form: &str) -> (u16, serde_json::Value, bool) {
-    let response = client
-        .post(app.url("/api/fn/start_chat"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form.to_string())
-        .send()
-        .await
-        .unwrap();
+async fn start_chat(
+    client: &reqwest::Client,
+    app: &TestApp,
+    args: serde_json::Value,
+) -> (u16, serde_json::Value, bool) {
+    let response = client.post(app.url("/api/fn/start_chat")).json(&args).send().await.unwrap();
     let sets_cookie = response.headers().get("set-cookie").is_some();
     let (status, body) = read(response).await;
     (status, body, sets_cookie)
@@ -555,9 +553,9 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     }
     assert_eq!(row_counts(&app).await, before, "page views and reads wrote nothing");
     // Nor does a first action that is refused, or an action on a chat that is not theirs.
-    let (status, _, sets_cookie) = start_chat(&visitor, &app, "context=astrology").await;
+    let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"context": "astrology"})).await;
     assert_eq!((status, sets_cookie), (422, false), "an unknown context");
-    let (status, _, sets_cookie) = start_chat(&visitor, &app, "product_id=999").await;
+    let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 999})).await;
     assert_eq!((status, sets_cookie), (422, false), "an unknown product");
     for (method, path, body) in [
         ("PATCH", format!("/api/v1/chats/{theirs}"), json!({"title": "mine now"})),
@@ -578,7 +576,7 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     assert_eq!(row_counts(&app).await, before, "refused actions wrote nothing");
 
     // The first action: the visitor and the chat come into being, with the greeting.
-    let (status, started, sets_cookie) = start_chat(&visitor, &app, "product_id=2").await;
+    let (status, started, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 2})).await;
     assert_eq!(status, 200, "{started}");
     assert!(sets_cookie, "the visitor gets their cookie with their first action");
     let chat = started["chat"]["id"].as_i64().unwrap();
@@ -590,18 +588,18 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     assert!(messages[0]["content"].as_str().unwrap().contains("Nimbus Office Chair"), "a greeting about the product");
     assert!(started["page"]["last_seq"].as_i64().unwrap() > 0, "the live feed continues from the page");
     // Another tab's draft becomes the same conversation, not a second one.
-    let (_, again, sets_cookie) = start_chat(&visitor, &app, "product_id=2").await;
+    let (_, again, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 2})).await;
     assert_eq!(again["chat"]["id"], chat);
     assert!(!sets_cookie);
     let page = visitor.get(app.url("/products/2")).header("accept", "text/html").send().await.unwrap();
     assert!(page.text().await.unwrap().contains(&format!(r#"data-chat-id="{chat}""#)), "the page opens on it");
     // A context picked on a draft: the conversation starts in it (no "Switched to" line).
-    let (status, support, _) = start_chat(&visitor, &app, "context=support").await;
+    let (status, support, _) = start_chat(&visitor, &app, json!({"context": "support"})).await;
     assert_eq!(status, 200, "{support}");
     assert_eq!(support["chat"]["context"], "support");
     assert_eq!(support["chat"]["product_id"], serde_json::Value::Null);
     assert_eq!(support["page"]["messages"].as_array().map(Vec::len), Some(1), "{support}");
-    let (status, unknown, _) = start_chat(&visitor, &app, "context=astrology").await;
+    let (status, unknown, _) = start_chat(&visitor, &app, json!({"context": "astrology"})).await;
     assert_eq!(status, 422, "{unknown}");
     assert!(unknown["message"].as_str().unwrap().contains("unknown context"), "{unknown}");
     let after: Vec<_> = row_counts(&app).await.into_iter().zip(before).map(|((t, n), (_, m))| (t, n - m)).collect();

@@ -51,12 +51,14 @@ pub struct Db {
 }
 
 /// Every SQLite connection's settings.
-const READER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                              PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+macro_rules! sqlite_pragmas {
+    () => {
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    };
+}
+const READER_PRAGMAS: &str = sqlite_pragmas!();
 /// The writer's: as the readers', and it never checkpoints (see [`checkpoints`]).
-const WRITER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                              PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                              PRAGMA wal_autocheckpoint = 0;";
+const WRITER_PRAGMAS: &str = concat!(sqlite_pragmas!(), " PRAGMA wal_autocheckpoint = 0;");
 
 /// How often SQLite's write-ahead log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);

@@ -1,14 +1,14 @@
 //! Server functions: what the UI calls. Thin adapters over the chat service.
 
+use crate::components::client::{Json, TextJson, WindowClient};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use server_fn::codec::JsonEncoding;
 
 use crate::model::{Chat, ContextInfo, ErrorDetail, Message, MessagePage, Preferences, Product};
 
 /// A server function error a person can read (never SQL or a stack).
 impl FromServerFnError for ErrorDetail {
-    type Encoder = JsonEncoding;
+    type Encoder = TextJson;
 
     /// Failures of the call itself (not of the operation): arguments that do not parse, a network
     /// that fails, a response that cannot be read. Their inner text (serde, extractors, transport)
@@ -67,7 +67,7 @@ impl From<crate::server::error::AppError> for ErrorDetail {
 /// How the chat window was left (kept in the `fd_window` cookie so the server renders it the same
 /// way). A first visit shows the launcher: the window is rendered (history, greeting) but hidden
 /// until the visitor opens it, so it never covers the shop's page uninvited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub enum WindowMode {
     Open,
     Maximized,
@@ -76,8 +76,18 @@ pub enum WindowMode {
     Closed,
 }
 
+/// Read from its variant's name, as serde's derive writes it, with the string enums' one decoder.
+impl<'de> Deserialize<'de> for WindowMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const NAMES: &[&str] = &["Open", "Maximized", "Minimized", "Closed"];
+        crate::model::variant_index(deserializer, NAMES).map(|i| WindowMode::ALL[i])
+    }
+}
+
 impl WindowMode {
     pub const COOKIE: &'static str = "fd_window";
+    pub const ALL: [WindowMode; 4] =
+        [WindowMode::Open, WindowMode::Maximized, WindowMode::Minimized, WindowMode::Closed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -89,9 +99,7 @@ impl WindowMode {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [WindowMode::Open, WindowMode::Maximized, WindowMode::Minimized, WindowMode::Closed]
-            .into_iter()
-            .find(|m| m.as_str() == value)
+        WindowMode::ALL.into_iter().find(|m| m.as_str() == value)
     }
 
     /// The window shows (as opposed to the launcher).
@@ -157,7 +165,7 @@ async fn window_mode() -> WindowMode {
 
 /// What the window opens on: the visitor's latest chat (about `product_id` when given) with its
 /// newest page, or a draft with the greeting when they have none. Writes nothing.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
     let (reader, service) = caller_and_service()?;
     let product = match product_id {
@@ -178,7 +186,7 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 
 /// Makes the window's draft a conversation at the visitor's first action (a message, "talk to
 /// a person", a context picked): the visitor and the chat come into being here.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, endpoint = "start_chat", client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, endpoint = "start_chat", client = WindowClient)]
 pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Result<StartedChat, ErrorDetail> {
     let service = service();
     service.check_new_chat(context.as_deref(), product_id).await?;
@@ -188,7 +196,7 @@ pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Res
 }
 
 /// A page of messages: before a message, after one, or (neither) the newest.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
     let (reader, service) = caller_and_service()?;
     Ok(service.list_messages(reader, chat_id, before, after, Some(30)).await?)
@@ -196,7 +204,7 @@ pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>
 
 /// Sends a message; the reply arrives on the chat's event stream. `client_id` makes a retried
 /// send harmless and names the optimistic copy the saved message replaces.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn send_message(
     chat_id: i64,
     content: String,
@@ -213,28 +221,28 @@ pub async fn send_message(
 }
 
 /// Edits a customer's message; the reply after it is written again.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.edit_message(caller, chat_id, message_id, &content).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.delete_message(caller, chat_id, message_id).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.stop_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.retry_reply(caller, chat_id, message_id).await?;
@@ -243,7 +251,7 @@ pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetai
 
 /// Switches the context (it shows in the transcript), renames, and/or saves the email staff can
 /// follow up on (an empty one removes it); `None` leaves a field as it is.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn update_chat(
     chat_id: i64,
     context: Option<String>,
@@ -256,14 +264,14 @@ pub async fn update_chat(
 }
 
 /// The customer has read the conversation up to message `up_to`.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     service.mark_read(caller, chat_id, up_to).await?;
     Ok(())
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
     let service = service();
     service.check_preferences(&preferences)?;
@@ -271,18 +279,31 @@ pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, E
 }
 
 /// "Talk to a person": the chat waits for staff and the assistant pauses.
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
     let (caller, service) = caller_and_service()?;
     Ok(service.handoff(caller, chat_id).await?)
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
     Ok(service().list_products().await?)
 }
 
-#[server(prefix = "/api/fn", input = server_fn::codec::Json, client = crate::components::client::WindowClient)]
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
     Ok(service().get_product(id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WindowMode;
+
+    #[test]
+    fn a_window_mode_reads_back_as_written() {
+        for mode in WindowMode::ALL {
+            assert_eq!(serde_json::from_str::<WindowMode>(&serde_json::to_string(&mode).unwrap()).unwrap(), mode);
+        }
+        assert!(serde_json::from_str::<WindowMode>("\"open\"").is_err(), "the cookie's name is not the JSON's");
+    }
 }

@@ -610,17 +610,22 @@ fn bracket_pairs(text: &str) -> Vec<(usize, usize)> {
                 (_, Some(end)) => i = end - 1,
                 (n, None) => i += n - 1,
             },
-            b'[' => open.push(i),
+            // Each `[` takes its place in order as it opens (so the pairs come out sorted by
+            // their `[` without a sort), its `]` filled in when it closes.
+            b'[' => {
+                open.push(pairs.len());
+                pairs.push((i, usize::MAX));
+            }
             b']' => {
-                if let Some(start) = open.pop() {
-                    pairs.push((start, i));
+                if let Some(slot) = open.pop() {
+                    pairs[slot].1 = i;
                 }
             }
             _ => {}
         }
         i += 1;
     }
-    pairs.sort_unstable();
+    pairs.retain(|&(_, close)| close != usize::MAX);
     pairs
 }
 
@@ -912,7 +917,7 @@ fn emphasis(pieces: &mut [Piece]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{to_plain_text, to_safe_html};
+    use super::{bracket_pairs, to_plain_text, to_safe_html};
 
     #[test]
     fn a_preview_keeps_the_words_and_drops_the_marks() {
@@ -926,6 +931,13 @@ mod tests {
             "Yes, by invoice: see billing."
         );
         assert_eq!(to_plain_text("| a | b |\n|---|---|\n| 1 | 2 |"), "a b 1 2");
+    }
+
+    #[test]
+    fn bracket_pairs_come_in_the_order_they_open_and_leave_out_the_unclosed() {
+        // Nested, escaped, in code, unclosed, and a stray `]`.
+        let text = r"[a [b] c] \[x] `[y]` [d ] [e";
+        assert_eq!(bracket_pairs(text), vec![(0, 8), (3, 5), (21, 24)]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::components::client::Json;
 use crate::model::{
     ErrorDetail, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product, StaffMember,
     UsageReport,
@@ -37,7 +38,7 @@ fn set_cookie(cookie: &str) {
 }
 
 /// The panel's data, or the reason the caller may not see it (401 / 403).
-#[server(prefix = "/api/fn", endpoint = "staff/load_panel")]
+#[server(prefix = "/api/fn", endpoint = "staff/load_panel", output = Json)]
 pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(PanelView {
@@ -49,7 +50,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
 }
 
 /// Signs a staff member in (a new session id) and goes to `next` (an /admin path).
-#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_in")]
+#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_in", output = Json)]
 pub async fn staff_sign_in(email: String, password: String, next: Option<String>) -> Result<(), ErrorDetail> {
     let state = expect_context::<crate::server::state::AppState>();
     let session = crate::api::session()?;
@@ -61,7 +62,7 @@ pub async fn staff_sign_in(email: String, password: String, next: Option<String>
 }
 
 /// Ends the session and goes to the sign-in page.
-#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_out")]
+#[server(prefix = "/api/fn", endpoint = "staff/staff_sign_out", output = Json)]
 pub async fn staff_sign_out() -> Result<(), ErrorDetail> {
     let service = expect_context::<std::sync::Arc<crate::server::chat::ChatService>>();
     let session = crate::api::session()?;
@@ -71,13 +72,13 @@ pub async fn staff_sign_out() -> Result<(), ErrorDetail> {
     Ok(())
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/list_inquiries", input = server_fn::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "staff/list_inquiries", input = Json, output = Json)]
 pub async fn list_inquiries(filter: InquiryFilter) -> Result<InquiryPage, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.list_inquiries(staff, &filter).await?)
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/get_inquiry")]
+#[server(prefix = "/api/fn", endpoint = "staff/get_inquiry", output = Json)]
 pub async fn get_inquiry(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.get_inquiry(staff, chat_id).await?)
@@ -85,7 +86,7 @@ pub async fn get_inquiry(chat_id: i64) -> Result<Inquiry, ErrorDetail> {
 
 /// A page of a conversation's history: the newest page, or the one before `before` / after
 /// `after`.
-#[server(prefix = "/api/fn", endpoint = "staff/inquiry_messages")]
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_messages", output = Json)]
 pub async fn inquiry_messages(
     chat_id: i64,
     before: Option<i64>,
@@ -96,19 +97,19 @@ pub async fn inquiry_messages(
 }
 
 /// A staff reply (it takes the conversation over from the assistant).
-#[server(prefix = "/api/fn", endpoint = "staff/staff_reply")]
+#[server(prefix = "/api/fn", endpoint = "staff/staff_reply", output = Json)]
 pub async fn staff_reply(chat_id: i64, content: String) -> Result<Message, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.staff_reply(staff, chat_id, &content).await?)
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/update_inquiry", input = server_fn::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "staff/update_inquiry", input = Json, output = Json)]
 pub async fn update_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry, ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.update_inquiry(staff, chat_id, &patch).await?)
 }
 
-#[server(prefix = "/api/fn", endpoint = "staff/staff_mark_read")]
+#[server(prefix = "/api/fn", endpoint = "staff/staff_mark_read", output = Json)]
 pub async fn staff_mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
     let (staff, service) = staff_and_service().await?;
     Ok(service.staff_mark_read(staff, chat_id, up_to).await?)

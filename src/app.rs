@@ -1,7 +1,9 @@
 //! The Leptos app: the HTML shell and the pages. The shop's pages and the window's own page are
-//! the [`Storefront`]: the path picks the page, with no client-side router, so the customer's
-//! bundle leaves `leptos_router` out (each page is a page load of its own; the window keeps its
-//! state across them). The staff panel (`/admin…`, the `panel` feature) is [`App`], a routed app.
+//! the [`Storefront`]: the path picks the page, with no client-side router (each page is a page
+//! load of its own; the window keeps its state across them). The browser hydrates only a store
+//! page's chat window ([`hydrate_store_page`]): the rest of the page is the server's HTML, so the
+//! customer's bundle carries the window and nothing of the shop's pages (10.5 KiB brotli) or of
+//! `leptos_router`. The staff panel (`/admin…`, the `panel` feature) is [`App`], a routed app.
 
 use leptos::prelude::*;
 
@@ -93,6 +95,25 @@ fn panel_bundle_built(options: &LeptosOptions) -> bool {
     bundle(&format!("{}{PANEL_BUNDLE_SUFFIX}", options.output_name)) || !bundle(&options.output_name)
 }
 
+/// The chat window a store page shows, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageWindow {
+    product_id: Option<i64>,
+    embedded: bool,
+    hide_without_product: bool,
+}
+
+impl PageWindow {
+    /// The window itself: what the browser hydrates inside [`WINDOW_ROOT_ID`].
+    fn view(self) -> impl IntoView {
+        let PageWindow { product_id, embedded, hide_without_product } = self;
+        view! { <ChatWindow product_id embedded hide_without_product/> }
+    }
+}
+
+/// The element holding a store page's window, the one part of the page the browser hydrates.
+pub const WINDOW_ROOT_ID: &str = "frontdesk-chat";
+
 /// What the page at `path` (with `query`) shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorePage {
@@ -120,6 +141,48 @@ impl StorePage {
             },
         }
     }
+
+    /// The page's chat window: none on a page that shows no product or nothing.
+    pub fn window(self) -> Option<PageWindow> {
+        match self {
+            StorePage::Home | StorePage::Products => Some(PageWindow::default()),
+            StorePage::Widget(product_id) => Some(PageWindow { product_id, embedded: true, ..PageWindow::default() }),
+            StorePage::Product(Some(id)) => {
+                Some(PageWindow { product_id: Some(id), hide_without_product: true, ..PageWindow::default() })
+            }
+            StorePage::Product(None) | StorePage::NotFound => None,
+        }
+    }
+}
+
+/// In the browser: hydrates the page's chat window, the only code a store page has (its content
+/// is the server's HTML), or marks a page without one ready as it is.
+#[cfg(feature = "hydrate")]
+pub fn hydrate_store_page() {
+    use wasm_bindgen::JsCast;
+    let (path, query) = page_address();
+    let window = StorePage::at(&path, &query).window();
+    match window.zip(document().get_element_by_id(WINDOW_ROOT_ID)) {
+        Some((window, root)) => leptos::mount::hydrate_from(root.unchecked_into(), move || window.view()).forget(),
+        None => browser::mark_hydrated(),
+    }
+}
+
+/// Builds a store page's content, which the browser never hydrates, without numbering its data
+/// (resources, boundaries) among the window's: the window's numbers on the server are then the
+/// ones the browser gives them when it hydrates the window alone. Its data is still sent (unread).
+/// Content built later (a `Suspend`'s, once its data came) is numbered: it must create no
+/// resource or boundary.
+fn server_only<V>(content: impl FnOnce() -> V) -> V {
+    #[cfg(feature = "ssr")]
+    if let Some(context) = Owner::current_shared_context() {
+        let was = context.get_is_hydrating();
+        context.set_is_hydrating(false);
+        let content = content();
+        context.set_is_hydrating(was);
+        return content;
+    }
+    content()
 }
 
 /// The customer's side: the shop's pages and the window's page, picked by the address.
@@ -144,13 +207,16 @@ fn page_head() -> impl IntoView {
 #[component]
 fn StoreRoute() -> impl IntoView {
     let (path, query) = page_address();
-    match StorePage::at(&path, &query) {
-        StorePage::Home => view! { <HomePage/> }.into_any(),
-        StorePage::Widget(product_id) => view! { <WidgetPage product_id/> }.into_any(),
-        StorePage::Products => view! { <ProductsPage/> }.into_any(),
-        StorePage::Product(id) => view! { <ProductPage id/> }.into_any(),
+    let page = StorePage::at(&path, &query);
+    let window = page.window().map(|window| view! { <div id=WINDOW_ROOT_ID class="contents">{window.view()}</div> });
+    let window = window.into_any();
+    server_only(move || match page {
+        StorePage::Home => view! { <HomePage window/> }.into_any(),
+        StorePage::Widget(_) => view! { <WidgetPage window/> }.into_any(),
+        StorePage::Products => view! { <ProductsPage window/> }.into_any(),
+        StorePage::Product(id) => view! { <ProductPage id window/> }.into_any(),
         StorePage::NotFound => view! { <NotFound/> }.into_any(),
-    }
+    })
 }
 
 /// The staff panel, routed (and the store's routes, so the server serves them: see
@@ -199,7 +265,7 @@ fn price(cents: i64) -> String {
 }
 
 #[component]
-fn HomePage() -> impl IntoView {
+fn HomePage(window: AnyView) -> impl IntoView {
     view! {
         <Title text="Frontdesk · Help, right away"/>
         <StoreHeader/>
@@ -212,24 +278,24 @@ fn HomePage() -> impl IntoView {
                 "Browse products"
             </a>
         </main>
-        <ChatWindow/>
+        {window}
     }
 }
 
 /// The window alone, filling the page: inside the embed iframe and in the pop-out window.
 #[component]
-fn WidgetPage(product_id: Option<i64>) -> impl IntoView {
+fn WidgetPage(window: AnyView) -> impl IntoView {
     view! {
         <Title text="Chat · Frontdesk"/>
         <main>
             <h1 class="sr-only">"Chat"</h1>
-            <ChatWindow product_id=product_id embedded=true/>
+            {window}
         </main>
     }
 }
 
 #[component]
-fn ProductsPage() -> impl IntoView {
+fn ProductsPage(window: AnyView) -> impl IntoView {
     let products = Resource::new(|| (), |_| list_products());
     view! {
         <Title text="Products · Frontdesk Store"/>
@@ -249,7 +315,7 @@ fn ProductsPage() -> impl IntoView {
                 })}
             </Suspense>
         </main>
-        <ChatWindow/>
+        {window}
     }
 }
 
@@ -268,7 +334,7 @@ fn ProductCard(product: Product) -> impl IntoView {
 }
 
 #[component]
-fn ProductPage(id: Option<i64>) -> impl IntoView {
+fn ProductPage(id: Option<i64>, window: AnyView) -> impl IntoView {
     // `/products/abc` is not a product page (as `/products/999` is not).
     #[cfg(feature = "ssr")]
     if id.is_none() {
@@ -287,10 +353,6 @@ fn ProductPage(id: Option<i64>) -> impl IntoView {
             }
         },
     );
-    if id.is_none() {
-        // No window on this page: it is ready as it is.
-        Effect::new(|_| browser::mark_hydrated());
-    }
     view! {
         <StoreHeader/>
         <main class="mx-auto max-w-5xl px-4 py-8">
@@ -314,11 +376,9 @@ fn ProductPage(id: Option<i64>) -> impl IntoView {
                 })}
             </Suspense>
         </main>
-        // Beside the product's Suspense, not inside it: a window hydrated inside another
-        // boundary's content panicked in about half of the loads (tachys found another node
-        // than the element it expected). It loads the product itself and is not shown when
-        // there is none.
-        {id.map(|id| view! { <ChatWindow product_id=Some(id) hide_without_product=true/> })}
+        // Beside the product's Suspense, not inside it. It loads the product itself and is not
+        // shown when there is none.
+        {window}
     }
 }
 
@@ -328,7 +388,6 @@ fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
-    Effect::new(|_| browser::mark_hydrated());
     view! {
         <Title text="Not found · Frontdesk"/>
         <StoreHeader/>

@@ -25,5 +25,5 @@ pub fn hydrate() {
         leptos::mount::hydrate_body(app::App);
         return;
     }
-    leptos::mount::hydrate_body(app::Storefront);
+    app::hydrate_store_page();
 }

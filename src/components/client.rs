@@ -28,7 +28,7 @@ pub type Json = Post<TextJson>;
 
 /// JSON read with `serde_json::from_str` rather than server_fn's `from_slice`: the page's hydration
 /// data (leptos's resources) is read as text, and with one reader the bundle carries one decoder
-/// per response type instead of two (the second weighed N KiB brotli of the window's bundle).
+/// per response type instead of two (the second weighed 3.4 KiB brotli of the window's bundle).
 pub struct TextJson;
 
 impl ContentType for TextJson {

@@ -1,12 +1,13 @@
 //! Chats and messages: the customer's side of the service. [`ChatService`] is the one facade the
 //! adapters (server functions, REST, WebSockets) call; its work is split by collaborator:
 //! `chats` (a conversation's life), `messages` (what customers send, edit and delete),
-//! `replies` (the streaming engine), `lease` (replies whose server stopped; the replicas'
+//! `replies` (the streaming engine), `deltas` (its writer of streamed text), `lease` (replies whose server stopped; the replicas'
 //! heartbeats), `rules` (checks), `store` (the chat queries). Changes go through
 //! [`crate::server::events::ChatTx`].
 
 pub mod budget;
 mod chats;
+mod deltas;
 mod lease;
 mod messages;
 pub mod replies;

@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 const KIB = 1024;
 const BUDGETS = {
   embed: { budget: 5 * KIB, goal: 5 * KIB },
-  bundle: { budget: 255 * KIB, goal: 250 * KIB },
+  bundle: { budget: 242 * KIB, goal: 250 * KIB },
 };
 
 const root = process.argv[2] || 'target/site';

@@ -1,4 +1,5 @@
-import { chromium, expect, test, type Locator, type Page } from '@playwright/test';
+import { chromium, type Locator, type Page } from '@playwright/test';
+import { expect, test } from './base';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium';
 import { ChatPage, FAKE_UPSTREAM, UPSTREAM_APP } from './chat-page';
 

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './base';
 import { ChatPage, normalize, wordCount } from './chat-page';
 
 // Replies come from the offline assistant (no OPENAI_API_KEY), one word every 120 ms:

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './base';
 import { ChatPage } from './chat-page';
 import { ADMIN, OwnPostgres, OwnServer, StaffPage } from './staff';
 

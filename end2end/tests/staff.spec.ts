@@ -1,4 +1,5 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { type Browser } from '@playwright/test';
+import { expect, test } from './base';
 import { ChatPage, UPSTREAM_APP } from './chat-page';
 import { ADMIN, OwnServer, StaffPage } from './staff';
 

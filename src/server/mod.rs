@@ -134,6 +134,8 @@ pub async fn run() -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Startup(format!("cannot listen on {addr}: {e}")))?;
+    // The address bound: port 0 in FRONTDESK_ADDR picks a free one, named here.
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         %addr,
         assistant = state.service.assistant_name(),

@@ -1,7 +1,7 @@
 //! The HTTP surface around the chat API: error bodies, origin checks, health, docs, the rendered
 //! page and start-up settings.
 
-use crate::support::{Backend, TestApp};
+use crate::support::{process::ServerProcess, Backend, TestApp};
 use serde_json::json;
 
 on_both_databases!(
@@ -200,31 +200,11 @@ fn help_lists_every_setting() {
 /// access-log line (info: method, path, status, latency).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_log_line() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-        .env("DATABASE_URL", format!("sqlite://{}/log.db", dir.path().display()))
-        .env("FRONTDESK_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env("FRONTDESK_LOG_FORMAT", "json")
-        .env_remove("OPENAI_API_KEY")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stdout = server.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
+    let database = format!("sqlite://{}/log.db", dir.path().display());
+    let server = ServerProcess::start(&[("DATABASE_URL", database.as_str())]).await;
+    let (base, lines) = (&server.base, &server.lines);
     let client = reqwest::Client::new();
-    crate::support::wait_until_ready(&client, &base).await;
 
     let mine = client.get(format!("{base}/api/v1/chats")).header("x-request-id", "req-from-the-caller-42");
     let response = mine.send().await.unwrap();
@@ -254,8 +234,6 @@ async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_lo
                 && entry["fields"]["status"] == *status)
         });
     }
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 /// The value of one series in a metrics scrape (0 when absent).

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::{
     staff::{next_frame, open_ws, staff_cookie},
-    support::{next_matching, read, wait_for, Backend, Script, TestApp},
+    support::{next_matching, process::ServerProcess, read, wait_for, Backend, Script, TestApp},
 };
 use frontdesk::{model::EventKind, server::auth::StaffRole};
 use futures::{SinkExt, StreamExt};
@@ -178,40 +178,25 @@ async fn stop_and_take_over_sent_to_one_replica_stop_the_reply_another_writes() 
     wait_for("A's task to end", || service.replies_running() == 0).await;
 }
 
-/// A server process, killed when dropped.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A replica as it runs in production: its own process on `database_url`, its assistant the fake
 /// OpenAI server; its base URL.
 async fn replica_process(
     database_url: &str,
     fake: &crate::support::FakeOpenAi,
     settings: &[(&str, &str)],
-) -> (Process, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-        .envs(settings.iter().copied())
-        .env("DATABASE_URL", database_url)
-        .env("FRONTDESK_ADDR", format!("127.0.0.1:{port}"))
-        .env("FRONTDESK_DB_CONNECTIONS", "4")
-        .env("OPENAI_API_KEY", "test-key")
-        .env("OPENAI_BASE_URL", fake.base_url())
-        .env("OPENAI_MODEL", "fake-model")
-        .env("FRONTDESK_ADMIN_PASSWORD", "a-long-enough-password")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let process = Process(child);
-    crate::support::wait_until_ready(&reqwest::Client::new(), &base).await;
+) -> (ServerProcess, String) {
+    let base_url = fake.base_url();
+    let mut all = vec![
+        ("DATABASE_URL", database_url),
+        ("FRONTDESK_DB_CONNECTIONS", "4"),
+        ("OPENAI_API_KEY", "test-key"),
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_MODEL", "fake-model"),
+        ("FRONTDESK_ADMIN_PASSWORD", "a-long-enough-password"),
+    ];
+    all.extend_from_slice(settings);
+    let process = ServerProcess::start(&all).await;
+    let base = process.base.clone();
     (process, base)
 }
 
@@ -239,8 +224,7 @@ async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_w
     let reply = sent["reply"]["id"].as_i64().unwrap();
     let mut seen = Vec::new();
     next_matching(&mut on_b, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == reply).await;
-    a.0.kill().unwrap();
-    a.0.wait().unwrap();
+    a.kill();
 
     // B marks it interrupted (its text kept) once A's lease runs out, and answers from then on.
     let ended =
@@ -259,14 +243,6 @@ async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_w
 }
 
 /// Sends SIGTERM to a server process and waits (up to a minute) for it to exit; its exit status.
-async fn terminate(mut process: Process) -> std::process::ExitStatus {
-    let pid = process.0.id() as libc::pid_t;
-    // SAFETY: signalling our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let waiting = tokio::task::spawn_blocking(move || process.0.wait().unwrap());
-    tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("the server exited within a minute").unwrap()
-}
-
 /// `(status, content)` of a message, read from the database.
 async fn stored_message(database_url: &str, id: i64) -> (String, String) {
     let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
@@ -335,7 +311,7 @@ async fn a_replica_told_to_stop_closes_its_sockets_to_reconnect_lets_its_reply_f
     let chat = visitor_chat(&base, &visitor).await;
     let mut sse = crate::support::sse_events(&visitor, &format!("{base}/api/v1/chats/{chat}/events"), None).await;
 
-    let exited = tokio::spawn(terminate(a));
+    let exited = tokio::spawn(a.terminate());
     // The socket closes with "service restart" (reconnect at once, elsewhere)...
     let code = loop {
         match next_frame(&mut socket).await {
@@ -370,7 +346,7 @@ async fn a_reply_still_being_written_when_the_grace_runs_out_ends_interrupted_wi
     let mut seen = Vec::new();
     next_matching(&mut on_other, &mut seen, |e| e.kind == EventKind::MessageDelta && e.data["message_id"] == reply)
         .await;
-    assert!(terminate(a).await.success());
+    assert!(a.terminate().await.success());
     let (status, content) = stored_message(&db.url, reply).await;
     assert_eq!(status, "interrupted");
     assert!(content.starts_with("word"), "the text so far is kept: {content}");

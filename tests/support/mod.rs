@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_openai;
+pub mod process;
 pub mod smtp;
 
 use std::time::Duration;

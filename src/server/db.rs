@@ -46,8 +46,8 @@ pub struct Db {
     writes: Arc<AtomicU64>,
     /// SQLite's checkpointer, stopped with the last clone.
     _checkpoints: Option<Arc<Background>>,
-    /// SQLite: the turn of writes that may wait (see [`Db::patient_turn`]).
-    patient: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's turn of writes that may wait (see [`Db::patient_turn`]); none on PostgreSQL.
+    patient: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Every SQLite connection's settings.
@@ -119,7 +119,7 @@ impl Db {
                 backend: Backend::Sqlite,
                 writes: Arc::default(),
                 _checkpoints: checkpoints,
-                patient: Arc::default(),
+                patient: Some(Arc::default()),
             })
         } else {
             let pool = pool_options(connections).min_connections(connections).connect(url).await?;
@@ -148,7 +148,7 @@ impl Db {
                 backend: Backend::Postgres,
                 writes: Arc::default(),
                 _checkpoints: None,
-                patient: Arc::default(),
+                patient: None,
             })
         }
     }
@@ -168,9 +168,9 @@ impl Db {
     /// in the writer's queue ahead of a customer's message more than one deep; the message goes
     /// next and the burst behind it. `None` on PostgreSQL, whose connections write side by side.
     pub async fn patient_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.patient.clone().lock_owned().await),
-            Backend::Postgres => None,
+        match &self.patient {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
         }
     }
 

@@ -471,8 +471,7 @@ impl ChatService {
                 estimated
             }
         };
-        let charge = Charge { caller, tokens };
-        self.end_reply(chat_id, reply_id, &pending, outcome, usage, Some(charge)).await
+        self.end_reply(chat_id, reply_id, &pending, outcome, usage, Charge::of(caller, tokens)).await
     }
 
     async fn end_reply(
@@ -491,7 +490,7 @@ impl ChatService {
             Outcome::Interrupted(reason) => (MessageStatus::Interrupted, Some(reason.as_str())),
             Outcome::Gone => {
                 // The reply is gone, but what the model wrote was paid for all the same.
-                if let Some(charge) = charge.filter(|c| c.tokens > 0) {
+                if let Some(charge) = charge {
                     let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
                     charge.on_chat(&mut tx).await?;
                     charge.on_allowances(&mut tx).await?;
@@ -565,7 +564,7 @@ impl EarlyReply {
     }
 }
 
-/// The tokens one reply cost, and whose allowance they come from.
+/// The tokens one reply cost (more than none), and whose allowance they come from.
 #[derive(Debug, Clone, Copy)]
 struct Charge {
     caller: Caller,
@@ -573,18 +572,17 @@ struct Charge {
 }
 
 impl Charge {
+    /// What a reply that spent `tokens` costs `caller`: none when it spent none.
+    fn of(caller: Caller, tokens: i64) -> Option<Charge> {
+        (tokens > 0).then_some(Charge { caller, tokens })
+    }
+
     async fn on_chat(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
-        if self.tokens <= 0 {
-            return Ok(());
-        }
         let chat_id = tx.chat_id();
         budget::charge_chat(tx.conn(), chat_id, self.tokens).await
     }
 
     async fn on_allowances(self, tx: &mut ChatTx<'_>) -> AppResult<()> {
-        if self.tokens <= 0 {
-            return Ok(());
-        }
         budget::charge_allowances(tx.conn(), self.caller, self.tokens, crate::server::db::now_ms()).await
     }
 }

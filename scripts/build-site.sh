@@ -49,13 +49,14 @@ shrink() {
 
 # Two bundles: the customer's (the window, all that a shop's page hydrates) and the staff panel's
 # (src/app.rs picks one per page). Built one after the other (cargo writes both to the same file);
-# the first shrinks while the second builds. The window hydrates synchronously, so the async
-# hydration Leptos links into every erased view is dropped from its bundle (see the script).
+# the first shrinks while the second builds. Both hydrate synchronously, so the async hydration
+# Leptos links into every erased view is dropped from them (see the script).
 front() {
   bind hydrate $name
   (node scripts/drop-async-hydration.mjs "$pkg/$name.wasm" && shrink $name) &
   local first=$!
   bind hydrate,panel ${name}_panel
+  node scripts/drop-async-hydration.mjs "$pkg/${name}_panel.wasm"
   shrink ${name}_panel
   wait $first
 }

@@ -1,8 +1,8 @@
 // Drops Leptos' async hydration from a bundle that never hydrates asynchronously: the customer's
-// window hydrates with `leptos::mount::hydrate_from`, which is synchronous, but every erased view
-// (AnyView) stores a pointer to its type's `hydrate_async`, so the linker keeps the async
-// hydration code of every view tree although nothing calls it (about 16 KiB brotli of the
-// window's bundle). Run on wasm-bindgen's output, before wasm-opt, which then removes what only
+// window hydrates with `leptos::mount::hydrate_from` and the staff panel with `hydrate_body`, both
+// synchronous (no lazy routes, no islands), but every erased view (AnyView) stores a pointer to
+// its type's `hydrate_async`, so the linker keeps the async hydration code of every view tree
+// although nothing calls it (13 KiB brotli of the window's bundle, 17 KiB of the panel's). Run on wasm-bindgen's output, before wasm-opt, which then removes what only
 // the dropped functions reached:
 //   node scripts/drop-async-hydration.mjs <module.wasm>
 // A dropped function's body becomes a trap (`unreachable`), as rustwasm's wasm-snip does (whose

@@ -16,7 +16,9 @@
 //     AnyView stores (`<T as IntoAny>::into_any::hydrate_async`, which builds its own boxed future)
 //     or the poll function of an `async` body (it calls `panic_const_async_*_resumed` with its own
 //     source location, so it cannot have been merged with code from anywhere else).
-// Fails when nothing is dropped, so a change in Leptos cannot silently undo the saving.
+// Refuses a bundle that links in what starts async hydration (lazy mounting, lazy routes,
+// islands), and fails when nothing is dropped, so a change in Leptos cannot silently undo the
+// saving.
 import { readFile, writeFile } from 'node:fs/promises';
 
 const file = process.argv[2];
@@ -198,6 +200,11 @@ for (let count = u32(), index = imported; count > 0; count--, index++) {
 
 // --- choosing ------------------------------------------------------------------------------
 const nameOf = (index) => names.get(index) ?? '';
+// What starts async hydration (leptos's lazy mounting, lazy routes, islands) is linked in only if
+// the bundle uses it: then this script must not run on it.
+const STARTS_ASYNC_HYDRATION = /leptos::mount::(hydrate_lazy|hydrate_from_async)|LazyRoute|hydrate_islands/;
+const starter = [...names.values()].find((name) => STARTS_ASYNC_HYDRATION.test(name));
+if (starter) throw new Error(`${file} hydrates asynchronously (it has ${starter}): nothing can be dropped`);
 const resumesCheck = new Set([...names].filter(([, name]) => ASYNC_RESUMED.test(name)).map(([index]) => index));
 const dropped = new Set();
 for (const { index } of bodies) {

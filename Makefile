@@ -34,7 +34,7 @@ test-deps: ## Install Chromium for the browser tests when /usr/bin/chromium is m
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 	fi
 
-lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm builds; Dockerfile, Kubernetes and Compose files
+lint: ## rustfmt check, clippy and rustdoc (-D warnings: no broken doc link) for the server and the wasm builds; Dockerfile, Kubernetes and Compose files
 	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null || rustup target add wasm32-unknown-unknown
@@ -42,6 +42,8 @@ lint: ## rustfmt check and clippy (-D warnings) for the server and the wasm buil
 	cargo clippy $(SSR_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate,panel --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps $(SSR_FEATURES)
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --no-default-features --features hydrate,panel --target wasm32-unknown-unknown
 	scripts/lint-deploy.sh
 
 test-rust: ## Rust tests against SQLite and PostgreSQL (started if none is running)

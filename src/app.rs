@@ -1,7 +1,7 @@
 //! The Leptos app: the HTML shell and the pages. The shop's pages and the window's own page are
 //! the [`Storefront`]: the path picks the page, with no client-side router (each page is a page
 //! load of its own; the window keeps its state across them). The browser hydrates only a store
-//! page's chat window ([`hydrate_store_page`]): the rest of the page is the server's HTML, so the
+//! page's chat window (`hydrate_store_page`): the rest of the page is the server's HTML, so the
 //! customer's bundle carries the window and none of the shop's pages' code, `leptos_meta` (14.4 KiB
 //! brotli together) or `leptos_router`. The staff panel (`/admin…`, the `panel` feature) is
 //! [`App`], a routed app.

@@ -1,5 +1,5 @@
 //! The conversation feed the customer's window and the staff conversation share: a window of at
-//! most [`WINDOW`] messages of one conversation, older pages on scroll-up and newer ones on
+//! most `WINDOW` messages of one conversation, older pages on scroll-up and newer ones on
 //! scroll-down with what the reader looks at held in place, new text followed unless the reader
 //! scrolled up (then a "New messages" pill), and live events applied where they belong. Each side
 //! brings its own bubble.

@@ -174,7 +174,7 @@ impl Session {
 }
 
 /// Starts a staff session for `user_id` (at sign-in: a fresh id, never the visitor's old one).
-/// It ends after `idle` without a request, and after [`STAFF_SESSION_DAYS`] in any case.
+/// It ends after `idle` without a request, and after `STAFF_SESSION_DAYS` in any case.
 pub async fn start_session(db: &Db, user_id: i64, idle: std::time::Duration) -> AppResult<String> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let now = now_ms();

@@ -281,7 +281,7 @@ impl Hub {
         self.panel_resets.send_modify(|generation| *generation += 1);
     }
 
-    /// Changes when open panels must reload (see [`Hub::reset_panels`]).
+    /// Changes when open panels must reload (see `Hub::reset_panels`).
     pub fn watch_panel_resets(&self) -> tokio::sync::watch::Receiver<u64> {
         self.panel_resets.subscribe()
     }
@@ -443,7 +443,7 @@ impl Hub {
 /// The most events [`events_after`] returns at once.
 pub const EVENTS_PAGE: usize = 5000;
 
-/// Stored events with `after < seq < before`, in order: the first [`EVENTS_PAGE`] of them.
+/// Stored events with `after < seq < before`, in order: the first `EVENTS_PAGE` of them.
 pub async fn events_after(db: &Db, chat_id: i64, after: i64, before: Option<i64>) -> AppResult<Vec<ChatEvent>> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT seq, kind, data FROM chat_events WHERE chat_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4",

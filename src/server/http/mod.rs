@@ -38,7 +38,7 @@ use super::{
 };
 use crate::app::{shell, App};
 
-/// The spec's front matter; every path is added where its route is registered ([`api_routes`]).
+/// The spec's front matter; every path is added where its route is registered (`api_routes`).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Frontdesk API", description = "Chats with an AI assistant: contexts, chats, messages, live events, preferences and products. Errors are `{\"error\": {\"code\", \"message\"}}`. A visitor is identified by the `fd_session` cookie set on first contact."),

@@ -28,7 +28,7 @@ impl ChatTx<'_> {
     }
 
     /// Deletes the chat (announcing `chat.deleted`) if retention may still remove it (see
-    /// [`idle_chat`]); whether it went.
+    /// `idle_chat`); whether it went.
     pub async fn delete_chat_if_idle(&mut self, cutoff: i64) -> AppResult<bool> {
         let deleted: Option<(i64,)> = sqlx::query_as(&format!(
             "DELETE FROM chats WHERE id IN (SELECT c.id FROM chats c WHERE c.id = $2 AND {}) RETURNING last_seq",

@@ -1,5 +1,5 @@
 //! Every query of chats and messages. Here: the rows and their conversion, and the reads outside
-//! a change; in [`change`]: what a change to one chat (its
+//! a change; in `change`: what a change to one chat (its
 //! [`ChatTx`](crate::server::events::ChatTx)) reads and writes, each write recording its event.
 //! The writes only staff make (taking over, triage, handing back) are in `staff::store`.
 
@@ -155,7 +155,7 @@ impl<'a> NewMessage<'a> {
     }
 }
 
-/// A reply the assistant is writing (see [`ChatTx::reply_state`]).
+/// A reply the assistant is writing (see [`ChatTx::reply_state`](crate::server::events::ChatTx::reply_state)).
 #[derive(Debug, Clone, Copy)]
 pub struct StreamingReply {
     pub id: i64,
@@ -163,7 +163,7 @@ pub struct StreamingReply {
     pub unanswered: bool,
 }
 
-/// What a change that may start a reply reads inside its transaction (see [`ChatTx::reply_state`]).
+/// What a change that may start a reply reads inside its transaction (see [`ChatTx::reply_state`](crate::server::events::ChatTx::reply_state)).
 #[derive(Debug)]
 pub struct ReplyState {
     /// The assistant answers (no person took the chat over).

@@ -2,8 +2,9 @@
 // window hydrates with `leptos::mount::hydrate_from` and the staff panel with `hydrate_body`, both
 // synchronous (no lazy routes, no islands), but every erased view (AnyView) stores a pointer to
 // its type's `hydrate_async`, so the linker keeps the async hydration code of every view tree
-// although nothing calls it (13 KiB brotli of the window's bundle, 17 KiB of the panel's). Run on wasm-bindgen's output, before wasm-opt, which then removes what only
-// the dropped functions reached:
+// although nothing calls it (13 KiB brotli of the window's bundle, 17 KiB of the panel's). Run on
+// wasm-bindgen's output, before wasm-opt, which then removes what only the dropped functions
+// reached:
 //   node scripts/drop-async-hydration.mjs <module.wasm>
 // A dropped function's body becomes a trap (`unreachable`), as rustwasm's wasm-snip does (whose
 // parser predates the features rustc's modules use today). Functions are found by their names
@@ -43,7 +44,8 @@ const u32 = () => {
     if (byte < 0x80) return value;
   }
 };
-const signed = () => {
+// Skips a signed LEB128 (an immediate whose value does not matter here).
+const skipSigned = () => {
   for (;;) if (wasm[at++] < 0x80) return;
 };
 const text = () => {
@@ -155,7 +157,7 @@ for (let count = u32(), index = imported; count > 0; count--, index++) {
     const op = wasm[at++];
     if (op === 0x02 || op === 0x03 || op === 0x04) {
       if (wasm[at] === 0x40 || VALUE_TYPES.has(wasm[at])) at++;
-      else signed();
+      else skipSigned();
     } else if (op === 0x0c || op === 0x0d) u32();
     else if (op === 0x0e) {
       for (let n = u32() + 1; n > 0; n--) u32();
@@ -170,7 +172,7 @@ for (let count = u32(), index = imported; count > 0; count--, index++) {
       u32();
       u32();
     } else if (op === 0x3f || op === 0x40) at++;
-    else if (op === 0x41 || op === 0x42) signed();
+    else if (op === 0x41 || op === 0x42) skipSigned();
     else if (op === 0x43) at += 4;
     else if (op === 0x44) at += 8;
     else if (op === 0xd0) at++;

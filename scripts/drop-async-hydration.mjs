@@ -118,14 +118,35 @@ if (names.size === 0) throw new Error(`${file} has no function names (name secti
 
 // Functions callable indirectly: the table's elements, and any `ref.func`; exports are kept.
 const escaping = new Set();
+// A constant expression (an offset, a global's value), up to its `end`.
+const constant = () => {
+  const op = wasm[at++];
+  if (op === 0x41 || op === 0x42) skipSigned();
+  else if (op === 0x43) at += 4;
+  else if (op === 0x44) at += 8;
+  else if (op === 0x23) u32();
+  else if (op === 0xd0) at++;
+  else if (op === 0xd2) escaping.add(u32());
+  else throw new Error(`constant expression 0x${op.toString(16)} not understood`);
+  if (wasm[at++] !== 0x0b) throw new Error('constant expression not understood');
+};
+if (section(8)) throw new Error(`${file} has a start function, which this script does not follow`);
+if (section(6)) {
+  at = section(6).start;
+  for (let count = u32(); count > 0; count--) {
+    at += 2; // value type, mutability
+    constant();
+  }
+}
 if (section(9)) {
   at = section(9).start;
   for (let count = u32(); count > 0; count--) {
     const flags = u32();
     if (flags !== 0) throw new Error(`element segment kind ${flags} not understood`);
-    while (wasm[at++] !== 0x0b); // the offset: a constant expression
+    constant(); // the offset
     for (let n = u32(); n > 0; n--) escaping.add(u32());
   }
+  if (at !== section(9).end) throw new Error('the element section was misread');
 }
 if (section(7)) {
   at = section(7).start;
@@ -141,6 +162,10 @@ if (section(7)) {
 const bodies = [];
 const calls = new Map();
 const VALUE_TYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
+// unreachable, nop, else, end, return, drop, select, the numeric instructions (sign extension
+// included) and ref.is_null; any instruction not read above or here stops the script.
+const NO_IMMEDIATES = (op) =>
+  [0x00, 0x01, 0x05, 0x0b, 0x0f, 0x1a, 0x1b, 0xd1].includes(op) || (op >= 0x45 && op <= 0xc4);
 at = section(10).start;
 for (let count = u32(), index = imported; count > 0; count--, index++) {
   const header = at;
@@ -189,12 +214,9 @@ for (let count = u32(), index = imported; count > 0; count--, index++) {
         u32();
         u32();
       } else if (sub > 7) throw new Error(`instruction 0xfc ${sub} not understood`);
-    } else if (op === 0xfd || op === 0x06 || op === 0x07 || op === 0x08 || op === 0x09 || op === 0x18 || op === 0x19) {
-      throw new Error(`instruction 0x${op.toString(16)} not understood (SIMD or exceptions)`);
-    } else if (op > 0xd2 && op !== 0xfc) {
+    } else if (!NO_IMMEDIATES(op)) {
       throw new Error(`instruction 0x${op.toString(16)} not understood`);
     }
-    // Every other instruction up to 0xd1 has no immediates.
   }
   if (at !== end) throw new Error(`function ${index} was misread`);
   calls.set(index, callees);

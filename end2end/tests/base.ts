@@ -2,12 +2,13 @@ import { test as base, expect, type BrowserContext, type Page } from '@playwrigh
 
 /**
  * Playwright's `test`, failing every test in whose pages an error went uncaught: a panic, a
- * failed hydration, or a trap in the WASM (the customer's bundle has the async hydration it never
- * runs replaced by traps: scripts/drop-async-hydration.mjs). Watches the test's own context and
- * every context it opens with `browser.newContext()`.
+ * failed hydration, or a trap in the WASM (the bundles have the async hydration they never run
+ * replaced by traps: scripts/drop-async-hydration.mjs). Watches the test's own context and every
+ * context it opens with `browser.newContext()`; a test that launches a browser of its own hands
+ * its contexts to `watchErrors`.
  */
-export const test = base.extend<{ uncaughtErrors: void }>({
-  uncaughtErrors: [
+export const test = base.extend<{ watchErrors: (context: BrowserContext) => void }>({
+  watchErrors: [
     async ({ browser, context }, use) => {
       const errors: string[] = [];
       const watchPage = (page: Page) => page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
@@ -23,9 +24,10 @@ export const test = base.extend<{ uncaughtErrors: void }>({
         return opened;
       };
       try {
-        await use();
+        await use(watch);
       } finally {
-        browser.newContext = newContext;
+        // The prototype's method again (the browser is shared by the worker's tests).
+        delete (browser as { newContext?: unknown }).newContext;
       }
       expect(errors, 'errors went uncaught in the pages').toEqual([]);
     },

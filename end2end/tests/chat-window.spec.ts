@@ -802,7 +802,7 @@ test.describe('on any site', () => {
     await expect(page.locator('#host-button')).toHaveText('Host page still works');
   });
 
-  test('on another site, with third-party cookies blocked, a visitor chats, reloads and continues the same conversation', async () => {
+  test('on another site, with third-party cookies blocked, a visitor chats, reloads and continues the same conversation', async ({ watchErrors }) => {
     // The shop is on localhost, Frontdesk on 127.0.0.1: two sites. Chromium blocks the frame's
     // cookies as Safari does by default; nothing falls back to partitioned cookies.
     const browser = await chromium.launch({
@@ -811,6 +811,7 @@ test.describe('on any site', () => {
     });
     try {
       const context = await browser.newContext();
+      watchErrors(context);
       const page = await context.newPage();
       const frame = page.frameLocator('[data-frontdesk=frame]');
       const byRole = (role: string) => frame.locator(`[data-testid=message][data-role=${role}]`);

@@ -202,8 +202,8 @@ fn help_lists_every_setting() {
 async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_log_line() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}/log.db", dir.path().display());
-    let server = ServerProcess::start(&[("DATABASE_URL", database.as_str())]).await;
-    let (base, lines) = (&server.base, &server.lines);
+    let mut server = ServerProcess::start(&[("DATABASE_URL", database.as_str())]).await;
+    let (base, lines) = (server.base.clone(), &mut server.lines);
     let client = reqwest::Client::new();
 
     let mine = client.get(format!("{base}/api/v1/chats")).header("x-request-id", "req-from-the-caller-42");
@@ -216,11 +216,14 @@ async fn every_request_has_an_id_returned_as_a_header_and_named_in_its_access_lo
     assert_eq!(id.len(), 36, "a new UUID: {id}");
 
     // The access-log lines of both, each inside its request's span.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut wanted = vec![("req-from-the-caller-42", "/api/v1/chats", 200), (id.as_str(), "/api/v1/chats/424242", 404)];
     while !wanted.is_empty() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = lines.recv_timeout(left).unwrap_or_else(|_| panic!("no access-log line for {wanted:?}"));
+        let line = tokio::time::timeout_at(deadline, lines.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no access-log line for {wanted:?}"));
         let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         if entry["fields"]["message"] != "served" {
             continue;

@@ -4,9 +4,11 @@ use std::{
     collections::VecDeque,
     io::BufRead,
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{mpsc, Arc, Mutex},
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
+
+use tokio::{sync::mpsc, time::Instant};
 
 /// How long a server may take from spawn to listening, and then to ready.
 const START_TIME: Duration = Duration::from_secs(60);
@@ -21,7 +23,7 @@ pub struct ServerProcess {
     /// `http://127.0.0.1:<port>`
     pub base: String,
     /// Its log lines (JSON) from the "listening" line on.
-    pub lines: mpsc::Receiver<String>,
+    pub lines: mpsc::UnboundedReceiver<String>,
     kept: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -40,7 +42,7 @@ impl ServerProcess {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let (lines_tx, lines) = mpsc::channel::<String>();
+        let (lines_tx, lines) = mpsc::unbounded_channel::<String>();
         let kept = Arc::new(Mutex::new(VecDeque::new()));
         let stdout = child.stdout.take().unwrap();
         let keeping = kept.clone();
@@ -60,21 +62,23 @@ impl ServerProcess {
         let mut process = ServerProcess { child, base: String::new(), lines, kept };
         let deadline = Instant::now() + START_TIME;
         let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match process.lines.recv_timeout(left) {
-                Ok(line) => {
+            match tokio::time::timeout_at(deadline, process.lines.recv()).await {
+                Ok(Some(line)) => {
                     let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
                     let message = entry["fields"]["message"].as_str().unwrap_or("");
                     if message.starts_with("Frontdesk is listening") {
-                        break entry["fields"]["addr"].as_str().unwrap().to_owned();
+                        match entry["fields"]["addr"].as_str() {
+                            Some(addr) => break addr.to_owned(),
+                            None => process.fail("named no address when listening"),
+                        }
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => process.fail("did not listen within a minute"),
-                Err(mpsc::RecvTimeoutError::Disconnected) => process.fail("exited before listening"),
+                Err(_) => process.fail("did not listen within a minute"),
+                Ok(None) => process.fail("exited before listening"),
             }
         };
         process.base = format!("http://{addr}");
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         while !matches!(client.get(format!("{}/readyz", process.base)).send().await, Ok(r) if r.status().is_success()) {
             if Instant::now() > deadline {
                 process.fail("listened but was not ready within a minute");

@@ -261,8 +261,7 @@ if (dropped.size === 0) throw new Error(`no async hydration found in ${file}: ha
 // --- writing -------------------------------------------------------------------------------
 const trap = Buffer.from([0x03, 0x00, 0x00, 0x0b]); // size 3: no locals, unreachable, end
 const code = section(10);
-at = code.start;
-const parts = [encodeU32(u32())];
+const parts = [encodeU32(bodies.length)];
 for (const { index, header, end } of bodies) parts.push(dropped.has(index) ? trap : wasm.subarray(header, end));
 const contents = Buffer.concat(parts);
 await writeFile(

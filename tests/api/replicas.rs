@@ -242,7 +242,6 @@ async fn a_reply_whose_replica_is_killed_ends_interrupted_and_the_chat_goes_on_w
     assert_eq!(done.data["status"], "complete");
 }
 
-/// Sends SIGTERM to a server process and waits (up to a minute) for it to exit; its exit status.
 /// `(status, content)` of a message, read from the database.
 async fn stored_message(database_url: &str, id: i64) -> (String, String) {
     let pool = sqlx::AnyPool::connect(database_url).await.unwrap();

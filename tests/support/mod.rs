@@ -385,18 +385,3 @@ pub async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut c
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-
-/// Waits until a server at `base` answers `/readyz` with 200 (checked every 20 ms, for up to
-/// a minute).
-pub async fn wait_until_ready(client: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the server did not become ready in a minute");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}

@@ -19,7 +19,7 @@ const KEPT_LINES: usize = 200;
 /// (`FRONTDESK_ADDR=127.0.0.1:0`, read back from its "listening" log line), so no port it was
 /// handed can be taken by someone else before it binds.
 pub struct ServerProcess {
-    pub child: Child,
+    child: Child,
     /// `http://127.0.0.1:<port>`
     pub base: String,
     /// Its log lines (JSON) from the "listening" line on.

@@ -26,7 +26,8 @@ pub async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usiz
         let sent = async {
             let response = client
                 .post(format!("{base}/api/v1/chats/{chat}/messages"))
-                .json(&serde_json::json!({"content": format!("question {round}")}))
+                // As the window sends: with the client's id for the message (a retry creates nothing new).
+                .json(&serde_json::json!({"content": format!("question {round}"), "client_id": format!("c{seed}-{round}")}))
                 .send()
                 .await
                 .unwrap();

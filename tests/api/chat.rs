@@ -23,6 +23,7 @@ on_both_databases!(
     a_stream_cut_mid_reply_is_interrupted_with_its_text_kept,
     a_stalled_stream_times_out_and_keeps_its_text,
     resuming_from_a_sequence_number_has_no_gap_and_no_duplicate,
+    what_a_follower_hears_live_reads_back_the_same_from_the_event_log,
     a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_follows_in_order,
     a_reply_completes_after_its_client_left,
     a_client_joining_mid_reply_first_receives_the_text_so_far,
@@ -326,6 +327,33 @@ async fn resuming_from_a_sequence_number_has_no_gap_and_no_duplicate(backend: Ba
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+/// Events are published as the server holds them and stored as the database wrote them (on
+/// PostgreSQL a message's `message.created` is stored by the statement that inserts it): a
+/// client that reconnects reads back exactly what it heard live.
+async fn what_a_follower_hears_live_reads_back_the_same_from_the_event_log(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.fake().push(Script::words("Your order ships tomorrow."));
+    let chat = app.new_chat().await;
+    let (_, chat_json) = app.get(&format!("/api/v1/chats/{chat}")).await;
+    let from = chat_json["last_seq"].as_i64().unwrap();
+    let mut events = app.events(chat, Some(from)).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "where is my order?", "client_id": "c-42"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reply = body["reply"]["id"].as_i64().unwrap();
+    let mut live = Vec::new();
+    next_matching(&mut events, &mut live, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == reply).await;
+    let created: Vec<&serde_json::Value> =
+        live.iter().filter(|e| e.kind == EventKind::MessageCreated).map(|e| &e.data).collect();
+    assert_eq!(created, [&body["message"], &body["reply"]], "each message as the send answered with it");
+    assert!(live.iter().any(|e| e.kind == EventKind::ChatUpdated), "the first message names the chat");
+    let last = live.last().unwrap().seq;
+    let mut replayed = Vec::new();
+    next_matching(&mut app.events(chat, Some(from)).await, &mut replayed, |e| e.seq == last).await;
+    assert_eq!(replayed, live);
 }
 
 async fn a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_follows_in_order(backend: Backend) {

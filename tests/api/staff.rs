@@ -206,6 +206,12 @@ async fn a_staff_reply_takes_over_and_the_customer_sees_it_live(backend: Backend
     let mut seen = Vec::new();
     next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCreated && e.data["role"] == "agent").await;
     assert!(seen.iter().any(|e| e.data["content"] == "Alice joined the conversation"));
+    assert_eq!(seen.last().unwrap().data, message, "the message as the staff member's send answered with it");
+    // Read back from the event log, with the author's name, exactly as it was heard live.
+    let mut replayed = Vec::new();
+    let (first, last) = (seen[0].seq, seen.last().unwrap().seq);
+    next_matching(&mut app.events(chat, Some(first - 1)).await, &mut replayed, |e| e.seq == last).await;
+    assert_eq!(replayed, seen);
     let (_, chat_json) = app.get(&format!("/api/v1/chats/{chat}")).await;
     assert_eq!(chat_json["ai_enabled"], false);
     assert_eq!(chat_json["status"], "in_progress");

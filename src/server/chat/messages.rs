@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{
     replies,
     rules::{check_client_id, check_content, title_from},
-    store::{self, NewMessage, NEW_CHAT_TITLE},
+    store::{self, NewMessage, SendState, NEW_CHAT_TITLE},
     Caller, ChatService, Exchange,
 };
 use crate::{
@@ -106,20 +106,20 @@ impl ChatService {
         let (row, shared) = (row?, shared?);
         let context = outgoing.context.map(|id| self.context(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-        if let Some(client_id) = outgoing.client_id {
-            if let Some((message, reply)) = tx.sent_before(client_id).await? {
-                return Ok(Exchange { message, reply, created: false });
-            }
-        }
         // Read inside the change: a take-over committed since the chat was read above counts.
-        let state = tx.reply_state().await?;
+        let SendState { reply: state, sent_before, history } = tx.send_state(outgoing.client_id).await?;
+        if let Some(message_id) = sent_before {
+            let (message, reply) = tx.sent_before(message_id).await?;
+            return Ok(Exchange { message, reply, created: false });
+        }
         if state.assistant_on {
             self.room_for_reply(caller, Some(chat_id), &shared)?;
         }
         self.spend_call(used?, caller, &shared)?;
         let replaced = state.streaming;
-        for reply in replaced.iter().filter(|r| r.unanswered) {
-            tx.delete_message(reply.id).await?;
+        let removed: Vec<i64> = replaced.iter().filter(|r| r.unanswered).map(|r| r.id).collect();
+        for id in &removed {
+            tx.delete_message(*id).await?;
         }
         if !replaced.is_empty() {
             tx.stop_replies_written_elsewhere(replies::STOPPED_REASON).await?;
@@ -131,7 +131,9 @@ impl ChatService {
             context_now = &context.id;
             chat_changed = true;
         }
-        let mut news = vec![NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id)];
+        let customer = NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id);
+        let history = SendState::history_after(history, &customer, &removed);
+        let mut news = vec![customer];
         if state.assistant_on {
             news.push(NewMessage::reply());
         }
@@ -147,7 +149,9 @@ impl ChatService {
         }
         // The reply starts asking the model while the change commits.
         let early = match &reply {
-            Some(reply) => Some(self.begin_reply(&mut tx, caller, reply.id, context_now, row.product_id).await?),
+            Some(reply) => {
+                Some(self.begin_reply(&mut tx, caller, reply.id, context_now, row.product_id, history).await?)
+            }
             None => None,
         };
         tx.commit().await?;

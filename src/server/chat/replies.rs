@@ -249,9 +249,10 @@ impl ChatService {
         self.start_reply(chat_id, caller, reply_id, Start::Committed);
     }
 
-    /// Begins a reply inside the change that creates it, before the commit: the prompt is read
-    /// in the change's transaction, and the upstream is asked while the commit completes, so a
-    /// reply's first words wait for neither in turn. Nothing is written for the reply until
+    /// Begins a reply inside the change that creates it, before the commit: the prompt is built
+    /// from the `history` the change read (newest first, as [`store::SendState::history_after`]
+    /// gives it), and the upstream is asked while the commit completes, so a reply's first words
+    /// wait for neither in turn. Nothing is written for the reply until
     /// [`EarlyReply::committed`]; dropped instead (the change failed), the reply ends without a
     /// trace and its request to the upstream is dropped.
     pub(super) async fn begin_reply(
@@ -261,14 +262,14 @@ impl ChatService {
         reply_id: i64,
         context: &str,
         product_id: Option<i64>,
+        history: Vec<store::HistoryRow>,
     ) -> AppResult<EarlyReply> {
         let chat_id = tx.chat_id();
-        let rows = store::prompt_history(tx.conn(), chat_id, reply_id).await?;
         let product = match product_id {
             Some(id) => crate::server::catalog::product_in(tx.conn(), id).await?,
             None => None,
         };
-        let prompt = self.build_prompt(context, product.as_ref(), rows);
+        let prompt = self.build_prompt(context, product.as_ref(), history);
         let (committed, known) = oneshot::channel();
         self.start_reply(chat_id, caller, reply_id, Start::Early { prompt: Box::new(prompt), committed: known });
         Ok(EarlyReply { committed })
@@ -303,7 +304,7 @@ impl ChatService {
     }
 
     /// The prompt from the chat's context, its product and its history (newest first, as read).
-    fn build_prompt(&self, context: &str, product: Option<&Product>, rows: Vec<(String, String, String)>) -> Prompt {
+    fn build_prompt(&self, context: &str, product: Option<&Product>, rows: Vec<store::HistoryRow>) -> Prompt {
         let context = self.context_or_default(Some(context));
         let history = rows
             .into_iter()

@@ -50,7 +50,11 @@ pub struct ChatTx<'h> {
     db: &'h Db,
     lock: ChatLock,
     tx: Transaction<'static, Any>,
+    /// The change's events, in order, published after commit.
     pending: Vec<ChatEvent>,
+    /// For each of `pending`, whether the commit stores it (in one statement for all): not an
+    /// announced event, nor one that a statement of the change stored itself.
+    to_store: Vec<bool>,
     /// The chat has new activity: written with the next sequence number, or at commit.
     activity: bool,
 }
@@ -65,14 +69,14 @@ impl<'h> ChatTx<'h> {
         if hub.peers() > 0 {
             sqlx::query("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE").bind(chat_id).execute(&mut *tx).await?;
         }
-        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false })
+        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), to_store: Vec::new(), activity: false })
     }
 
     /// Continues a transaction that created the chat `chat_id`: nobody else can know a chat that
     /// is not committed yet, so taking its lock after the transaction began waits on no one.
     pub async fn for_new_chat(hub: &'h Hub, db: &'h Db, tx: Transaction<'static, Any>, chat_id: i64) -> ChatTx<'h> {
         let lock = hub.lock(chat_id).await;
-        ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false }
+        ChatTx { hub, db, lock, tx, pending: Vec::new(), to_store: Vec::new(), activity: false }
     }
 
     pub fn chat_id(&self) -> i64 {
@@ -123,24 +127,49 @@ impl<'h> ChatTx<'h> {
         Ok(next_seqs(&mut self.tx, chat_id, count, activity).await? - count + 1)
     }
 
+    /// Assigns the chat's next sequence number (with the activity time, when marked) in a
+    /// statement that also returns the chat's `columns` as they then stand, for an event that
+    /// carries the chat with its own sequence number: one round trip where a counter's update
+    /// and a read took two.
+    pub async fn next_seq_returning<R>(&mut self, columns: &str) -> AppResult<R>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let activity = std::mem::take(&mut self.activity);
+        let times = if activity { ", updated_at = $2, last_activity_at = $2" } else { "" };
+        let sql = format!("UPDATE chats SET last_seq = last_seq + 1{times} WHERE id = $1 RETURNING {columns}");
+        let mut query = sqlx::query_as::<_, R>(&sql).bind(self.chat_id());
+        if activity {
+            query = query.bind(now_ms());
+        }
+        Ok(query.fetch_one(&mut *self.tx).await?)
+    }
+
     /// Stores an event under a sequence number from [`ChatTx::next_seq`] (for an event whose
     /// data must show its own sequence number, such as `chat.updated`).
     pub async fn store(&mut self, seq: i64, event: Event) -> AppResult<()> {
         self.store_all(vec![ChatEvent { seq, event }]).await
     }
 
-    /// Stores events under sequence numbers from [`ChatTx::next_seqs`], in one statement.
+    /// Stores events under sequence numbers from [`ChatTx::next_seqs`]. They are written at
+    /// commit, with every other event of the change, in one statement: nothing reads a chat's
+    /// event log inside a change, and a change that is not committed stores none of them.
     pub async fn store_all(&mut self, events: Vec<ChatEvent>) -> AppResult<()> {
-        let chat_id = self.chat_id();
-        let rows: Vec<(i64, i64, &Event)> = events.iter().map(|e| (chat_id, e.seq, &e.event)).collect();
-        store_events(&mut self.tx, &rows).await?;
+        self.to_store.extend(events.iter().map(|_| true));
         self.pending.extend(events);
         Ok(())
+    }
+
+    /// Publishes after commit events that a statement of the change stored itself.
+    pub fn stored(&mut self, events: Vec<ChatEvent>) {
+        self.to_store.extend(events.iter().map(|_| false));
+        self.pending.extend(events);
     }
 
     /// Publishes an event after commit without storing it, under a sequence number the caller
     /// took (`chat.deleted`: the chat's event log is deleted with it).
     pub fn announce(&mut self, event: ChatEvent) {
+        self.to_store.push(false);
         self.pending.push(event);
     }
 
@@ -151,7 +180,8 @@ impl<'h> ChatTx<'h> {
         Ok(seq)
     }
 
-    /// Commits, then broadcasts the recorded events in order; the lock is released last.
+    /// Stores the change's events, commits, then broadcasts them in order; the lock is released
+    /// last.
     pub async fn commit(mut self) -> AppResult<()> {
         if std::mem::take(&mut self.activity) {
             sqlx::query("UPDATE chats SET updated_at = $1, last_activity_at = $1 WHERE id = $2")
@@ -160,6 +190,12 @@ impl<'h> ChatTx<'h> {
                 .execute(&mut *self.tx)
                 .await?;
         }
+        let chat_id = self.chat_id();
+        let rows: Vec<(i64, i64, &Event)> = (self.pending.iter().zip(&self.to_store))
+            .filter(|(_, store)| **store)
+            .map(|(e, _)| (chat_id, e.seq, &e.event))
+            .collect();
+        store_events(&mut self.tx, &rows).await?;
         let ChatTx { hub, db, lock, tx, pending, .. } = self;
         tx.commit().await?;
         db.count_write();

@@ -4,12 +4,13 @@
 use sqlx::{FromRow, Row};
 
 use super::{
-    idle_chat, ChatRow, MessageRow, NewMessage, ReadMark, ReplyState, StreamingReply, CHAT_COLUMNS, MESSAGE_COLUMNS,
+    idle_chat, ChatRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState, StreamingReply, CHAT_COLUMNS,
+    HISTORY_LIMIT, MESSAGE_COLUMNS,
 };
 use crate::{
     model::{Chat, ChatDeleted, ChatEvent, Deleted, Event, Message, MessageStatus, Role, Usage},
     server::{
-        db::{now_ms, Backend},
+        db::{now_ms, rfc3339, Backend},
         error::{AppError, AppResult},
         events::ChatTx,
     },
@@ -64,29 +65,25 @@ impl ChatTx<'_> {
         inserted.pop().ok_or_else(|| AppError::Internal("the message was not inserted".into()))
     }
 
-    /// Inserts messages in this order, each with its `message.created` event, in three
-    /// statements whatever their number (the counter, the rows, the events); two on PostgreSQL,
-    /// where the rows' insert moves the counter itself (a data-modifying `WITH`).
+    /// Inserts messages in this order, each with its `message.created` event: on SQLite in
+    /// two statements whatever their number (the counter, the rows; the events go in at
+    /// commit), on PostgreSQL in one, a data-modifying `WITH` that moves the counter, inserts
+    /// the rows and stores their events.
     pub async fn insert_messages(&mut self, news: &[NewMessage<'_>]) -> AppResult<Vec<Message>> {
         if news.is_empty() {
             return Ok(Vec::new());
         }
-        let count = news.len() as i64;
+        let (n, count, now, chat_id) = (news.len(), news.len() as i64, now_ms(), self.chat_id());
         // SQLite: the numbers first; PostgreSQL: each row's number from the counter the same
         // statement moves (`$p5` is then the row's distance from the last).
         let in_one = self.backend() == Backend::Postgres;
-        let (first_seq, seq_of, counter) = if in_one {
+        let (first_seq, seq_of) = if in_one {
             // New messages are activity: the times move here (and not again at commit).
             self.activity_moved();
-            let counter = format!(
-                "WITH counter AS (UPDATE chats SET last_seq = last_seq + ${}, updated_at = $2, last_activity_at = $2 \
-                 WHERE id = $1 RETURNING last_seq) ",
-                6 * news.len() + 4
-            );
-            (None, "(SELECT last_seq FROM counter) - ", counter)
+            (None, "(SELECT last_seq FROM counter) - ")
         } else {
             self.touch();
-            (Some(self.next_seqs(count).await?), "", String::new())
+            (Some(self.next_seqs(count).await?), "")
         };
         // A streaming reply names the replica that writes it.
         let writer = self.replica().map(str::to_owned);
@@ -107,11 +104,52 @@ impl ChatTx<'_> {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!(
-            "{counter}INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id, writer) \
+        let insert = format!(
+            "INSERT INTO messages (chat_id, author_id, author_name, role, content, status, created_seq, created_at, client_id, writer) \
              VALUES {rows} RETURNING {MESSAGE_COLUMNS}, created_seq"
         );
-        let mut query = sqlx::query(&sql).bind(self.chat_id()).bind(now_ms()).bind(writer);
+        // PostgreSQL: each event's data is the message as this process writes it (`$e`), with
+        // the id and a staff author's name the insert gave it filled in.
+        let (sql, data) = if in_one {
+            let data = (0..n).map(|i| format!("(${}::TEXT, {}::BIGINT)", 6 * n + 5 + i, n - 1 - i)).collect::<Vec<_>>();
+            let sql = format!(
+                "WITH counter AS (UPDATE chats SET last_seq = last_seq + ${c}, updated_at = $2, last_activity_at = $2 \
+                 WHERE id = $1 RETURNING last_seq), \
+                 inserted AS ({insert}), \
+                 stored AS (INSERT INTO chat_events (chat_id, seq, kind, data, created_at) \
+                   SELECT $1, inserted.created_seq, '{kind}', (jsonb_set(v.data::jsonb, '{{id}}', to_jsonb(inserted.id)) || \
+                   CASE WHEN inserted.author_name IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('author', inserted.author_name) END)::TEXT, $2 \
+                   FROM inserted JOIN (VALUES {values}) AS v (data, distance) \
+                   ON inserted.created_seq = (SELECT last_seq FROM counter) - v.distance) \
+                 SELECT * FROM inserted",
+                c = 6 * n + 4,
+                kind = crate::model::EventKind::MessageCreated.as_str(),
+                values = data.join(", "),
+            );
+            let data: Vec<String> = news
+                .iter()
+                .map(|new| {
+                    let message = Message {
+                        id: 0,
+                        chat_id,
+                        role: new.role,
+                        author: None,
+                        content: new.content.to_string(),
+                        status: new.status,
+                        reason: None,
+                        created_at: rfc3339(now),
+                        edited_at: None,
+                        usage: None,
+                        client_id: new.client_id.map(str::to_owned),
+                    };
+                    Event::MessageCreated(message).data_json()
+                })
+                .collect();
+            (sql, data)
+        } else {
+            (insert, Vec::new())
+        };
+        let mut query = sqlx::query(&sql).bind(chat_id).bind(now).bind(writer);
         for (i, new) in news.iter().enumerate() {
             let seq = match first_seq {
                 Some(first) => first + i as i64,
@@ -127,6 +165,9 @@ impl ChatTx<'_> {
         }
         if in_one {
             query = query.bind(count);
+            for data in &data {
+                query = query.bind(data.as_str());
+            }
         }
         let mut rows = query
             .fetch_all(self.conn())
@@ -142,20 +183,18 @@ impl ChatTx<'_> {
             .zip(&messages)
             .map(|(seq, message)| ChatEvent { seq, event: Event::MessageCreated(message.clone()) })
             .collect();
-        self.store_all(events).await?;
+        if in_one {
+            self.stored(events);
+        } else {
+            self.store_all(events).await?;
+        }
         Ok(messages)
     }
 
-    /// The customer message a client sent with `client_id` before, and the reply after it.
-    pub async fn sent_before(&mut self, client_id: &str) -> AppResult<Option<(Message, Option<Message>)>> {
+    /// A customer message sent before (see [`SendState::sent_before`]) and the reply after it.
+    pub async fn sent_before(&mut self, message_id: i64) -> AppResult<(Message, Option<Message>)> {
         let chat_id = self.chat_id();
-        let found: Option<MessageRow> =
-            sqlx::query_as(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND client_id = $2"))
-                .bind(chat_id)
-                .bind(client_id)
-                .fetch_optional(self.conn())
-                .await?;
-        let Some(message) = found.map(MessageRow::into_message).transpose()? else { return Ok(None) };
+        let message = self.message(message_id).await?;
         let reply: Option<MessageRow> = sqlx::query_as(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id > $2 AND role = 'assistant' \
              AND NOT EXISTS (SELECT 1 FROM messages u WHERE u.chat_id = $1 AND u.role = 'user' AND u.id > $2 AND u.id < messages.id) \
@@ -165,7 +204,7 @@ impl ChatTx<'_> {
         .bind(message.id)
         .fetch_optional(self.conn())
         .await?;
-        Ok(Some((message, reply.map(MessageRow::into_message).transpose()?)))
+        Ok((message, reply.map(MessageRow::into_message).transpose()?))
     }
 
     /// The message as it stands inside this transaction.
@@ -187,8 +226,9 @@ impl ChatTx<'_> {
 
     /// Records `chat.updated` with the chat as it stands, including the event's own sequence number.
     pub async fn chat_updated(&mut self) -> AppResult<Chat> {
-        let seq = self.next_seq().await?;
-        let chat = self.chat_row().await?.into_chat()?;
+        let row: ChatRow = self.next_seq_returning(CHAT_COLUMNS).await?;
+        let seq = row.last_seq;
+        let chat = row.into_chat()?;
         self.store(seq, Event::ChatUpdated(chat.clone())).await?;
         Ok(chat)
     }
@@ -208,23 +248,70 @@ impl ChatTx<'_> {
     /// Whether the assistant answers in this chat and the replies it is writing now, as they
     /// stand inside the change (a take-over committed a moment ago counts), in one read.
     pub async fn reply_state(&mut self) -> AppResult<ReplyState> {
+        Ok(self.read_state(None, false).await?.reply)
+    }
+
+    /// What a send reads before it writes, in one statement: the reply state (as
+    /// [`ChatTx::reply_state`]), the message sent before with `client_id`, and while the
+    /// assistant answers, the prompt's history as it stands.
+    pub async fn send_state(&mut self, client_id: Option<&str>) -> AppResult<SendState> {
+        self.read_state(client_id, true).await
+    }
+
+    async fn read_state(&mut self, client_id: Option<&str>, history: bool) -> AppResult<SendState> {
         let chat_id = self.chat_id();
-        // One row per reply being written, or one row with no reply.
-        let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT chats.ai_enabled, messages.id, CASE WHEN EXISTS (SELECT 1 FROM messages later \
-             WHERE later.chat_id = $1 AND later.role = 'user' AND later.id > messages.id) THEN 0 ELSE 1 END \
+        // One result in three parts, told apart by `part` (the columns a part does not use are
+        // empty): 0, one row per reply being written (or one row with no reply) with whether no
+        // customer message follows it; 1, the message sent before with the client id; 2, the
+        // newest messages, while the assistant answers.
+        let history = if history {
+            format!(
+                " UNION ALL SELECT 2, 0, id, 0, role, content, status FROM (SELECT id, role, content, status \
+                 FROM messages WHERE chat_id = $1 AND EXISTS (SELECT 1 FROM chats WHERE id = $1 AND ai_enabled = 1) \
+                 ORDER BY id DESC LIMIT {HISTORY_LIMIT}) AS newest"
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT 0 AS part, chats.ai_enabled AS flag, messages.id AS id, CASE WHEN EXISTS (SELECT 1 FROM messages later \
+             WHERE later.chat_id = $1 AND later.role = 'user' AND later.id > messages.id) THEN 0 ELSE 1 END AS unanswered, \
+             NULL AS role, NULL AS content, NULL AS status \
              FROM chats LEFT JOIN messages ON messages.chat_id = chats.id AND messages.status = 'streaming' \
-             WHERE chats.id = $1 ORDER BY messages.id",
-        )
-        .bind(chat_id)
-        .fetch_all(self.conn())
-        .await?;
-        let assistant_on = rows.first().ok_or(AppError::not_found("chat"))?.0 != 0;
-        let streaming = rows
-            .into_iter()
-            .filter_map(|(_, id, unanswered)| Some(StreamingReply { id: id?, unanswered: unanswered == 1 }))
-            .collect();
-        Ok(ReplyState { assistant_on, streaming })
+             WHERE chats.id = $1 \
+             UNION ALL SELECT 1, 0, id, 0, NULL, NULL, NULL FROM messages WHERE chat_id = $1 AND client_id = $2\
+             {history} ORDER BY part, id"
+        );
+        type Row = (i64, i64, Option<i64>, i64, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(&sql).bind(chat_id).bind(client_id).fetch_all(self.conn()).await?;
+        let mut state = SendState {
+            reply: ReplyState { assistant_on: false, streaming: Vec::new() },
+            sent_before: None,
+            history: Vec::new(),
+        };
+        let mut found = false;
+        for (part, flag, id, unanswered, role, content, status) in rows {
+            match (part, id) {
+                (0, id) => {
+                    found = true;
+                    state.reply.assistant_on = flag != 0;
+                    if let Some(id) = id {
+                        state.reply.streaming.push(StreamingReply { id, unanswered: unanswered == 1 });
+                    }
+                }
+                (1, id) => state.sent_before = id,
+                (_, Some(id)) => state
+                    .history
+                    .push((id, (role.unwrap_or_default(), content.unwrap_or_default(), status.unwrap_or_default()))),
+                (_, None) => {}
+            }
+        }
+        if !found {
+            return Err(AppError::not_found("chat"));
+        }
+        // Read oldest first; a prompt reads newest first.
+        state.history.reverse();
+        Ok(state)
     }
 
     /// Whether the assistant answers in this chat; refuses the change while it writes a reply.

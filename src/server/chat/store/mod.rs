@@ -172,6 +172,37 @@ pub struct ReplyState {
     pub streaming: Vec<StreamingReply>,
 }
 
+/// A message as a prompt's history reads it: role, content and status.
+pub type HistoryRow = (String, String, String);
+
+/// How many of a chat's newest messages a prompt's history reads (more than any budget fills;
+/// the prompt trims).
+pub const HISTORY_LIMIT: usize = 200;
+
+/// What a send reads inside its change, in one statement (see
+/// [`ChatTx::send_state`](crate::server::events::ChatTx::send_state)).
+#[derive(Debug)]
+pub struct SendState {
+    pub reply: ReplyState,
+    /// The customer message the client sent before with this send's client id.
+    pub sent_before: Option<i64>,
+    /// While the assistant answers: the chat's newest messages with their ids, newest first.
+    pub history: Vec<(i64, HistoryRow)>,
+}
+
+impl SendState {
+    /// The history a reply to `message` reads, newest first: `message`, then what was there
+    /// without the messages `deleted` in the change (as a read after the change would find it).
+    pub fn history_after(history: Vec<(i64, HistoryRow)>, message: &NewMessage, deleted: &[i64]) -> Vec<HistoryRow> {
+        let newest =
+            (message.role.as_str().to_string(), message.content.to_string(), message.status.as_str().to_string());
+        std::iter::once(newest)
+            .chain(history.into_iter().filter(|(id, _)| !deleted.contains(id)).map(|(_, row)| row))
+            .take(HISTORY_LIMIT)
+            .collect()
+    }
+}
+
 /// Which read mark of a chat moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMark {
@@ -318,33 +349,18 @@ pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> A
 
 /// What a reply's prompt is built from: the chat's context and product, and the messages
 /// before the reply, newest first (enough to fill any budget; the prompt trims).
-pub async fn prompt_inputs(
-    db: &Db,
-    chat_id: i64,
-    reply_id: i64,
-) -> AppResult<(String, Option<i64>, Vec<(String, String, String)>)> {
+pub async fn prompt_inputs(db: &Db, chat_id: i64, reply_id: i64) -> AppResult<(String, Option<i64>, Vec<HistoryRow>)> {
+    let history =
+        format!("SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT {HISTORY_LIMIT}");
     // Side by side: one round trip.
     let ((context, product_id), rows) = tokio::try_join!(
         sqlx::query_as::<_, (String, Option<i64>)>("SELECT context, product_id FROM chats WHERE id = $1")
             .bind(chat_id)
             .fetch_one(&db.read),
-        sqlx::query_as(PROMPT_HISTORY).bind(chat_id).bind(reply_id).fetch_all(&db.read),
+        sqlx::query_as(&history).bind(chat_id).bind(reply_id).fetch_all(&db.read),
     )?;
     Ok((context, product_id, rows))
 }
-
-/// A chat's history before a reply, newest first (at most 200): role, content and status, read
-/// on `conn` (inside the change that creates the reply).
-pub async fn prompt_history(
-    conn: &mut AnyConnection,
-    chat_id: i64,
-    reply_id: i64,
-) -> AppResult<Vec<(String, String, String)>> {
-    Ok(sqlx::query_as(PROMPT_HISTORY).bind(chat_id).bind(reply_id).fetch_all(conn).await?)
-}
-
-const PROMPT_HISTORY: &str =
-    "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT 200";
 
 /// Appends text to replies that are still streaming, in one statement; the ids of those that
 /// were (a deleted or ended reply is left alone).
@@ -391,4 +407,28 @@ pub async fn insert_chat(
     .fetch_one(conn)
     .await?;
     Ok(chat_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(role: &str, content: &str) -> HistoryRow {
+        (role.to_string(), content.to_string(), "complete".to_string())
+    }
+
+    #[test]
+    fn a_reply_reads_the_new_message_first_and_not_the_replies_its_send_removed() {
+        let read =
+            vec![(3, line("assistant", "Hello! How")), (2, line("user", "hi")), (1, line("assistant", "Welcome"))];
+        let message = NewMessage::from_customer(7, "my order didn't arrive", Some("c-1"));
+        assert_eq!(
+            SendState::history_after(read, &message, &[3]),
+            vec![line("user", "my order didn't arrive"), line("user", "hi"), line("assistant", "Welcome")]
+        );
+        let full: Vec<(i64, HistoryRow)> = (0..HISTORY_LIMIT as i64).map(|id| (id, line("user", "older"))).collect();
+        let history = SendState::history_after(full, &message, &[]);
+        assert_eq!(history.len(), HISTORY_LIMIT, "no longer than a read of the newest messages");
+        assert_eq!(history[0].1, "my order didn't arrive");
+    }
 }

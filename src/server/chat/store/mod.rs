@@ -192,7 +192,8 @@ pub struct SendState {
 
 impl SendState {
     /// The history a reply to `message` reads, newest first: `message`, then what was there
-    /// without the messages `deleted` in the change (as a read after the change would find it).
+    /// without the messages `deleted` in the change. A read after the change would also find a
+    /// system line the change added ("Switched to Sales"), which a prompt leaves out anyway.
     pub fn history_after(history: Vec<(i64, HistoryRow)>, message: &NewMessage, deleted: &[i64]) -> Vec<HistoryRow> {
         let newest =
             (message.role.as_str().to_string(), message.content.to_string(), message.status.as_str().to_string());

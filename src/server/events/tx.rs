@@ -50,11 +50,10 @@ pub struct ChatTx<'h> {
     db: &'h Db,
     lock: ChatLock,
     tx: Transaction<'static, Any>,
-    /// The change's events, in order, published after commit.
-    pending: Vec<ChatEvent>,
-    /// For each of `pending`, whether the commit stores it (in one statement for all): not an
-    /// announced event, nor one that a statement of the change stored itself.
-    to_store: Vec<bool>,
+    /// The change's events, in order, published after commit; each with whether the commit
+    /// stores it (in one statement for all): not an announced event, nor one that a statement of
+    /// the change stored itself.
+    pending: Vec<(ChatEvent, bool)>,
     /// The chat has new activity: written with the next sequence number, or at commit.
     activity: bool,
 }
@@ -69,14 +68,14 @@ impl<'h> ChatTx<'h> {
         if hub.peers() > 0 {
             sqlx::query("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE").bind(chat_id).execute(&mut *tx).await?;
         }
-        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), to_store: Vec::new(), activity: false })
+        Ok(ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false })
     }
 
     /// Continues a transaction that created the chat `chat_id`: nobody else can know a chat that
     /// is not committed yet, so taking its lock after the transaction began waits on no one.
     pub async fn for_new_chat(hub: &'h Hub, db: &'h Db, tx: Transaction<'static, Any>, chat_id: i64) -> ChatTx<'h> {
         let lock = hub.lock(chat_id).await;
-        ChatTx { hub, db, lock, tx, pending: Vec::new(), to_store: Vec::new(), activity: false }
+        ChatTx { hub, db, lock, tx, pending: Vec::new(), activity: false }
     }
 
     pub fn chat_id(&self) -> i64 {
@@ -122,23 +121,30 @@ impl<'h> ChatTx<'h> {
 
     /// Assigns the chat's next `count` sequence numbers in one statement; the first of them.
     pub async fn next_seqs(&mut self, count: i64) -> AppResult<i64> {
-        let activity = std::mem::take(&mut self.activity);
-        let chat_id = self.chat_id();
-        Ok(next_seqs(&mut self.tx, chat_id, count, activity).await? - count + 1)
+        let (last,): (i64,) = self.count_returning(count, "last_seq").await?;
+        Ok(last - count + 1)
     }
 
-    /// Assigns the chat's next sequence number (with the activity time, when marked) in a
-    /// statement that also returns the chat's `columns` as they then stand, for an event that
-    /// carries the chat with its own sequence number: one round trip where a counter's update
-    /// and a read took two.
+    /// Assigns the chat's next sequence number in a statement that also returns the chat's
+    /// `columns` as they then stand, for an event that carries the chat with its own sequence
+    /// number: one round trip where a counter's update and a read took two.
     pub async fn next_seq_returning<R>(&mut self, columns: &str) -> AppResult<R>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
+        self.count_returning(1, columns).await
+    }
+
+    /// Moves the chat's counter on by `count` (and its activity time, when marked); the chat's
+    /// `columns` as they then stand.
+    async fn count_returning<R>(&mut self, count: i64, columns: &str) -> AppResult<R>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
         let activity = std::mem::take(&mut self.activity);
-        let times = if activity { ", updated_at = $2, last_activity_at = $2" } else { "" };
-        let sql = format!("UPDATE chats SET last_seq = last_seq + 1{times} WHERE id = $1 RETURNING {columns}");
-        let mut query = sqlx::query_as::<_, R>(&sql).bind(self.chat_id());
+        let times = if activity { ", updated_at = $3, last_activity_at = $3" } else { "" };
+        let sql = format!("UPDATE chats SET last_seq = last_seq + $2{times} WHERE id = $1 RETURNING {columns}");
+        let mut query = sqlx::query_as::<_, R>(&sql).bind(self.chat_id()).bind(count);
         if activity {
             query = query.bind(now_ms());
         }
@@ -147,36 +153,32 @@ impl<'h> ChatTx<'h> {
 
     /// Stores an event under a sequence number from [`ChatTx::next_seq`] (for an event whose
     /// data must show its own sequence number, such as `chat.updated`).
-    pub async fn store(&mut self, seq: i64, event: Event) -> AppResult<()> {
-        self.store_all(vec![ChatEvent { seq, event }]).await
+    pub fn store(&mut self, seq: i64, event: Event) {
+        self.store_all(vec![ChatEvent { seq, event }]);
     }
 
     /// Stores events under sequence numbers from [`ChatTx::next_seqs`]. They are written at
     /// commit, with every other event of the change, in one statement: nothing reads a chat's
     /// event log inside a change, and a change that is not committed stores none of them.
-    pub async fn store_all(&mut self, events: Vec<ChatEvent>) -> AppResult<()> {
-        self.to_store.extend(events.iter().map(|_| true));
-        self.pending.extend(events);
-        Ok(())
+    pub fn store_all(&mut self, events: Vec<ChatEvent>) {
+        self.pending.extend(events.into_iter().map(|event| (event, true)));
     }
 
     /// Publishes after commit events that a statement of the change stored itself.
     pub fn stored(&mut self, events: Vec<ChatEvent>) {
-        self.to_store.extend(events.iter().map(|_| false));
-        self.pending.extend(events);
+        self.pending.extend(events.into_iter().map(|event| (event, false)));
     }
 
     /// Publishes an event after commit without storing it, under a sequence number the caller
     /// took (`chat.deleted`: the chat's event log is deleted with it).
     pub fn announce(&mut self, event: ChatEvent) {
-        self.to_store.push(false);
-        self.pending.push(event);
+        self.pending.push((event, false));
     }
 
     /// Stores an event under the chat's next sequence number.
     pub async fn emit(&mut self, event: Event) -> AppResult<i64> {
         let seq = self.next_seq().await?;
-        self.store(seq, event).await?;
+        self.store(seq, event);
         Ok(seq)
     }
 
@@ -191,39 +193,15 @@ impl<'h> ChatTx<'h> {
                 .await?;
         }
         let chat_id = self.chat_id();
-        let rows: Vec<(i64, i64, &Event)> = (self.pending.iter().zip(&self.to_store))
-            .filter(|(_, store)| **store)
-            .map(|(e, _)| (chat_id, e.seq, &e.event))
-            .collect();
+        let rows: Vec<(i64, i64, &Event)> =
+            self.pending.iter().filter(|(_, store)| *store).map(|(e, _)| (chat_id, e.seq, &e.event)).collect();
         store_events(&mut self.tx, &rows).await?;
         let ChatTx { hub, db, lock, tx, pending, .. } = self;
         tx.commit().await?;
         db.count_write();
-        hub.publish(&lock, pending);
+        hub.publish(&lock, pending.into_iter().map(|(event, _)| event).collect());
         Ok(())
     }
-}
-
-/// Moves the chat's counter on by `count` (and its activity time, when marked); the new last.
-async fn next_seqs(conn: &mut AnyConnection, chat_id: i64, count: i64, activity: bool) -> AppResult<i64> {
-    let (seq,): (i64,) = if activity {
-        sqlx::query_as(
-            "UPDATE chats SET last_seq = last_seq + $2, updated_at = $3, last_activity_at = $3 WHERE id = $1 \
-             RETURNING last_seq",
-        )
-        .bind(chat_id)
-        .bind(count)
-        .bind(now_ms())
-        .fetch_one(conn)
-        .await?
-    } else {
-        sqlx::query_as("UPDATE chats SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
-            .bind(chat_id)
-            .bind(count)
-            .fetch_one(conn)
-            .await?
-    };
-    Ok(seq)
 }
 
 /// Stores events, `(chat_id, seq, event)`, as one multi-row insert.

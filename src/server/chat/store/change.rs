@@ -111,7 +111,8 @@ impl ChatTx<'_> {
         // PostgreSQL: each event's data is the message as this process writes it (`$e`), with
         // the id and a staff author's name the insert gave it filled in.
         let (sql, data) = if in_one {
-            let data = (0..n).map(|i| format!("(${}::TEXT, {}::BIGINT)", 6 * n + 5 + i, n - 1 - i)).collect::<Vec<_>>();
+            let values =
+                (0..n).map(|i| format!("(${}::TEXT, {}::BIGINT)", 6 * n + 5 + i, n - 1 - i)).collect::<Vec<_>>();
             let sql = format!(
                 "WITH counter AS (UPDATE chats SET last_seq = last_seq + ${c}, updated_at = $2, last_activity_at = $2 \
                  WHERE id = $1 RETURNING last_seq), \
@@ -124,7 +125,7 @@ impl ChatTx<'_> {
                  SELECT * FROM inserted",
                 c = 6 * n + 4,
                 kind = crate::model::EventKind::MessageCreated.as_str(),
-                values = data.join(", "),
+                values = values.join(", "),
             );
             let data: Vec<String> = news
                 .iter()
@@ -186,7 +187,7 @@ impl ChatTx<'_> {
         if in_one {
             self.stored(events);
         } else {
-            self.store_all(events).await?;
+            self.store_all(events);
         }
         Ok(messages)
     }
@@ -229,7 +230,7 @@ impl ChatTx<'_> {
         let row: ChatRow = self.next_seq_returning(CHAT_COLUMNS).await?;
         let seq = row.last_seq;
         let chat = row.into_chat()?;
-        self.store(seq, Event::ChatUpdated(chat.clone())).await?;
+        self.store(seq, Event::ChatUpdated(chat.clone()));
         Ok(chat)
     }
 

@@ -29,6 +29,7 @@ on_both_databases!(
     a_client_joining_mid_reply_first_receives_the_text_so_far,
     the_websocket_carries_the_same_events_and_resumes_after_a_sequence_number,
     messages_sent_while_the_assistant_writes_are_answered_together_by_one_reply,
+    every_waiting_send_of_a_burst_answers_201_with_the_one_reply_that_answers_them_all,
     a_message_sent_while_a_reply_is_written_again_further_up_stops_that_reply_and_keeps_its_text,
     switching_the_context_shows_in_the_transcript_and_steers_the_next_reply,
     a_product_chat_gives_the_assistant_the_products_facts,
@@ -542,6 +543,56 @@ async fn messages_sent_while_the_assistant_writes_are_answered_together_by_one_r
 
 /// A reply being written again after an edit further up is not the answer to the new message:
 /// it is stopped with its text kept, and the new message gets its own reply.
+async fn every_waiting_send_of_a_burst_answers_201_with_the_one_reply_that_answers_them_all(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Every reply writes its first words, then waits until the whole burst is stored.
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let rest = crate::support::fake_openai::split("check your order.");
+    app.fake().set_default(Script::Held { first: vec!["Let me ".into()], rest, gate });
+    let chat = app.new_chat().await;
+    let mut events = app.events(chat, None).await;
+    let path = format!("/api/v1/chats/{chat}/messages?wait=true");
+    const BURST: usize = 20;
+    let sends =
+        futures::future::join_all(
+            (0..BURST).map(|i| {
+                let (app, path) = (&app, &path);
+                async move {
+                    app.post(path, json!({"content": format!("part {i}"), "client_id": format!("burst-{i}")})).await
+                }
+            }),
+        );
+    let release = async {
+        let mut seen = Vec::new();
+        for _ in 0..BURST {
+            next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCreated && e.data["role"] == "user")
+                .await;
+        }
+        open.send(true).unwrap();
+    };
+    let (answers, ()) = tokio::join!(sends, release);
+    let stored = app.messages(chat).await;
+    let final_reply = stored.last().expect("the chat has messages").clone();
+    assert_eq!(final_reply.role, Role::Assistant, "one answer after the burst: {stored:?}");
+    assert_eq!(final_reply.status, MessageStatus::Complete);
+    assert_eq!(final_reply.content, "Let me check your order.");
+    for (status, body) in &answers {
+        assert_eq!(*status, 201, "a stored message answers 201: {body}");
+        assert_eq!(body["reply"]["id"], final_reply.id, "the reply that answers the burst: {body}");
+        assert_eq!(body["reply"]["status"], "complete", "{body}");
+        assert_eq!(body["reply"]["content"], "Let me check your order.");
+    }
+    let users: Vec<&Message> = stored.iter().filter(|m| m.role == Role::User).collect();
+    assert_eq!(users.len(), BURST, "every message stored once: {stored:?}");
+    assert_eq!(stored.iter().filter(|m| m.role == Role::Assistant).count(), 2, "the greeting and one answer");
+    // A client that did not hear back sends again: the same message and the same answer.
+    let (status, again) = app.post(&path, json!({"content": "part 0", "client_id": "burst-0"})).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["message"]["content"], "part 0");
+    assert_eq!(again["reply"]["id"], final_reply.id, "{again}");
+    assert_eq!(app.messages(chat).await.len(), stored.len(), "nothing stored twice");
+}
+
 async fn a_message_sent_while_a_reply_is_written_again_further_up_stops_that_reply_and_keeps_its_text(
     backend: Backend,
 ) {

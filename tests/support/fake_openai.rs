@@ -29,6 +29,9 @@ pub enum Script {
     CutAfter { pieces: Vec<String> },
     /// Streams these pieces, then sends nothing more, ever.
     StallAfter { pieces: Vec<String> },
+    /// Streams `first`, waits until `gate` holds true (the test's `watch::Sender` opens it), then
+    /// streams `rest`, usage and [DONE].
+    Held { first: Vec<String>, rest: Vec<String>, gate: tokio::sync::watch::Receiver<bool> },
 }
 
 impl Script {
@@ -158,6 +161,17 @@ async fn completions(State(fake): State<FakeOpenAi>, Json(body): Json<serde_json
                     Err(std::io::Error::other("cut"))
                 }),
             );
+            sse(body.boxed())
+        }
+        Script::Held { first, rest, mut gate } => {
+            let opened = futures::stream::once(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                futures::stream::iter(rest.into_iter().map(|p| Ok(chunk(Some(&p), false))))
+            })
+            .flatten();
+            let body = futures::stream::iter(first.into_iter().map(|p| Ok(chunk(Some(&p), false))))
+                .chain(opened)
+                .chain(futures::stream::iter([Ok(chunk(None, true)), Ok(Bytes::from_static(b"data: [DONE]\n\n"))]));
             sse(body.boxed())
         }
         Script::StallAfter { pieces } => {

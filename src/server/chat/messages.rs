@@ -312,10 +312,21 @@ impl ChatService {
         Ok(())
     }
 
-    /// Waits until a reply has ended (completed, stopped, failed or interrupted).
-    pub async fn wait_for_reply(&self, chat_id: i64, message_id: i64) -> AppResult<Message> {
-        self.replies.wait(message_id).await;
-        store::message(&self.db, chat_id, message_id).await
+    /// Waits until a reply has ended (completed, stopped, failed or interrupted), by whichever
+    /// replica writes it. A reply that a later message of the same burst replaced is followed to
+    /// the reply that replaced it, which answers the same message: a waiting send always gets
+    /// the answer to its message.
+    pub async fn wait_for_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<Message> {
+        let mut reply_id = reply_id;
+        loop {
+            if let Some(reply) = self.until_ended(chat_id, reply_id).await? {
+                return Ok(reply);
+            }
+            // Removed: the reply after it (past the customer messages that replaced it) is the
+            // answer now; none when the chat itself went.
+            reply_id =
+                store::reply_answering(&self.db, chat_id, reply_id).await?.ok_or(AppError::not_found("chat"))?.id;
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{budget, deltas::DeltaWriter, store, Caller, ChatService};
 use crate::{
-    model::{Delta, Event, MessageStatus, Product, Role, Usage},
+    model::{Delta, Event, Message, MessageStatus, Product, Role, Usage},
     server::{
         error::{AppError, AppResult},
         events::ChatTx,
@@ -126,14 +126,6 @@ impl Replies {
             let _ = done.wait_for(|finished| *finished).await;
         }
     }
-
-    /// Waits until a reply's task ended (at once when none runs).
-    pub async fn wait(&self, reply_id: i64) {
-        let done = self.running().get(&reply_id).map(|r| r.done.clone());
-        if let Some(mut done) = done {
-            let _ = done.wait_for(|finished| *finished).await;
-        }
-    }
 }
 
 impl Outcome {
@@ -197,31 +189,40 @@ impl ChatService {
         if self.hub.peers() == 0 {
             return Ok(false);
         }
-        let mut watch = self.hub.watch_chat(chat_id);
+        let ended = self.until_ended(chat_id, reply_id);
         self.hub.stop_elsewhere(chat_id, Some(reply_id));
-        let ended = async {
-            loop {
-                if store::message(&self.db, chat_id, reply_id).await?.status != MessageStatus::Streaming {
-                    return Ok(true);
-                }
-                // Wait for the reply's end to be broadcast here (or for anything missed).
-                loop {
-                    match watch.rx.recv().await {
-                        Ok(event) if matches!(&event.event, Event::MessageCompleted(m) if m.id == reply_id) => {
-                            return Ok(true)
-                        }
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(false),
-                    }
-                }
-            }
-        };
         match tokio::time::timeout(STOP_WAIT, ended).await {
-            Ok(outcome) => outcome,
+            Ok(outcome) => outcome.map(|_| true),
             Err(_) => {
                 tracing::warn!(chat_id, reply_id, "no replica stopped a streaming reply; it is ended here");
                 Ok(false)
+            }
+        }
+    }
+
+    /// Waits until a reply is no longer being written, by whichever replica writes it: the reply
+    /// as it ended, or `None` when it was removed (replaced in a burst, or its chat deleted). It
+    /// wakes on the reply's end or removal as broadcast here, and reads again after a gap.
+    pub(super) async fn until_ended(&self, chat_id: i64, reply_id: i64) -> AppResult<Option<Message>> {
+        use tokio::sync::broadcast::error::RecvError;
+        // Listening before the read: an end committed after it is heard.
+        let mut watch = self.hub.watch_chat(chat_id);
+        loop {
+            match store::find_message(&self.db, chat_id, reply_id).await? {
+                Some(reply) if reply.status == MessageStatus::Streaming => {}
+                ended => return Ok(ended),
+            }
+            loop {
+                match watch.rx.recv().await {
+                    Ok(event) => match &event.event {
+                        Event::MessageCompleted(m) if m.id == reply_id => break,
+                        Event::MessageDeleted(d) if d.message_id == reply_id => break,
+                        Event::ChatDeleted(_) => break,
+                        _ => {}
+                    },
+                    // Missed events, or (never while watched) no channel: read again.
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => break,
+                }
             }
         }
     }

@@ -70,7 +70,11 @@ pub struct EditMessage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExchangeBody {
     pub message: Message,
-    /// The assistant's reply; `streaming` unless `wait=true` was asked.
+    /// The assistant's reply that answers the message (none while a person handles the chat):
+    /// `streaming` as the send returns. With `wait=true`, the answer once it has ended. A message
+    /// sent while the assistant was still answering earlier ones (a burst) is answered together
+    /// with them by one reply after the newest; a waiting send gets that reply, so every send of a
+    /// burst ends with the same one.
     pub reply: Option<Message>,
 }
 
@@ -91,7 +95,7 @@ pub struct PageQuery {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct WaitQuery {
-    /// Answer only once the reply has ended.
+    /// Answer only once the reply has ended (in a burst: the reply that answers the whole burst).
     #[serde(default)]
     pub wait: bool,
 }
@@ -177,8 +181,8 @@ async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wai
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "messages", params(("id" = i64, Path), WaitQuery),
     request_body = SendMessage, responses(
-        (status = 201, body = ExchangeBody, description = "Saved. Sent while the assistant was still answering, the unfinished answer is removed (message.deleted) and this reply answers every message since the last answer"),
-        (status = 200, body = ExchangeBody, description = "A repeated send (same client_id): what the first created"),
+        (status = 201, body = ExchangeBody, description = "Saved. Sent while the assistant was still answering, the unfinished answer is removed (message.deleted) and this reply answers every message since the last answer; an earlier send of the burst that waits (wait=true) answers with this reply too"),
+        (status = 200, body = ExchangeBody, description = "A repeated send (same client_id): the message the first created and the reply that answers it now"),
         (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send_message(

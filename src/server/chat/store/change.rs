@@ -4,8 +4,8 @@
 use sqlx::{FromRow, Row};
 
 use super::{
-    idle_chat, ChatRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState, StreamingReply, CHAT_COLUMNS,
-    HISTORY_LIMIT, MESSAGE_COLUMNS,
+    answer_after, idle_chat, ChatRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState, StreamingReply,
+    CHAT_COLUMNS, HISTORY_LIMIT, MESSAGE_COLUMNS,
 };
 use crate::{
     model::{Chat, ChatDeleted, ChatEvent, Deleted, Event, Message, MessageStatus, Role, Usage},
@@ -192,19 +192,13 @@ impl ChatTx<'_> {
         Ok(messages)
     }
 
-    /// A customer message sent before (see [`SendState::sent_before`]) and the reply after it.
+    /// A customer message sent before (see [`SendState::sent_before`]) and the reply that
+    /// answers it (see `answer_after`): in a burst, the one that replaced the reply its send began.
     pub async fn sent_before(&mut self, message_id: i64) -> AppResult<(Message, Option<Message>)> {
         let chat_id = self.chat_id();
         let message = self.message(message_id).await?;
-        let reply: Option<MessageRow> = sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id > $2 AND role = 'assistant' \
-             AND NOT EXISTS (SELECT 1 FROM messages u WHERE u.chat_id = $1 AND u.role = 'user' AND u.id > $2 AND u.id < messages.id) \
-             ORDER BY id LIMIT 1"
-        ))
-        .bind(chat_id)
-        .bind(message.id)
-        .fetch_optional(self.conn())
-        .await?;
+        let reply: Option<MessageRow> =
+            sqlx::query_as(&answer_after()).bind(chat_id).bind(message.id).fetch_optional(self.conn()).await?;
         Ok((message, reply.map(MessageRow::into_message).transpose()?))
     }
 

@@ -23,6 +23,17 @@ pub const CHAT_COLUMNS: &str = "id, owner_id, title, context, product_id, status
      staff_delivered_up_to";
 pub const NEW_CHAT_TITLE: &str = "New conversation";
 
+/// The assistant's reply that answers message `$2` of chat `$1`: the first assistant message
+/// after it with no staff reply between. Customer messages may come between: a burst is answered
+/// once, by the reply after its last message, which replaced the replies begun for the others.
+fn answer_after() -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id > $2 AND role = 'assistant' \
+         AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.chat_id = $1 AND a.role = 'agent' AND a.id > $2 \
+         AND a.id < messages.id) ORDER BY id LIMIT 1"
+    )
+}
+
 #[derive(sqlx::FromRow)]
 pub struct MessageRow {
     id: i64,
@@ -266,13 +277,29 @@ pub async fn latest_chat(db: &Db, owner_id: i64, product_id: Option<i64>) -> App
 }
 
 pub async fn message(db: &Db, chat_id: i64, message_id: i64) -> AppResult<Message> {
+    find_message(db, chat_id, message_id).await?.ok_or(AppError::not_found("message"))
+}
+
+/// A message of a chat, or `None` when there is none with that id (it was deleted, say).
+pub async fn find_message(db: &Db, chat_id: i64, message_id: i64) -> AppResult<Option<Message>> {
     sqlx::query_as::<_, MessageRow>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND chat_id = $2"))
         .bind(message_id)
         .bind(chat_id)
         .fetch_optional(&db.read)
         .await?
-        .ok_or(AppError::not_found("message"))?
-        .into_message()
+        .map(MessageRow::into_message)
+        .transpose()
+}
+
+/// The assistant's reply that answers a message (see `answer_after`), if there is one.
+pub async fn reply_answering(db: &Db, chat_id: i64, message_id: i64) -> AppResult<Option<Message>> {
+    sqlx::query_as::<_, MessageRow>(&answer_after())
+        .bind(chat_id)
+        .bind(message_id)
+        .fetch_optional(&db.read)
+        .await?
+        .map(MessageRow::into_message)
+        .transpose()
 }
 
 /// A page of a chat's messages, oldest to newest: the newest page, the page before `before`, or

@@ -487,6 +487,79 @@ test.describe('history', () => {
   });
 });
 
+test.describe('a returning visitor', () => {
+  /** Sends `count` messages to a chat over the API, each answered before the next. */
+  async function exchanges(page: Page, chatId: number, count: number, label = 'exchange', headers: Record<string, string> = {}) {
+    for (let i = 0; i < count; i++) {
+      const sent = await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${chatId}/messages?wait=true`, {
+        data: { content: `${label} ${i}` },
+        headers,
+      });
+      expect(sent.status()).toBe(201);
+    }
+  }
+
+  /** The list is scrolled to its end and its newest message is in view. */
+  async function atNewest(list: Locator, newest: Locator) {
+    await expect(newest).toBeInViewport();
+    await expect.poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(2);
+  }
+
+  test('opening the window shows the newest message at the bottom, also after replies came while it was minimized', async ({ page }) => {
+    const chat = new ChatPage(page);
+    const id = await chat.startOverApi(UPSTREAM_APP);
+    await exchanges(page, id, 23);
+    await page.goto(UPSTREAM_APP);
+    await chat.waitForHydration();
+    await expect(chat.window).toBeHidden(); // closed, as on every first view
+    await chat.launcher.click();
+    await expect(chat.window).toBeVisible();
+    await expect(chat.contentOf(chat.messages.last())).toHaveText('Upstream reply to: exchange 22');
+    await atNewest(chat.messageList, chat.messages.last());
+    await expect(page.getByTestId('new-messages')).toBeHidden();
+    // Minimized, the window is kept but not shown: what arrives meanwhile is there when it opens.
+    await page.getByTestId('minimize').click();
+    await expect(chat.window).toBeHidden();
+    await exchanges(page, id, 1, 'while minimized');
+    await chat.launcher.click();
+    await expect(chat.contentOf(chat.messages.last())).toHaveText('Upstream reply to: while minimized 0');
+    await atNewest(chat.messageList, chat.messages.last());
+    // Reading older messages, the reader stays where they are and the pill says what is below.
+    await chat.messageList.evaluate((el) => el.scrollTo({ top: 400 }));
+    await expect.poll(() => chat.messageList.evaluate((el) => el.scrollTop)).toBe(400);
+    await page.request.post(`${UPSTREAM_APP}/api/v1/chats/${id}/messages`, { data: { content: 'while reading' } });
+    await expect(page.getByTestId('new-messages')).toBeVisible();
+    expect(await chat.messageList.evaluate((el) => el.scrollTop)).toBe(400);
+  });
+
+  test('Frontdesk.open() on another site shows the newest message at the bottom, and again after a reply came while closed', async ({ page }) => {
+    const made = await page.request.post(`${UPSTREAM_APP}/api/v1/chats`, { data: {}, headers: { 'x-frontdesk-token': '' } });
+    expect(made.status()).toBe(201);
+    const token = made.headers()['x-frontdesk-token'];
+    const headers = { 'x-frontdesk-token': token };
+    const { id } = await made.json();
+    await exchanges(page, id, 23, 'exchange', headers);
+    await page.goto('http://127.0.0.1:3102/host-upstream.html');
+    await page.evaluate((t) => localStorage.setItem('frontdesk:visitor@http://127.0.0.1:3101', t), token);
+    await page.reload();
+    await page.waitForFunction(() => (window as any).Frontdesk);
+    await page.evaluate(() => (window as any).Frontdesk.open());
+    const frame = page.frameLocator('[data-frontdesk=frame]');
+    await expect(frame.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 30_000 });
+    const list = frame.getByTestId('messages');
+    const newest = list.getByTestId('message').last();
+    await expect(newest.getByTestId('message-content')).toHaveText('Upstream reply to: exchange 22');
+    await atNewest(list, newest);
+    // Closed, the frame is kept but not shown: a reply that arrives meanwhile is in view on opening.
+    await page.evaluate(() => (window as any).Frontdesk.close());
+    await expect(page.locator('[data-frontdesk=frame]')).toBeHidden();
+    await exchanges(page, id, 1, 'while closed', headers);
+    await expect(newest.getByTestId('message-content')).toHaveText('Upstream reply to: while closed 0');
+    await page.evaluate(() => (window as any).Frontdesk.open());
+    await atNewest(list, newest);
+  });
+});
+
 test.describe('the window', () => {
   test('minimize keeps the draft, maximize fills the screen, and the state survives a reload', async ({ page }) => {
     const chat = new ChatPage(page);

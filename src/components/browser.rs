@@ -282,6 +282,15 @@ mod imp {
         request_animation_frame(f);
     }
 
+    pub fn on_resize(el: &web_sys::Element, f: impl Fn() + 'static) {
+        let on_change = Closure::<dyn Fn()>::new(f);
+        if let Ok(observer) = web_sys::ResizeObserver::new(on_change.as_ref().unchecked_ref()) {
+            observer.observe(el);
+        }
+        // The browser keeps the observer while the element lives; the closure goes with them.
+        on_change.forget();
+    }
+
     pub fn open_popup(url: &str) -> bool {
         window()
             .open_with_url_and_target_and_features(url, "frontdesk-chat", "popup,width=420,height=680")
@@ -389,6 +398,7 @@ mod imp {
         String::new()
     }
     pub fn after_render(_: impl FnOnce() + 'static) {}
+    pub fn on_resize(_: &web_sys::Element, _: impl Fn() + 'static) {}
     pub fn open_popup(_: &str) -> bool {
         false
     }
@@ -451,6 +461,13 @@ pub fn local_time(rfc3339: &str) -> String {
 /// Runs `f` after the browser has laid out the latest changes.
 pub fn after_render(f: impl FnOnce() + 'static) {
     imp::after_render(f)
+}
+
+/// Runs `f` whenever `el`'s box changes size, after layout and before the browser paints: when it
+/// is first laid out, when it is shown after being hidden (a hidden element has no size), and
+/// when it grows or shrinks.
+pub fn on_resize(el: &web_sys::Element, f: impl Fn() + 'static) {
+    imp::on_resize(el, f)
 }
 
 /// Opens the chat in a small window of its own; false when the browser blocked it.

@@ -197,6 +197,22 @@ where
         last_id
     });
 
+    // A hidden list has no layout, so a scroll to its end there lands nowhere (a window opened
+    // from the launcher, a frame shown again): whenever the list gets its size (shown, or
+    // resized), a reader following the newest message is taken to it.
+    Effect::new(move |_| {
+        if let Some(el) = list.get() {
+            let shown = el.clone();
+            // Signals are read with `try_`: the browser may report a size after the list is gone.
+            browser::on_resize(&el, move || {
+                if follow_bottom.try_get_untracked() == Some(true) {
+                    shown.set_scroll_top(shown.scroll_height());
+                    new_below.try_set(false);
+                }
+            });
+        }
+    });
+
     // Where message `id` sits relative to the top of the list's viewport.
     let offset_of = move |id: i64| -> Option<f64> {
         let el = list.get_untracked()?;
@@ -287,6 +303,10 @@ where
 
     let on_scroll = move |_| {
         let Some(el) = list.get_untracked() else { return };
+        // A list being hidden reports a scroll to nowhere: nobody scrolled it.
+        if el.client_height() == 0 {
+            return;
+        }
         let below = el.scroll_height() - el.scroll_top() - el.client_height();
         let at_live_end = newer_cursor.get_untracked().is_none();
         follow_bottom.set(below < STICKY_PX && at_live_end);

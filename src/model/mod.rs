@@ -278,6 +278,23 @@ pub fn is_well_formed_token(token: &str) -> bool {
 /// The longest `client_id` a send may carry.
 pub const CLIENT_ID_MAX_LEN: usize = 64;
 
+/// A `client_id` as the API's spec states it: 1 to [`CLIENT_ID_MAX_LEN`] visible ASCII characters.
+pub const CLIENT_ID_PATTERN: &str = "^[!-~]{1,64}$";
+
+/// [`Email::parse`]'s rule as the API's spec states it (ECMA-262; with `maxLength` 254): spaces
+/// around the address allowed, a local part of RFC 5322 "atext" and dots (not at either end), and a
+/// domain of letters, digits and hyphens with at least one dot between labels.
+pub const EMAIL_PATTERN: &str = concat!(
+    r"^\s*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-](?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-])?",
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\s*$"
+);
+
+/// An email, or the empty string that removes one.
+pub const EMAIL_OR_EMPTY_PATTERN: &str = concat!(
+    r"^$|^\s*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-](?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-])?",
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\s*$"
+);
+
 /// An email address, checked once where it enters (trimmed, lower-cased); the same rule in the
 /// window and on the server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -302,13 +319,13 @@ impl Email {
                     && !local.starts_with('.')
                     && !local.ends_with('.')
                     // RFC 5322 "atext": no quotes, colons, brackets or parentheses.
-                    && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+                    && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
                     && !domain.contains('@')
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !domain.contains("..")
-                    && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+                    && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
             });
         if well_formed {
             Ok(Email(email))
@@ -364,6 +381,39 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?} is refused");
         }
         assert!(serde_json::from_str::<Email>("\"nope\"").is_err());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_specs_email_pattern_says_what_the_email_rule_accepts() {
+        let pattern = regex::Regex::new(EMAIL_PATTERN).unwrap();
+        let or_empty = regex::Regex::new(EMAIL_OR_EMPTY_PATTERN).unwrap();
+        for text in [
+            "ann@example.com",
+            "  Ann@Example.COM ",
+            "a.b+tag@sub.example.co",
+            "o'neil@x-y.example",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            ".ann@example.com",
+            "ann.@example.com",
+            "a..b@example.com",
+            "ann@.example.com",
+            "ann@example.com.",
+            "ann@example..com",
+            "<ann@example.com>",
+            "ann@exa_mple.com",
+            "jöhn@example.com",
+            "ann@@example.com",
+        ] {
+            let accepted = Email::parse(text).is_ok();
+            assert_eq!(pattern.is_match(text), accepted, "{text:?}: the rule says {accepted}");
+            assert_eq!(or_empty.is_match(text), accepted, "{text:?}");
+        }
+        assert!(or_empty.is_match("") && !pattern.is_match(""));
     }
 
     #[test]

@@ -8,6 +8,11 @@ use utoipa::ToSchema;
 
 use super::{Chat, ChatStatus, Priority, Role};
 
+string_enum!(
+    /// Admins manage the team and read the audit log; agents (and admins) work conversations.
+    StaffRole { Admin => "admin", Agent => "agent" }
+);
+
 /// A member of staff as others see them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -103,11 +108,16 @@ pub fn tokens_label(tokens: i64) -> String {
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
+    /// An address like name@example.com (spaces around it and capitals are dropped; the spec's
+    /// pattern is `EMAIL_PATTERN`).
+    #[cfg_attr(feature = "ssr", schema(max_length = 254))]
     pub email: String,
+    /// Not blank, at most 80 characters (kept without the spaces around it).
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S", max_length = 80))]
     pub display_name: String,
-    /// `admin` or `agent` (the default).
+    /// `agent` when absent.
     #[serde(default)]
-    pub role: Option<String>,
+    pub role: Option<StaffRole>,
 }
 
 /// The account created, with its password shown this once.
@@ -162,14 +172,21 @@ pub struct InquiryPage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
 pub struct InquiryFilter {
+    /// A status, or `all`; `pending` when absent or empty.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|all|pending|in_progress|resolved|closed)$"))]
     pub status: Option<String>,
     pub priority: Option<Priority>,
     pub product_id: Option<i64>,
-    /// A staff id, or `me`.
+    /// A staff id, or `me`; anyone's when absent or empty.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|me|[1-9][0-9]{0,17})$"))]
     pub assignee: Option<String>,
     /// Text in the messages, the title or the customer's email.
     pub q: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|[0-9]{1,18}\\.[0-9]{1,18})$"))]
     pub before: Option<String>,
+    /// 1 to 100 (default 30).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100))]
     pub limit: Option<i64>,
 }
 
@@ -236,24 +253,24 @@ pub struct InquiryQuery {
 impl InquiryFilter {
     /// Checks the filters; the error is a sentence for the person who sent them.
     pub fn parse(&self) -> Result<InquiryQuery, String> {
-        let status = match self.status.as_deref().map(str::trim) {
+        let status = match self.status.as_deref() {
             None | Some("") => StatusFilter::Pending,
             Some("all") => StatusFilter::All,
             Some(s) => StatusFilter::Only(s.parse::<ChatStatus>()?),
         };
-        let assignee = match self.assignee.as_deref().map(str::trim) {
+        let assignee = match self.assignee.as_deref() {
             None | Some("") => AssigneeFilter::Anyone,
             Some("me") => AssigneeFilter::Me,
-            Some(id) => AssigneeFilter::Staff(id.parse().map_err(|_| "assignee is a staff id or 'me'".to_string())?),
+            Some(id) => AssigneeFilter::Staff(
+                digits(id).filter(|_| !id.starts_with('0')).ok_or("assignee is a staff id or 'me'")?,
+            ),
         };
         let before = match self.before.as_deref() {
             None | Some("") => None,
             Some(cursor) => Some(
                 cursor
                     .split_once('.')
-                    .and_then(|(at, id)| {
-                        Some(InquiryCursor { last_activity_ms: at.parse().ok()?, chat_id: id.parse().ok()? })
-                    })
+                    .and_then(|(at, id)| Some(InquiryCursor { last_activity_ms: digits(at)?, chat_id: digits(id)? }))
                     .ok_or_else(|| "before is a cursor from an earlier page".to_string())?,
             ),
         };
@@ -264,6 +281,12 @@ impl InquiryFilter {
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
         Ok(InquiryQuery { status, priority: self.priority, product_id: self.product_id, assignee, text, before, limit })
     }
+}
+
+/// A number of 1 to 18 plain digits (no sign, no spaces), as the filters' patterns in the spec say.
+fn digits(text: &str) -> Option<i64> {
+    (1..=18).contains(&text.len()).then_some(())?;
+    text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok())?
 }
 
 impl InquiryQuery {

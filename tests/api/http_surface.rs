@@ -1,7 +1,7 @@
 //! The HTTP surface around the chat API: error bodies, origin checks, health, docs, the rendered
 //! page and start-up settings.
 
-use crate::support::{process::ServerProcess, Backend, TestApp};
+use crate::support::{process::ServerProcess, Backend, Options, TestApp};
 use serde_json::json;
 
 on_both_databases!(
@@ -9,6 +9,7 @@ on_both_databases!(
     writes_from_another_origin_are_refused,
     health_and_readiness_answer,
     the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally,
+    the_spec_states_the_rules_the_server_enforces_and_the_server_keeps_to_them,
     preferences_are_saved_per_visitor_and_checked,
     a_first_action_sets_a_private_session_cookie,
 );
@@ -26,7 +27,7 @@ async fn every_error_is_json_with_a_code_and_a_readable_message(backend: Backend
         ),
         (app.client.post(app.url(&format!("/api/v1/chats/{chat}/messages"))).body("content=hi"), 400),
         (app.client.post(app.url(&format!("/api/v1/chats/{chat}/messages"))).json(&json!({"text": "hi"})), 422),
-        (app.client.get(app.url("/api/v1/chats/abc")), 400),
+        (app.client.get(app.url("/api/v1/chats/abc")), 404),
         (app.client.get(app.url("/api/v1/chats/424242")), 404),
         (app.client.get(app.url("/api/v1/nothing-here")), 404),
     ];
@@ -112,6 +113,88 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
     assert_eq!(docs.status(), 200);
     let html = docs.text().await.unwrap();
     assert!(html.contains("swagger") && !html.contains("cdn"), "docs are served by the app itself");
+}
+
+async fn the_spec_states_the_rules_the_server_enforces_and_the_server_keeps_to_them(backend: Backend) {
+    let configure = |c: &mut frontdesk::server::config::Config| c.message_max_chars = 500;
+    let app = TestApp::spawn_with(backend, Options { configure: Box::new(configure), ..Options::default() }).await;
+    let (_, spec) = app.get("/api/openapi.json").await;
+    let schema = |name: &str, field: &str| spec["components"]["schemas"][name]["properties"][field].clone();
+    let param = |path: &str, method: &str, name: &str| {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{method} {path} documents {name}"))
+    };
+    // Configured rules: the longest message and the contexts (a closed set).
+    for name in ["SendMessage", "EditMessage", "StaffMessage"] {
+        assert_eq!(schema(name, "content")["maxLength"], 500, "{name}");
+        assert_eq!(schema(name, "content")["pattern"], r"\S", "{name}: not blank");
+    }
+    for (name, field) in [("CreateChat", "context"), ("UpdateChat", "context"), ("SendMessage", "context")] {
+        assert_eq!(schema(name, field)["enum"], json!(["sales", "support", "billing", null]), "{name}.{field}");
+    }
+    assert_eq!(schema("Preferences", "default_context")["enum"], json!(["sales", "support", "billing", null]));
+    assert_eq!(spec["components"]["schemas"]["StaffRole"]["enum"], json!(["admin", "agent"]), "roles are a closed set");
+    assert_eq!(schema("ReadUpTo", "up_to")["minimum"], 0);
+    assert_eq!(schema("UpdateChat", "title")["maxLength"], 120);
+    // Ranges of the query parameters.
+    for (path, name, min, max) in [
+        ("/api/v1/chats/{id}/messages", "limit", 1, 100),
+        ("/api/v1/admin/inquiries", "limit", 1, 100),
+        ("/api/v1/admin/inquiries/{id}/messages", "limit", 1, 100),
+        ("/api/v1/admin/audit", "limit", 1, 200),
+        ("/api/v1/admin/usage", "days", 1, 90),
+    ] {
+        let schema = &param(path, "get", name)["schema"];
+        assert_eq!((schema["minimum"].clone(), schema["maximum"].clone()), (json!(min), json!(max)), "{path} {name}");
+    }
+    // The WebSockets say they need a handshake.
+    for path in ["/api/v1/chats/{id}/ws", "/api/v1/admin/inquiries/{id}/ws", "/api/v1/admin/ws"] {
+        for header in ["Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key"] {
+            let header = param(path, "get", header);
+            assert_eq!((header["in"].as_str(), header["required"].as_bool()), (Some("header"), Some(true)), "{path}");
+        }
+        assert!(spec["paths"][path]["get"]["responses"]["101"].is_object(), "{path}");
+    }
+
+    // The server keeps to what the spec says.
+    let chat = app.new_chat().await;
+    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!(["hi", null])).await;
+    assert_eq!(status, 422, "a body is an object, not the fields in a list: {body}");
+    let (status, _) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "x".repeat(501)})).await;
+    assert_eq!(status, 413, "past maxLength");
+    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/messages?wait=true"), json!({"content": "hi"})).await;
+    assert_eq!(status, 201, "{body}");
+    let reply = body["reply"]["id"].as_i64().unwrap();
+    let (status, body) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": reply as f64})).await;
+    assert_eq!(status, 200, "a whole number is an integer however it is written: {body}");
+    let (status, body) = app.put(&format!("/api/v1/chats/{chat}/read"), json!({"up_to": 1.5})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, page) = app.get(&format!("/api/v1/chats/{chat}/messages?after=0&before={reply}")).await;
+    assert_eq!(status, 200, "before and after together: the messages between ({page})");
+    let ids: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "the greeting and the question: {ids:?}");
+    assert!(ids.iter().all(|id| *id < reply));
+    let (status, _) = app.get(&format!("/api/v1/chats/{chat}/messages?limit=0")).await;
+    assert_eq!(status, 422);
+    let (status, body) = app.post("/api/v1/chats", json!({"product_id": 424242})).await;
+    assert_eq!(status, 404, "an id that names nothing: {body}");
+    let (status, body) =
+        app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": "  Ann@Example.COM "})).await;
+    assert_eq!((status, body["customer_email"].as_str()), (200, Some("ann@example.com")), "{body}");
+    // A WebSocket endpoint refuses a plain GET, and a bad resume point before any upgrade.
+    let (status, body) = app.get(&format!("/api/v1/chats/{chat}/ws")).await;
+    assert_eq!(status, 400, "{body}");
+    let handshake = app
+        .client
+        .get(app.url(&format!("/api/v1/chats/{chat}/ws?after=-1")))
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let (status, body) = crate::support::read(handshake.send().await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
 }
 
 async fn preferences_are_saved_per_visitor_and_checked(backend: Backend) {

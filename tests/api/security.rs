@@ -556,7 +556,7 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"context": "astrology"})).await;
     assert_eq!((status, sets_cookie), (422, false), "an unknown context");
     let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 999})).await;
-    assert_eq!((status, sets_cookie), (422, false), "an unknown product");
+    assert_eq!((status, sets_cookie), (404, false), "an unknown product");
     for (method, path, body) in [
         ("PATCH", format!("/api/v1/chats/{theirs}"), json!({"title": "mine now"})),
         ("POST", format!("/api/v1/chats/{theirs}/messages"), json!({"content": "hi"})),

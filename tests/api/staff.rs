@@ -281,7 +281,7 @@ async fn handing_back_lets_the_assistant_answer_again(backend: Backend) {
     let (_, reply) = app.send_and_wait(chat, "robot, are you back?").await;
     assert_eq!(reply.content, crate::support::fake_openai::DEFAULT_REPLY);
     let (status, body) = call(&staff, "PATCH", url.clone(), Some(json!({"assignee_id": 999999}))).await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 404, "a staff member who does not exist: {body}");
     let (status, body) = call(&staff, "PATCH", url, Some(json!({"priority": "urgent"}))).await;
     assert_eq!(status, 422, "{body}");
 }

@@ -88,21 +88,7 @@ pub struct Staff {
     pub role: StaffRole,
 }
 
-/// Admins manage staff accounts and read the audit log; agents (and admins) work conversations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StaffRole {
-    Admin,
-    Agent,
-}
-
-impl StaffRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StaffRole::Admin => "admin",
-            StaffRole::Agent => "agent",
-        }
-    }
-}
+pub use crate::model::StaffRole;
 
 impl Session {
     /// Who is reading: the session's user, or [`Caller::nobody`] (who owns nothing). Creates nothing.

@@ -4,7 +4,7 @@
 use futures::stream::BoxStream;
 
 use super::{
-    rules::{check_title, MarkPosition},
+    rules::{check_resume, check_title, MarkPosition},
     store::{self, ChatRow, NewMessage, ReadMark, NEW_CHAT_TITLE},
     Caller, ChatService,
 };
@@ -64,14 +64,11 @@ impl ChatService {
         Ok(self.context_or_default(preferred.as_deref()))
     }
 
-    /// The product a new chat is about: an unknown one is the caller's mistake (422).
+    /// The product a new chat is about; one that does not exist is not found (404), as the
+    /// product's own address would be.
     async fn product_for_chat(&self, product_id: Option<i64>) -> AppResult<Option<Product>> {
         match product_id {
-            Some(id) => Ok(Some(
-                self.get_product(id)
-                    .await
-                    .map_err(|_| AppError::Invalid(format!("there is no product with id {id}")))?,
-            )),
+            Some(id) => Ok(Some(self.get_product(id).await?)),
             None => Ok(None),
         }
     }
@@ -278,10 +275,7 @@ impl ChatService {
         chat: &ChatRow,
         after: Option<i64>,
     ) -> AppResult<BoxStream<'static, AppResult<ChatEvent>>> {
-        let after = match after {
-            Some(after) if after < 0 => {
-                return Err(AppError::Invalid("the sequence number must not be negative".into()))
-            }
+        let after = match check_resume(after)? {
             Some(after) => after,
             None => store::join_point(&self.db, chat).await?,
         };

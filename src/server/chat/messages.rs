@@ -39,7 +39,7 @@ pub struct Outgoing<'a> {
 
 impl ChatService {
     /// A page of messages, oldest to newest: the newest page, the page before a message id, or
-    /// (with `after`) the page after one.
+    /// (with `after`) the page after one, and before `before` when both are given.
     pub async fn list_messages(
         &self,
         caller: Caller,
@@ -63,9 +63,6 @@ impl ChatService {
         let limit = limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(AppError::Invalid("limit must be between 1 and 100".into()));
-        }
-        if before.is_some() && after.is_some() {
-            return Err(AppError::Invalid("give either before or after, not both".into()));
         }
         // Read under the chat's lock so the page and `last_seq` describe the same moment.
         let _lock = self.hub.lock(chat_id).await;
@@ -184,8 +181,9 @@ impl ChatService {
             self.shared_counts(caller, None),
         );
         let (chat, original, shared) = (chat?, original?, shared?);
+        // What staff and the assistant said is the shop's record of the conversation.
         if original.role != Role::User {
-            return Err(AppError::Invalid("only your own messages can be edited".into()));
+            return Err(AppError::NotAllowed("you can edit your own messages, not the replies".into()));
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
@@ -230,7 +228,7 @@ impl ChatService {
         );
         let (chat, message, shared) = (chat?, message?, shared?);
         if message.role != Role::Assistant {
-            return Err(AppError::Invalid("only the assistant's replies can be retried".into()));
+            return Err(AppError::Conflict("only the assistant's replies can be retried".into()));
         }
         if !chat.ai_enabled() {
             return Err(assistant_paused());

@@ -204,7 +204,6 @@ impl ChatService {
     /// as it ended, or `None` when it was removed (replaced in a burst, or its chat deleted). It
     /// wakes on the reply's end or removal as broadcast here, and reads again after a gap.
     pub(super) async fn until_ended(&self, chat_id: i64, reply_id: i64) -> AppResult<Option<Message>> {
-        use tokio::sync::broadcast::error::RecvError;
         // Listening before the read: an end committed after it is heard.
         let mut watch = self.hub.watch_chat(chat_id);
         loop {
@@ -212,16 +211,13 @@ impl ChatService {
                 Some(reply) if reply.status == MessageStatus::Streaming => {}
                 ended => return Ok(ended),
             }
-            loop {
-                match watch.rx.recv().await {
-                    Ok(event) => match &event.event {
-                        Event::MessageCompleted(m) if m.id == reply_id => break,
-                        Event::MessageDeleted(d) if d.message_id == reply_id => break,
-                        Event::ChatDeleted(_) => break,
-                        _ => {}
-                    },
-                    // Missed events, or (never while watched) no channel: read again.
-                    Err(RecvError::Lagged(_) | RecvError::Closed) => break,
+            // Missed events (or, never while watched, no channel) end the wait too: read again.
+            while let Ok(event) = watch.rx.recv().await {
+                match &event.event {
+                    Event::MessageCompleted(m) if m.id == reply_id => break,
+                    Event::MessageDeleted(d) if d.message_id == reply_id => break,
+                    Event::ChatDeleted(_) => break,
+                    _ => {}
                 }
             }
         }

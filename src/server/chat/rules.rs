@@ -30,9 +30,11 @@ pub fn check_client_id(client_id: &str) -> AppResult<()> {
 
 /// A chat title: not blank, at most 120 characters; trimmed.
 pub fn check_title(title: &str) -> AppResult<&str> {
+    if title.chars().count() > 120 {
+        return Err(AppError::Invalid("the title must be at most 120 characters".into()));
+    }
     match title.trim() {
         "" => Err(AppError::Invalid("the title must not be empty".into())),
-        t if t.chars().count() > 120 => Err(AppError::Invalid("the title must be at most 120 characters".into())),
         t => Ok(t),
     }
 }
@@ -45,6 +47,14 @@ pub fn title_from(content: &str) -> String {
         title.push('…');
     }
     title
+}
+
+/// Where a client resumes a chat's events: after a sequence number, never a negative one.
+pub fn check_resume(after: Option<i64>) -> AppResult<Option<i64>> {
+    match after {
+        Some(after) if after < 0 => Err(AppError::Invalid("the sequence number must not be negative".into())),
+        after => Ok(after),
+    }
 }
 
 /// Where a read or delivery mark stands: a message id, parsed once (the REST body is

@@ -36,6 +36,8 @@ pub struct Login {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffMessage {
+    /// Not blank; at most `FRONTDESK_MESSAGE_MAX_CHARS` characters (413 beyond).
+    #[schema(pattern = r"\S")]
     pub content: String,
 }
 
@@ -95,6 +97,7 @@ pub struct AuditQuery {
     /// Entries older than this id (the previous page's `next_before`).
     pub before: Option<i64>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -114,6 +117,7 @@ pub async fn audit_log(
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// Days back from today (UTC), 1 to 90 (default 14).
+    #[param(minimum = 1, maximum = 90)]
     pub days: Option<u32>,
 }
 

@@ -4,6 +4,7 @@ pub mod admin;
 mod extract;
 pub mod headers;
 pub mod rest;
+mod spec;
 pub mod stream;
 
 use std::time::Duration;
@@ -121,38 +122,6 @@ async fn count_request(
     response
 }
 
-/// Answers any operation can give, added to every operation of the spec: a request that cannot be
-/// read (400), a value out of range (422), a limit reached (429, with `Retry-After`), the database
-/// unreachable (503). Each is the one error body.
-fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    let error = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
-                )
-                .build(),
-        )
-    };
-    let common = [
-        ("400", "The request could not be read (JSON, path or query)"),
-        ("422", "A value is not acceptable"),
-        ("429", "A limit was reached; see Retry-After"),
-        ("503", "The service is unavailable; try again shortly"),
-    ];
-    for item in spec.paths.paths.values_mut() {
-        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-        for operation in operations.into_iter().flatten() {
-            for (status, description) in common {
-                operation.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
-            }
-        }
-    }
-}
-
 async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
@@ -215,7 +184,9 @@ pub fn router(state: AppState) -> Router {
     let (api, mut spec) = api_routes().split_for_parts();
     let (health, health_spec) = health_routes().split_for_parts();
     spec.merge(health_spec);
-    add_common_errors(&mut spec);
+    spec::add_common_errors(&mut spec);
+    let contexts: Vec<String> = state.service.list_contexts().into_iter().map(|c| c.id).collect();
+    let spec = spec::with_server_rules(spec, &contexts, state.config.message_max_chars as usize);
     let app = Router::new()
         .merge(api)
         .leptos_routes_with_context(

@@ -23,7 +23,7 @@ type Service = State<Arc<ChatService>>;
 pub struct CreateChat {
     /// A context id from GET /contexts; the caller's default when absent.
     pub context: Option<String>,
-    /// The product the chat is about.
+    /// The product the chat is about (404 when there is none with this id).
     pub product_id: Option<i64>,
 }
 
@@ -31,8 +31,12 @@ pub struct CreateChat {
 #[serde(deny_unknown_fields)]
 pub struct UpdateChat {
     pub context: Option<String>,
+    /// Not blank, at most 120 characters (kept without the spaces around it).
+    #[schema(pattern = r"\S", max_length = 120)]
     pub title: Option<String>,
-    /// Where staff can follow up; an empty string removes it.
+    /// Where staff can follow up: an address like name@example.com (spaces around it and
+    /// capitals are dropped); an empty string removes it.
+    #[schema(max_length = 254)]
     pub customer_email: Option<String>,
 }
 
@@ -40,6 +44,7 @@ pub struct UpdateChat {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadUpTo {
+    #[schema(minimum = 0)]
     pub up_to: i64,
 }
 
@@ -51,6 +56,8 @@ pub struct ChatList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
+    /// Not blank; at most `FRONTDESK_MESSAGE_MAX_CHARS` characters (413 beyond).
+    #[schema(pattern = r"\S")]
     pub content: String,
     /// Switch the chat to this context before the reply.
     pub context: Option<String>,
@@ -64,6 +71,8 @@ pub struct SendMessage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
+    /// Not blank; at most `FRONTDESK_MESSAGE_MAX_CHARS` characters (413 beyond).
+    #[schema(pattern = r"\S")]
     pub content: String,
 }
 
@@ -85,11 +94,13 @@ pub struct DeletedBody {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
-    /// A `next_cursor` from an earlier page: the page before it.
+    /// A `next_cursor` from an earlier page: the page before it (with `after`: the messages
+    /// between the two, oldest first).
     pub before: Option<i64>,
     /// A message id: the page after it (`newer_cursor` continues).
     pub after: Option<i64>,
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -106,7 +117,8 @@ pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
 }
 
 #[utoipa::path(post, path = "/api/v1/chats", tag = "chat", request_body = CreateChat, responses(
-    (status = 201, body = Chat), (status = 422, body = ErrorBody)))]
+    (status = 201, body = Chat), (status = 404, body = ErrorBody, description = "No product with that id"),
+    (status = 422, body = ErrorBody)))]
 pub async fn create_chat(
     State(service): Service,
     session: Session,
@@ -201,7 +213,9 @@ pub async fn send_message(
 
 #[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{mid}", tag = "messages",
     params(("id" = i64, Path), ("mid" = i64, Path), WaitQuery), request_body = EditMessage, responses(
-        (status = 200, body = ExchangeBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 200, body = ExchangeBody),
+        (status = 403, body = ErrorBody, description = "Not the customer's own message (assistant and staff replies stay as they were)"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn edit_message(
     State(service): Service,
@@ -266,7 +280,8 @@ pub async fn get_product(State(service): Service, Path(id): Path<i64>) -> AppRes
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/retry", tag = "messages",
     params(("id" = i64, Path), ("mid" = i64, Path), WaitQuery), responses(
-        (status = 200, body = Message), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 200, body = Message), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not an assistant reply, or a person handles the chat"),
         (status = 422, body = ErrorBody)))]
 pub async fn retry_reply(
     State(service): Service,

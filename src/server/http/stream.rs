@@ -26,7 +26,7 @@ use crate::{
     model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
     server::{
         auth::{origin_allowed, Session, Staff},
-        chat::{Caller, ChatService},
+        chat::{rules::check_resume, Caller, ChatService},
         error::{AppError, AppResult},
         events::StreamSlot,
         metrics::{self, ConnectionGuard},
@@ -56,7 +56,26 @@ fn stream_slot(service: &ChatService, user_id: i64, staff: bool) -> AppResult<St
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ResumeQuery {
     /// Resume after this sequence number (SSE clients may send `Last-Event-ID` instead).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
+}
+
+/// The headers of a WebSocket handshake (RFC 6455), as the server checks them: a plain GET of a
+/// WebSocket endpoint is refused (400).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct Handshake {
+    /// `websocket`, in any case.
+    #[param(rename = "Upgrade", pattern = "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$")]
+    pub upgrade: String,
+    /// Names `upgrade` (in any case) among its comma-separated tokens.
+    #[param(rename = "Connection", pattern = "^(.*,)?[ \\t]*[Uu][Pp][Gg][Rr][Aa][Dd][Ee][ \\t]*(,.*)?$")]
+    pub connection: String,
+    #[param(rename = "Sec-WebSocket-Version", pattern = "^13$")]
+    pub version: String,
+    /// The client's nonce: 16 random bytes in base64.
+    #[param(rename = "Sec-WebSocket-Key")]
+    pub key: String,
 }
 
 /// Ends the stream at the first error (logged); the client reconnects and resumes.
@@ -157,7 +176,7 @@ fn upgrade(
         .max_frame_size(MAX_CLIENT_FRAME))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery),
+#[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery, Handshake),
     responses((status = 101, description = "WebSocket: server sends `{\"seq\",\"type\",\"data\"}`; send `{\"after\": seq}` to resume and `{\"typing\": true|false}` while typing (the other side gets `{\"type\": \"typing\", \"data\": Typing}`, without seq). Closes with 4004 for a chat that is not the caller's."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin"),
         (status = 404, body = crate::model::ErrorBody)))]
@@ -169,15 +188,16 @@ pub async fn ws(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
+    let after = check_resume(query.after)?;
     let service = state.service.clone();
     service.get_chat(caller, chat_id).await?;
     let slot = stream_slot(&service, caller.user_id, false)?;
     let follower = Follower::Customer(caller);
     let socket = Live { service, _slot: Some(slot), session: None, _counted: metrics::get().connection("chat_ws") };
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, query.after)))
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, after)))
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery),
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery, Handshake),
     responses((status = 101, description = "WebSocket: the conversation's events, as on /chats/{id}/ws. Closes with 4001 without a session, 4003 for a visitor, 4004 for an unknown inquiry."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn staff_ws(
@@ -188,15 +208,16 @@ pub async fn staff_ws(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
+    let after = check_resume(query.after)?;
     let service = state.service.clone();
     let staff = session.staff();
     let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
     let follower = staff.map(Follower::Staff);
     let socket = Live { service, _slot: slot, session: Some(session), _counted: metrics::get().connection("staff_ws") };
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, query.after)))
+    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, after)))
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin", params(Handshake),
     responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn panel_ws(

@@ -217,7 +217,7 @@ impl ChatService {
         let chat = self.any_chat(chat_id).await?;
         if let Some(Some(assignee)) = patch.assignee_id {
             if !self.is_staff(assignee).await? {
-                return Err(AppError::Invalid(format!("there is no staff member with id {assignee}")));
+                return Err(AppError::not_found("staff member"));
             }
         }
         let name = self.staff_name(staff).await?;
@@ -255,13 +255,9 @@ impl ChatService {
     /// A new staff account with a generated password, shown once (admins only).
     pub async fn add_staff(&self, admin: Staff, new: &crate::model::NewStaff) -> AppResult<crate::model::CreatedStaff> {
         super::audit::require_admin(admin)?;
-        let role = match new.role.as_deref().unwrap_or("agent") {
-            "agent" => super::auth::StaffRole::Agent,
-            "admin" => super::auth::StaffRole::Admin,
-            other => return Err(AppError::Invalid(format!("role must be admin or agent (got '{other}')"))),
-        };
+        let role = new.role.unwrap_or(super::auth::StaffRole::Agent);
         let name = new.display_name.trim();
-        if name.is_empty() || name.chars().count() > 80 {
+        if name.is_empty() || new.display_name.chars().count() > 80 {
             return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
         }
         let password = super::auth::accounts::generate_password();

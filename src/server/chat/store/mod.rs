@@ -303,7 +303,8 @@ pub async fn reply_answering(db: &Db, chat_id: i64, message_id: i64) -> AppResul
 }
 
 /// A page of a chat's messages, oldest to newest: the newest page, the page before `before`, or
-/// the page after `after`. The caller holds the chat's lock so `last_seq` matches the page.
+/// the page after `after` (and before `before`, when both are given: the messages between). The
+/// caller holds the chat's lock so `last_seq` matches the page.
 pub async fn page(
     db: &Db,
     chat_id: i64,
@@ -315,11 +316,12 @@ pub async fn page(
         sqlx::query_as("SELECT last_seq FROM chats WHERE id = $1").bind(chat_id).fetch_one(&db.read).await?;
     if let Some(after) = after {
         let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id > $2 AND id < $4 ORDER BY id LIMIT $3"
         ))
         .bind(chat_id)
         .bind(after)
         .bind(limit + 1)
+        .bind(before.unwrap_or(i64::MAX))
         .fetch_all(&db.read)
         .await?;
         let more = rows.len() as i64 > limit;

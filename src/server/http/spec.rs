@@ -1,0 +1,81 @@
+//! What the OpenAPI spec says beyond each route's own entry: the errors every operation may give,
+//! the rules the code keeps as constants (patterns), and the rules only the running server knows
+//! (its contexts, its longest message), so that a generated client is told every rule the server
+//! enforces.
+
+use serde_json::Value;
+use utoipa::openapi::OpenApi;
+
+/// Answers any operation can give, added to every operation of the spec: a request that cannot be
+/// read (400), a value out of range (422), a limit reached (429, with `Retry-After`), the database
+/// unreachable (503). Each is the one error body.
+pub fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    let common = [
+        ("400", "The request could not be read (JSON, path or query)"),
+        ("422", "A value is not acceptable"),
+        ("429", "A limit was reached; see Retry-After"),
+        ("503", "The service is unavailable; try again shortly"),
+    ];
+    for item in spec.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
+            }
+        }
+    }
+}
+
+/// The spec with the patterns the checks share with it (an attribute takes only a literal), and
+/// the rules this server was configured with: the context ids (a closed set) and the longest
+/// message `FRONTDESK_MESSAGE_MAX_CHARS` allows.
+pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: usize) -> OpenApi {
+    use crate::model::{CLIENT_ID_PATTERN, EMAIL_OR_EMPTY_PATTERN, EMAIL_PATTERN};
+    let mut value = serde_json::to_value(&spec).expect("the spec is JSON");
+    for (schema, field, pattern) in [
+        ("NewStaff", "email", EMAIL_PATTERN),
+        ("UpdateChat", "customer_email", EMAIL_OR_EMPTY_PATTERN),
+        ("SendMessage", "client_id", CLIENT_ID_PATTERN),
+    ] {
+        property(&mut value, schema, field)["pattern"] = pattern.into();
+    }
+    for (schema, field) in [
+        ("CreateChat", "context"),
+        ("UpdateChat", "context"),
+        ("SendMessage", "context"),
+        ("Preferences", "default_context"),
+    ] {
+        let property = property(&mut value, schema, field);
+        let nullable = match &property["type"] {
+            Value::Array(types) => types.iter().any(|t| t == "null"),
+            _ => false,
+        };
+        let mut ids: Vec<Value> = contexts.iter().map(|id| Value::from(id.as_str())).collect();
+        if nullable {
+            ids.push(Value::Null);
+        }
+        property["enum"] = Value::Array(ids);
+    }
+    for schema in ["SendMessage", "EditMessage", "StaffMessage"] {
+        property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
+    }
+    serde_json::from_value(value).expect("the spec reads back")
+}
+
+/// A property of a schema of the spec; there is one (the names are this crate's own types).
+fn property<'a>(spec: &'a mut Value, schema: &str, field: &str) -> &'a mut Value {
+    spec.pointer_mut(&format!("/components/schemas/{schema}/properties/{field}"))
+        .unwrap_or_else(|| panic!("the spec has {schema}.{field}"))
+}

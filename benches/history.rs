@@ -34,7 +34,9 @@ fn main() {
         let caller = Caller { user_id, network: None };
         let mut chats = Vec::new();
         for _ in 0..CHATS {
-            chats.push(service.create_chat(caller, None, None).await.unwrap().id);
+            chats.push(
+                service.create_chat(frontdesk::server::chat::Starter::Known(caller), None, None).await.unwrap().id,
+            );
         }
         let seeding = Instant::now();
         let per_chat = MESSAGES / CHATS;

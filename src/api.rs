@@ -185,13 +185,24 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 }
 
 /// Makes the window's draft a conversation at the visitor's first action (a message, "talk to
-/// a person", a context picked): the visitor and the chat come into being here.
+/// a person", a context picked): the visitor and the chat come into being here. A first message
+/// comes along (`message`, `client_id`), so it is sent in the same request.
 #[server(prefix = "/api/fn", input = Json, output = Json, endpoint = "start_chat", client = WindowClient)]
-pub async fn start_chat(product_id: Option<i64>, context: Option<String>) -> Result<StartedChat, ErrorDetail> {
+pub async fn start_chat(
+    product_id: Option<i64>,
+    context: Option<String>,
+    message: Option<String>,
+    client_id: Option<String>,
+) -> Result<StartedChat, ErrorDetail> {
     let service = service();
     service.check_new_chat(context.as_deref(), product_id).await?;
-    let caller = session()?.caller().await?;
-    let (chat, page) = service.start_chat(caller, product_id, context.as_deref()).await?;
+    let session = session()?;
+    let first = message.as_deref().map(|content| crate::server::chat::Outgoing {
+        content,
+        context: None,
+        client_id: client_id.as_deref(),
+    });
+    let (chat, page) = service.start_chat(session.starter(), product_id, context.as_deref(), first).await?;
     Ok(StartedChat { chat, page })
 }
 

@@ -95,7 +95,9 @@ impl Server {
         let database_url =
             database_url.map(str::to_string).unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+        // BENCH_SERVER_BIN: another build of the server (an earlier commit's, to compare in one run).
+        let bin = std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_frontdesk").to_string());
+        let mut command = Command::new(bin);
         command
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("DATABASE_URL", &database_url)
@@ -109,9 +111,10 @@ impl Server {
             .env("FRONTDESK_TOKENS_PER_VISITOR_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_NETWORK_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_DAY", "1000000000000")
-            // BENCH_SERVER_LOG (a RUST_LOG filter) shows the server's own logs, to profile a run.
+            // BENCH_SERVER_LOG (a RUST_LOG filter) shows the server's own logs, to profile a run
+            // (FRONTDESK_LOG_FORMAT=json makes them easy to sum up).
             .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::null());
+            .stdout(if std::env::var_os("BENCH_SERVER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
         for (name, value) in env {
             command.env(name, value);
         }

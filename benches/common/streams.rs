@@ -49,6 +49,74 @@ pub async fn app_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usiz
     samples
 }
 
+/// A new visitor each round, as the window starts a conversation: the chat is created, then its
+/// event stream opens as the first message goes out (the window's first send does both at once).
+/// A sample runs from creating the chat to the reply's first delta.
+pub async fn new_chat_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        tokio::time::sleep(pause(&mut seed)).await;
+        // A new browser: its own cookie jar and connections.
+        let client = visitor();
+        let started = Instant::now();
+        let (chat, last_seq) = new_chat(&client, &base).await;
+        let stream = async {
+            let events =
+                client.get(format!("{base}/api/v1/chats/{chat}/events?after={last_seq}")).send().await.unwrap();
+            let mut events = Blocks::new(events);
+            loop {
+                if events.next().await.contains("event: message.delta") {
+                    return (started.elapsed(), events);
+                }
+            }
+        };
+        let sent = async {
+            let response = client
+                .post(format!("{base}/api/v1/chats/{chat}/messages"))
+                .json(&serde_json::json!({"content": format!("first question {round}"), "client_id": format!("n{seed}-{round}")}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert_eq!(status, 201, "sending failed: {}", response.text().await.unwrap_or_default());
+        };
+        let ((ttft, mut events), ()) = tokio::join!(stream, sent);
+        samples.push((round, ttft));
+        while !events.next().await.contains("event: message.completed") {}
+    }
+    samples
+}
+
+/// A new visitor each round, as the window sends a first message: one request creates the chat
+/// with the message (its reply starts at once), then the chat's event stream opens without a
+/// sequence number, so it begins with the reply being written. A sample runs from that request
+/// to the reply's first delta.
+pub async fn first_message_stream(base: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        tokio::time::sleep(pause(&mut seed)).await;
+        let client = visitor();
+        let started = Instant::now();
+        let message =
+            serde_json::json!({"content": format!("first question {round}"), "client_id": format!("f{seed}-{round}")});
+        let response = client
+            .post(format!("{base}/api/v1/chats"))
+            .json(&serde_json::json!({"message": message}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "starting failed");
+        let chat: serde_json::Value = response.json().await.unwrap();
+        let chat = chat["id"].as_i64().unwrap();
+        let events = client.get(format!("{base}/api/v1/chats/{chat}/events")).send().await.unwrap();
+        let mut events = Blocks::new(events);
+        while !events.next().await.contains("event: message.delta") {}
+        samples.push((round, started.elapsed()));
+        while !events.next().await.contains("event: message.completed") {}
+    }
+    samples
+}
+
 /// The upstream alone, in the same shape.
 pub async fn upstream_stream(base_url: String, rounds: usize, mut seed: u64) -> Vec<(usize, Duration)> {
     let client = reqwest::Client::new();

@@ -11,6 +11,11 @@ async function upstreamRequests(page: Page): Promise<any[]> {
 test.describe('a first visit', () => {
   test('looking writes nothing; the first message starts the conversation, live, and it stays', async ({ page, context }) => {
     const chat = new ChatPage(page);
+    const calls: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (/^\/api\/fn\/(start_chat|send_message)/.test(path)) calls.push(path.replace(/\d+$/, ''));
+    });
     await chat.open(UPSTREAM_APP);
     const session = async () => (await context.cookies(UPSTREAM_APP)).find((c) => c.name === 'fd_session');
     expect(await session()).toBeUndefined();
@@ -20,6 +25,7 @@ test.describe('a first visit', () => {
     const id = await chat.chatId();
     await expect(chat.contentOf(await chat.lastReplyWhenDone())).toHaveText('Upstream reply to: hello there');
     await expect(chat.messages).toHaveCount(3);
+    expect(calls).toEqual(['/api/fn/start_chat']); // the first message went with the request that started the chat
     expect(await session()).toBeDefined();
     await chat.page.reload();
     await chat.waitForHydration();
@@ -128,8 +134,9 @@ test.describe('the composer', () => {
   test('a refused message rolls back and its text returns to the box', async ({ page }) => {
     const chat = new ChatPage(page);
     await chat.open(UPSTREAM_APP);
-    // The server refuses the message (as it would when the visitor sends too fast).
-    await page.route('**/api/fn/send_message*', (route) =>
+    // The server refuses the message (as it would when the visitor sends too fast); a first
+    // message goes with the request that starts the conversation.
+    await page.route('**/api/fn/{start_chat,send_message}*', (route) =>
       route.fulfill({ status: 429, contentType: 'application/json', body: JSON.stringify({ code: 'rate_limited', message: 'too many requests; try again in a moment' }) }),
     );
     await chat.composer.fill('will be refused');

@@ -10,6 +10,7 @@ use serde_json::json;
 on_both_databases!(
     a_new_chat_opens_with_the_greeting_of_its_context,
     an_unknown_context_is_refused_and_no_chat_is_created,
+    a_first_message_opens_the_chat_and_starts_its_reply_in_one_request,
     a_reply_streams_from_the_upstream_and_is_saved_with_its_usage,
     the_offline_assistant_answers_when_no_key_is_set,
     an_empty_message_is_refused_and_nothing_is_saved,
@@ -68,6 +69,39 @@ async fn an_unknown_context_is_refused_and_no_chat_is_created(backend: Backend) 
     assert!(body["error"]["message"].as_str().unwrap().contains("sales, support, billing"), "{body}");
     let (_, list) = app.get("/api/v1/chats").await;
     assert_eq!(list["chats"], json!([]));
+}
+
+async fn a_first_message_opens_the_chat_and_starts_its_reply_in_one_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.fake().push(Script::words("It ships tomorrow."));
+    // Refused, it creates nothing: no visitor, no chat, no cookie.
+    let (status, body) = app.post("/api/v1/chats", json!({"message": {"content": "   "}})).await;
+    assert_eq!(status, 422, "{body}");
+    use reqwest::cookie::CookieStore;
+    assert!(app.jar.cookies(&app.base.parse().unwrap()).is_none(), "no cookie for a refused first message");
+    let (status, body) = app.post("/api/v1/chats", json!({"message": {"content": "x".repeat(4001)}})).await;
+    assert_eq!(status, 413, "{body}");
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'visitor'")
+        .fetch_one(&app.state.service.db.read)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "nothing was written");
+
+    let (status, chat) = app
+        .post("/api/v1/chats", json!({"message": {"content": "When does the lamp ship?", "client_id": "first-1"}}))
+        .await;
+    assert_eq!(status, 201, "{chat}");
+    assert_eq!(chat["title"], "When does the lamp ship?", "the first message names the chat");
+    let id = chat["id"].as_i64().unwrap();
+    // A client joining now gets the reply from its start.
+    let mut events = app.events(id, None).await;
+    let mut seen = Vec::new();
+    next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCompleted).await;
+    let messages = app.messages(id).await;
+    let said: Vec<(Role, &str)> = messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(said[1..], [(Role::User, "When does the lamp ship?"), (Role::Assistant, "It ships tomorrow.")]);
+    assert_eq!(messages[1].client_id.as_deref(), Some("first-1"));
+    assert_eq!(app.fake().requests().len(), 1, "one reply was asked for");
 }
 
 async fn a_reply_streams_from_the_upstream_and_is_saved_with_its_usage(backend: Backend) {

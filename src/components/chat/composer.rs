@@ -13,7 +13,7 @@ use crate::components::{
     live,
 };
 use crate::{
-    api::{handoff, send_message, stop_reply, update_chat},
+    api::{handoff, stop_reply, update_chat},
     model::{Message, MessageStatus, Role, SendKey, PENDING_ID_BASE},
 };
 
@@ -82,8 +82,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
         draft.set(String::new());
         grow();
         leptos::task::spawn_local(async move {
-            let result =
-                async { send_message(state.started(None).await?, content.clone(), None, Some(client_id)).await }.await;
+            let result = state.send(content.clone(), client_id).await;
             // The window may have closed meanwhile: everything below reads with try_.
             if state.feed.newer_cursor.try_get_untracked().flatten().is_some() {
                 state.feed.jump_to_latest().await;

@@ -5,7 +5,7 @@ use futures::channel::oneshot;
 use leptos::prelude::*;
 
 use crate::{
-    api::{start_chat, StartedChat},
+    api::{send_message, start_chat, StartedChat},
     components::{feed::Feed, live},
     model::{Chat, ContextInfo, ErrorDetail, Message, MessageStatus, Preferences, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
@@ -48,9 +48,29 @@ impl ChatState {
     /// a message, "talk to a person", a context picked). Actions at once share one request; one
     /// that fails can be tried again. `context` is the one the conversation starts in.
     pub async fn started(&self, context: Option<String>) -> Result<i64, ErrorDetail> {
+        self.start(context, None).await.map(|(chat_id, _)| chat_id)
+    }
+
+    /// Sends the customer's message (`client_id` names it): for a draft, in the request that
+    /// makes it a conversation (a first message costs one request); else, or when another
+    /// action is already starting the draft, once there is a conversation.
+    pub async fn send(&self, content: String, client_id: String) -> Result<Message, ErrorDetail> {
+        match self.start(None, Some((content.clone(), client_id.clone()))).await? {
+            (_, Some(saved)) => Ok(saved),
+            (chat_id, None) => send_message(chat_id, content, None, Some(client_id)).await,
+        }
+    }
+
+    /// The chat's id, making the draft a conversation first (see [`ChatState::started`]); with
+    /// `first`, the message that request sent, as saved.
+    async fn start(
+        &self,
+        context: Option<String>,
+        first: Option<(String, String)>,
+    ) -> Result<(i64, Option<Message>), ErrorDetail> {
         let chat_id = self.chat_id();
         if chat_id != DRAFT_CHAT_ID {
-            return Ok(chat_id);
+            return Ok((chat_id, None));
         }
         let waiting = self.starting.try_update_value(|starting| {
             starting.as_mut().map(|waiters| {
@@ -60,17 +80,21 @@ impl ChatState {
             })
         });
         match waiting {
-            Some(Some(rx)) => rx.await.unwrap_or_else(|_| Err(window_closed())),
+            Some(Some(rx)) => rx.await.unwrap_or_else(|_| Err(window_closed())).map(|id| (id, None)),
             Some(None) => {
                 self.starting.set_value(Some(Vec::new()));
                 let product_id = self.chat.with_untracked(|c| c.product_id);
-                let result = start_chat(product_id, context).await.map(|started| {
+                let (message, client_id) = first.unzip();
+                let result = start_chat(product_id, context, message, client_id.clone()).await.map(|started| {
                     let id = started.chat.id;
+                    let saved = client_id.and_then(|sent| {
+                        started.page.messages.iter().find(|m| m.client_id.as_ref() == Some(&sent)).cloned()
+                    });
                     self.adopt(started);
-                    id
+                    (id, saved)
                 });
                 for waiter in self.starting.try_update_value(Option::take).flatten().unwrap_or_default() {
-                    let _ = waiter.send(result.clone());
+                    let _ = waiter.send(result.as_ref().map(|(id, _)| *id).map_err(Clone::clone));
                 }
                 result
             }
@@ -83,7 +107,9 @@ impl ChatState {
     fn adopt(&self, started: StartedChat) {
         let StartedChat { chat, page } = started;
         self.feed.messages.update(|list| {
-            let unsaved: Vec<Message> = list.drain(..).filter(|m| m.id >= PENDING_ID_BASE).collect();
+            // An unsaved message the request saved is in the page now.
+            let saved = |m: &Message| m.client_id.is_some() && page.messages.iter().any(|p| p.client_id == m.client_id);
+            let unsaved: Vec<Message> = list.drain(..).filter(|m| m.id >= PENDING_ID_BASE && !saved(m)).collect();
             *list = page.messages;
             list.extend(unsaved);
         });

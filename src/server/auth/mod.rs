@@ -20,6 +20,7 @@ use axum::{
 };
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 use tokio::sync::OnceCell;
 
 pub mod accounts;
@@ -28,7 +29,7 @@ use crate::model::is_well_formed_token;
 pub use crate::model::{TOKEN_HEADER, WS_PROTOCOL, WS_TOKEN_PROTOCOL_PREFIX};
 
 use super::{
-    chat::{Caller, ChatService},
+    chat::{Caller, ChatService, FirstVisit, Starter},
     db::{now_ms, Db},
     error::{AppError, AppResult},
     state::AppState,
@@ -66,6 +67,8 @@ struct SessionInner {
     token: Option<String>,
     existing: Option<SessionUser>,
     created: OnceCell<(i64, String)>,
+    /// The visitor `created` names was written in a transaction not known to have committed.
+    uncommitted: std::sync::atomic::AtomicBool,
     /// The request came from a window embedded by `embed.js` ([`TOKEN_HEADER`], on any site): a
     /// visitor it creates is handed back in that header rather than in a cookie.
     widget: bool,
@@ -109,6 +112,16 @@ impl Session {
         }
         let (user_id, _) = self.inner.created.get_or_try_init(|| create_visitor(&self.inner.db)).await?;
         Ok(Caller { user_id: *user_id, network: self.inner.network })
+    }
+
+    /// Who starts a conversation: the caller, or at a visitor's first action the visitor to
+    /// write in the same transaction as the chat (see [`Starter`]).
+    pub fn starter(&self) -> Starter<'_> {
+        match (&self.inner.existing, self.inner.created.get()) {
+            (Some(user), _) => Starter::Known(Caller { user_id: user.id, network: self.inner.network }),
+            (None, Some((user_id, _))) => Starter::Known(Caller { user_id: *user_id, network: self.inner.network }),
+            (None, None) => Starter::First(self),
+        }
     }
 
     /// The network the request came from, for per-network limits.
@@ -239,25 +252,75 @@ fn hash(token: &str) -> String {
 }
 
 async fn create_visitor(db: &Db) -> AppResult<(i64, String)> {
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let now = now_ms();
+    let token = new_token();
     let _turn = db.patient_turn().await;
     let mut tx = db.write.begin().await?;
+    let user_id = insert_visitor(&mut tx, &token).await?;
+    tx.commit().await?;
+    Ok((user_id, token))
+}
+
+fn new_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Writes a visitor and their session (the token's hash) in `conn`'s transaction: on PostgreSQL
+/// in one statement, on SQLite (no data-modifying WITH) in two.
+async fn insert_visitor(conn: &mut AnyConnection, token: &str) -> AppResult<i64> {
+    let now = now_ms();
+    let expires = now + SESSION_DAYS * DAY_MS;
+    if conn.backend_name() == "PostgreSQL" {
+        let (user_id,): (i64,) = sqlx::query_as(
+            "WITH u AS (INSERT INTO users (kind, display_name, created_at) VALUES ('visitor', 'Visitor', $1) RETURNING id), \
+             s AS (INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT $2, id, $1, $3 FROM u) \
+             SELECT id FROM u",
+        )
+        .bind(now)
+        .bind(hash(token))
+        .bind(expires)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok(user_id);
+    }
     let (user_id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (kind, display_name, created_at) VALUES ('visitor', 'Visitor', $1) RETURNING id",
     )
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash(&token))
+        .bind(hash(token))
         .bind(user_id)
         .bind(now)
-        .bind(now + SESSION_DAYS * DAY_MS)
-        .execute(&mut *tx)
+        .bind(expires)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
-    Ok((user_id, token))
+    Ok(user_id)
+}
+
+/// A visitor's first action may write them in its own transaction: until it commits, the cookie
+/// (or token header) is set only if the action succeeds, so an action undone leaves the browser
+/// as it was.
+#[async_trait::async_trait]
+impl FirstVisit for Session {
+    fn network(&self) -> Option<std::net::IpAddr> {
+        self.inner.network
+    }
+
+    async fn write(&self, conn: &mut AnyConnection) -> AppResult<Caller> {
+        let token = new_token();
+        let user_id = insert_visitor(conn, &token).await?;
+        self.inner.uncommitted.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .created
+            .set((user_id, token))
+            .map_err(|_| AppError::Internal("the visitor was created twice in one request".into()))?;
+        Ok(Caller { user_id, network: self.inner.network })
+    }
+
+    fn committed(&self) {
+        self.inner.uncommitted.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The user a live session names. With `staff_idle`, a staff session's idle deadline moves on
@@ -363,13 +426,17 @@ pub async fn session_layer(State(state): State<AppState>, mut request: Request, 
             token,
             existing,
             created: OnceCell::new(),
+            uncommitted: Default::default(),
             widget: widget.is_some(),
             network,
         }),
     };
     request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
-    if let Some((_, token)) = session.inner.created.get() {
+    // A visitor whose transaction may have been undone (the action failed) gets nothing.
+    let written =
+        !session.inner.uncommitted.load(std::sync::atomic::Ordering::Relaxed) || response.status().is_success();
+    if let Some((_, token)) = session.inner.created.get().filter(|_| written) {
         let (name, value) = if session.inner.widget {
             (header::HeaderName::from_static(TOKEN_HEADER), token.clone())
         } else {

@@ -1,12 +1,15 @@
 //! A conversation's life: opening, listing, renaming, switching context, the customer's email,
 //! read marks, asking for a person, following its events, and deleting it.
 
+use std::sync::Arc;
+
 use futures::stream::BoxStream;
 
 use super::{
-    rules::{check_resume, check_title, MarkPosition},
+    messages::PAGE_SIZE,
+    rules::{check_client_id, check_content, check_resume, check_title, MarkPosition},
     store::{self, ChatRow, NewMessage, ReadMark, NEW_CHAT_TITLE},
-    Caller, ChatService,
+    Caller, ChatService, Outgoing, Starter,
 };
 use crate::{
     model::{
@@ -32,21 +35,45 @@ pub struct ChatChanges {
 impl ChatService {
     /// Opens a chat with the assistant's greeting for its context (the visitor's preferred one
     /// unless `context` is given).
-    pub async fn create_chat(&self, caller: Caller, context: Option<&str>, product_id: Option<i64>) -> AppResult<Chat> {
-        let context = match context {
-            Some(id) => self.context(id)?,
-            None => self.preferred_context(caller).await?,
+    pub async fn create_chat(
+        &self,
+        starter: Starter<'_>,
+        context: Option<&str>,
+        product_id: Option<i64>,
+    ) -> AppResult<Chat> {
+        Ok(self.open_chat(starter, context, product_id).await?.1)
+    }
+
+    /// [`ChatService::create_chat`], with its owner and the greeting it wrote. A first visit's
+    /// visitor is written in the chat's own transaction, and has no preferences to read.
+    async fn open_chat(
+        &self,
+        starter: Starter<'_>,
+        context: Option<&str>,
+        product_id: Option<i64>,
+    ) -> AppResult<(Caller, Chat, Message)> {
+        let context = match (context, starter) {
+            (Some(id), _) => self.context(id)?,
+            (None, Starter::Known(caller)) => self.preferred_context(caller).await?,
+            (None, Starter::First(_)) => self.context_or_default(None),
         };
         let product = self.product_for_chat(product_id).await?;
         let (title, greeting) = Self::opening_lines(context, product.as_ref());
         let _turn = self.db.patient_turn().await;
         let mut tx = self.db.write.begin().await?;
-        let chat_id = store::insert_chat(&mut tx, caller.user_id, &title, &context.id, product_id).await?;
+        let owner = match starter {
+            Starter::Known(caller) => caller,
+            Starter::First(visit) => visit.write(&mut tx).await?,
+        };
+        let chat_id = store::insert_chat(&mut tx, owner.user_id, &title, &context.id, product_id).await?;
         let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;
-        tx.insert_message(NewMessage::assistant(&greeting)).await?;
+        let greeting = tx.insert_message(NewMessage::assistant(&greeting)).await?;
         let chat = tx.chat_row().await?.into_chat()?;
         tx.commit().await?;
-        Ok(chat)
+        if let Starter::First(visit) = starter {
+            visit.committed();
+        }
+        Ok((owner, chat, greeting))
     }
 
     /// What [`ChatService::create_chat`] would refuse: an unknown context or product (checked
@@ -139,24 +166,56 @@ impl ChatService {
 
     /// Makes the window's draft a conversation, at the visitor's first real action: their latest
     /// chat about `product_id` if one came into being meanwhile (another tab), else a new one in
-    /// `context` (or the preferred one). Returns it with its newest page.
+    /// `context` (or the preferred one). With `first`, the customer's message goes in as well (a
+    /// first message is one request: the conversation and its reply start together). Returns the
+    /// chat with its newest page.
     pub async fn start_chat(
-        &self,
-        caller: Caller,
+        self: &Arc<Self>,
+        starter: Starter<'_>,
         product_id: Option<i64>,
         context: Option<&str>,
+        first: Option<Outgoing<'_>>,
     ) -> AppResult<(Chat, MessagePage)> {
-        let chat = match store::latest_chat(&self.db, caller.user_id, product_id).await? {
-            Some(row) => match context {
+        if let Some(first) = &first {
+            check_content(first.content, self.limits.message_max_chars)?;
+            first.client_id.map(check_client_id).transpose()?;
+        }
+        let latest = match starter {
+            Starter::Known(caller) => {
+                store::latest_chat(&self.db, caller.user_id, product_id).await?.map(|c| (caller, c))
+            }
+            // A visitor not written yet has no chats.
+            Starter::First(_) => None,
+        };
+        let (caller, chat) = match latest {
+            Some((caller, row)) => match context {
                 Some(context) if context != row.context => {
                     let changes = ChatChanges { context: Some(context.to_string()), ..ChatChanges::default() };
-                    self.update_chat(caller, row.id, &changes).await?
+                    (caller, self.update_chat(caller, row.id, &changes).await?)
                 }
-                _ => row.into_chat()?,
+                _ => (caller, row.into_chat()?),
             },
-            None => self.create_chat(caller, context, product_id).await?,
+            None => {
+                let (caller, chat, greeting) = self.open_chat(starter, context, product_id).await?;
+                if first.is_none() {
+                    // A new chat's first page is its greeting: nothing to read back.
+                    let last_seq = chat.last_seq;
+                    let page =
+                        MessagePage { messages: vec![greeting], next_cursor: None, newer_cursor: None, last_seq };
+                    return Ok((chat, page));
+                }
+                (caller, chat)
+            }
         };
-        let page = self.page_of(chat.id, None, None, None).await?;
+        if let Some(first) = first {
+            self.send_message(caller, chat.id, first).await?;
+        }
+        // The chat as of the page's last event: the live feed resumes after it.
+        let _lock = self.hub.lock(chat.id).await;
+        let (chat, page) = tokio::try_join!(
+            async { store::chat_row(&self.db, chat.id).await?.ok_or(AppError::not_found("chat"))?.into_chat() },
+            store::page(&self.db, chat.id, None, None, PAGE_SIZE),
+        )?;
         Ok((chat, page))
     }
 
@@ -189,13 +248,11 @@ impl ChatService {
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;
         }
-        if let Some(title) = title {
-            tx.set_title(title).await?;
-        }
+
         if let Some(email) = &email {
             tx.set_email(email.as_ref().map(Email::as_str)).await?;
         }
-        let chat = tx.chat_updated().await?;
+        let chat = tx.retitled(title).await?;
         tx.commit().await?;
         Ok(chat)
     }

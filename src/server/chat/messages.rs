@@ -18,6 +18,9 @@ use crate::{
     },
 };
 
+/// Messages in a page when the reader does not say.
+pub(super) const PAGE_SIZE: i64 = 20;
+
 /// What the replicas count together for one call (see `ChatService::shared_counts`).
 #[derive(Debug, Default)]
 struct Shared {
@@ -60,7 +63,7 @@ impl ChatService {
         after: Option<i64>,
         limit: Option<i64>,
     ) -> AppResult<MessagePage> {
-        let limit = limit.unwrap_or(20);
+        let limit = limit.unwrap_or(PAGE_SIZE);
         if !(1..=100).contains(&limit) {
             return Err(AppError::Invalid("limit must be between 1 and 100".into()));
         }
@@ -137,12 +140,10 @@ impl ChatService {
         let mut inserted = tx.insert_messages(&news).await?.into_iter();
         let message = inserted.next().ok_or_else(|| AppError::Internal("the message was not inserted".into()))?;
         let reply = inserted.next();
-        if row.title == NEW_CHAT_TITLE {
-            tx.set_title(&title_from(outgoing.content)).await?;
-            chat_changed = true;
-        }
-        if chat_changed {
-            tx.chat_updated().await?;
+        // A first message names the chat, in the statement that records `chat.updated`.
+        let title = (row.title == NEW_CHAT_TITLE).then(|| title_from(outgoing.content));
+        if chat_changed || title.is_some() {
+            tx.retitled(title.as_deref()).await?;
         }
         // The reply starts asking the model while the change commits.
         let early = match &reply {

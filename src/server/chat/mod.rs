@@ -55,6 +55,28 @@ impl Caller {
     }
 }
 
+/// Who starts a conversation: a caller who exists, or a visitor whose first action this is.
+#[derive(Clone, Copy)]
+pub enum Starter<'a> {
+    Known(Caller),
+    /// Written in the same transaction as the chat: one commit for both, and on SQLite one turn
+    /// of the writer (a burst of new visitors queues half as deep ahead of customers' messages).
+    First(&'a dyn FirstVisit),
+}
+
+/// A visitor not written yet: the session of their first action.
+#[async_trait::async_trait]
+pub trait FirstVisit: Sync {
+    /// The network they came from (see [`Caller::network`]).
+    fn network(&self) -> Option<std::net::IpAddr>;
+
+    /// Writes the visitor (and their session) in `conn`'s transaction.
+    async fn write(&self, conn: &mut sqlx::AnyConnection) -> AppResult<Caller>;
+
+    /// The transaction that wrote the visitor committed: they exist whatever happens next.
+    fn committed(&self);
+}
+
 /// Limits and timings the service enforces.
 #[derive(Debug, Clone)]
 pub struct Limits {

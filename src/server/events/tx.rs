@@ -121,32 +121,38 @@ impl<'h> ChatTx<'h> {
 
     /// Assigns the chat's next `count` sequence numbers in one statement; the first of them.
     pub async fn next_seqs(&mut self, count: i64) -> AppResult<i64> {
-        let (last,): (i64,) = self.count_returning(count, "last_seq").await?;
+        let (last,): (i64,) = self.count_returning(count, "last_seq", None).await?;
         Ok(last - count + 1)
     }
 
     /// Assigns the chat's next sequence number in a statement that also returns the chat's
     /// `columns` as they then stand, for an event that carries the chat with its own sequence
     /// number: one round trip where a counter's update and a read took two.
-    pub async fn next_seq_returning<R>(&mut self, columns: &str) -> AppResult<R>
+    /// With `title`, the chat is renamed in the same statement (the title a first message gives).
+    pub async fn next_seq_returning<R>(&mut self, columns: &str, title: Option<&str>) -> AppResult<R>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        self.count_returning(1, columns).await
+        self.count_returning(1, columns, title).await
     }
 
-    /// Moves the chat's counter on by `count` (and its activity time, when marked); the chat's
-    /// `columns` as they then stand.
-    async fn count_returning<R>(&mut self, count: i64, columns: &str) -> AppResult<R>
+    /// Moves the chat's counter on by `count` (and its activity time, when marked; its title,
+    /// when given); the chat's `columns` as they then stand.
+    async fn count_returning<R>(&mut self, count: i64, columns: &str, title: Option<&str>) -> AppResult<R>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
         let activity = std::mem::take(&mut self.activity);
         let times = if activity { ", updated_at = $3, last_activity_at = $3" } else { "" };
-        let sql = format!("UPDATE chats SET last_seq = last_seq + $2{times} WHERE id = $1 RETURNING {columns}");
+        let retitle = if title.is_some() { ", title = $4, updated_at = $3" } else { "" };
+        let sql =
+            format!("UPDATE chats SET last_seq = last_seq + $2{times}{retitle} WHERE id = $1 RETURNING {columns}");
         let mut query = sqlx::query_as::<_, R>(&sql).bind(self.chat_id()).bind(count);
-        if activity {
+        if activity || title.is_some() {
             query = query.bind(now_ms());
+        }
+        if let Some(title) = title {
+            query = query.bind(title);
         }
         Ok(query.fetch_one(&mut *self.tx).await?)
     }

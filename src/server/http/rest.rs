@@ -11,7 +11,10 @@ use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
     server::{
         auth::Session,
-        chat::{Caller, ChatChanges, ChatService, Exchange, Outgoing},
+        chat::{
+            rules::{check_client_id, check_content},
+            Caller, ChatChanges, ChatService, Exchange, Outgoing,
+        },
         error::AppResult,
     },
 };
@@ -25,6 +28,22 @@ pub struct CreateChat {
     pub context: Option<String>,
     /// The product the chat is about (404 when there is none with this id).
     pub product_id: Option<i64>,
+    /// The customer's first message, sent as the chat opens (one request where two would do):
+    /// the reply starts at once; follow it on `/chats/{id}/events` (without `after`, a joining
+    /// client gets it from its start). Refused (413, 422), nothing is created; refused for a limit
+    /// (429) once the chat exists, the chat stays.
+    pub message: Option<FirstMessage>,
+}
+
+/// A chat's first message (see `POST /api/v1/chats`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstMessage {
+    /// Not blank; at most `FRONTDESK_MESSAGE_MAX_CHARS` characters (413 beyond).
+    #[schema(pattern = r"\S")]
+    pub content: String,
+    /// As on `POST /chats/{id}/messages`.
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -118,14 +137,27 @@ pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
 
 #[utoipa::path(post, path = "/api/v1/chats", tag = "chat", request_body = CreateChat, responses(
     (status = 201, body = Chat), (status = 404, body = ErrorBody, description = "No product with that id"),
-    (status = 422, body = ErrorBody)))]
+    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_chat(
     State(service): Service,
     session: Session,
     Json(body): Json<CreateChat>,
 ) -> AppResult<impl IntoResponse> {
     service.check_new_chat(body.context.as_deref(), body.product_id).await?;
-    let chat = service.create_chat(session.caller().await?, body.context.as_deref(), body.product_id).await?;
+    if let Some(first) = &body.message {
+        check_content(&first.content, service.limits().message_max_chars)?;
+        first.client_id.as_deref().map(check_client_id).transpose()?;
+    }
+    let chat = service.create_chat(session.starter(), body.context.as_deref(), body.product_id).await?;
+    let chat = match &body.message {
+        Some(first) => {
+            let caller = session.caller().await?;
+            let outgoing = Outgoing { content: &first.content, context: None, client_id: first.client_id.as_deref() };
+            service.send_message(caller, chat.id, outgoing).await?;
+            service.get_chat(caller, chat.id).await?
+        }
+        None => chat,
+    };
     Ok((StatusCode::CREATED, Json(chat)))
 }
 

@@ -48,6 +48,7 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         ("NewStaff", "email", EMAIL_PATTERN),
         ("UpdateChat", "customer_email", EMAIL_OR_EMPTY_PATTERN),
         ("SendMessage", "client_id", CLIENT_ID_PATTERN),
+        ("FirstMessage", "client_id", CLIENT_ID_PATTERN),
     ] {
         property(&mut value, schema, field)["pattern"] = pattern.into();
     }
@@ -68,7 +69,7 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         }
         property["enum"] = Value::Array(ids);
     }
-    for schema in ["SendMessage", "EditMessage", "StaffMessage"] {
+    for schema in ["SendMessage", "EditMessage", "StaffMessage", "FirstMessage"] {
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
     serde_json::from_value(value).expect("the spec reads back")

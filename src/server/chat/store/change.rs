@@ -221,7 +221,12 @@ impl ChatTx<'_> {
 
     /// Records `chat.updated` with the chat as it stands, including the event's own sequence number.
     pub async fn chat_updated(&mut self) -> AppResult<Chat> {
-        let row: ChatRow = self.next_seq_returning(CHAT_COLUMNS).await?;
+        self.retitled(None).await
+    }
+
+    /// [`ChatTx::chat_updated`], renaming the chat in the same statement when `title` is given.
+    pub async fn retitled(&mut self, title: Option<&str>) -> AppResult<Chat> {
+        let row: ChatRow = self.next_seq_returning(CHAT_COLUMNS, title).await?;
         let seq = row.last_seq;
         let chat = row.into_chat()?;
         self.store(seq, Event::ChatUpdated(chat.clone()));
@@ -418,17 +423,6 @@ impl ChatTx<'_> {
         }
         self.touch();
         self.emit(Event::MessageDeleted(Deleted { message_id })).await?;
-        Ok(())
-    }
-
-    pub async fn set_title(&mut self, title: &str) -> AppResult<()> {
-        let chat_id = self.chat_id();
-        sqlx::query("UPDATE chats SET title = $1, updated_at = $2 WHERE id = $3")
-            .bind(title)
-            .bind(now_ms())
-            .bind(chat_id)
-            .execute(self.conn())
-            .await?;
         Ok(())
     }
 

@@ -1,11 +1,11 @@
 //! Reading history with 100,000 messages: a page of messages (newest, and deep in the past) and the
-//! chat list, through the chat service, on SQLite (default) or BENCH_DATABASE_URL.
+//! chat list, through the chats domain, on SQLite (default) or BENCH_DATABASE_URL.
 //!
 //! `make bench` runs it after the time-to-first-token benchmark.
 
 use std::time::{Duration, Instant};
 
-use frontdesk::server::{build_state, chat::Caller, config::Config};
+use frontdesk::server::{app::Frontdesk, config::Config, identity::Caller};
 
 const CHATS: i64 = 200;
 const MESSAGES: i64 = 100_000;
@@ -21,9 +21,9 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let database_url = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| format!("sqlite://{}/history.db", dir.path().display()));
-        let state = build_state(Config::for_database(database_url.clone())).await.expect("the app starts");
-        let service = state.service.clone();
-        let db = &service.db.write;
+        let app = Frontdesk::build(Config::for_database(database_url.clone())).await.expect("the app starts");
+        let service = app.chats.clone();
+        let db = &app.db.write;
 
         let (user_id,): (i64,) = sqlx::query_as(
             "INSERT INTO users (kind, display_name, created_at) VALUES ('visitor', 'Bench', 0) RETURNING id",

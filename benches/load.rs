@@ -314,16 +314,16 @@ async fn login_flood() {
 
 /// Counted in process: the server's own count of committed changes, with clients over HTTP.
 async fn writes_per_message() {
-    use frontdesk::server::{build_state, config::Config, http::router};
+    use frontdesk::server::{app::Frontdesk, config::Config, http::router};
     const PANELS: usize = 50;
     const MESSAGES: usize = 20;
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_database(format!("sqlite://{}/bench.db", dir.path().display()));
     config.admin_password = Some(ADMIN_PASSWORD.into());
-    config.sends_per_minute = 100_000;
-    config.sends_per_network_per_minute = 1_000_000;
-    let state = build_state(config.clone()).await.expect("the app starts");
-    state.service.ensure_first_admin(&config.admin_email, Some(ADMIN_PASSWORD)).await.unwrap();
+    config.calls_per_minute = 100_000;
+    config.calls_per_network_per_minute = 1_000_000;
+    let state = Frontdesk::build(config.clone()).await.expect("the app starts");
+    state.accounts.ensure_first_admin(&config.admin_email, Some(ADMIN_PASSWORD)).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(frontdesk::server::serve(listener, router(state.clone()), std::future::pending()));
@@ -335,7 +335,7 @@ async fn writes_per_message() {
     for _ in 0..PANELS {
         panels.push(open_ws(&base, "/api/v1/admin/ws", &admin).await);
     }
-    let writes = Arc::new(state.service.db.clone());
+    let writes = Arc::new(state.db.clone());
     let before = writes.write_count();
     for i in 0..MESSAGES {
         let response = client

@@ -19,7 +19,7 @@ const STAFF_ENV = [
 // are tested over HTTP (tests/api/budgets.rs); here they would only make tests wait on each other.
 // The visitor's own allowances stay as they ship.
 const ONE_NETWORK_ENV = [
-  'FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE=100000',
+  'FRONTDESK_CALLS_PER_NETWORK_PER_MINUTE=100000',
   'FRONTDESK_TOKENS_PER_NETWORK_PER_DAY=1000000000000',
   'FRONTDESK_TOKENS_PER_DAY=1000000000000',
 ];
@@ -83,7 +83,7 @@ export default defineConfig({
         env: [
           'OPENAI_API_KEY=e2e',
           'OPENAI_BASE_URL=http://127.0.0.1:3199/v1',
-          'FRONTDESK_SENDS_PER_MINUTE=1000',
+          'FRONTDESK_CALLS_PER_MINUTE=1000',
           ...STAFF_ENV,
           ...ONE_NETWORK_ENV,
         ],

@@ -1,10 +1,12 @@
-//! Server functions: what the UI calls. Thin adapters over the chat service.
+//! Server functions of the chat window: thin adapters over the chats, the accounts (preferences)
+//! and the catalog, which they take from the application (`server::app::Frontdesk`)
+//! in the Leptos context.
 
 use crate::components::client::{Json, TextJson, WindowClient};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Chat, ContextInfo, ErrorDetail, Message, MessagePage, Preferences, Product};
+use crate::model::{Chat, ContextInfo, ErrorDetail, Message, MessagePage, Preferences, Product, WindowMode};
 
 /// A server function error a person can read (never SQL or a stack).
 impl FromServerFnError for ErrorDetail {
@@ -64,50 +66,6 @@ impl From<crate::server::error::AppError> for ErrorDetail {
     }
 }
 
-/// How the chat window was left (kept in the `fd_window` cookie so the server renders it the same
-/// way). A first visit shows the launcher: the window is rendered (history, greeting) but hidden
-/// until the visitor opens it, so it never covers the shop's page uninvited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-pub enum WindowMode {
-    Open,
-    Maximized,
-    #[default]
-    Minimized,
-    Closed,
-}
-
-/// Read from its variant's name, as serde's derive writes it, with the string enums' one decoder.
-impl<'de> Deserialize<'de> for WindowMode {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const NAMES: &[&str] = &["Open", "Maximized", "Minimized", "Closed"];
-        crate::model::variant_index(deserializer, NAMES).map(|i| WindowMode::ALL[i])
-    }
-}
-
-impl WindowMode {
-    pub const COOKIE: &'static str = "fd_window";
-    pub const ALL: [WindowMode; 4] =
-        [WindowMode::Open, WindowMode::Maximized, WindowMode::Minimized, WindowMode::Closed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WindowMode::Open => "open",
-            WindowMode::Maximized => "maximized",
-            WindowMode::Minimized => "minimized",
-            WindowMode::Closed => "closed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        WindowMode::ALL.into_iter().find(|m| m.as_str() == value)
-    }
-
-    /// The window shows (as opposed to the launcher).
-    pub fn is_visible(self) -> bool {
-        matches!(self, WindowMode::Open | WindowMode::Maximized)
-    }
-}
-
 /// What the chat window needs to render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatView {
@@ -128,38 +86,32 @@ pub struct StartedChat {
 }
 
 #[cfg(feature = "ssr")]
-fn service() -> std::sync::Arc<crate::server::chat::ChatService> {
-    expect_context::<std::sync::Arc<crate::server::chat::ChatService>>()
+fn app() -> crate::server::app::Frontdesk {
+    expect_context::<crate::server::app::Frontdesk>()
 }
 
 /// Who calls: the session's user, or nobody (who owns no chat, so an action on one is a 404).
 /// Creates no visitor; only `start_chat` and `save_preferences` do, once their input is checked.
 #[cfg(feature = "ssr")]
-fn caller_and_service(
-) -> Result<(crate::server::chat::Caller, std::sync::Arc<crate::server::chat::ChatService>), ErrorDetail> {
-    Ok((session()?.reader(), service()))
+fn caller_and_chats(
+) -> Result<(crate::server::identity::Caller, std::sync::Arc<crate::server::chat::Chats>), ErrorDetail> {
+    Ok((session()?.reader(), app().chats))
 }
 
 /// This request's session (put there by the session layer). Errors become the one error type, so
 /// a database that is down reads as "unavailable", never as an extractor's debug text.
 #[cfg(feature = "ssr")]
-pub(crate) fn session() -> Result<crate::server::auth::Session, ErrorDetail> {
+pub(crate) fn session() -> Result<crate::server::http::session::Session, ErrorDetail> {
     use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<crate::server::auth::Session>().cloned())
+        .and_then(|parts| parts.extensions.get::<crate::server::http::session::Session>().cloned())
         .ok_or_else(|| crate::server::error::AppError::Internal("the session layer is missing".into()).into())
 }
 
 #[cfg(feature = "ssr")]
 async fn window_mode() -> WindowMode {
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == WindowMode::COOKIE)
-        .and_then(|(_, value)| WindowMode::parse(value))
+    crate::server::http::session::cookie_value(&headers, WindowMode::COOKIE)
+        .and_then(|value| WindowMode::parse(&value))
         .unwrap_or_default()
 }
 
@@ -167,18 +119,19 @@ async fn window_mode() -> WindowMode {
 /// newest page, or a draft with the greeting when they have none. Writes nothing.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
-    let (reader, service) = caller_and_service()?;
+    let reader = session()?.reader();
+    let app = app();
     let product = match product_id {
-        Some(id) => Some(service.get_product(id).await?),
+        Some(id) => Some(app.catalog.get(id).await?),
         None => None,
     };
-    let (chat, page) = service.opening(reader, product.as_ref()).await?;
+    let (chat, page) = app.chats.opening(reader, product.as_ref()).await?;
     Ok(ChatView {
         chat,
         page,
-        contexts: service.list_contexts(),
-        max_chars: service.limits().message_max_chars,
-        preferences: service.get_preferences(reader).await?,
+        contexts: app.chats.contexts(),
+        max_chars: app.chats.limits().message_max_chars,
+        preferences: app.accounts.preferences(reader).await?,
         product,
         window: window_mode().await,
     })
@@ -194,23 +147,23 @@ pub async fn start_chat(
     message: Option<String>,
     client_id: Option<String>,
 ) -> Result<StartedChat, ErrorDetail> {
-    let service = service();
-    service.check_new_chat(context.as_deref(), product_id).await?;
+    let chats = app().chats;
+    chats.check_new_chat(context.as_deref(), product_id).await?;
     let session = session()?;
     let first = message.as_deref().map(|content| crate::server::chat::Outgoing {
         content,
         context: None,
         client_id: client_id.as_deref(),
     });
-    let (chat, page) = service.start_chat(session.starter(), product_id, context.as_deref(), first).await?;
+    let (chat, page) = chats.start_chat(session.starter(), product_id, context.as_deref(), first).await?;
     Ok(StartedChat { chat, page })
 }
 
 /// A page of messages: before a message, after one, or (neither) the newest.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn list_messages(chat_id: i64, before: Option<i64>, after: Option<i64>) -> Result<MessagePage, ErrorDetail> {
-    let (reader, service) = caller_and_service()?;
-    Ok(service.list_messages(reader, chat_id, before, after, Some(30)).await?)
+    let (reader, chats) = caller_and_chats()?;
+    Ok(chats.list_messages(reader, chat_id, before, after, Some(30)).await?)
 }
 
 /// Sends a message; the reply arrives on the chat's event stream. `client_id` makes a retried
@@ -222,41 +175,41 @@ pub async fn send_message(
     context: Option<String>,
     client_id: Option<String>,
 ) -> Result<Message, ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
+    let (caller, chats) = caller_and_chats()?;
     let outgoing = crate::server::chat::Outgoing {
         content: &content,
         context: context.as_deref(),
         client_id: client_id.as_deref(),
     };
-    Ok(service.send_message(caller, chat_id, outgoing).await?.message)
+    Ok(chats.send_message(caller, chat_id, outgoing).await?.message)
 }
 
 /// Edits a customer's message; the reply after it is written again.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    service.edit_message(caller, chat_id, message_id, &content).await?;
+    let (caller, chats) = caller_and_chats()?;
+    chats.edit_message(caller, chat_id, message_id, &content).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn delete_message(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    service.delete_message(caller, chat_id, message_id).await?;
+    let (caller, chats) = caller_and_chats()?;
+    chats.delete_message(caller, chat_id, message_id).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn stop_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    service.stop_reply(caller, chat_id, message_id).await?;
+    let (caller, chats) = caller_and_chats()?;
+    chats.stop_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn retry_reply(chat_id: i64, message_id: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    service.retry_reply(caller, chat_id, message_id).await?;
+    let (caller, chats) = caller_and_chats()?;
+    chats.retry_reply(caller, chat_id, message_id).await?;
     Ok(())
 }
 
@@ -269,52 +222,39 @@ pub async fn update_chat(
     title: Option<String>,
     customer_email: Option<String>,
 ) -> Result<Chat, ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
+    let (caller, chats) = caller_and_chats()?;
     let changes = crate::server::chat::ChatChanges { context, title, customer_email };
-    Ok(service.update_chat(caller, chat_id, &changes).await?)
+    Ok(chats.update_chat(caller, chat_id, &changes).await?)
 }
 
 /// The customer has read the conversation up to message `up_to`.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    service.mark_read(caller, chat_id, up_to).await?;
+    let (caller, chats) = caller_and_chats()?;
+    chats.mark_read(caller, chat_id, up_to).await?;
     Ok(())
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn save_preferences(preferences: Preferences) -> Result<Preferences, ErrorDetail> {
-    let service = service();
-    service.check_preferences(&preferences)?;
-    Ok(service.save_preferences(session()?.caller().await?, &preferences).await?)
+    let accounts = app().accounts;
+    accounts.check_preferences(&preferences)?;
+    Ok(accounts.save_preferences(session()?.caller().await?, &preferences).await?)
 }
 
 /// "Talk to a person": the chat waits for staff and the assistant pauses.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
-    let (caller, service) = caller_and_service()?;
-    Ok(service.handoff(caller, chat_id).await?)
+    let (caller, chats) = caller_and_chats()?;
+    Ok(chats.handoff(caller, chat_id).await?)
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
-    Ok(service().list_products().await?)
+    Ok(app().catalog.list().await?)
 }
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
-    Ok(service().get_product(id).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WindowMode;
-
-    #[test]
-    fn a_window_mode_reads_back_as_written() {
-        for mode in WindowMode::ALL {
-            assert_eq!(serde_json::from_str::<WindowMode>(&serde_json::to_string(&mode).unwrap()).unwrap(), mode);
-        }
-        assert!(serde_json::from_str::<WindowMode>("\"open\"").is_err(), "the cookie's name is not the JSON's");
-    }
+    Ok(app().catalog.get(id).await?)
 }

@@ -19,7 +19,7 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    components::browser::read_widget_token();
+    components::browser::read_embed_token();
     #[cfg(feature = "panel")]
     if app::is_panel_path(&app::page_address().0) {
         leptos::mount::hydrate_body(app::App);

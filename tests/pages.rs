@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use frontdesk::server::auth::StaffRole;
+use frontdesk::server::identity::StaffRole;
 use serde_json::json;
 use support::{Backend, TestApp};
 
@@ -82,7 +82,7 @@ async fn staff_pages_answer_401_to_nobody_and_403_to_a_visitor_with_the_sign_in_
         let app = TestApp::spawn(backend).await;
         let chat = app.new_chat().await;
         app.state
-            .service
+            .accounts
             .create_staff("agent@example.com", "Alice", StaffRole::Agent, "a-long-enough-password")
             .await
             .unwrap();

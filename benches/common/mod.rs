@@ -105,9 +105,9 @@ impl Server {
             .env("FRONTDESK_ADMIN_PASSWORD", "bench-admin-password")
             // Every client here is one visitor network on 127.0.0.1; the budgets stay on (their
             // checks are part of what a send costs) but far out of reach.
-            .env("FRONTDESK_SENDS_PER_MINUTE", "100000")
-            .env("FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE", "1000000")
-            .env("FRONTDESK_SENDS_PER_MINUTE_TOTAL", "10000000")
+            .env("FRONTDESK_CALLS_PER_MINUTE", "100000")
+            .env("FRONTDESK_CALLS_PER_NETWORK_PER_MINUTE", "1000000")
+            .env("FRONTDESK_CALLS_PER_MINUTE_TOTAL", "10000000")
             .env("FRONTDESK_TOKENS_PER_VISITOR_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_NETWORK_PER_DAY", "1000000000000")
             .env("FRONTDESK_TOKENS_PER_DAY", "1000000000000")

@@ -4,6 +4,16 @@
 
 use leptos::prelude::*;
 
+/// What became of a socket `follow_socket` keeps open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketState {
+    Open,
+    /// Closed by the server with a 4xxx code: it will not be opened again.
+    Refused(u16),
+    /// Lost; it is opened again after `wait_ms` (at once when the server restarts, 1012).
+    Lost,
+}
+
 #[cfg(feature = "hydrate")]
 mod imp {
     use std::{cell::Cell, cell::RefCell, rc::Rc};
@@ -16,7 +26,7 @@ mod imp {
     use send_wrapper::SendWrapper;
     use wasm_bindgen::{closure::Closure, JsCast};
 
-    use crate::components::live::Link;
+    use super::SocketState;
 
     pub fn mark_hydrated() {
         if let Some(body) = document().body() {
@@ -80,7 +90,7 @@ mod imp {
         WIDGET_TOKEN.with(|t| *t.borrow_mut() = Some(token));
     }
 
-    pub fn read_widget_token() {
+    pub fn read_embed_token() {
         let location = window().location();
         let fragment = location.hash().ok().and_then(|h| h.strip_prefix(TOKEN_FRAGMENT).map(str::to_string));
         if let Some(token) = fragment {
@@ -109,12 +119,12 @@ mod imp {
         }
     }
 
-    pub fn widget_token() -> Option<String> {
+    pub fn embed_token() -> Option<String> {
         WIDGET_TOKEN.with(|t| t.borrow().clone())
     }
 
-    pub fn keep_widget_token(token: &str) {
-        let changed = widget_token().is_some_and(|current| current != token) && is_well_formed_token(token);
+    pub fn keep_embed_token(token: &str) {
+        let changed = embed_token().is_some_and(|current| current != token) && is_well_formed_token(token);
         if changed {
             set_token(token.to_string());
             post_to_host("token", token);
@@ -127,7 +137,7 @@ mod imp {
         let location = window().location();
         let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
         let url = format!("{scheme}://{}{path}", location.host().ok()?);
-        let mut ws = match widget_token() {
+        let mut ws = match embed_token() {
             None => WebSocket::open(&url),
             Some(token) if token.is_empty() => WebSocket::open_with_protocols(&url, &[WS_PROTOCOL]),
             Some(token) => WebSocket::open_with_protocols(
@@ -153,8 +163,8 @@ mod imp {
     pub fn follow_socket(
         path: String,
         mut after: Option<i64>,
-        link: RwSignal<Link>,
-        on_open: impl Fn(bool) + 'static,
+        wait_ms: fn(u32, f64) -> u32,
+        on_state: impl Fn(SocketState) + 'static,
         on_frame: impl Fn(&str) + 'static,
     ) -> Outbox {
         let outbox = Outbox::default();
@@ -172,7 +182,6 @@ mod imp {
         }
         leptos::task::spawn_local(async move {
             let mut attempt = 0u32;
-            let mut opened_before = false;
             while !stopped.get() {
                 let url = match after {
                     Some(seq) => format!("{path}?after={seq}"),
@@ -185,9 +194,7 @@ mod imp {
                     attempt = 0;
                     let (outgoing, mut to_send) = mpsc::unbounded::<String>();
                     *current.borrow_mut() = Some(outgoing);
-                    let _ = link.try_set(Link::Live);
-                    on_open(opened_before);
-                    opened_before = true;
+                    on_state(SocketState::Open);
                     let mut ws = ws.fuse();
                     loop {
                         futures::select! {
@@ -207,7 +214,7 @@ mod imp {
                                 Some(Ok(Message::Bytes(_))) => {}
                                 Some(Err(WebSocketError::ConnectionClose(close))) if (4000..4100).contains(&close.code) => {
                                     // Not allowed or gone: reconnecting would not help.
-                                    let _ = link.try_set(Link::Refused(close.code));
+                                    on_state(SocketState::Refused(close.code));
                                     return;
                                 }
                                 Some(Err(WebSocketError::ConnectionClose(close))) if close.code == 1012 => {
@@ -230,13 +237,13 @@ mod imp {
                 if stopped.get() {
                     return;
                 }
-                let _ = link.try_set(Link::Reconnecting);
+                on_state(SocketState::Lost);
                 if restarting {
                     // Spread over a quarter second, so a replica's clients do not all arrive at once.
                     sleep((js_sys::Math::random() * 250.0) as u32).await;
                     continue;
                 }
-                sleep(crate::components::live::backoff_ms(attempt, js_sys::Math::random())).await;
+                sleep(wait_ms(attempt, js_sys::Math::random())).await;
                 attempt = attempt.saturating_add(1);
             }
         });
@@ -365,7 +372,7 @@ mod imp {
 mod imp {
     use leptos::prelude::RwSignal;
 
-    use crate::components::live::Link;
+    use super::SocketState;
 
     #[derive(Clone, Default)]
     pub struct Outbox {
@@ -383,8 +390,8 @@ mod imp {
     pub fn follow_socket(
         _: String,
         _: Option<i64>,
-        _: RwSignal<Link>,
-        _: impl Fn(bool) + 'static,
+        _: fn(u32, f64) -> u32,
+        _: impl Fn(SocketState) + 'static,
         _: impl Fn(&str) + 'static,
     ) -> Outbox {
         Outbox::default()
@@ -403,11 +410,11 @@ mod imp {
         false
     }
     pub fn post_to_host(_: &str, _: u32) {}
-    pub fn read_widget_token() {}
-    pub fn widget_token() -> Option<String> {
+    pub fn read_embed_token() {}
+    pub fn embed_token() -> Option<String> {
         None
     }
-    pub fn keep_widget_token(_: &str) {}
+    pub fn keep_embed_token(_: &str) {}
     pub fn beep() {}
     pub fn focus_by_id(_: &str) {}
     pub fn page_address() -> (String, String) {
@@ -506,18 +513,18 @@ pub fn client_id() -> String {
 /// Inside a window embedded on another site, where the browser withholds cookies, the visitor's
 /// token comes from `embed.js` in the frame's address fragment (`#fd-token=`); taken from there
 /// (and out of the address) before the app starts.
-pub fn read_widget_token() {
-    imp::read_widget_token()
+pub fn read_embed_token() {
+    imp::read_embed_token()
 }
 
 /// The embedded window's token: `Some("")` before its visitor exists, `None` outside an embed.
-pub fn widget_token() -> Option<String> {
-    imp::widget_token()
+pub fn embed_token() -> Option<String> {
+    imp::embed_token()
 }
 
 /// Keeps the token a first action created, and hands it to the host page (`embed.js` stores it).
-pub fn keep_widget_token(token: &str) {
-    imp::keep_widget_token(token)
+pub fn keep_embed_token(token: &str) {
+    imp::keep_embed_token(token)
 }
 
 pub(crate) use imp::follow_socket;

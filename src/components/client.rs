@@ -20,7 +20,7 @@ use server_fn::{
     Bytes, ContentType, Decodes, Encodes, Format, FormatType,
 };
 
-use super::browser::{keep_widget_token, widget_token};
+use super::browser::{embed_token, keep_embed_token};
 use crate::model::TOKEN_HEADER;
 
 /// JSON in the body of a `POST`, both ways: server_fn's `Json`, read as text.
@@ -75,7 +75,7 @@ where
             let response =
                 request.0.take().send().await.map_err(|e| ServerFnErrorErr::Request(e.to_string()).into_app_error())?;
             if let Some(token) = response.headers().get(TOKEN_HEADER) {
-                keep_widget_token(&token);
+                keep_embed_token(&token);
             }
             Ok(WindowResponse(SendWrapper::new(response)))
         })
@@ -123,7 +123,7 @@ impl WindowRequest {
             }
         };
         let mut builder = builder.header("Content-Type", content_type).header("Accept", accepts);
-        if let Some(token) = widget_token() {
+        if let Some(token) = embed_token() {
             builder = builder.header(TOKEN_HEADER, &token);
         }
         let request = match body {

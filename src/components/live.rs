@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::browser;
+use super::browser::{self, SocketState};
 
 /// The state of a live connection, as the reader sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,18 @@ pub fn follow_socket(
     on_open: impl Fn(bool) + 'static,
     on_frame: impl Fn(&str) + 'static,
 ) -> Outbox {
-    browser::follow_socket(path, after, link, on_open, on_frame)
+    let opened_before = std::cell::Cell::new(false);
+    let on_state = move |state| {
+        let _ = link.try_set(match state {
+            SocketState::Open => Link::Live,
+            SocketState::Refused(code) => Link::Refused(code),
+            SocketState::Lost => Link::Reconnecting,
+        });
+        if state == SocketState::Open {
+            on_open(opened_before.replace(true));
+        }
+    };
+    browser::follow_socket(path, after, backoff_ms, on_state, on_frame)
 }
 
 /// Who is typing on the other side, shown for a few seconds after each signal.

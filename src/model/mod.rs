@@ -73,9 +73,11 @@ pub(crate) fn variant_index<'de, D: serde::Deserializer<'de>>(
 // After the macro: the submodules use it.
 mod events;
 mod staff;
+mod window;
 
 pub use events::*;
 pub use staff::*;
+pub use window::*;
 
 string_enum!(
     /// Who wrote a message.

@@ -55,18 +55,19 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_MESSAGE_MAX_CHARS", default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub message_max_chars: u32,
 
-    /// Messages one visitor may send per minute (429 beyond).
-    #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub sends_per_minute: u32,
+    /// Calls to the model (messages, edits and retries) one visitor may make per minute (429
+    /// beyond). Formerly FRONTDESK_SENDS_PER_MINUTE, still read.
+    #[arg(long, env = "FRONTDESK_CALLS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub calls_per_minute: u32,
 
-    /// Messages, edits and retries per minute from one network (IPv4 address or IPv6 /64), all
-    /// its visitors together: a new cookie is not a new allowance. 429 beyond.
-    #[arg(long, env = "FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub sends_per_network_per_minute: u32,
+    /// Calls to the model per minute from one network (IPv4 address or IPv6 /64), all its
+    /// visitors together: a new cookie is not a new allowance. 429 beyond.
+    #[arg(long, env = "FRONTDESK_CALLS_PER_NETWORK_PER_MINUTE", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub calls_per_network_per_minute: u32,
 
-    /// Messages, edits and retries per minute from everyone together. 429 beyond.
-    #[arg(long, env = "FRONTDESK_SENDS_PER_MINUTE_TOTAL", default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
-    pub sends_per_minute_total: u32,
+    /// Calls to the model per minute from everyone together. 429 beyond.
+    #[arg(long, env = "FRONTDESK_CALLS_PER_MINUTE_TOTAL", default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub calls_per_minute_total: u32,
 
     /// Tokens (read and written by the model) one visitor may use per UTC day. 429 beyond, until
     /// midnight UTC; a person can still answer.
@@ -278,5 +279,41 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Settings renamed since they were first read, `(old, new)`: an old name still counts when the
+/// new one is not set (see [`renamed_settings`]).
+pub const RENAMED: &[(&str, &str)] = &[
+    ("FRONTDESK_SENDS_PER_MINUTE", "FRONTDESK_CALLS_PER_MINUTE"),
+    ("FRONTDESK_SENDS_PER_NETWORK_PER_MINUTE", "FRONTDESK_CALLS_PER_NETWORK_PER_MINUTE"),
+    ("FRONTDESK_SENDS_PER_MINUTE_TOTAL", "FRONTDESK_CALLS_PER_MINUTE_TOTAL"),
+];
+
+/// The renamed settings set under their old name only, as `(old, new, value)`, given how to read
+/// a variable: the caller sets each under its new name (and says it was renamed).
+pub fn renamed_settings(var: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, &'static str, String)> {
+    RENAMED
+        .iter()
+        .filter(|(_, new)| var(new).is_none())
+        .filter_map(|(old, new)| Some((*old, *new, var(old)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod renamed {
+    use super::*;
+
+    #[test]
+    fn an_old_setting_name_counts_unless_the_new_one_is_set() {
+        let env = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(
+            renamed_settings(env(&[("FRONTDESK_SENDS_PER_MINUTE", "5")])),
+            vec![("FRONTDESK_SENDS_PER_MINUTE", "FRONTDESK_CALLS_PER_MINUTE", "5".to_string())]
+        );
+        assert!(renamed_settings(env(&[("FRONTDESK_SENDS_PER_MINUTE", "5"), ("FRONTDESK_CALLS_PER_MINUTE", "7")]))
+            .is_empty());
     }
 }

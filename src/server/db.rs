@@ -35,7 +35,7 @@ pub struct Db {
     pub read: AnyPool,
     /// Writes and transactions (one connection on SQLite).
     pub write: AnyPool,
-    /// The token deltas of streaming replies ([`crate::server::events::BatchTx`]). On PostgreSQL
+    /// The token deltas of streaming replies (`chat::BatchTx`). On PostgreSQL
     /// a connection of its own whose commits do not wait for the WAL flush
     /// (`synchronous_commit = off`): a crash of the database itself may lose the last fraction of
     /// a second of a reply's text while it streams, never a message or a finished reply (their
@@ -182,6 +182,19 @@ impl Db {
     /// Committed changes to chats since start.
     pub fn write_count(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Runs `sql` (a DELETE of at most `$2` rows older than `$1`) until it deletes fewer than
+    /// `batch`: no statement holds the database for long. How many rows went.
+    pub async fn delete_in_batches(&self, sql: &str, cutoff: i64, batch: i64) -> AppResult<u64> {
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql).bind(cutoff).bind(batch).execute(&self.write).await?.rows_affected();
+            total += done;
+            if done < batch as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     /// True when the database answers.

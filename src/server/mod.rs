@@ -1,7 +1,8 @@
 //! Everything that runs only on the server. `main.rs` calls [`run`].
 
+pub mod accounts;
+pub mod app;
 pub mod audit;
-pub mod auth;
 pub mod catalog;
 pub mod chat;
 pub mod config;
@@ -9,25 +10,24 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
-pub mod limits;
+pub mod identity;
+pub mod inquiries;
 pub mod llm;
 pub mod metrics;
 pub mod notify;
 pub mod retention;
-pub mod staff;
-pub mod state;
-
-use std::sync::Arc;
+pub mod throttle;
+pub mod usage;
 
 use clap::Parser;
-use leptos::prelude::get_configuration;
 
 use self::{
-    auth::{accounts::generate_password, StaffRole},
-    chat::{ChatService, Limits},
+    accounts::generate_password,
+    app::Frontdesk,
     config::{Command, Config, LogFormat},
     db::Db,
-    state::AppState,
+    error::AppError,
+    identity::StaffRole,
 };
 
 /// Why the program could not start or serve, in one line for a person.
@@ -53,29 +53,9 @@ impl StartError {
     }
 }
 
-/// Connects the database, applies migrations, recovers interrupted replies, starts the
-/// background work and builds the state.
-pub async fn build_state(config: Config) -> Result<AppState, String> {
-    config.validate()?;
-    let contexts = llm::Contexts::load(config.contexts_file.as_deref())?;
-    let assistant = llm::from_config(&config)?;
-    let db = Db::connect(&config.database_url, config.db_connections)
-        .await
-        .map_err(|e| format!("cannot open the database: {}", describe(&e)))?;
-    db.migrate().await.map_err(|e| describe(&e))?;
-    let notifier = notify::Notifier::from_config(&config)?;
-    let service =
-        Arc::new(ChatService::new(db, assistant, contexts, Limits::from_config(&config)).with_notifier(notifier));
-    service.start(&config.database_url).await.map_err(|e| describe(&e))?;
-    tokio::spawn(retention::run(Arc::downgrade(&service), retention::Retention::from_config(&config)));
-    let mut leptos_options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
-    leptos_options.site_addr = config.addr;
-    Ok(AppState { leptos_options, service, config: Arc::new(config) })
-}
-
-fn describe(error: &error::AppError) -> String {
+fn describe(error: &AppError) -> String {
     match error {
-        error::AppError::Database(e) => e.to_string(),
+        AppError::Database(e) => e.to_string(),
         other => other.to_string(),
     }
 }
@@ -93,9 +73,17 @@ fn init_tracing(format: LogFormat) {
 /// The program: parse settings (refusing bad ones with a one-line reason), then serve or migrate.
 pub async fn run() -> Result<(), StartError> {
     let _ = dotenvy::dotenv();
+    // Settings renamed since: the old name still counts (said once the log is up).
+    let renamed = config::renamed_settings(|name| std::env::var(name).ok());
+    for (_, new, value) in &renamed {
+        std::env::set_var(new, value);
+    }
     let config = Config::parse();
     config.validate().map_err(StartError::Settings)?;
     init_tracing(config.log_format);
+    for (old, new, _) in &renamed {
+        tracing::warn!("{old} is now called {new}: rename it (the old name still works for now)");
+    }
     let command = config.command.clone().unwrap_or(Command::Serve);
     let addr = config.addr;
     if let Command::Migrate = command {
@@ -107,20 +95,19 @@ pub async fn run() -> Result<(), StartError> {
         tracing::info!("migrations applied");
         return Ok(());
     }
-    let state = build_state(config).await.map_err(StartError::Startup)?;
+    let app = Frontdesk::build(config).await.map_err(StartError::Startup)?;
     if let Command::CreateAdmin { email, name } = command {
         let password = generate_password();
-        state
-            .service
+        app.accounts
             .create_staff(&email, &name, StaffRole::Admin, &password)
             .await
             .map_err(|e| StartError::Startup(e.public_message()))?;
         println!("Created admin {email} with password: {password}");
-        state.service.leave().await;
+        app.replies.leave().await;
         return Ok(());
     }
-    let preset = state.config.admin_password.as_deref().filter(|p| !p.is_empty());
-    match state.service.ensure_first_admin(&state.config.admin_email, preset).await {
+    let preset = app.config.admin_password.as_deref().filter(|p| !p.is_empty());
+    match app.accounts.ensure_first_admin(&app.config.admin_email, preset).await {
         Ok(Some((email, _))) if preset.is_some() => {
             tracing::info!("No staff accounts existed: created admin {email} with FRONTDESK_ADMIN_PASSWORD")
         }
@@ -138,35 +125,34 @@ pub async fn run() -> Result<(), StartError> {
     let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         %addr,
-        assistant = state.service.assistant_name(),
-        database = ?state.service.db.backend,
+        assistant = app.replies.assistant_name(),
+        database = ?app.db.backend,
         "Frontdesk is listening on http://{addr}"
     );
-    let service = state.service.clone();
-    let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
+    let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
     // On SIGTERM or Ctrl-C: stop accepting connections and close the live ones (their clients
     // reconnect to another replica), let the replies being written finish within the grace
     // period, then leave.
     let draining = {
-        let service = service.clone();
+        let app = app.clone();
         async move {
             shutdown_signal().await;
-            service.drain();
+            app.drain();
         }
     };
-    let mut serving = tokio::spawn(serve(listener, http::router(state), draining));
+    let mut serving = tokio::spawn(serve(listener, http::router(app.clone()), draining));
     // Serving ends by itself only on an error; once told to stop, the connections may all close
     // before the replies end, so the shutdown below runs whichever comes first.
     let served = tokio::select! {
         served = &mut serving => Some(served),
-        _ = service.draining() => None,
+        _ = app.draining() => None,
     };
-    if !service.is_draining() {
+    if !app.is_draining() {
         if let Some(served) = served {
             return served.map_err(|e| StartError::Startup(e.to_string()))?.map_err(Into::into);
         }
     }
-    service.shut_down(grace).await;
+    app.shut_down(grace).await;
     // Requests still open (a send waiting for its reply) had their answer by now.
     let served = match served {
         Some(served) => Some(served),

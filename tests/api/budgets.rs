@@ -6,7 +6,7 @@ use crate::{
     staff::{call, staff_client},
     support::{read, Backend, Options, Script, TestApp},
 };
-use frontdesk::server::auth::StaffRole;
+use frontdesk::server::identity::StaffRole;
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -93,7 +93,7 @@ async fn a_new_cookie_on_the_same_network_is_not_a_new_allowance(backend: Backen
         Options {
             configure: Box::new(|c| {
                 c.trust_proxy = true;
-                c.sends_per_network_per_minute = 2;
+                c.calls_per_network_per_minute = 2;
                 c.tokens_per_network_per_day = 3 * FAKE_TOKENS as u64;
             }),
             ..Options::default()
@@ -125,7 +125,7 @@ async fn a_new_cookie_on_the_same_network_is_not_a_new_allowance(backend: Backen
     // (The minute's calls of this network are spent too; the day's tokens are checked first.)
     sqlx::query("UPDATE usage_daily SET tokens = tokens + $1 WHERE scope = 'network:203.0.113.5'")
         .bind(FAKE_TOKENS)
-        .execute(&app.state.service.db.write)
+        .execute(&app.state.db.write)
         .await
         .unwrap();
     let (_, status, body) = chat_and_send(&app, &visitor_from("203.0.113.5"), "three").await;

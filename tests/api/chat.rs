@@ -82,7 +82,7 @@ async fn a_first_message_opens_the_chat_and_starts_its_reply_in_one_request(back
     let (status, body) = app.post("/api/v1/chats", json!({"message": {"content": "x".repeat(4001)}})).await;
     assert_eq!(status, 413, "{body}");
     let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE kind = 'visitor'")
-        .fetch_one(&app.state.service.db.read)
+        .fetch_one(&app.state.db.read)
         .await
         .unwrap();
     assert_eq!(users, 0, "nothing was written");
@@ -217,7 +217,7 @@ async fn editing_a_message_keeps_the_old_version_and_regenerates_the_reply(backe
     assert_eq!(sent.last().unwrap()["content"], "What is the price of the desk?");
     assert!(!sent.iter().any(|m| m["content"] == "First answer."), "the old reply is not in the new prompt");
     let versions: Vec<(i64, String)> = sqlx::query_as("SELECT message_id, content FROM message_versions ORDER BY id")
-        .fetch_all(&app.state.service.db.read)
+        .fetch_all(&app.state.db.read)
         .await
         .unwrap();
     assert_eq!(
@@ -408,7 +408,7 @@ async fn a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_fo
     .await;
     // Something holds the busy chat (a change to it that takes long): its words wait, and
     // nobody else's do.
-    let hub = &app.state.service.hub;
+    let hub = &app.state.hub;
     let held = hub.lock(busy).await;
     let (status, sent) = app.post(&format!("/api/v1/chats/{other}/messages"), json!({"content": "hi"})).await;
     assert_eq!(status, 201, "{sent}");
@@ -418,7 +418,7 @@ async fn a_reply_streams_on_while_another_chat_is_held_up_and_that_chats_text_fo
     // (Read from the database: the API reads a chat under its lock.)
     let stored: String = sqlx::query_scalar("SELECT content FROM messages WHERE id = $1")
         .bind(busy_reply)
-        .fetch_one(&app.state.service.db.read)
+        .fetch_one(&app.state.db.read)
         .await
         .unwrap();
     assert_ne!(stored, slow, "the busy chat's words waited");
@@ -441,7 +441,7 @@ async fn a_reply_completes_after_its_client_left(backend: Backend) {
     assert_eq!(status, 201);
     assert_eq!(body["reply"]["status"], "streaming");
     let reply_id = body["reply"]["id"].as_i64().unwrap();
-    assert_eq!(app.state.service.hub.subscriber_count(chat), 0, "no client is listening");
+    assert_eq!(app.state.hub.subscriber_count(chat), 0, "no client is listening");
     let ended = app.until_ended(chat, reply_id).await;
     assert_eq!(ended.status, MessageStatus::Complete);
     assert_eq!(ended.content, "written while nobody watched");
@@ -708,7 +708,7 @@ async fn a_product_chat_gives_the_assistant_the_products_facts(backend: Backend)
 async fn message_pages_walk_back_through_history_oldest_first(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let chat = app.new_chat().await;
-    let db = &app.state.service.db.write;
+    let db = &app.state.db.write;
     for i in 0..44 {
         sqlx::query("INSERT INTO messages (chat_id, role, content, status, created_seq, created_at) VALUES ($1, 'user', $2, 'complete', 0, 0)")
             .bind(chat)
@@ -772,7 +772,7 @@ async fn replies_left_streaming_by_a_crash_become_interrupted_on_start(backend: 
     // A reply that was being written when the process died.
     sqlx::query("UPDATE messages SET status = 'streaming', content = 'partial' WHERE id = $1")
         .bind(message.id + 1)
-        .execute(&app.state.service.db.write)
+        .execute(&app.state.db.write)
         .await
         .unwrap();
     let app = app.restart().await;
@@ -793,7 +793,7 @@ async fn deleting_a_chat_removes_it_and_its_messages(backend: Backend) {
     assert_eq!(status, 404);
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE chat_id = $1")
         .bind(chat)
-        .fetch_one(&app.state.service.db.read)
+        .fetch_one(&app.state.db.read)
         .await
         .unwrap();
     assert_eq!(count, 0);
@@ -801,7 +801,7 @@ async fn deleting_a_chat_removes_it_and_its_messages(backend: Backend) {
 
 async fn too_many_messages_in_a_minute_are_refused_with_429(backend: Backend) {
     let app =
-        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.sends_per_minute = 2), ..Options::default() })
+        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.calls_per_minute = 2), ..Options::default() })
             .await;
     let chat = app.new_chat().await;
     app.send_and_wait(chat, "one").await;
@@ -815,7 +815,7 @@ async fn too_many_messages_in_a_minute_are_refused_with_429(backend: Backend) {
 
 async fn edits_and_retries_spend_from_the_same_allowance_as_sends(backend: Backend) {
     let app =
-        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.sends_per_minute = 2), ..Options::default() })
+        TestApp::spawn_with(backend, Options { configure: Box::new(|c| c.calls_per_minute = 2), ..Options::default() })
             .await;
     let chat = app.new_chat().await;
     let (message, reply) = app.send_and_wait(chat, "one").await;
@@ -864,7 +864,7 @@ async fn a_failed_reply_can_be_retried_and_its_old_text_is_kept(backend: Backend
     let (versions,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM message_versions WHERE message_id = $1 AND content = 'Partial'")
             .bind(reply.id)
-            .fetch_one(&app.state.service.db.read)
+            .fetch_one(&app.state.db.read)
             .await
             .unwrap();
     assert_eq!(versions, 1);
@@ -1010,7 +1010,7 @@ async fn only_the_token_deltas_of_a_streaming_reply_skip_the_wait_for_the_databa
     let chat = app.new_chat().await;
     let (_, reply) = app.send_and_wait(chat, "How are deltas saved?").await;
     assert_eq!(reply.content, "Deltas go in batches and the reply is whole at the end.");
-    let db = &app.state.service.db;
+    let db = &app.state.db;
     match backend {
         Backend::Postgres => {
             async fn synchronous_commit(pool: &sqlx::AnyPool) -> String {
@@ -1042,7 +1042,7 @@ async fn a_send_that_fails_as_it_commits_leaves_no_reply_behind() {
          CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON messages \
            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();",
     )
-    .execute(&app.state.service.db.write)
+    .execute(&app.state.db.write)
     .await
     .unwrap();
     // Every answer would take a minute: the begun reply must end, not run it out.
@@ -1053,8 +1053,8 @@ async fn a_send_that_fails_as_it_commits_leaves_no_reply_behind() {
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["code"], "internal", "{body}");
     assert!(!body.to_string().contains("refused"), "no database text reaches the client: {body}");
-    let service = app.state.service.clone();
-    crate::support::wait_for("the begun reply to end", || service.replies_running() == 0).await;
+    let replies = app.state.replies.clone();
+    crate::support::wait_for("the begun reply to end", || replies.running_count() == 0).await;
     let roles: Vec<Role> = app.messages(chat).await.into_iter().map(|m| m.role).collect();
     assert_eq!(roles, [Role::Assistant], "the greeting alone: the send and its reply are not there");
     let (status, sent) = app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": "hello?"})).await;

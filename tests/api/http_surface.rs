@@ -65,7 +65,7 @@ async fn health_and_readiness_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.get("/healthz").await, (200, json!({"status": "ok"})));
     assert_eq!(app.get("/readyz").await, (200, json!({"status": "ready"})));
-    app.state.service.db.read.close().await;
+    app.state.db.read.close().await;
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");

@@ -7,7 +7,7 @@ use crate::{
     staff::{next_frame, open_ws, staff_cookie},
     support::{next_matching, process::ServerProcess, read, wait_for, Backend, Script, TestApp},
 };
-use frontdesk::{model::EventKind, server::auth::StaffRole};
+use frontdesk::{model::EventKind, server::identity::StaffRole};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -151,7 +151,7 @@ async fn stop_and_take_over_sent_to_one_replica_stop_the_reply_another_writes() 
     let reply = sent["reply"]["id"].as_i64().unwrap();
     let mut seen = Vec::new();
     next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageDelta).await;
-    assert_eq!(a.state.service.replies_running(), 1);
+    assert_eq!(a.state.replies.running_count(), 1);
 
     // The customer's Stop reaches B: A's task ends the reply, its text kept.
     let (status, stopped) =
@@ -159,8 +159,8 @@ async fn stop_and_take_over_sent_to_one_replica_stop_the_reply_another_writes() 
     assert_eq!(status, 200, "{stopped}");
     assert_eq!(stopped["status"], "stopped");
     assert!(stopped["content"].as_str().unwrap().starts_with("word"), "{stopped}");
-    let service = a.state.service.clone();
-    wait_for("A's task to end", || service.replies_running() == 0).await;
+    let replies = a.state.replies.clone();
+    wait_for("A's task to end", || replies.running_count() == 0).await;
 
     // Staff taking over on B stop the next reply A writes.
     a.fake().push(Script::slow_words(&long, Duration::from_millis(30)));
@@ -175,7 +175,7 @@ async fn stop_and_take_over_sent_to_one_replica_stop_the_reply_another_writes() 
         next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == second)
             .await;
     assert_eq!(ended.data["status"], "stopped", "{:?}", ended.data);
-    wait_for("A's task to end", || service.replies_running() == 0).await;
+    wait_for("A's task to end", || replies.running_count() == 0).await;
 }
 
 /// A replica as it runs in production: its own process on `database_url`, its assistant the fake
@@ -368,7 +368,7 @@ async fn two_replicas(
     )
     .await;
     let b = a.replica().await;
-    let (on_a, on_b) = (a.state.service.clone(), b.state.service.clone());
+    let (on_a, on_b) = (a.state.clone(), b.state.clone());
     wait_for("the replicas to see each other", || on_a.hub.peers() > 0 && on_b.hub.peers() > 0).await;
     (a, b)
 }
@@ -376,8 +376,8 @@ async fn two_replicas(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_attempts() {
     let (a, b) = two_replicas(|config| {
-        config.sends_per_minute = 3;
-        config.sends_per_minute_total = 4;
+        config.calls_per_minute = 3;
+        config.calls_per_minute_total = 4;
         config.sign_ins_per_account = 2;
     })
     .await;
@@ -430,9 +430,9 @@ async fn replicas_share_a_visitors_messages_per_minute_and_an_accounts_sign_in_a
 async fn a_change_to_a_chat_on_one_replica_waits_for_the_others_change_to_the_same_chat() {
     let (a, b) = two_replicas(|_| {}).await;
     let chat = a.new_chat().await;
-    let on_a = a.state.service.clone();
+    let on_a = a.state.clone();
     // A change on A holds the chat (its lock here, and its row in the database).
-    let change = frontdesk::server::events::ChatTx::begin(&on_a.hub, &on_a.db, chat).await.unwrap();
+    let change = frontdesk::server::chat::ChatTx::begin(&on_a.hub, &on_a.db, chat).await.unwrap();
     let send = tokio::spawn({
         let (client, url) = (b.client.clone(), b.url(&format!("/api/v1/chats/{chat}/messages")));
         async move { read(client.post(url).json(&json!({"content": "my turn?"})).send().await.unwrap()).await }
@@ -479,7 +479,7 @@ async fn replicas_share_the_staff_notice_emails_of_an_hour() {
     assert_eq!(raise(&b, second, "high").await, 200);
     assert_eq!(raise(&b, first, "low").await, 200);
     assert_eq!(raise(&b, first, "high").await, 200);
-    let on_b = b.state.service.notifier().expect("email is configured");
+    let on_b = b.state.notices.notifier().expect("email is configured");
     assert_eq!(on_b.suppressed(), 2, "both were held back on B");
     assert_eq!(smtp.mails().len(), 1, "one email in all");
 }
@@ -576,7 +576,7 @@ async fn taking_over_ends_a_reply_another_replica_writes_even_when_it_hears_noth
     let chat = a.new_chat().await;
     let (_, reply) = a.send_and_wait(chat, "Hello?").await;
     // A replica that is alive (it says so) but hears nothing is writing the reply.
-    let db = &a.state.service.db;
+    let db = &a.state.db;
     let far = frontdesk::server::db::now_ms() + 600_000;
     sqlx::query("INSERT INTO replicas (id, started_at, seen_at) VALUES ('deaf', $1, $1)")
         .bind(far)

@@ -7,7 +7,7 @@ use crate::{
     staff::{both_sides_following, call, next_frame, open_ws, staff_client, staff_cookie, PASSWORD},
     support::{read, wait_for, Backend, Options, TestApp},
 };
-use frontdesk::server::auth::StaffRole;
+use frontdesk::server::identity::StaffRole;
 use futures::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -73,20 +73,14 @@ async fn a_secure_deployment_uses_a_host_prefixed_cookie_and_refuses_plain_http_
 async fn a_staff_session_ends_after_its_idle_time(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let cookie = staff_cookie(&app, "agent@example.com", "Alice").await;
-    let (created, expires): (i64, i64) = sqlx::query_as("SELECT created_at, expires_at FROM sessions")
-        .fetch_one(&app.state.service.db.read)
-        .await
-        .unwrap();
+    let (created, expires): (i64, i64) =
+        sqlx::query_as("SELECT created_at, expires_at FROM sessions").fetch_one(&app.state.db.read).await.unwrap();
     let idle_ms = app.state.config.staff_idle().as_millis() as i64;
     assert!(expires - created <= idle_ms + 1000, "a staff session lasts its idle time, not months");
     let me = || reqwest::Client::new().get(app.url("/api/v1/auth/me")).header("cookie", &cookie).send();
     assert_eq!(me().await.unwrap().status(), 200);
     // Idle past the deadline: the session is over.
-    sqlx::query("UPDATE sessions SET expires_at = $1")
-        .bind(created)
-        .execute(&app.state.service.db.write)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1").bind(created).execute(&app.state.db.write).await.unwrap();
     assert_eq!(me().await.unwrap().status(), 401);
 }
 
@@ -121,7 +115,7 @@ async fn sign_in_attempts_are_throttled_per_account_and_per_network(backend: Bac
         c.sign_ins_per_network = 6;
     };
     let app = TestApp::spawn_with(backend, Options { configure: Box::new(configure), ..Options::default() }).await;
-    app.state.service.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
     let login = |email: &str, password: &str, from: &str| {
         reqwest::Client::new()
             .post(app.url("/api/v1/auth/login"))
@@ -178,7 +172,7 @@ async fn a_visitor_holds_a_limited_number_of_live_connections(backend: Backend) 
     let theirs = stranger.get(app.url(&format!("/api/v1/chats/{their_chat}/events"))).send().await.unwrap();
     assert_eq!(theirs.status(), 200);
     // Closing one frees its place.
-    let hub = &app.state.service.hub;
+    let hub = &app.state.hub;
     assert_eq!(hub.open_streams(visitor), 2);
     drop(first);
     wait_for("the closed stream to be released", || hub.open_streams(visitor) == 1).await;
@@ -243,7 +237,7 @@ async fn an_oversized_socket_frame_closes_the_socket(backend: Backend) {
 }
 
 async fn a_client_that_does_not_read_is_disconnected(backend: Backend) {
-    use frontdesk::server::auth::Staff;
+    use frontdesk::server::identity::Staff;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let app = TestApp::spawn_with(
         backend,
@@ -260,17 +254,18 @@ async fn a_client_that_does_not_read_is_disconnected(backend: Backend) {
         format!("{}/api/v1/chats/{chat}/ws", app.base.replace("http", "ws")).into_client_request().unwrap();
     request.headers_mut().insert("cookie", app.cookie_header().parse().unwrap());
     let (_silent, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
-    wait_for("the socket to be open", || app.state.service.hub.open_streams(visitor) == 1).await;
+    wait_for("the socket to be open", || app.state.hub.open_streams(visitor) == 1).await;
     // Far more than every buffer on the way holds: 100 staff replies of 100,000 characters.
-    let service = &app.state.service;
-    let staff_id = service.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    let service = &app.state;
+    let staff_id =
+        service.accounts.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
     let staff = Staff { user_id: staff_id, role: StaffRole::Agent };
     let text = "x".repeat(100_000);
     for _ in 0..100 {
         if service.hub.open_streams(visitor) == 0 {
             break;
         }
-        service.staff_reply(staff, chat, &text).await.unwrap();
+        service.inquiries.reply(staff, chat, &text).await.unwrap();
     }
     // The server gave up on the client (its buffer full, or 10 s without progress); nothing the
     // staff sent was lost.
@@ -369,9 +364,9 @@ async fn server_function_call_errors_carry_no_internal_text(backend: Backend) {
 }
 
 async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(backend: Backend) {
-    use frontdesk::server::retention::{Removed, Retention};
+    use frontdesk::server::retention::{Policy, Removed};
     let app = TestApp::spawn(backend).await;
-    let db = &app.state.service.db;
+    let db = &app.state.db;
     let count =
         |sql: &'static str| async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&db.read).await.unwrap().0 };
     // A page view that never wrote: a visitor with a greeting-only chat.
@@ -388,7 +383,7 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     assert!(count("SELECT COUNT(*) FROM chat_events WHERE kind = 'message.delta'").await > 0);
     // A staff session that will have expired.
     staff_cookie(&app, "agent@example.com", "Alice").await;
-    let policy = Retention {
+    let policy = Policy {
         idle_visitors: Duration::from_secs(30 * 86_400),
         deltas: Duration::from_secs(3600),
         versions: Duration::from_secs(90 * 86_400),
@@ -399,9 +394,9 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     assert!(versions_before > 0);
     let now = frontdesk::server::db::now_ms();
     // Right away nothing is due.
-    assert_eq!(app.state.service.retain(&policy, now).await.unwrap(), Removed::default());
+    assert_eq!(app.state.retention.pass(&policy, now).await.unwrap(), Removed::default());
     let day = 86_400_000;
-    let removed = app.state.service.retain(&policy, now + 31 * day).await.unwrap();
+    let removed = app.state.retention.pass(&policy, now + 31 * day).await.unwrap();
     assert_eq!((removed.sessions, removed.visitors, removed.versions), (1, 1, 0), "{removed:?}");
     assert!(removed.delta_events > 0);
     assert_eq!(count("SELECT COUNT(*) FROM users WHERE kind = 'visitor'").await, visitors_before - 1);
@@ -424,15 +419,15 @@ async fn a_retention_pass_removes_what_is_no_longer_needed_and_keeps_what_is(bac
     assert!(completed.seq > 0);
     assert!(seen.iter().all(|e| e.kind != frontdesk::model::EventKind::MessageDelta));
     // Old versions go after their own age; a customer who wrote is never removed as idle.
-    let removed = app.state.service.retain(&policy, now + 91 * day).await.unwrap();
+    let removed = app.state.retention.pass(&policy, now + 91 * day).await.unwrap();
     assert_eq!((removed.visitors, removed.versions), (0, versions_before as u64));
     assert_eq!(app.messages(chat).await.len(), 3);
 }
 
 async fn a_visitor_who_writes_while_a_retention_pass_runs_keeps_their_chat(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let service = app.state.service.clone();
-    let db = service.db.clone();
+    let service = app.state.retention.clone();
+    let db = app.state.db.clone();
     // Past the 30 days after which a visitor who never wrote is forgotten.
     let later = frontdesk::server::db::now_ms() + 31 * 86_400_000;
     let start = |client: reqwest::Client| {
@@ -513,10 +508,8 @@ async fn a_visitor_who_writes_while_a_retention_pass_runs_keeps_their_chat(backe
 async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
     let mut counts = Vec::new();
     for table in ["users", "sessions", "chats", "messages", "chat_events", "preferences"] {
-        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&app.state.service.db.read)
-            .await
-            .unwrap();
+        let (n,): (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&app.state.db.read).await.unwrap();
         counts.push((table, n));
     }
     counts

@@ -1,7 +1,7 @@
 //! Staff accounts, role checks and inquiries, on both databases.
 
 use crate::support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp};
-use frontdesk::{model::EventKind, server::auth::StaffRole};
+use frontdesk::{model::EventKind, server::identity::StaffRole};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::frame::coding::CloseCode, Message as Ws};
@@ -33,7 +33,7 @@ pub(crate) const PASSWORD: &str = "a-long-enough-password";
 
 /// A client signed in as a new staff member.
 pub(crate) async fn staff_client(app: &TestApp, email: &str, name: &str, role: StaffRole) -> reqwest::Client {
-    app.state.service.create_staff(email, name, role, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff(email, name, role, PASSWORD).await.unwrap();
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let (status, me) = read(
         client
@@ -96,7 +96,7 @@ async fn every_staff_endpoint_answers_401_to_nobody_and_403_to_a_visitor(backend
 
 async fn signing_in_starts_a_new_session_and_signing_out_ends_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.state.service.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff("agent@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
     app.new_chat().await;
     let before = app.cookie_header();
     for (email, password) in [("agent@example.com", "wrong password!"), ("nobody@example.com", PASSWORD)] {
@@ -128,9 +128,9 @@ async fn signing_in_starts_a_new_session_and_signing_out_ends_it(backend: Backen
 async fn the_first_start_creates_one_admin_whose_password_works(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (email, password) =
-        app.state.service.ensure_first_admin("Owner@Example.com", None).await.unwrap().expect("created");
+        app.state.accounts.ensure_first_admin("Owner@Example.com", None).await.unwrap().expect("created");
     assert_eq!(email, "owner@example.com");
-    assert!(app.state.service.ensure_first_admin("other@example.com", None).await.unwrap().is_none(), "only once");
+    assert!(app.state.accounts.ensure_first_admin("other@example.com", None).await.unwrap().is_none(), "only once");
     let (status, me) = app.post("/api/v1/auth/login", json!({"email": email, "password": password})).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["role"], "admin");
@@ -235,7 +235,7 @@ async fn a_staff_reply_takes_over_and_the_customer_sees_it_live(backend: Backend
 async fn a_take_over_committed_while_a_send_waits_for_the_chat_keeps_the_assistant_quiet(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let chat = app.new_chat().await;
-    let hub = &app.state.service.hub;
+    let hub = &app.state.hub;
     // The send reads the chat (assistant on), then waits here for the chat's lock.
     let lock = hub.lock(chat).await;
     let send = tokio::spawn({
@@ -244,11 +244,7 @@ async fn a_take_over_committed_while_a_send_waits_for_the_chat_keeps_the_assista
     });
     crate::support::wait_for("the send to wait for the chat", || hub.lock_queue(chat) == 2).await;
     // Meanwhile a take-over commits (as another replica's does: it does not wait on this lock).
-    sqlx::query("UPDATE chats SET ai_enabled = 0 WHERE id = $1")
-        .bind(chat)
-        .execute(&app.state.service.db.write)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE chats SET ai_enabled = 0 WHERE id = $1").bind(chat).execute(&app.state.db.write).await.unwrap();
     drop(lock);
     let (status, body) = send.await.unwrap();
     assert_eq!(status, 201, "{body}");
@@ -358,7 +354,7 @@ pub(crate) async fn both_sides_following(app: &TestApp, chat: i64) -> (Socket, S
 
 /// The session cookie a signed-in staff client sends.
 pub(crate) async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
-    app.state.service.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
     let response = reqwest::Client::new()
         .post(app.url("/api/v1/auth/login"))
         .json(&json!({"email": email, "password": PASSWORD}))
@@ -553,8 +549,8 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
         },
     )
     .await;
-    app.state.service.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
-    app.state.service.create_staff("bea@example.com", "Bea", StaffRole::Admin, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    app.state.accounts.create_staff("bea@example.com", "Bea", StaffRole::Admin, PASSWORD).await.unwrap();
     let (_, chat) = app.post("/api/v1/chats", json!({"product_id": 2})).await;
     let chat = chat["id"].as_i64().unwrap();
     app.send_and_wait(chat, "Can the chair go lower than 45 cm?").await;
@@ -594,7 +590,7 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
     let inquiry = app.url(&format!("/api/v1/admin/inquiries/{other}"));
     assert_eq!(call(&staff, "PATCH", inquiry.clone(), Some(json!({"priority": "low"}))).await.0, 200);
     assert_eq!(call(&staff, "PATCH", inquiry, Some(json!({"priority": "high"}))).await.0, 200);
-    let notifier = app.state.service.notifier().expect("email is configured");
+    let notifier = app.state.notices.notifier().expect("email is configured");
     assert_eq!(notifier.suppressed(), 1, "the repeat was throttled, not sent");
     // Past the hour's allowance in all (2 here), a new high-priority inquiry is not emailed either.
     let third = app.new_chat().await;
@@ -693,7 +689,7 @@ async fn a_customer_message_is_delivered_once_it_reaches_a_staff_screen(backend:
     let staff = staff_cookie(&app, "agent@example.com", "Alice").await;
     let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&staff), None).await.unwrap();
     // The handshake answers before the socket's task follows the feed: wait until it does.
-    crate::support::wait_for("the panel to follow the feed", || app.state.service.hub.open_panels() == 1).await;
+    crate::support::wait_for("the panel to follow the feed", || app.state.hub.open_panels() == 1).await;
     let mut events = app.events(chat, None).await;
     let (seen, _) = app.send_and_wait(chat, "Is anyone there now?").await;
     loop {
@@ -731,7 +727,7 @@ async fn many_open_staff_screens_cost_one_delivery_write_per_customer_message(ba
     }
     let mut events = app.events(chat, None).await;
     let mut seen = Vec::new();
-    let writes_before = app.state.service.db.write_count();
+    let writes_before = app.state.db.write_count();
     for round in 0..MESSAGES {
         let (status, body) =
             app.post(&format!("/api/v1/chats/{chat}/messages"), json!({"content": format!("Message {round}")})).await;
@@ -757,7 +753,7 @@ async fn many_open_staff_screens_cost_one_delivery_write_per_customer_message(ba
             }
         }
     }
-    let writes = app.state.service.db.write_count() - writes_before;
+    let writes = app.state.db.write_count() - writes_before;
     // Per message: the message itself and its delivery mark; plus the priority change.
     assert_eq!(writes, (2 * MESSAGES + 1) as u64, "{PANELS} open panels, {MESSAGES} messages");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use frontdesk::{
     model::{Event, EventKind, Message, MessageStatus},
-    server::{build_state, config::Config, http::router, state::AppState},
+    server::{app::Frontdesk, config::Config, http::router},
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -103,7 +103,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub jar: std::sync::Arc<reqwest::cookie::Jar>,
-    pub state: AppState,
+    pub state: Frontdesk,
     pub fake: Option<FakeOpenAi>,
     pub db: TestDb,
 }
@@ -152,7 +152,7 @@ impl TestApp {
         let config = (*state.config).clone();
         // The old server stops (on PostgreSQL it leaves the replicas' list: its replies are
         // nobody's now).
-        state.service.leave().await;
+        state.replies.leave().await;
         drop(state);
         let mut app = TestApp::serve(config, fake, db).await;
         // The same browser comes back: its cookies outlive the server.
@@ -173,7 +173,7 @@ impl TestApp {
     }
 
     async fn serve(config: Config, fake: Option<FakeOpenAi>, db: TestDb) -> TestApp {
-        let state = build_state(config).await.expect("the app starts");
+        let state = Frontdesk::build(config).await.expect("the app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
@@ -199,7 +199,7 @@ impl TestApp {
     pub async fn owner_of(&self, chat: i64) -> i64 {
         let (owner,): (i64,) = sqlx::query_as("SELECT owner_id FROM chats WHERE id = $1")
             .bind(chat)
-            .fetch_one(&self.state.service.db.read)
+            .fetch_one(&self.state.db.read)
             .await
             .unwrap();
         owner

@@ -12,8 +12,8 @@ use crate::components::{
     live,
 };
 use crate::{
-    api::{load_chat, mark_read, update_chat, ChatView, WindowMode},
-    model::{MessageStatus, Product, Role, TextSize, Theme, DRAFT_CHAT_ID, PENDING_ID_BASE},
+    api::{load_chat, mark_read, update_chat, ChatView},
+    model::{MessageStatus, Product, Role, TextSize, Theme, WindowMode, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
 /// The chat window, with its launcher, for any page.
@@ -33,7 +33,7 @@ pub fn ChatWindow(
     // Embedded on another site, the page came without the visitor (their token stays in the
     // browser): load their conversation again with it.
     Effect::new(move |_| {
-        if browser::widget_token().is_some_and(|token| !token.is_empty()) {
+        if browser::embed_token().is_some_and(|token| !token.is_empty()) {
             data.refetch();
         }
     });

@@ -9,7 +9,7 @@ use super::{
     messages::PAGE_SIZE,
     rules::{check_client_id, check_content, check_resume, check_title, MarkPosition},
     store::{self, ChatRow, NewMessage, ReadMark, NEW_CHAT_TITLE},
-    Caller, ChatService, Outgoing, Starter,
+    ChatTx, Chats, Outgoing, Starter,
 };
 use crate::{
     model::{
@@ -19,7 +19,8 @@ use crate::{
         audit::Actor,
         db::{now_ms, rfc3339},
         error::{AppError, AppResult},
-        events::ChatTx,
+        identity::Caller,
+        llm::Context,
     },
 };
 
@@ -32,7 +33,7 @@ pub struct ChatChanges {
     pub customer_email: Option<String>,
 }
 
-impl ChatService {
+impl Chats {
     /// Opens a chat with the assistant's greeting for its context (the visitor's preferred one
     /// unless `context` is given).
     pub async fn create_chat(
@@ -44,7 +45,7 @@ impl ChatService {
         Ok(self.open_chat(starter, context, product_id).await?.1)
     }
 
-    /// [`ChatService::create_chat`], with its owner and the greeting it wrote. A first visit's
+    /// [`Chats::create_chat`], with its owner and the greeting it wrote. A first visit's
     /// visitor is written in the chat's own transaction, and has no preferences to read.
     async fn open_chat(
         &self,
@@ -53,9 +54,9 @@ impl ChatService {
         product_id: Option<i64>,
     ) -> AppResult<(Caller, Chat, Message)> {
         let context = match (context, starter) {
-            (Some(id), _) => self.context(id)?,
+            (Some(id), _) => self.contexts.check(id)?,
             (None, Starter::Known(caller)) => self.preferred_context(caller).await?,
-            (None, Starter::First(_)) => self.context_or_default(None),
+            (None, Starter::First(_)) => self.contexts.or_default(None),
         };
         let product = self.product_for_chat(product_id).await?;
         let (title, greeting) = Self::opening_lines(context, product.as_ref());
@@ -76,32 +77,32 @@ impl ChatService {
         Ok((owner, chat, greeting))
     }
 
-    /// What [`ChatService::create_chat`] would refuse: an unknown context or product (checked
+    /// What [`Chats::create_chat`] would refuse: an unknown context or product (checked
     /// before a visitor is created for the chat).
     pub async fn check_new_chat(&self, context: Option<&str>, product_id: Option<i64>) -> AppResult<()> {
         if let Some(id) = context {
-            self.context(id)?;
+            self.contexts.check(id)?;
         }
         self.product_for_chat(product_id).await?;
         Ok(())
     }
 
-    async fn preferred_context(&self, caller: Caller) -> AppResult<&crate::server::llm::Context> {
-        let preferred = self.get_preferences(caller).await?.default_context;
-        Ok(self.context_or_default(preferred.as_deref()))
+    async fn preferred_context(&self, caller: Caller) -> AppResult<&Context> {
+        let preferred = self.accounts.preferences(caller).await?.default_context;
+        Ok(self.contexts.or_default(preferred.as_deref()))
     }
 
     /// The product a new chat is about; one that does not exist is not found (404), as the
     /// product's own address would be.
     async fn product_for_chat(&self, product_id: Option<i64>) -> AppResult<Option<Product>> {
         match product_id {
-            Some(id) => Ok(Some(self.get_product(id).await?)),
+            Some(id) => Ok(Some(self.catalog.get(id).await?)),
             None => Ok(None),
         }
     }
 
     /// A new chat's title and greeting: about the product when there is one.
-    fn opening_lines(context: &crate::server::llm::Context, product: Option<&Product>) -> (String, String) {
+    fn opening_lines(context: &Context, product: Option<&Product>) -> (String, String) {
         match product {
             Some(product) => {
                 let greeting = format!(
@@ -117,7 +118,7 @@ impl ChatService {
     /// What the window opens on: the reader's latest chat (about `product`, which the page has
     /// already read, or about no product) with its newest page; without one, a draft that exists only on the page (id
     /// [`DRAFT_CHAT_ID`], the greeting of the preferred context). Writes nothing: a page view is
-    /// not a conversation, and [`ChatService::start_chat`] makes the draft real at the first action.
+    /// not a conversation, and [`Chats::start_chat`] makes the draft real at the first action.
     pub async fn opening(&self, reader: Caller, product: Option<&Product>) -> AppResult<(Chat, MessagePage)> {
         let product_id = product.map(|p| p.id);
         if !reader.is_nobody() {
@@ -243,7 +244,7 @@ impl ChatService {
             Some("") => Some(None),
             Some(text) => Some(Some(Email::parse(text).map_err(AppError::Invalid)?)),
         };
-        let context = changes.context.as_deref().map(|id| self.context(id)).transpose()?;
+        let context = changes.context.as_deref().map(|id| self.contexts.check(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;
@@ -259,7 +260,7 @@ impl ChatService {
 
     /// Switches a chat's context; the switch shows in the transcript.
     pub(crate) async fn switch_context(&self, tx: &mut ChatTx<'_>, context_id: &str) -> AppResult<()> {
-        let context = self.context(context_id)?;
+        let context = self.contexts.check(context_id)?;
         tx.set_context(&context.id).await?;
         tx.insert_message(NewMessage::system(&format!("Switched to {}", context.label))).await?;
         Ok(())
@@ -288,9 +289,9 @@ impl ChatService {
     /// customer is waiting) and the assistant pauses.
     pub async fn handoff(&self, caller: Caller, chat_id: i64) -> AppResult<Chat> {
         let before = self.owned_chat(caller, chat_id).await?;
-        self.cancel_replies_of(chat_id);
+        self.replies.stop_chat(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-        tx.stop_replies_written_elsewhere(super::replies::STOPPED_REASON).await?;
+        tx.stop_replies_written_elsewhere(super::STOPPED_REASON).await?;
         let changed = tx.hand_to_staff().await?;
         if changed {
             tx.insert_message(NewMessage::system("You asked for a person. Someone from our team will reply here."))
@@ -299,7 +300,7 @@ impl ChatService {
         let chat = tx.chat_updated().await?;
         tx.commit().await?;
         if changed && !before.is_high_priority() {
-            self.notify_high_priority(chat_id).await;
+            self.alerts.high_priority(chat_id).await;
         }
         Ok(chat)
     }
@@ -307,10 +308,10 @@ impl ChatService {
     /// Deletes a chat with all its messages; a reply being written is stopped.
     pub async fn delete_chat(&self, caller: Caller, chat_id: i64) -> AppResult<()> {
         self.owned_chat(caller, chat_id).await?;
-        self.cancel_replies_of(chat_id);
+        self.replies.stop_chat(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.delete_chat().await?;
-        tx.audit(Actor::Visitor(caller.user_id), "chat.deleted", String::new()).await?;
+        tx.audit(&*self.audit, Actor::Visitor(caller.user_id), "chat.deleted", String::new()).await?;
         tx.commit().await
     }
 
@@ -326,7 +327,7 @@ impl ChatService {
         self.follow_chat(&chat, after).await
     }
 
-    /// Events of a chat after `after` (see [`ChatService::subscribe`]); the caller checked access.
+    /// Events of a chat after `after` (see [`Chats::subscribe`]); the caller checked access.
     pub(crate) async fn follow_chat(
         &self,
         chat: &ChatRow,
@@ -337,5 +338,48 @@ impl ChatService {
             None => store::join_point(&self.db, chat).await?,
         };
         Ok(self.hub.subscribe(self.db.clone(), chat.id, after))
+    }
+
+    /// Deletes a visitor's chats that retention may remove (idle since `cutoff`: see
+    /// `store::idle_chat`), each in a change of its own, under its lock, checked again there;
+    /// false as soon as one may not go (the visitor wrote meanwhile), true when none is left.
+    pub async fn forget_idle_chats_of(&self, visitor: i64, cutoff: i64) -> AppResult<bool> {
+        let chats: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM chats WHERE owner_id = $1").bind(visitor).fetch_all(&self.db.write).await?;
+        for (chat,) in chats {
+            let mut change = ChatTx::begin(&self.hub, &self.db, chat).await?;
+            if !change.delete_chat_if_idle(cutoff).await? {
+                return Ok(false);
+            }
+            change.commit().await?;
+        }
+        Ok(true)
+    }
+
+    /// Token-delta events of finished replies older than `cutoff` (the `message.completed` event
+    /// carries the whole text, so a resume still ends with it), `batch` rows at a time.
+    pub async fn forget_finished_deltas(&self, cutoff: i64, batch: i64) -> AppResult<u64> {
+        self.db
+            .delete_in_batches(
+                "DELETE FROM chat_events WHERE (chat_id, seq) IN (SELECT e.chat_id, e.seq FROM chat_events e \
+                 WHERE e.kind = 'message.delta' AND e.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = e.chat_id AND m.status = 'streaming') \
+                 LIMIT $2)",
+                cutoff,
+                batch,
+            )
+            .await
+    }
+
+    /// Earlier versions of edited messages and regenerated replies older than `cutoff`.
+    pub async fn forget_versions(&self, cutoff: i64, batch: i64) -> AppResult<u64> {
+        self.db
+            .delete_in_batches(
+                "DELETE FROM message_versions WHERE id IN \
+                 (SELECT id FROM message_versions WHERE created_at < $1 LIMIT $2)",
+                cutoff,
+                batch,
+            )
+            .await
     }
 }

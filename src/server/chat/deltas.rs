@@ -5,13 +5,13 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{store, ChatService};
+use super::{store, Append, BatchTx, Replies};
 use crate::{
     model::{Delta, Event},
     server::{
         db::Backend,
         error::{AppError, AppResult},
-        events::{Append, BatchTx, ChatLock},
+        events::ChatLock,
     },
 };
 
@@ -31,7 +31,7 @@ pub(super) struct DeltaWriter {
 
 impl DeltaWriter {
     /// Starts the writer for `service`, unless it runs.
-    pub(super) fn start(&self, service: &Arc<ChatService>) {
+    pub(super) fn start(&self, service: &Arc<Replies>) {
         self.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             tokio::spawn(write_deltas(Arc::downgrade(service), jobs));
@@ -64,7 +64,7 @@ const DELTA_BATCH: usize = 256;
 /// A chat whose lock someone holds (a message being sent, a reply finishing) keeps its text
 /// for the next batch instead of holding up every other chat's: one busy chat delays only its
 /// own words. Its text stays in order, since all of a chat's waiting text moves together.
-async fn write_deltas(service: Weak<ChatService>, mut jobs: mpsc::UnboundedReceiver<DeltaJob>) {
+async fn write_deltas(service: Weak<Replies>, mut jobs: mpsc::UnboundedReceiver<DeltaJob>) {
     let mut waiting: Vec<DeltaJob> = Vec::with_capacity(DELTA_BATCH);
     loop {
         if waiting.is_empty() {
@@ -119,7 +119,7 @@ async fn write_deltas(service: Weak<ChatService>, mut jobs: mpsc::UnboundedRecei
     }
 }
 
-impl ChatService {
+impl Replies {
     /// One transaction for many deltas, under their chats' locks; for each delta, whether its
     /// reply was still streaming.
     async fn append_deltas(&self, locks: Vec<ChatLock>, jobs: &[DeltaJob]) -> AppResult<Vec<bool>> {

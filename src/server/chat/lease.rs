@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::{store, ChatService};
+use super::{store, Replies};
 use crate::server::{
     db::Db,
     error::{AppError, AppResult},
@@ -19,17 +19,18 @@ const LEASE: Duration = Duration::from_secs(6);
 /// Replicas not seen for this long leave the list.
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
-impl ChatService {
+impl Replies {
     /// Replies left `streaming` by a crash or restart become `interrupted`, their text kept
     /// (SQLite: one process, so every streaming reply at start).
     pub async fn recover_interrupted(&self) -> AppResult<usize> {
         let rows = store::streaming_replies(&self.db).await?;
-        self.interrupt(rows).await
+        self.interrupt_all(rows).await
     }
 
-    async fn interrupt(&self, rows: Vec<(i64, i64)>) -> AppResult<usize> {
+    /// Marks each `(reply, chat)` interrupted; how many.
+    async fn interrupt_all(&self, rows: Vec<(i64, i64)>) -> AppResult<usize> {
         for (id, chat_id) in &rows {
-            self.interrupt_reply(*chat_id, *id).await?;
+            self.interrupt(*chat_id, *id).await?;
         }
         if !rows.is_empty() {
             tracing::warn!(
@@ -40,10 +41,10 @@ impl ChatService {
         Ok(rows.len())
     }
 
-    /// Several replicas on PostgreSQL: this one says it is alive every [`HEARTBEAT`], and each
+    /// Several replicas on PostgreSQL: this one says it is alive every 2 s, and each
     /// replica marks interrupted the streaming replies whose writer has not said so for
-    /// [`LEASE`] (it died) or left. Runs until [`ChatService::leave`].
-    pub(super) async fn keep_lease(self: &Arc<Self>) -> AppResult<()> {
+    /// 6 s (it died) or left. Runs until [`Replies::leave`].
+    pub async fn keep_lease(self: &Arc<Self>) -> AppResult<()> {
         let replica = self.hub.replica().ok_or_else(|| AppError::Internal("no replica name".into()))?.to_owned();
         replica_alive(&self.db, &replica).await?;
         self.interrupt_orphans().await?;
@@ -86,7 +87,7 @@ impl ChatService {
 
     async fn interrupt_orphans(&self) -> AppResult<usize> {
         let rows = orphaned_replies(&self.db, LEASE.as_millis() as i64).await?;
-        let count = self.interrupt(rows).await?;
+        let count = self.interrupt_all(rows).await?;
         forget_replicas(&self.db, None, FORGET_AFTER.as_millis() as i64).await?;
         Ok(count)
     }

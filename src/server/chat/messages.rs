@@ -1,32 +1,30 @@
 //! What customers do with messages: read pages of history, send (idempotently), edit (the reply
 //! is written again), delete, retry and stop replies.
 
-use std::sync::Arc;
-
 use super::{
-    replies,
     rules::{check_client_id, check_content, title_from},
     store::{self, NewMessage, SendState, NEW_CHAT_TITLE},
-    Caller, ChatService, Exchange,
+    ChatTx, Chats, Exchange, STOPPED_REASON,
 };
 use crate::{
     model::{Message, MessagePage, MessageStatus, Role},
     server::{
         audit::Actor,
         error::{AppError, AppResult},
-        events::ChatTx,
+        identity::Caller,
+        usage::SharedCall,
     },
 };
 
 /// Messages in a page when the reader does not say.
 pub(super) const PAGE_SIZE: i64 = 20;
 
-/// What the replicas count together for one call (see `ChatService::shared_counts`).
+/// What the replicas count together for one call (see `Chats::shared_counts`).
 #[derive(Debug, Default)]
 struct Shared {
-    /// A shared allowance of calls per minute is used up: whose, and until when.
-    calls_over: Option<(super::budget::CallScope, std::time::Duration)>,
-    /// The visitor's replies being written, on every replica.
+    /// The call, counted in the allowances of calls per minute the replicas share.
+    call: SharedCall,
+    /// The visitor's replies being written on the other replicas.
     replies_elsewhere: usize,
 }
 
@@ -40,7 +38,7 @@ pub struct Outgoing<'a> {
     pub client_id: Option<&'a str>,
 }
 
-impl ChatService {
+impl Chats {
     /// A page of messages, oldest to newest: the newest page, the page before a message id, or
     /// (with `after`) the page after one, and before `before` when both are given.
     pub async fn list_messages(
@@ -87,12 +85,7 @@ impl ChatService {
     /// message, answers everything the customer said since the last answer. (A reply being
     /// written again further up the conversation, after an edit, is stopped instead: its text
     /// is kept.)
-    pub async fn send_message(
-        self: &Arc<Self>,
-        caller: Caller,
-        chat_id: i64,
-        outgoing: Outgoing<'_>,
-    ) -> AppResult<Exchange> {
+    pub async fn send_message(&self, caller: Caller, chat_id: i64, outgoing: Outgoing<'_>) -> AppResult<Exchange> {
         check_content(outgoing.content, self.limits.message_max_chars)?;
         if let Some(client_id) = outgoing.client_id {
             check_client_id(client_id)?;
@@ -100,11 +93,11 @@ impl ChatService {
         // The reads are independent: side by side, one round trip.
         let (row, used, shared) = tokio::join!(
             self.owned_chat(caller, chat_id),
-            self.budgets.used_today(&self.db, caller),
+            self.usage.used_today(caller),
             self.shared_counts(caller, Some(chat_id)),
         );
         let (row, shared) = (row?, shared?);
-        let context = outgoing.context.map(|id| self.context(id)).transpose()?;
+        let context = outgoing.context.map(|id| self.contexts.check(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         // Read inside the change: a take-over committed since the chat was read above counts.
         let SendState { reply: state, sent_before, history } = tx.send_state(outgoing.client_id).await?;
@@ -113,16 +106,16 @@ impl ChatService {
             return Ok(Exchange { message, reply, created: false });
         }
         if state.assistant_on {
-            self.room_for_reply(caller, Some(chat_id), &shared)?;
+            self.replies.check_room(caller, Some(chat_id), shared.replies_elsewhere)?;
         }
-        self.spend_call(used?, caller, &shared)?;
+        self.usage.spend_call(used?, shared.call, caller)?;
         let replaced = state.streaming;
         let removed: Vec<i64> = replaced.iter().filter(|r| r.unanswered).map(|r| r.id).collect();
         for id in &removed {
             tx.delete_message(*id).await?;
         }
         if !replaced.is_empty() {
-            tx.stop_replies_written_elsewhere(replies::STOPPED_REASON).await?;
+            tx.stop_replies_written_elsewhere(STOPPED_REASON).await?;
         }
         let mut chat_changed = false;
         let mut context_now = row.context.as_str();
@@ -148,7 +141,7 @@ impl ChatService {
         // The reply starts asking the model while the change commits.
         let early = match &reply {
             Some(reply) => {
-                Some(self.begin_reply(&mut tx, caller, reply.id, context_now, row.product_id, history).await?)
+                Some(self.replies.begin(&mut tx, caller, reply.id, Some((context_now, row.product_id, history))).await?)
             }
             None => None,
         };
@@ -159,7 +152,7 @@ impl ChatService {
         // Their tasks see the removed replies gone (and charge what was written); the others end
         // as stopped.
         for old in replaced {
-            self.cancel_reply(chat_id, old.id);
+            self.replies.stop_soon(chat_id, old.id);
         }
         Ok(Exchange { message, reply, created: true })
     }
@@ -167,7 +160,7 @@ impl ChatService {
     /// Edits a customer's message: the old text is kept as a version and the reply after it is
     /// written again.
     pub async fn edit_message(
-        self: &Arc<Self>,
+        &self,
         caller: Caller,
         chat_id: i64,
         message_id: i64,
@@ -178,7 +171,7 @@ impl ChatService {
         let (chat, original, used, shared) = tokio::join!(
             self.owned_chat(caller, chat_id),
             store::message(&self.db, chat_id, message_id),
-            self.budgets.used_today(&self.db, caller),
+            self.usage.used_today(caller),
             self.shared_counts(caller, None),
         );
         let (chat, original, shared) = (chat?, original?, shared?);
@@ -188,8 +181,8 @@ impl ChatService {
         }
         // An edit asks the model again: it spends from the same allowance as a send.
         if chat.ai_enabled() {
-            self.room_for_reply(caller, None, &shared)?;
-            self.spend_call(used?, caller, &shared)?;
+            self.replies.check_room(caller, None, shared.replies_elsewhere)?;
+            self.usage.spend_call(used?, shared.call, caller)?;
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         // A take-over committed since the chat was read above: the edit is kept, no reply.
@@ -210,21 +203,25 @@ impl ChatService {
             (None, true) if following.is_empty() => Some(tx.insert_message(NewMessage::reply()).await?),
             (None, true) => None,
         };
+        let early = match &reply {
+            Some(reply) => Some(self.replies.begin(&mut tx, caller, reply.id, None).await?),
+            None => None,
+        };
         tx.commit().await?;
-        if let Some(reply) = &reply {
-            self.spawn_reply(chat_id, caller, reply.id);
+        if let Some(early) = early {
+            early.committed();
         }
         Ok(Exchange { message, reply, created: false })
     }
 
     /// Writes an assistant reply again (after a failure, a stop, or to get another answer); the
     /// old text is kept as a version.
-    pub async fn retry_reply(self: &Arc<Self>, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
+    pub async fn retry_reply(&self, caller: Caller, chat_id: i64, message_id: i64) -> AppResult<Message> {
         // Independent reads side by side; their errors in this order.
         let (chat, message, used, shared) = tokio::join!(
             self.owned_chat(caller, chat_id),
             store::message(&self.db, chat_id, message_id),
-            self.budgets.used_today(&self.db, caller),
+            self.usage.used_today(caller),
             self.shared_counts(caller, None),
         );
         let (chat, message, shared) = (chat?, message?, shared?);
@@ -234,8 +231,8 @@ impl ChatService {
         if !chat.ai_enabled() {
             return Err(assistant_paused());
         }
-        self.room_for_reply(caller, None, &shared)?;
-        self.spend_call(used?, caller, &shared)?;
+        self.replies.check_room(caller, None, shared.replies_elsewhere)?;
+        self.usage.spend_call(used?, shared.call, caller)?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         // A take-over may have committed since the chat was read above.
         if !tx.ensure_no_reply_streaming().await? {
@@ -243,8 +240,9 @@ impl ChatService {
         }
         tx.touch();
         let reply = tx.reset_reply(message_id).await?;
+        let early = self.replies.begin(&mut tx, caller, reply.id, None).await?;
         tx.commit().await?;
-        self.spawn_reply(chat_id, caller, reply.id);
+        early.committed();
         Ok(reply)
     }
 
@@ -259,7 +257,8 @@ impl ChatService {
         }
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.delete_message(message_id).await?;
-        tx.audit(Actor::Visitor(caller.user_id), "message.deleted", format!("message {message_id} (user)")).await?;
+        let detail = format!("message {message_id} (user)");
+        tx.audit(&*self.audit, Actor::Visitor(caller.user_id), "message.deleted", detail).await?;
         tx.commit().await?;
         Ok(message_id)
     }
@@ -271,7 +270,7 @@ impl ChatService {
         if message.status != MessageStatus::Streaming {
             return Err(AppError::Conflict("this reply is not being written".into()));
         }
-        self.stop_running_reply(chat_id, message_id).await?;
+        self.replies.stop(chat_id, message_id).await?;
         store::message(&self.db, chat_id, message_id).await
     }
 
@@ -283,32 +282,11 @@ impl ChatService {
         if self.hub.peers() == 0 {
             return Ok(Shared::default());
         }
-        let (calls, replies) = tokio::join!(
-            self.budgets.count_shared_call(&self.db, caller),
+        let (call, replies) = tokio::join!(
+            self.usage.count_shared_call(caller),
             store::streaming_replies_of(&self.db, caller.user_id, replacing),
         );
-        Ok(Shared { calls_over: calls?, replies_elsewhere: replies? })
-    }
-
-    /// Spends one call to the model (see [`super::budget::Budgets::spend_call`]), and from the
-    /// allowances the replicas share.
-    fn spend_call(&self, used: super::budget::UsedToday, caller: Caller, shared: &Shared) -> AppResult<()> {
-        self.budgets.spend_call(used, caller)?;
-        match shared.calls_over {
-            Some((scope, wait)) => Err(super::budget::calls_used_up(scope, wait)),
-            None => Ok(()),
-        }
-    }
-
-    /// 429 unless one more reply may be written now (see `Limits::replies_per_visitor`); a reply
-    /// running in `replacing` is about to end and does not count. With other replicas, the
-    /// visitor's replies are counted on all of them (the server's own limit stays this process's).
-    fn room_for_reply(&self, caller: Caller, replacing: Option<i64>, shared: &Shared) -> AppResult<()> {
-        self.replies.check_room(caller.user_id, self.limits.replies_per_visitor, self.limits.max_replies, replacing)?;
-        if shared.replies_elsewhere >= self.limits.replies_per_visitor {
-            return Err(replies::busy_elsewhere());
-        }
-        Ok(())
+        Ok(Shared { call: call?, replies_elsewhere: replies? })
     }
 
     /// Waits until a reply has ended (completed, stopped, failed or interrupted), by whichever
@@ -318,7 +296,7 @@ impl ChatService {
     pub async fn wait_for_reply(&self, chat_id: i64, reply_id: i64) -> AppResult<Message> {
         let mut reply_id = reply_id;
         loop {
-            if let Some(reply) = self.until_ended(chat_id, reply_id).await? {
+            if let Some(reply) = self.replies.until_ended(chat_id, reply_id).await? {
                 return Ok(reply);
             }
             // Removed: the reply after it (past the customer messages that replaced it) is the

@@ -1,59 +1,41 @@
-//! Chats and messages: the customer's side of the service. [`ChatService`] is the one facade the
-//! adapters (server functions, REST, WebSockets) call; its work is split by collaborator:
-//! `chats` (a conversation's life), `messages` (what customers send, edit and delete),
-//! `replies` (the streaming engine), `deltas` (its writer of streamed text), `lease` (replies whose server stopped; the replicas'
-//! heartbeats), `rules` (checks), `store` (the chat queries). Changes go through
-//! [`crate::server::events::ChatTx`].
+//! Chats and messages: conversations as customers have them. Two types, each split by
+//! collaborator:
+//! - [`Chats`]: a conversation's life (`chats`: opening, renaming, the customer's email, read
+//!   marks, asking for a person, following its events, deleting it) and its messages
+//!   (`messages`: pages of history, sending, editing, deleting, retrying and stopping replies);
+//! - [`Replies`]: the streaming engine (`replies`: starting, writing, stopping and ending the
+//!   assistant's replies; `deltas`, its writer of streamed text; `lease`, replies whose server
+//!   stopped and the replicas' heartbeats).
+//!
+//! Every change to a chat goes through its unit of work, [`ChatTx`] (`tx`), whose queries are in
+//! `store` with the rows and the reads outside a change; `rules` holds the checks. Tables: `chats`,
+//! `messages`, `message_versions`, `chat_events`, `replicas`. A chat seen from the staff side is an
+//! inquiry (`inquiries`, which uses this module); that a chat needs a person is said through
+//! [`Alerts`], which that module provides.
 
-pub mod budget;
 mod chats;
 mod deltas;
 mod lease;
 mod messages;
-pub mod replies;
+mod replies;
 pub mod rules;
 pub mod store;
+mod streaming;
+mod tx;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use self::{
-    budget::{Allowances, Budgets},
-    replies::Replies,
+pub use self::{
+    chats::ChatChanges,
+    messages::Outgoing,
+    replies::{Replies, ReplySettings, STOPPED_REASON},
+    tx::{Append, BatchTx, ChatTx},
 };
 use super::{
-    config::Config,
-    db::{Backend, Db},
-    error::{AppError, AppResult},
-    events::{cluster, Hub},
-    limits::SignInThrottle,
-    llm::{Assistant, Context, Contexts},
-    notify::Notifier,
+    accounts::Accounts, audit::Trail, catalog::Catalog, config::Config, db::Db, error::AppResult, events::Hub,
+    identity::Caller, llm::Contexts, usage::Usage,
 };
 use crate::model::{ContextInfo, Message};
-
-pub use chats::ChatChanges;
-pub use messages::Outgoing;
-
-/// Who is asking. Visitors own their chats; staff come with the inquiry panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
-    pub user_id: i64,
-    /// The network the request came from (IPv4 address or IPv6 /64), when known: budgets count
-    /// per network too, so a new cookie is not a new allowance.
-    pub network: Option<std::net::IpAddr>,
-}
-
-impl Caller {
-    /// A reader without a session: owns no chats and has default preferences. Reads answer them
-    /// without creating a visitor (user ids start at 1, so no row is theirs).
-    pub fn nobody(network: Option<std::net::IpAddr>) -> Self {
-        Caller { user_id: 0, network }
-    }
-
-    pub fn is_nobody(&self) -> bool {
-        self.user_id == 0
-    }
-}
 
 /// Who starts a conversation: a caller who exists, or a visitor whose first action this is.
 #[derive(Clone, Copy)]
@@ -77,49 +59,23 @@ pub trait FirstVisit: Sync {
     fn committed(&self);
 }
 
-/// Limits and timings the service enforces.
-#[derive(Debug, Clone)]
+/// What the chats tell the staff side: a conversation now needs a person (it became high
+/// priority), so the team may be told by email.
+#[async_trait::async_trait]
+pub trait Alerts: Send + Sync {
+    async fn high_priority(&self, chat_id: i64);
+}
+
+/// The sizes of a conversation's parts.
+#[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The longest message, in characters.
     pub message_max_chars: usize,
-    pub prompt_budget_chars: usize,
-    pub idle_timeout: Duration,
-    pub max_retries: u32,
-    /// How long token deltas are gathered into one event after the first.
-    pub coalesce: Duration,
-    /// Calls to the model and tokens: per visitor, per network and in all.
-    pub allowances: Allowances,
-    /// Live connections one visitor may hold open (staff: four times as many).
-    pub streams_per_visitor: usize,
-    /// Replies being written at once for one visitor (across their chats), and in all.
-    pub replies_per_visitor: usize,
-    pub max_replies: usize,
-    /// Sign-in attempts per account and per network in 5 minutes.
-    pub sign_ins_per_account: u32,
-    pub sign_ins_per_network: u32,
 }
 
 impl Limits {
     pub fn from_config(config: &Config) -> Self {
-        Limits {
-            message_max_chars: config.message_max_chars as usize,
-            prompt_budget_chars: config.prompt_budget_chars as usize,
-            idle_timeout: config.idle_timeout(),
-            max_retries: config.openai_max_retries,
-            coalesce: Duration::from_millis(config.delta_coalesce_ms),
-            allowances: Allowances {
-                calls_per_visitor_minute: config.sends_per_minute,
-                calls_per_network_minute: config.sends_per_network_per_minute,
-                calls_per_minute: config.sends_per_minute_total,
-                tokens_per_visitor_day: config.tokens_per_visitor_per_day as i64,
-                tokens_per_network_day: config.tokens_per_network_per_day as i64,
-                tokens_per_day: config.tokens_per_day as i64,
-            },
-            streams_per_visitor: config.streams_per_visitor as usize,
-            replies_per_visitor: config.replies_per_visitor as usize,
-            max_replies: config.max_replies as usize,
-            sign_ins_per_account: config.sign_ins_per_account,
-            sign_ins_per_network: config.sign_ins_per_network,
-        }
+        Limits { message_max_chars: config.message_max_chars as usize }
     }
 }
 
@@ -132,144 +88,46 @@ pub struct Exchange {
     pub created: bool,
 }
 
-pub struct ChatService {
-    pub db: Db,
-    pub hub: Hub,
-    assistant: Arc<dyn Assistant>,
-    contexts: Contexts,
+/// The conversations.
+pub struct Chats {
+    db: Db,
+    hub: Arc<Hub>,
+    contexts: Arc<Contexts>,
     limits: Limits,
-    replies: Replies,
-    /// What the assistant may cost (calls per minute, tokens per day).
-    pub budgets: Budgets,
-    notifier: Option<Notifier>,
-    /// Sign-in attempts and password hashing, bounded.
-    pub sign_ins: SignInThrottle,
-    /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
-    draining: tokio_util::sync::CancellationToken,
-    /// Cancelled when its grace ran out ([`ChatService::leave`]): replies still being written end
-    /// as interrupted, the heartbeat stops.
-    stopping: tokio_util::sync::CancellationToken,
+    replies: Arc<Replies>,
+    usage: Arc<Usage>,
+    catalog: Arc<Catalog>,
+    /// Visitors' preferences (the context a new chat starts in).
+    accounts: Arc<Accounts>,
+    audit: Arc<dyn Trail>,
+    alerts: Arc<dyn Alerts>,
 }
 
-impl ChatService {
-    pub fn new(db: Db, assistant: Arc<dyn Assistant>, contexts: Contexts, limits: Limits) -> Self {
-        ChatService {
-            db,
-            hub: Hub::default(),
-            assistant,
-            contexts,
-            budgets: Budgets::new(limits.allowances),
-            sign_ins: SignInThrottle::new(limits.sign_ins_per_account, limits.sign_ins_per_network),
-            limits,
-            replies: Replies::default(),
-            notifier: None,
-            draining: Default::default(),
-            stopping: Default::default(),
-        }
-    }
-
-    /// Emails staff about new high-priority inquiries through `notifier`.
-    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Self {
-        self.notifier = notifier;
-        self
-    }
-
-    /// Starts the background work: replies a restart interrupted are marked so, the staff
-    /// panel's feed runs, and on PostgreSQL (`database_url`) the hub joins the other replicas.
-    pub async fn start(self: &Arc<Self>, database_url: &str) -> AppResult<()> {
-        match self.db.backend {
-            Backend::Postgres => {
-                cluster::join(self, database_url)
-                    .await
-                    .map_err(|e| AppError::Internal(format!("cannot listen for other replicas: {e}")))?;
-                self.keep_lease().await?;
-            }
-            Backend::Sqlite => {
-                tracing::info!("SQLite: one process serves this database; use PostgreSQL for several replicas");
-                self.recover_interrupted().await?;
-            }
-        }
-        if let Some(queue) = self.hub.take_panel_queue() {
-            tokio::spawn(super::staff::panel::run(Arc::downgrade(self), queue));
-        }
-        Ok(())
-    }
-
-    /// Starts shutting this replica down: live connections close (their clients reconnect to
-    /// another replica) and `/readyz` answers 503. See [`ChatService::shut_down`].
-    pub fn drain(&self) {
-        self.draining.cancel();
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.is_cancelled()
-    }
-
-    /// Resolves once the replica is told to stop.
-    pub fn draining(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
-        self.draining.clone().cancelled_owned()
-    }
-
-    /// Shuts this replica down: drains, lets the replies it writes finish for up to `grace`, ends
-    /// the rest as interrupted (their text kept), and leaves the replicas' list.
-    pub async fn shut_down(&self, grace: Duration) {
-        self.drain();
-        let running = self.replies_running();
-        if running > 0 {
-            tracing::info!(running, ?grace, "letting the replies being written finish");
-        }
-        let _ = tokio::time::timeout(grace, self.replies.wait_all()).await;
-        self.stopping.cancel();
-        self.replies.cancel_all();
-        if tokio::time::timeout(Duration::from_secs(10), self.replies.wait_all()).await.is_err() {
-            tracing::warn!("some replies did not record their end; another replica or the next start will");
-        }
-        self.leave().await;
-    }
-
-    pub fn assistant_name(&self) -> &'static str {
-        self.assistant.name()
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    pub fn list_contexts(&self) -> Vec<ContextInfo> {
-        self.contexts.all().iter().map(|c| c.info()).collect()
-    }
-
-    /// A context by id, or a 422 that lists the known ones.
-    pub(crate) fn context(&self, id: &str) -> AppResult<&Context> {
-        self.contexts.get(id).ok_or_else(|| {
-            let known: Vec<_> = self.contexts.all().iter().map(|c| c.id.as_str()).collect();
-            AppError::Invalid(format!("unknown context '{id}'; choose one of: {}", known.join(", ")))
-        })
-    }
-
-    pub(crate) fn context_or_default(&self, id: Option<&str>) -> &Context {
-        id.and_then(|id| self.contexts.get(id)).unwrap_or_else(|| self.contexts.default_context())
-    }
-
-    pub fn notifier(&self) -> Option<&Notifier> {
-        self.notifier.as_ref()
-    }
+/// What [`Chats`] is made of.
+pub struct ChatParts {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub contexts: Arc<Contexts>,
+    pub limits: Limits,
+    pub replies: Arc<Replies>,
+    pub usage: Arc<Usage>,
+    pub catalog: Arc<Catalog>,
+    pub accounts: Arc<Accounts>,
+    pub audit: Arc<dyn Trail>,
+    pub alerts: Arc<dyn Alerts>,
 }
 
-/// What this replica does with what the others tell it.
-impl cluster::Node for ChatService {
-    fn hub(&self) -> &Hub {
-        &self.hub
+impl Chats {
+    pub fn new(parts: ChatParts) -> Self {
+        let ChatParts { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts } = parts;
+        Chats { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts }
     }
 
-    fn db(&self) -> &Db {
-        &self.db
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
-    fn stop_here(&self, chat: i64, reply: Option<i64>) {
-        match reply {
-            Some(reply) => self.replies.cancel(reply),
-            None => self.replies.cancel_chat(chat),
-        }
+    pub fn contexts(&self) -> Vec<ContextInfo> {
+        self.contexts.infos()
     }
 }

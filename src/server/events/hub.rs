@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::{
     cluster::{Link, Signal},
-    tx::ChatLock,
+    lock::ChatLock,
 };
 use crate::{
     model::{ChatEvent, Event, EventKind, PanelEvent, Typing},
@@ -134,7 +134,7 @@ impl Hub {
         channel
     }
 
-    /// Takes a chat's write lock (see [`super::ChatTx`], which is how changes are written).
+    /// Takes a chat's write lock (see `chat::ChatTx`, which is how changes are written).
     pub async fn lock(&self, chat_id: i64) -> ChatLock {
         ChatLock::acquire(self.channel(chat_id), chat_id).await
     }
@@ -167,9 +167,10 @@ impl Hub {
         self.existing(chat_id).map_or(0, |channel| Arc::strong_count(&channel.write_lock) - 1)
     }
 
-    /// Broadcasts committed events in order: to the chat's followers, (but token deltas) to the
-    /// staff panels when any is open, and to the other replicas.
-    pub(super) fn publish(&self, lock: &ChatLock, events: Vec<ChatEvent>) {
+    /// Broadcasts committed events in order (the chat's lock, held, keeps that order): to the
+    /// chat's followers, (but token deltas) to the staff panels when any is open, and to the other
+    /// replicas.
+    pub fn publish(&self, lock: &ChatLock, events: Vec<ChatEvent>) {
         if let Some(link) = self.cluster.get() {
             link.published(lock.chat_id(), &events);
         }

@@ -11,18 +11,20 @@ use axum::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::session::Session;
 use super::{
     extract::{Json, Path, Query},
     rest::{PageQuery, ReadUpTo},
 };
 use crate::{
-    model::{AuditPage, CreatedStaff, ErrorBody, Message, MessagePage, NewStaff, UsageReport},
+    model::{AuditPage, CreatedStaff, ErrorBody, Me, Message, MessagePage, NewStaff, StaffMember, UsageReport},
     server::{
-        auth::{self, Session, Staff},
-        chat::ChatService,
+        accounts::Accounts,
+        audit::AuditLog,
         error::AppResult,
-        staff::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember},
-        state::AppState,
+        identity::Staff,
+        inquiries::{Inquiries, Inquiry, InquiryFilter, InquiryPage, InquiryPatch},
+        usage::Usage,
     },
 };
 
@@ -52,29 +54,29 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody),
     (status = 429, body = ErrorBody, description = "Too many attempts from this network or for this account; see Retry-After")))]
-pub async fn sign_in(State(state): State<AppState>, session: Session, Json(body): Json<Login>) -> AppResult<Response> {
-    let (me, cookie) = auth::sign_in(&state, &session, session.network(), &body.email, &body.password).await?;
+pub async fn sign_in(session: Session, Json(body): Json<Login>) -> AppResult<Response> {
+    let (me, cookie) = session.sign_in(&body.email, &body.password).await?;
     Ok(with_cookie(Json(me).into_response(), &cookie))
 }
 
 /// Ends the session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
-pub async fn sign_out(State(service): State<Arc<ChatService>>, session: Session) -> AppResult<Response> {
-    let cookie = auth::sign_out(&service, &session).await?;
+pub async fn sign_out(session: Session) -> AppResult<Response> {
+    let cookie = session.sign_out().await?;
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cookie))
 }
 
 /// Who is signed in (staff only).
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn me(State(service): State<Arc<ChatService>>, staff: Staff) -> AppResult<Json<Me>> {
-    Ok(Json(service.me(staff.user_id).await?))
+pub async fn me(State(accounts): State<Arc<Accounts>>, staff: Staff) -> AppResult<Json<Me>> {
+    Ok(Json(accounts.me(staff.user_id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin", responses(
     (status = 200, body = Vec<StaffMember>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_staff(State(service): State<Arc<ChatService>>, _staff: Staff) -> AppResult<Json<Vec<StaffMember>>> {
-    Ok(Json(service.list_staff().await?))
+pub async fn list_staff(State(accounts): State<Arc<Accounts>>, _staff: Staff) -> AppResult<Json<Vec<StaffMember>>> {
+    Ok(Json(accounts.list_staff().await?))
 }
 
 /// Creates a staff account with a generated password, returned this once (admins only).
@@ -82,11 +84,11 @@ pub async fn list_staff(State(service): State<Arc<ChatService>>, _staff: Staff) 
     (status = 201, body = CreatedStaff), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_staff(
-    State(service): State<Arc<ChatService>>,
+    State(accounts): State<Arc<Accounts>>,
     staff: Staff,
     Json(body): Json<NewStaff>,
 ) -> AppResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(service.add_staff(staff, &body).await?)))
+    Ok((StatusCode::CREATED, Json(accounts.add_staff(staff, &body).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -106,11 +108,12 @@ pub struct AuditQuery {
     (status = 200, body = AuditPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]
 pub async fn audit_log(
-    State(service): State<Arc<ChatService>>,
+    State(audit): State<Arc<AuditLog>>,
     staff: Staff,
     Query(query): Query<AuditQuery>,
 ) -> AppResult<Json<AuditPage>> {
-    Ok(Json(service.audit_log(staff, query.chat_id, query.before, query.limit).await?))
+    staff.require_admin()?;
+    Ok(Json(audit.read(query.chat_id, query.before, query.limit).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -126,45 +129,45 @@ pub struct UsageQuery {
     (status = 200, body = UsageReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]
 pub async fn usage_report(
-    State(service): State<Arc<ChatService>>,
-    staff: Staff,
+    State(usage): State<Arc<Usage>>,
+    _staff: Staff,
     Query(query): Query<UsageQuery>,
 ) -> AppResult<Json<UsageReport>> {
-    Ok(Json(service.usage_report(staff, query.days).await?))
+    Ok(Json(usage.report(query.days).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries", tag = "admin", params(InquiryFilter), responses(
     (status = 200, body = InquiryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]
 pub async fn list_inquiries(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Query(filter): Query<InquiryFilter>,
 ) -> AppResult<Json<InquiryPage>> {
-    Ok(Json(service.list_inquiries(staff, &filter).await?))
+    Ok(Json(inquiries.list(staff, &filter).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)), responses(
     (status = 200, body = Inquiry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody)))]
 pub async fn get_inquiry(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Inquiry>> {
-    Ok(Json(service.get_inquiry(staff, id).await?))
+    Ok(Json(inquiries.get(staff, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path), PageQuery),
     responses((status = 200, body = MessagePage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn inquiry_messages(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Path(id): Path<i64>,
     Query(page): Query<PageQuery>,
 ) -> AppResult<Json<MessagePage>> {
-    Ok(Json(service.inquiry_messages(staff, id, page.before, page.after, page.limit).await?))
+    Ok(Json(inquiries.messages(staff, id, page.before, page.after, page.limit).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path)),
@@ -172,35 +175,35 @@ pub async fn inquiry_messages(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn staff_reply(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Path(id): Path<i64>,
     Json(body): Json<StaffMessage>,
 ) -> AppResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(service.staff_reply(staff, id, &body.content).await?)))
+    Ok((StatusCode::CREATED, Json(inquiries.reply(staff, id, &body.content).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)),
     request_body = InquiryPatch, responses((status = 200, body = Inquiry), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_inquiry(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Path(id): Path<i64>,
     Json(patch): Json<InquiryPatch>,
 ) -> AppResult<Json<Inquiry>> {
-    Ok(Json(service.update_inquiry(staff, id, &patch).await?))
+    Ok(Json(inquiries.update(staff, id, &patch).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/inquiries/{id}/read", tag = "admin", params(("id" = i64, Path)),
     request_body = ReadUpTo, responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn staff_mark_read(
-    State(service): State<Arc<ChatService>>,
+    State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,
     Path(id): Path<i64>,
     Json(body): Json<ReadUpTo>,
 ) -> AppResult<StatusCode> {
-    service.staff_mark_read(staff, id, body.up_to).await?;
+    inquiries.mark_read(staff, id, body.up_to).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use axum::{
 };
 use base64::Engine;
 
-use crate::server::state::AppState;
+use crate::server::app::Frontdesk;
 
 /// The CSP nonce of this request, handed to Leptos (see `provide_nonce`) so the scripts it writes
 /// carry it.
@@ -70,7 +70,7 @@ fn is_personal(headers: &HeaderMap, content_type: &str) -> bool {
 }
 
 /// The middleware: a nonce into the request, the headers onto the response.
-pub async fn security_headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn security_headers(State(state): State<Frontdesk>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let nonce = new_nonce();
     request.extensions_mut().insert(CspNonce(nonce.clone()));

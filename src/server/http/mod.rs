@@ -4,6 +4,7 @@ pub mod admin;
 mod extract;
 pub mod headers;
 pub mod rest;
+pub mod session;
 mod spec;
 pub mod stream;
 
@@ -32,11 +33,8 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use super::{
-    auth::{same_origin_layer, session_layer},
-    error::AppError,
-    state::AppState,
-};
+use self::session::{same_origin_layer, session_layer};
+use super::{app::Frontdesk, error::AppError};
 use crate::app::{shell, App};
 
 /// The spec's front matter; every path is added where its route is registered (`api_routes`).
@@ -60,8 +58,8 @@ async fn healthz() -> impl IntoResponse {
 
 /// The database answers and the replica is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = crate::model::ErrorBody)))]
-async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, AppError> {
-    if !state.service.is_draining() && state.service.db.ping().await {
+async fn readyz(State(app): State<Frontdesk>) -> Result<axum::Json<Health>, AppError> {
+    if !app.is_draining() && app.db.ping().await {
         Ok(axum::Json(Health { status: "ready" }))
     } else {
         Err(AppError::Unavailable)
@@ -73,8 +71,8 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, App
 #[utoipa::path(get, path = "/metrics", tag = "health", responses(
     (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"),
     (status = 401, body = crate::model::ErrorBody)))]
-async fn metrics(State(state): State<AppState>, request_headers: HeaderMap) -> Result<Response, AppError> {
-    if let Some(token) = state.config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
+async fn metrics(State(app): State<Frontdesk>, request_headers: HeaderMap) -> Result<Response, AppError> {
+    if let Some(token) = app.config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
         let given =
             request_headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|given| same_secret(given, token)) {
@@ -82,7 +80,7 @@ async fn metrics(State(state): State<AppState>, request_headers: HeaderMap) -> R
         }
     }
     let metrics = crate::server::metrics::get();
-    metrics.replies_streaming.set(state.service.replies_running() as i64);
+    metrics.replies_streaming.set(app.replies.running_count() as i64);
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
         .into_response())
 }
@@ -128,7 +126,7 @@ async fn api_not_found() -> AppError {
 
 /// The REST API, event streams and WebSockets: each route registered once, with its OpenAPI
 /// entry (handlers on one path go in one `routes!`).
-fn api_routes() -> OpenApiRouter<AppState> {
+fn api_routes() -> OpenApiRouter<Frontdesk> {
     use rest::*;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_contexts))
@@ -162,7 +160,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 }
 
 /// Health checks: outside the session layer (they create nothing).
-fn health_routes() -> OpenApiRouter<AppState> {
+fn health_routes() -> OpenApiRouter<Frontdesk> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
@@ -171,7 +169,7 @@ async fn docs_stylesheet() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../../style/docs.css"))
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Frontdesk) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let state_for_headers = state.clone();
@@ -185,7 +183,7 @@ pub fn router(state: AppState) -> Router {
     let (health, health_spec) = health_routes().split_for_parts();
     spec.merge(health_spec);
     spec::add_common_errors(&mut spec);
-    let contexts: Vec<String> = state.service.list_contexts().into_iter().map(|c| c.id).collect();
+    let contexts: Vec<String> = state.contexts.infos().into_iter().map(|c| c.id).collect();
     let spec = spec::with_server_rules(spec, &contexts, state.config.message_max_chars as usize);
     let app = Router::new()
         .merge(api)
@@ -194,7 +192,6 @@ pub fn router(state: AppState) -> Router {
             routes,
             move || {
                 headers::provide_nonce();
-                provide_context(context_state.service.clone());
                 provide_context(context_state.clone());
             },
             {
@@ -202,7 +199,7 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(headers::provide_nonce, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<Frontdesk, _>(headers::provide_nonce, shell))
         .layer(from_fn_with_state(state.clone(), session_layer))
         .layer(from_fn_with_state(state.clone(), same_origin_layer))
         // Browsers ask for /favicon.ico whatever the page links: point them at the SVG.

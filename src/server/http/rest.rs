@@ -1,4 +1,5 @@
-//! The REST API under /api/v1: thin adapters over the chat service.
+//! The REST API under /api/v1 for visitors and integrations: thin adapters over the chats, the
+//! accounts (preferences) and the catalog.
 
 use std::sync::Arc;
 
@@ -7,19 +8,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
+use super::session::Session;
 use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
     server::{
-        auth::Session,
+        accounts::Accounts,
+        catalog::Catalog,
         chat::{
             rules::{check_client_id, check_content},
-            Caller, ChatChanges, ChatService, Exchange, Outgoing,
+            ChatChanges, Chats, Exchange, Outgoing,
         },
         error::AppResult,
+        identity::Caller,
     },
 };
 
-type Service = State<Arc<ChatService>>;
+type Service = State<Arc<Chats>>;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +136,7 @@ pub struct WaitQuery {
 
 #[utoipa::path(get, path = "/api/v1/contexts", tag = "chat", responses((status = 200, body = Vec<ContextInfo>)))]
 pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
-    Json(service.list_contexts())
+    Json(service.contexts())
 }
 
 #[utoipa::path(post, path = "/api/v1/chats", tag = "chat", request_body = CreateChat, responses(
@@ -214,7 +218,7 @@ pub async fn list_messages(
     Ok(Json(service.list_messages(caller, id, page.before, page.after, page.limit).await?))
 }
 
-async fn settle(service: &ChatService, chat_id: i64, mut exchange: Exchange, wait: bool) -> AppResult<ExchangeBody> {
+async fn settle(service: &Chats, chat_id: i64, mut exchange: Exchange, wait: bool) -> AppResult<ExchangeBody> {
     if wait {
         if let Some(reply) = &exchange.reply {
             exchange.reply = Some(service.wait_for_reply(chat_id, reply.id).await?);
@@ -284,30 +288,30 @@ pub async fn stop_reply(
 }
 
 #[utoipa::path(get, path = "/api/v1/preferences", tag = "preferences", responses((status = 200, body = Preferences)))]
-pub async fn get_preferences(State(service): Service, caller: Caller) -> AppResult<Json<Preferences>> {
-    Ok(Json(service.get_preferences(caller).await?))
+pub async fn get_preferences(State(accounts): State<Arc<Accounts>>, caller: Caller) -> AppResult<Json<Preferences>> {
+    Ok(Json(accounts.preferences(caller).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/preferences", tag = "preferences", request_body = Preferences, responses(
     (status = 200, body = Preferences), (status = 422, body = ErrorBody)))]
 pub async fn save_preferences(
-    State(service): Service,
+    State(accounts): State<Arc<Accounts>>,
     session: Session,
     Json(body): Json<Preferences>,
 ) -> AppResult<Json<Preferences>> {
-    service.check_preferences(&body)?;
-    Ok(Json(service.save_preferences(session.caller().await?, &body).await?))
+    accounts.check_preferences(&body)?;
+    Ok(Json(accounts.save_preferences(session.caller().await?, &body).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", responses((status = 200, body = Vec<Product>)))]
-pub async fn list_products(State(service): Service) -> AppResult<Json<Vec<Product>>> {
-    Ok(Json(service.list_products().await?))
+pub async fn list_products(State(catalog): State<Arc<Catalog>>) -> AppResult<Json<Vec<Product>>> {
+    Ok(Json(catalog.list().await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses(
     (status = 200, body = Product), (status = 404, body = ErrorBody)))]
-pub async fn get_product(State(service): Service, Path(id): Path<i64>) -> AppResult<Json<Product>> {
-    Ok(Json(service.get_product(id).await?))
+pub async fn get_product(State(catalog): State<Arc<Catalog>>, Path(id): Path<i64>) -> AppResult<Json<Product>> {
+    Ok(Json(catalog.get(id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/retry", tag = "messages",

@@ -2,7 +2,6 @@
 
 use std::{
     convert::Infallible,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -21,16 +20,20 @@ use futures::{stream::BoxStream, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-use super::extract::{Path, Query};
+use super::{
+    extract::{Path, Query},
+    session::{origin_allowed, Session, WS_PROTOCOL},
+};
 use crate::{
     model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
     server::{
-        auth::{origin_allowed, Session, Staff},
-        chat::{rules::check_resume, Caller, ChatService},
+        app::Frontdesk,
+        chat::rules::check_resume,
         error::{AppError, AppResult},
         events::StreamSlot,
+        identity::{Caller, Staff},
+        inquiries::Inquiries,
         metrics::{self, ConnectionGuard},
-        state::AppState,
     },
 };
 
@@ -46,9 +49,9 @@ const TYPING_REPEAT: Duration = Duration::from_secs(3);
 const SESSION_CHECK: Duration = Duration::from_secs(30);
 
 /// A slot for one more live connection of `user_id`, or 429 when they hold their share.
-fn stream_slot(service: &ChatService, user_id: i64, staff: bool) -> AppResult<StreamSlot> {
-    let max = service.limits().streams_per_visitor * if staff { 4 } else { 1 };
-    service.hub.open_stream(user_id, max).ok_or_else(|| {
+fn stream_slot(app: &Frontdesk, user_id: i64, staff: bool) -> AppResult<StreamSlot> {
+    let max = app.config.streams_per_visitor as usize * if staff { 4 } else { 1 };
+    app.hub.open_stream(user_id, max).ok_or_else(|| {
         AppError::rate_limited("too many live connections are open; close another tab", Duration::from_secs(5))
     })
 }
@@ -95,7 +98,7 @@ fn until_error(events: BoxStream<'static, AppResult<ChatEvent>>) -> impl Stream<
     responses((status = 200, description = "text/event-stream: `id` is the sequence number, `event` the type, `data` JSON",
         content_type = "text/event-stream"), (status = 404, body = crate::model::ErrorBody)))]
 pub async fn sse(
-    State(service): State<Arc<ChatService>>,
+    State(app): State<Frontdesk>,
     caller: Caller,
     Path(chat_id): Path<i64>,
     Query(query): Query<ResumeQuery>,
@@ -107,11 +110,11 @@ pub async fn sse(
         Some(_) => return Err(AppError::BadRequest("Last-Event-ID must be a sequence number".into())),
     };
     // Whose chat first: a caller it is not for gets 404 without taking a connection slot.
-    let events = service.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
-    let slot = stream_slot(&service, caller.user_id, false)?;
+    let events = app.chats.subscribe(caller, chat_id, last_event_id.or(query.after)).await?;
+    let slot = stream_slot(&app, caller.user_id, false)?;
     let counted = metrics::get().connection("sse");
     // A replica shutting down ends the stream: the browser reconnects (to another replica).
-    let events = until_error(events).take_until(service.draining()).map(move |event| {
+    let events = until_error(events).take_until(app.draining()).map(move |event| {
         let _open = (&slot, &counted);
         Ok(Event::default().id(event.seq.to_string()).event(event.event.kind().as_str()).data(event.event.data_json()))
     });
@@ -142,13 +145,13 @@ impl Follower {
 
     async fn follow(
         self,
-        service: &ChatService,
+        app: &Frontdesk,
         chat_id: i64,
         after: Option<i64>,
     ) -> AppResult<BoxStream<'static, AppResult<ChatEvent>>> {
         match self {
-            Follower::Customer(caller) => service.subscribe(caller, chat_id, after).await,
-            Follower::Staff(staff) => service.follow_inquiry(staff, chat_id, after).await,
+            Follower::Customer(caller) => app.chats.subscribe(caller, chat_id, after).await,
+            Follower::Staff(staff) => app.inquiries.follow(staff, chat_id, after).await,
         }
     }
 }
@@ -156,11 +159,11 @@ impl Follower {
 /// The WebSocket upgrade, after the Origin check; small buffers so thousands of mostly idle
 /// sockets do not cost 128 KiB each.
 fn upgrade(
-    state: &AppState,
+    app: &Frontdesk,
     headers: &HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<WebSocketUpgrade> {
-    if !origin_allowed(headers, &state.config) {
+    if !origin_allowed(headers, &app.config) {
         return Err(AppError::Forbidden);
     }
     let upgrade =
@@ -168,7 +171,7 @@ fn upgrade(
     Ok(upgrade
         // An embedded window offers this protocol (beside the one carrying its token); a browser
         // drops a socket whose server picks none of the offered ones.
-        .protocols([crate::server::auth::WS_PROTOCOL])
+        .protocols([WS_PROTOCOL])
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(1024 * 1024)
@@ -181,7 +184,7 @@ fn upgrade(
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin"),
         (status = 404, body = crate::model::ErrorBody)))]
 pub async fn ws(
-    State(state): State<AppState>,
+    State(app): State<Frontdesk>,
     caller: Caller,
     Path(chat_id): Path<i64>,
     Query(query): Query<ResumeQuery>,
@@ -189,19 +192,19 @@ pub async fn ws(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
     let after = check_resume(query.after)?;
-    let service = state.service.clone();
-    service.get_chat(caller, chat_id).await?;
-    let slot = stream_slot(&service, caller.user_id, false)?;
+    app.chats.get_chat(caller, chat_id).await?;
+    let slot = stream_slot(&app, caller.user_id, false)?;
     let follower = Follower::Customer(caller);
-    let socket = Live { service, _slot: Some(slot), session: None, _counted: metrics::get().connection("chat_ws") };
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, after)))
+    let upgrade = upgrade(&app, &headers, ws)?;
+    let socket = Live { app, _slot: Some(slot), session: None, _counted: metrics::get().connection("chat_ws") };
+    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, after)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery, Handshake),
     responses((status = 101, description = "WebSocket: the conversation's events, as on /chats/{id}/ws. Closes with 4001 without a session, 4003 for a visitor, 4004 for an unknown inquiry."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn staff_ws(
-    State(state): State<AppState>,
+    State(app): State<Frontdesk>,
     session: Session,
     Path(chat_id): Path<i64>,
     Query(query): Query<ResumeQuery>,
@@ -209,28 +212,28 @@ pub async fn staff_ws(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
     let after = check_resume(query.after)?;
-    let service = state.service.clone();
     let staff = session.staff();
-    let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
+    let slot = staff.as_ref().ok().map(|s| stream_slot(&app, s.user_id, true)).transpose()?;
     let follower = staff.map(Follower::Staff);
-    let socket = Live { service, _slot: slot, session: Some(session), _counted: metrics::get().connection("staff_ws") };
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, after)))
+    let upgrade = upgrade(&app, &headers, ws)?;
+    let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("staff_ws") };
+    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, after)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin", params(Handshake),
     responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn panel_ws(
-    State(state): State<AppState>,
+    State(app): State<Frontdesk>,
     session: Session,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
-    let service = state.service.clone();
     let staff = session.staff();
-    let slot = staff.as_ref().ok().map(|s| stream_slot(&service, s.user_id, true)).transpose()?;
-    let socket = Live { service, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
-    Ok(upgrade(&state, &headers, ws)?.on_upgrade(move |ws| run_panel(ws, socket, staff)))
+    let slot = staff.as_ref().ok().map(|s| stream_slot(&app, s.user_id, true)).transpose()?;
+    let upgrade = upgrade(&app, &headers, ws)?;
+    let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
+    Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, staff)))
 }
 
 /// Closes a socket whose caller may not follow it.
@@ -242,10 +245,10 @@ async fn refuse(socket: WebSocket, error: AppError) {
     }
 }
 
-/// What a socket holds while it is open: the service, its place in the caller's share of live
+/// What a socket holds while it is open: the application, its place in the caller's share of live
 /// connections, and (for staff) the session whose end closes it.
 struct Live {
-    service: Arc<ChatService>,
+    app: Frontdesk,
     _slot: Option<StreamSlot>,
     session: Option<Session>,
     _counted: ConnectionGuard,
@@ -255,7 +258,7 @@ impl Live {
     /// Resolves when a staff socket's session ends; never for a customer's socket.
     async fn session_ended(&self) {
         match &self.session {
-            Some(session) => session.ended(&self.service, SESSION_CHECK).await,
+            Some(session) => session.ended(SESSION_CHECK).await,
             None => std::future::pending().await,
         }
     }
@@ -265,12 +268,12 @@ async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
     if let Err(error) = staff {
         return refuse(socket, error).await;
     }
-    let service = live.service.clone();
-    let mut events = service.hub.watch_panel();
-    let mut resets = service.hub.watch_panel_resets();
+    let app = live.app.clone();
+    let mut events = app.inquiries.watch_panel();
+    let mut resets = app.inquiries.watch_panel_resets();
     let ended = live.session_ended();
     tokio::pin!(ended);
-    let draining = service.draining();
+    let draining = app.draining();
     tokio::pin!(draining);
     loop {
         tokio::select! {
@@ -282,7 +285,7 @@ async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
                     if send(&mut socket, &event).await.is_err() {
                         return;
                     }
-                    delivered_to_staff(&service, event.chat_id, &event.event).await;
+                    delivered_to_staff(&app.inquiries, event.chat_id, &event.event).await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     return close(socket, 1013, "fell behind: reload").await;
@@ -304,18 +307,18 @@ async fn run_socket(
     chat_id: i64,
     after: Option<i64>,
 ) {
-    let service = live.service.clone();
+    let app = live.app.clone();
     let follower = match follower {
         Ok(follower) => follower,
         Err(error) => return refuse(socket, error).await,
     };
-    let mut events = match follower.follow(&service, chat_id, after).await {
+    let mut events = match follower.follow(&app, chat_id, after).await {
         Ok(events) => events,
         Err(error) => return refuse(socket, error).await,
     };
-    let mut typing = service.hub.watch_typing(chat_id);
+    let mut typing = app.hub.watch_typing(chat_id);
     let name = match follower {
-        Follower::Staff(staff) => service.me(staff.user_id).await.ok().map(|me| me.display_name),
+        Follower::Staff(staff) => app.accounts.me(staff.user_id).await.ok().map(|me| me.display_name),
         Follower::Customer(_) => None,
     };
     let ended = live.session_ended();
@@ -323,7 +326,7 @@ async fn run_socket(
     let mut last_resume: Option<Instant> = None;
     let mut last_typing: Option<(bool, Instant)> = None;
     let mut deleted = false;
-    let draining = service.draining();
+    let draining = app.draining();
     tokio::pin!(draining);
     loop {
         tokio::select! {
@@ -336,7 +339,7 @@ async fn run_socket(
                     }
                     deleted = event.event.ends_the_stream();
                     if follower.is_staff() {
-                        delivered_to_staff(&service, chat_id, &event).await;
+                        delivered_to_staff(&app.inquiries, chat_id, &event).await;
                     }
                 }
                 Some(Err(error)) => {
@@ -369,7 +372,7 @@ async fn run_socket(
                             continue;
                         }
                         last_resume = Some(Instant::now());
-                        match follower.follow(&service, chat_id, Some(after)).await {
+                        match follower.follow(&app, chat_id, Some(after)).await {
                             Ok(resumed) => events = resumed,
                             Err(error) => return refuse(socket, error).await,
                         }
@@ -378,7 +381,7 @@ async fn run_socket(
                         let repeat = last_typing.is_some_and(|(was, t)| was == typing && t.elapsed() < TYPING_REPEAT);
                         if !repeat {
                             last_typing = Some((typing, Instant::now()));
-                            service.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
+                            app.hub.typing(chat_id, Typing { staff: follower.is_staff(), name: name.clone(), typing });
                         }
                     }
                     Err(_) => {
@@ -408,9 +411,9 @@ async fn send(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), ()> 
 }
 
 /// A customer message sent to a staff member's socket is delivered: the customer sees it.
-async fn delivered_to_staff(service: &ChatService, chat_id: i64, event: &ChatEvent) {
+async fn delivered_to_staff(inquiries: &Inquiries, chat_id: i64, event: &ChatEvent) {
     if let Some(message) = event.event.new_customer_message() {
-        if let Err(error) = service.staff_received(chat_id, message.id).await {
+        if let Err(error) = inquiries.received(chat_id, message.id).await {
             tracing::warn!(?error, chat_id, "could not record a delivery");
         }
     }

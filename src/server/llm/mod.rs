@@ -11,7 +11,10 @@ use serde::Deserialize;
 pub use offline::OfflineAssistant;
 pub use openai::OpenAiAssistant;
 
-use super::config::Config;
+use super::{
+    config::Config,
+    error::{AppError, AppResult},
+};
 use crate::model::{ContextInfo, Product, Role, Usage};
 
 /// One assistant persona, from the contexts file.
@@ -87,6 +90,24 @@ impl Contexts {
 
     pub fn get(&self, id: &str) -> Option<&Context> {
         self.0.iter().find(|c| c.id == id)
+    }
+
+    /// A context by id, or a 422 that lists the known ones.
+    pub fn check(&self, id: &str) -> AppResult<&Context> {
+        self.get(id).ok_or_else(|| {
+            let known: Vec<_> = self.0.iter().map(|c| c.id.as_str()).collect();
+            AppError::Invalid(format!("unknown context '{id}'; choose one of: {}", known.join(", ")))
+        })
+    }
+
+    /// The context `id` names, or the default one.
+    pub fn or_default(&self, id: Option<&str>) -> &Context {
+        id.and_then(|id| self.get(id)).unwrap_or_else(|| self.default_context())
+    }
+
+    /// What clients are told of the contexts.
+    pub fn infos(&self) -> Vec<ContextInfo> {
+        self.0.iter().map(Context::info).collect()
     }
 }
 

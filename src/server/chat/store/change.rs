@@ -3,16 +3,17 @@
 
 use sqlx::{FromRow, Row};
 
+use super::super::ChatTx;
 use super::{
-    answer_after, idle_chat, ChatRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState, StreamingReply,
-    CHAT_COLUMNS, HISTORY_LIMIT, MESSAGE_COLUMNS,
+    answer_after, idle_chat, ChatRow, HistoryRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState,
+    StreamingReply, CHAT_COLUMNS, HISTORY_LIMIT, MESSAGE_COLUMNS,
 };
 use crate::{
-    model::{Chat, ChatDeleted, ChatEvent, Deleted, Event, Message, MessageStatus, Role, Usage},
+    model::{Chat, ChatDeleted, ChatEvent, ChatStatus, Deleted, Event, Message, MessageStatus, Priority, Role, Usage},
     server::{
+        audit::{Action, Actor, Trail},
         db::{now_ms, rfc3339, Backend},
         error::{AppError, AppResult},
-        events::ChatTx,
     },
 };
 
@@ -480,5 +481,104 @@ impl ChatTx<'_> {
         .await?
         .rows_affected();
         Ok(moved > 0)
+    }
+
+    /// Records `name` in the audit log on this transaction's chat, committed (or not) with the
+    /// change.
+    pub async fn audit(
+        &mut self,
+        trail: &dyn Trail,
+        actor: Actor,
+        name: &'static str,
+        detail: String,
+    ) -> AppResult<()> {
+        let action = Action { name, chat_id: Some(self.chat_id()), detail };
+        trail.record(self.conn(), actor, action).await
+    }
+
+    /// Adds a reply's tokens to its chat (in the transaction that ends the reply, first: a change
+    /// to a chat takes the chat's row before its messages').
+    pub async fn add_tokens(&mut self, tokens: i64) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        sqlx::query("UPDATE chats SET tokens_used = tokens_used + $1 WHERE id = $2")
+            .bind(tokens)
+            .bind(chat_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// What a reply's prompt is built from, as it stands in the change: the chat's context and
+    /// product, and the messages before the reply, newest first (enough to fill any budget; the
+    /// prompt trims).
+    pub async fn prompt_inputs(&mut self, reply_id: i64) -> AppResult<(String, Option<i64>, Vec<HistoryRow>)> {
+        let chat_id = self.chat_id();
+        let (context, product_id): (String, Option<i64>) =
+            sqlx::query_as("SELECT context, product_id FROM chats WHERE id = $1")
+                .bind(chat_id)
+                .fetch_one(self.conn())
+                .await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT {HISTORY_LIMIT}"
+        ))
+        .bind(chat_id)
+        .bind(reply_id)
+        .fetch_all(self.conn())
+        .await?;
+        Ok((context, product_id, rows))
+    }
+
+    /// A staff member replies: the assistant stops, the chat is in progress and assigned (when it
+    /// was not), and what staff sent, staff have read.
+    pub async fn staff_replied(&mut self, staff_id: i64, message_id: i64) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        sqlx::query(
+            "UPDATE chats SET ai_enabled = 0, status = CASE WHEN status = 'pending' THEN 'in_progress' ELSE status END, \
+             assignee_id = COALESCE(assignee_id, $1), staff_read_up_to = $2 WHERE id = $3",
+        )
+        .bind(staff_id)
+        .bind(message_id)
+        .bind(chat_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Status, priority and assignee (`None` leaves each as it is; `Some(None)` unassigns).
+    pub async fn set_triage(
+        &mut self,
+        status: Option<ChatStatus>,
+        priority: Option<Priority>,
+        assignee: Option<Option<i64>>,
+    ) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        let (set_assignee, assignee) = match assignee {
+            Some(assignee) => (1i64, assignee),
+            None => (0, None),
+        };
+        sqlx::query(
+            "UPDATE chats SET status = COALESCE($1, status), priority = COALESCE($2, priority), \
+             assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5 WHERE id = $6",
+        )
+        .bind(status.map(|s| s.as_str()))
+        .bind(priority.map(|p| p.as_str()))
+        .bind(set_assignee)
+        .bind(assignee)
+        .bind(now_ms())
+        .bind(chat_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A person takes over (`false`) or hands back to the assistant (`true`).
+    pub async fn set_ai_enabled(&mut self, enabled: bool) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        sqlx::query("UPDATE chats SET ai_enabled = $1 WHERE id = $2")
+            .bind(enabled as i64)
+            .bind(chat_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Every query of chats and messages. Here: the rows and their conversion, and the reads outside
-//! a change; in `change`: what a change to one chat (its
-//! [`ChatTx`](crate::server::events::ChatTx)) reads and writes, each write recording its event.
-//! The writes only staff make (taking over, triage, handing back) are in `staff::store`.
+//! a change; in `change`: what a change to one chat (its [`ChatTx`](super::ChatTx)) reads and
+//! writes, each write recording its event (the staff side's too: taking over, triage, handing
+//! back).
 
 mod change;
 
@@ -12,7 +12,6 @@ use crate::{
     server::{
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
-        staff::TOUCHED,
     },
 };
 
@@ -166,7 +165,7 @@ impl<'a> NewMessage<'a> {
     }
 }
 
-/// A reply the assistant is writing (see [`ChatTx::reply_state`](crate::server::events::ChatTx::reply_state)).
+/// A reply the assistant is writing (see [`ChatTx::reply_state`](crate::server::chat::ChatTx::reply_state)).
 #[derive(Debug, Clone, Copy)]
 pub struct StreamingReply {
     pub id: i64,
@@ -174,7 +173,7 @@ pub struct StreamingReply {
     pub unanswered: bool,
 }
 
-/// What a change that may start a reply reads inside its transaction (see [`ChatTx::reply_state`](crate::server::events::ChatTx::reply_state)).
+/// What a change that may start a reply reads inside its transaction (see [`ChatTx::reply_state`](crate::server::chat::ChatTx::reply_state)).
 #[derive(Debug)]
 pub struct ReplyState {
     /// The assistant answers (no person took the chat over).
@@ -191,7 +190,7 @@ pub type HistoryRow = (String, String, String);
 pub const HISTORY_LIMIT: usize = 200;
 
 /// What a send reads inside its change, in one statement (see
-/// [`ChatTx::send_state`](crate::server::events::ChatTx::send_state)).
+/// [`ChatTx::send_state`](crate::server::chat::ChatTx::send_state)).
 #[derive(Debug)]
 pub struct SendState {
     pub reply: ReplyState,
@@ -377,21 +376,6 @@ pub async fn streaming_replies_of(db: &Db, owner: i64, except: Option<i64>) -> A
     Ok(count as usize)
 }
 
-/// What a reply's prompt is built from: the chat's context and product, and the messages
-/// before the reply, newest first (enough to fill any budget; the prompt trims).
-pub async fn prompt_inputs(db: &Db, chat_id: i64, reply_id: i64) -> AppResult<(String, Option<i64>, Vec<HistoryRow>)> {
-    let history =
-        format!("SELECT role, content, status FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT {HISTORY_LIMIT}");
-    // Side by side: one round trip.
-    let ((context, product_id), rows) = tokio::try_join!(
-        sqlx::query_as::<_, (String, Option<i64>)>("SELECT context, product_id FROM chats WHERE id = $1")
-            .bind(chat_id)
-            .fetch_one(&db.read),
-        sqlx::query_as(&history).bind(chat_id).bind(reply_id).fetch_all(&db.read),
-    )?;
-    Ok((context, product_id, rows))
-}
-
 /// Appends text to replies that are still streaming, in one statement; the ids of those that
 /// were (a deleted or ended reply is left alone).
 pub async fn append_to_replies(conn: &mut AnyConnection, appends: &[(i64, &str)]) -> AppResult<Vec<i64>> {
@@ -411,9 +395,15 @@ pub async fn append_to_replies(conn: &mut AnyConnection, appends: &[(i64, &str)]
     Ok(query.fetch_all(conn).await?.into_iter().map(|(id,)| id).collect())
 }
 
+/// A chat is an inquiry once the customer wrote, left an email or asked for a person, or staff
+/// acted on it (SQL on alias `c`): a visitor who only opened the window has not touched it.
+/// Defined here only; the staff side reads it as `is_inquiry`, and retention keeps such chats.
+pub const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
+     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))";
+
 /// A chat retention may remove (SQL on alias `c`, the cutoff as `$1`): nothing happened in it
 /// since the cutoff, and nobody wrote in it, asked for someone or left an email.
-pub(crate) fn idle_chat() -> String {
+pub fn idle_chat() -> String {
     format!("(c.last_activity_at < $1 AND NOT {TOUCHED})")
 }
 

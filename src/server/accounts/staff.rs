@@ -1,18 +1,19 @@
-//! Staff accounts: creating them, the first admin, passwords (Argon2, hashed off the async
-//! workers), and who is signed in.
+//! Staff accounts: creating them (an admin's creation is audited), the first admin, passwords
+//! (Argon2, hashed off the async workers, bounded), signing in and out, and who is signed in.
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
 
-use super::{Staff, StaffRole};
+use super::Accounts;
 use crate::{
-    model::{Email, Me, StaffMember},
+    model::{CreatedStaff, Email, Me, NewStaff, StaffMember},
     server::{
-        chat::ChatService,
+        audit::{Action, Actor},
         db::now_ms,
         error::{AppError, AppResult},
+        identity::{Staff, StaffRole},
     },
 };
 
@@ -33,7 +34,7 @@ pub fn generate_password() -> String {
     (0..20).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }
 
-impl ChatService {
+impl Accounts {
     /// Creates a staff account; the password is hashed off the async worker threads.
     pub async fn create_staff(
         &self,
@@ -45,9 +46,22 @@ impl ChatService {
         Ok(self.insert_staff(email, display_name, role, password, None).await?.id)
     }
 
+    /// A new staff account with a generated password, shown once (admins only).
+    pub async fn add_staff(&self, admin: Staff, new: &NewStaff) -> AppResult<CreatedStaff> {
+        admin.require_admin()?;
+        let role = new.role.unwrap_or(StaffRole::Agent);
+        let name = new.display_name.trim();
+        if name.is_empty() || new.display_name.chars().count() > 80 {
+            return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
+        }
+        let password = generate_password();
+        let member = self.insert_staff(&new.email, name, role, &password, Some(admin)).await?;
+        Ok(CreatedStaff { member, password })
+    }
+
     /// Creates a staff account and, when an admin made it, records that in the audit log in the
     /// same transaction.
-    pub(crate) async fn insert_staff(
+    async fn insert_staff(
         &self,
         email: &str,
         display_name: &str,
@@ -77,8 +91,8 @@ impl ChatService {
         let (id,) = created.ok_or_else(|| AppError::Conflict(format!("{email} already has an account")))?;
         if let Some(admin) = created_by {
             let detail = format!("staff {id} ({})", role.as_str());
-            let action = crate::server::audit::Action { name: "staff.created", chat_id: None, detail };
-            crate::server::audit::record(&mut tx, crate::server::audit::Actor::Staff(admin.user_id), &action).await?;
+            let action = Action { name: "staff.created", chat_id: None, detail };
+            self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
         }
         tx.commit().await?;
         Ok(StaffMember {
@@ -106,9 +120,34 @@ impl ChatService {
         }
     }
 
+    /// Signs a staff member in with a new session (the one of `old_token`, if any, ends), within
+    /// the sign-in allowances of the account and the network (counted with the other replicas
+    /// while there are some): who signed in, and the new session's token.
+    pub async fn sign_in(
+        &self,
+        network: Option<std::net::IpAddr>,
+        email: &str,
+        password: &str,
+        old_token: Option<&str>,
+    ) -> AppResult<(Me, String)> {
+        self.sign_ins.attempt(network, email)?;
+        if self.hub.peers() > 0 {
+            self.sign_ins.attempt_shared(&self.db, network, email).await?;
+        }
+        let user_id = self.check_password(email, password).await.map_err(|e| match e {
+            AppError::Unauthorized => AppError::BadCredentials,
+            other => other,
+        })?;
+        if let Some(old) = old_token {
+            self.end_session(old).await?;
+        }
+        let token = self.start_session(user_id).await?;
+        Ok((self.me(user_id).await?, token))
+    }
+
     /// Checks a staff member's email and password; the same answer for an unknown email and a
     /// wrong password.
-    pub async fn check_password(&self, email: &str, password: &str) -> AppResult<i64> {
+    async fn check_password(&self, email: &str, password: &str) -> AppResult<i64> {
         let row: Option<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE kind = 'staff' AND email = $1")
                 .bind(Email::normalized(email))
@@ -148,6 +187,15 @@ impl ChatService {
             .fetch_one(&self.db.read)
             .await?;
         Ok(count > 0)
+    }
+
+    /// Every staff member's email address (for notices).
+    pub async fn staff_emails(&self) -> AppResult<Vec<String>> {
+        let rows: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL")
+                .fetch_all(&self.db.read)
+                .await?;
+        Ok(rows.into_iter().filter_map(|(email,)| email).collect())
     }
 
     pub async fn list_staff(&self) -> AppResult<Vec<StaffMember>> {

@@ -4,15 +4,16 @@
 
 use std::{collections::HashMap, sync::Weak};
 
+use super::Inquiries;
 use crate::{
     model::{ChatEvent, PanelEvent},
-    server::{chat::ChatService, events::PanelQueue},
+    server::events::PanelQueue,
 };
 
 /// Changes taken in one go: under load a conversation's summary is computed once for many.
 const BATCH: usize = 256;
 
-pub async fn run(service: Weak<ChatService>, mut queue: PanelQueue) {
+pub async fn run(service: Weak<Inquiries>, mut queue: PanelQueue) {
     let mut batch: Vec<(i64, ChatEvent)> = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let Some(service) = service.upgrade() else { return };
@@ -21,7 +22,7 @@ pub async fn run(service: Weak<ChatService>, mut queue: PanelQueue) {
             if summaries.contains_key(chat_id) {
                 continue;
             }
-            let summary = match service.inquiry_summary(*chat_id).await {
+            let summary = match service.summary(*chat_id).await {
                 Ok(summary) => summary,
                 Err(error) => {
                     // The panels still get the change; their list reloads on reconnect.

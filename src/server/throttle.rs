@@ -1,5 +1,6 @@
-//! Limits on what a caller may make the server do: the sign-in throttle (per network and per
-//! account, with the password hashing bounded), and who the caller is on the network.
+//! Throttles: how often a caller may do a thing. The sign-in throttle (per network and per
+//! account, with the password hashing bounded), the counts replicas share for the calls
+//! allowances of `usage` (table `rate_windows`), and who the caller is on the network.
 
 use std::{
     net::{IpAddr, Ipv6Addr, SocketAddr},

@@ -1,48 +1,20 @@
-//! The unit of work: a chat's write lock, a database transaction and the events the change
+//! The unit of work of a chat: its write lock, a database transaction and the events the change
 //! records, published only after the commit. Every change to a chat goes through [`ChatTx`], so
 //! the rule lives here once: *a change and its events in one transaction, under the chat's lock
-//! (always taken before the transaction begins), broadcast after commit in sequence order.*
-
-use std::sync::Arc;
+//! (always taken before the transaction begins), broadcast after commit in sequence order.* The
+//! queries of a change are in `store::change`; [`BatchTx`] is the same rule for many chats at once
+//! (the streaming engine's text).
 
 use sqlx::{Any, AnyConnection, Transaction};
-use tokio::sync::OwnedMutexGuard;
 
-use super::hub::{Channel, Hub};
 use crate::{
     model::{ChatEvent, Event},
     server::{
         db::{now_ms, Db},
         error::{AppError, AppResult},
+        events::{ChatLock, Hub},
     },
 };
-
-/// A chat's write lock: held, nobody else changes the chat, and reads see one moment of it.
-pub struct ChatLock {
-    chat_id: i64,
-    channel: Arc<Channel>,
-    _guard: OwnedMutexGuard<()>,
-}
-
-impl ChatLock {
-    pub(super) async fn acquire(channel: Arc<Channel>, chat_id: i64) -> ChatLock {
-        let guard = channel.write_lock.clone().lock_owned().await;
-        ChatLock { chat_id, channel, _guard: guard }
-    }
-
-    pub(super) fn try_acquire(channel: Arc<Channel>, chat_id: i64) -> Option<ChatLock> {
-        let guard = channel.write_lock.clone().try_lock_owned().ok()?;
-        Some(ChatLock { chat_id, channel, _guard: guard })
-    }
-
-    pub fn chat_id(&self) -> i64 {
-        self.chat_id
-    }
-
-    pub(super) fn channel(&self) -> &Channel {
-        &self.channel
-    }
-}
 
 /// One change to one chat (see the module documentation).
 pub struct ChatTx<'h> {
@@ -443,7 +415,7 @@ mod tests {
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        let id = crate::server::chat::store::insert_chat(&mut tx, owner, "t", "support", None).await.unwrap();
+        let id = super::super::store::insert_chat(&mut tx, owner, "t", "support", None).await.unwrap();
         tx.commit().await.unwrap();
         (db, id)
     }
@@ -500,7 +472,7 @@ mod tests {
         let (db, first) = db_with_a_chat("tx_batch").await;
         let second = {
             let mut tx = db.write.begin().await.unwrap();
-            let id = crate::server::chat::store::insert_chat(&mut tx, 1, "u", "support", None).await.unwrap();
+            let id = super::super::store::insert_chat(&mut tx, 1, "u", "support", None).await.unwrap();
             tx.commit().await.unwrap();
             id
         };

@@ -1,25 +1,41 @@
-//! The staff side: inquiries, which are chats seen from the staff side (not a second model),
-//! staff replies and triage, read and delivery marks, high-priority notices, and the panel's live
-//! feed (`panel`). Adapters check the role; the rules live here.
+//! The staff side: inquiries, which are chats seen from the staff side (not a second model):
+//! the list, staff replies and triage, read and delivery marks, the panel's live feed (`panel`),
+//! and the emails that tell the team a conversation needs a person (`notices`). Adapters check
+//! the role; the rules live here. No table of its own: it reads chats (with their product's name)
+//! and changes them through the chat's unit of work.
 
+mod notices;
 pub mod panel;
-mod store;
 
+use std::sync::Arc;
+
+pub use self::notices::Notices;
 use super::{
-    audit::Actor,
-    auth::Staff,
+    accounts::Accounts,
+    audit::{Actor, Trail},
     chat::{
-        replies::STOPPED_REASON,
         rules::{check_content, MarkPosition},
-        store::{ChatRow, NewMessage, ReadMark},
-        ChatService,
+        store::{ChatRow, NewMessage, ReadMark, TOUCHED},
+        Alerts, ChatTx, Chats, Replies, STOPPED_REASON,
     },
+    db::Db,
     error::{AppError, AppResult},
-    events::ChatTx,
-    notify::InquiryNotice,
+    events::Hub,
+    identity::Staff,
 };
-use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, Priority, StatusFilter, UsageReport};
-pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, StaffMember};
+use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, PanelEvent, Priority, StatusFilter};
+pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch};
+
+/// The staff side of the conversations.
+pub struct Inquiries {
+    db: Db,
+    hub: Arc<Hub>,
+    chats: Arc<Chats>,
+    replies: Arc<Replies>,
+    accounts: Arc<Accounts>,
+    audit: Arc<dyn Trail>,
+    alerts: Arc<dyn Alerts>,
+}
 
 #[derive(sqlx::FromRow)]
 struct InquiryRow {
@@ -57,12 +73,6 @@ impl InquiryRow {
     }
 }
 
-/// A chat is an inquiry once the customer wrote, left an email or asked for a person, or staff
-/// acted on it: a visitor who only opened the window is not one. Defined here only; the panel
-/// reads `is_inquiry` (and retention keeps such chats' visitors).
-pub(crate) const TOUCHED: &str = "(c.status <> 'pending' OR c.ai_enabled = 0 OR c.customer_email IS NOT NULL \
-     OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.role = 'user'))";
-
 fn inquiry_select() -> String {
     format!(
         "SELECT c.id, c.owner_id, c.title, c.context, c.product_id, c.status, c.priority, \
@@ -83,9 +93,21 @@ fn inquiry_select() -> String {
     )
 }
 
-impl ChatService {
+impl Inquiries {
+    pub fn new(
+        db: Db,
+        hub: Arc<Hub>,
+        chats: Arc<Chats>,
+        replies: Arc<Replies>,
+        accounts: Arc<Accounts>,
+        audit: Arc<dyn Trail>,
+        alerts: Arc<dyn Alerts>,
+    ) -> Self {
+        Inquiries { db, hub, chats, replies, accounts, audit, alerts }
+    }
+
     /// The inquiry list: newest activity first, filtered, in cursor pages.
-    pub async fn list_inquiries(&self, staff: Staff, filter: &InquiryFilter) -> AppResult<InquiryPage> {
+    pub async fn list(&self, staff: Staff, filter: &InquiryFilter) -> AppResult<InquiryPage> {
         let query = filter.parse().map_err(AppError::Invalid)?;
         let status = match query.status {
             StatusFilter::Pending => "pending",
@@ -131,27 +153,12 @@ impl ChatService {
         Ok(InquiryPage { inquiries, next_cursor: if more { cursor } else { None } })
     }
 
-    /// The assistant's use over the last `days` days (1 to 90, default 14) and the allowances.
-    pub async fn usage_report(&self, _staff: Staff, days: Option<u32>) -> AppResult<UsageReport> {
-        let days = days.unwrap_or(14);
-        if !(1..=90).contains(&days) {
-            return Err(AppError::Invalid("days must be between 1 and 90".into()));
-        }
-        let a = self.budgets.allowances();
-        Ok(UsageReport {
-            days: self.budgets.recent_days(&self.db, days).await?,
-            tokens_per_day: a.tokens_per_day,
-            tokens_per_visitor_day: a.tokens_per_visitor_day,
-            tokens_per_network_day: a.tokens_per_network_day,
-        })
-    }
-
-    pub async fn get_inquiry(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {
-        self.inquiry_summary(chat_id).await?.ok_or(AppError::not_found("inquiry"))
+    pub async fn get(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {
+        self.summary(chat_id).await?.ok_or(AppError::not_found("inquiry"))
     }
 
     /// A conversation as the panel lists it (what the panel feed carries).
-    pub(crate) async fn inquiry_summary(&self, chat_id: i64) -> AppResult<Option<Inquiry>> {
+    async fn summary(&self, chat_id: i64) -> AppResult<Option<Inquiry>> {
         sqlx::query_as::<_, InquiryRow>(&format!("{} WHERE c.id = $1", inquiry_select()))
             .bind(chat_id)
             .fetch_optional(&self.db.read)
@@ -160,7 +167,8 @@ impl ChatService {
             .transpose()
     }
 
-    pub async fn inquiry_messages(
+    /// A page of a conversation's history.
+    pub async fn messages(
         &self,
         _staff: Staff,
         chat_id: i64,
@@ -169,18 +177,18 @@ impl ChatService {
         limit: Option<i64>,
     ) -> AppResult<MessagePage> {
         self.any_chat(chat_id).await?;
-        self.page_of(chat_id, before, after, limit).await
+        self.chats.page_of(chat_id, before, after, limit).await
     }
 
     /// A conversation's events after `after`, for staff (the same events the customer gets).
-    pub async fn follow_inquiry(
+    pub async fn follow(
         &self,
         _staff: Staff,
         chat_id: i64,
         after: Option<i64>,
     ) -> AppResult<futures::stream::BoxStream<'static, AppResult<ChatEvent>>> {
         let chat = self.any_chat(chat_id).await?;
-        self.follow_chat(&chat, after).await
+        self.chats.follow_chat(&chat, after).await
     }
 
     async fn any_chat(&self, chat_id: i64) -> AppResult<ChatRow> {
@@ -188,16 +196,16 @@ impl ChatService {
     }
 
     async fn staff_name(&self, staff: Staff) -> AppResult<String> {
-        Ok(self.me(staff.user_id).await?.display_name)
+        Ok(self.accounts.me(staff.user_id).await?.display_name)
     }
 
     /// A staff reply. Replying takes the conversation over: the assistant stops, the customer sees
     /// that a person joined, and the inquiry is in progress and assigned (if it was not).
-    pub async fn staff_reply(&self, staff: Staff, chat_id: i64, content: &str) -> AppResult<Message> {
-        check_content(content, self.limits().message_max_chars)?;
+    pub async fn reply(&self, staff: Staff, chat_id: i64, content: &str) -> AppResult<Message> {
+        check_content(content, self.chats.limits().message_max_chars)?;
         let chat = self.any_chat(chat_id).await?;
         let name = self.staff_name(staff).await?;
-        self.cancel_replies_of(chat_id);
+        self.replies.stop_chat(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.stop_replies_written_elsewhere(STOPPED_REASON).await?;
         if chat.ai_enabled() {
@@ -206,17 +214,18 @@ impl ChatService {
         let message = tx.insert_message(NewMessage::from_staff(staff.user_id, content)).await?;
         tx.staff_replied(staff.user_id, message.id).await?;
         let took_over = if chat.ai_enabled() { "; took over from the assistant" } else { "" };
-        tx.audit(Actor::Staff(staff.user_id), "inquiry.replied", format!("message {}{took_over}", message.id)).await?;
+        let detail = format!("message {}{took_over}", message.id);
+        tx.audit(&*self.audit, Actor::Staff(staff.user_id), "inquiry.replied", detail).await?;
         tx.chat_updated().await?;
         tx.commit().await?;
         Ok(message)
     }
 
     /// Status, priority, assignee, and taking over from / handing back to the assistant.
-    pub async fn update_inquiry(&self, staff: Staff, chat_id: i64, patch: &InquiryPatch) -> AppResult<Inquiry> {
+    pub async fn update(&self, staff: Staff, chat_id: i64, patch: &InquiryPatch) -> AppResult<Inquiry> {
         let chat = self.any_chat(chat_id).await?;
         if let Some(Some(assignee)) = patch.assignee_id {
-            if !self.is_staff(assignee).await? {
+            if !self.accounts.is_staff(assignee).await? {
                 return Err(AppError::not_found("staff member"));
             }
         }
@@ -224,13 +233,13 @@ impl ChatService {
         let taking_over = patch.ai_enabled == Some(false) && chat.ai_enabled();
         let handing_back = patch.ai_enabled == Some(true) && !chat.ai_enabled();
         if taking_over {
-            self.cancel_replies_of(chat_id);
+            self.replies.stop_chat(chat_id);
         }
         let changes = describe_patch(&chat, patch, taking_over, handing_back);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.set_triage(patch.status, patch.priority, patch.assignee_id).await?;
         if !changes.is_empty() {
-            tx.audit(Actor::Staff(staff.user_id), "inquiry.updated", changes).await?;
+            tx.audit(&*self.audit, Actor::Staff(staff.user_id), "inquiry.updated", changes).await?;
         }
         if taking_over {
             tx.stop_replies_written_elsewhere(STOPPED_REASON).await?;
@@ -247,81 +256,36 @@ impl ChatService {
         tx.chat_updated().await?;
         tx.commit().await?;
         if patch.priority == Some(Priority::High) && !chat.is_high_priority() {
-            self.notify_high_priority(chat_id).await;
+            self.alerts.high_priority(chat_id).await;
         }
-        self.get_inquiry(staff, chat_id).await
-    }
-
-    /// A new staff account with a generated password, shown once (admins only).
-    pub async fn add_staff(&self, admin: Staff, new: &crate::model::NewStaff) -> AppResult<crate::model::CreatedStaff> {
-        super::audit::require_admin(admin)?;
-        let role = new.role.unwrap_or(super::auth::StaffRole::Agent);
-        let name = new.display_name.trim();
-        if name.is_empty() || new.display_name.chars().count() > 80 {
-            return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
-        }
-        let password = super::auth::accounts::generate_password();
-        let member = self.insert_staff(&new.email, name, role, &password, Some(admin)).await?;
-        Ok(crate::model::CreatedStaff { member, password })
+        self.get(staff, chat_id).await
     }
 
     /// A customer message reached a staff member's screen (the panel or the conversation feed).
     /// However many staff screens acknowledge it, the mark is written once.
-    pub async fn staff_received(&self, chat_id: i64, message_id: i64) -> AppResult<()> {
+    pub async fn received(&self, chat_id: i64, message_id: i64) -> AppResult<()> {
         if self.hub.claim_delivery(chat_id, message_id) {
-            self.move_read_mark(chat_id, ReadMark::Delivered, MarkPosition::new(message_id)?).await?;
+            self.chats.move_read_mark(chat_id, ReadMark::Delivered, MarkPosition::new(message_id)?).await?;
         }
         Ok(())
     }
 
     /// Staff have read the conversation up to message `up_to`; the customer sees the read mark.
-    pub async fn staff_mark_read(&self, _staff: Staff, chat_id: i64, up_to: i64) -> AppResult<()> {
+    pub async fn mark_read(&self, _staff: Staff, chat_id: i64, up_to: i64) -> AppResult<()> {
         let up_to = MarkPosition::new(up_to)?;
         self.any_chat(chat_id).await?;
-        self.move_read_mark(chat_id, ReadMark::Staff, up_to).await?;
+        self.chats.move_read_mark(chat_id, ReadMark::Staff, up_to).await?;
         Ok(())
     }
 
-    /// Tells staff by email (when configured) that an inquiry became high priority. With other
-    /// replicas alive, the notice allowances are also counted with them in the database (each
-    /// process alone would let N times as many through).
-    pub(crate) async fn notify_high_priority(&self, chat_id: i64) {
-        let Some(notifier) = self.notifier() else { return };
-        if self.hub.peers() > 0 {
-            let allowances = notifier.shared_allowances(chat_id);
-            match crate::server::limits::count_shared(&self.db, crate::server::notify::NOTICE_WINDOW, &allowances).await
-            {
-                Ok(None) => {}
-                Ok(Some(_)) => return notifier.throttled(chat_id),
-                // Counting failed: this replica's own throttles still apply.
-                Err(error) => tracing::warn!(?error, chat_id, "could not count the staff notice with the replicas"),
-            }
-        }
-        match self.high_priority_notice(chat_id).await {
-            Ok(Some((to, notice))) => notifier.high_priority(to, notice),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(?error, chat_id, "could not prepare the staff notice"),
-        }
+    /// Every conversation's changes as open panels get them (see `panel`), from now on.
+    pub fn watch_panel(&self) -> tokio::sync::broadcast::Receiver<PanelEvent> {
+        self.hub.watch_panel()
     }
 
-    async fn high_priority_notice(&self, chat_id: i64) -> AppResult<Option<(Vec<String>, InquiryNotice)>> {
-        let staff: Vec<(Option<String>,)> =
-            sqlx::query_as("SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL")
-                .fetch_all(&self.db.read)
-                .await?;
-        let chat: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT c.title, p.name, (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
-             ORDER BY m.id DESC LIMIT 1) FROM chats c LEFT JOIN products p ON p.id = c.product_id WHERE c.id = $1",
-        )
-        .bind(chat_id)
-        .fetch_optional(&self.db.read)
-        .await?;
-        Ok(chat.map(|(title, product, last_message)| {
-            (
-                staff.into_iter().filter_map(|(email,)| email).collect(),
-                InquiryNotice { chat_id, title, product, last_message },
-            )
-        }))
+    /// Changes when open panels must reload: this replica may have missed changes.
+    pub fn watch_panel_resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.hub.watch_panel_resets()
     }
 }
 

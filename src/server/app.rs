@@ -1,0 +1,175 @@
+//! The application, [`Frontdesk`]: every domain built once from the settings, started, and handed to the
+//! adapters (REST handlers and sockets take the ones they need through `FromRef`; server functions
+//! through the Leptos context). Also the replica's life: draining, and shutting down.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::extract::FromRef;
+use leptos::prelude::{get_configuration, LeptosOptions};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    accounts::Accounts,
+    audit::{AuditLog, Trail},
+    catalog::Catalog,
+    chat::{Alerts, ChatParts, Chats, Limits, Replies, ReplySettings},
+    config::Config,
+    db::{Backend, Db},
+    error::AppError,
+    events::{cluster, Hub},
+    inquiries::{self, Inquiries, Notices},
+    llm::{self, Contexts},
+    notify::Notifier,
+    retention::{self, Policy, Retention},
+    throttle::SignInThrottle,
+    usage::{Allowances, Usage},
+};
+
+#[derive(Clone, FromRef)]
+pub struct Frontdesk {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub contexts: Arc<Contexts>,
+    pub accounts: Arc<Accounts>,
+    pub audit: Arc<AuditLog>,
+    pub catalog: Arc<Catalog>,
+    pub usage: Arc<Usage>,
+    pub chats: Arc<Chats>,
+    pub replies: Arc<Replies>,
+    pub inquiries: Arc<Inquiries>,
+    pub notices: Arc<Notices>,
+    pub retention: Arc<Retention>,
+    /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
+    draining: CancellationToken,
+}
+
+/// Why a part of the application could not start: what failed, with the database's own words.
+fn startup(what: &str, error: AppError) -> String {
+    match error {
+        AppError::Database(e) => format!("{what}: {e}"),
+        other => format!("{what}: {other}"),
+    }
+}
+
+impl Frontdesk {
+    /// Connects the database, applies migrations, builds every domain, recovers interrupted
+    /// replies and starts the background work (the replicas' link and heartbeat, the panel feed,
+    /// retention).
+    pub async fn build(config: Config) -> Result<Frontdesk, String> {
+        config.validate()?;
+        let contexts = Arc::new(Contexts::load(config.contexts_file.as_deref())?);
+        let assistant = llm::from_config(&config)?;
+        let db = Db::connect(&config.database_url, config.db_connections)
+            .await
+            .map_err(|e| startup("cannot open the database", e))?;
+        db.migrate().await.map_err(|e| startup("cannot apply the migrations", e))?;
+        let notifier = Notifier::from_config(&config)?;
+        let hub = Arc::new(Hub::default());
+        let audit = Arc::new(AuditLog::new(db.clone()));
+        let trail: Arc<dyn Trail> = audit.clone();
+        let sign_ins = SignInThrottle::new(config.sign_ins_per_account, config.sign_ins_per_network);
+        let accounts = Arc::new(Accounts::new(
+            db.clone(),
+            hub.clone(),
+            sign_ins,
+            trail.clone(),
+            contexts.clone(),
+            config.staff_idle(),
+        ));
+        let catalog = Arc::new(Catalog::new(db.clone()));
+        let usage = Arc::new(Usage::new(db.clone(), hub.clone(), Allowances::from_config(&config)));
+        let replies = Arc::new(Replies::new(
+            db.clone(),
+            hub.clone(),
+            assistant,
+            contexts.clone(),
+            ReplySettings::from_config(&config),
+            usage.clone(),
+        ));
+        let notices = Arc::new(Notices::new(db.clone(), hub.clone(), accounts.clone(), notifier));
+        let alerts: Arc<dyn Alerts> = notices.clone();
+        let chats = Arc::new(Chats::new(ChatParts {
+            db: db.clone(),
+            hub: hub.clone(),
+            contexts: contexts.clone(),
+            limits: Limits::from_config(&config),
+            replies: replies.clone(),
+            usage: usage.clone(),
+            catalog: catalog.clone(),
+            accounts: accounts.clone(),
+            audit: trail.clone(),
+            alerts: alerts.clone(),
+        }));
+        let inquiries = Arc::new(Inquiries::new(
+            db.clone(),
+            hub.clone(),
+            chats.clone(),
+            replies.clone(),
+            accounts.clone(),
+            trail,
+            alerts,
+        ));
+        let retention = Arc::new(Retention::new(db.clone(), accounts.clone(), chats.clone(), usage.clone()));
+        match db.backend {
+            Backend::Postgres => {
+                cluster::join(&replies, &config.database_url)
+                    .await
+                    .map_err(|e| format!("cannot listen for other replicas: {e}"))?;
+                replies.keep_lease().await.map_err(|e| startup("cannot join the replicas", e))?;
+            }
+            Backend::Sqlite => {
+                tracing::info!("SQLite: one process serves this database; use PostgreSQL for several replicas");
+                replies.recover_interrupted().await.map_err(|e| startup("cannot end interrupted replies", e))?;
+            }
+        }
+        if let Some(queue) = hub.take_panel_queue() {
+            tokio::spawn(inquiries::panel::run(Arc::downgrade(&inquiries), queue));
+        }
+        tokio::spawn(retention::run(Arc::downgrade(&retention), Policy::from_config(&config)));
+        let mut leptos_options =
+            get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
+        leptos_options.site_addr = config.addr;
+        Ok(Frontdesk {
+            leptos_options,
+            config: Arc::new(config),
+            db,
+            hub,
+            contexts,
+            accounts,
+            audit,
+            catalog,
+            usage,
+            chats,
+            replies,
+            inquiries,
+            notices,
+            retention,
+            draining: CancellationToken::new(),
+        })
+    }
+
+    /// Starts shutting this replica down: live connections close (their clients reconnect to
+    /// another replica) and `/readyz` answers 503. See [`Frontdesk::shut_down`].
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
+    /// Resolves once the replica is told to stop.
+    pub fn draining(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.draining.clone().cancelled_owned()
+    }
+
+    /// Shuts this replica down: drains, lets the replies it writes finish for up to `grace`, ends
+    /// the rest as interrupted (their text kept), and leaves the replicas' list.
+    pub async fn shut_down(&self, grace: Duration) {
+        self.drain();
+        self.replies.finish_all(grace).await;
+        self.replies.leave().await;
+    }
+}

@@ -34,11 +34,12 @@ test-deps: ## Install Chromium for the browser tests when /usr/bin/chromium is m
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 	fi
 
-lint: ## rustfmt check, clippy and rustdoc (-D warnings: no broken doc link) for the server and the wasm builds; Dockerfile, Kubernetes and Compose files
+lint: ## rustfmt check, no circle among the modules of src/server and src/components, clippy and rustdoc (-D warnings: no broken doc link) for the server and the wasm builds; Dockerfile, Kubernetes and Compose files
 	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null || rustup target add wasm32-unknown-unknown
 	cargo fmt --all -- --check
+	node scripts/check-module-cycles.mjs
 	cargo clippy $(SSR_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --lib --no-default-features --features hydrate,panel --target wasm32-unknown-unknown -- -D warnings

@@ -279,6 +279,7 @@ mod tests {
             edited_at: None,
             usage: None,
             client_id: None,
+            sources: Vec::new(),
         }
     }
 

@@ -72,10 +72,12 @@ pub(crate) fn variant_index<'de, D: serde::Deserializer<'de>>(
 
 // After the macro: the submodules use it.
 mod events;
+mod knowledge;
 mod staff;
 mod window;
 
 pub use events::*;
+pub use knowledge::*;
 pub use staff::*;
 pub use window::*;
 
@@ -142,10 +144,16 @@ pub struct Message {
     pub created_at: String,
     /// RFC 3339; set when the text was edited.
     pub edited_at: Option<String>,
+    /// Tokens the reply cost. The browser shows none, so its builds do not read it (the window's
+    /// download has a budget).
+    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]
     pub usage: Option<Usage>,
     /// The id the sending client gave a customer message (idempotent sends, optimistic copies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// An assistant reply's sources that it cites (the shop's articles and answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
 }
 
 /// A conversation between a customer and the assistant (and later staff).

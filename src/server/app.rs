@@ -18,6 +18,7 @@ use super::{
     error::AppError,
     events::{cluster, Hub},
     inquiries::{self, Inquiries, Notices},
+    knowledge::Knowledge,
     llm::{self, Contexts},
     notify::Notifier,
     retention::{self, Policy, Retention},
@@ -35,6 +36,7 @@ pub struct Frontdesk {
     pub accounts: Arc<Accounts>,
     pub audit: Arc<AuditLog>,
     pub catalog: Arc<Catalog>,
+    pub knowledge: Arc<Knowledge>,
     pub usage: Arc<Usage>,
     pub chats: Arc<Chats>,
     pub replies: Arc<Replies>,
@@ -79,6 +81,13 @@ impl Frontdesk {
             config.staff_idle(),
         ));
         let catalog = Arc::new(Catalog::new(db.clone()));
+        let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), config.search_language.clone()));
+        knowledge.check_language().await?;
+        let seeded =
+            knowledge.seed_answers(&contexts).await.map_err(|e| startup("cannot seed the knowledge base", e))?;
+        if seeded > 0 {
+            tracing::info!(seeded, "the contexts' FAQ entries are answers in the knowledge base now");
+        }
         let usage = Arc::new(Usage::new(db.clone(), hub.clone(), Allowances::from_config(&config)));
         let replies = Arc::new(Replies::new(
             db.clone(),
@@ -87,6 +96,7 @@ impl Frontdesk {
             contexts.clone(),
             ReplySettings::from_config(&config),
             usage.clone(),
+            knowledge.clone(),
         ));
         let notices = Arc::new(Notices::new(db.clone(), hub.clone(), accounts.clone(), notifier));
         let alerts: Arc<dyn Alerts> = notices.clone();
@@ -140,6 +150,7 @@ impl Frontdesk {
             accounts,
             audit,
             catalog,
+            knowledge,
             usage,
             chats,
             replies,

@@ -96,6 +96,12 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_MAX_REPLIES", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_replies: u32,
 
+    /// PostgreSQL's text-search configuration for the shop's knowledge: `english` stems English
+    /// words; `simple` suits mixed languages (any configuration `\dF` lists). SQLite always stems
+    /// English (FTS5's porter tokenizer).
+    #[arg(long, env = "FRONTDESK_SEARCH_LANGUAGE", default_value = "english")]
+    pub search_language: String,
+
     /// Characters of conversation history sent upstream; the newest messages are kept.
     #[arg(long, env = "FRONTDESK_PROMPT_BUDGET_CHARS", default_value_t = 24_000, value_parser = clap::value_parser!(u32).range(500..=2_000_000))]
     pub prompt_budget_chars: u32,

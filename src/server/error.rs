@@ -17,8 +17,8 @@ pub enum AppError {
     NotFound { what: &'static str },
     #[error("{0}")]
     Conflict(String),
-    #[error("the message is {len} characters long; the limit is {max}")]
-    TooLong { len: usize, max: usize },
+    #[error("the {what} is {len} characters long; the limit is {max}")]
+    TooLong { what: &'static str, len: usize, max: usize },
     #[error("{0}")]
     Invalid(String),
     #[error("sign in to continue")]

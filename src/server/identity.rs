@@ -1,6 +1,6 @@
-//! Who is asking: a visitor ([`Caller`], who owns their chats) or a member of staff ([`Staff`],
-//! with a role). Every domain takes these; `accounts` says who a session is, and the adapters
-//! hand them over.
+//! Who is asking: a visitor ([`Caller`], who owns their chats), a member of staff ([`Staff`],
+//! with a role), or whoever writes the shop's knowledge ([`Editor`]: staff, or an API key). Every
+//! domain takes these; `accounts` says who a session or a key is, and the adapters hand them over.
 
 use super::error::{AppError, AppResult};
 pub use crate::model::StaffRole;
@@ -41,5 +41,22 @@ impl Staff {
         } else {
             Err(AppError::Forbidden)
         }
+    }
+}
+
+/// Who writes the shop's catalog and knowledge: a member of staff signed in, or an integration
+/// with an API key (whose admin answers for it in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Editor {
+    /// The staff member, or the admin who created the key.
+    pub user_id: i64,
+    /// The API key used, if any.
+    pub key_id: Option<i64>,
+}
+
+impl Editor {
+    /// How the audit log names the way the change came: `` or ` (API key 3)`.
+    pub fn via(self) -> String {
+        self.key_id.map(|id| format!(" (API key {id})")).unwrap_or_default()
     }
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod inquiries;
+pub mod knowledge;
 pub mod llm;
 pub mod metrics;
 pub mod notify;

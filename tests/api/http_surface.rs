@@ -101,6 +101,11 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
         "/api/v1/admin/inquiries/{id}/read",
         "/api/v1/admin/inquiries/{id}/ws",
         "/api/v1/admin/ws",
+        "/api/v1/admin/api-keys",
+        "/api/v1/admin/api-keys/{id}",
+        "/api/v1/admin/knowledge",
+        "/api/v1/admin/knowledge/search",
+        "/api/v1/admin/knowledge/{external_id}",
         "/healthz",
         "/readyz",
     ] {
@@ -138,6 +143,12 @@ async fn the_spec_states_the_rules_the_server_enforces_and_the_server_keeps_to_t
     assert_eq!(spec["components"]["schemas"]["StaffRole"]["enum"], json!(["admin", "agent"]), "roles are a closed set");
     assert_eq!(schema("ReadUpTo", "up_to")["minimum"], 0);
     assert_eq!(schema("UpdateChat", "title")["maxLength"], 120);
+    assert_eq!(
+        param("/api/v1/admin/knowledge/search", "get", "context")["schema"]["enum"],
+        json!(["sales", "support", "billing"])
+    );
+    assert_eq!(schema("KnowledgeInput", "tags")["items"]["pattern"], r"^[A-Za-z0-9_-]{1,40}$");
+    assert!(schema("KnowledgeInput", "visibility").to_string().contains("Visibility"), "a closed set");
     // Ranges of the query parameters.
     for (path, name, min, max) in [
         ("/api/v1/chats/{id}/messages", "limit", 1, 100),
@@ -145,6 +156,7 @@ async fn the_spec_states_the_rules_the_server_enforces_and_the_server_keeps_to_t
         ("/api/v1/admin/inquiries/{id}/messages", "limit", 1, 100),
         ("/api/v1/admin/audit", "limit", 1, 200),
         ("/api/v1/admin/usage", "days", 1, 90),
+        ("/api/v1/admin/knowledge", "limit", 1, 200),
     ] {
         let schema = &param(path, "get", name)["schema"];
         assert_eq!((schema["minimum"].clone(), schema["maximum"].clone()), (json!(min), json!(max)), "{path} {name}");

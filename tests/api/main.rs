@@ -10,6 +10,7 @@ mod support;
 mod budgets;
 mod chat;
 mod http_surface;
+mod knowledge;
 mod replicas;
 mod security;
 mod staff;

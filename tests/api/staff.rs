@@ -54,6 +54,7 @@ pub(crate) async fn call(client: &reqwest::Client, method: &str, url: String, bo
         "POST" => client.post(url),
         "PATCH" => client.patch(url),
         "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
         _ => unreachable!(),
     };
     let request = match body {
@@ -72,6 +73,8 @@ async fn every_staff_endpoint_answers_401_to_nobody_and_403_to_a_visitor(backend
     let endpoints: Vec<(&str, String, Option<Value>, u16)> = vec![
         ("GET", "/api/v1/auth/me".into(), None, 200),
         ("GET", "/api/v1/admin/staff".into(), None, 200),
+        ("GET", "/api/v1/admin/knowledge".into(), None, 200),
+        ("GET", "/api/v1/admin/knowledge/search?q=returns".into(), None, 200),
         ("GET", "/api/v1/admin/inquiries".into(), None, 200),
         ("GET", format!("/api/v1/admin/inquiries/{chat}"), None, 200),
         ("GET", format!("/api/v1/admin/inquiries/{chat}/messages"), None, 200),

@@ -77,6 +77,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 edited_at: None,
                 usage: None,
                 client_id: Some(client_id.clone()),
+                sources: Vec::new(),
             })
         });
         draft.set(String::new());

@@ -10,7 +10,7 @@ use crate::components::icons::{Icon, Svg};
 use crate::{
     api::{delete_message, edit_message, retry_reply},
     markdown::to_safe_html,
-    model::{Message, MessageStatus, Role, PENDING_ID_BASE},
+    model::{Message, MessageStatus, Role, Source, PENDING_ID_BASE},
 };
 
 /// The customer's side of the shared feed: their conversation with their own bubbles.
@@ -25,6 +25,34 @@ pub fn MessageList() -> impl IntoView {
             start="This is the start of your conversation"
         />
     }
+}
+
+/// The shop's articles a reply cites, as links under it (an article customers may not see is
+/// named without its title). Written as Markdown for the renderer the replies use, which makes
+/// safe links that open apart.
+fn sources_of(sources: &[Source]) -> Option<impl IntoView> {
+    if sources.is_empty() {
+        return None;
+    }
+    let mut text = String::from("Sources:");
+    for (i, source) in sources.iter().enumerate() {
+        let mut title = String::new();
+        for c in source.title.as_deref().unwrap_or("the shop's notes").chars() {
+            if "\\`*_[]<>".contains(c) {
+                title.push('\\');
+            }
+            title.push(c);
+        }
+        text.push_str(if i == 0 { " " } else { " · " });
+        match &source.url {
+            Some(url) => text.push_str(&format!("[{title}]({})", url.replace('(', "%28").replace(')', "%29"))),
+            None => text.push_str(&title),
+        }
+    }
+    Some(view! {
+        <nav aria-label="Sources" data-testid="sources" class="prose-chat mt-1 px-1 text-xs text-slate-600 dark:text-slate-300"
+            inner_html=to_safe_html(&text)></nav>
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -221,6 +249,7 @@ fn Bubble(message: Message) -> impl IntoView {
                     </div>
                 </form>
             </Show>
+            {sources_of(&message.sources)}
             <div class="mt-0.5 flex items-center gap-2 px-1 text-xs text-slate-500 dark:text-slate-400">
                 {agent_name.map(|name| view! { <span data-testid="author" class="font-medium text-emerald-800 dark:text-emerald-300">{name}</span> })}
                 <time datetime=message.created_at.clone()>{time}</time>

@@ -1,8 +1,10 @@
 //! Who people are: visitors, written at their first real action (their session's token is
 //! random, stored hashed); staff accounts and signing in (`staff`); each visitor's preferences
-//! (`preferences`). The HTTP side of sessions (cookies, the embedded window's token header, the
-//! extractors) is `http::session`. Tables: `users`, `sessions`, `preferences`.
+//! (`preferences`); the API keys integrations use (`keys`). The HTTP side of sessions (cookies,
+//! the embedded window's token header, the extractors) is `http::session`. Tables: `users`,
+//! `sessions`, `preferences`, `api_keys`.
 
+mod keys;
 mod preferences;
 mod staff;
 

@@ -161,6 +161,7 @@ impl Chats {
             edited_at: None,
             usage: None,
             client_id: None,
+            sources: Vec::new(),
         };
         Ok((chat, MessagePage { messages: vec![greeting], next_cursor: None, newer_cursor: None, last_seq: 0 }))
     }

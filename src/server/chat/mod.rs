@@ -15,6 +15,7 @@
 
 mod chats;
 mod deltas;
+pub mod grounding;
 mod lease;
 mod messages;
 mod replies;

@@ -2,7 +2,7 @@
 //! begun inside the change that creates (or resets) it, and written by a background task that
 //! needs no request or client to finish (`streaming`); it can be stopped (here or on the replica
 //! that writes it) and awaited. Its text goes through the delta writer (`deltas`); replies whose
-//! server stopped are ended by `lease`.
+//! server stopped are ended by `lease`; what it answers from, and what it cited, is `grounding`.
 
 use std::{
     collections::HashMap,
@@ -23,6 +23,7 @@ use crate::{
         error::{AppError, AppResult},
         events::{cluster, Hub},
         identity::Caller,
+        knowledge::Knowledge,
         llm::{Assistant, Contexts, Prompt, PromptMessage},
         usage::Usage,
     },
@@ -78,6 +79,8 @@ pub struct Replies {
     contexts: Arc<Contexts>,
     pub(super) settings: ReplySettings,
     pub(super) usage: Arc<Usage>,
+    /// What the assistant answers from.
+    pub(super) knowledge: Arc<Knowledge>,
     running: Mutex<HashMap<i64, Running>>,
     /// The delta writer (started with the first reply).
     pub(super) deltas: DeltaWriter,
@@ -99,6 +102,7 @@ impl Replies {
         contexts: Arc<Contexts>,
         settings: ReplySettings,
         usage: Arc<Usage>,
+        knowledge: Arc<Knowledge>,
     ) -> Self {
         Replies {
             db,
@@ -107,6 +111,7 @@ impl Replies {
             contexts,
             settings,
             usage,
+            knowledge,
             running: Mutex::default(),
             deltas: DeltaWriter::default(),
             stopping: CancellationToken::new(),
@@ -180,7 +185,7 @@ impl Replies {
                 tracing::error!(?error, chat_id, reply_id, "writing a reply failed");
                 let reason = "the reply could not be saved; please try again";
                 if let Err(error) =
-                    replies.finish(chat_id, reply_id, "", MessageStatus::Failed, Some(reason), None, None).await
+                    replies.finish(chat_id, reply_id, "", MessageStatus::Failed, Some(reason), None, None, None).await
                 {
                     tracing::error!(?error, reply_id, "marking a reply failed did not work either");
                 }
@@ -217,7 +222,7 @@ impl Replies {
         if self.cancel_and_wait(reply_id).await || self.stopped_elsewhere(chat_id, reply_id).await? {
             return Ok(());
         }
-        self.finish(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None, None).await
+        self.finish(chat_id, reply_id, "", MessageStatus::Stopped, Some(STOPPED_REASON), None, None, None).await
     }
 
     /// Stops a reply this replica writes and waits until its task wrote the end; false when none

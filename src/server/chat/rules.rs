@@ -13,7 +13,7 @@ pub fn check_content(content: &str, max: usize) -> AppResult<()> {
     }
     let len = content.chars().count();
     if len > max {
-        return Err(AppError::TooLong { len, max });
+        return Err(AppError::TooLong { what: "message", len, max });
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{replies::INTERRUPTED_REASON, ChatTx, Replies, STOPPED_REASON};
+use super::{grounding::kept_sources, replies::INTERRUPTED_REASON, ChatTx, Replies, STOPPED_REASON};
 use crate::{
     model::{Delta, Event, MessageStatus, Usage},
     server::{
@@ -49,7 +49,7 @@ impl Replies {
     /// Ends a reply whose server stopped while writing it as interrupted, its text kept (no-op
     /// when it already ended).
     pub(super) async fn interrupt(&self, chat_id: i64, reply_id: i64) -> AppResult<()> {
-        self.finish(chat_id, reply_id, "", MessageStatus::Interrupted, Some(INTERRUPTED_REASON), None, None).await
+        self.finish(chat_id, reply_id, "", MessageStatus::Interrupted, Some(INTERRUPTED_REASON), None, None, None).await
     }
 
     /// How a cancelled reply ends: stopped, or interrupted when this replica shuts down.
@@ -116,6 +116,8 @@ impl Replies {
         mut committed: oneshot::Receiver<()>,
     ) -> AppResult<()> {
         let started = std::time::Instant::now();
+        let mut prompt = prompt;
+        self.ground(&mut prompt).await;
         let mut known = false;
         let opened = {
             let open = self.open_stream(&prompt, cancel);
@@ -138,10 +140,12 @@ impl Replies {
             Ok(opened) => opened,
             Err(outcome) => {
                 metrics::get().reply_ended(outcome.label(), started.elapsed().as_secs_f64());
-                return self.end(chat_id, reply_id, "", outcome, None, None).await;
+                return self.end(chat_id, reply_id, "", outcome, None, None, None).await;
             }
         };
         let mut pending = String::new();
+        // The whole text, for the sources it cites.
+        let mut written = String::new();
         let mut written_chars = 0usize;
         let mut usage = None;
         let mut wrote_text = false;
@@ -175,6 +179,7 @@ impl Replies {
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
                 Some(Ok(Chunk::Text(text))) => {
                     written_chars += text.chars().count();
+                    written.push_str(&text);
                     pending.push_str(&text);
                     if !wrote_text {
                         // The first words go out at once: coalescing must not delay the first token.
@@ -212,10 +217,12 @@ impl Replies {
                 estimated
             }
         };
-        self.end(chat_id, reply_id, &pending, outcome, usage, Charge::of(caller, tokens)).await
+        let sources = kept_sources(&prompt.sources, &written);
+        self.end(chat_id, reply_id, &pending, outcome, usage, Charge::of(caller, tokens), sources.as_deref()).await
     }
 
     /// Ends a reply as its task saw it end; a reply that is gone is charged all the same.
+    #[allow(clippy::too_many_arguments)]
     async fn end(
         &self,
         chat_id: i64,
@@ -224,6 +231,7 @@ impl Replies {
         outcome: Outcome,
         usage: Option<Usage>,
         charge: Option<Charge>,
+        sources: Option<&str>,
     ) -> AppResult<()> {
         let (status, reason) = match &outcome {
             Outcome::Complete => (MessageStatus::Complete, None),
@@ -241,7 +249,7 @@ impl Replies {
                 return Ok(());
             }
         };
-        self.finish(chat_id, reply_id, rest, status, reason, usage, charge).await
+        self.finish(chat_id, reply_id, rest, status, reason, usage, charge, sources).await
     }
 
     /// Appends text to a streaming reply and records the delta, through the delta writer (it
@@ -266,12 +274,13 @@ impl Replies {
         reason: Option<&str>,
         usage: Option<Usage>,
         charge: Option<Charge>,
+        sources: Option<&str>,
     ) -> AppResult<()> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(charge) = charge {
             tx.add_tokens(charge.tokens).await?;
         }
-        if tx.end_reply(reply_id, rest, status, reason, usage).await? {
+        if tx.end_reply(reply_id, rest, status, reason, usage, sources).await? {
             tx.touch();
             if !rest.is_empty() {
                 // Deltas alone must rebuild the saved text.

@@ -3,6 +3,7 @@
 pub mod admin;
 mod extract;
 pub mod headers;
+pub mod knowledge;
 pub mod rest;
 pub mod session;
 mod spec;
@@ -41,7 +42,7 @@ use crate::app::{shell, App};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Frontdesk API", description = "Chats with an AI assistant: contexts, chats, messages, live events, preferences and products. Errors are `{\"error\": {\"code\", \"message\"}}`. A visitor is identified by the `fd_session` cookie set on first contact."),
-    tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "health"))
+    tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "knowledge", description = "The shop's articles and answers the assistant answers from. Write with `Authorization: Bearer <API key>` (admins create keys) or as staff signed in."), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -153,6 +154,11 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(admin::get_inquiry, admin::update_inquiry))
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))
         .routes(routes!(admin::staff_mark_read))
+        .routes(routes!(knowledge::create_api_key, knowledge::list_api_keys))
+        .routes(routes!(knowledge::revoke_api_key))
+        .routes(routes!(knowledge::list_knowledge))
+        .routes(routes!(knowledge::search_knowledge))
+        .routes(routes!(knowledge::put_knowledge, knowledge::get_knowledge, knowledge::delete_knowledge))
         .routes(routes!(stream::staff_ws))
         .routes(routes!(stream::panel_ws))
         .route("/api/v1", any(api_not_found))

@@ -33,7 +33,7 @@ use crate::{
         chat::{FirstVisit, Starter},
         config::Config,
         error::{AppError, AppResult},
-        identity::{Caller, Staff},
+        identity::{Caller, Editor, Staff},
         throttle::client_network,
     },
 };
@@ -303,6 +303,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Session>().ok_or(AppError::Unauthorized)?.staff()
+    }
+}
+
+/// Who writes the catalog and knowledge: `Authorization: Bearer <API key>` (401 for a revoked or
+/// unknown key), or else a staff member signed in (401 / 403 as for [`Staff`]).
+impl<S: Send + Sync> FromRequestParts<S> for Editor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let bearer = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
+        match bearer {
+            Some(value) => {
+                let key = value.strip_prefix("Bearer ").ok_or(AppError::Unauthorized)?.trim();
+                session.inner.accounts.key_editor(key).await
+            }
+            None => session.staff().map(|staff| Editor { user_id: staff.user_id, key_id: None }),
+        }
     }
 }
 

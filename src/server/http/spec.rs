@@ -72,6 +72,13 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
     for schema in ["SendMessage", "EditMessage", "StaffMessage", "FirstMessage"] {
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
+    property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = r"^[A-Za-z0-9_-]{1,40}$".into();
+    let ids: Vec<Value> = contexts.iter().map(|id| Value::from(id.as_str())).collect();
+    let search =
+        value.pointer_mut("/paths/~1api~1v1~1admin~1knowledge~1search/get/parameters").and_then(Value::as_array_mut);
+    for parameter in search.into_iter().flatten().filter(|p| p["name"] == "context") {
+        parameter["schema"]["enum"] = Value::Array(ids.clone());
+    }
     serde_json::from_value(value).expect("the spec reads back")
 }
 

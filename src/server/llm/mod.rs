@@ -15,7 +15,7 @@ use super::{
     config::Config,
     error::{AppError, AppResult},
 };
-use crate::model::{ContextInfo, Product, Role, Usage};
+use crate::model::{ContextInfo, Product, Role, SearchHit, Usage};
 
 /// One assistant persona, from the contexts file.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,8 +25,12 @@ pub struct Context {
     pub description: String,
     pub greeting: String,
     pub system_prompt: String,
+    /// Seeds the knowledge base on a first start (as answers only the assistant sees).
     #[serde(default)]
     pub faq: Vec<FaqEntry>,
+    /// Only knowledge with one of these tags answers in this context (none: all of it).
+    #[serde(default)]
+    pub knowledge_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,9 +131,40 @@ pub struct Prompt {
     pub history: Vec<PromptMessage>,
     pub context: Context,
     pub product: Option<Product>,
+    /// What the shop's knowledge holds on the question, numbered from 1 as the system prompt
+    /// gives them (see [`Prompt::ground`]).
+    pub sources: Vec<PromptSource>,
 }
 
+/// A passage of the shop's knowledge given to the assistant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptSource {
+    pub hit: SearchHit,
+    /// It holds enough of the question to answer it (the offline assistant quotes only these).
+    pub answers: bool,
+}
+
+/// What the assistant is told to do with sources.
+const SOURCES_RULE: &str = "Answer from the shop's sources below (and the product above, if any). \
+     Cite the sources you use by their number in square brackets, like [1]. If they do not hold the \
+     answer, say so plainly and offer to bring in a person from the team; never guess a policy, a \
+     price or a date.";
+
 impl Prompt {
+    /// Gives the assistant the shop's passages on the question: numbered in the system prompt
+    /// with the rule to answer from them and cite them. None found: the prompt stays as it was.
+    pub fn ground(&mut self, sources: Vec<PromptSource>) {
+        if sources.is_empty() {
+            return;
+        }
+        self.system.push_str("\n\n");
+        self.system.push_str(SOURCES_RULE);
+        for (i, source) in sources.iter().enumerate() {
+            self.system.push_str(&format!("\n\n[{}] {}\n{}", i + 1, source.hit.title, source.hit.passage));
+        }
+        self.sources = sources;
+    }
+
     /// Builds the prompt: system prompt, product facts, and the newest history that fits `budget_chars`.
     pub fn build(
         context: &Context,
@@ -158,7 +193,7 @@ impl Prompt {
             kept.push(message);
         }
         kept.reverse();
-        Prompt { system, history: kept, context: context.clone(), product: product.cloned() }
+        Prompt { system, history: kept, context: context.clone(), product: product.cloned(), sources: Vec::new() }
     }
 
     /// Characters sent upstream: the system prompt and the history.

@@ -1,5 +1,7 @@
-//! The assistant used when no OpenAI key is set: deterministic, answers from the context's FAQ and
-//! the product's facts, streams word by word, and says plainly what it is.
+//! The assistant used when no OpenAI key is set: deterministic, answers from the shop's knowledge
+//! (the best passages that hold the question, quoted briefly with their source number) and the
+//! product's facts, says plainly when it does not know and offers a person, streams word by word,
+//! and says what it is.
 
 use std::time::Duration;
 
@@ -7,6 +9,11 @@ use futures::StreamExt;
 
 use super::{Assistant, Chunk, ChunkStream, LlmError, Prompt};
 use crate::model::Usage;
+
+/// A quoted passage is cut after about this many words.
+const QUOTE_WORDS: usize = 60;
+/// At most this many sources are quoted (a question may ask two things).
+const QUOTED: usize = 2;
 
 pub struct OfflineAssistant {
     word_delay: Duration,
@@ -19,11 +26,8 @@ impl OfflineAssistant {
 
     /// The whole reply for a prompt (the same prompt always gives the same reply).
     pub fn answer(prompt: &Prompt) -> String {
-        let question = prompt.customer_turn().to_lowercase();
-        let words: Vec<&str> = question.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-        let mut reply = format!(
-            "I'm the offline assistant: no AI model is connected right now, so I answer from the {} notes I was given.",
-            prompt.context.label
+        let mut reply = String::from(
+            "I'm the offline assistant: no AI model is connected right now, so I answer from what the shop has taught me.",
         );
         if let Some(product) = &prompt.product {
             reply.push_str(&format!(
@@ -34,32 +38,39 @@ impl OfflineAssistant {
                 product.price_cents % 100
             ));
         }
-        let best = prompt
-            .context
-            .faq
-            .iter()
-            .map(|entry| {
-                let hits = entry.keywords.iter().filter(|k| words.iter().any(|w| w.starts_with(k.as_str()))).count();
-                (hits, entry)
-            })
-            .filter(|(hits, _)| *hits > 0)
-            .max_by_key(|(hits, _)| *hits);
-        match best {
-            Some((_, entry)) => reply.push_str(&format!(" {}", entry.answer)),
-            None => reply.push_str(&format!(
-                " I could not find an answer to that in my {} notes. Try asking about {}, or ask for a person and a member of our team will reply here.",
-                prompt.context.label,
-                prompt
-                    .context
-                    .faq
-                    .iter()
-                    .filter_map(|e| e.keywords.first().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+        // The best passage of each source that holds the question, best first.
+        let mut quoted: Vec<(usize, &str, &str)> = Vec::new();
+        for (i, source) in prompt.sources.iter().enumerate() {
+            if source.answers && !quoted.iter().any(|(_, id, _)| *id == source.hit.external_id) {
+                quoted.push((i + 1, &source.hit.external_id, &source.hit.passage));
+            }
+            if quoted.len() == QUOTED {
+                break;
+            }
+        }
+        if quoted.is_empty() {
+            reply.push_str(if prompt.product.is_some() {
+                " If that does not answer your question, I do not know more: ask for a person and someone from our team will reply here."
+            } else {
+                " I could not find an answer to that in what the shop has taught me. Ask for a person and someone from our team will reply here."
+            });
+        } else {
+            for (n, _, passage) in quoted {
+                reply.push_str(&format!(" {} [{n}]", excerpt(passage)));
+            }
         }
         reply.push_str(" Is there anything else I can help you with today?");
         reply
+    }
+}
+
+/// A passage on one line, cut at a word after [`QUOTE_WORDS`] words.
+fn excerpt(passage: &str) -> String {
+    let words: Vec<&str> = passage.split_whitespace().collect();
+    if words.len() <= QUOTE_WORDS {
+        words.join(" ")
+    } else {
+        format!("{}…", words[..QUOTE_WORDS].join(" "))
     }
 }
 
@@ -99,8 +110,8 @@ impl Assistant for OfflineAssistant {
 mod tests {
     use super::*;
     use crate::{
-        model::{Product, Role},
-        server::llm::{Contexts, PromptMessage},
+        model::{Product, Role, SearchHit, SourceKind, Visibility},
+        server::llm::{Contexts, PromptMessage, PromptSource},
     };
 
     fn prompt(context: &str, question: &str, product: Option<Product>) -> Prompt {
@@ -109,11 +120,51 @@ mod tests {
         Prompt::build(contexts.get(context).unwrap(), product.as_ref(), history, 10_000)
     }
 
+    fn source(id: &str, passage: &str, answers: bool) -> PromptSource {
+        let hit = SearchHit {
+            kind: SourceKind::Article,
+            external_id: id.into(),
+            title: id.into(),
+            url: None,
+            visibility: Visibility::Public,
+            passage: passage.into(),
+            score: 1.0,
+        };
+        PromptSource { hit, answers }
+    }
+
     #[test]
-    fn the_offline_assistant_says_what_it_is_and_answers_from_the_faq() {
-        let reply = OfflineAssistant::answer(&prompt("support", "How do I return a broken lamp?", None));
+    fn the_offline_assistant_quotes_the_sources_that_answer_and_cites_their_numbers() {
+        let mut p = prompt("support", "How do I return a broken lamp?", None);
+        p.ground(vec![
+            source("shipping", "We ship in two days.", false),
+            source("returns", "Send it back within 30 days.", true),
+            source("returns", "Refunds take a week.", true),
+        ]);
+        let reply = OfflineAssistant::answer(&p);
         assert!(reply.starts_with("I'm the offline assistant"), "{reply}");
-        assert!(reply.contains("within 30 days"), "{reply}");
+        assert!(reply.contains("Send it back within 30 days. [2]"), "{reply}");
+        assert!(
+            !reply.contains("[1]") && !reply.contains("[3]"),
+            "one passage a source, only those that answer: {reply}"
+        );
+    }
+
+    #[test]
+    fn without_a_source_that_answers_the_offline_assistant_says_so_and_offers_a_person() {
+        let mut p = prompt("support", "What is the capital of France?", None);
+        p.ground(vec![source("shipping", "We ship to France.", false)]);
+        let reply = OfflineAssistant::answer(&p);
+        assert!(reply.contains("could not find an answer") && reply.contains("Ask for a person"), "{reply}");
+        assert!(!reply.contains("[1]") && !reply.contains("We ship"), "{reply}");
+    }
+
+    #[test]
+    fn a_long_passage_is_quoted_in_part() {
+        assert_eq!(excerpt("a  b\nc"), "a b c");
+        let long = "word ".repeat(100);
+        assert!(excerpt(&long).ends_with("word…"));
+        assert_eq!(excerpt(&long).split_whitespace().count(), QUOTE_WORDS);
     }
 
     #[test]

@@ -143,6 +143,7 @@ impl ChatTx<'_> {
                         edited_at: None,
                         usage: None,
                         client_id: new.client_id.map(str::to_owned),
+                        sources: Vec::new(),
                     };
                     Event::MessageCreated(message).data_json()
                 })
@@ -393,10 +394,11 @@ impl ChatTx<'_> {
         status: MessageStatus,
         reason: Option<&str>,
         usage: Option<Usage>,
+        sources: Option<&str>,
     ) -> AppResult<bool> {
         let updated = sqlx::query(
             "UPDATE messages SET content = content || $1, status = $2, reason = $3, prompt_tokens = $4, \
-             completion_tokens = $5 WHERE id = $6 AND status = 'streaming'",
+             completion_tokens = $5, sources = $7 WHERE id = $6 AND status = 'streaming'",
         )
         .bind(rest)
         .bind(status.as_str())
@@ -404,6 +406,7 @@ impl ChatTx<'_> {
         .bind(usage.map(|u| u.prompt_tokens))
         .bind(usage.map(|u| u.completion_tokens))
         .bind(reply_id)
+        .bind(sources)
         .execute(self.conn())
         .await?
         .rows_affected();

@@ -1,0 +1,41 @@
+import { expect, test } from './base';
+import { ChatPage } from './chat-page';
+import { ADMIN } from './staff';
+
+// The offline assistant answers from the shop's knowledge and lists the articles it cites under
+// its reply, as links a keyboard and a screen reader reach.
+const REPLY_TIMEOUT = 45_000;
+
+test('a reply cites the article it answers from, as a link under it', async ({ page, request }) => {
+  const signIn = await request.post('/api/v1/auth/login', { data: { email: ADMIN.email, password: ADMIN.password } });
+  expect(signIn.status()).toBe(200);
+  const created = await request.post('/api/v1/admin/api-keys', { data: { name: 'e2e' } });
+  expect(created.status()).toBe(201);
+  const { key } = await created.json();
+  // Words no other test asks about, so this article answers this question only.
+  const id = `zephyr-care-${Date.now()}`;
+  const put = await request.put(`/api/v1/admin/knowledge/${id}`, {
+    headers: { authorization: `Bearer ${key}` },
+    data: {
+      title: 'Zephyr kettle care',
+      url: 'https://shop.example/zephyr-care',
+      body: '## Descaling\n\nDescale the Zephyr kettle monthly with citric acid.',
+    },
+  });
+  expect(put.status()).toBe(201);
+
+  const chat = new ChatPage(page);
+  await chat.open();
+  await chat.send('How do I descale my Zephyr kettle?');
+  const reply = chat.byRole('assistant').nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: REPLY_TIMEOUT });
+  await expect(chat.contentOf(reply)).toContainText('citric acid');
+  const sources = reply.getByRole('navigation', { name: 'Sources' });
+  const link = sources.getByRole('link', { name: 'Zephyr kettle care' });
+  await expect(link).toHaveAttribute('href', 'https://shop.example/zephyr-care');
+  await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+
+  // Coming back shows the same sources (they are kept with the reply).
+  await chat.open();
+  await expect(chat.byRole('assistant').nth(1).getByRole('link', { name: 'Zephyr kettle care' })).toBeVisible();
+});

@@ -1,0 +1,116 @@
+//! The shop's knowledge as the API and the window see it: articles and answers, what retrieval
+//! finds, the sources a reply cites, and the API keys integrations write with.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
+string_enum!(
+    /// An article (a page, a policy) or an answer (a question and the shop's answer).
+    KnowledgeKind { Article => "article", Answer => "answer" }
+);
+
+string_enum!(
+    /// Who the assistant may show it to: `public` (used, and cited with its title and link),
+    /// `assistant` (used; customers never see its title or link), `staff` (never given to the
+    /// customer's assistant; staff find it in the panel).
+    Visibility { Public => "public", Assistant => "assistant", Staff => "staff" }
+);
+
+string_enum!(
+    /// What a source is.
+    SourceKind { Article => "article", Answer => "answer", Product => "product" }
+);
+
+impl SourceKind {
+    /// The default where a build does not read the kind.
+    pub fn article() -> SourceKind {
+        SourceKind::Article
+    }
+}
+
+/// An article or an answer, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct KnowledgeItem {
+    /// The shop's own id for it.
+    pub external_id: String,
+    pub kind: KnowledgeKind,
+    pub title: String,
+    /// Markdown (an answer: the answer's text).
+    pub body: String,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    pub visibility: Visibility,
+    /// How many passages retrieval finds it by.
+    pub passages: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A page of knowledge, by title.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct KnowledgePage {
+    pub items: Vec<KnowledgeItem>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// One passage retrieval found, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SearchHit {
+    pub kind: SourceKind,
+    pub external_id: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub visibility: Visibility,
+    pub passage: String,
+    /// Higher is better; comparable within one search only.
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SearchResults {
+    pub results: Vec<SearchHit>,
+}
+
+/// A source a reply cites, as the customer may see it: an `assistant` article has neither title
+/// nor link. The window shows only titles and links, so its build reads nothing else (the
+/// window's download has a budget).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Source {
+    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing, default = "SourceKind::article"))]
+    pub kind: SourceKind,
+    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]
+    pub external_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// An API key as listed (the key itself is shown once, when created).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The key's first characters.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A new API key: `key` goes in `Authorization: Bearer …` and is shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CreatedApiKey {
+    pub id: i64,
+    pub name: String,
+    pub key: String,
+}

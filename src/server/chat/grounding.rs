@@ -1,0 +1,131 @@
+//! Grounded replies: before a reply is written, the shop's knowledge is searched with what the
+//! customer asked (and the product they look at) and the passages found go into the prompt as
+//! numbered sources; once written, the reply keeps the sources it was given and which of them it
+//! cited (`[n]` in its text). Customers see the cited ones (an `assistant` source without title or
+//! link); the search endpoint gives exactly what a reply would get.
+
+use serde::{Deserialize, Serialize};
+
+use super::Replies;
+use crate::{
+    model::{Product, SearchHit, Source, Visibility},
+    server::{
+        error::AppResult,
+        knowledge::{Found, Wanted},
+        llm::{Context, Prompt, PromptSource},
+    },
+};
+
+/// How many passages a reply is given.
+pub const SOURCES: i64 = 5;
+
+/// A source as a reply keeps it (`messages.sources`, JSON): what it was given, and whether it
+/// cited it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptSource {
+    #[serde(flatten)]
+    pub hit: SearchHit,
+    pub cited: bool,
+}
+
+impl Replies {
+    /// The passages a reply to `question` is given in `context`, about `product`, best first.
+    pub async fn sources_for(
+        &self,
+        question: &str,
+        context: &Context,
+        product: Option<&Product>,
+    ) -> AppResult<Vec<Found>> {
+        let wanted = Wanted {
+            question,
+            about: product.map(|p| p.name.as_str()),
+            tags: &context.knowledge_tags,
+            for_customers: true,
+            limit: SOURCES,
+        };
+        self.knowledge.search(&wanted).await
+    }
+
+    /// Gives the prompt the sources on what the customer just asked. A search that fails leaves
+    /// the prompt as it was (logged): a reply is never lost for want of sources.
+    pub(super) async fn ground(&self, prompt: &mut Prompt) {
+        let question = prompt.customer_turn();
+        match self.sources_for(&question, &prompt.context, prompt.product.as_ref()).await {
+            Ok(found) => {
+                prompt.ground(found.into_iter().map(|f| PromptSource { hit: f.hit, answers: f.answers }).collect())
+            }
+            Err(error) => tracing::warn!(?error, "searching the knowledge failed; the reply goes without sources"),
+        }
+    }
+}
+
+/// What a written reply keeps of its sources: each with whether the text cites it. None without
+/// sources.
+pub fn kept_sources(sources: &[PromptSource], text: &str) -> Option<String> {
+    if sources.is_empty() {
+        return None;
+    }
+    let kept: Vec<KeptSource> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| KeptSource { hit: s.hit.clone(), cited: text.contains(&format!("[{}]", i + 1)) })
+        .collect();
+    serde_json::to_string(&kept).ok()
+}
+
+/// The sources a customer sees under a reply: the cited ones, once each; an `assistant` one
+/// without its title or link, a `staff` one never.
+pub fn cited_sources(kept: Option<&str>) -> Vec<Source> {
+    let Some(kept) = kept else { return Vec::new() };
+    let kept: Vec<KeptSource> = serde_json::from_str(kept).unwrap_or_default();
+    let mut shown: Vec<Source> = Vec::new();
+    for KeptSource { hit, .. } in kept.into_iter().filter(|s| s.cited && s.hit.visibility != Visibility::Staff) {
+        if shown.iter().any(|s| s.external_id == hit.external_id && s.kind == hit.kind) {
+            continue;
+        }
+        let public = hit.visibility == Visibility::Public;
+        shown.push(Source {
+            kind: hit.kind,
+            external_id: hit.external_id,
+            title: public.then_some(hit.title),
+            url: if public { hit.url } else { None },
+        });
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceKind;
+
+    fn source(id: &str, visibility: Visibility) -> PromptSource {
+        let hit = SearchHit {
+            kind: SourceKind::Article,
+            external_id: id.into(),
+            title: format!("Title of {id}"),
+            url: Some(format!("https://shop.example/{id}")),
+            visibility,
+            passage: "text".into(),
+            score: 1.0,
+        };
+        PromptSource { hit, answers: true }
+    }
+
+    #[test]
+    fn a_customer_sees_the_cited_sources_once_and_an_assistant_only_one_without_title_or_link() {
+        let given = [
+            source("returns", Visibility::Public),
+            source("returns", Visibility::Public),
+            source("margins", Visibility::Assistant),
+            source("shipping", Visibility::Public),
+        ];
+        let kept = kept_sources(&given, "Free returns [1][2], and see [3].");
+        let shown = cited_sources(kept.as_deref());
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].title.as_deref(), Some("Title of returns"));
+        assert_eq!(shown[0].url.as_deref(), Some("https://shop.example/returns"));
+        assert_eq!((shown[1].external_id.as_str(), &shown[1].title, &shown[1].url), ("margins", &None, &None));
+        assert!(cited_sources(kept_sources(&[], "[1]").as_deref()).is_empty());
+    }
+}

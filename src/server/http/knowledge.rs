@@ -1,0 +1,160 @@
+//! The REST API an integration (or the panel) teaches the assistant with, under /api/v1/admin:
+//! the shop's knowledge, and the API keys that write it. Thin adapters over `Knowledge` and
+//! `Accounts`; `Editor` in a handler's arguments is the check (an API key, or staff signed in).
+
+use std::sync::Arc;
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Path, Query};
+use crate::{
+    model::{ApiKey, CreatedApiKey, ErrorBody, KnowledgeItem, KnowledgePage, SearchResults},
+    server::{
+        accounts::Accounts,
+        app::Frontdesk,
+        error::AppResult,
+        identity::{Editor, Staff},
+        knowledge::{check_external_id, Knowledge, KnowledgeInput, ListQuery, Written},
+    },
+};
+
+/// The shop's own id of an article or an answer (a slug, a handle).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ExternalId {
+    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub external_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// What the key is for (1 to 80 characters), e.g. "Shopify sync".
+    #[schema(pattern = r"\S", max_length = 80)]
+    pub name: String,
+}
+
+/// Creates an API key, shown this once (admins only).
+#[utoipa::path(post, path = "/api/v1/admin/api-keys", tag = "admin", request_body = NewApiKey, responses(
+    (status = 201, body = CreatedApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn create_api_key(
+    State(accounts): State<Arc<Accounts>>,
+    staff: Staff,
+    Json(body): Json<NewApiKey>,
+) -> AppResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(accounts.create_key(staff, &body.name).await?)))
+}
+
+/// The API keys in force (admins only).
+#[utoipa::path(get, path = "/api/v1/admin/api-keys", tag = "admin", responses(
+    (status = 200, body = Vec<ApiKey>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_api_keys(State(accounts): State<Arc<Accounts>>, staff: Staff) -> AppResult<Json<Vec<ApiKey>>> {
+    Ok(Json(accounts.list_keys(staff).await?))
+}
+
+/// Revokes an API key: it is refused from now on (admins only).
+#[utoipa::path(delete, path = "/api/v1/admin/api-keys/{id}", tag = "admin", params(("id" = i64, Path)), responses(
+    (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_api_key(
+    State(accounts): State<Arc<Accounts>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    accounts.revoke_key(staff, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates or replaces an article or an answer by the shop's id: 201 created, 200 updated or
+/// unchanged. Its passages are searchable at once, on every replica.
+#[utoipa::path(put, path = "/api/v1/admin/knowledge/{external_id}", tag = "knowledge",
+    params(ExternalId),
+    request_body = KnowledgeInput, responses(
+        (status = 201, body = KnowledgeItem), (status = 200, body = KnowledgeItem),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn put_knowledge(
+    State(knowledge): State<Arc<Knowledge>>,
+    editor: Editor,
+    Path(ExternalId { external_id }): Path<ExternalId>,
+    Json(body): Json<KnowledgeInput>,
+) -> AppResult<impl IntoResponse> {
+    let written = knowledge.put(editor, &external_id, &body).await?;
+    let status = if written == Written::Created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(knowledge.get(&external_id).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/knowledge/{external_id}", tag = "knowledge",
+    params(ExternalId), responses(
+        (status = 200, body = KnowledgeItem), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_knowledge(
+    State(knowledge): State<Arc<Knowledge>>,
+    _editor: Editor,
+    Path(ExternalId { external_id }): Path<ExternalId>,
+) -> AppResult<Json<KnowledgeItem>> {
+    check_external_id(&external_id).map_err(|_| crate::server::error::AppError::not_found("knowledge item"))?;
+    Ok(Json(knowledge.get(&external_id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/knowledge/{external_id}", tag = "knowledge",
+    params(ExternalId), responses(
+        (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_knowledge(
+    State(knowledge): State<Arc<Knowledge>>,
+    editor: Editor,
+    Path(ExternalId { external_id }): Path<ExternalId>,
+) -> AppResult<StatusCode> {
+    knowledge.delete(editor, &external_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The knowledge, by id, a page at a time.
+#[utoipa::path(get, path = "/api/v1/admin/knowledge", tag = "knowledge", params(ListQuery), responses(
+    (status = 200, body = KnowledgePage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn list_knowledge(
+    State(knowledge): State<Arc<Knowledge>>,
+    _editor: Editor,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Json<KnowledgePage>> {
+    Ok(Json(knowledge.list(&query).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// The customer's question.
+    #[param(max_length = 2000)]
+    pub q: String,
+    /// A context id: only the knowledge it may use (its tags).
+    pub context: Option<String>,
+    /// A product id: the question is about it, as on its page.
+    pub product: Option<i64>,
+}
+
+/// Exactly the passages the assistant would be given for this question, best first.
+#[utoipa::path(get, path = "/api/v1/admin/knowledge/search", tag = "knowledge", params(SearchQuery), responses(
+    (status = 200, body = SearchResults), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn search_knowledge(
+    State(app): State<Frontdesk>,
+    _editor: Editor,
+    Query(query): Query<SearchQuery>,
+) -> AppResult<Json<SearchResults>> {
+    if query.q.chars().count() > 2000 {
+        return Err(crate::server::error::AppError::Invalid("q is at most 2000 characters".into()));
+    }
+    let context = match query.context.as_deref() {
+        Some(id) => app.contexts.check(id)?,
+        None => app.contexts.default_context(),
+    };
+    let product = match query.product {
+        Some(id) => Some(app.catalog.get(id).await?),
+        None => None,
+    };
+    let found = app.replies.sources_for(&query.q, context, product.as_ref()).await?;
+    Ok(Json(SearchResults { results: found.into_iter().map(|f| f.hit).collect() }))
+}

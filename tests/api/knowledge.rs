@@ -1,0 +1,210 @@
+//! The shop's knowledge: API keys, articles and answers, search, and replies grounded in them, on
+//! both databases.
+
+use crate::{
+    staff::{call, staff_client},
+    support::{read, Backend, Script, TestApp},
+};
+use frontdesk::server::identity::StaffRole;
+use serde_json::{json, Value};
+
+on_both_databases!(
+    an_api_key_writes_knowledge_until_it_is_revoked,
+    bad_knowledge_is_refused_with_a_reason_and_nothing_is_written,
+    search_finds_the_passage_that_answers_and_never_staff_knowledge,
+    the_offline_assistant_answers_from_the_shops_knowledge_and_cites_it,
+    the_model_is_given_the_passages_as_numbered_sources_and_its_citations_are_kept,
+    the_contexts_faq_becomes_answers_on_a_first_start,
+);
+
+const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
+    Print the prepaid label from your order page.\n\n## Exchanges\n\nExchanges ship within two days.";
+
+/// An admin signed in, and a new API key of theirs.
+async fn admin_and_key(app: &TestApp) -> (reqwest::Client, String) {
+    let admin = staff_client(app, "admin@example.com", "Ada", StaffRole::Admin).await;
+    let (status, created) =
+        call(&admin, "POST", app.url("/api/v1/admin/api-keys"), Some(json!({"name": "Shop sync"}))).await;
+    assert_eq!(status, 201, "{created}");
+    (admin, created["key"].as_str().unwrap().to_string())
+}
+
+async fn with_key(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = app.url(path);
+    let request = match method {
+        "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
+        _ => client.get(url),
+    };
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    read(request.bearer_auth(key).send().await.unwrap()).await
+}
+
+async fn put_returns(app: &TestApp, key: &str) {
+    let body = json!({"title": "Returns and exchanges", "body": RETURNS, "url": "https://shop.example/returns"});
+    let (status, item) = with_key(app, key, "PUT", "/api/v1/admin/knowledge/returns", Some(body)).await;
+    assert_eq!(status, 201, "{item}");
+}
+
+async fn an_api_key_writes_knowledge_until_it_is_revoked(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (admin, key) = admin_and_key(&app).await;
+    assert!(key.starts_with("fdk_"), "{key}");
+    let agent = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let (status, _) = call(&agent, "POST", app.url("/api/v1/admin/api-keys"), Some(json!({"name": "x"}))).await;
+    assert_eq!(status, 403, "agents create no keys");
+
+    let article = json!({"title": "Shipping", "body": "We ship in two days.", "tags": ["Delivery"]});
+    let (status, item) = with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/shipping", Some(article.clone())).await;
+    assert_eq!(status, 201, "{item}");
+    assert_eq!(item["tags"], json!(["delivery"]), "tags are kept lowercase");
+    assert_eq!(item["visibility"], "public");
+    let (status, again) = with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/shipping", Some(article)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["updated_at"], item["updated_at"], "the same body twice changes nothing");
+    // Staff signed in read it too; the audit log names the key.
+    let (status, page) = call(&agent, "GET", app.url("/api/v1/admin/knowledge?q=ship"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["external_id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"shipping") && ids.iter().all(|id| *id == "shipping" || id.starts_with("faq-")), "{page}");
+    let (_, log) = call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await;
+    let written: Vec<&Value> =
+        log["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "knowledge.created").collect();
+    assert_eq!(written.len(), 1, "{log}");
+    assert!(written[0]["detail"].as_str().unwrap().contains("API key"), "{log}");
+
+    let (_, keys) = call(&admin, "GET", app.url("/api/v1/admin/api-keys"), None).await;
+    let id = keys[0]["id"].as_i64().unwrap();
+    assert!(keys[0].get("key").is_none(), "a key is shown once: {keys}");
+    let (status, _) = call(&admin, "DELETE", app.url(&format!("/api/v1/admin/api-keys/{id}")), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = with_key(&app, &key, "DELETE", "/api/v1/admin/knowledge/shipping", None).await;
+    assert_eq!(status, 401, "a revoked key: {body}");
+    assert_eq!(with_key(&app, "fdk_made-up", "GET", "/api/v1/admin/knowledge", None).await.0, 401);
+    let (status, _) = read(reqwest::get(app.url("/api/v1/admin/knowledge")).await.unwrap()).await;
+    assert_eq!(status, 401, "nobody");
+    let (status, _) = call(&admin, "DELETE", app.url("/api/v1/admin/knowledge/shipping"), None).await;
+    assert_eq!(status, 204, "staff signed in delete");
+    assert_eq!(call(&admin, "GET", app.url("/api/v1/admin/knowledge/shipping"), None).await.0, 404);
+}
+
+async fn bad_knowledge_is_refused_with_a_reason_and_nothing_is_written(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    let too_long = "x".repeat(200_001);
+    let cases = [
+        ("ok-id", json!({"title": "  "}), 422, "title"),
+        ("ok-id", json!({"title": "T", "url": "javascript:alert(1)"}), 422, "url"),
+        ("ok-id", json!({"title": "T", "tags": ["no spaces"]}), 422, "tag"),
+        ("ok-id", json!({"title": "T", "visibility": "everyone"}), 422, "visibility"),
+        ("ok-id", json!({"title": "T", "colour": "red"}), 422, "colour"),
+        ("ok-id", json!({"title": "T", "body": too_long}), 413, "body"),
+        ("-starts-with-a-dash", json!({"title": "T"}), 422, "id"),
+    ];
+    for (id, body, want, names) in cases {
+        let (status, answer) = with_key(&app, &key, "PUT", &format!("/api/v1/admin/knowledge/{id}"), Some(body)).await;
+        assert_eq!(status, want, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(names), "the reason names {names}: {answer}");
+    }
+    for id in ["ok-id", "-starts-with-a-dash"] {
+        let (status, _) = with_key(&app, &key, "GET", &format!("/api/v1/admin/knowledge/{id}"), None).await;
+        assert_eq!(status, 404, "{id} was not written");
+    }
+    // An article with script in it is stored as text and never runs: the window shows only its
+    // title and link, and its passage reaches the assistant as text.
+    let body = json!({"title": "Sizes <script>alert(1)</script>", "body": "<script>alert(1)</script> S, M and L."});
+    assert_eq!(with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/sizes", Some(body)).await.0, 201);
+}
+
+async fn search_finds_the_passage_that_answers_and_never_staff_knowledge(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let internal = json!({"title": "Return fraud checklist", "body": "Returns over 500 EUR need a manager.", "visibility": "staff"});
+    assert_eq!(with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/fraud", Some(internal)).await.0, 201);
+
+    let (status, found) =
+        with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=How%20do%20I%20return%20my%20lamp%3F", None)
+            .await;
+    assert_eq!(status, 200, "{found}");
+    let results = found["results"].as_array().unwrap();
+    let ours = results.iter().find(|r| r["external_id"] == "returns").expect("the returns article is found");
+    assert!(ours["passage"].as_str().unwrap().contains("within 30 days"), "{ours}");
+    assert_eq!(ours["url"], "https://shop.example/returns");
+    assert!(results.iter().all(|r| r["external_id"] != "fraud"), "staff knowledge is not the customer's: {found}");
+    let best = results[0]["score"].as_f64().unwrap();
+    assert!(results.iter().all(|r| r["score"].as_f64().unwrap() <= best), "best first: {found}");
+
+    let (status, none) = with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=is%20it%3F", None).await;
+    assert_eq!((status, none["results"].clone()), (200, json!([])), "a question of stop words finds nothing");
+    let (status, _) = with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=x&context=nope", None).await;
+    assert_eq!(status, 422, "an unknown context");
+}
+
+async fn the_offline_assistant_answers_from_the_shops_knowledge_and_cites_it(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let chat = app.new_chat().await;
+    let (_, reply) = app.send_and_wait(chat, "What is your return policy? Is there a refund?").await;
+    assert!(reply.content.contains("within 30 days of delivery for a full refund"), "{}", reply.content);
+    let cited = reply.sources.iter().find(|s| s.external_id == "returns").expect("the article is cited");
+    assert_eq!(cited.title.as_deref(), Some("Returns and exchanges"));
+    assert_eq!(cited.url.as_deref(), Some("https://shop.example/returns"));
+
+    let (_, unknown) = app.send_and_wait(chat, "What is the capital of Peru?").await;
+    assert!(unknown.content.contains("could not find an answer"), "{}", unknown.content);
+    assert!(unknown.content.contains("Ask for a person"), "{}", unknown.content);
+    assert!(unknown.sources.is_empty(), "nothing unrelated is dressed up as an answer: {:?}", unknown.sources);
+    // The history keeps the sources.
+    let history = app.messages(chat).await;
+    assert!(history.iter().any(|m| m.id == reply.id && !m.sources.is_empty()));
+}
+
+async fn the_model_is_given_the_passages_as_numbered_sources_and_its_citations_are_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    app.fake().push(Script::words("You have 30 days to return it [1]."));
+    let chat = app.new_chat().await;
+    let (_, reply) = app.send_and_wait(chat, "How long do I have to return an item?").await;
+    let request = app.fake().requests().last().cloned().unwrap();
+    let system = request["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Cite the sources you use by their number"), "{system}");
+    let numbered = system.find("[1] Returns and exchanges").expect("the article is source 1");
+    assert!(system[numbered..].contains("within 30 days of delivery"), "{system}");
+    assert_eq!(reply.sources.len(), 1, "{:?}", reply.sources);
+    assert_eq!(reply.sources[0].external_id, "returns");
+
+    // A reply that cites nothing keeps no source for the customer.
+    app.fake().push(Script::words("Happy to help."));
+    let (_, plain) = app.send_and_wait(chat, "Thanks, and returns for exchanges?").await;
+    assert!(plain.sources.is_empty(), "{:?}", plain.sources);
+}
+
+async fn the_contexts_faq_becomes_answers_on_a_first_start(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let admin = staff_client(&app, "admin@example.com", "Ada", StaffRole::Admin).await;
+    let (status, page) = call(&admin, "GET", app.url("/api/v1/admin/knowledge?q=faq-support"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{page}");
+    assert!(items.iter().all(|i| i["kind"] == "answer" && i["visibility"] == "assistant"), "{page}");
+    // The offline assistant answers from them, and shows no title or link of an `assistant` answer.
+    let chat = app.new_chat().await;
+    let (_, reply) = app.send_and_wait(chat, "How do I return a broken lamp?").await;
+    assert!(reply.content.contains("30 days"), "{}", reply.content);
+    assert!(!reply.sources.is_empty(), "the answer is cited");
+    assert!(reply.sources.iter().all(|s| s.title.is_none() && s.url.is_none()), "{:?}", reply.sources);
+    // A restart does not seed again what was deleted.
+    let (status, _) = call(&admin, "DELETE", app.url("/api/v1/admin/knowledge/faq-support-1"), None).await;
+    assert_eq!(status, 204);
+    let app = app.restart().await;
+    let admin = staff_client(&app, "other-admin@example.com", "Bo", StaffRole::Admin).await;
+    assert_eq!(call(&admin, "GET", app.url("/api/v1/admin/knowledge/faq-support-1"), None).await.0, 404);
+}

@@ -69,13 +69,15 @@ fuzz: ## schemathesis over every endpoint of the OpenAPI spec against the server
 
 test: tools test-deps lint test-rust e2e fuzz ## Everything CI runs, in order
 
-bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, two replicas, live-core load, history
+bench: ## Benchmarks (release server in its own process): time to first token on SQLite and PostgreSQL, two replicas, live-core load, history, knowledge retrieval and answer quality
 	pg_url=$$(scripts/ensure-postgres.sh)
 	cargo bench $(SSR_FEATURES) --bench ttft
 	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench ttft
 	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench replicas
 	cargo bench $(SSR_FEATURES) --bench load
 	cargo bench $(SSR_FEATURES) --bench history
+	cargo bench $(SSR_FEATURES) --bench knowledge
+	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench knowledge
 
 bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scrolled and streamed in Chromium
 	scripts/build-site.sh

@@ -19,6 +19,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the {what} is {len} characters long; the limit is {max}")]
     TooLong { what: &'static str, len: usize, max: usize },
+    /// A request body over its size limit: 413 with the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Invalid(String),
     #[error("sign in to continue")]
@@ -69,7 +72,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLong { .. } | AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::NotAllowed(_) => StatusCode::FORBIDDEN,
@@ -86,7 +89,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::NotFound { .. } => "not_found",
             AppError::Conflict(_) => "conflict",
-            AppError::TooLong { .. } => "too_long",
+            AppError::TooLong { .. } | AppError::TooLarge(_) => "too_long",
             AppError::Invalid(_) => "invalid",
             AppError::Unauthorized => "unauthorized",
             AppError::BadCredentials => "bad_credentials",

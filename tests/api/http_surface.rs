@@ -105,6 +105,7 @@ async fn the_openapi_spec_describes_every_endpoint_and_docs_are_served_locally(b
         "/api/v1/admin/api-keys/{id}",
         "/api/v1/admin/knowledge",
         "/api/v1/admin/knowledge/search",
+        "/api/v1/admin/knowledge/import",
         "/api/v1/admin/knowledge/{external_id}",
         "/healthz",
         "/readyz",

@@ -15,6 +15,7 @@ on_both_databases!(
     the_offline_assistant_answers_from_the_shops_knowledge_and_cites_it,
     the_model_is_given_the_passages_as_numbered_sources_and_its_citations_are_kept,
     the_contexts_faq_becomes_answers_on_a_first_start,
+    files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_with_its_reason,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
@@ -207,4 +208,69 @@ async fn the_contexts_faq_becomes_answers_on_a_first_start(backend: Backend) {
     let app = app.restart().await;
     let admin = staff_client(&app, "other-admin@example.com", "Bo", StaffRole::Admin).await;
     assert_eq!(call(&admin, "GET", app.url("/api/v1/admin/knowledge/faq-support-1"), None).await.0, 404);
+}
+
+/// A multipart/form-data body of `parts` (name, file name, content): its content type and bytes.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "frontdesk-test-boundary";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(file) = file {
+            body.extend_from_slice(format!("; filename=\"{file}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_with_its_reason(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (admin, key) = admin_and_key(&app).await;
+    let page =
+        b"<html><head><script>alert(1)</script></head><body><h1>Gift cards</h1><p>They never expire.</p></body></html>";
+    let parts: [(&str, Option<&str>, &[u8]); 5] = [
+        ("visibility", None, b"assistant"),
+        ("files", Some("returns-policy.md"), b"# Returns\n\nReturn it within 30 days."),
+        ("files", Some("gift_cards.html"), page),
+        ("files", Some("logo.png"), b"\x89PNG"),
+        ("files", Some("latin1.txt"), b"caf\xe9"),
+    ];
+    let (content_type, body) = multipart(&parts);
+    let import = |content_type: String, body: Vec<u8>| {
+        let url = app.url("/api/v1/admin/knowledge/import");
+        let key = key.clone();
+        async move {
+            let request = reqwest::Client::new().post(url).bearer_auth(key).header("content-type", content_type);
+            read(request.body(body).send().await.unwrap()).await
+        }
+    };
+    let (status, report) = import(content_type.clone(), body.clone()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["created"].as_i64(), report["updated"].as_i64()), (Some(2), Some(0)), "{report}");
+    let rejected: Vec<&str> =
+        report["rejected"].as_array().unwrap().iter().map(|r| r["file"].as_str().unwrap()).collect();
+    assert_eq!(rejected, ["logo.png", "latin1.txt"], "{report}");
+    let (_, returns) = call(&admin, "GET", app.url("/api/v1/admin/knowledge/returns-policy"), None).await;
+    assert_eq!(
+        (returns["title"].as_str(), returns["visibility"].as_str()),
+        (Some("Returns"), Some("assistant")),
+        "{returns}"
+    );
+    let (_, gift) = call(&admin, "GET", app.url("/api/v1/admin/knowledge/gift-cards"), None).await;
+    let text = gift["body"].as_str().unwrap();
+    assert!(text.contains("They never expire.") && !text.contains("alert") && !text.contains("<p>"), "{gift}");
+
+    // The same files again change nothing.
+    let (status, again) = import(content_type, body).await;
+    assert_eq!((status, again["unchanged"].as_i64()), (200, Some(2)), "{again}");
+    // No file, or a body that is not a form: a reason, nothing written.
+    let (content_type, body) = multipart(&[("visibility", None, b"public")]);
+    let (status, answer) = import(content_type, body).await;
+    assert_eq!(status, 422, "{answer}");
+    let (status, answer) = import("text/plain".into(), b"hello".to_vec()).await;
+    assert_eq!(status, 400, "{answer}");
 }

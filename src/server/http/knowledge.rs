@@ -4,19 +4,26 @@
 
 use std::sync::Arc;
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    extract::{
+        multipart::{MultipartError, MultipartRejection},
+        Multipart, State,
+    },
+    http::StatusCode,
+    response::IntoResponse,
+};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use crate::{
-    model::{ApiKey, CreatedApiKey, ErrorBody, KnowledgeItem, KnowledgePage, SearchResults},
+    model::{ApiKey, CreatedApiKey, ErrorBody, KnowledgeItem, KnowledgePage, SearchResults, Visibility},
     server::{
         accounts::Accounts,
         app::Frontdesk,
-        error::AppResult,
+        error::{AppError, AppResult},
         identity::{Editor, Staff},
-        knowledge::{check_external_id, Knowledge, KnowledgeInput, ListQuery, Written},
+        knowledge::{check_external_id, ImportFile, ImportReport, Knowledge, KnowledgeInput, ListQuery, Written},
     },
 };
 
@@ -95,7 +102,7 @@ pub async fn get_knowledge(
     _editor: Editor,
     Path(ExternalId { external_id }): Path<ExternalId>,
 ) -> AppResult<Json<KnowledgeItem>> {
-    check_external_id(&external_id).map_err(|_| crate::server::error::AppError::not_found("knowledge item"))?;
+    check_external_id(&external_id).map_err(|_| AppError::not_found("knowledge item"))?;
     Ok(Json(knowledge.get(&external_id).await?))
 }
 
@@ -145,7 +152,7 @@ pub async fn search_knowledge(
     Query(query): Query<SearchQuery>,
 ) -> AppResult<Json<SearchResults>> {
     if query.q.chars().count() > 2000 {
-        return Err(crate::server::error::AppError::Invalid("q is at most 2000 characters".into()));
+        return Err(AppError::Invalid("q is at most 2000 characters".into()));
     }
     let context = match query.context.as_deref() {
         Some(id) => app.contexts.check(id)?,
@@ -157,4 +164,70 @@ pub async fn search_knowledge(
     };
     let found = app.replies.sources_for(&query.q, context, product.as_ref()).await?;
     Ok(Json(SearchResults { results: found.into_iter().map(|f| f.hit).collect() }))
+}
+
+/// The largest import request: axum's limit on every request body.
+const IMPORT_LIMIT: usize = 2 << 20;
+
+/// The form of an import: one or more files, and who may see what they hold. (Read part by part
+/// in the handler; the type states the form for the spec.)
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// Markdown (.md, .markdown), plain text (.txt) or HTML (.html, .htm) files, each an article
+    /// named by its file (`returns-policy.md` → `returns-policy`); a file imported again updates
+    /// its article.
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
+    files: Vec<String>,
+    /// `public` (default), `assistant` or `staff`.
+    #[serde(default = "public")]
+    visibility: Visibility,
+}
+
+fn public() -> Visibility {
+    Visibility::Public
+}
+
+/// Imports files as articles: each goes in or is listed with the reason it did not.
+#[utoipa::path(post, path = "/api/v1/admin/knowledge/import", tag = "knowledge",
+    request_body(content = ImportForm, content_type = "multipart/form-data"), responses(
+        (status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_knowledge(
+    State(knowledge): State<Arc<Knowledge>>,
+    editor: Editor,
+    form: Result<Multipart, MultipartRejection>,
+) -> AppResult<Json<ImportReport>> {
+    let mut form = form.map_err(|_| AppError::BadRequest("send the files as multipart/form-data".into()))?;
+    let unreadable = |error: MultipartError| match error.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::TooLarge(format!("an import is at most {} MiB; send fewer files at a time", IMPORT_LIMIT >> 20))
+        }
+        _ => AppError::BadRequest("the form could not be read: send the files as multipart/form-data".into()),
+    };
+    let mut files = Vec::new();
+    let mut visibility = Visibility::Public;
+    while let Some(field) = form.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("visibility") => {
+                let text = field.text().await.map_err(unreadable)?;
+                visibility =
+                    text.parse().map_err(|_| AppError::Invalid("visibility is public, assistant or staff".into()))?;
+            }
+            Some("files") => {
+                let Some(name) = field.file_name().map(str::to_string) else {
+                    return Err(AppError::Invalid("each part named files must be a file (with a file name)".into()));
+                };
+                let bytes = field.bytes().await.map_err(unreadable)?.to_vec();
+                files.push(ImportFile { name, bytes });
+            }
+            Some(other) => return Err(AppError::Invalid(format!("unknown field {other}: send files and visibility"))),
+            None => return Err(AppError::Invalid("every part needs a name: files or visibility".into())),
+        }
+    }
+    if files.is_empty() {
+        return Err(AppError::Invalid("send at least one file in the files field".into()));
+    }
+    Ok(Json(knowledge.import_files(editor, files, visibility).await))
 }

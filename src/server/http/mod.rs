@@ -158,6 +158,7 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(knowledge::revoke_api_key))
         .routes(routes!(knowledge::list_knowledge))
         .routes(routes!(knowledge::search_knowledge))
+        .routes(routes!(knowledge::import_knowledge))
         .routes(routes!(knowledge::put_knowledge, knowledge::get_knowledge, knowledge::delete_knowledge))
         .routes(routes!(stream::staff_ws))
         .routes(routes!(stream::panel_ws))

@@ -5,6 +5,7 @@
 //! database, seen by every replica at once. Tables: `knowledge`, `knowledge_passages` (and on
 //! SQLite `knowledge_fts`).
 
+mod import;
 pub mod passages;
 mod search;
 
@@ -14,7 +15,10 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::{IntoParams, ToSchema};
 
-pub use self::search::{Found, Wanted};
+pub use self::{
+    import::{ImportFile, ImportReport, RejectedFile},
+    search::{Found, Wanted},
+};
 use super::{
     audit::{Action, Actor, Trail},
     db::{now_ms, rfc3339, Backend, Db},

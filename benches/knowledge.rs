@@ -1,0 +1,291 @@
+//! The shop's knowledge, measured as a client sees it: the release server in its own process, on
+//! SQLite (default) or PostgreSQL (`BENCH_POSTGRES_URL`), loaded over HTTP with an API key.
+//!
+//! - Retrieval: `GET /api/v1/admin/knowledge/search` at 50,000 passages (5,000 articles of ten
+//!   sections), p50 and p95 of 400 questions of three to six words.
+//! - Quality, on an evaluation set of a shop's own (ten articles, 20 questions with the article
+//!   that answers each, ten questions they do not answer) among those 50,000 passages: hit@3 and
+//!   MRR of the search, and, asked in a chat of the offline assistant, how often an answerable
+//!   question is answered from its article and an unanswerable one gets "I could not find an
+//!   answer" and the offer of a person instead of an invented answer.
+//!
+//! `make bench` runs it on both databases.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{ms, percentile, report, Server};
+use serde_json::{json, Value};
+
+const ARTICLES: usize = 5_000;
+const SECTIONS: usize = 10;
+const QUESTIONS: usize = 400;
+const LOADERS: usize = 8;
+
+/// The evaluation set: a shop's articles (id, title, body).
+const SHOP: &[(&str, &str, &str)] = &[
+    ("returns", "Returns and refunds", "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. Print the prepaid return label from your order page and drop the parcel at any post office.\n\n## Refunds\n\nRefunds reach your card within five business days of the parcel arriving at our warehouse."),
+    ("shipping", "Shipping and delivery", "## Delivery times\n\nOrders placed before 2 pm ship the same business day. Standard delivery takes two to four business days; express delivery arrives the next day.\n\n## Countries\n\nWe ship to every country of the European Union, Norway, Switzerland and the United Kingdom."),
+    ("warranty", "Warranty", "Every lamp, chair and desk carries a two-year warranty against defects. Desk frames carry seven years. To claim, send a photo of the defect and your order number; we repair or replace the item."),
+    ("payment", "Payment methods", "We accept Visa, Mastercard, American Express, PayPal and bank transfer. Your card is charged when the order ships, not when you place it. Invoices include VAT."),
+    ("sizes", "Chair sizes", "The Nimbus chair fits people from 155 to 195 cm tall. Its seat is 50 cm wide and the backrest adjusts in height by 8 cm. The maximum load is 120 kg."),
+    ("care", "Caring for bamboo desk tops", "Wipe the bamboo top with a damp cloth and dry it at once. Never use oil, wax or abrasive cleaners. Keep it out of direct sunlight to stop the colour fading."),
+    ("hours", "Opening hours", "Our showroom in Utrecht opens Tuesday to Saturday from 10:00 to 18:00. Our support team answers chat and email every weekday from 8:00 to 20:00."),
+    ("gift-cards", "Gift cards", "Gift cards come in values of 25, 50 and 100 euros and never expire. They can be spent on everything in the shop, including sale items, but cannot be exchanged for cash."),
+    ("assembly", "Assembly service", "Our assembly service builds your desk or chair at home for 49 euros. Book it at checkout; the fitter brings every tool and takes the packaging away."),
+    ("privacy", "Privacy", "We keep your address and order history for as long as your account exists and never sell personal data. Ask us to delete your account at any time."),
+];
+
+/// Questions and the article that answers each.
+const ANSWERABLE: &[(&str, &str)] = &[
+    ("How many days do I have to return something?", "returns"),
+    ("When will I get my refund?", "returns"),
+    ("Where do I get a return label?", "returns"),
+    ("How long does delivery take?", "shipping"),
+    ("Do you ship to Switzerland?", "shipping"),
+    ("Is there express delivery?", "shipping"),
+    ("What warranty does the lamp have?", "warranty"),
+    ("My chair is broken, can you repair it?", "warranty"),
+    ("Can I pay with PayPal?", "payment"),
+    ("When is my card charged?", "payment"),
+    ("Do you take American Express?", "payment"),
+    ("What is the maximum load of the Nimbus chair?", "sizes"),
+    ("I am 190 cm tall, will the chair fit me?", "sizes"),
+    ("How do I clean the bamboo desk top?", "care"),
+    ("Can I oil my bamboo desk?", "care"),
+    ("When is the showroom open?", "hours"),
+    ("What are your support hours?", "hours"),
+    ("Do gift cards expire?", "gift-cards"),
+    ("Can you assemble the desk for me?", "assembly"),
+    ("How do I delete my account and personal data?", "privacy"),
+];
+
+/// Questions the shop's articles do not answer.
+const UNANSWERABLE: &[&str] = &[
+    "What is the capital of Peru?",
+    "Can you recommend a good pizza recipe?",
+    "Who won the football match yesterday?",
+    "How tall is Mount Everest?",
+    "What is the weather like tomorrow?",
+    "Do you sell electric bicycles?",
+    "Can I pay with bitcoin or ethereum?",
+    "Is there a student discount?",
+    "Do you have a store in Tokyo?",
+    "Can I rent a desk monthly?",
+];
+
+/// A deterministic stream of numbers (a linear congruential generator): the same corpus every run.
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % below
+    }
+}
+
+/// Made-up words that no question of the evaluation set holds: the noise the set is found among.
+fn vocabulary() -> Vec<String> {
+    let syllables = ["ka", "lo", "mi", "ter", "vun", "sa", "pri", "dol", "ek", "nor", "zu", "bra", "fen", "gal"];
+    let mut words = Vec::new();
+    for a in syllables {
+        for b in syllables {
+            for c in ["", "x", "rt", "mon"] {
+                words.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    words
+}
+
+fn sentence(numbers: &mut Numbers, words: &[String], count: usize) -> String {
+    (0..count).map(|_| words[numbers.next(words.len())].as_str()).collect::<Vec<_>>().join(" ")
+}
+
+async fn admin_key(base: &str) -> String {
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let signed_in = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@frontdesk.local", "password": "bench-admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success(), "the bench signs in");
+    let created: Value = client
+        .post(format!("{base}/api/v1/admin/api-keys"))
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["key"].as_str().unwrap().to_string()
+}
+
+async fn put(client: &reqwest::Client, base: &str, key: &str, id: &str, body: Value) {
+    let response =
+        client.put(format!("{base}/api/v1/admin/knowledge/{id}")).bearer_auth(key).json(&body).send().await.unwrap();
+    assert!(response.status().is_success(), "{id}: {}", response.status());
+}
+
+async fn search(client: &reqwest::Client, base: &str, key: &str, q: &str) -> Vec<Value> {
+    let found: Value = client
+        .get(format!("{base}/api/v1/admin/knowledge/search"))
+        .query(&[("q", q)])
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    found["results"].as_array().cloned().unwrap_or_default()
+}
+
+async fn run(label: &str, database_url: Option<&str>) {
+    let server = Server::start(database_url, &[("FRONTDESK_OFFLINE_WORD_DELAY_MS", "0"), ("OPENAI_API_KEY", "")]).await;
+    let base = server.base.clone();
+    let key = admin_key(&base).await;
+    let client = reqwest::Client::new();
+
+    // The noise: 5,000 articles of ten sections each, loaded by eight clients at once.
+    let words = vocabulary();
+    let started = Instant::now();
+    let mut loaders = Vec::new();
+    for loader in 0..LOADERS {
+        let (client, base, key, words) = (client.clone(), base.clone(), key.clone(), words.clone());
+        loaders.push(tokio::spawn(async move {
+            let mut numbers = Numbers(loader as u64 + 1);
+            for i in (loader..ARTICLES).step_by(LOADERS) {
+                let mut body = String::new();
+                for _ in 0..SECTIONS {
+                    body.push_str(&format!(
+                        "## {}\n\n{}\n\n",
+                        sentence(&mut numbers, &words, 3),
+                        sentence(&mut numbers, &words, 60)
+                    ));
+                }
+                let title = sentence(&mut numbers, &words, 4);
+                put(&client, &base, &key, &format!("noise-{i}"), json!({"title": title, "body": body})).await;
+            }
+        }));
+    }
+    for loader in loaders {
+        loader.await.unwrap();
+    }
+    let loaded = started.elapsed();
+    for (id, title, body) in SHOP {
+        put(
+            &client,
+            &base,
+            &key,
+            id,
+            json!({"title": title, "body": body, "url": format!("https://shop.example/{id}")}),
+        )
+        .await;
+    }
+    println!(
+        "{label}: {} passages loaded over HTTP in {:.1} s ({:.0} articles/s)",
+        ARTICLES * SECTIONS,
+        loaded.as_secs_f64(),
+        ARTICLES as f64 / loaded.as_secs_f64()
+    );
+
+    // Retrieval latency: questions of three to six words, a third of them from the shop's words.
+    let mut numbers = Numbers(99);
+    let mut samples = Vec::with_capacity(QUESTIONS);
+    for i in 0..QUESTIONS {
+        let q = if i % 3 == 0 {
+            ANSWERABLE[numbers.next(ANSWERABLE.len())].0.to_string()
+        } else {
+            let count = 3 + numbers.next(4);
+            sentence(&mut numbers, &words, count)
+        };
+        let started = Instant::now();
+        let found = search(&client, &base, &key, &q).await;
+        samples.push(started.elapsed());
+        assert!(found.len() <= 5);
+    }
+    samples.sort();
+    let (p50, p95) = (ms(percentile(&samples, 50.0)), ms(percentile(&samples, 95.0)));
+    println!("{label}: search over HTTP at {} passages: p50 {p50:.2} ms, p95 {p95:.2} ms", ARTICLES * SECTIONS);
+    report(&format!("{label}: retrieval p95 at 50,000 passages (full text)"), p95, "ms", 10.0, true);
+
+    // Quality: hit@3 and MRR of the search.
+    let (mut hits, mut reciprocal) = (0usize, 0.0f64);
+    for (q, want) in ANSWERABLE {
+        let found = search(&client, &base, &key, q).await;
+        let mut articles: Vec<&str> = Vec::new();
+        for hit in &found {
+            let id = hit["external_id"].as_str().unwrap_or_default();
+            if !articles.contains(&id) {
+                articles.push(id);
+            }
+        }
+        match articles.iter().position(|id| id == want) {
+            Some(rank) => {
+                hits += usize::from(rank < 3);
+                reciprocal += 1.0 / (rank as f64 + 1.0);
+            }
+            None => println!("{label}: not found for {q:?} (found {articles:?})"),
+        }
+    }
+    let n = ANSWERABLE.len() as f64;
+    println!("{label}: hit@3 {:.2}, MRR {:.2} over {} questions", hits as f64 / n, reciprocal / n, ANSWERABLE.len());
+
+    // Quality of the answers: the offline assistant, in a chat, as a customer asks.
+    let customer = common::visitor();
+    let (chat, _) = common::new_chat(&customer, &base).await;
+    let ask = |q: &'static str| {
+        let (customer, base) = (customer.clone(), base.clone());
+        async move {
+            let sent: Value = customer
+                .post(format!("{base}/api/v1/chats/{chat}/messages?wait=true"))
+                .json(&json!({"content": q}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            sent["reply"].clone()
+        }
+    };
+    let mut answered = 0;
+    for (q, want) in ANSWERABLE {
+        let reply = ask(q).await;
+        let cites = reply["sources"].as_array().is_some_and(|s| s.iter().any(|s| s["external_id"] == *want));
+        answered += usize::from(cites);
+    }
+    let mut handed_over = 0;
+    for q in UNANSWERABLE {
+        let reply = ask(q).await;
+        let says_so = reply["content"].as_str().unwrap_or_default().contains("could not find an answer");
+        if !says_so {
+            println!("{label}: answered the unanswerable {q:?}: {}", reply["content"]);
+        }
+        handed_over += usize::from(says_so);
+    }
+    println!(
+        "{label}: the offline assistant answered {answered}/{} answerable questions from their article, \
+         and said it did not know (offering a person) for {handed_over}/{} unanswerable ones",
+        ANSWERABLE.len(),
+        UNANSWERABLE.len()
+    );
+    drop(server);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        match common::postgres_database().await {
+            Some((url, admin, name)) => {
+                run("PostgreSQL", Some(&url)).await;
+                common::drop_postgres_database(&admin, &name).await;
+            }
+            None => run("SQLite", None).await,
+        }
+    });
+}

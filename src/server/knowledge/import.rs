@@ -1,0 +1,155 @@
+//! Knowledge from files: Markdown, plain text and HTML pages, several at once. Each file is an
+//! article whose id is its name (`returns-policy.md` → `returns-policy`), so importing a file again
+//! updates its article; its title is its first heading, or its name. HTML is read as its text
+//! (html2text: headings, paragraphs and lists kept, scripts and styles dropped). A file that
+//! cannot be an article is listed with the reason; the others go in all the same.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{check_external_id, Knowledge, KnowledgeInput, Written};
+use crate::{
+    model::{KnowledgeKind, Visibility},
+    server::identity::Editor,
+};
+
+/// One uploaded file.
+pub struct ImportFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// A file that was not imported, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedFile {
+    pub file: String,
+    pub reason: String,
+}
+
+impl Knowledge {
+    /// Imports each file as an article of `visibility`; a file that cannot be one is listed.
+    pub async fn import_files(&self, editor: Editor, files: Vec<ImportFile>, visibility: Visibility) -> ImportReport {
+        let mut report = ImportReport::default();
+        for file in files {
+            let written = match article_from(&file, visibility) {
+                Ok((id, input)) => self.put(editor, &id, &input).await.map_err(|e| e.public_message()),
+                Err(reason) => Err(reason),
+            };
+            match written {
+                Ok(Written::Created) => report.created += 1,
+                Ok(Written::Updated) => report.updated += 1,
+                Ok(Written::Unchanged) => report.unchanged += 1,
+                Err(reason) => report.rejected.push(RejectedFile { file: file.name.clone(), reason }),
+            }
+        }
+        report
+    }
+}
+
+/// The article a file makes: its id and its content, or why it makes none.
+fn article_from(file: &ImportFile, visibility: Visibility) -> Result<(String, KnowledgeInput), String> {
+    let name = file.name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+    let text = std::str::from_utf8(&file.bytes).map_err(|_| "the file is not UTF-8 text".to_string())?;
+    let body = match extension.to_ascii_lowercase().as_str() {
+        "md" | "markdown" | "txt" => text.to_string(),
+        "html" | "htm" => {
+            html2text::from_read(text.as_bytes(), 10_000).map_err(|_| "the HTML could not be read".to_string())?
+        }
+        _ => return Err("only .md, .markdown, .txt, .html and .htm files are imported".into()),
+    };
+    let id = slug(stem);
+    check_external_id(&id).map_err(|_| "the file's name makes no id (use letters and digits)".to_string())?;
+    let (title, body) = match first_heading(&body) {
+        Some((title, rest)) => (title, rest),
+        None => (title_from(stem), body),
+    };
+    let input = KnowledgeInput { kind: KnowledgeKind::Article, title, body, url: None, tags: Vec::new(), visibility };
+    Ok((id, input))
+}
+
+/// A name as an id: lowercase letters and digits, other runs of characters as one `-`.
+fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(128).collect()
+}
+
+/// A file name as a title: `returns_policy` → `Returns policy`.
+fn title_from(stem: &str) -> String {
+    let words = stem.replace(['-', '_'], " ");
+    let mut chars = words.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "Untitled".into(),
+    }
+}
+
+/// The first line when it is a top-level heading (`# Returns`), and the text after it.
+fn first_heading(body: &str) -> Option<(String, String)> {
+    let trimmed = body.trim_start();
+    let first = trimmed.lines().next()?;
+    let title = first.strip_prefix("# ")?.trim().trim_end_matches('#').trim();
+    if title.is_empty() {
+        return None;
+    }
+    Some((title.to_string(), trimmed[first.len()..].trim_start().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> ImportFile {
+        ImportFile { name: name.into(), bytes: text.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn a_markdown_file_is_an_article_named_by_its_file_and_titled_by_its_heading() {
+        let (id, input) =
+            article_from(&file("Returns Policy.md", "# Returns\n\nWithin 30 days."), Visibility::Public).unwrap();
+        assert_eq!(
+            (id.as_str(), input.title.as_str(), input.body.as_str()),
+            ("returns-policy", "Returns", "Within 30 days.")
+        );
+        let (id, input) = article_from(&file("docs/opening_hours.txt", "Open daily."), Visibility::Staff).unwrap();
+        assert_eq!(
+            (id.as_str(), input.title.as_str(), input.visibility),
+            ("opening-hours", "Opening hours", Visibility::Staff)
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_read_as_its_text_without_its_scripts() {
+        let html = "<html><head><style>p{}</style><script>alert(1)</script></head><body><h1>Sizes</h1><p>S, M and <b>L</b>.</p></body></html>";
+        let (_, input) = article_from(&file("sizes.html", html), Visibility::Public).unwrap();
+        assert!(input.title.contains("Sizes"), "{input:?}");
+        assert!(
+            input.body.contains("S, M and") && !input.body.contains("alert") && !input.body.contains("<b>"),
+            "{input:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_an_article_says_why() {
+        assert!(article_from(&file("logo.png", "x"), Visibility::Public).unwrap_err().contains(".md"));
+        let latin1 = ImportFile { name: "a.txt".into(), bytes: vec![0xe9] };
+        assert!(article_from(&latin1, Visibility::Public).unwrap_err().contains("UTF-8"));
+        assert!(article_from(&file("---.md", "x"), Visibility::Public).unwrap_err().contains("id"));
+    }
+}

@@ -78,16 +78,18 @@ pub struct SearchResults {
     pub results: Vec<SearchHit>,
 }
 
-/// A source a reply cites, as the customer may see it: an `assistant` article has neither title
-/// nor link. The window shows only titles and links, so its build reads nothing else (the
+/// A source a reply cites, as the customer may see it: an `assistant` one has no id, title or
+/// link. The window shows only titles and links, so its build reads nothing else (the
 /// window's download has a budget).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Source {
     #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing, default = "SourceKind::article"))]
     pub kind: SourceKind,
+    /// The shop's id of a `public` source (an assistant-only one names nothing).
     #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]
-    pub external_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,7 @@
 
 use crate::{
     staff::{call, staff_client},
-    support::{read, Backend, Script, TestApp},
+    support::{read, Backend, Options, Script, TestApp},
 };
 use frontdesk::server::identity::StaffRole;
 use serde_json::{json, Value};
@@ -16,6 +16,7 @@ on_both_databases!(
     the_model_is_given_the_passages_as_numbered_sources_and_its_citations_are_kept,
     the_contexts_faq_becomes_answers_on_a_first_start,
     files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_with_its_reason,
+    a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_them,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
@@ -154,7 +155,8 @@ async fn the_offline_assistant_answers_from_the_shops_knowledge_and_cites_it(bac
     let chat = app.new_chat().await;
     let (_, reply) = app.send_and_wait(chat, "What is your return policy? Is there a refund?").await;
     assert!(reply.content.contains("within 30 days of delivery for a full refund"), "{}", reply.content);
-    let cited = reply.sources.iter().find(|s| s.external_id == "returns").expect("the article is cited");
+    let cited =
+        reply.sources.iter().find(|s| s.external_id.as_deref() == Some("returns")).expect("the article is cited");
     assert_eq!(cited.title.as_deref(), Some("Returns and exchanges"));
     assert_eq!(cited.url.as_deref(), Some("https://shop.example/returns"));
 
@@ -180,7 +182,7 @@ async fn the_model_is_given_the_passages_as_numbered_sources_and_its_citations_a
     let numbered = system.find("[1] Returns and exchanges").expect("the article is source 1");
     assert!(system[numbered..].contains("within 30 days of delivery"), "{system}");
     assert_eq!(reply.sources.len(), 1, "{:?}", reply.sources);
-    assert_eq!(reply.sources[0].external_id, "returns");
+    assert_eq!(reply.sources[0].external_id.as_deref(), Some("returns"));
 
     // A reply that cites nothing keeps no source for the customer.
     app.fake().push(Script::words("Happy to help."));
@@ -201,13 +203,21 @@ async fn the_contexts_faq_becomes_answers_on_a_first_start(backend: Backend) {
     let (_, reply) = app.send_and_wait(chat, "How do I return a broken lamp?").await;
     assert!(reply.content.contains("30 days"), "{}", reply.content);
     assert!(!reply.sources.is_empty(), "the answer is cited");
-    assert!(reply.sources.iter().all(|s| s.title.is_none() && s.url.is_none()), "{:?}", reply.sources);
-    // A restart does not seed again what was deleted.
-    let (status, _) = call(&admin, "DELETE", app.url("/api/v1/admin/knowledge/faq-support-1"), None).await;
-    assert_eq!(status, 204);
+    assert!(
+        reply.sources.iter().all(|s| s.title.is_none() && s.url.is_none() && s.external_id.is_none()),
+        "{:?}",
+        reply.sources
+    );
+    // A restart does not seed again what was deleted, even all of it.
+    let (_, all) = call(&admin, "GET", app.url("/api/v1/admin/knowledge?limit=200"), None).await;
+    for item in all["items"].as_array().unwrap() {
+        let path = format!("/api/v1/admin/knowledge/{}", item["external_id"].as_str().unwrap());
+        assert_eq!(call(&admin, "DELETE", app.url(&path), None).await.0, 204);
+    }
     let app = app.restart().await;
     let admin = staff_client(&app, "other-admin@example.com", "Bo", StaffRole::Admin).await;
-    assert_eq!(call(&admin, "GET", app.url("/api/v1/admin/knowledge/faq-support-1"), None).await.0, 404);
+    let (_, after) = call(&admin, "GET", app.url("/api/v1/admin/knowledge"), None).await;
+    assert_eq!(after["items"], json!([]), "{after}");
 }
 
 /// A multipart/form-data body of `parts` (name, file name, content): its content type and bytes.
@@ -273,4 +283,45 @@ async fn files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_
     assert_eq!(status, 422, "{answer}");
     let (status, answer) = import("text/plain".into(), b"hello".to_vec()).await;
     assert_eq!(status, 400, "{answer}");
+}
+
+async fn a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_them(backend: Backend) {
+    let file = std::env::temp_dir().join(format!("frontdesk-contexts-{}.toml", rand_suffix()));
+    std::fs::write(
+        &file,
+        "[[context]]\nid = \"billing\"\nlabel = \"Billing\"\ndescription = \"d\"\ngreeting = \"Hi\"\n\
+         system_prompt = \"Help with bills.\"\nknowledge_tags = [\"Billing_EU\"]\n",
+    )
+    .unwrap();
+    let path = file.clone();
+    let configure = move |c: &mut frontdesk::server::config::Config| c.contexts_file = Some(path);
+    let app = TestApp::spawn_with(backend, Options { fake: false, configure: Box::new(configure) }).await;
+    let (_, key) = admin_and_key(&app).await;
+    for (id, tags) in
+        [("eu-invoices", json!(["billing_eu"])), ("us-invoices", json!(["billing-eu"])), ("any-invoices", json!([]))]
+    {
+        let body = json!({"title": format!("Invoices {id}"), "body": "Invoices are emailed when an order ships.", "tags": tags});
+        assert_eq!(with_key(&app, &key, "PUT", &format!("/api/v1/admin/knowledge/{id}"), Some(body)).await.0, 201);
+    }
+    let (status, found) = with_key(
+        &app,
+        &key,
+        "GET",
+        "/api/v1/admin/knowledge/search?q=when%20are%20invoices%20emailed&context=billing",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let ids: Vec<&str> =
+        found["results"].as_array().unwrap().iter().map(|r| r["external_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["eu-invoices"], "only the tag, in any case, and `_` is not a wildcard: {found}");
+    let _ = std::fs::remove_file(file);
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
 }

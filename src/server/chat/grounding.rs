@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Replies;
 use crate::{
-    model::{Product, SearchHit, Source, Visibility},
+    model::{Product, SearchHit, Source, SourceKind, Visibility},
     server::{
         error::AppResult,
         knowledge::{Found, Wanted},
@@ -79,14 +79,16 @@ pub fn cited_sources(kept: Option<&str>) -> Vec<Source> {
     let Some(kept) = kept else { return Vec::new() };
     let kept: Vec<KeptSource> = serde_json::from_str(kept).unwrap_or_default();
     let mut shown: Vec<Source> = Vec::new();
+    let mut seen: Vec<(SourceKind, String)> = Vec::new();
     for KeptSource { hit, .. } in kept.into_iter().filter(|s| s.cited && s.hit.visibility != Visibility::Staff) {
-        if shown.iter().any(|s| s.external_id == hit.external_id && s.kind == hit.kind) {
+        if seen.contains(&(hit.kind, hit.external_id.clone())) {
             continue;
         }
+        seen.push((hit.kind, hit.external_id.clone()));
         let public = hit.visibility == Visibility::Public;
         shown.push(Source {
             kind: hit.kind,
-            external_id: hit.external_id,
+            external_id: public.then_some(hit.external_id),
             title: public.then_some(hit.title),
             url: if public { hit.url } else { None },
         });
@@ -97,7 +99,6 @@ pub fn cited_sources(kept: Option<&str>) -> Vec<Source> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SourceKind;
 
     fn source(id: &str, visibility: Visibility) -> PromptSource {
         let hit = SearchHit {
@@ -125,7 +126,8 @@ mod tests {
         assert_eq!(shown.len(), 2, "{shown:?}");
         assert_eq!(shown[0].title.as_deref(), Some("Title of returns"));
         assert_eq!(shown[0].url.as_deref(), Some("https://shop.example/returns"));
-        assert_eq!((shown[1].external_id.as_str(), &shown[1].title, &shown[1].url), ("margins", &None, &None));
+        assert_eq!((&shown[1].external_id, &shown[1].title, &shown[1].url), (&None, &None, &None), "{shown:?}");
+        assert_eq!(shown[0].external_id.as_deref(), Some("returns"));
         assert!(cited_sources(kept_sources(&[], "[1]").as_deref()).is_empty());
     }
 }

@@ -41,7 +41,12 @@ impl Knowledge {
         let mut report = ImportReport::default();
         for file in files {
             let written = match article_from(&file, visibility) {
-                Ok((id, input)) => self.put(editor, &id, &input).await.map_err(|e| e.public_message()),
+                Ok((id, input)) => self.put(editor, &id, &input).await.map_err(|e| {
+                    if e.status().is_server_error() {
+                        tracing::error!(error = ?e, file = file.name, "importing a file failed");
+                    }
+                    e.public_message()
+                }),
                 Err(reason) => Err(reason),
             };
             match written {

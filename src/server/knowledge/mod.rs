@@ -200,9 +200,12 @@ impl Knowledge {
                 (row.id, Written::Updated)
             }
             None => {
-                let (id,): (i64,) = sqlx::query_as(
+                // Another write of the same id that began meanwhile: this one waits for it and
+                // inserts nothing; the client is told to write again.
+                let created: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO knowledge (external_id, kind, title, body, url, tags, visibility, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                     ON CONFLICT (external_id) DO NOTHING RETURNING id",
                 )
                 .bind(external_id)
                 .bind(input.kind.as_str())
@@ -212,8 +215,11 @@ impl Knowledge {
                 .bind(&tags)
                 .bind(input.visibility.as_str())
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+                let (id,) = created.ok_or_else(|| {
+                    AppError::Conflict(format!("{external_id} was written by another request just now; send it again"))
+                })?;
                 (id, Written::Created)
             }
         };
@@ -294,7 +300,7 @@ impl Knowledge {
                     title: format!("{}: {}", context.label, entry.keywords.join(", ")),
                     body: entry.answer.clone(),
                     url: None,
-                    tags: vec![context.id.clone()],
+                    tags: vec![context.id.to_lowercase()],
                     visibility: Visibility::Assistant,
                 };
                 // Replicas starting together on a new database seed once: the second finds the
@@ -390,14 +396,20 @@ impl Knowledge {
 
 /// 422 unless `id` is a usable id of the shop's.
 pub fn check_external_id(id: &str) -> AppResult<()> {
-    let ok = !id.is_empty()
+    // The knowledge API's own paths under /knowledge/.
+    let reserved = ["search", "import"].contains(&id);
+    let ok = !reserved
+        && !id.is_empty()
         && id.len() <= 128
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(AppError::Invalid("an id is 1 to 128 letters, digits and . _ : - (starting with a letter or digit)".into()))
+        Err(AppError::Invalid(
+            "an id is 1 to 128 letters, digits and . _ : - (starting with a letter or digit; not search or import)"
+                .into(),
+        ))
     }
 }
 

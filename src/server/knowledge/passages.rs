@@ -16,7 +16,7 @@ pub struct Passage {
 }
 
 /// Splits Markdown into passages: a heading starts a new one, and paragraphs join while a passage
-/// holds at most [`PASSAGE_WORDS`] words. A paragraph longer than that is a passage of its own.
+/// holds at most [`PASSAGE_WORDS`] words. A longer paragraph is cut into passages of that size.
 pub fn split(title: &str, body: &str) -> Vec<Passage> {
     let mut passages = Vec::new();
     let mut heading = title.trim().to_string();
@@ -37,15 +37,15 @@ pub fn split(title: &str, body: &str) -> Vec<Passage> {
         |lines: &mut Vec<&str>, current: &mut Vec<String>, words: &mut usize, heading: &str, out: &mut Vec<Passage>| {
             let text = lines.join(" ");
             lines.clear();
-            let count = text.split_whitespace().count();
-            if count == 0 {
-                return;
+            // A paragraph longer than a passage (a text without blank lines) is cut at words.
+            let all: Vec<&str> = text.split_whitespace().collect();
+            for piece in all.chunks(PASSAGE_WORDS) {
+                if *words + piece.len() > PASSAGE_WORDS {
+                    flush(current, words, heading, out);
+                }
+                *words += piece.len();
+                current.push(piece.join(" "));
             }
-            if *words + count > PASSAGE_WORDS {
-                flush(current, words, heading, out);
-            }
-            *words += count;
-            current.push(text);
         };
     for line in body.lines() {
         let trimmed = line.trim();
@@ -152,6 +152,13 @@ mod tests {
         assert_eq!(passages[0].text, "Intro line.");
         assert!(passages[1].text.starts_with("Free within 30 days.\n\nword"));
         assert_eq!(passages[3].text, "Two years.");
+    }
+
+    #[test]
+    fn a_text_without_blank_lines_is_cut_into_passages_of_the_size() {
+        let body = "word ".repeat(PASSAGE_WORDS * 2 + 5);
+        let sizes: Vec<usize> = split("T", &body).iter().map(|p| p.text.split_whitespace().count()).collect();
+        assert_eq!(sizes, [PASSAGE_WORDS, PASSAGE_WORDS, 5]);
     }
 
     #[test]

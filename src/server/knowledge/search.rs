@@ -10,6 +10,10 @@ use crate::{
     server::{db::Backend, error::AppResult},
 };
 
+/// How many passages are ranked before the filters (visibility, tags) apply: past this many
+/// filtered out, fewer than asked come back.
+const CANDIDATES: usize = 200;
+
 /// What to search for, and in what.
 #[derive(Debug, Clone, Default)]
 pub struct Wanted<'a> {
@@ -63,23 +67,27 @@ impl Knowledge {
         // Parameters after the query's own: the limit, then one per tag.
         let first_tag = 3 + usize::from(self.db.backend == Backend::Postgres);
         if !wanted.tags.is_empty() {
-            let any: Vec<String> = (0..wanted.tags.len()).map(|i| format!("k.tags LIKE ${}", first_tag + i)).collect();
+            let any: Vec<String> =
+                (0..wanted.tags.len()).map(|i| format!("k.tags LIKE ${} ESCAPE '\\'", first_tag + i)).collect();
             filters.push_str(&format!(" AND ({})", any.join(" OR ")));
         }
         let sql = match self.db.backend {
+            // The best candidates by rank alone first, then their articles and the filters: a
+            // common word matches thousands of passages, and joining each costs more than ranking.
             Backend::Sqlite => format!(
-                "SELECT k.kind, k.external_id, k.title, k.url, k.visibility, p.heading, p.text, \
-                 -bm25(knowledge_fts, 2.0, 1.0) AS score \
-                 FROM knowledge_fts JOIN knowledge_passages p ON p.id = knowledge_fts.rowid \
-                 JOIN knowledge k ON k.id = p.knowledge_id \
-                 WHERE knowledge_fts MATCH $1{filters} ORDER BY bm25(knowledge_fts, 2.0, 1.0) LIMIT $2"
+                "SELECT k.kind, k.external_id, k.title, k.url, k.visibility, p.heading, p.text, -f.rank AS score \
+                 FROM (SELECT rowid AS id, bm25(knowledge_fts, 2.0, 1.0) AS rank FROM knowledge_fts \
+                       WHERE knowledge_fts MATCH $1 ORDER BY rank LIMIT {CANDIDATES}) f \
+                 JOIN knowledge_passages p ON p.id = f.id JOIN knowledge k ON k.id = p.knowledge_id \
+                 WHERE 1 = 1{filters} ORDER BY f.rank, p.id LIMIT $2"
             ),
             Backend::Postgres => format!(
-                "SELECT k.kind, k.external_id, k.title, k.url, k.visibility, p.heading, p.text, \
-                 CAST(ts_rank_cd(p.tsv, q) AS DOUBLE PRECISION) AS score \
-                 FROM knowledge_passages p JOIN knowledge k ON k.id = p.knowledge_id, \
-                 websearch_to_tsquery(CAST($3 AS regconfig), $1) q \
-                 WHERE p.tsv @@ q{filters} ORDER BY score DESC, p.id LIMIT $2"
+                "SELECT k.kind, k.external_id, k.title, k.url, k.visibility, p.heading, p.text, f.score \
+                 FROM (SELECT p.id, CAST(ts_rank_cd(p.tsv, q) AS DOUBLE PRECISION) AS score \
+                       FROM knowledge_passages p, websearch_to_tsquery(CAST($3 AS regconfig), $1) q \
+                       WHERE p.tsv @@ q ORDER BY score DESC, p.id LIMIT {CANDIDATES}) f \
+                 JOIN knowledge_passages p ON p.id = f.id JOIN knowledge k ON k.id = p.knowledge_id \
+                 WHERE 1 = 1{filters} ORDER BY f.score DESC, p.id LIMIT $2"
             ),
         };
         let query = match self.db.backend {
@@ -92,7 +100,9 @@ impl Knowledge {
             q = q.bind(&self.language);
         }
         for tag in wanted.tags {
-            q = q.bind(format!("%\"{tag}\"%"));
+            // Tags are a-z, 0-9, - and _ (checked where they are written): `_` is LIKE's only
+            // wildcard among them.
+            q = q.bind(format!("%\"{}\"%", tag.to_lowercase().replace('_', "\\_")));
         }
         let rows = q.fetch_all(&self.db.read).await?;
         rows.into_iter()

@@ -69,7 +69,18 @@ impl Contexts {
             context: Vec<Context>,
         }
         let file: File = toml::from_str(text).map_err(|e| format!("{origin} is not valid: {}", e.message()))?;
-        let contexts = file.context;
+        let mut contexts = file.context;
+        for context in &mut contexts {
+            for tag in &mut context.knowledge_tags {
+                *tag = tag.to_lowercase();
+                if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    return Err(format!(
+                        "{origin}: context '{}' has a knowledge tag that is not a-z, 0-9, - and _",
+                        context.id
+                    ));
+                }
+            }
+        }
         if contexts.is_empty() || contexts.len() > 3 {
             return Err(format!("{origin} must define 1 to 3 contexts (found {})", contexts.len()));
         }
@@ -144,6 +155,9 @@ pub struct PromptSource {
     pub answers: bool,
 }
 
+/// The most of the shop's text a prompt carries, in characters (about 2,000 tokens).
+pub const SOURCES_BUDGET_CHARS: usize = 8_000;
+
 /// What the assistant is told to do with sources.
 const SOURCES_RULE: &str = "Answer from the shop's sources below (and the product above, if any). \
      Cite the sources you use by their number in square brackets, like [1]. If they do not hold the \
@@ -151,9 +165,15 @@ const SOURCES_RULE: &str = "Answer from the shop's sources below (and the produc
      price or a date.";
 
 impl Prompt {
-    /// Gives the assistant the shop's passages on the question: numbered in the system prompt
-    /// with the rule to answer from them and cite them. None found: the prompt stays as it was.
-    pub fn ground(&mut self, sources: Vec<PromptSource>) {
+    /// Gives the assistant the shop's passages on the question, best first and within
+    /// [`SOURCES_BUDGET_CHARS`]: numbered in the system prompt with the rule to answer from them
+    /// and cite them. None found: the prompt stays as it was.
+    pub fn ground(&mut self, mut sources: Vec<PromptSource>) {
+        let mut used = 0;
+        sources.retain(|s| {
+            used += s.hit.title.chars().count() + s.hit.passage.chars().count();
+            used <= SOURCES_BUDGET_CHARS
+        });
         if sources.is_empty() {
             return;
         }

@@ -78,6 +78,8 @@ bench: ## Benchmarks (release server in its own process): time to first token on
 	cargo bench $(SSR_FEATURES) --bench history
 	cargo bench $(SSR_FEATURES) --bench knowledge
 	BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench knowledge
+	BENCH_KNOWLEDGE=5000 BENCH_PATTERN=steady cargo bench $(SSR_FEATURES) --bench ttft
+	BENCH_KNOWLEDGE=5000 BENCH_PATTERN=steady BENCH_POSTGRES_URL="$$pg_url" cargo bench $(SSR_FEATURES) --bench ttft
 
 bench-browser: tools test-deps ## Browser benchmark: a 1,000-message chat scrolled and streamed in Chromium
 	scripts/build-site.sh

@@ -15,13 +15,14 @@ mod common;
 
 use std::time::Instant;
 
-use common::{ms, percentile, report, Server};
+use common::{
+    knowledge::{admin_key, load, put, sentence, vocabulary, Numbers, SECTIONS},
+    ms, percentile, report, Server,
+};
 use serde_json::{json, Value};
 
 const ARTICLES: usize = 5_000;
-const SECTIONS: usize = 10;
 const QUESTIONS: usize = 400;
-const LOADERS: usize = 8;
 
 /// The evaluation set: a shop's articles (id, title, body).
 const SHOP: &[(&str, &str, &str)] = &[
@@ -75,61 +76,6 @@ const UNANSWERABLE: &[&str] = &[
     "Can I rent a desk monthly?",
 ];
 
-/// A deterministic stream of numbers (a linear congruential generator): the same corpus every run.
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % below
-    }
-}
-
-/// Made-up words that no question of the evaluation set holds: the noise the set is found among.
-fn vocabulary() -> Vec<String> {
-    let syllables = ["ka", "lo", "mi", "ter", "vun", "sa", "pri", "dol", "ek", "nor", "zu", "bra", "fen", "gal"];
-    let mut words = Vec::new();
-    for a in syllables {
-        for b in syllables {
-            for c in ["", "x", "rt", "mon"] {
-                words.push(format!("{a}{b}{c}"));
-            }
-        }
-    }
-    words
-}
-
-fn sentence(numbers: &mut Numbers, words: &[String], count: usize) -> String {
-    (0..count).map(|_| words[numbers.next(words.len())].as_str()).collect::<Vec<_>>().join(" ")
-}
-
-async fn admin_key(base: &str) -> String {
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let signed_in = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "admin@frontdesk.local", "password": "bench-admin-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_in.status().is_success(), "the bench signs in");
-    let created: Value = client
-        .post(format!("{base}/api/v1/admin/api-keys"))
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["key"].as_str().unwrap().to_string()
-}
-
-async fn put(client: &reqwest::Client, base: &str, key: &str, id: &str, body: Value) {
-    let response =
-        client.put(format!("{base}/api/v1/admin/knowledge/{id}")).bearer_auth(key).json(&body).send().await.unwrap();
-    assert!(response.status().is_success(), "{id}: {}", response.status());
-}
-
 async fn search(client: &reqwest::Client, base: &str, key: &str, q: &str) -> Vec<Value> {
     let found: Value = client
         .get(format!("{base}/api/v1/admin/knowledge/search"))
@@ -153,28 +99,7 @@ async fn run(label: &str, database_url: Option<&str>) {
     // The noise: 5,000 articles of ten sections each, loaded by eight clients at once.
     let words = vocabulary();
     let started = Instant::now();
-    let mut loaders = Vec::new();
-    for loader in 0..LOADERS {
-        let (client, base, key, words) = (client.clone(), base.clone(), key.clone(), words.clone());
-        loaders.push(tokio::spawn(async move {
-            let mut numbers = Numbers(loader as u64 + 1);
-            for i in (loader..ARTICLES).step_by(LOADERS) {
-                let mut body = String::new();
-                for _ in 0..SECTIONS {
-                    body.push_str(&format!(
-                        "## {}\n\n{}\n\n",
-                        sentence(&mut numbers, &words, 3),
-                        sentence(&mut numbers, &words, 60)
-                    ));
-                }
-                let title = sentence(&mut numbers, &words, 4);
-                put(&client, &base, &key, &format!("noise-{i}"), json!({"title": title, "body": body})).await;
-            }
-        }));
-    }
-    for loader in loaders {
-        loader.await.unwrap();
-    }
+    load(&base, &key, ARTICLES, "").await;
     let loaded = started.elapsed();
     for (id, title, body) in SHOP {
         put(

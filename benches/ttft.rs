@@ -24,7 +24,8 @@
 //! `make bench` runs it on a temporary SQLite file and on a fresh PostgreSQL database
 //! (BENCH_POSTGRES_URL, an admin URL); BENCH_ROUNDS sets the messages per stream (default 10),
 //! BENCH_PATTERN (`steady`, `new` or `first`) runs one pattern only, BENCH_SERVER_BIN another
-//! build of the server (to compare two commits in one run).
+//! build of the server (to compare two commits in one run), BENCH_KNOWLEDGE=N loads N articles
+//! (ten passages each) first, to see what each reply's search of the knowledge costs.
 
 mod common;
 
@@ -92,11 +93,23 @@ fn main() {
         )
         .await;
         let base = server.base.clone();
+        // BENCH_KNOWLEDGE=5000: that many articles (ten passages each) in the knowledge base,
+        // one passage in ten holding the word the benchmark's questions ask about, so each
+        // reply's search finds and ranks passages as a shop's would.
+        let knowledge: usize = std::env::var("BENCH_KNOWLEDGE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        if knowledge > 0 {
+            let key = common::knowledge::admin_key(&base).await;
+            common::knowledge::load(&base, &key, knowledge, "question").await;
+        }
 
         println!("Time to first token added by Frontdesk over the upstream (server, upstream and client in 3 processes)");
         println!(
             "database {}; {rounds} messages per stream; replies of {PIECES} pieces {PIECE_PAUSE:?} apart",
             if postgres.is_some() { "PostgreSQL" } else { "a temporary SQLite file" }
+        );
+        println!(
+            "knowledge: {} passages beside the seeded FAQ answers (BENCH_KNOWLEDGE articles)",
+            knowledge * common::knowledge::SECTIONS
         );
         println!(
             "{:>8} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>10} {:>10}",

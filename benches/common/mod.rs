@@ -12,6 +12,7 @@ use futures::{stream::BoxStream, StreamExt};
 
 #[path = "../../tests/support/fake_openai.rs"]
 pub mod fake_openai;
+pub mod knowledge;
 pub mod streams;
 
 /// Set in the environment of this program re-run as the fake upstream.

@@ -25,7 +25,7 @@ use super::{
     session::{origin_allowed, Session, WS_PROTOCOL},
 };
 use crate::{
-    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, ServerFrame, Typing},
+    model::{ChatEvent, ClientFrame, ErrorBody, ErrorDetail, LiveSignal, PanelEvent, ServerFrame, Typing},
     server::{
         app::Frontdesk,
         chat::rules::check_resume,
@@ -232,9 +232,15 @@ pub async fn panel_ws(
     let staff = session.staff();
     let slot = staff.as_ref().ok().map(|s| stream_slot(&app, s.user_id, true)).transpose()?;
     let upgrade = upgrade(&app, &headers, ws)?;
+    // The feed starts as the handshake is answered, not when the socket's task first runs: a
+    // change made just after the client saw the socket open is on it.
+    let feed = staff.map(|_| (app.inquiries.watch_panel(), app.inquiries.watch_panel_resets()));
     let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
-    Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, staff)))
+    Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, feed)))
 }
+
+/// What a panel socket follows: every conversation's changes, and the feed's resets.
+type PanelFeed = (tokio::sync::broadcast::Receiver<PanelEvent>, tokio::sync::watch::Receiver<u64>);
 
 /// Closes a socket whose caller may not follow it.
 async fn refuse(socket: WebSocket, error: AppError) {
@@ -264,13 +270,12 @@ impl Live {
     }
 }
 
-async fn run_panel(mut socket: WebSocket, live: Live, staff: AppResult<Staff>) {
-    if let Err(error) = staff {
-        return refuse(socket, error).await;
-    }
+async fn run_panel(mut socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
+    let (mut events, mut resets) = match feed {
+        Ok(feed) => feed,
+        Err(error) => return refuse(socket, error).await,
+    };
     let app = live.app.clone();
-    let mut events = app.inquiries.watch_panel();
-    let mut resets = app.inquiries.watch_panel_resets();
     let ended = live.session_ended();
     tokio::pin!(ended);
     let draining = app.draining();

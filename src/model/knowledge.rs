@@ -23,12 +23,35 @@ string_enum!(
     SourceKind { Article => "article", Answer => "answer", Product => "product" }
 );
 
-impl SourceKind {
-    /// The default where a build does not read the kind.
-    pub fn article() -> SourceKind {
+/// What a written item is when it does not say: an article.
+impl Default for KnowledgeKind {
+    fn default() -> Self {
+        KnowledgeKind::Article
+    }
+}
+
+/// Who sees an item when it does not say: everyone.
+impl Default for Visibility {
+    fn default() -> Self {
+        Visibility::Public
+    }
+}
+
+/// The kind a build that does not read it holds.
+impl Default for SourceKind {
+    fn default() -> Self {
         SourceKind::Article
     }
 }
+
+/// A knowledge tag: 1 to 40 letters, digits, `-` and `_` (kept lowercase). The spec states it as
+/// [`TAG_PATTERN`].
+pub fn is_tag(tag: &str) -> bool {
+    (1..=40).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// [`is_tag`] as a pattern.
+pub const TAG_PATTERN: &str = r"^[A-Za-z0-9_-]{1,40}$";
 
 /// An article or an answer, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,7 +107,7 @@ pub struct SearchResults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Source {
-    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing, default = "SourceKind::article"))]
+    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing, default))]
     pub kind: SourceKind,
     /// The shop's id of a `public` source (an assistant-only one names nothing).
     #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]

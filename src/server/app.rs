@@ -49,10 +49,7 @@ pub struct Frontdesk {
 
 /// Why a part of the application could not start: what failed, with the database's own words.
 fn startup(what: &str, error: AppError) -> String {
-    match error {
-        AppError::Database(e) => format!("{what}: {e}"),
-        other => format!("{what}: {other}"),
-    }
+    format!("{what}: {}", error.for_operator())
 }
 
 impl Frontdesk {

@@ -102,6 +102,15 @@ impl AppError {
         }
     }
 
+    /// The cause in full, with the database's own words: for an operator (why the server could not
+    /// start), never for a client.
+    pub fn for_operator(&self) -> String {
+        match self {
+            AppError::Database(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// The sentence a client sees: for server faults a generic one, never the cause.
     pub fn public_message(&self) -> String {
         match self {

@@ -27,7 +27,6 @@ use self::{
     app::Frontdesk,
     config::{Command, Config, LogFormat},
     db::Db,
-    error::AppError,
     identity::StaffRole,
 };
 
@@ -51,13 +50,6 @@ impl StartError {
             StartError::Settings(_) => std::process::ExitCode::from(2),
             _ => std::process::ExitCode::from(1),
         }
-    }
-}
-
-fn describe(error: &AppError) -> String {
-    match error {
-        AppError::Database(e) => e.to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -91,8 +83,8 @@ pub async fn run() -> Result<(), StartError> {
         // Only the schema: nothing starts (a migration step before the replicas, say).
         let db = Db::connect(&config.database_url, 2)
             .await
-            .map_err(|e| StartError::Startup(format!("cannot open the database: {}", describe(&e))))?;
-        db.migrate().await.map_err(|e| StartError::Startup(describe(&e)))?;
+            .map_err(|e| StartError::Startup(format!("cannot open the database: {}", e.for_operator())))?;
+        db.migrate().await.map_err(|e| StartError::Startup(e.for_operator()))?;
         tracing::info!("migrations applied");
         return Ok(());
     }
@@ -117,7 +109,7 @@ pub async fn run() -> Result<(), StartError> {
              (shown this once; sign in at /admin/login)"
         ),
         Ok(None) => {}
-        Err(e) => return Err(StartError::Startup(format!("cannot create the first admin: {}", describe(&e)))),
+        Err(e) => return Err(StartError::Startup(format!("cannot create the first admin: {}", e.for_operator()))),
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await

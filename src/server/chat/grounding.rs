@@ -51,9 +51,7 @@ impl Replies {
     pub(super) async fn ground(&self, prompt: &mut Prompt) {
         let question = prompt.customer_turn();
         match self.sources_for(&question, &prompt.context, prompt.product.as_ref()).await {
-            Ok(found) => {
-                prompt.ground(found.into_iter().map(|f| PromptSource { hit: f.hit, answers: f.answers }).collect())
-            }
+            Ok(found) => prompt.ground(found),
             Err(error) => tracing::warn!(?error, "searching the knowledge failed; the reply goes without sources"),
         }
     }

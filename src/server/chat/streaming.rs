@@ -144,9 +144,8 @@ impl Replies {
             }
         };
         let mut pending = String::new();
-        // The whole text, for the sources it cites.
+        // The whole text, for the sources it cites (and its length for the tokens).
         let mut written = String::new();
-        let mut written_chars = 0usize;
         let mut usage = None;
         let mut wrote_text = false;
         let mut flush_at: Option<tokio::time::Instant> = None;
@@ -178,7 +177,6 @@ impl Replies {
                 None => break Outcome::Complete,
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
                 Some(Ok(Chunk::Text(text))) => {
-                    written_chars += text.chars().count();
                     written.push_str(&text);
                     pending.push_str(&text);
                     if !wrote_text {
@@ -212,7 +210,7 @@ impl Replies {
                 u.total_tokens
             }
             None => {
-                let estimated = estimate_tokens(prompt.chars() + written_chars);
+                let estimated = estimate_tokens(prompt.chars() + written.chars().count());
                 metrics.tokens_used("estimated", estimated);
                 estimated
             }

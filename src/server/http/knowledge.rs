@@ -23,15 +23,15 @@ use crate::{
         app::Frontdesk,
         error::{AppError, AppResult},
         identity::{Editor, Staff},
-        knowledge::{check_external_id, ImportFile, ImportReport, Knowledge, KnowledgeInput, ListQuery, Written},
+        knowledge::{ImportFile, ImportReport, Knowledge, KnowledgeInput, ListQuery, Written},
     },
 };
 
 /// The shop's own id of an article or an answer (a slug, a handle).
+/// (Its pattern, `knowledge::EXTERNAL_ID_PATTERN`, is added to the spec with the server's rules.)
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ExternalId {
-    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub external_id: String,
 }
 
@@ -102,7 +102,6 @@ pub async fn get_knowledge(
     _editor: Editor,
     Path(ExternalId { external_id }): Path<ExternalId>,
 ) -> AppResult<Json<KnowledgeItem>> {
-    check_external_id(&external_id).map_err(|_| AppError::not_found("knowledge item"))?;
     Ok(Json(knowledge.get(&external_id).await?))
 }
 
@@ -181,12 +180,8 @@ pub struct ImportForm {
     #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     files: Vec<String>,
     /// `public` (default), `assistant` or `staff`.
-    #[serde(default = "public")]
+    #[serde(default)]
     visibility: Visibility,
-}
-
-fn public() -> Visibility {
-    Visibility::Public
 }
 
 /// Imports files as articles: each goes in or is listed with the reason it did not.

@@ -42,7 +42,10 @@ pub fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
 /// the rules this server was configured with: the context ids (a closed set) and the longest
 /// message `FRONTDESK_MESSAGE_MAX_CHARS` allows.
 pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: usize) -> OpenApi {
-    use crate::model::{CLIENT_ID_PATTERN, EMAIL_OR_EMPTY_PATTERN, EMAIL_PATTERN};
+    use crate::{
+        model::{CLIENT_ID_PATTERN, EMAIL_OR_EMPTY_PATTERN, EMAIL_PATTERN, TAG_PATTERN},
+        server::knowledge::EXTERNAL_ID_PATTERN,
+    };
     let mut value = serde_json::to_value(&spec).expect("the spec is JSON");
     for (schema, field, pattern) in [
         ("NewStaff", "email", EMAIL_PATTERN),
@@ -72,7 +75,15 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
     for schema in ["SendMessage", "EditMessage", "StaffMessage", "FirstMessage"] {
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
-    property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = r"^[A-Za-z0-9_-]{1,40}$".into();
+    property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = TAG_PATTERN.into();
+    let item = value.pointer_mut("/paths/~1api~1v1~1admin~1knowledge~1{external_id}").and_then(Value::as_object_mut);
+    for operation in item.into_iter().flat_map(|item| item.values_mut()) {
+        for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+            if parameter["name"] == "external_id" {
+                parameter["schema"]["pattern"] = EXTERNAL_ID_PATTERN.into();
+            }
+        }
+    }
     let ids: Vec<Value> = contexts.iter().map(|id| Value::from(id.as_str())).collect();
     let search =
         value.pointer_mut("/paths/~1api~1v1~1admin~1knowledge~1search/get/parameters").and_then(Value::as_array_mut);

@@ -26,14 +26,13 @@ use super::{
     identity::Editor,
     llm::Contexts,
 };
-use crate::model::{KnowledgeItem, KnowledgeKind, KnowledgePage, Visibility};
+use crate::model::{is_tag, KnowledgeItem, KnowledgeKind, KnowledgePage, Visibility};
 
 /// Longest article body, in characters.
 pub const BODY_MAX_CHARS: usize = 200_000;
 const TITLE_MAX_CHARS: usize = 200;
 const URL_MAX_CHARS: usize = 2_048;
 const MAX_TAGS: usize = 20;
-const TAG_MAX_CHARS: usize = 40;
 /// The shop's own ids: what a handle, a SKU or a slug holds.
 pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$";
 
@@ -42,7 +41,7 @@ pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$";
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeInput {
     /// `article` (default) or `answer` (`title` is then the question).
-    #[serde(default = "article")]
+    #[serde(default)]
     pub kind: KnowledgeKind,
     /// 1 to 200 characters.
     #[schema(pattern = r"\S", max_length = 200)]
@@ -60,16 +59,8 @@ pub struct KnowledgeInput {
     #[schema(max_items = 20)]
     pub tags: Vec<String>,
     /// `public` (default), `assistant` or `staff`.
-    #[serde(default = "public")]
+    #[serde(default)]
     pub visibility: Visibility,
-}
-
-fn article() -> KnowledgeKind {
-    KnowledgeKind::Article
-}
-
-fn public() -> Visibility {
-    Visibility::Public
 }
 
 /// How a write went.
@@ -435,12 +426,10 @@ fn checked(input: &KnowledgeInput) -> AppResult<KnowledgeInput> {
         return Err(AppError::Invalid(format!("at most {MAX_TAGS} tags")));
     }
     for tag in &mut input.tags {
-        let ok = (1..=TAG_MAX_CHARS).contains(&tag.chars().count())
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        *tag = tag.to_lowercase();
-        if !ok {
-            return Err(AppError::Invalid(format!("a tag is 1 to {TAG_MAX_CHARS} of a-z, 0-9, - and _")));
+        if !is_tag(tag) {
+            return Err(AppError::Invalid("a tag is 1 to 40 of a-z, 0-9, - and _".into()));
         }
+        *tag = tag.to_lowercase();
     }
     input.tags.sort();
     input.tags.dedup();

@@ -28,12 +28,9 @@ pub struct Wanted<'a> {
     pub limit: i64,
 }
 
-/// A passage found, with whether it holds enough of the question to answer it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Found {
-    pub hit: SearchHit,
-    pub answers: bool,
-}
+/// A passage found, with whether it holds enough of the question to answer it: what a prompt is
+/// given as a source.
+pub use crate::server::llm::PromptSource as Found;
 
 #[derive(sqlx::FromRow)]
 struct HitRow {

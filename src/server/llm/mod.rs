@@ -73,7 +73,7 @@ impl Contexts {
         for context in &mut contexts {
             for tag in &mut context.knowledge_tags {
                 *tag = tag.to_lowercase();
-                if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                if !crate::model::is_tag(tag) {
                     return Err(format!(
                         "{origin}: context '{}' has a knowledge tag that is not a-z, 0-9, - and _",
                         context.id

@@ -73,7 +73,9 @@ async fn an_unknown_context_is_refused_and_no_chat_is_created(backend: Backend) 
 
 async fn a_first_message_opens_the_chat_and_starts_its_reply_in_one_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.fake().push(Script::words("It ships tomorrow."));
+    // The reply holds after its first word until a client has joined, so the join is mid-reply.
+    let (open, gate) = tokio::sync::watch::channel(false);
+    app.fake().push(Script::Held { first: vec!["It ".into()], rest: vec!["ships ".into(), "tomorrow.".into()], gate });
     // Refused, it creates nothing: no visitor, no chat, no cookie.
     let (status, body) = app.post("/api/v1/chats", json!({"message": {"content": "   "}})).await;
     assert_eq!(status, 422, "{body}");
@@ -93,9 +95,12 @@ async fn a_first_message_opens_the_chat_and_starts_its_reply_in_one_request(back
     assert_eq!(status, 201, "{chat}");
     assert_eq!(chat["title"], "When does the lamp ship?", "the first message names the chat");
     let id = chat["id"].as_i64().unwrap();
-    // A client joining now gets the reply from its start.
+    // A client joining while the reply is written gets it from its start.
     let mut events = app.events(id, None).await;
     let mut seen = Vec::new();
+    let first = next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageDelta).await;
+    assert_eq!(first.data["text"], "It ", "the reply's text from its first word");
+    open.send(true).unwrap();
     next_matching(&mut events, &mut seen, |e| e.kind == EventKind::MessageCompleted).await;
     let messages = app.messages(id).await;
     let said: Vec<(Role, &str)> = messages.iter().map(|m| (m.role, m.content.as_str())).collect();

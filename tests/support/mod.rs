@@ -355,10 +355,11 @@ pub async fn next_matching(
 ) -> WireEvent {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let event = tokio::time::timeout_at(deadline, events.next())
-            .await
-            .expect("the expected event arrived in time")
-            .expect("the stream stayed open");
+        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the stream ended before the expected event; it carried {seen:#?}"),
+            Err(_) => panic!("the expected event did not arrive in 20 s; the stream carried {seen:#?}"),
+        };
         seen.push(event.clone());
         if matches(&event) {
             return event;

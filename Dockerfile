@@ -44,6 +44,7 @@ ENV LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_ENV=PROD \
     FRONTDESK_ADDR=0.0.0.0:3000 \
     DATABASE_URL=sqlite:///data/frontdesk.db \
+    FRONTDESK_DEMO=false \
     RUST_LOG=info
 
 VOLUME /data

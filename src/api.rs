@@ -118,11 +118,11 @@ async fn window_mode() -> WindowMode {
 /// What the window opens on: the visitor's latest chat (about `product_id` when given) with its
 /// newest page, or a draft with the greeting when they have none. Writes nothing.
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
-pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail> {
+pub async fn load_chat(product_id: Option<String>) -> Result<ChatView, ErrorDetail> {
     let reader = session()?.reader();
     let app = app();
     let product = match product_id {
-        Some(id) => Some(app.catalog.get(id).await?),
+        Some(id) => Some(app.catalog.get(&id).await?),
         None => None,
     };
     let (chat, page) = app.chats.opening(reader, product.as_ref()).await?;
@@ -142,20 +142,20 @@ pub async fn load_chat(product_id: Option<i64>) -> Result<ChatView, ErrorDetail>
 /// comes along (`message`, `client_id`), so it is sent in the same request.
 #[server(prefix = "/api/fn", input = Json, output = Json, endpoint = "start_chat", client = WindowClient)]
 pub async fn start_chat(
-    product_id: Option<i64>,
+    product_id: Option<String>,
     context: Option<String>,
     message: Option<String>,
     client_id: Option<String>,
 ) -> Result<StartedChat, ErrorDetail> {
     let chats = app().chats;
-    chats.check_new_chat(context.as_deref(), product_id).await?;
+    chats.check_new_chat(context.as_deref(), product_id.as_deref()).await?;
     let session = session()?;
     let first = message.as_deref().map(|content| crate::server::chat::Outgoing {
         content,
         context: None,
         client_id: client_id.as_deref(),
     });
-    let (chat, page) = chats.start_chat(session.starter(), product_id, context.as_deref(), first).await?;
+    let (chat, page) = chats.start_chat(session.starter(), product_id.as_deref(), context.as_deref(), first).await?;
     Ok(StartedChat { chat, page })
 }
 
@@ -251,10 +251,14 @@ pub async fn handoff(chat_id: i64) -> Result<Chat, ErrorDetail> {
 
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn list_products() -> Result<Vec<Product>, ErrorDetail> {
-    Ok(app().catalog.list().await?)
+    Ok(app().catalog.first(STOREFRONT_PRODUCTS).await?)
 }
 
+/// How many products the storefront lists.
+#[cfg(feature = "ssr")]
+const STOREFRONT_PRODUCTS: i64 = 60;
+
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
-pub async fn get_product(id: i64) -> Result<Product, ErrorDetail> {
-    Ok(app().catalog.get(id).await?)
+pub async fn get_product(id: String) -> Result<Product, ErrorDetail> {
+    Ok(app().catalog.get(&id).await?)
 }

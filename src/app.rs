@@ -97,9 +97,9 @@ fn panel_bundle_built(options: &LeptosOptions) -> bool {
 }
 
 /// The chat window a store page shows, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PageWindow {
-    product_id: Option<i64>,
+    product_id: Option<String>,
     embedded: bool,
     hide_without_product: bool,
 }
@@ -116,28 +116,33 @@ impl PageWindow {
 pub const WINDOW_ROOT_ID: &str = "frontdesk-chat";
 
 /// What the page at `path` (with `query`) shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorePage {
     Home,
     /// The window alone (the embed's iframe, the pop-out), about a product when the query says.
-    Widget(Option<i64>),
+    Widget(Option<String>),
     Products,
-    /// A product page; none when the id is not a number (a "not found" page).
-    Product(Option<i64>),
+    /// A product page, by the shop's id; none when the address holds no id (a "not found" page).
+    Product(Option<String>),
     NotFound,
 }
 
 impl StorePage {
     pub fn at(path: &str, query: &str) -> StorePage {
-        let number = |v: &str| v.parse::<i64>().ok();
+        // The shop's ids are letters, digits and `._:-`: nothing to decode in an address.
+        let id = |v: &str| {
+            let ok =
+                !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c));
+            ok.then(|| v.to_string())
+        };
         match path {
             "/" => StorePage::Home,
             "/widget" => {
-                StorePage::Widget(query.split('&').find_map(|pair| pair.strip_prefix("product_id=")).and_then(number))
+                StorePage::Widget(query.split('&').find_map(|pair| pair.strip_prefix("product_id=")).and_then(id))
             }
             "/products" => StorePage::Products,
             _ => match path.strip_prefix("/products/") {
-                Some(id) if !id.is_empty() && !id.contains('/') => StorePage::Product(number(id)),
+                Some(slug) if !slug.is_empty() && !slug.contains('/') => StorePage::Product(id(slug)),
                 _ => StorePage::NotFound,
             },
         }
@@ -209,7 +214,8 @@ fn page_head() -> impl IntoView {
 fn StoreRoute() -> impl IntoView {
     let (path, query) = page_address();
     let page = StorePage::at(&path, &query);
-    let window = page.window().map(|window| view! { <div id=WINDOW_ROOT_ID class="contents">{window.view()}</div> });
+    let window =
+        page.clone().window().map(|window| view! { <div id=WINDOW_ROOT_ID class="contents">{window.view()}</div> });
     let window = window.into_any();
     server_only(move || match page {
         StorePage::Home => view! { <HomePage window/> }.into_any(),
@@ -259,10 +265,6 @@ fn StoreHeader() -> impl IntoView {
             </nav>
         </header>
     }
-}
-
-fn price(cents: i64) -> String {
-    format!("${}.{:02}", cents / 100, cents % 100)
 }
 
 #[component]
@@ -324,18 +326,18 @@ fn ProductsPage(window: AnyView) -> impl IntoView {
 fn ProductCard(product: Product) -> impl IntoView {
     view! {
         <li class="rounded-xl border border-slate-200 bg-white p-4">
-            <img src=product.image_path.clone() alt="" width="96" height="96" class="mb-3 size-24"/>
+            {product.image_url.clone().map(|src| view! { <img src=src alt="" width="96" height="96" class="mb-3 size-24"/> })}
             <h2 class="font-semibold">
                 <a href=format!("/products/{}", product.id) class="hover:underline">{product.name.clone()}</a>
             </h2>
             <p class="mt-1 text-sm text-slate-700">{product.description.clone()}</p>
-            <p class="mt-2 font-medium">{price(product.price_cents)}</p>
+            <p class="mt-2 font-medium">{product.price.to_string()}</p>
         </li>
     }
 }
 
 #[component]
-fn ProductPage(id: Option<i64>, window: AnyView) -> impl IntoView {
+fn ProductPage(id: Option<String>, window: AnyView) -> impl IntoView {
     // `/products/abc` is not a product page (as `/products/999` is not).
     #[cfg(feature = "ssr")]
     if id.is_none() {
@@ -344,7 +346,7 @@ fn ProductPage(id: Option<i64>, window: AnyView) -> impl IntoView {
         }
     }
     let product = Resource::new(
-        move || id,
+        move || id.clone(),
         |id| async move {
             match id {
                 Some(id) => get_product(id).await,
@@ -363,10 +365,10 @@ fn ProductPage(id: Option<i64>, window: AnyView) -> impl IntoView {
                         Ok(p) => view! {
                             <Title text=format!("{} · Frontdesk Store", p.name)/>
                             <article class="grid gap-8 sm:grid-cols-[200px_1fr]" data-testid="product" data-product-id=p.id>
-                                <img src=p.image_path.clone() alt="" width="200" height="200" class="size-48 rounded-xl border border-slate-200 bg-white"/>
+                                {p.image_url.clone().map(|src| view! { <img src=src alt="" width="200" height="200" class="size-48 rounded-xl border border-slate-200 bg-white"/> })}
                                 <div>
                                     <h1 class="text-2xl font-bold">{p.name.clone()}</h1>
-                                    <p class="mt-2 text-xl font-medium">{price(p.price_cents)}</p>
+                                    <p class="mt-2 text-xl font-medium">{p.price.to_string()}</p>
                                     <p class="mt-4 max-w-prose text-slate-700">{p.description.clone()}</p>
                                     <p class="mt-6 text-sm text-slate-700">"Questions about this product? Ask in the chat: it knows this page."</p>
                                 </div>
@@ -407,10 +409,11 @@ mod tests {
     fn the_address_picks_the_store_page() {
         assert_eq!(StorePage::at("/", ""), StorePage::Home);
         assert_eq!(StorePage::at("/products", ""), StorePage::Products);
-        assert_eq!(StorePage::at("/products/7", ""), StorePage::Product(Some(7)));
-        assert_eq!(StorePage::at("/products/lamp", ""), StorePage::Product(None));
-        assert_eq!(StorePage::at("/widget", "x=1&product_id=3"), StorePage::Widget(Some(3)));
-        assert_eq!(StorePage::at("/widget", "product_id=three"), StorePage::Widget(None));
+        assert_eq!(StorePage::at("/products/7", ""), StorePage::Product(Some("7".into())));
+        assert_eq!(StorePage::at("/products/oak-lamp", ""), StorePage::Product(Some("oak-lamp".into())));
+        assert_eq!(StorePage::at("/products/%3Cb%3E", ""), StorePage::Product(None));
+        assert_eq!(StorePage::at("/widget", "x=1&product_id=lamp-3"), StorePage::Widget(Some("lamp-3".into())));
+        assert_eq!(StorePage::at("/widget", "product_id=a%20b"), StorePage::Widget(None));
         for elsewhere in ["/products/", "/products/7/reviews", "/nowhere", "/widget/"] {
             assert_eq!(StorePage::at(elsewhere, ""), StorePage::NotFound, "{elsewhere}");
         }

@@ -37,6 +37,10 @@ fn set_cookie(cookie: &str) {
     }
 }
 
+/// How many products the inquiry list's product filter offers.
+#[cfg(feature = "ssr")]
+const PRODUCT_FILTER_CHOICES: i64 = 200;
+
 /// The panel's data, or the reason the caller may not see it (401 / 403).
 #[server(prefix = "/api/fn", endpoint = "staff/load_panel", output = Json)]
 pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
@@ -44,7 +48,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
     Ok(PanelView {
         me: app.accounts.me(staff.user_id).await?,
         staff: app.accounts.list_staff().await?,
-        products: app.catalog.list().await?,
+        products: app.catalog.first(PRODUCT_FILTER_CHOICES).await?,
         usage: app.usage.report(Some(1)).await?,
     })
 }

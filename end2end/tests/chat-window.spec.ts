@@ -778,7 +778,7 @@ test.describe('product pages', () => {
     await expect(prompt).toHaveCount(0);
   });
 
-  test('every storefront picture loads, and a product id that is not a number is not found', async ({ page }) => {
+  test('every storefront picture loads, and a product id the catalog does not hold is not found', async ({ page }) => {
     const failed: string[] = [];
     page.on('response', (r) => {
       if (r.request().resourceType() === 'image' && (r.status() !== 200 || !r.headers()['content-type']?.startsWith('image/'))) {

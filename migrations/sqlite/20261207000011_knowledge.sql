@@ -17,7 +17,7 @@ CREATE TABLE api_keys (
 CREATE TABLE knowledge (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     external_id TEXT    NOT NULL UNIQUE,
-    kind        TEXT    NOT NULL CHECK (kind IN ('article', 'answer')),
+    kind        TEXT    NOT NULL CHECK (kind IN ('article', 'answer', 'product')),
     title       TEXT    NOT NULL,
     body        TEXT    NOT NULL,
     url         TEXT,

@@ -163,7 +163,8 @@ pub struct Chat {
     pub id: i64,
     pub title: String,
     pub context: String,
-    pub product_id: Option<i64>,
+    /// The product the chat is about (the shop's id for it).
+    pub product_id: Option<String>,
     pub status: ChatStatus,
     pub priority: Priority,
     pub assignee_id: Option<i64>,
@@ -208,16 +209,77 @@ pub struct ContextInfo {
     pub description: String,
 }
 
-/// A product of the demo catalog.
+/// A product of the shop's catalog, by the shop's own id (its handle or SKU).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Product {
-    pub id: i64,
+    /// The shop's id for it: what `product_id` names everywhere.
+    pub id: String,
     pub name: String,
+    /// Plain text (HTML descriptions are stored as their text).
     pub description: String,
-    /// Price in cents.
-    pub price_cents: i64,
-    pub image_path: String,
+    pub price: Price,
+    /// The product's page on the shop.
+    pub url: Option<String>,
+    /// Its picture: an http(s) address, or a path on this server.
+    pub image_url: Option<String>,
+    /// In stock and for sale.
+    pub available: bool,
+    /// Free-form facts (size, colour, material…), as text.
+    #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(feature = "ssr")]
+impl Product {
+    /// What the assistant reads of the product: its description, then its price, stock and
+    /// attributes, a line each.
+    pub fn facts(&self) -> String {
+        let mut text = self.description.trim().to_string();
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        let stock = if self.available { "In stock" } else { "Out of stock" };
+        text.push_str(&format!("Price: {}. {stock}.", self.price));
+        for (name, value) in &self.attributes {
+            text.push_str(&format!("\n{name}: {value}"));
+        }
+        text
+    }
+}
+
+/// A page of the catalog, by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// A price: a decimal amount with at most two places, and its ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Price {
+    /// "59.00": digits, and at most two after a point.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"))]
+    pub amount: String,
+    /// Three capital letters: EUR, USD, GBP…
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[A-Z]{3}$"))]
+    pub currency: String,
+}
+
+impl std::fmt::Display for Price {
+    /// "€59.00", "$12.50", "1500 JPY".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.currency.as_str() {
+            "EUR" => write!(f, "€{}", self.amount),
+            "USD" => write!(f, "${}", self.amount),
+            "GBP" => write!(f, "£{}", self.amount),
+            currency => write!(f, "{} {currency}", self.amount),
+        }
+    }
 }
 
 /// A customer's settings.

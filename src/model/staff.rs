@@ -176,7 +176,8 @@ pub struct InquiryFilter {
     #[cfg_attr(feature = "ssr", param(pattern = "^(|all|pending|in_progress|resolved|closed)$"))]
     pub status: Option<String>,
     pub priority: Option<Priority>,
-    pub product_id: Option<i64>,
+    /// A product's id (the shop's).
+    pub product_id: Option<String>,
     /// A staff id, or `me`; anyone's when absent or empty.
     #[cfg_attr(feature = "ssr", param(pattern = "^(|me|[1-9][0-9]{0,17})$"))]
     pub assignee: Option<String>,
@@ -242,7 +243,7 @@ pub struct InquiryCursor {
 pub struct InquiryQuery {
     pub status: StatusFilter,
     pub priority: Option<Priority>,
-    pub product_id: Option<i64>,
+    pub product_id: Option<String>,
     pub assignee: AssigneeFilter,
     /// Lower-cased search text.
     pub text: Option<String>,
@@ -279,7 +280,8 @@ impl InquiryFilter {
             return Err("limit must be between 1 and 100".into());
         }
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
-        Ok(InquiryQuery { status, priority: self.priority, product_id: self.product_id, assignee, text, before, limit })
+        let product_id = self.product_id.clone().filter(|p| !p.is_empty());
+        Ok(InquiryQuery { status, priority: self.priority, product_id, assignee, text, before, limit })
     }
 }
 
@@ -308,7 +310,7 @@ impl InquiryQuery {
             && status
             && assignee
             && self.priority.is_none_or(|p| chat.priority == p)
-            && self.product_id.is_none_or(|p| chat.product_id == Some(p))
+            && self.product_id.as_ref().is_none_or(|p| chat.product_id.as_ref() == Some(p))
     }
 }
 

@@ -77,13 +77,23 @@ impl Frontdesk {
             contexts.clone(),
             config.staff_idle(),
         ));
-        let catalog = Arc::new(Catalog::new(db.clone()));
         let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), config.search_language.clone()));
         knowledge.check_language().await?;
         let seeded =
             knowledge.seed_answers(&contexts).await.map_err(|e| startup("cannot seed the knowledge base", e))?;
         if seeded > 0 {
             tracing::info!(seeded, "the contexts' FAQ entries are answers in the knowledge base now");
+        }
+        let catalog = Arc::new(Catalog::new(db.clone(), trail.clone(), knowledge.clone()));
+        if config.demo {
+            let seeded = catalog.seed_demo().await.map_err(|e| startup("cannot write the demo catalog", e))?;
+            if seeded > 0 {
+                tracing::info!(seeded, "the demo catalog is written (FRONTDESK_DEMO=false starts without it)");
+            }
+        }
+        let indexed = catalog.index_unindexed().await.map_err(|e| startup("cannot index the catalog", e))?;
+        if indexed > 0 {
+            tracing::info!(indexed, "products the assistant did not know yet are in its knowledge now");
         }
         let usage = Arc::new(Usage::new(db.clone(), hub.clone(), Allowances::from_config(&config)));
         let replies = Arc::new(Replies::new(

@@ -102,6 +102,12 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_SEARCH_LANGUAGE", default_value = "english")]
     pub search_language: String,
 
+    /// The demo shop: on a first start its catalog is written, and `/` and `/products` show its
+    /// storefront. Off (the Docker image's default), no demo rows are written, no storefront is
+    /// served and `/` sends staff to the panel; a database keeps the products it has.
+    #[arg(long, env = "FRONTDESK_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+
     /// Characters of conversation history sent upstream; the newest messages are kept.
     #[arg(long, env = "FRONTDESK_PROMPT_BUDGET_CHARS", default_value_t = 24_000, value_parser = clap::value_parser!(u32).range(500..=2_000_000))]
     pub prompt_budget_chars: u32,

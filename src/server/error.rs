@@ -24,6 +24,9 @@ pub enum AppError {
     TooLarge(String),
     #[error("{0}")]
     Invalid(String),
+    /// A body of a type the endpoint does not read: 415 with the types it does.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("sign in to continue")]
     Unauthorized,
     #[error("the email or the password is wrong")]
@@ -74,6 +77,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLong { .. } | AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::NotAllowed(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -91,6 +95,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::TooLong { .. } | AppError::TooLarge(_) => "too_long",
             AppError::Invalid(_) => "invalid",
+            AppError::Unsupported(_) => "unsupported_media_type",
             AppError::Unauthorized => "unauthorized",
             AppError::BadCredentials => "bad_credentials",
             AppError::Forbidden | AppError::NotAllowed(_) => "forbidden",

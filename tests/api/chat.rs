@@ -697,14 +697,14 @@ async fn a_product_chat_gives_the_assistant_the_products_facts(backend: Backend)
     let app = TestApp::spawn(backend).await;
     let (status, products) = app.get("/api/v1/products").await;
     assert_eq!(status, 200);
-    let product = products[1].clone();
+    let product = products["products"][1].clone();
     let (status, chat) = app.post("/api/v1/chats", json!({"product_id": product["id"]})).await;
     assert_eq!(status, 201);
     assert_eq!(chat["product_id"], product["id"]);
     app.send_and_wait(chat["id"].as_i64().unwrap(), "how long is assembly?").await;
     let system = app.fake().requests()[0]["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(system.contains(product["name"].as_str().unwrap()) && system.contains("15 minutes"), "{system}");
-    let (status, body) = app.post("/api/v1/chats", json!({"product_id": 999999})).await;
+    let (status, body) = app.post("/api/v1/chats", json!({"product_id": "999999"})).await;
     assert_eq!(status, 404, "a product that does not exist: {body}");
     let (status, _) = app.get("/api/v1/products/999999").await;
     assert_eq!(status, 404);

@@ -191,7 +191,7 @@ async fn the_spec_states_the_rules_the_server_enforces_and_the_server_keeps_to_t
     assert!(ids.iter().all(|id| *id < reply));
     let (status, _) = app.get(&format!("/api/v1/chats/{chat}/messages?limit=0")).await;
     assert_eq!(status, 422);
-    let (status, body) = app.post("/api/v1/chats", json!({"product_id": 424242})).await;
+    let (status, body) = app.post("/api/v1/chats", json!({"product_id": "424242"})).await;
     assert_eq!(status, 404, "an id that names nothing: {body}");
     let (status, body) =
         app.patch(&format!("/api/v1/chats/{chat}"), json!({"customer_email": "  Ann@Example.COM "})).await;

@@ -8,6 +8,7 @@
 mod support;
 
 mod budgets;
+mod catalog;
 mod chat;
 mod http_surface;
 mod knowledge;

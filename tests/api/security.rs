@@ -548,14 +548,14 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     // Nor does a first action that is refused, or an action on a chat that is not theirs.
     let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"context": "astrology"})).await;
     assert_eq!((status, sets_cookie), (422, false), "an unknown context");
-    let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 999})).await;
+    let (status, _, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": "999"})).await;
     assert_eq!((status, sets_cookie), (404, false), "an unknown product");
     for (method, path, body) in [
         ("PATCH", format!("/api/v1/chats/{theirs}"), json!({"title": "mine now"})),
         ("POST", format!("/api/v1/chats/{theirs}/messages"), json!({"content": "hi"})),
         ("POST", format!("/api/v1/chats/{theirs}/handoff"), json!({})),
         ("DELETE", format!("/api/v1/chats/{theirs}"), json!({})),
-        ("POST", "/api/v1/chats".into(), json!({"product_id": 999})),
+        ("POST", "/api/v1/chats".into(), json!({"product_id": "999"})),
         (
             "PUT",
             "/api/v1/preferences".into(),
@@ -569,19 +569,19 @@ async fn page_views_and_reads_write_nothing_until_the_visitor_acts(backend: Back
     assert_eq!(row_counts(&app).await, before, "refused actions wrote nothing");
 
     // The first action: the visitor and the chat come into being, with the greeting.
-    let (status, started, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 2})).await;
+    let (status, started, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": "2"})).await;
     assert_eq!(status, 200, "{started}");
     assert!(sets_cookie, "the visitor gets their cookie with their first action");
     let chat = started["chat"]["id"].as_i64().unwrap();
     assert!(chat > 0);
-    assert_eq!(started["chat"]["product_id"], 2);
+    assert_eq!(started["chat"]["product_id"], "2");
     let messages = started["page"]["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1, "{started}");
     assert_eq!(messages[0]["role"], "assistant");
     assert!(messages[0]["content"].as_str().unwrap().contains("Nimbus Office Chair"), "a greeting about the product");
     assert!(started["page"]["last_seq"].as_i64().unwrap() > 0, "the live feed continues from the page");
     // Another tab's draft becomes the same conversation, not a second one.
-    let (_, again, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": 2})).await;
+    let (_, again, sets_cookie) = start_chat(&visitor, &app, json!({"product_id": "2"})).await;
     assert_eq!(again["chat"]["id"], chat);
     assert!(!sets_cookie);
     let page = visitor.get(app.url("/products/2")).header("accept", "text/html").send().await.unwrap();

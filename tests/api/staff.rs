@@ -144,7 +144,7 @@ async fn the_first_start_creates_one_admin_whose_password_works(backend: Backend
 
 async fn a_customer_question_shows_in_the_pending_list_with_its_product_and_counts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (_, chat) = app.post("/api/v1/chats", json!({"product_id": 3})).await;
+    let (_, chat) = app.post("/api/v1/chats", json!({"product_id": "3"})).await;
     let chat = chat["id"].as_i64().unwrap();
     app.send_and_wait(chat, "Do the headphones fold?").await;
     app.send_and_wait(chat, "And is there a case?").await;
@@ -554,7 +554,7 @@ async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staf
     .await;
     app.state.accounts.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
     app.state.accounts.create_staff("bea@example.com", "Bea", StaffRole::Admin, PASSWORD).await.unwrap();
-    let (_, chat) = app.post("/api/v1/chats", json!({"product_id": 2})).await;
+    let (_, chat) = app.post("/api/v1/chats", json!({"product_id": "2"})).await;
     let chat = chat["id"].as_i64().unwrap();
     app.send_and_wait(chat, "Can the chair go lower than 45 cm?").await;
     let (status, body) = app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await;

@@ -83,7 +83,7 @@ impl ChatState {
             Some(Some(rx)) => rx.await.unwrap_or_else(|_| Err(window_closed())).map(|id| (id, None)),
             Some(None) => {
                 self.starting.set_value(Some(Vec::new()));
-                let product_id = self.chat.with_untracked(|c| c.product_id);
+                let product_id = self.chat.with_untracked(|c| c.product_id.clone());
                 let (message, client_id) = first.unzip();
                 let result = start_chat(product_id, context, message, client_id.clone()).await.map(|started| {
                     let id = started.chat.id;

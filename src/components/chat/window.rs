@@ -21,7 +21,7 @@ use crate::{
 pub fn ChatWindow(
     /// The product the page shows: the chat is about it.
     #[prop(optional_no_strip)]
-    product_id: Option<i64>,
+    product_id: Option<String>,
     /// Inside the embed iframe or a pop-out: the window fills the page and has no launcher.
     #[prop(optional)]
     embedded: bool,
@@ -29,7 +29,7 @@ pub fn ChatWindow(
     #[prop(optional)]
     hide_without_product: bool,
 ) -> impl IntoView {
-    let data = Resource::new(move || product_id, load_chat);
+    let data = Resource::new(move || product_id.clone(), load_chat);
     // Embedded on another site, the page came without the visitor (their token stays in the
     // browser): load their conversation again with it.
     Effect::new(move |_| {
@@ -195,7 +195,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     };
     let pop_out = move |_| {
         // An embedded window's pop-out finds the visitor's token on the window that opened it.
-        let url = match state.chat.with_untracked(|c| c.product_id) {
+        let url = match state.chat.with_untracked(|c| c.product_id.clone()) {
             Some(id) => format!("/widget?product_id={id}"),
             None => "/widget".to_string(),
         };

@@ -306,7 +306,7 @@ const SEARCH_PAUSE_MS: u64 = 300;
 fn Filters() -> impl IntoView {
     let panel = expect_context::<Panel>();
     let products: Vec<(String, String)> =
-        panel.view.with_value(|v| v.products.iter().map(|p| (p.id.to_string(), p.name.clone())).collect());
+        panel.view.with_value(|v| v.products.iter().map(|p| (p.id.clone(), p.name.clone())).collect());
     let staff: Vec<(String, String)> =
         panel.view.with_value(|v| v.staff.iter().map(|s| (s.id.to_string(), s.display_name.clone())).collect());
     let options = |fixed: &[(&str, &str)], more: Vec<(String, String)>| {
@@ -347,7 +347,7 @@ fn Filters() -> impl IntoView {
                 options=options(&[("", "Any priority"), ("high", "High"), ("medium", "Medium"), ("low", "Low")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.priority = value.parse::<Priority>().ok())/>
             <FilterSelect name="product" label="Product" options=options(&[("", "Any product")], products)
-                on_change=move |value: String| panel.filter.update(|f| f.product_id = value.parse::<i64>().ok())/>
+                on_change=move |value: String| panel.filter.update(|f| f.product_id = Some(value).filter(|v| !v.is_empty()))/>
             <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me")], staff)
                 on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
             <label class="sr-only" for="filter-q">"Search"</label>

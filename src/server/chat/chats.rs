@@ -40,7 +40,7 @@ impl Chats {
         &self,
         starter: Starter<'_>,
         context: Option<&str>,
-        product_id: Option<i64>,
+        product_id: Option<&str>,
     ) -> AppResult<Chat> {
         Ok(self.open_chat(starter, context, product_id).await?.1)
     }
@@ -51,7 +51,7 @@ impl Chats {
         &self,
         starter: Starter<'_>,
         context: Option<&str>,
-        product_id: Option<i64>,
+        product_id: Option<&str>,
     ) -> AppResult<(Caller, Chat, Message)> {
         let context = match (context, starter) {
             (Some(id), _) => self.contexts.check(id)?,
@@ -79,7 +79,7 @@ impl Chats {
 
     /// What [`Chats::create_chat`] would refuse: an unknown context or product (checked
     /// before a visitor is created for the chat).
-    pub async fn check_new_chat(&self, context: Option<&str>, product_id: Option<i64>) -> AppResult<()> {
+    pub async fn check_new_chat(&self, context: Option<&str>, product_id: Option<&str>) -> AppResult<()> {
         if let Some(id) = context {
             self.contexts.check(id)?;
         }
@@ -94,7 +94,7 @@ impl Chats {
 
     /// The product a new chat is about; one that does not exist is not found (404), as the
     /// product's own address would be.
-    async fn product_for_chat(&self, product_id: Option<i64>) -> AppResult<Option<Product>> {
+    async fn product_for_chat(&self, product_id: Option<&str>) -> AppResult<Option<Product>> {
         match product_id {
             Some(id) => Ok(Some(self.catalog.get(id).await?)),
             None => Ok(None),
@@ -120,7 +120,7 @@ impl Chats {
     /// [`DRAFT_CHAT_ID`], the greeting of the preferred context). Writes nothing: a page view is
     /// not a conversation, and [`Chats::start_chat`] makes the draft real at the first action.
     pub async fn opening(&self, reader: Caller, product: Option<&Product>) -> AppResult<(Chat, MessagePage)> {
-        let product_id = product.map(|p| p.id);
+        let product_id = product.map(|p| p.id.as_str());
         if !reader.is_nobody() {
             if let Some(row) = store::latest_chat(&self.db, reader.user_id, product_id).await? {
                 let chat = row.into_chat()?;
@@ -135,7 +135,7 @@ impl Chats {
             id: DRAFT_CHAT_ID,
             title,
             context: context.id.clone(),
-            product_id,
+            product_id: product_id.map(str::to_string),
             status: ChatStatus::Pending,
             priority: Priority::Medium,
             assignee_id: None,
@@ -174,7 +174,7 @@ impl Chats {
     pub async fn start_chat(
         self: &Arc<Self>,
         starter: Starter<'_>,
-        product_id: Option<i64>,
+        product_id: Option<&str>,
         context: Option<&str>,
         first: Option<Outgoing<'_>>,
     ) -> AppResult<(Chat, MessagePage)> {

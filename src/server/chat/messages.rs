@@ -140,9 +140,11 @@ impl Chats {
         }
         // The reply starts asking the model while the change commits.
         let early = match &reply {
-            Some(reply) => {
-                Some(self.replies.begin(&mut tx, caller, reply.id, Some((context_now, row.product_id, history))).await?)
-            }
+            Some(reply) => Some(
+                self.replies
+                    .begin(&mut tx, caller, reply.id, Some((context_now, row.product.clone(), history)))
+                    .await?,
+            ),
             None => None,
         };
         tx.commit().await?;

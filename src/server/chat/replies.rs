@@ -164,7 +164,7 @@ impl Replies {
         tx: &mut ChatTx<'_>,
         caller: Caller,
         reply_id: i64,
-        history: Option<(&str, Option<i64>, Vec<store::HistoryRow>)>,
+        history: Option<(&str, Option<String>, Vec<store::HistoryRow>)>,
     ) -> AppResult<EarlyReply> {
         let chat_id = tx.chat_id();
         let (context, product_id, rows) = match history {
@@ -172,7 +172,7 @@ impl Replies {
             None => tx.prompt_inputs(reply_id).await?,
         };
         let product = match product_id {
-            Some(id) => Catalog::find_in(tx.conn(), id).await?,
+            Some(id) => Catalog::find_in(tx.conn(), &id).await?,
             None => None,
         };
         let prompt = self.build_prompt(&context, product.as_ref(), rows);

@@ -137,8 +137,8 @@ pub struct SearchQuery {
     pub q: String,
     /// A context id: only the knowledge it may use (its tags).
     pub context: Option<String>,
-    /// A product id: the question is about it, as on its page.
-    pub product: Option<i64>,
+    /// A product's id (the shop's): the question is about it, as on its page.
+    pub product: Option<String>,
 }
 
 /// Exactly the passages the assistant would be given for this question, best first.
@@ -158,7 +158,7 @@ pub async fn search_knowledge(
         None => app.contexts.default_context(),
     };
     let product = match query.product {
-        Some(id) => Some(app.catalog.get(id).await?),
+        Some(id) => Some(app.catalog.get(&id).await?),
         None => None,
     };
     let found = app.replies.sources_for(&query.q, context, product.as_ref()).await?;

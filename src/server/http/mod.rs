@@ -1,6 +1,7 @@
 //! HTTP: the router that puts the REST API, event streams, docs and the Leptos app together.
 
 pub mod admin;
+pub mod catalog;
 mod extract;
 pub mod headers;
 pub mod knowledge;
@@ -42,7 +43,7 @@ use crate::app::{shell, App};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Frontdesk API", description = "Chats with an AI assistant: contexts, chats, messages, live events, preferences and products. Errors are `{\"error\": {\"code\", \"message\"}}`. A visitor is identified by the `fd_session` cookie set on first contact."),
-    tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "knowledge", description = "The shop's articles and answers the assistant answers from. Write with `Authorization: Bearer <API key>` (admins create keys) or as staff signed in."), (name = "health"))
+    tags((name = "chat"), (name = "messages"), (name = "events"), (name = "preferences"), (name = "products"), (name = "auth"), (name = "admin"), (name = "knowledge", description = "The shop's articles and answers the assistant answers from. Write with `Authorization: Bearer <API key>` (admins create keys) or as staff signed in."), (name = "catalog", description = "The shop's products by its own ids, one at a time or imported (JSON, CSV, Shopify's export); the assistant answers from them. Write with an API key or as staff signed in."), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -121,6 +122,25 @@ async fn count_request(
     response
 }
 
+/// Without the demo (`FRONTDESK_DEMO=false`) there is no storefront: `/` sends staff to the
+/// panel and the product pages are not found. The window (`/widget`) and the embed stay.
+async fn storefront_layer(
+    State(app): State<Frontdesk>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !app.config.demo {
+        let path = request.uri().path();
+        if path == "/" {
+            return axum::response::Redirect::to("/admin").into_response();
+        }
+        if path == "/products" || path.starts_with("/products/") {
+            return AppError::not_found("page").into_response();
+        }
+    }
+    next.run(request).await
+}
+
 async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
@@ -160,6 +180,9 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(knowledge::search_knowledge))
         .routes(routes!(knowledge::import_knowledge))
         .routes(routes!(knowledge::put_knowledge, knowledge::get_knowledge, knowledge::delete_knowledge))
+        .routes(routes!(catalog::list_products))
+        .routes(routes!(catalog::import_products))
+        .routes(routes!(catalog::put_product, catalog::get_product, catalog::delete_product))
         .routes(routes!(stream::staff_ws))
         .routes(routes!(stream::panel_ws))
         .route("/api/v1", any(api_not_found))
@@ -208,6 +231,7 @@ pub fn router(state: Frontdesk) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler_with_context::<Frontdesk, _>(headers::provide_nonce, shell))
         .layer(from_fn_with_state(state.clone(), session_layer))
+        .layer(from_fn_with_state(state.clone(), storefront_layer))
         .layer(from_fn_with_state(state.clone(), same_origin_layer))
         // Browsers ask for /favicon.ico whatever the page links: point them at the SVG.
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))

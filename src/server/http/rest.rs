@@ -10,10 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::session::Session;
 use crate::{
-    model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product},
+    model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product, ProductPage},
     server::{
         accounts::Accounts,
-        catalog::Catalog,
+        catalog::{Catalog, ProductQuery},
         chat::{
             rules::{check_client_id, check_content},
             ChatChanges, Chats, Exchange, Outgoing,
@@ -30,8 +30,8 @@ type Service = State<Arc<Chats>>;
 pub struct CreateChat {
     /// A context id from GET /contexts; the caller's default when absent.
     pub context: Option<String>,
-    /// The product the chat is about (404 when there is none with this id).
-    pub product_id: Option<i64>,
+    /// The product the chat is about: the shop's id for it (404 when there is none).
+    pub product_id: Option<String>,
     /// The customer's first message, sent as the chat opens (one request where two would do):
     /// the reply starts at once; follow it on `/chats/{id}/events` (without `after`, a joining
     /// client gets it from its start). Refused (413, 422), nothing is created; refused for a limit
@@ -147,12 +147,12 @@ pub async fn create_chat(
     session: Session,
     Json(body): Json<CreateChat>,
 ) -> AppResult<impl IntoResponse> {
-    service.check_new_chat(body.context.as_deref(), body.product_id).await?;
+    service.check_new_chat(body.context.as_deref(), body.product_id.as_deref()).await?;
     if let Some(first) = &body.message {
         check_content(&first.content, service.limits().message_max_chars)?;
         first.client_id.as_deref().map(check_client_id).transpose()?;
     }
-    let chat = service.create_chat(session.starter(), body.context.as_deref(), body.product_id).await?;
+    let chat = service.create_chat(session.starter(), body.context.as_deref(), body.product_id.as_deref()).await?;
     let chat = match &body.message {
         Some(first) => {
             let caller = session.caller().await?;
@@ -303,15 +303,20 @@ pub async fn save_preferences(
     Ok(Json(accounts.save_preferences(session.caller().await?, &body).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/products", tag = "products", responses((status = 200, body = Vec<Product>)))]
-pub async fn list_products(State(catalog): State<Arc<Catalog>>) -> AppResult<Json<Vec<Product>>> {
-    Ok(Json(catalog.list().await?))
+/// The catalog, by id, a page at a time.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ProductQuery), responses(
+    (status = 200, body = ProductPage), (status = 422, body = ErrorBody)))]
+pub async fn list_products(
+    State(catalog): State<Arc<Catalog>>,
+    Query(query): Query<ProductQuery>,
+) -> AppResult<Json<ProductPage>> {
+    Ok(Json(catalog.list(&query).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "The shop's id for the product")), responses(
     (status = 200, body = Product), (status = 404, body = ErrorBody)))]
-pub async fn get_product(State(catalog): State<Arc<Catalog>>, Path(id): Path<i64>) -> AppResult<Json<Product>> {
-    Ok(Json(catalog.get(id).await?))
+pub async fn get_product(State(catalog): State<Arc<Catalog>>, Path(id): Path<String>) -> AppResult<Json<Product>> {
+    Ok(Json(catalog.get(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{mid}/retry", tag = "messages",

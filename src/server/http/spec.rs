@@ -76,11 +76,15 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
     property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = TAG_PATTERN.into();
-    let item = value.pointer_mut("/paths/~1api~1v1~1admin~1knowledge~1{external_id}").and_then(Value::as_object_mut);
-    for operation in item.into_iter().flat_map(|item| item.values_mut()) {
-        for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
-            if parameter["name"] == "external_id" {
-                parameter["schema"]["pattern"] = EXTERNAL_ID_PATTERN.into();
+    for path in
+        ["/paths/~1api~1v1~1admin~1knowledge~1{external_id}", "/paths/~1api~1v1~1admin~1products~1{external_id}"]
+    {
+        let item = value.pointer_mut(path).and_then(Value::as_object_mut);
+        for operation in item.into_iter().flat_map(|item| item.values_mut()) {
+            for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if parameter["name"] == "external_id" {
+                    parameter["schema"]["pattern"] = EXTERNAL_ID_PATTERN.into();
+                }
             }
         }
     }

@@ -75,7 +75,7 @@ impl InquiryRow {
 
 fn inquiry_select() -> String {
     format!(
-        "SELECT c.id, c.owner_id, c.title, c.context, c.product_id, c.status, c.priority, \
+        "SELECT c.id, c.owner_id, c.title, c.context, c.product, c.status, c.priority, \
          c.assignee_id, c.ai_enabled, c.customer_email, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, \
          c.staff_read_up_to, c.customer_read_up_to, c.staff_delivered_up_to, \
          p.name AS product_name, \
@@ -89,7 +89,7 @@ fn inquiry_select() -> String {
          (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
           ORDER BY m.id DESC LIMIT 1) AS last_question, c.tokens_used, \
          CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
-         FROM chats c LEFT JOIN products p ON p.id = c.product_id"
+         FROM chats c LEFT JOIN products p ON p.external_id = c.product"
     )
 }
 
@@ -127,7 +127,7 @@ impl Inquiries {
         });
         let rows: Vec<InquiryRow> = sqlx::query_as(&format!(
             "{} WHERE {TOUCHED} AND ($1 = '' OR c.status = $1) AND ($2 = '' OR c.priority = $2) \
-             AND ($3 = 0 OR c.product_id = $3) AND ($4 = 0 OR c.assignee_id = $4) \
+             AND ($3 = '' OR c.product = $3) AND ($4 = 0 OR c.assignee_id = $4) \
              AND ($5 = '' OR LOWER(c.title) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(c.customer_email, '')) LIKE $5 ESCAPE '\\' \
                   OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
              AND (c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.id < $7)) \
@@ -136,7 +136,7 @@ impl Inquiries {
         ))
         .bind(status)
         .bind(query.priority.map_or("", |p| p.as_str()))
-        .bind(query.product_id.unwrap_or(0))
+        .bind(query.product_id.clone().unwrap_or_default())
         .bind(assignee)
         .bind(text.unwrap_or_default())
         .bind(before_at)

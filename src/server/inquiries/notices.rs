@@ -39,7 +39,7 @@ impl Notices {
     async fn notice(&self, chat_id: i64) -> AppResult<Option<(Vec<String>, InquiryNotice)>> {
         let chat: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT c.title, p.name, (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
-             ORDER BY m.id DESC LIMIT 1) FROM chats c LEFT JOIN products p ON p.id = c.product_id WHERE c.id = $1",
+             ORDER BY m.id DESC LIMIT 1) FROM chats c LEFT JOIN products p ON p.external_id = c.product WHERE c.id = $1",
         )
         .bind(chat_id)
         .fetch_optional(&self.db.read)

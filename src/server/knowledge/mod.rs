@@ -7,6 +7,7 @@
 
 mod import;
 pub mod passages;
+mod products;
 mod search;
 
 use std::sync::Arc;
@@ -225,10 +226,11 @@ impl Knowledge {
     /// Removes an item and its passages.
     pub async fn delete(&self, editor: Editor, external_id: &str) -> AppResult<()> {
         let mut tx = self.db.write.begin().await?;
-        let found: Option<(i64, String)> = sqlx::query_as("SELECT id, kind FROM knowledge WHERE external_id = $1")
-            .bind(external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let found: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, kind FROM knowledge WHERE external_id = $1 AND kind <> 'product'")
+                .bind(external_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some((id, kind)) = found else { return Err(AppError::not_found("knowledge item")) };
         self.forget_passages(&mut tx, id).await?;
         sqlx::query("DELETE FROM knowledge WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -240,12 +242,14 @@ impl Knowledge {
     }
 
     pub async fn get(&self, external_id: &str) -> AppResult<KnowledgeItem> {
-        sqlx::query_as::<_, ItemRow>(&format!("SELECT {ITEM_COLUMNS} FROM knowledge k WHERE k.external_id = $1"))
-            .bind(external_id)
-            .fetch_optional(&self.db.read)
-            .await?
-            .ok_or(AppError::not_found("knowledge item"))?
-            .into_item()
+        sqlx::query_as::<_, ItemRow>(&format!(
+            "SELECT {ITEM_COLUMNS} FROM knowledge k WHERE k.external_id = $1 AND k.kind <> 'product'"
+        ))
+        .bind(external_id)
+        .fetch_optional(&self.db.read)
+        .await?
+        .ok_or(AppError::not_found("knowledge item"))?
+        .into_item()
     }
 
     /// A page of items by id, optionally only those whose title or id holds `q`.
@@ -257,7 +261,7 @@ impl Knowledge {
         let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let pattern = q.map(|q| format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
         let rows = sqlx::query_as::<_, ItemRow>(&format!(
-            "SELECT {ITEM_COLUMNS} FROM knowledge k WHERE k.external_id > $1 \
+            "SELECT {ITEM_COLUMNS} FROM knowledge k WHERE k.external_id > $1 AND k.kind <> 'product' \
              AND ($2 IS NULL OR LOWER(k.title) LIKE $2 OR LOWER(k.external_id) LIKE $2) \
              ORDER BY k.external_id LIMIT $3"
         ))
@@ -275,7 +279,8 @@ impl Knowledge {
     /// On a first start (no knowledge, and none ever written), the contexts' FAQ entries become
     /// answers, tagged with their context, that only the assistant sees; how many.
     pub async fn seed_answers(&self, contexts: &Contexts) -> AppResult<usize> {
-        let (items,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM knowledge").fetch_one(&self.db.read).await?;
+        let (items,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM knowledge WHERE kind <> 'product'").fetch_one(&self.db.read).await?;
         let (written,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'knowledge.%'")
             .fetch_one(&self.db.read)
             .await?;
@@ -326,12 +331,20 @@ impl Knowledge {
             }
             KnowledgeKind::Article => passages::split(&input.title, &input.body),
         };
+        self.write_split(conn, id, &input.title, &passages).await
+    }
+
+    /// Stores an item's passages, each with its heading under the item's title, and indexes them.
+    async fn write_split(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+        title: &str,
+        passages: &[passages::Passage],
+    ) -> AppResult<()> {
         for (position, passage) in passages.iter().enumerate() {
-            let heading = if passage.heading == input.title {
-                input.title.clone()
-            } else {
-                format!("{} — {}", input.title, passage.heading)
-            };
+            let heading =
+                if passage.heading == title { title.to_string() } else { format!("{title} — {}", passage.heading) };
             match self.db.backend {
                 Backend::Sqlite => {
                     let (passage_id,): (i64,) = sqlx::query_as(

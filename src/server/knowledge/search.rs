@@ -106,15 +106,16 @@ impl Knowledge {
             .map(|row| {
                 let passage = if row.text.is_empty() { row.heading.clone() } else { row.text };
                 let answers = passages::answers(&terms, &row.heading, &passage);
-                let kind = match row.kind.as_str() {
-                    "answer" => SourceKind::Answer,
-                    _ => SourceKind::Article,
+                let (kind, external_id) = match row.kind.as_str() {
+                    "answer" => (SourceKind::Answer, row.external_id),
+                    "product" => (SourceKind::Product, super::products::product_of(&row.external_id).to_string()),
+                    _ => (SourceKind::Article, row.external_id),
                 };
                 let visibility: Visibility =
                     row.visibility.parse().map_err(crate::server::error::AppError::Internal)?;
                 let hit = SearchHit {
                     kind,
-                    external_id: row.external_id,
+                    external_id,
                     title: row.title,
                     url: row.url,
                     visibility,

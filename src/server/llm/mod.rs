@@ -194,13 +194,10 @@ impl Prompt {
     ) -> Prompt {
         let mut system = context.system_prompt.trim().to_string();
         if let Some(p) = product {
-            system.push_str(&format!(
-                "\n\nThe customer is looking at this product:\nName: {}\nPrice: ${}.{:02}\nFacts: {}",
-                p.name,
-                p.price_cents / 100,
-                p.price_cents % 100,
-                p.description
-            ));
+            system.push_str(&format!("\n\nThe customer is looking at this product:\nName: {}\n{}", p.name, p.facts()));
+            if let Some(url) = &p.url {
+                system.push_str(&format!("\nPage: {url}"));
+            }
         }
         let mut kept = Vec::new();
         let mut used = 0usize;
@@ -372,16 +369,20 @@ mod tests {
     fn the_prompt_carries_the_products_facts() {
         let contexts = Contexts::load(None).unwrap();
         let product = Product {
-            id: 1,
+            id: "lamp".into(),
             name: "Lamp".into(),
             description: "Bright.".into(),
-            price_cents: 5900,
-            image_path: String::new(),
+            price: crate::model::Price { amount: "59.00".into(), currency: "USD".into() },
+            url: None,
+            image_url: None,
+            available: true,
+            attributes: [("Colour".to_string(), "Brass".to_string())].into(),
         };
         let prompt = Prompt::build(contexts.default_context(), Some(&product), vec![msg(Role::User, "hi")], 100);
         assert!(
             prompt.system.contains("Name: Lamp")
                 && prompt.system.contains("$59.00")
+                && prompt.system.contains("Colour: Brass")
                 && prompt.system.contains("Bright.")
         );
     }

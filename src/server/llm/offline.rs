@@ -30,13 +30,11 @@ impl OfflineAssistant {
             "I'm the offline assistant: no AI model is connected right now, so I answer from what the shop has taught me.",
         );
         if let Some(product) = &prompt.product {
-            reply.push_str(&format!(
-                " About the {}: {} It costs ${}.{:02}.",
-                product.name,
-                product.description,
-                product.price_cents / 100,
-                product.price_cents % 100
-            ));
+            reply
+                .push_str(&format!(" About the {}: {} It costs {}.", product.name, product.description, product.price));
+            if !product.available {
+                reply.push_str(" It is out of stock right now.");
+            }
         }
         // The best passage of each source that holds the question, best first.
         let mut quoted: Vec<(usize, &str, &str)> = Vec::new();
@@ -170,11 +168,14 @@ mod tests {
     #[test]
     fn the_offline_assistant_knows_the_products_facts() {
         let product = Product {
-            id: 3,
+            id: "3".into(),
             name: "Drift".into(),
             description: "40 hours of battery.".into(),
-            price_cents: 19900,
-            image_path: String::new(),
+            price: crate::model::Price { amount: "199.00".into(), currency: "USD".into() },
+            url: None,
+            image_url: None,
+            available: true,
+            attributes: Default::default(),
         };
         let reply = OfflineAssistant::answer(&prompt("sales", "tell me more", Some(product)));
         assert!(reply.contains("40 hours of battery") && reply.contains("$199.00"), "{reply}");

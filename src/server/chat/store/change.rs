@@ -514,10 +514,10 @@ impl ChatTx<'_> {
     /// What a reply's prompt is built from, as it stands in the change: the chat's context and
     /// product, and the messages before the reply, newest first (enough to fill any budget; the
     /// prompt trims).
-    pub async fn prompt_inputs(&mut self, reply_id: i64) -> AppResult<(String, Option<i64>, Vec<HistoryRow>)> {
+    pub async fn prompt_inputs(&mut self, reply_id: i64) -> AppResult<(String, Option<String>, Vec<HistoryRow>)> {
         let chat_id = self.chat_id();
-        let (context, product_id): (String, Option<i64>) =
-            sqlx::query_as("SELECT context, product_id FROM chats WHERE id = $1")
+        let (context, product_id): (String, Option<String>) =
+            sqlx::query_as("SELECT context, product FROM chats WHERE id = $1")
                 .bind(chat_id)
                 .fetch_one(self.conn())
                 .await?;

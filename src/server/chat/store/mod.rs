@@ -17,7 +17,7 @@ use crate::{
 
 pub const MESSAGE_COLUMNS: &str = "id, chat_id, role, author_name, content, status, reason, prompt_tokens, \
      completion_tokens, created_at, edited_at, client_id, sources";
-pub const CHAT_COLUMNS: &str = "id, owner_id, title, context, product_id, status, priority, assignee_id, ai_enabled, \
+pub const CHAT_COLUMNS: &str = "id, owner_id, title, context, product, status, priority, assignee_id, ai_enabled, \
      customer_email, created_at, updated_at, last_activity_at, last_seq, staff_read_up_to, customer_read_up_to, \
      staff_delivered_up_to";
 pub const NEW_CHAT_TITLE: &str = "New conversation";
@@ -80,7 +80,8 @@ pub struct ChatRow {
     pub owner_id: i64,
     pub title: String,
     pub context: String,
-    pub(super) product_id: Option<i64>,
+    /// The shop's id of the product the chat is about.
+    pub(super) product: Option<String>,
     pub status: String,
     pub priority: String,
     pub assignee_id: Option<i64>,
@@ -110,7 +111,7 @@ impl ChatRow {
             id: self.id,
             title: self.title,
             context: self.context,
-            product_id: self.product_id,
+            product_id: self.product,
             status: self.status.parse::<ChatStatus>().map_err(AppError::Internal)?,
             priority: self.priority.parse::<Priority>().map_err(AppError::Internal)?,
             assignee_id: self.assignee_id,
@@ -265,10 +266,10 @@ pub async fn chats_of(db: &Db, owner_id: i64) -> AppResult<Vec<Chat>> {
 }
 
 /// The owner's most recent chat about `product_id` (or about no product).
-pub async fn latest_chat(db: &Db, owner_id: i64, product_id: Option<i64>) -> AppResult<Option<ChatRow>> {
+pub async fn latest_chat(db: &Db, owner_id: i64, product_id: Option<&str>) -> AppResult<Option<ChatRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {CHAT_COLUMNS} FROM chats WHERE owner_id = $1 AND \
-         (product_id = $2 OR ($2 IS NULL AND product_id IS NULL)) \
+         (product = $2 OR ($2 IS NULL AND product IS NULL)) \
          ORDER BY last_activity_at DESC, id DESC LIMIT 1"
     ))
     .bind(owner_id)
@@ -415,10 +416,10 @@ pub async fn insert_chat(
     owner_id: i64,
     title: &str,
     context: &str,
-    product_id: Option<i64>,
+    product_id: Option<&str>,
 ) -> AppResult<i64> {
     let (chat_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO chats (owner_id, title, context, product_id, status, priority, ai_enabled, created_at, updated_at, last_activity_at, last_seq) \
+        "INSERT INTO chats (owner_id, title, context, product, status, priority, ai_enabled, created_at, updated_at, last_activity_at, last_seq) \
          VALUES ($1, $2, $3, $4, 'pending', 'medium', 1, $5, $5, $5, 0) RETURNING id",
     )
     .bind(owner_id)

@@ -217,13 +217,18 @@ pub struct Product {
     pub id: String,
     pub name: String,
     /// Plain text (HTML descriptions are stored as their text).
+    #[cfg_attr(not(any(feature = "ssr", feature = "panel")), serde(skip_deserializing))]
     pub description: String,
+    #[cfg_attr(not(any(feature = "ssr", feature = "panel")), serde(skip_deserializing))]
     pub price: Price,
     /// The product's page on the shop.
+    #[cfg_attr(not(any(feature = "ssr", feature = "panel")), serde(skip_deserializing))]
     pub url: Option<String>,
     /// Its picture: an http(s) address, or a path on this server.
+    #[cfg_attr(not(any(feature = "ssr", feature = "panel")), serde(skip_deserializing))]
     pub image_url: Option<String>,
     /// In stock and for sale.
+    #[cfg_attr(not(any(feature = "ssr", feature = "panel")), serde(skip_deserializing))]
     pub available: bool,
     /// Free-form facts (size, colour, material…), as text.
     #[cfg_attr(not(feature = "ssr"), serde(skip_deserializing))]
@@ -259,7 +264,7 @@ pub struct ProductPage {
 }
 
 /// A price: a decimal amount with at most two places, and its ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Price {
     /// "59.00": digits, and at most two after a point.

@@ -18,7 +18,7 @@ use super::{
     error::AppError,
     events::{cluster, Hub},
     inquiries::{self, Inquiries, Notices},
-    knowledge::Knowledge,
+    knowledge::{Knowledge, KnowledgeSettings},
     llm::{self, Contexts},
     notify::Notifier,
     retention::{self, Policy, Retention},
@@ -77,7 +77,7 @@ impl Frontdesk {
             contexts.clone(),
             config.staff_idle(),
         ));
-        let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), config.search_language.clone()));
+        let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), KnowledgeSettings::from_config(&config)));
         knowledge.check_language().await?;
         let seeded =
             knowledge.seed_answers(&contexts).await.map_err(|e| startup("cannot seed the knowledge base", e))?;

@@ -102,6 +102,16 @@ pub struct Config {
     #[arg(long, env = "FRONTDESK_SEARCH_LANGUAGE", default_value = "english")]
     pub search_language: String,
 
+    /// Let an import by URL fetch from loopback, private and link-local addresses (a shop's
+    /// intranet). Off, such an address is refused: the server never reaches inside its own network
+    /// for whoever may import.
+    #[arg(long, env = "FRONTDESK_IMPORT_PRIVATE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub import_private_urls: bool,
+
+    /// The most pages one import by URL fetches (a sitemap's first ones).
+    #[arg(long, env = "FRONTDESK_IMPORT_MAX_PAGES", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub import_max_pages: u32,
+
     /// The demo shop: on a first start its catalog is written, and `/` and `/products` show its
     /// storefront. Off (the Docker image's default), no demo rows are written, no storefront is
     /// served and `/` sends staff to the panel; a database keeps the products it has.

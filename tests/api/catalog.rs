@@ -3,6 +3,7 @@
 //! without the demo shop, on both databases.
 
 use crate::{
+    knowledge::{admin_and_key, with_key},
     staff::{call, staff_client},
     support::{read, Backend, Options, TestApp},
 };
@@ -16,25 +17,6 @@ on_both_databases!(
     json_and_plain_csv_imports_take_the_good_rows_and_list_the_broken_ones,
     a_server_without_the_demo_writes_no_demo_products_and_sends_visitors_of_slash_to_the_panel,
 );
-
-/// An admin signed in, and a new API key of theirs.
-async fn key_of_an_admin(app: &TestApp) -> (reqwest::Client, String) {
-    let admin = staff_client(app, "admin@example.com", "Ada", StaffRole::Admin).await;
-    let (status, created) =
-        call(&admin, "POST", app.url("/api/v1/admin/api-keys"), Some(json!({"name": "Catalog sync"}))).await;
-    assert_eq!(status, 201, "{created}");
-    (admin, created["key"].as_str().unwrap().to_string())
-}
-
-/// A request with the API key; `body` as JSON, or as the given content type and text.
-async fn with_key(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = reqwest::Client::new().request(method.parse().unwrap(), app.url(path)).bearer_auth(key);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    read(request.send().await.unwrap()).await
-}
 
 async fn import(app: &TestApp, key: &str, query: &str, content_type: &str, body: &str) -> (u16, Value) {
     let url = app.url(&format!("/api/v1/admin/products/import{query}"));
@@ -55,7 +37,7 @@ fn oak_chair() -> Value {
 
 async fn a_product_written_by_the_shops_id_is_what_chats_and_the_assistant_know(backend: Backend) {
     let app = TestApp::offline(backend).await;
-    let (admin, key) = key_of_an_admin(&app).await;
+    let (admin, key) = admin_and_key(&app).await;
     let (status, product) = with_key(&app, &key, "PUT", "/api/v1/admin/products/oak-chair", Some(oak_chair())).await;
     assert_eq!(status, 201, "{product}");
     assert_eq!(product["id"], "oak-chair");
@@ -122,7 +104,7 @@ async fn a_product_written_by_the_shops_id_is_what_chats_and_the_assistant_know(
 
 async fn bad_products_are_refused_with_a_reason_and_nothing_is_written(backend: Backend) {
     let app = TestApp::offline(backend).await;
-    let (_, key) = key_of_an_admin(&app).await;
+    let (_, key) = admin_and_key(&app).await;
     let with = |change: Value| {
         let mut product = oak_chair();
         for (field, value) in change.as_object().unwrap() {
@@ -178,7 +160,7 @@ gift-card,Gift Card,<p>For any amount.</p>,Northwind,,Gift,,true,Title,Default T
 
 async fn a_shopify_export_imports_once_and_the_same_file_again_changes_nothing(backend: Backend) {
     let app = TestApp::offline(backend).await;
-    let (admin, key) = key_of_an_admin(&app).await;
+    let (admin, key) = admin_and_key(&app).await;
     let query = "?currency=USD&shop_url=https://shop.example";
     let (status, report) = import(&app, &key, query, "text/csv", SHOPIFY).await;
     assert_eq!(status, 200, "{report}");
@@ -214,7 +196,7 @@ async fn a_shopify_export_imports_once_and_the_same_file_again_changes_nothing(b
 
 async fn json_and_plain_csv_imports_take_the_good_rows_and_list_the_broken_ones(backend: Backend) {
     let app = TestApp::offline(backend).await;
-    let (_, key) = key_of_an_admin(&app).await;
+    let (_, key) = admin_and_key(&app).await;
     let items = json!([
         {"id": "mug", "name": "Mug", "price": {"amount": "9.50", "currency": "EUR"}},
         {"id": "cup", "name": "Cup"},

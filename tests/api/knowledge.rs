@@ -17,13 +17,15 @@ on_both_databases!(
     the_contexts_faq_becomes_answers_on_a_first_start,
     files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_with_its_reason,
     a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_them,
+    a_page_or_a_sitemap_is_imported_by_url_with_its_main_text_and_again_changes_nothing,
+    an_import_by_url_never_fetches_from_a_private_or_local_address_unless_allowed,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
     Print the prepaid label from your order page.\n\n## Exchanges\n\nExchanges ship within two days.";
 
 /// An admin signed in, and a new API key of theirs.
-async fn admin_and_key(app: &TestApp) -> (reqwest::Client, String) {
+pub async fn admin_and_key(app: &TestApp) -> (reqwest::Client, String) {
     let admin = staff_client(app, "admin@example.com", "Ada", StaffRole::Admin).await;
     let (status, created) =
         call(&admin, "POST", app.url("/api/v1/admin/api-keys"), Some(json!({"name": "Shop sync"}))).await;
@@ -31,19 +33,14 @@ async fn admin_and_key(app: &TestApp) -> (reqwest::Client, String) {
     (admin, created["key"].as_str().unwrap().to_string())
 }
 
-async fn with_key(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let url = app.url(path);
-    let request = match method {
-        "PUT" => client.put(url),
-        "DELETE" => client.delete(url),
-        _ => client.get(url),
-    };
+/// A request made with an API key, with a JSON body or none.
+pub async fn with_key(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = reqwest::Client::new().request(method.parse().unwrap(), app.url(path)).bearer_auth(key);
     let request = match body {
         Some(body) => request.json(&body),
         None => request,
     };
-    read(request.bearer_auth(key).send().await.unwrap()).await
+    read(request.send().await.unwrap()).await
 }
 
 async fn put_returns(app: &TestApp, key: &str) {
@@ -324,4 +321,109 @@ fn rand_suffix() -> String {
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     )
+}
+
+/// A shop's help site on a port of its own: two help pages (each inside the site's navigation
+/// and footer), a sitemap listing them and a page that is gone, and a PDF.
+async fn help_site() -> String {
+    use axum::{response::Html, routing::get, Router};
+    fn page(title: &str, text: &str) -> Html<String> {
+        Html(format!(
+            "<html><head><title>{title} | Northwind Help</title><script>track()</script></head><body>\
+             <nav><a href='/'>Home</a> <a href='/cart'>Cart</a> Sign in to see your orders</nav>\
+             <main><article><h1>{title}</h1><p>{text}</p><h2>Questions</h2>\
+             <p>Write to us and we answer within a day, on every working day of the week.</p></article></main>\
+             <footer>Copyright Northwind. Newsletter sign-up. Cookie settings.</footer></body></html>"
+        ))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sitemap = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\
+         <url><loc>{base}/help/returns</loc></url><url><loc>{base}/help/warranty</loc></url>\
+         <url><loc>{base}/help/gone</loc></url></urlset>"
+    );
+    let app = Router::new()
+        .route(
+            "/help/returns",
+            get(|| async {
+                page("Returns", "Send any item back within 60 days of delivery for a full refund; the label is free.")
+            }),
+        )
+        .route(
+            "/help/warranty",
+            get(|| async {
+                page("Warranty", "Every lamp has a five-year warranty that covers the LED module and the switch.")
+            }),
+        )
+        .route("/help/manual.pdf", get(|| async { ([("content-type", "application/pdf")], "%PDF-1.4") }))
+        .route("/sitemap.xml", get(move || async move { ([("content-type", "application/xml")], sitemap) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn import_url(app: &TestApp, key: &str, url: &str) -> (u16, Value) {
+    with_key(app, key, "POST", "/api/v1/admin/knowledge/import", Some(json!({"url": url}))).await
+}
+
+async fn a_page_or_a_sitemap_is_imported_by_url_with_its_main_text_and_again_changes_nothing(backend: Backend) {
+    let configure = Box::new(|config: &mut frontdesk::server::config::Config| config.import_private_urls = true);
+    let app = TestApp::spawn_with(backend, Options { fake: false, configure }).await;
+    let (admin, key) = admin_and_key(&app).await;
+    let site = help_site().await;
+    let (status, report) = import_url(&app, &key, &format!("{site}/help/returns")).await;
+    assert_eq!((status, report["created"].as_i64()), (200, Some(1)), "{report}");
+    let (_, page) = call(&admin, "GET", app.url("/api/v1/admin/knowledge?q=returns"), None).await;
+    let item = &page["items"][0];
+    assert!(item["title"].as_str().unwrap().starts_with("Returns"), "{item}");
+    assert_eq!(item["url"], format!("{site}/help/returns"));
+    let body = item["body"].as_str().unwrap();
+    assert!(body.contains("within 60 days of delivery"), "the main text is kept: {body}");
+    for chrome in ["Sign in to see your orders", "Newsletter", "track()"] {
+        assert!(!body.contains(chrome), "the site's navigation, footer and scripts are not: {body}");
+    }
+
+    // The sitemap: its pages (the one already there unchanged), the gone one listed with why.
+    let (status, report) = import_url(&app, &key, &format!("{site}/sitemap.xml")).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["created"].as_i64(), report["unchanged"].as_i64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["rejected"][0]["file"], format!("{site}/help/gone"), "{report}");
+    assert!(report["rejected"][0]["reason"].as_str().unwrap().contains("404"), "{report}");
+    let (status, report) = import_url(&app, &key, &format!("{site}/help/manual.pdf")).await;
+    assert_eq!((status, report["created"].as_i64()), (200, Some(0)), "{report}");
+    assert!(report["rejected"][0]["reason"].as_str().unwrap().contains("not a web page"), "{report}");
+
+    // The assistant answers from the imported page and cites it by its address.
+    let chat = app.new_chat().await;
+    let (_, reply) = app.send_and_wait(chat, "Does the lamp have a warranty?").await;
+    assert!(reply.content.contains("five-year warranty"), "{}", reply.content);
+    assert!(
+        reply.sources.iter().any(|s| s.url.as_deref() == Some(&format!("{site}/help/warranty"))),
+        "{:?}",
+        reply.sources
+    );
+}
+
+async fn an_import_by_url_never_fetches_from_a_private_or_local_address_unless_allowed(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    let site = help_site().await;
+    let port = site.rsplit(':').next().unwrap().to_string();
+    for (url, said) in [
+        (format!("{site}/help/returns"), "private or local address"),
+        (format!("http://localhost:{port}/help/returns"), "private or local address"),
+        (format!("http://[::1]:{port}/help/returns"), "private or local address"),
+        ("http://169.254.169.254/latest/meta-data/".to_string(), "private or local address"),
+        ("http://10.0.0.1/".to_string(), "private or local address"),
+        ("file:///etc/passwd".to_string(), "only http and https"),
+        ("gopher://shop.example/".to_string(), "only http and https"),
+        ("not a url".to_string(), "not a web address"),
+    ] {
+        let (status, body) = import_url(&app, &key, &url).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{url}: {message}");
+    }
+    let (_, page) = with_key(&app, &key, "GET", "/api/v1/admin/knowledge?q=returns", None).await;
+    assert_eq!(page["items"], json!([]), "nothing was fetched or written");
 }

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Deserialize;
 use sqlx::AnyConnection;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 pub use self::import::{parse_csv, parse_json, ImportOptions, ProductImportReport, RejectedRow, Row};
 use super::{
@@ -18,7 +18,7 @@ use super::{
     db::{now_ms, Db},
     error::{AppError, AppResult},
     identity::Editor,
-    knowledge::{check_external_id, Knowledge, Written},
+    knowledge::{check_external_id, Knowledge, ListQuery, Written},
 };
 use crate::model::{Price, Product, ProductPage};
 
@@ -60,18 +60,6 @@ pub struct ProductInput {
 
 fn in_stock() -> bool {
     true
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ProductQuery {
-    /// Only products whose name or id contains this (any case).
-    pub q: Option<String>,
-    /// A `next_cursor` from the previous page.
-    pub cursor: Option<String>,
-    /// 1 to 200; default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
 }
 
 #[derive(Clone, sqlx::FromRow)]
@@ -123,7 +111,7 @@ impl Catalog {
     }
 
     /// A page of products by id, optionally only those whose name or id holds `q`.
-    pub async fn list(&self, query: &ProductQuery) -> AppResult<ProductPage> {
+    pub async fn list(&self, query: &ListQuery) -> AppResult<ProductPage> {
         let limit = query.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(AppError::Invalid("limit must be 1 to 200".into()));
@@ -147,7 +135,7 @@ impl Catalog {
 
     /// The first `limit` products by id (the storefront's, the panel's filter's).
     pub async fn first(&self, limit: i64) -> AppResult<Vec<Product>> {
-        Ok(self.list(&ProductQuery { q: None, cursor: None, limit: Some(limit) }).await?.products)
+        Ok(self.list(&ListQuery { q: None, cursor: None, limit: Some(limit) }).await?.products)
     }
 
     /// A product; one that does not exist is not found (404).

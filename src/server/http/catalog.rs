@@ -18,10 +18,10 @@ use super::extract::{Json, Path, Query};
 use crate::{
     model::{ErrorBody, Product, ProductPage},
     server::{
-        catalog::{parse_csv, parse_json, Catalog, ImportOptions, ProductImportReport, ProductInput, ProductQuery},
+        catalog::{parse_csv, parse_json, Catalog, ImportOptions, ProductImportReport, ProductInput},
         error::{AppError, AppResult},
         identity::Editor,
-        knowledge::Written,
+        knowledge::{ListQuery, Written},
     },
 };
 
@@ -74,13 +74,13 @@ pub async fn delete_product(
 }
 
 /// The catalog, by id, a page at a time.
-#[utoipa::path(get, path = "/api/v1/admin/products", tag = "catalog", params(ProductQuery), responses(
+#[utoipa::path(get, path = "/api/v1/admin/products", tag = "catalog", params(ListQuery), responses(
     (status = 200, body = ProductPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]
 pub async fn list_products(
     State(catalog): State<Arc<Catalog>>,
     _editor: Editor,
-    Query(query): Query<ProductQuery>,
+    Query(query): Query<ListQuery>,
 ) -> AppResult<Json<ProductPage>> {
     Ok(Json(catalog.list(&query).await?))
 }

@@ -5,11 +5,8 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{
-        multipart::{MultipartError, MultipartRejection},
-        Multipart, State,
-    },
-    http::StatusCode,
+    extract::{multipart::MultipartError, FromRequest, Multipart, Request, State},
+    http::{header::CONTENT_TYPE, StatusCode},
     response::IntoResponse,
 };
 use serde::Deserialize;
@@ -23,7 +20,7 @@ use crate::{
         app::Frontdesk,
         error::{AppError, AppResult},
         identity::{Editor, Staff},
-        knowledge::{ImportFile, ImportReport, Knowledge, KnowledgeInput, ListQuery, Written},
+        knowledge::{ImportFile, ImportReport, Knowledge, KnowledgeInput, ListQuery, UrlImport, Written},
     },
 };
 
@@ -184,16 +181,29 @@ pub struct ImportForm {
     visibility: Visibility,
 }
 
-/// Imports files as articles: each goes in or is listed with the reason it did not.
+/// Imports articles: files (multipart), or the page or sitemap at a web address (JSON `{url,
+/// visibility?}`: fetched by the server, never from a private or local address unless the
+/// operator allows it). Each file or page goes in or is listed with the reason it did not; a page
+/// imported again updates its article.
 #[utoipa::path(post, path = "/api/v1/admin/knowledge/import", tag = "knowledge",
-    request_body(content = ImportForm, content_type = "multipart/form-data"), responses(
+    request_body(content((ImportForm = "multipart/form-data"), (UrlImport = "application/json"))), responses(
         (status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import_knowledge(
     State(knowledge): State<Arc<Knowledge>>,
     editor: Editor,
-    form: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> AppResult<Json<ImportReport>> {
+    let json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+    if json {
+        let Json(import) = Json::<UrlImport>::from_request(request, &()).await?;
+        return Ok(Json(knowledge.import_url(editor, &import).await.map_err(AppError::Invalid)?));
+    }
+    let form = Multipart::from_request(request, &()).await;
     let mut form = form.map_err(|_| AppError::BadRequest("send the files as multipart/form-data".into()))?;
     let unreadable = |error: MultipartError| match error.status() {
         StatusCode::PAYLOAD_TOO_LARGE => {

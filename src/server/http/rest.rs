@@ -13,13 +13,14 @@ use crate::{
     model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product, ProductPage},
     server::{
         accounts::Accounts,
-        catalog::{Catalog, ProductQuery},
+        catalog::Catalog,
         chat::{
             rules::{check_client_id, check_content},
             ChatChanges, Chats, Exchange, Outgoing,
         },
         error::AppResult,
         identity::Caller,
+        knowledge::ListQuery,
     },
 };
 
@@ -304,11 +305,11 @@ pub async fn save_preferences(
 }
 
 /// The catalog, by id, a page at a time.
-#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ProductQuery), responses(
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ListQuery), responses(
     (status = 200, body = ProductPage), (status = 422, body = ErrorBody)))]
 pub async fn list_products(
     State(catalog): State<Arc<Catalog>>,
-    Query(query): Query<ProductQuery>,
+    Query(query): Query<ListQuery>,
 ) -> AppResult<Json<ProductPage>> {
     Ok(Json(catalog.list(&query).await?))
 }

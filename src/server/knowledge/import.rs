@@ -2,12 +2,15 @@
 //! article whose id is its name (`returns-policy.md` → `returns-policy`), so importing a file again
 //! updates its article; its title is its first heading, or its name. HTML is read as its text
 //! (html2text: headings, paragraphs and lists kept, scripts and styles dropped). A file that
-//! cannot be an article is listed with the reason; the others go in all the same.
+//! cannot be an article is listed with the reason; the others go in all the same. Pages come by
+//! URL too: a page, or the pages a sitemap lists (see `web`), each an article named by its
+//! address, so importing it again updates it.
 
-use serde::Serialize;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{check_external_id, Knowledge, KnowledgeInput, Written};
+use super::{check_external_id, web, Knowledge, KnowledgeInput, Written};
 use crate::{
     model::{KnowledgeKind, Visibility},
     server::identity::Editor,
@@ -28,36 +31,128 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedFile>,
 }
 
-/// A file that was not imported, and why.
+/// A file or a page that was not imported, and why.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RejectedFile {
+    /// The file's name, or the page's address.
     pub file: String,
     pub reason: String,
 }
+
+/// An import by URL: a page, or a `sitemap.xml` (its pages, up to `FRONTDESK_IMPORT_MAX_PAGES`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UrlImport {
+    /// An http or https address.
+    #[schema(max_length = 2048, pattern = r"^https?://\S+$")]
+    pub url: String,
+    /// `public` (default), `assistant` or `staff`.
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+/// How many pages of a sitemap are fetched at once.
+const FETCHES_AT_ONCE: usize = 4;
 
 impl Knowledge {
     /// Imports each file as an article of `visibility`; a file that cannot be one is listed.
     pub async fn import_files(&self, editor: Editor, files: Vec<ImportFile>, visibility: Visibility) -> ImportReport {
         let mut report = ImportReport::default();
         for file in files {
-            let written = match article_from(&file, visibility) {
-                Ok((id, input)) => self.put(editor, &id, &input).await.map_err(|e| {
-                    if e.status().is_server_error() {
-                        tracing::error!(error = ?e, file = file.name, "importing a file failed");
-                    }
-                    e.public_message()
-                }),
-                Err(reason) => Err(reason),
-            };
-            match written {
-                Ok(Written::Created) => report.created += 1,
-                Ok(Written::Updated) => report.updated += 1,
-                Ok(Written::Unchanged) => report.unchanged += 1,
-                Err(reason) => report.rejected.push(RejectedFile { file: file.name.clone(), reason }),
-            }
+            self.write_imported(editor, &file.name, article_from(&file, visibility), &mut report).await;
         }
         report
     }
+}
+
+impl Knowledge {
+    /// Imports the page at `url`, or every page of the sitemap there (nested sitemaps once
+    /// deep), up to the page limit; a page that cannot be an article is listed with the reason.
+    /// A refused address (not http(s), private, unreachable) is a 422 when it is the one asked for.
+    pub async fn import_url(&self, editor: Editor, import: &UrlImport) -> Result<ImportReport, String> {
+        let first = self.web.get(&import.url).await?;
+        let mut report = ImportReport::default();
+        if !first.is_sitemap() {
+            let page = article_from_page(&first, import.visibility);
+            self.write_imported(editor, first.url.as_str(), page, &mut report).await;
+            return Ok(report);
+        }
+        let (mut pages, sitemaps) = web::sitemap_entries(&first.body)?;
+        for sitemap in sitemaps {
+            if pages.len() >= self.max_pages {
+                break;
+            }
+            match self.web.get(&sitemap).await.and_then(|s| web::sitemap_entries(&s.body)) {
+                Ok((more, _)) => pages.extend(more),
+                Err(reason) => report.rejected.push(RejectedFile { file: sitemap, reason }),
+            }
+        }
+        for skipped in pages.iter().skip(self.max_pages) {
+            let reason = format!("over the limit of {} pages an import fetches", self.max_pages);
+            report.rejected.push(RejectedFile { file: skipped.clone(), reason });
+        }
+        pages.truncate(self.max_pages);
+        let web = self.web;
+        let visibility = import.visibility;
+        let mut fetched = futures::stream::iter(pages)
+            .map(|page| async move {
+                let got = web.get(&page).await;
+                (page, got.and_then(|fetched| article_from_page(&fetched, visibility)))
+            })
+            .buffered(FETCHES_AT_ONCE);
+        while let Some((page, article)) = fetched.next().await {
+            self.write_imported(editor, &page, article, &mut report).await;
+        }
+        Ok(report)
+    }
+
+    /// Writes an imported file's or page's article (`source` names it), or lists why not.
+    async fn write_imported(
+        &self,
+        editor: Editor,
+        source: &str,
+        article: Result<(String, KnowledgeInput), String>,
+        report: &mut ImportReport,
+    ) {
+        let written = match article {
+            Ok((id, input)) => self.put(editor, &id, &input).await.map_err(|e| {
+                if e.status().is_server_error() {
+                    tracing::error!(error = ?e, source, "importing a file or a page failed");
+                }
+                e.public_message()
+            }),
+            Err(reason) => Err(reason),
+        };
+        match written {
+            Ok(Written::Created) => report.created += 1,
+            Ok(Written::Updated) => report.updated += 1,
+            Ok(Written::Unchanged) => report.unchanged += 1,
+            Err(reason) => report.rejected.push(RejectedFile { file: source.to_string(), reason }),
+        }
+    }
+}
+
+/// The article a fetched page makes: named by its address (`shop.example/help/returns` →
+/// `shop-example-help-returns`), titled by its title, its main text as Markdown, linked to it.
+fn article_from_page(page: &web::Fetched, visibility: Visibility) -> Result<(String, KnowledgeInput), String> {
+    if !(page.content_type.is_empty() || page.content_type.contains("html")) {
+        return Err(format!("{} is {}, not a web page", page.url, page.content_type));
+    }
+    let html = String::from_utf8_lossy(&page.body);
+    let (title, body) = web::main_text(&html, &page.url)?;
+    let address = format!("{}{}", page.url.host_str().unwrap_or_default(), page.url.path());
+    let id = slug(&address);
+    check_external_id(&id).map_err(|_| format!("{} makes no id", page.url))?;
+    let title = if title.is_empty() { title_from(&id) } else { title.chars().take(200).collect() };
+    let input = KnowledgeInput {
+        kind: KnowledgeKind::Article,
+        title,
+        body,
+        url: Some(page.url.to_string()),
+        tags: Vec::new(),
+        visibility,
+    };
+    Ok((id, input))
 }
 
 /// The article a file makes: its id and its content, or why it makes none.

@@ -9,6 +9,7 @@ mod import;
 pub mod passages;
 mod products;
 mod search;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use sqlx::AnyConnection;
 use utoipa::{IntoParams, ToSchema};
 
 pub use self::{
-    import::{ImportFile, ImportReport, RejectedFile},
+    import::{ImportFile, ImportReport, RejectedFile, UrlImport},
     search::{Found, Wanted},
 };
 use super::{
@@ -75,7 +76,7 @@ pub enum Written {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only items whose title or id contains this (any case).
+    /// Only those whose title (a product's name) or id contains this (any case).
     pub q: Option<String>,
     /// A `next_cursor` from the previous page.
     pub cursor: Option<String>,
@@ -128,17 +129,41 @@ impl ItemRow {
 const ITEM_COLUMNS: &str = "k.id, k.external_id, k.kind, k.title, k.body, k.url, k.tags, k.visibility, \
      (SELECT COUNT(*) FROM knowledge_passages p WHERE p.knowledge_id = k.id) AS passages, k.created_at, k.updated_at";
 
+/// How knowledge is read and fetched.
+#[derive(Debug, Clone)]
+pub struct KnowledgeSettings {
+    /// PostgreSQL's text-search configuration (`english`, `simple`, …).
+    pub language: String,
+    /// How pages are fetched for an import by URL.
+    pub web: web::Web,
+    /// The most pages one import by URL (a sitemap) fetches.
+    pub max_pages: usize,
+}
+
+impl KnowledgeSettings {
+    pub fn from_config(config: &super::config::Config) -> Self {
+        KnowledgeSettings {
+            language: config.search_language.clone(),
+            web: web::Web { allow_private: config.import_private_urls },
+            max_pages: config.import_max_pages as usize,
+        }
+    }
+}
+
 /// The shop's knowledge.
 pub struct Knowledge {
     db: Db,
     audit: Arc<dyn Trail>,
     /// PostgreSQL's text-search configuration (`english`, `simple`, …).
     language: String,
+    web: web::Web,
+    max_pages: usize,
 }
 
 impl Knowledge {
-    pub fn new(db: Db, audit: Arc<dyn Trail>, language: String) -> Self {
-        Knowledge { db, audit, language }
+    pub fn new(db: Db, audit: Arc<dyn Trail>, settings: KnowledgeSettings) -> Self {
+        let KnowledgeSettings { language, web, max_pages } = settings;
+        Knowledge { db, audit, language, web, max_pages }
     }
 
     /// On PostgreSQL, that the text-search language exists (a typo would fail every write).

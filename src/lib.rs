@@ -18,6 +18,9 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Panic messages in the console where staff and developers work (the panel's bundle, and
+    // `make dev`'s single one); the customer's window goes without the formatting they cost.
+    #[cfg(feature = "panel")]
     console_error_panic_hook::set_once();
     components::browser::read_embed_token();
     #[cfg(feature = "panel")]

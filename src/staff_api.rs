@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ErrorDetail, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product, StaffMember,
-    UsageReport,
+    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product,
+    StaffMember, UsageReport,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -95,6 +95,13 @@ pub async fn inquiry_messages(
 ) -> Result<MessagePage, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.inquiries.messages(staff, chat_id, before, after, Some(50)).await?)
+}
+
+/// Every passage an assistant reply was given, with whether it cited it.
+#[server(prefix = "/api/fn", endpoint = "staff/message_sources", output = Json)]
+pub async fn message_sources(chat_id: i64, message_id: i64) -> Result<Vec<GivenSource>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.inquiries.sources(staff, chat_id, message_id).await?)
 }
 
 /// A staff reply (it takes the conversation over from the assistant).

@@ -1,12 +1,12 @@
 import { expect, test } from './base';
 import { ChatPage } from './chat-page';
-import { ADMIN } from './staff';
+import { ADMIN, StaffPage } from './staff';
 
 // The offline assistant answers from the shop's knowledge and lists the articles it cites under
 // its reply, as links a keyboard and a screen reader reach.
 const REPLY_TIMEOUT = 45_000;
 
-test('a reply cites the article it answers from, as a link under it', async ({ page, request }) => {
+test('a reply cites the article it answers from, as a link under it, and staff see every passage it was given', async ({ browser, page, request }) => {
   const signIn = await request.post('/api/v1/auth/login', { data: { email: ADMIN.email, password: ADMIN.password } });
   expect(signIn.status()).toBe(200);
   const created = await request.post('/api/v1/admin/api-keys', { data: { name: 'e2e' } });
@@ -38,4 +38,44 @@ test('a reply cites the article it answers from, as a link under it', async ({ p
   // Coming back shows the same sources (they are kept with the reply).
   await chat.open();
   await expect(chat.byRole('assistant').nth(1).getByRole('link', { name: 'Zephyr kettle care' })).toBeVisible();
+  const chatId = await chat.chatId();
+
+  // Staff open the conversation and read what the shop's knowledge gave the reply, cited or not.
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.goto(`/admin/inquiries/${chatId}`);
+  await staff.waitForHydration();
+  const answer = staff.byRole('assistant').nth(1);
+  const toggle = answer.getByRole('button', { name: 'Sources the assistant was given' });
+  await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  const given = answer.getByTestId('given-source').filter({ hasText: 'Zephyr kettle care' });
+  await expect(given).toHaveAttribute('data-cited', 'true');
+  await expect(given.getByTestId('given-passage')).toContainText('Descale the Zephyr kettle monthly');
+  await staffContext.close();
+});
+
+test('a reply that could not answer offers a person right under it, and staff find it as not answered', async ({ browser, page }) => {
+  const chat = new ChatPage(page);
+  await chat.open();
+  await chat.send('What is the airspeed velocity of an unladen swallow?');
+  const reply = chat.byRole('assistant').nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: REPLY_TIMEOUT });
+  const offer = reply.getByTestId('talk-to-person-under-reply');
+  await expect(offer).toHaveAccessibleName('Talk to a person');
+  const chatId = await chat.chatId();
+
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.getByLabel('Answered').selectOption('unanswered');
+  await expect(staff.inquiry(chatId).getByTestId('inquiry-unanswered')).toHaveText('Not answered');
+
+  // The customer takes the offer: the conversation waits for a person.
+  await offer.click();
+  await expect(page.getByTestId('handoff-banner')).toBeVisible();
+  await expect(offer).toBeHidden();
+  await staffContext.close();
 });

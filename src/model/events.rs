@@ -280,6 +280,7 @@ mod tests {
             usage: None,
             client_id: None,
             sources: Vec::new(),
+            unanswered: false,
         }
     }
 

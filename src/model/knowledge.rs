@@ -95,6 +95,16 @@ pub struct SearchHit {
     pub score: f64,
 }
 
+/// A passage a reply was given, as it keeps it and staff see it: everything, and whether the
+/// reply cited it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GivenSource {
+    #[serde(flatten)]
+    pub hit: SearchHit,
+    pub cited: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct SearchResults {

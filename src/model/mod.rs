@@ -154,6 +154,14 @@ pub struct Message {
     /// An assistant reply's sources that it cites (the shop's articles and answers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+    /// An assistant reply that found nothing to answer from and said so: the window offers a
+    /// person under it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unanswered: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// A conversation between a customer and the assistant (and later staff).

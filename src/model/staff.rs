@@ -150,6 +150,9 @@ pub struct Inquiry {
     /// Tokens the assistant spent in this conversation, every reply and rewrite counted.
     #[serde(default)]
     pub tokens_used: i64,
+    /// The assistant could not answer, and no person has answered since (nor resolved it).
+    #[serde(default)]
+    pub unanswered: bool,
     /// False for a visitor who only opened the window: the customer wrote, left an email or
     /// asked for a person, or staff acted on it (decided on the server, in one place).
     #[serde(default = "yes")]
@@ -183,6 +186,8 @@ pub struct InquiryFilter {
     pub assignee: Option<String>,
     /// Text in the messages, the title or the customer's email.
     pub q: Option<String>,
+    /// Only conversations the assistant could not answer and no person has answered since.
+    pub unanswered: Option<bool>,
     /// The `next_cursor` of the page before.
     #[cfg_attr(feature = "ssr", param(pattern = "^(|[0-9]{1,18}\\.[0-9]{1,18})$"))]
     pub before: Option<String>,
@@ -247,6 +252,7 @@ pub struct InquiryQuery {
     pub assignee: AssigneeFilter,
     /// Lower-cased search text.
     pub text: Option<String>,
+    pub unanswered: bool,
     pub before: Option<InquiryCursor>,
     pub limit: i64,
 }
@@ -281,7 +287,8 @@ impl InquiryFilter {
         }
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
         let product_id = self.product_id.clone().filter(|p| !p.is_empty());
-        Ok(InquiryQuery { status, priority: self.priority, product_id, assignee, text, before, limit })
+        let unanswered = self.unanswered.unwrap_or(false);
+        Ok(InquiryQuery { status, priority: self.priority, product_id, assignee, text, unanswered, before, limit })
     }
 }
 
@@ -311,6 +318,7 @@ impl InquiryQuery {
             && assignee
             && self.priority.is_none_or(|p| chat.priority == p)
             && self.product_id.as_ref().is_none_or(|p| chat.product_id.as_ref() == Some(p))
+            && (!self.unanswered || inquiry.unanswered)
     }
 }
 

@@ -19,6 +19,9 @@ on_both_databases!(
     a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_them,
     a_page_or_a_sitemap_is_imported_by_url_with_its_main_text_and_again_changes_nothing,
     an_import_by_url_never_fetches_from_a_private_or_local_address_unless_allowed,
+    a_reply_that_could_not_answer_is_marked_for_staff_until_a_person_answers,
+    a_strict_context_hands_off_without_the_model_when_nothing_answers,
+    staff_see_every_passage_a_reply_was_given_and_which_it_cited,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
@@ -175,7 +178,7 @@ async fn the_model_is_given_the_passages_as_numbered_sources_and_its_citations_a
     let (_, reply) = app.send_and_wait(chat, "How long do I have to return an item?").await;
     let request = app.fake().requests().last().cloned().unwrap();
     let system = request["messages"][0]["content"].as_str().unwrap().to_string();
-    assert!(system.contains("Cite the sources you use by their number"), "{system}");
+    assert!(system.contains("by their number in square brackets"), "{system}");
     let numbered = system.find("[1] Returns and exchanges").expect("the article is source 1");
     assert!(system[numbered..].contains("within 30 days of delivery"), "{system}");
     assert_eq!(reply.sources.len(), 1, "{:?}", reply.sources);
@@ -426,4 +429,103 @@ async fn an_import_by_url_never_fetches_from_a_private_or_local_address_unless_a
     }
     let (_, page) = with_key(&app, &key, "GET", "/api/v1/admin/knowledge?q=returns", None).await;
     assert_eq!(page["items"], json!([]), "nothing was fetched or written");
+}
+
+async fn a_reply_that_could_not_answer_is_marked_for_staff_until_a_person_answers(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let chat = app.new_chat().await;
+    let (_, answered) = app.send_and_wait(chat, "Can I return an item for a refund?").await;
+    assert!(!answered.unanswered, "{}", answered.content);
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let unanswered = |staff: reqwest::Client| {
+        let url = app.url("/api/v1/admin/inquiries?status=all&unanswered=true");
+        async move {
+            let (status, page) = call(&staff, "GET", url, None).await;
+            assert_eq!(status, 200, "{page}");
+            page["inquiries"].as_array().unwrap().iter().map(|i| i["chat"]["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert!(unanswered(staff.clone()).await.is_empty());
+
+    let (_, reply) = app.send_and_wait(chat, "What is the capital of Peru?").await;
+    assert!(reply.unanswered, "{}", reply.content);
+    assert!(app.messages(chat).await.last().unwrap().unanswered, "it is kept");
+    assert_eq!(unanswered(staff.clone()).await, [chat]);
+    let (_, inquiry) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}")), None).await;
+    assert_eq!(inquiry["unanswered"], true, "{inquiry}");
+    // A person answers: the mark goes.
+    let (status, _) = call(
+        &staff,
+        "POST",
+        app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")),
+        Some(json!({"content": "Lima. Anything about your order?"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(unanswered(staff).await.is_empty());
+}
+
+async fn a_strict_context_hands_off_without_the_model_when_nothing_answers(backend: Backend) {
+    let file = std::env::temp_dir().join(format!("frontdesk-contexts-{}.toml", rand_suffix()));
+    std::fs::write(
+        &file,
+        "[[context]]\nid = \"support\"\nlabel = \"Support\"\ndescription = \"d\"\ngreeting = \"Hi\"\n\
+         system_prompt = \"Help with orders.\"\nstrict = true\n",
+    )
+    .unwrap();
+    let path = file.clone();
+    let configure = move |c: &mut frontdesk::server::config::Config| c.contexts_file = Some(path);
+    let app = TestApp::spawn_with(backend, Options { fake: true, configure: Box::new(configure) }).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let chat = app.new_chat().await;
+    let (_, handed_off) = app.send_and_wait(chat, "What is the capital of Peru?").await;
+    assert!(handed_off.content.contains("Ask for a person"), "{}", handed_off.content);
+    assert!(handed_off.unanswered);
+    assert!(app.fake().requests().is_empty(), "the model was not asked");
+
+    app.fake().push(Script::words("Within 30 days [1]."));
+    let (_, reply) = app.send_and_wait(chat, "How long do I have to return an item?").await;
+    assert_eq!(reply.content, "Within 30 days [1].");
+    let system = app.fake().requests()[0]["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Answer only from the shop's sources"), "the strict rule: {system}");
+    let _ = std::fs::remove_file(file);
+}
+
+async fn staff_see_every_passage_a_reply_was_given_and_which_it_cited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let staff_only = json!({"title": "Refund approvals", "body": "Refunds over 500 euros need a manager to approve the return.", "visibility": "staff"});
+    assert_eq!(with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/refund-approvals", Some(staff_only)).await.0, 201);
+    app.fake().push(Script::words("You can return it within 30 days [1]."));
+    let chat = app.new_chat().await;
+    let (question, reply) = app.send_and_wait(chat, "Can I return it for a refund?").await;
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let path = format!("/api/v1/admin/inquiries/{chat}/messages/{}/sources", reply.id);
+    let (status, given) = call(&staff, "GET", app.url(&path), None).await;
+    assert_eq!(status, 200, "{given}");
+    let given = given.as_array().unwrap();
+    assert!(!given.is_empty());
+    assert_eq!(given[0]["cited"], true, "the reply cites [1]: {given:?}");
+    assert!(given[1..].iter().all(|g| g["cited"] == false), "{given:?}");
+    let returns = given.iter().find(|g| g["external_id"] == "returns").expect("the article was given");
+    assert!(returns["passage"].as_str().unwrap().contains("30 days"), "with its passage: {returns}");
+    assert_eq!(returns["url"], "https://shop.example/returns");
+    assert!(
+        given.iter().all(|g| g["external_id"] != "refund-approvals"),
+        "staff knowledge is never given to the customer's assistant"
+    );
+    // The customer's question had no sources; a visitor reads none; a message of another chat is not found.
+    let question_path = format!("/api/v1/admin/inquiries/{chat}/messages/{}/sources", question.id);
+    assert_eq!(call(&staff, "GET", app.url(&question_path), None).await.1, json!([]));
+    let (status, _) = app.get(&path).await;
+    assert!([401, 403].contains(&status), "{status}");
+    let other = app.new_chat().await;
+    let (status, _) =
+        call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{other}/messages/{}/sources", reply.id)), None)
+            .await;
+    assert_eq!(status, 404);
 }

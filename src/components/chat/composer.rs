@@ -78,6 +78,7 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                 usage: None,
                 client_id: Some(client_id.clone()),
                 sources: Vec::new(),
+                unanswered: false,
             })
         });
         draft.set(String::new());
@@ -261,8 +262,9 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
 
 /// "Talk to a person": the assistant pauses and the chat waits for staff (the banner above the
 /// transcript says so from then on). On a phone only its icon shows; its name stays the same.
+/// Beside the composer, and under a reply that could not answer (`under_reply`).
 #[component]
-fn TalkToPerson() -> impl IntoView {
+pub(super) fn TalkToPerson(#[prop(optional)] under_reply: bool) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let asking = RwSignal::new(false);
     let ask = move |_| {
@@ -284,7 +286,7 @@ fn TalkToPerson() -> impl IntoView {
         <Show when=move || state.chat.with(|c| c.ai_enabled)>
             <button
                 type="button"
-                data-testid="talk-to-person"
+                data-testid=if under_reply { "talk-to-person-under-reply" } else { "talk-to-person" }
                 aria-label="Talk to a person"
                 title="Talk to a person"
                 class="flex shrink-0 items-center gap-1.5 rounded-lg px-2 py-1.5 text-sm text-slate-700 hover:bg-slate-100 disabled:opacity-50 dark:text-slate-200 dark:hover:bg-slate-800"

@@ -250,6 +250,7 @@ fn Bubble(message: Message) -> impl IntoView {
                 </form>
             </Show>
             {sources_of(&message.sources)}
+            {message.unanswered.then(|| view! { <super::composer::TalkToPerson under_reply=true/> })}
             <div class="mt-0.5 flex items-center gap-2 px-1 text-xs text-slate-500 dark:text-slate-400">
                 {agent_name.map(|name| view! { <span data-testid="author" class="font-medium text-emerald-800 dark:text-emerald-300">{name}</span> })}
                 <time datetime=message.created_at.clone()>{time}</time>

@@ -15,7 +15,7 @@ use crate::{
     },
     markdown::to_safe_html,
     model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
-    staff_api::{get_inquiry, inquiry_messages, staff_mark_read, staff_reply, update_inquiry},
+    staff_api::{get_inquiry, inquiry_messages, message_sources, staff_mark_read, staff_reply, update_inquiry},
 };
 
 /// The right-hand pane when nothing is selected.
@@ -209,6 +209,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
 #[component]
 fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
     let id = message.id;
+    let chat_id = message.chat_id;
     if message.role == Role::System {
         return view! {
             <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-600">{message.content}</p>
@@ -243,10 +244,60 @@ fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
                 <span>{who}</span>
                 <time datetime=message.created_at.clone()>{when(&message.created_at)}</time>
                 {move || (is_agent && customer_read.get() >= id).then(|| view! { <span data-testid="seen">"Seen"</span> })}
+                {message.unanswered.then(|| view! { <span data-testid="staff-unanswered" class="font-medium text-amber-900">"Not answered"</span> })}
             </div>
+            {(message.role == Role::Assistant && !streaming).then(|| view! { <GivenSources chat_id message_id=id/> })}
         </article>
     }
     .into_any()
+}
+
+/// What the shop's knowledge gave an assistant reply: every passage, the cited ones marked,
+/// loaded when staff open it.
+#[component]
+fn GivenSources(chat_id: i64, message_id: i64) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let sources = LocalResource::new(move || async move {
+        if open.get() {
+            Some(message_sources(chat_id, message_id).await)
+        } else {
+            None
+        }
+    });
+    view! {
+        <div data-testid="given-sources" class="mt-1 max-w-full px-1 text-xs text-slate-700">
+            <button type="button" class="underline" aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)>"Sources the assistant was given"</button>
+            {move || match sources.get().flatten() {
+                None if !open.get() => ().into_any(),
+                None => view! { <p class="mt-1">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p role="alert" class="mt-1">{e.message}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => {
+                    view! { <p class="mt-1" data-testid="no-given-sources">"None: nothing in the shop's knowledge matched."</p> }.into_any()
+                }
+                Some(Ok(list)) => view! {
+                    <ol class="mt-1 flex flex-col gap-1.5">
+                        {list.into_iter().map(|source| {
+                            let title = source.hit.title.clone();
+                            view! {
+                                <li data-testid="given-source" data-cited=source.cited.to_string()>
+                                    <span class="font-medium">
+                                        {match source.hit.url.clone() {
+                                            Some(url) => view! { <a href=url target="_blank" rel="noopener" class="underline">{title}</a> }.into_any(),
+                                            None => view! { <span>{title}</span> }.into_any(),
+                                        }}
+                                    </span>
+                                    " · "{source.hit.kind.as_str()}" · "{source.hit.visibility.as_str()}
+                                    {source.cited.then(|| view! { <span class="ml-1 rounded bg-emerald-100 px-1 text-emerald-800">"cited"</span> })}
+                                    <p data-testid="given-passage" class="whitespace-pre-wrap text-slate-600">{source.hit.passage.clone()}</p>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                }.into_any(),
+            }}
+        </div>
+    }
 }
 
 #[component]

@@ -350,6 +350,8 @@ fn Filters() -> impl IntoView {
                 on_change=move |value: String| panel.filter.update(|f| f.product_id = Some(value).filter(|v| !v.is_empty()))/>
             <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me")], staff)
                 on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
+            <FilterSelect name="answered" label="Answered" options=options(&[("", "Answered or not"), ("unanswered", "Not answered")], vec![])
+                on_change=move |value: String| panel.filter.update(|f| f.unanswered = (value == "unanswered").then_some(true))/>
             <label class="sr-only" for="filter-q">"Search"</label>
             <input id="filter-q" data-testid="filter-q" type="search" placeholder="Search messages, titles, emails"
                 class="min-w-0 flex-1 rounded-lg border border-slate-300 px-2 py-1 text-sm" bind:value=search on:input=on_type/>
@@ -438,6 +440,7 @@ fn InquiryRow(inquiry: Inquiry, selected: Signal<Option<i64>>) -> impl IntoView 
                     <span class="ml-auto shrink-0 text-xs text-slate-600">{when(&chat.last_activity_at)}</span>
                 </div>
                 <div class="mt-0.5 flex flex-wrap items-center gap-1.5 text-xs">
+                    {inquiry.unanswered.then(|| view! { <span data-testid="inquiry-unanswered" class="rounded bg-amber-100 px-1.5 text-amber-900">"Not answered"</span> })}
                     {inquiry.product_name.clone().map(|p| view! { <span data-testid="inquiry-product" class="rounded bg-indigo-100 px-1.5 text-indigo-800">{p}</span> })}
                     <span data-testid="inquiry-status" class="rounded bg-slate-100 px-1.5 text-slate-700">{status_label(chat.status)}</span>
                     <span class=format!("rounded px-1.5 {}", priority_class(chat.priority))>{chat.priority.as_str()}</span>

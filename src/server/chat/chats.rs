@@ -162,6 +162,7 @@ impl Chats {
             usage: None,
             client_id: None,
             sources: Vec::new(),
+            unanswered: false,
         };
         Ok((chat, MessagePage { messages: vec![greeting], next_cursor: None, newer_cursor: None, last_seq: 0 }))
     }

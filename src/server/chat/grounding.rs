@@ -2,15 +2,15 @@
 //! customer asked (and the product they look at) and the passages found go into the prompt as
 //! numbered sources; once written, the reply keeps the sources it was given and which of them it
 //! cited (`[n]` in its text). Customers see the cited ones (an `assistant` source without title or
-//! link); the search endpoint gives exactly what a reply would get.
-
-use serde::{Deserialize, Serialize};
+//! link); the search endpoint gives exactly what a reply would get. A reply that found nothing to
+//! answer from and said so is *not answered*: the window offers a person under it, and staff
+//! find the conversation by it.
 
 use super::Replies;
 use crate::{
-    model::{Product, SearchHit, Source, SourceKind, Visibility},
+    model::{GivenSource, Product, Source, SourceKind, Visibility},
     server::{
-        error::AppResult,
+        error::{AppError, AppResult},
         knowledge::{Found, Wanted},
         llm::{Context, Prompt, PromptSource},
     },
@@ -21,12 +21,7 @@ pub const SOURCES: i64 = 5;
 
 /// A source as a reply keeps it (`messages.sources`, JSON): what it was given, and whether it
 /// cited it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeptSource {
-    #[serde(flatten)]
-    pub hit: SearchHit,
-    pub cited: bool,
-}
+type KeptSource = GivenSource;
 
 impl Replies {
     /// The passages a reply to `question` is given in `context`, about `product`, best first.
@@ -46,6 +41,19 @@ impl Replies {
         self.knowledge.search(&wanted).await
     }
 
+    /// Every passage a reply in `chat_id` was given, with whether it cited it (for staff); none
+    /// for a message written without sources. A message not in the chat is not found.
+    pub async fn given_sources(&self, chat_id: i64, message_id: i64) -> AppResult<Vec<GivenSource>> {
+        let kept: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT sources FROM messages WHERE id = $1 AND chat_id = $2")
+                .bind(message_id)
+                .bind(chat_id)
+                .fetch_optional(&self.db.read)
+                .await?;
+        let (kept,) = kept.ok_or(AppError::not_found("message"))?;
+        Ok(kept.and_then(|k| serde_json::from_str(&k).ok()).unwrap_or_default())
+    }
+
     /// Gives the prompt the sources on what the customer just asked. A search that fails leaves
     /// the prompt as it was (logged): a reply is never lost for want of sources.
     pub(super) async fn ground(&self, prompt: &mut Prompt) {
@@ -55,6 +63,44 @@ impl Replies {
             Err(error) => tracing::warn!(?error, "searching the knowledge failed; the reply goes without sources"),
         }
     }
+}
+
+/// What a written reply keeps of its grounding: its sources (JSON, see [`kept_sources`]) and
+/// whether it did not answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grounded {
+    pub sources: Option<String>,
+    pub unanswered: bool,
+}
+
+/// What a reply written with `sources` keeps. It did not answer when none of its sources holds the
+/// answer and its text says it does not know (a reply that cites a source, or that answers from
+/// the conversation or the product, did).
+pub fn grounded(sources: &[PromptSource], text: &str) -> Grounded {
+    let answered_from_sources = sources.iter().any(|s| s.answers);
+    let cites = (1..=sources.len()).any(|n| text.contains(&format!("[{n}]")));
+    Grounded {
+        sources: kept_sources(sources, text),
+        unanswered: !answered_from_sources && !cites && says_it_does_not_know(text),
+    }
+}
+
+/// The ways a reply says it has no answer (the offline assistant's words among them).
+fn says_it_does_not_know(text: &str) -> bool {
+    const PHRASES: [&str; 10] = [
+        "could not find",
+        "couldn't find",
+        "can't find",
+        "cannot find",
+        "don't know",
+        "do not know",
+        "don't have that information",
+        "do not have that information",
+        "don't have information",
+        "no information about",
+    ];
+    let text = text.to_lowercase().replace('’', "'");
+    PHRASES.iter().any(|phrase| text.contains(phrase))
 }
 
 /// What a written reply keeps of its sources: each with whether the text cites it. None without
@@ -97,6 +143,7 @@ pub fn cited_sources(kept: Option<&str>) -> Vec<Source> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SearchHit;
 
     fn source(id: &str, visibility: Visibility) -> PromptSource {
         let hit = SearchHit {
@@ -109,6 +156,19 @@ mod tests {
             score: 1.0,
         };
         PromptSource { hit, answers: true }
+    }
+
+    #[test]
+    fn a_reply_that_says_it_does_not_know_and_had_nothing_that_answers_is_not_answered() {
+        let nothing = "I could not find an answer to that in what the shop has taught me.";
+        assert!(grounded(&[], nothing).unanswered);
+        assert!(grounded(&[], "I don’t know the opening hours, sorry.").unanswered);
+        assert!(!grounded(&[], "Hello! How can I help?").unanswered, "chit-chat is no failure");
+        let mut unrelated = source("returns", Visibility::Public);
+        unrelated.answers = false;
+        assert!(grounded(&[unrelated.clone()], nothing).unanswered);
+        assert!(!grounded(&[source("returns", Visibility::Public)], nothing).unanswered, "a passage held it");
+        assert!(!grounded(&[unrelated], "I don't know for sure, but [1] says 30 days.").unanswered, "it cites");
     }
 
     #[test]

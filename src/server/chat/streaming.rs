@@ -9,13 +9,17 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{grounding::kept_sources, replies::INTERRUPTED_REASON, ChatTx, Replies, STOPPED_REASON};
+use super::{
+    grounding::{grounded, Grounded},
+    replies::INTERRUPTED_REASON,
+    ChatTx, Replies, STOPPED_REASON,
+};
 use crate::{
     model::{Delta, Event, MessageStatus, Usage},
     server::{
         error::AppResult,
         identity::Caller,
-        llm::{Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt},
+        llm::{Assistant, Chunk, ChunkStream, LlmError, LlmErrorKind, OfflineAssistant, Prompt},
         metrics,
     },
 };
@@ -72,7 +76,11 @@ impl Replies {
         loop {
             let idle = self.settings.idle_timeout;
             let started = async {
-                let mut stream = tokio::time::timeout(idle, self.assistant.stream(prompt.clone()))
+                // A strict context with nothing to answer from hands off without the model.
+                let hand_off = OfflineAssistant::hand_off();
+                let assistant: &dyn Assistant =
+                    if prompt.has_nothing_to_answer_from() { &hand_off } else { &*self.assistant };
+                let mut stream = tokio::time::timeout(idle, assistant.stream(prompt.clone()))
                     .await
                     .map_err(|_| timeout_error())??;
                 match tokio::time::timeout(idle, stream.next()).await.map_err(|_| timeout_error())? {
@@ -215,8 +223,8 @@ impl Replies {
                 estimated
             }
         };
-        let sources = kept_sources(&prompt.sources, &written);
-        self.end(chat_id, reply_id, &pending, outcome, usage, Charge::of(caller, tokens), sources.as_deref()).await
+        let kept = grounded(&prompt.sources, &written);
+        self.end(chat_id, reply_id, &pending, outcome, usage, Charge::of(caller, tokens), Some(&kept)).await
     }
 
     /// Ends a reply as its task saw it end; a reply that is gone is charged all the same.
@@ -229,7 +237,7 @@ impl Replies {
         outcome: Outcome,
         usage: Option<Usage>,
         charge: Option<Charge>,
-        sources: Option<&str>,
+        grounded: Option<&Grounded>,
     ) -> AppResult<()> {
         let (status, reason) = match &outcome {
             Outcome::Complete => (MessageStatus::Complete, None),
@@ -247,7 +255,7 @@ impl Replies {
                 return Ok(());
             }
         };
-        self.finish(chat_id, reply_id, rest, status, reason, usage, charge, sources).await
+        self.finish(chat_id, reply_id, rest, status, reason, usage, charge, grounded).await
     }
 
     /// Appends text to a streaming reply and records the delta, through the delta writer (it
@@ -272,13 +280,13 @@ impl Replies {
         reason: Option<&str>,
         usage: Option<Usage>,
         charge: Option<Charge>,
-        sources: Option<&str>,
+        grounded: Option<&Grounded>,
     ) -> AppResult<()> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(charge) = charge {
             tx.add_tokens(charge.tokens).await?;
         }
-        if tx.end_reply(reply_id, rest, status, reason, usage, sources).await? {
+        if tx.end_reply(reply_id, rest, status, reason, usage, grounded).await? {
             tx.touch();
             if !rest.is_empty() {
                 // Deltas alone must rebuild the saved text.

@@ -17,7 +17,9 @@ use super::{
     rest::{PageQuery, ReadUpTo},
 };
 use crate::{
-    model::{AuditPage, CreatedStaff, ErrorBody, Me, Message, MessagePage, NewStaff, StaffMember, UsageReport},
+    model::{
+        AuditPage, CreatedStaff, ErrorBody, GivenSource, Me, Message, MessagePage, NewStaff, StaffMember, UsageReport,
+    },
     server::{
         accounts::Accounts,
         audit::AuditLog,
@@ -168,6 +170,20 @@ pub async fn inquiry_messages(
     Query(page): Query<PageQuery>,
 ) -> AppResult<Json<MessagePage>> {
     Ok(Json(inquiries.messages(staff, id, page.before, page.after, page.limit).await?))
+}
+
+/// Every passage an assistant reply was given (what the shop's knowledge held on the question),
+/// with whether the reply cited it; none for a reply written without sources.
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/messages/{mid}/sources", tag = "admin",
+    params(("id" = i64, Path), ("mid" = i64, Path)), responses(
+        (status = 200, body = Vec<GivenSource>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn message_sources(
+    State(inquiries): State<Arc<Inquiries>>,
+    staff: Staff,
+    Path((id, mid)): Path<(i64, i64)>,
+) -> AppResult<Json<Vec<GivenSource>>> {
+    Ok(Json(inquiries.sources(staff, id, mid).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/inquiries/{id}/messages", tag = "admin", params(("id" = i64, Path)),

@@ -174,6 +174,7 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(admin::get_inquiry, admin::update_inquiry))
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))
         .routes(routes!(admin::staff_mark_read))
+        .routes(routes!(admin::message_sources))
         .routes(routes!(knowledge::create_api_key, knowledge::list_api_keys))
         .routes(routes!(knowledge::revoke_api_key))
         .routes(routes!(knowledge::list_knowledge))

@@ -23,7 +23,7 @@ use super::{
     events::Hub,
     identity::Staff,
 };
-use crate::model::{AssigneeFilter, ChatEvent, Message, MessagePage, PanelEvent, Priority, StatusFilter};
+use crate::model::{AssigneeFilter, ChatEvent, GivenSource, Message, MessagePage, PanelEvent, Priority, StatusFilter};
 pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch};
 
 /// The staff side of the conversations.
@@ -49,6 +49,7 @@ struct InquiryRow {
     last_role: Option<String>,
     last_question: Option<String>,
     tokens_used: i64,
+    unanswered: i64,
     is_inquiry: i64,
 }
 
@@ -68,6 +69,7 @@ impl InquiryRow {
                 .map_err(AppError::Internal)?,
             last_question: self.last_question,
             tokens_used: self.tokens_used,
+            unanswered: self.unanswered != 0,
             is_inquiry: self.is_inquiry != 0,
         })
     }
@@ -87,7 +89,7 @@ fn inquiry_select() -> String {
          (SELECT m.role FROM messages m WHERE m.chat_id = c.id AND m.role <> 'system' AND m.status <> 'streaming' \
           ORDER BY m.id DESC LIMIT 1) AS last_role, \
          (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
-          ORDER BY m.id DESC LIMIT 1) AS last_question, c.tokens_used, \
+          ORDER BY m.id DESC LIMIT 1) AS last_question, c.tokens_used, c.unanswered, \
          CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
          FROM chats c LEFT JOIN products p ON p.external_id = c.product"
     )
@@ -131,6 +133,7 @@ impl Inquiries {
              AND ($5 = '' OR LOWER(c.title) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(c.customer_email, '')) LIKE $5 ESCAPE '\\' \
                   OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
              AND (c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.id < $7)) \
+             AND ($9 = 0 OR c.unanswered = 1) \
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $8",
             inquiry_select()
         ))
@@ -142,6 +145,7 @@ impl Inquiries {
         .bind(before_at)
         .bind(before_id)
         .bind(query.limit + 1)
+        .bind(i64::from(query.unanswered))
         .fetch_all(&self.db.read)
         .await?;
         let limit = query.limit as usize;
@@ -165,6 +169,12 @@ impl Inquiries {
             .await?
             .map(InquiryRow::into_inquiry)
             .transpose()
+    }
+
+    /// Every passage an assistant reply was given, with whether it cited it.
+    pub async fn sources(&self, _staff: Staff, chat_id: i64, message_id: i64) -> AppResult<Vec<GivenSource>> {
+        self.any_chat(chat_id).await?;
+        self.replies.given_sources(chat_id, message_id).await
     }
 
     /// A page of a conversation's history.

@@ -31,6 +31,11 @@ pub struct Context {
     /// Only knowledge with one of these tags answers in this context (none: all of it).
     #[serde(default)]
     pub knowledge_tags: Vec<String>,
+    /// Answers only from the shop's knowledge (and the product): when none of it holds the
+    /// answer, the reply says so and offers a person without asking the model. Not strict, the
+    /// model may answer general questions from what it knows, never the shop's facts.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,11 +163,22 @@ pub struct PromptSource {
 /// The most of the shop's text a prompt carries, in characters (about 2,000 tokens).
 pub const SOURCES_BUDGET_CHARS: usize = 8_000;
 
-/// What the assistant is told to do with sources.
-const SOURCES_RULE: &str = "Answer from the shop's sources below (and the product above, if any). \
+/// What the assistant is told to do with sources, in a strict context.
+const SOURCES_RULE: &str = "Answer only from the shop's sources below (and the product above, if any). \
      Cite the sources you use by their number in square brackets, like [1]. If they do not hold the \
-     answer, say so plainly and offer to bring in a person from the team; never guess a policy, a \
-     price or a date.";
+     answer, say plainly that you do not know and offer to bring in a person from the team; never \
+     guess a policy, a price or a date.";
+
+/// What the assistant is told to do with sources, in a context that is not strict.
+const SOURCES_PREFERRED_RULE: &str = "Answer from the shop's sources below (and the product above, if \
+     any) where they hold the answer, citing them by their number in square brackets, like [1]. You \
+     may answer general questions from what you know, but never state the shop's policies, prices, \
+     stock or dates unless a source or the product says them: if they do not, say plainly that you \
+     do not know and offer to bring in a person from the team.";
+
+/// What a strict context's assistant is told on a product's page when no source was found.
+const PRODUCT_ONLY_RULE: &str = "Answer only from the product above. If it does not hold the answer, say \
+     plainly that you do not know and offer to bring in a person from the team.";
 
 impl Prompt {
     /// Gives the assistant the shop's passages on the question, best first and within
@@ -175,14 +191,24 @@ impl Prompt {
             used <= SOURCES_BUDGET_CHARS
         });
         if sources.is_empty() {
+            if self.context.strict && self.product.is_some() {
+                self.system.push_str("\n\n");
+                self.system.push_str(PRODUCT_ONLY_RULE);
+            }
             return;
         }
         self.system.push_str("\n\n");
-        self.system.push_str(SOURCES_RULE);
+        self.system.push_str(if self.context.strict { SOURCES_RULE } else { SOURCES_PREFERRED_RULE });
         for (i, source) in sources.iter().enumerate() {
             self.system.push_str(&format!("\n\n[{}] {}\n{}", i + 1, source.hit.title, source.hit.passage));
         }
         self.sources = sources;
+    }
+
+    /// A strict context with nothing to answer from: no source holds the answer and no product
+    /// is in view. The reply is the hand-off, without asking the model.
+    pub fn has_nothing_to_answer_from(&self) -> bool {
+        self.context.strict && self.product.is_none() && !self.sources.iter().any(|s| s.answers)
     }
 
     /// Builds the prompt: system prompt, product facts, and the newest history that fits `budget_chars`.

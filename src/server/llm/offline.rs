@@ -17,11 +17,22 @@ const QUOTED: usize = 2;
 
 pub struct OfflineAssistant {
     word_delay: Duration,
+    /// Says only [`HAND_OFF`] (a strict context with nothing to answer from), costing nothing.
+    hand_off_only: bool,
 }
+
+/// What the assistant says when the shop's knowledge holds no answer.
+pub const HAND_OFF: &str = "I could not find an answer to that in what the shop has taught me. Ask for a person \
+     and someone from our team will reply here.";
 
 impl OfflineAssistant {
     pub fn new(word_delay: Duration) -> Self {
-        OfflineAssistant { word_delay }
+        OfflineAssistant { word_delay, hand_off_only: false }
+    }
+
+    /// The hand-off alone, at once: for a strict context with nothing to answer from.
+    pub fn hand_off() -> Self {
+        OfflineAssistant { word_delay: Duration::ZERO, hand_off_only: true }
     }
 
     /// The whole reply for a prompt (the same prompt always gives the same reply).
@@ -47,11 +58,14 @@ impl OfflineAssistant {
             }
         }
         if quoted.is_empty() {
-            reply.push_str(if prompt.product.is_some() {
-                " If that does not answer your question, I do not know more: ask for a person and someone from our team will reply here."
+            if prompt.product.is_some() {
+                reply.push_str(
+                    " If that does not answer your question, I do not know more: ask for a person and someone from our team will reply here.",
+                );
             } else {
-                " I could not find an answer to that in what the shop has taught me. Ask for a person and someone from our team will reply here."
-            });
+                reply.push(' ');
+                reply.push_str(HAND_OFF);
+            }
         } else {
             for (n, _, passage) in quoted {
                 reply.push_str(&format!(" {} [{n}]", excerpt(passage)));
@@ -83,10 +97,15 @@ impl Assistant for OfflineAssistant {
     }
 
     async fn stream(&self, prompt: Prompt) -> Result<ChunkStream, LlmError> {
-        let reply = OfflineAssistant::answer(&prompt);
-        let prompt_tokens =
-            count_words(&prompt.system) + prompt.history.iter().map(|m| count_words(&m.content)).sum::<i64>();
-        let completion_tokens = count_words(&reply);
+        let (reply, prompt_tokens, completion_tokens) = if self.hand_off_only {
+            (HAND_OFF.to_string(), 0, 0)
+        } else {
+            let reply = OfflineAssistant::answer(&prompt);
+            let prompt_words =
+                count_words(&prompt.system) + prompt.history.iter().map(|m| count_words(&m.content)).sum::<i64>();
+            let reply_words = count_words(&reply);
+            (reply, prompt_words, reply_words)
+        };
         let mut pieces: Vec<String> = Vec::new();
         let mut words = reply.split(' ').peekable();
         while let Some(word) = words.next() {

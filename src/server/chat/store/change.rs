@@ -3,7 +3,7 @@
 
 use sqlx::{FromRow, Row};
 
-use super::super::ChatTx;
+use super::super::{grounding::Grounded, ChatTx};
 use super::{
     answer_after, idle_chat, ChatRow, HistoryRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState,
     StreamingReply, CHAT_COLUMNS, HISTORY_LIMIT, MESSAGE_COLUMNS,
@@ -144,6 +144,7 @@ impl ChatTx<'_> {
                         usage: None,
                         client_id: new.client_id.map(str::to_owned),
                         sources: Vec::new(),
+                        unanswered: false,
                     };
                     Event::MessageCreated(message).data_json()
                 })
@@ -394,11 +395,12 @@ impl ChatTx<'_> {
         status: MessageStatus,
         reason: Option<&str>,
         usage: Option<Usage>,
-        sources: Option<&str>,
+        grounded: Option<&Grounded>,
     ) -> AppResult<bool> {
+        let unanswered = grounded.is_some_and(|g| g.unanswered);
         let updated = sqlx::query(
             "UPDATE messages SET content = content || $1, status = $2, reason = $3, prompt_tokens = $4, \
-             completion_tokens = $5, sources = $7 WHERE id = $6 AND status = 'streaming'",
+             completion_tokens = $5, sources = $7, unanswered = $8 WHERE id = $6 AND status = 'streaming'",
         )
         .bind(rest)
         .bind(status.as_str())
@@ -406,10 +408,16 @@ impl ChatTx<'_> {
         .bind(usage.map(|u| u.prompt_tokens))
         .bind(usage.map(|u| u.completion_tokens))
         .bind(reply_id)
-        .bind(sources)
+        .bind(grounded.and_then(|g| g.sources.as_deref()))
+        .bind(i64::from(unanswered))
         .execute(self.conn())
         .await?
         .rows_affected();
+        if updated > 0 && unanswered {
+            // Marked for staff until a person answers or the conversation is resolved.
+            let chat_id = self.chat_id();
+            sqlx::query("UPDATE chats SET unanswered = 1 WHERE id = $1").bind(chat_id).execute(self.conn()).await?;
+        }
         Ok(updated > 0)
     }
 
@@ -537,7 +545,7 @@ impl ChatTx<'_> {
         let chat_id = self.chat_id();
         sqlx::query(
             "UPDATE chats SET ai_enabled = 0, status = CASE WHEN status = 'pending' THEN 'in_progress' ELSE status END, \
-             assignee_id = COALESCE(assignee_id, $1), staff_read_up_to = $2 WHERE id = $3",
+             assignee_id = COALESCE(assignee_id, $1), staff_read_up_to = $2, unanswered = 0 WHERE id = $3",
         )
         .bind(staff_id)
         .bind(message_id)
@@ -561,7 +569,8 @@ impl ChatTx<'_> {
         };
         sqlx::query(
             "UPDATE chats SET status = COALESCE($1, status), priority = COALESCE($2, priority), \
-             assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5 WHERE id = $6",
+             assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5, \
+             unanswered = CASE WHEN $1 IN ('resolved', 'closed') THEN 0 ELSE unanswered END WHERE id = $6",
         )
         .bind(status.map(|s| s.as_str()))
         .bind(priority.map(|p| p.as_str()))

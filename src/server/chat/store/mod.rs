@@ -16,7 +16,7 @@ use crate::{
 };
 
 pub const MESSAGE_COLUMNS: &str = "id, chat_id, role, author_name, content, status, reason, prompt_tokens, \
-     completion_tokens, created_at, edited_at, client_id, sources";
+     completion_tokens, created_at, edited_at, client_id, sources, unanswered";
 pub const CHAT_COLUMNS: &str = "id, owner_id, title, context, product, status, priority, assignee_id, ai_enabled, \
      customer_email, created_at, updated_at, last_activity_at, last_seq, staff_read_up_to, customer_read_up_to, \
      staff_delivered_up_to";
@@ -48,6 +48,7 @@ pub struct MessageRow {
     edited_at: Option<i64>,
     client_id: Option<String>,
     sources: Option<String>,
+    unanswered: i64,
 }
 
 impl MessageRow {
@@ -69,6 +70,7 @@ impl MessageRow {
             usage,
             client_id: self.client_id,
             sources: super::grounding::cited_sources(self.sources.as_deref()),
+            unanswered: self.unanswered != 0,
         })
     }
 }

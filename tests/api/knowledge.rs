@@ -286,16 +286,8 @@ async fn files_are_imported_as_articles_and_a_file_that_cannot_be_one_is_listed_
 }
 
 async fn a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_them(backend: Backend) {
-    let file = std::env::temp_dir().join(format!("frontdesk-contexts-{}.toml", rand_suffix()));
-    std::fs::write(
-        &file,
-        "[[context]]\nid = \"billing\"\nlabel = \"Billing\"\ndescription = \"d\"\ngreeting = \"Hi\"\n\
-         system_prompt = \"Help with bills.\"\nknowledge_tags = [\"Billing_EU\"]\n",
-    )
-    .unwrap();
-    let path = file.clone();
-    let configure = move |c: &mut frontdesk::server::config::Config| c.contexts_file = Some(path);
-    let app = TestApp::spawn_with(backend, Options { fake: false, configure: Box::new(configure) }).await;
+    let (file, options) = one_context(false, "id = \"billing\"\nknowledge_tags = [\"Billing_EU\"]");
+    let app = TestApp::spawn_with(backend, options).await;
     let (_, key) = admin_and_key(&app).await;
     for (id, tags) in
         [("eu-invoices", json!(["billing_eu"])), ("us-invoices", json!(["billing-eu"])), ("any-invoices", json!([]))]
@@ -316,6 +308,19 @@ async fn a_context_with_knowledge_tags_answers_only_from_knowledge_with_one_of_t
         found["results"].as_array().unwrap().iter().map(|r| r["external_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["eu-invoices"], "only the tag, in any case, and `_` is not a wildcard: {found}");
     let _ = std::fs::remove_file(file);
+}
+
+/// A contexts file of one context (`fields`: its id and what the test is about), and the options
+/// of an app that reads it (with the fake model, or the offline assistant).
+fn one_context(fake: bool, fields: &str) -> (std::path::PathBuf, Options) {
+    let file = std::env::temp_dir().join(format!("frontdesk-contexts-{}.toml", rand_suffix()));
+    let toml = format!(
+        "[[context]]\n{fields}\nlabel = \"Desk\"\ndescription = \"d\"\ngreeting = \"Hi\"\nsystem_prompt = \"Help.\"\n"
+    );
+    std::fs::write(&file, toml).unwrap();
+    let path = file.clone();
+    let configure = move |c: &mut frontdesk::server::config::Config| c.contexts_file = Some(path);
+    (file, Options { fake, configure: Box::new(configure) })
 }
 
 fn rand_suffix() -> String {
@@ -468,16 +473,8 @@ async fn a_reply_that_could_not_answer_is_marked_for_staff_until_a_person_answer
 }
 
 async fn a_strict_context_hands_off_without_the_model_when_nothing_answers(backend: Backend) {
-    let file = std::env::temp_dir().join(format!("frontdesk-contexts-{}.toml", rand_suffix()));
-    std::fs::write(
-        &file,
-        "[[context]]\nid = \"support\"\nlabel = \"Support\"\ndescription = \"d\"\ngreeting = \"Hi\"\n\
-         system_prompt = \"Help with orders.\"\nstrict = true\n",
-    )
-    .unwrap();
-    let path = file.clone();
-    let configure = move |c: &mut frontdesk::server::config::Config| c.contexts_file = Some(path);
-    let app = TestApp::spawn_with(backend, Options { fake: true, configure: Box::new(configure) }).await;
+    let (file, options) = one_context(true, "id = \"support\"\nstrict = true");
+    let app = TestApp::spawn_with(backend, options).await;
     let (_, key) = admin_and_key(&app).await;
     put_returns(&app, &key).await;
     let chat = app.new_chat().await;

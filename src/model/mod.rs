@@ -278,8 +278,8 @@ pub struct Price {
     /// "59.00": digits, and at most two after a point.
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"))]
     pub amount: String,
-    /// Three capital letters: EUR, USD, GBP…
-    #[cfg_attr(feature = "ssr", schema(pattern = "^[A-Z]{3}$"))]
+    /// Three letters: EUR, USD, GBP… (kept in capitals).
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[A-Za-z]{3}$"))]
     pub currency: String,
 }
 

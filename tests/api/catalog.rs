@@ -197,19 +197,31 @@ async fn a_shopify_export_imports_once_and_the_same_file_again_changes_nothing(b
 async fn json_and_plain_csv_imports_take_the_good_rows_and_list_the_broken_ones(backend: Backend) {
     let app = TestApp::offline(backend).await;
     let (_, key) = admin_and_key(&app).await;
+    // JSON is all or nothing: an item that is no product is named, and nothing is written.
     let items = json!([
         {"id": "mug", "name": "Mug", "price": {"amount": "9.50", "currency": "EUR"}},
         {"id": "cup", "name": "Cup"},
         {"id": "mug", "name": "Mug again", "price": {"amount": "1", "currency": "EUR"}},
         {"id": "bowl", "name": "Bowl", "price": {"amount": "12", "currency": "EUR"}, "attributes": {"Glaze": "blue"}}
     ]);
-    let (status, report) = import(&app, &key, "", "application/json", &items.to_string()).await;
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["created"], 2, "{report}");
-    let rows: Vec<u64> = report["rejected"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()).collect();
-    assert_eq!(rows, [2, 3], "{report}");
-    assert!(report["rejected"][0]["reason"].as_str().unwrap().contains("price"), "{report}");
-    assert!(report["rejected"][1]["reason"].as_str().unwrap().contains("also in row 1"), "{report}");
+    let (status, body) = import(&app, &key, "", "application/json", &items.to_string()).await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("item 2") && message.contains("price"), "{message}");
+    assert!(!message.contains("item 3"), "a product given twice is no broken item: {message}");
+    let (_, mug) = app.get("/api/v1/products/mug").await;
+    assert_eq!(mug["error"]["code"], "not_found", "nothing was written");
+    // Without the broken item: a product given twice counts by its last item, the earlier listed.
+    let good = json!([items[0], items[2], items[3]]);
+    let (status, report) = import(&app, &key, "", "application/json", &good.to_string()).await;
+    assert_eq!((status, report["created"].as_i64()), (200, Some(2)), "{report}");
+    assert_eq!(report["rejected"], json!([{"row": 1, "reason": "product mug comes again in row 2, which counts"}]));
+    let (_, mug) = app.get("/api/v1/products/mug").await;
+    assert_eq!(mug["name"], "Mug again");
+    let (status, again) = import(&app, &key, "", "application/json", &good.to_string()).await;
+    assert_eq!((status, again["unchanged"].as_i64(), again["updated"].as_i64()), (200, Some(2), Some(0)), "{again}");
+    let (_, restore) = import(&app, &key, "", "application/json", &json!([items[0]]).to_string()).await;
+    assert_eq!(restore["updated"], 1, "{restore}");
 
     let csv = "id,name,description,price,currency,available,material\n\
                plate,Plate,\"Stoneware, 27 cm\",18,EUR,yes,stoneware\n\
@@ -234,6 +246,9 @@ async fn json_and_plain_csv_imports_take_the_good_rows_and_list_the_broken_ones(
     assert_eq!(status, 422, "{body}");
     let (status, body) = import(&app, &key, "?currency=euro", "text/csv", csv).await;
     assert_eq!(status, 422, "{body}");
+    let (status, report) = import(&app, &key, "", "text/csv", "name,price\nMug,3\n").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["rejected"], json!([{"row": 2, "reason": "the id column is empty"}]), "a CSV without ids");
 }
 
 async fn a_server_without_the_demo_writes_no_demo_products_and_sends_visitors_of_slash_to_the_panel(backend: Backend) {

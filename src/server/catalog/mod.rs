@@ -18,7 +18,7 @@ use super::{
     db::{now_ms, Db},
     error::{AppError, AppResult},
     identity::Editor,
-    knowledge::{check_external_id, Knowledge, ListQuery, Written},
+    knowledge::{check_external_id, is_web_address, Knowledge, ListQuery, Written},
 };
 use crate::model::{Price, Product, ProductPage};
 
@@ -29,6 +29,8 @@ const URL_MAX_CHARS: usize = 2_048;
 const MAX_ATTRIBUTES: usize = 50;
 const ATTRIBUTE_NAME_MAX_CHARS: usize = 60;
 const ATTRIBUTE_VALUE_MAX_CHARS: usize = 500;
+const ATTRIBUTE_ITEM_MAX_CHARS: usize = 100;
+const ATTRIBUTE_LIST_MAX_ITEMS: usize = 20;
 
 /// A product as written (`PUT /api/v1/admin/products/{external_id}`).
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
@@ -46,13 +48,15 @@ pub struct ProductInput {
     #[schema(max_length = 2048, pattern = r"^https?://\S+$")]
     pub url: Option<String>,
     /// Its picture: an http(s) address, or a path on this server (`/images/…`).
-    #[schema(max_length = 2048, pattern = r"^(https?://|/)\S*$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(https?://\S+|/([A-Za-z0-9._~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@/-]*)?)$"
+    )]
     pub image_url: Option<String>,
     /// In stock and for sale (default true).
     #[serde(default = "in_stock")]
     pub available: bool,
-    /// At most 50 facts (size, colour, material…): names of 1 to 60 characters, values text,
-    /// numbers, true/false or lists of them (at most 500 characters as text).
+    /// At most 50 facts (size, colour, material…); the spec states the rules (`attributes_schema`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: BTreeMap<String, serde_json::Value>,
@@ -315,23 +319,24 @@ pub fn checked(external_id: &str, input: &ProductInput) -> AppResult<Product> {
     if len > DESCRIPTION_MAX_CHARS {
         return Err(AppError::TooLong { what: "description", len, max: DESCRIPTION_MAX_CHARS });
     }
-    let cents = cents(input.price.amount.trim())
+    let cents = cents(&input.price.amount)
         .ok_or_else(|| AppError::Invalid("price.amount is a number like 59.00 (at most two decimals)".into()))?;
-    let currency = input.price.currency.trim().to_ascii_uppercase();
+    let currency = input.price.currency.to_ascii_uppercase();
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(AppError::Invalid("price.currency is a three-letter code such as EUR or USD".into()));
     }
-    let url = input.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let url = input.url.as_deref();
     if let Some(url) = url {
         if !is_web_address(url) {
             return Err(AppError::Invalid("url must be an http or https address".into()));
         }
     }
-    let image_url = input.image_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let image_url = input.image_url.as_deref();
     if let Some(image) = image_url {
+        // A path: what a URI's path may hold, escapes aside (as the spec's pattern says).
         let path = image.starts_with('/')
             && !image.starts_with("//")
-            && !image.chars().any(char::is_whitespace)
+            && image.chars().all(|c| c.is_ascii_alphanumeric() || "/._~!$&'()*+,;=:@-".contains(c))
             && image.len() <= URL_MAX_CHARS;
         if !path && !is_web_address(image) {
             return Err(AppError::Invalid("image_url must be an http or https address or a path".into()));
@@ -342,7 +347,6 @@ pub fn checked(external_id: &str, input: &ProductInput) -> AppResult<Product> {
     }
     let mut attributes = BTreeMap::new();
     for (key, value) in &input.attributes {
-        let key = key.trim();
         if key.is_empty() || key.chars().count() > ATTRIBUTE_NAME_MAX_CHARS {
             return Err(AppError::Invalid(format!(
                 "an attribute's name is 1 to {ATTRIBUTE_NAME_MAX_CHARS} characters"
@@ -350,12 +354,13 @@ pub fn checked(external_id: &str, input: &ProductInput) -> AppResult<Product> {
         }
         let value = attribute_text(value).ok_or_else(|| {
             AppError::Invalid(format!(
-                "attribute {key}: a value is text, a number, true/false or a list of them, at most \
-                 {ATTRIBUTE_VALUE_MAX_CHARS} characters"
+                "attribute {key}: a value is text (at most {ATTRIBUTE_VALUE_MAX_CHARS} characters), a number, \
+                 true/false, or a list of at most {ATTRIBUTE_LIST_MAX_ITEMS} of them (at most \
+                 {ATTRIBUTE_ITEM_MAX_CHARS} characters each)"
             ))
         })?;
         if !value.is_empty() {
-            attributes.insert(key.to_string(), value);
+            attributes.insert(key.clone(), value);
         }
     }
     Ok(Product {
@@ -368,11 +373,6 @@ pub fn checked(external_id: &str, input: &ProductInput) -> AppResult<Product> {
         available: input.available,
         attributes,
     })
-}
-
-fn is_web_address(url: &str) -> bool {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).unwrap_or_default();
-    !rest.is_empty() && url.chars().count() <= URL_MAX_CHARS && !rest.chars().any(char::is_whitespace)
 }
 
 /// A description's text: HTML read as plain text (html2text, undecorated: paragraphs and lists
@@ -391,21 +391,45 @@ fn text_of(description: &str) -> AppResult<String> {
     Ok(text.trim().to_string())
 }
 
-/// An attribute's value as text: lists joined with commas; none for objects or overlong text.
+/// An attribute's value as text (lists joined with commas): text of at most 500 characters, a
+/// number, true/false, nothing, or a list of at most 20 of them (text of at most 100 characters
+/// each); none for anything else (what the spec states for `attributes`).
 fn attribute_text(value: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Some(s.trim().to_string()),
+    let scalar = |v: &Value, longest: usize| match v {
+        Value::String(s) => (s.chars().count() <= longest).then(|| s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(if *b { "yes" } else { "no" }.to_string()),
         _ => None,
     };
-    let text = match value {
-        Value::Array(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>()?.join(", "),
-        Value::Null => String::new(),
-        other => scalar(other)?,
-    };
-    (text.chars().count() <= ATTRIBUTE_VALUE_MAX_CHARS).then_some(text)
+    match value {
+        Value::Array(items) if items.len() <= ATTRIBUTE_LIST_MAX_ITEMS => Some(
+            items.iter().map(|item| scalar(item, ATTRIBUTE_ITEM_MAX_CHARS)).collect::<Option<Vec<_>>>()?.join(", "),
+        ),
+        Value::Array(_) => None,
+        Value::Null => Some(String::new()),
+        other => scalar(other, ATTRIBUTE_VALUE_MAX_CHARS),
+    }
+}
+
+/// The rules of `attributes` above, as the spec states them (an attribute takes only literals).
+pub fn attributes_schema() -> serde_json::Value {
+    let scalar = |longest: usize| serde_json::json!([{"type": "string", "maxLength": longest}, {"type": "number"}, {"type": "boolean"}]);
+    let mut value = scalar(ATTRIBUTE_VALUE_MAX_CHARS);
+    let items = scalar(ATTRIBUTE_ITEM_MAX_CHARS);
+    value.as_array_mut().expect("a list").extend([
+        serde_json::json!({"type": "null"}),
+        serde_json::json!({"type": "array", "maxItems": ATTRIBUTE_LIST_MAX_ITEMS, "items": {"anyOf": items}}),
+    ]);
+    serde_json::json!({
+        "type": "object",
+        "maxProperties": MAX_ATTRIBUTES,
+        "propertyNames": {"type": "string", "minLength": 1, "maxLength": ATTRIBUTE_NAME_MAX_CHARS},
+        "additionalProperties": {"anyOf": value},
+        "description": "At most 50 facts (size, colour, material…): names of 1 to 60 characters; values text \
+            (at most 500 characters), numbers, true/false, null, or lists of at most 20 of them (text of at \
+            most 100 characters each).",
+    })
 }
 
 /// The demo catalog: what the demo storefront sells, by the ids its pages have always had.

@@ -21,7 +21,7 @@ use crate::{
         catalog::{parse_csv, parse_json, Catalog, ImportOptions, ProductImportReport, ProductInput},
         error::{AppError, AppResult},
         identity::Editor,
-        knowledge::{ListQuery, Written},
+        knowledge::{is_web_address, ListQuery, Written},
     },
 };
 
@@ -88,13 +88,20 @@ pub async fn list_products(
 /// The largest product import (a Shopify export of 10,000 products is about 15 MiB).
 pub const PRODUCT_IMPORT_LIMIT: usize = 32 << 20;
 
-/// Imports products: a JSON array of products (each with its `id`), or a CSV file (`text/csv`):
+/// A CSV file of products (its schema is text; the columns are described with the endpoint).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct ProductsCsv(Vec<u8>);
+
+/// Imports products: a JSON array of products, each with its `id` (all or nothing: an item that
+/// is not a product is a 422 naming it, and nothing is written), or a CSV file (`text/csv`):
 /// columns `id`, `name`, `description`, `price`, `currency`, `url`, `image_url`, `available`, any
 /// other column an attribute; or Shopify's product export as it comes (variant rows folded into
-/// their product). Good rows go in, the others are listed with their row and reason; the same
-/// file twice changes nothing. At most 32 MiB and 50,000 rows.
+/// their product), whose good rows go in while the others are listed with their line and reason.
+/// The same file twice changes nothing. At most 32 MiB and 50,000 rows.
 #[utoipa::path(post, path = "/api/v1/admin/products/import", tag = "catalog", params(ImportOptions),
-    request_body(content((Vec<ProductInput> = "application/json"), (String = "text/csv"))), responses(
+    request_body(content((Vec<ProductInput> = "application/json"), (ProductsCsv = "text/csv"))), responses(
         (status = 200, body = ProductImportReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import_products(
@@ -109,11 +116,8 @@ pub async fn import_products(
             return Err(AppError::Invalid("currency is a three-letter code such as EUR or USD".into()));
         }
     }
-    if let Some(shop) = &options.shop_url {
-        let rest = shop.strip_prefix("https://").or_else(|| shop.strip_prefix("http://")).unwrap_or_default();
-        if rest.is_empty() || shop.len() > 2048 || rest.chars().any(char::is_whitespace) {
-            return Err(AppError::Invalid("shop_url must be an http or https address".into()));
-        }
+    if options.shop_url.as_deref().is_some_and(|shop| !is_web_address(shop)) {
+        return Err(AppError::Invalid("shop_url must be an http or https address".into()));
     }
     let media = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media = media.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -126,5 +130,5 @@ pub async fn import_products(
         AppError::TooLarge(format!("an import is at most {} MiB; split the file", PRODUCT_IMPORT_LIMIT >> 20))
     })?;
     let rows = if csv { parse_csv(&bytes, &options)? } else { parse_json(&bytes)? };
-    Ok(Json(catalog.import(editor, rows).await?))
+    Ok(Json(catalog.import(editor, rows, !csv).await?))
 }

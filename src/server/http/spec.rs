@@ -76,6 +76,31 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
     property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = TAG_PATTERN.into();
+    *property(&mut value, "ProductInput", "attributes") = crate::server::catalog::attributes_schema();
+    // Addresses are URLs, not only text of their shape (`knowledge::is_web_address`).
+    for (schema, field, format) in [
+        ("ProductInput", "url", "uri"),
+        ("ProductInput", "image_url", "uri-reference"),
+        ("KnowledgeInput", "url", "uri"),
+        ("UrlImport", "url", "uri"),
+    ] {
+        property(&mut value, schema, field)["format"] = format.into();
+    }
+    let options = "/paths/~1api~1v1~1admin~1products~1import/post/parameters";
+    for parameter in value.pointer_mut(options).and_then(Value::as_array_mut).into_iter().flatten() {
+        if parameter["name"] == "shop_url" {
+            parameter["schema"]["format"] = "uri".into();
+        }
+    }
+    // An imported product is a product as PUT takes it, with its id.
+    let mut imported = value["components"]["schemas"]["ProductInput"].clone();
+    imported["properties"]["id"] = serde_json::json!({"type": "string", "pattern": EXTERNAL_ID_PATTERN,
+        "description": "The shop's id for the product (a handle or a SKU)."});
+    imported["required"].as_array_mut().expect("ProductInput has required fields").push("id".into());
+    value["components"]["schemas"]["ImportedProduct"] = imported;
+    let import = "/paths/~1api~1v1~1admin~1products~1import/post/requestBody/content/application~1json/schema/items";
+    *value.pointer_mut(import).expect("the product import takes JSON") =
+        serde_json::json!({"$ref": "#/components/schemas/ImportedProduct"});
     for path in
         ["/paths/~1api~1v1~1admin~1knowledge~1{external_id}", "/paths/~1api~1v1~1admin~1products~1{external_id}"]
     {

@@ -67,17 +67,34 @@ impl Knowledge {
 
 impl Knowledge {
     /// Imports the page at `url`, or every page of the sitemap there (nested sitemaps once
-    /// deep), up to the page limit; a page that cannot be an article is listed with the reason.
-    /// A refused address (not http(s), private, unreachable) is a 422 when it is the one asked for.
+    /// deep), up to the page limit; a page that cannot be fetched (refused, unreachable) or be an
+    /// article is listed with the reason. Only a `url` that is no http(s) address is an error.
     pub async fn import_url(&self, editor: Editor, import: &UrlImport) -> Result<ImportReport, String> {
-        let first = self.web.get(&import.url).await?;
+        let url = import.url.as_str();
+        if !super::is_web_address(url) {
+            return Err("url must be an http or https address".into());
+        }
         let mut report = ImportReport::default();
+        let first = match self.web.get(url).await {
+            Ok(first) => first,
+            // An address that cannot be fetched (refused, unreachable, not a page) is listed.
+            Err(reason) => {
+                report.rejected.push(RejectedFile { file: url.to_string(), reason });
+                return Ok(report);
+            }
+        };
         if !first.is_sitemap() {
             let page = article_from_page(&first, import.visibility);
             self.write_imported(editor, first.url.as_str(), page, &mut report).await;
             return Ok(report);
         }
-        let (mut pages, sitemaps) = web::sitemap_entries(&first.body)?;
+        let (mut pages, sitemaps) = match web::sitemap_entries(&first.body) {
+            Ok(entries) => entries,
+            Err(reason) => {
+                report.rejected.push(RejectedFile { file: first.url.to_string(), reason });
+                return Ok(report);
+            }
+        };
         for sitemap in sitemaps {
             if pages.len() >= self.max_pages {
                 break;

@@ -423,6 +423,16 @@ impl Knowledge {
     }
 }
 
+/// An absolute http or https address of at most 2,048 characters, without spaces, that parses as
+/// a URL (what the spec states as `format: uri` with its pattern).
+pub fn is_web_address(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).unwrap_or_default();
+    !rest.is_empty()
+        && url.chars().count() <= URL_MAX_CHARS
+        && !rest.chars().any(char::is_whitespace)
+        && reqwest::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// 422 unless `id` is a usable id of the shop's.
 pub fn check_external_id(id: &str) -> AppResult<()> {
     // The knowledge API's own paths under /knowledge/.
@@ -455,8 +465,7 @@ fn checked(input: &KnowledgeInput) -> AppResult<KnowledgeInput> {
         return Err(AppError::TooLong { what: "body", len, max: BODY_MAX_CHARS });
     }
     if let Some(url) = &input.url {
-        let address = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).unwrap_or_default();
-        if address.is_empty() || url.chars().count() > URL_MAX_CHARS || address.chars().any(char::is_whitespace) {
+        if !is_web_address(url) {
             return Err(AppError::Invalid("url must be an http or https address".into()));
         }
     }

@@ -46,7 +46,7 @@ pub struct Web {
 impl Web {
     /// The body at `address`, following redirects, each hop checked; the error is a sentence.
     pub async fn get(&self, address: &str) -> Result<Fetched, String> {
-        let mut url = Url::parse(address.trim()).map_err(|_| format!("{address} is not a web address"))?;
+        let mut url = Url::parse(address).map_err(|_| format!("{address} is not a web address"))?;
         for _ in 0..=REDIRECTS {
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(format!("{url}: only http and https addresses are fetched"));

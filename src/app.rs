@@ -12,7 +12,7 @@ use crate::components::browser;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
-use crate::components::panel::{AdminLogin, AdminPanel, ConversationRoute, NoConversation};
+use crate::components::panel::{AdminLogin, AdminPanel, ConversationRoute, KnowledgeRoute, NoConversation};
 use crate::{
     api::{get_product, list_products},
     components::ChatWindow,
@@ -249,6 +249,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/admin") view=AdminPanel ssr=SsrMode::Async>
                     <Route path=path!("") view=NoConversation/>
                     <Route path=path!("inquiries/:id") view=ConversationRoute/>
+                    <Route path=path!("knowledge") view=KnowledgeRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,5 +1,5 @@
-//! Server functions of the inquiry panel: thin adapters over the inquiries, the accounts and the
-//! usage report, which they take from the application in the Leptos context. Each one checks
+//! Server functions of the inquiry panel: thin adapters over the inquiries, the accounts, the
+//! usage report and the shop's knowledge, which they take from the application in the Leptos context. Each one checks
 //! the caller's role on the server (401 without a session, 403 for a visitor).
 
 use leptos::prelude::*;
@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, Me, Message, MessagePage, Product,
-    StaffMember, UsageReport,
+    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind,
+    KnowledgePage, Me, Message, MessagePage, Product, StaffMember, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -121,4 +121,65 @@ pub async fn update_inquiry(chat_id: i64, patch: InquiryPatch) -> Result<Inquiry
 pub async fn staff_mark_read(chat_id: i64, up_to: i64) -> Result<(), ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.inquiries.mark_read(staff, chat_id, up_to).await?)
+}
+
+/// A page of the shop's knowledge, by id (only items whose title or id holds `q`).
+#[server(prefix = "/api/fn", endpoint = "staff/list_knowledge", input = Json, output = Json)]
+pub async fn list_knowledge(q: Option<String>, cursor: Option<String>) -> Result<KnowledgePage, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    let query = crate::server::knowledge::ListQuery { q, cursor, limit: Some(50) };
+    Ok(app.knowledge.list(&query).await?)
+}
+
+/// Creates or replaces an article or an answer by the shop's id; the item as stored.
+#[server(prefix = "/api/fn", endpoint = "staff/save_knowledge", input = Json, output = Json)]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_knowledge(
+    external_id: String,
+    kind: KnowledgeKind,
+    title: String,
+    body: String,
+    url: Option<String>,
+    tags: Vec<String>,
+    visibility: Visibility,
+) -> Result<KnowledgeItem, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    let input = crate::server::knowledge::KnowledgeInput { kind, title, body, url, tags, visibility };
+    app.knowledge.put(staff.editor(), &external_id, &input).await?;
+    Ok(app.knowledge.get(&external_id).await?)
+}
+
+#[server(prefix = "/api/fn", endpoint = "staff/delete_knowledge", input = Json, output = Json)]
+pub async fn delete_knowledge(external_id: String) -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.knowledge.delete(staff.editor(), &external_id).await?)
+}
+
+/// Imports the page, or the sitemap's pages, at `url`: how many were created, updated and
+/// unchanged, and each address not imported with the reason.
+#[server(prefix = "/api/fn", endpoint = "staff/import_knowledge_url", input = Json, output = Json)]
+pub async fn import_knowledge_url(url: String, visibility: Visibility) -> Result<ImportSummary, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    let import = crate::server::knowledge::UrlImport { url, visibility };
+    let report = app
+        .knowledge
+        .import_url(staff.editor(), &import)
+        .await
+        .map_err(|reason| ErrorDetail { code: "invalid".into(), message: reason })?;
+    Ok(ImportSummary {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        rejected: report.rejected.into_iter().map(|r| (r.file, r.reason)).collect(),
+    })
+}
+
+/// What an import did, for the panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Each address not imported, with the reason.
+    pub rejected: Vec<(String, String)>,
 }

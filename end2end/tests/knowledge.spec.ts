@@ -79,3 +79,49 @@ test('a reply that could not answer offers a person right under it, and staff fi
   await expect(offer).toBeHidden();
   await staffContext.close();
 });
+
+test('staff write an article in the panel with a preview, the assistant answers from it, and they delete it', async ({ browser, page }) => {
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.getByTestId('nav-knowledge').click();
+  const knowledge = staff.page.getByTestId('knowledge-page');
+  await expect(knowledge.getByRole('heading', { name: 'Knowledge' })).toBeVisible();
+
+  const id = `lumen-bulbs-${Date.now()}`;
+  await staff.page.getByTestId('knowledge-new').click();
+  const editor = staff.page.getByTestId('knowledge-editor');
+  await editor.getByTestId('knowledge-id').fill(id);
+  await editor.getByTestId('knowledge-title').fill('Lumen bulbs');
+  await editor.getByTestId('knowledge-url').fill('https://shop.example/lumen-bulbs');
+  await editor.getByTestId('knowledge-body').fill('## Bulbs\n\nThe Lumen floor lamp takes **E27** bulbs of up to 60 watts.');
+  await editor.getByRole('button', { name: 'Preview' }).click();
+  await expect(editor.getByTestId('knowledge-preview').locator('strong')).toHaveText('E27');
+  await editor.getByTestId('knowledge-save').click();
+  await expect(editor).toBeHidden();
+  const item = staff.page.locator(`[data-testid="knowledge-item"][data-id="${id}"]`);
+  await expect(item).toContainText('Lumen bulbs');
+
+  // Edited: the new title is what the list and the customer's citation show.
+  await item.getByRole('button', { name: 'Edit Lumen bulbs' }).click();
+  await editor.getByTestId('knowledge-title').fill('Lumen floor lamp bulbs');
+  await editor.getByTestId('knowledge-save').click();
+  await expect(item).toContainText('Lumen floor lamp bulbs');
+
+  const chat = new ChatPage(page);
+  await chat.open();
+  await chat.send('Which bulbs does the Lumen floor lamp take?');
+  const reply = chat.byRole('assistant').nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: REPLY_TIMEOUT });
+  await expect(reply.getByRole('link', { name: 'Lumen floor lamp bulbs' })).toHaveAttribute('href', 'https://shop.example/lumen-bulbs');
+
+  // An address inside the server's own network is not fetched; the panel says why.
+  await staff.page.getByTestId('knowledge-import-url').fill('http://127.0.0.1:9/help');
+  await staff.page.getByTestId('knowledge-import').click();
+  await expect(staff.page.getByTestId('knowledge-import-result')).toContainText('private or local address');
+
+  await item.getByRole('button', { name: 'Edit Lumen floor lamp bulbs' }).click();
+  await editor.getByTestId('knowledge-delete').click();
+  await expect(item).toBeHidden();
+  await staffContext.close();
+});

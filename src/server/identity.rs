@@ -42,6 +42,11 @@ impl Staff {
             Err(AppError::Forbidden)
         }
     }
+
+    /// Staff write the shop's catalog and knowledge as themselves.
+    pub fn editor(self) -> Editor {
+        Editor { user_id: self.user_id, key_id: None }
+    }
 }
 
 /// Who writes the shop's catalog and knowledge: a member of staff signed in, or an integration

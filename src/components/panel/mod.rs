@@ -2,8 +2,10 @@
 //! conversation view where staff read, take over, reply and hand back.
 
 mod conversation;
+mod knowledge;
 
 pub use conversation::{ConversationRoute, NoConversation};
+pub use knowledge::KnowledgeRoute;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -260,6 +262,9 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         <div class="flex h-dvh flex-col bg-slate-50 text-slate-900">
             <header class="flex items-center gap-4 border-b border-slate-200 bg-white px-4 py-2">
                 <A href="/admin" attr:class="font-semibold text-indigo-700">"Frontdesk · Inquiries"</A>
+                <nav aria-label="Panel" class="text-sm">
+                    <A href="/admin/knowledge" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-knowledge">"Knowledge"</A>
+                </nav>
                 <LinkBadge link=panel.link/>
                 <span class="ml-auto text-sm text-slate-600" data-testid="usage-today" title="Tokens the assistant used today (UTC), of the daily cap">
                     {usage_today}

@@ -319,7 +319,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Editor {
                 let key = value.strip_prefix("Bearer ").ok_or(AppError::Unauthorized)?.trim();
                 session.inner.accounts.key_editor(key).await
             }
-            None => session.staff().map(|staff| Editor { user_id: staff.user_id, key_id: None }),
+            None => session.staff().map(Staff::editor),
         }
     }
 }

@@ -12,7 +12,9 @@ use crate::components::browser;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
-use crate::components::panel::{AdminLogin, AdminPanel, ConversationRoute, KnowledgeRoute, NoConversation};
+use crate::components::panel::{
+    AdminLogin, AdminPanel, ApiKeysRoute, ConversationRoute, KnowledgeRoute, NoConversation,
+};
 use crate::{
     api::{get_product, list_products},
     components::ChatWindow,
@@ -250,6 +252,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=NoConversation/>
                     <Route path=path!("inquiries/:id") view=ConversationRoute/>
                     <Route path=path!("knowledge") view=KnowledgeRoute/>
+                    <Route path=path!("api-keys") view=ApiKeysRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind,
-    KnowledgePage, Me, Message, MessagePage, Product, StaffMember, UsageReport, Visibility,
+    ApiKey, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem,
+    KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product, StaffMember, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -182,4 +182,25 @@ pub struct ImportSummary {
     pub unchanged: usize,
     /// Each address not imported, with the reason.
     pub rejected: Vec<(String, String)>,
+}
+
+/// The API keys in force (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/list_api_keys", input = Json, output = Json)]
+pub async fn list_api_keys() -> Result<Vec<ApiKey>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.accounts.list_keys(staff).await?)
+}
+
+/// A new API key, shown this once (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/create_api_key", input = Json, output = Json)]
+pub async fn create_api_key(name: String) -> Result<CreatedApiKey, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.accounts.create_key(staff, &name).await?)
+}
+
+/// Revokes an API key: refused from now on (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/revoke_api_key", input = Json, output = Json)]
+pub async fn revoke_api_key(id: i64) -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.accounts.revoke_key(staff, id).await?)
 }

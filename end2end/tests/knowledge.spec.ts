@@ -125,3 +125,32 @@ test('staff write an article in the panel with a preview, the assistant answers 
   await expect(item).toBeHidden();
   await staffContext.close();
 });
+
+test('an admin creates an API key in the panel, an integration writes the catalog with it, and revoking it stops it', async ({ browser, request }) => {
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.getByTestId('nav-api-keys').click();
+  const name = `Catalog sync ${Date.now()}`;
+  await staff.page.getByTestId('api-key-name').fill(name);
+  await staff.page.getByTestId('api-key-create').click();
+  const key = (await staff.page.getByTestId('api-key-value').textContent())!.trim();
+  expect(key).toMatch(/^fdk_/);
+  const listed = staff.page.getByTestId('api-key').filter({ hasText: name });
+  await expect(listed).toContainText(key.slice(0, 8));
+
+  const product = {
+    name: 'Kestrel desk fan',
+    price: { amount: '39.00', currency: 'EUR' },
+    description: 'A quiet desk fan with three speeds.',
+  };
+  const put = (id: string) =>
+    request.put(`/api/v1/admin/products/${id}`, { headers: { authorization: `Bearer ${key}` }, data: product });
+  const id = `kestrel-${Date.now()}`;
+  expect((await put(id)).status()).toBe(201);
+
+  await listed.getByRole('button', { name: `Revoke ${name}` }).click();
+  await expect(listed).toBeHidden();
+  expect((await put(id)).status()).toBe(401);
+  await staffContext.close();
+});

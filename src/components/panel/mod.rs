@@ -1,9 +1,11 @@
 //! The inquiry panel (/admin): sign-in, the live list of conversations with filters, and a
 //! conversation view where staff read, take over, reply and hand back.
 
+mod api_keys;
 mod conversation;
 mod knowledge;
 
+pub use api_keys::ApiKeysRoute;
 pub use conversation::{ConversationRoute, NoConversation};
 pub use knowledge::KnowledgeRoute;
 
@@ -264,6 +266,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 <A href="/admin" attr:class="font-semibold text-indigo-700">"Frontdesk · Inquiries"</A>
                 <nav aria-label="Panel" class="text-sm">
                     <A href="/admin/knowledge" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-knowledge">"Knowledge"</A>
+                    <A href="/admin/api-keys" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-api-keys">"API keys"</A>
                 </nav>
                 <LinkBadge link=panel.link/>
                 <span class="ml-auto text-sm text-slate-600" data-testid="usage-today" title="Tokens the assistant used today (UTC), of the daily cap">

@@ -438,7 +438,7 @@ fn demo_products() -> Vec<Product> {
         id: id.into(),
         name: name.into(),
         description: description.into(),
-        price: Price { amount: amount(cents), currency: "EUR".into() },
+        price: Price { amount: amount(cents), currency: "USD".into() },
         url: None,
         image_url: Some(format!("/images/products/{image}.svg")),
         available: true,

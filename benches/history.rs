@@ -35,7 +35,11 @@ fn main() {
         let mut chats = Vec::new();
         for _ in 0..CHATS {
             chats.push(
-                service.create_chat(frontdesk::server::chat::Starter::Known(caller), None, None).await.unwrap().id,
+                service
+                    .create_chat(frontdesk::server::chat::Starter::Known(caller), None, None, None)
+                    .await
+                    .unwrap()
+                    .id,
             );
         }
         let seeding = Instant::now();

@@ -77,7 +77,11 @@
   function ensureFrame() {
     if (frame) return frame;
     frame = document.createElement('iframe');
-    frame.src = origin + '/widget' + (productId ? '?product_id=' + encodeURIComponent(productId) : '') +
+    // The page the visitor is on travels with the frame's address, so a conversation begun here
+    // knows it (its title cut to what the server keeps).
+    frame.src = origin + '/widget?' + (productId ? 'product_id=' + encodeURIComponent(productId) + '&' : '') +
+      'page_url=' + encodeURIComponent(location.href.split('#')[0].slice(0, 2048)) +
+      '&page_title=' + encodeURIComponent(document.title.slice(0, 200)) +
       '#fd-token=' + encodeURIComponent((handed = token()));
     frame.title = 'Chat with us';
     frame.setAttribute('data-frontdesk', 'frame');

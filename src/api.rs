@@ -107,6 +107,32 @@ pub(crate) fn session() -> Result<crate::server::http::session::Session, ErrorDe
         .ok_or_else(|| crate::server::error::AppError::Internal("the session layer is missing".into()).into())
 }
 
+/// The shop's page the window is on, as the browser's `Referer` tells it: the embed's frame
+/// (`/widget`) carries the host page's address and title in its own query (`page_url`,
+/// `page_title`, written by embed.js); any other page of this server is its own address. None
+/// when the browser sends no referrer or the address is not http(s). (The window's download has
+/// a budget: the server reads what the browser sends anyway rather than the window sending it.)
+#[cfg(feature = "ssr")]
+fn page_of_window() -> Option<crate::model::Page> {
+    let parts = use_context::<axum::http::request::Parts>()?;
+    let referer = parts.headers.get(axum::http::header::REFERER)?.to_str().ok()?;
+    let address = reqwest::Url::parse(referer).ok()?;
+    let page = if address.path() == "/widget" {
+        let (mut url, mut title) = (None, None);
+        for (name, value) in address.query_pairs() {
+            match &*name {
+                "page_url" => url = Some(value.into_owned()),
+                "page_title" => title = Some(value.chars().take(200).collect::<String>()),
+                _ => {}
+            }
+        }
+        crate::model::Page { url: url?, title: title.filter(|t| !t.trim().is_empty()) }
+    } else {
+        crate::model::Page { url: referer.to_string(), title: None }
+    };
+    crate::server::knowledge::is_web_address(&page.url).then_some(page)
+}
+
 #[cfg(feature = "ssr")]
 async fn window_mode() -> WindowMode {
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
@@ -148,14 +174,16 @@ pub async fn start_chat(
     client_id: Option<String>,
 ) -> Result<StartedChat, ErrorDetail> {
     let chats = app().chats;
-    chats.check_new_chat(context.as_deref(), product_id.as_deref()).await?;
+    chats.check_new_chat(context.as_deref(), product_id.as_deref(), None).await?;
     let session = session()?;
     let first = message.as_deref().map(|content| crate::server::chat::Outgoing {
         content,
         context: None,
         client_id: client_id.as_deref(),
     });
-    let (chat, page) = chats.start_chat(session.starter(), product_id.as_deref(), context.as_deref(), first).await?;
+    let visited = page_of_window();
+    let (chat, page) =
+        chats.start_chat(session.starter(), product_id.as_deref(), visited.as_ref(), context.as_deref(), first).await?;
     Ok(StartedChat { chat, page })
 }
 

@@ -1,7 +1,8 @@
-import { chromium, type Locator, type Page } from '@playwright/test';
+import { chromium, request as playwrightRequest, type Locator, type Page } from '@playwright/test';
 import { expect, test } from './base';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium';
 import { ChatPage, FAKE_UPSTREAM, UPSTREAM_APP } from './chat-page';
+import { ADMIN } from './staff';
 
 async function upstreamRequests(page: Page): Promise<any[]> {
   const response = await page.request.get(`${FAKE_UPSTREAM}/__requests`);
@@ -910,6 +911,13 @@ test.describe('on any site', () => {
       await expect(byRole('assistant')).toHaveCount(greetings + 1);
       await expect(byRole('assistant').last()).not.toHaveAttribute('data-status', 'streaming', { timeout: 30_000 });
       await expect(frame.getByRole('alert')).toHaveCount(0);
+      // The conversation knows the shop's page it began on, its address and its title.
+      const chatId = await frame.getByTestId('chat-window').getAttribute('data-chat-id');
+      const admin = await playwrightRequest.newContext({ baseURL: 'http://127.0.0.1:3100' });
+      expect((await admin.post('/api/v1/auth/login', { data: { email: ADMIN.email, password: ADMIN.password } })).status()).toBe(200);
+      const inquiry = await (await admin.get(`/api/v1/admin/inquiries/${chatId}`)).json();
+      expect(inquiry.page).toEqual({ url: 'http://localhost:3102/', title: await page.title() });
+      await admin.dispose();
       // The frame got no cookie: the visitor lives in the shop page's own storage.
       expect(await context.cookies('http://127.0.0.1:3100')).toEqual([]);
       const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('frontdesk:')));

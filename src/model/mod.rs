@@ -262,6 +262,19 @@ impl Product {
     }
 }
 
+/// The page of the shop a conversation began on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Its address (http or https).
+    #[cfg_attr(feature = "ssr", schema(max_length = 2048, pattern = r"^https?://\S+$"))]
+    pub url: String,
+    /// Its title, as the browser shows it (at most 200 characters).
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub title: Option<String>,
+}
+
 /// A page of the catalog, by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

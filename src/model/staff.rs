@@ -153,6 +153,9 @@ pub struct Inquiry {
     /// The assistant could not answer, and no person has answered since (nor resolved it).
     #[serde(default)]
     pub unanswered: bool,
+    /// The shop's page the conversation began on.
+    #[serde(default)]
+    pub page: Option<super::Page>,
     /// False for a visitor who only opened the window: the customer wrote, left an email or
     /// asked for a person, or staff acted on it (decided on the server, in one place).
     #[serde(default = "yes")]

@@ -16,6 +16,7 @@ on_both_databases!(
     a_shopify_export_imports_once_and_the_same_file_again_changes_nothing,
     json_and_plain_csv_imports_take_the_good_rows_and_list_the_broken_ones,
     a_server_without_the_demo_writes_no_demo_products_and_sends_visitors_of_slash_to_the_panel,
+    a_conversation_knows_the_page_it_began_on_even_without_a_product,
 );
 
 async fn import(app: &TestApp, key: &str, query: &str, content_type: &str, body: &str) -> (u16, Value) {
@@ -270,4 +271,23 @@ async fn a_server_without_the_demo_writes_no_demo_products_and_sends_visitors_of
     let (_, page) = demo.get("/api/v1/products").await;
     let ids: Vec<&str> = page["products"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["1", "2", "3", "4"]);
+}
+
+async fn a_conversation_knows_the_page_it_began_on_even_without_a_product(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = json!({"url": "https://shop.example/collections/lamps?sort=price", "title": "Lamps – Northwind"});
+    let (status, body) = app.post("/api/v1/chats", json!({"page": {"url": "javascript:alert(1)"}})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, chat) = app.post("/api/v1/chats", json!({"page": page})).await;
+    assert_eq!(status, 201, "{chat}");
+    let chat = chat["id"].as_i64().unwrap();
+    app.send_and_wait(chat, "Which of these is the brightest?").await;
+    let system = app.fake().requests()[0]["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(
+        system.contains("\"Lamps – Northwind\" (https://shop.example/collections/lamps?sort=price)"),
+        "the assistant knows where the customer is: {system}"
+    );
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let (_, inquiry) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}")), None).await;
+    assert_eq!(inquiry["page"], page, "{inquiry}");
 }

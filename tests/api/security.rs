@@ -480,7 +480,9 @@ async fn a_visitor_who_writes_while_a_retention_pass_runs_keeps_their_chat(backe
         let (chat, owner) = start(app.another_visitor()).await;
         sqlx::query("DELETE FROM chats WHERE id = $1").bind(chat).execute(&db.write).await.unwrap();
         let mut creating = db.write.begin().await.unwrap();
-        frontdesk::server::chat::store::insert_chat(&mut creating, owner, "New chat", "general", None).await.unwrap();
+        frontdesk::server::chat::store::insert_chat(&mut creating, owner, "New chat", "general", None, None)
+            .await
+            .unwrap();
         let pass = tokio::spawn({
             let service = service.clone();
             async move { service.forget_idle_visitor(owner, later).await.unwrap() }

@@ -131,6 +131,14 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                         <span data-testid="conversation-mode">{move || if chat().ai_enabled { "The assistant is answering" } else { "A person is handling this" }}</span>
                         <span aria-hidden="true">"·"</span>
                         <span data-testid="conversation-usage" title="Tokens the assistant used in this conversation">{tokens_used}</span>
+                        {move || inquiry.with(|i| i.page.clone()).map(|page| {
+                            let shown = page.title.clone().unwrap_or_else(|| page.url.clone());
+                            view! {
+                            <span aria-hidden="true">"·"</span>
+                            <span data-testid="conversation-page" class="break-all">"Began on "
+                                <a href=page.url target="_blank" rel="noopener noreferrer" class="underline">{shown}</a>
+                            </span>
+                        }})}
                     </p>
                 </div>
                 <LinkBadge link/>

@@ -13,7 +13,8 @@ use super::{
 };
 use crate::{
     model::{
-        Chat, ChatEvent, ChatStatus, Email, Message, MessagePage, MessageStatus, Priority, Product, Role, DRAFT_CHAT_ID,
+        Chat, ChatEvent, ChatStatus, Email, Message, MessagePage, MessageStatus, Page, Priority, Product, Role,
+        DRAFT_CHAT_ID,
     },
     server::{
         audit::Actor,
@@ -41,8 +42,9 @@ impl Chats {
         starter: Starter<'_>,
         context: Option<&str>,
         product_id: Option<&str>,
+        page: Option<&Page>,
     ) -> AppResult<Chat> {
-        Ok(self.open_chat(starter, context, product_id).await?.1)
+        Ok(self.open_chat(starter, context, product_id, page).await?.1)
     }
 
     /// [`Chats::create_chat`], with its owner and the greeting it wrote. A first visit's
@@ -52,6 +54,7 @@ impl Chats {
         starter: Starter<'_>,
         context: Option<&str>,
         product_id: Option<&str>,
+        page: Option<&Page>,
     ) -> AppResult<(Caller, Chat, Message)> {
         let context = match (context, starter) {
             (Some(id), _) => self.contexts.check(id)?,
@@ -66,7 +69,7 @@ impl Chats {
             Starter::Known(caller) => caller,
             Starter::First(visit) => visit.write(&mut tx).await?,
         };
-        let chat_id = store::insert_chat(&mut tx, owner.user_id, &title, &context.id, product_id).await?;
+        let chat_id = store::insert_chat(&mut tx, owner.user_id, &title, &context.id, product_id, page).await?;
         let mut tx = ChatTx::for_new_chat(&self.hub, &self.db, tx, chat_id).await;
         let greeting = tx.insert_message(NewMessage::assistant(&greeting)).await?;
         let chat = tx.chat_row().await?.into_chat()?;
@@ -79,9 +82,17 @@ impl Chats {
 
     /// What [`Chats::create_chat`] would refuse: an unknown context or product (checked
     /// before a visitor is created for the chat).
-    pub async fn check_new_chat(&self, context: Option<&str>, product_id: Option<&str>) -> AppResult<()> {
+    pub async fn check_new_chat(
+        &self,
+        context: Option<&str>,
+        product_id: Option<&str>,
+        page: Option<&Page>,
+    ) -> AppResult<()> {
         if let Some(id) = context {
             self.contexts.check(id)?;
+        }
+        if let Some(page) = page {
+            check_page(page)?;
         }
         self.product_for_chat(product_id).await?;
         Ok(())
@@ -176,6 +187,7 @@ impl Chats {
         self: &Arc<Self>,
         starter: Starter<'_>,
         product_id: Option<&str>,
+        page: Option<&Page>,
         context: Option<&str>,
         first: Option<Outgoing<'_>>,
     ) -> AppResult<(Chat, MessagePage)> {
@@ -199,7 +211,7 @@ impl Chats {
                 _ => (caller, row.into_chat()?),
             },
             None => {
-                let (caller, chat, greeting) = self.open_chat(starter, context, product_id).await?;
+                let (caller, chat, greeting) = self.open_chat(starter, context, product_id, page).await?;
                 if first.is_none() {
                     // A new chat's first page is its greeting: nothing to read back.
                     let last_seq = chat.last_seq;
@@ -384,4 +396,15 @@ impl Chats {
             )
             .await
     }
+}
+
+/// 422 unless `page` is an http(s) address with a title of at most 200 characters.
+fn check_page(page: &Page) -> AppResult<()> {
+    if !crate::server::knowledge::is_web_address(&page.url) {
+        return Err(AppError::Invalid("page.url must be an http or https address".into()));
+    }
+    if page.title.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(AppError::Invalid("page.title is at most 200 characters".into()));
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::{
     rules::{check_client_id, check_content, title_from},
-    store::{self, NewMessage, SendState, NEW_CHAT_TITLE},
+    store::{self, NewMessage, PromptInputs, SendState, NEW_CHAT_TITLE},
     ChatTx, Chats, Exchange, STOPPED_REASON,
 };
 use crate::{
@@ -142,7 +142,17 @@ impl Chats {
         let early = match &reply {
             Some(reply) => Some(
                 self.replies
-                    .begin(&mut tx, caller, reply.id, Some((context_now, row.product.clone(), history)))
+                    .begin(
+                        &mut tx,
+                        caller,
+                        reply.id,
+                        Some(PromptInputs {
+                            context: context_now.to_string(),
+                            product: row.product.clone(),
+                            page: row.page(),
+                            rows: history,
+                        }),
+                    )
                     .await?,
             ),
             None => None,

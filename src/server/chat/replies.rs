@@ -164,18 +164,21 @@ impl Replies {
         tx: &mut ChatTx<'_>,
         caller: Caller,
         reply_id: i64,
-        history: Option<(&str, Option<String>, Vec<store::HistoryRow>)>,
+        inputs: Option<store::PromptInputs>,
     ) -> AppResult<EarlyReply> {
         let chat_id = tx.chat_id();
-        let (context, product_id, rows) = match history {
-            Some((context, product_id, rows)) => (context.to_string(), product_id, rows),
+        let inputs = match inputs {
+            Some(inputs) => inputs,
             None => tx.prompt_inputs(reply_id).await?,
         };
-        let product = match product_id {
-            Some(id) => Catalog::find_in(tx.conn(), &id).await?,
+        let product = match &inputs.product {
+            Some(id) => Catalog::find_in(tx.conn(), id).await?,
             None => None,
         };
-        let prompt = self.build_prompt(&context, product.as_ref(), rows);
+        let mut prompt = self.build_prompt(&inputs.context, product.as_ref(), inputs.rows);
+        if let Some(page) = &inputs.page {
+            prompt.on_page(page);
+        }
         let (committed, known) = oneshot::channel();
         self.deltas.start(self);
         let (cancel, done) = self.register(chat_id, caller.user_id, reply_id);

@@ -415,7 +415,7 @@ mod tests {
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        let id = super::super::store::insert_chat(&mut tx, owner, "t", "support", None).await.unwrap();
+        let id = super::super::store::insert_chat(&mut tx, owner, "t", "support", None, None).await.unwrap();
         tx.commit().await.unwrap();
         (db, id)
     }
@@ -472,7 +472,7 @@ mod tests {
         let (db, first) = db_with_a_chat("tx_batch").await;
         let second = {
             let mut tx = db.write.begin().await.unwrap();
-            let id = super::super::store::insert_chat(&mut tx, 1, "u", "support", None).await.unwrap();
+            let id = super::super::store::insert_chat(&mut tx, 1, "u", "support", None, None).await.unwrap();
             tx.commit().await.unwrap();
             id
         };

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::session::Session;
 use crate::{
-    model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Preferences, Product, ProductPage},
+    model::{Chat, ContextInfo, ErrorBody, Message, MessagePage, Page, Preferences, Product, ProductPage},
     server::{
         accounts::Accounts,
         catalog::Catalog,
@@ -33,6 +33,8 @@ pub struct CreateChat {
     pub context: Option<String>,
     /// The product the chat is about: the shop's id for it (404 when there is none).
     pub product_id: Option<String>,
+    /// The shop's page the customer is on: the assistant and staff know where they are.
+    pub page: Option<Page>,
     /// The customer's first message, sent as the chat opens (one request where two would do):
     /// the reply starts at once; follow it on `/chats/{id}/events` (without `after`, a joining
     /// client gets it from its start). Refused (413, 422), nothing is created; refused for a limit
@@ -148,12 +150,14 @@ pub async fn create_chat(
     session: Session,
     Json(body): Json<CreateChat>,
 ) -> AppResult<impl IntoResponse> {
-    service.check_new_chat(body.context.as_deref(), body.product_id.as_deref()).await?;
+    service.check_new_chat(body.context.as_deref(), body.product_id.as_deref(), body.page.as_ref()).await?;
     if let Some(first) = &body.message {
         check_content(&first.content, service.limits().message_max_chars)?;
         first.client_id.as_deref().map(check_client_id).transpose()?;
     }
-    let chat = service.create_chat(session.starter(), body.context.as_deref(), body.product_id.as_deref()).await?;
+    let chat = service
+        .create_chat(session.starter(), body.context.as_deref(), body.product_id.as_deref(), body.page.as_ref())
+        .await?;
     let chat = match &body.message {
         Some(first) => {
             let caller = session.caller().await?;

@@ -83,6 +83,7 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         ("ProductInput", "image_url", "uri-reference"),
         ("KnowledgeInput", "url", "uri"),
         ("UrlImport", "url", "uri"),
+        ("Page", "url", "uri"),
     ] {
         property(&mut value, schema, field)["format"] = format.into();
     }

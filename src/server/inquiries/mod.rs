@@ -55,7 +55,9 @@ struct InquiryRow {
 
 impl InquiryRow {
     fn into_inquiry(self) -> AppResult<Inquiry> {
+        let page = self.chat.page();
         Ok(Inquiry {
+            page,
             chat: self.chat.into_chat()?,
             product_name: self.product_name,
             message_count: self.message_count,
@@ -77,7 +79,7 @@ impl InquiryRow {
 
 fn inquiry_select() -> String {
     format!(
-        "SELECT c.id, c.owner_id, c.title, c.context, c.product, c.status, c.priority, \
+        "SELECT c.id, c.owner_id, c.title, c.context, c.product, c.page_url, c.page_title, c.status, c.priority, \
          c.assignee_id, c.ai_enabled, c.customer_email, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, \
          c.staff_read_up_to, c.customer_read_up_to, c.staff_delivered_up_to, \
          p.name AS product_name, \

@@ -205,6 +205,12 @@ impl Prompt {
         self.sources = sources;
     }
 
+    /// Tells the assistant where the customer is: the shop's page the conversation began on.
+    pub fn on_page(&mut self, page: &crate::model::Page) {
+        let title = page.title.as_deref().map(|t| format!("\"{t}\" ")).unwrap_or_default();
+        self.system.push_str(&format!("\n\nThe customer is on this page of the shop: {title}({}).", page.url));
+    }
+
     /// A strict context with nothing to answer from: no source holds the answer and no product
     /// is in view. The reply is the hand-off, without asking the model.
     pub fn has_nothing_to_answer_from(&self) -> bool {

@@ -5,11 +5,13 @@ use sqlx::{FromRow, Row};
 
 use super::super::{grounding::Grounded, ChatTx};
 use super::{
-    answer_after, idle_chat, ChatRow, HistoryRow, MessageRow, NewMessage, ReadMark, ReplyState, SendState,
+    answer_after, idle_chat, ChatRow, MessageRow, NewMessage, PromptInputs, ReadMark, ReplyState, SendState,
     StreamingReply, CHAT_COLUMNS, HISTORY_LIMIT, MESSAGE_COLUMNS,
 };
 use crate::{
-    model::{Chat, ChatDeleted, ChatEvent, ChatStatus, Deleted, Event, Message, MessageStatus, Priority, Role, Usage},
+    model::{
+        Chat, ChatDeleted, ChatEvent, ChatStatus, Deleted, Event, Message, MessageStatus, Page, Priority, Role, Usage,
+    },
     server::{
         audit::{Action, Actor, Trail},
         db::{now_ms, rfc3339, Backend},
@@ -519,13 +521,13 @@ impl ChatTx<'_> {
         Ok(())
     }
 
-    /// What a reply's prompt is built from, as it stands in the change: the chat's context and
-    /// product, and the messages before the reply, newest first (enough to fill any budget; the
-    /// prompt trims).
-    pub async fn prompt_inputs(&mut self, reply_id: i64) -> AppResult<(String, Option<String>, Vec<HistoryRow>)> {
+    /// What a reply's prompt is built from, as it stands in the change: the chat's context,
+    /// product and page, and the messages before the reply, newest first (enough to fill any
+    /// budget; the prompt trims).
+    pub async fn prompt_inputs(&mut self, reply_id: i64) -> AppResult<PromptInputs> {
         let chat_id = self.chat_id();
-        let (context, product_id): (String, Option<String>) =
-            sqlx::query_as("SELECT context, product FROM chats WHERE id = $1")
+        let (context, product, page_url, page_title): (String, Option<String>, Option<String>, Option<String>) =
+            sqlx::query_as("SELECT context, product, page_url, page_title FROM chats WHERE id = $1")
                 .bind(chat_id)
                 .fetch_one(self.conn())
                 .await?;
@@ -536,7 +538,8 @@ impl ChatTx<'_> {
         .bind(reply_id)
         .fetch_all(self.conn())
         .await?;
-        Ok((context, product_id, rows))
+        let page = page_url.map(|url| Page { url, title: page_title });
+        Ok(PromptInputs { context, product, page, rows })
     }
 
     /// A staff member replies: the assistant stops, the chat is in progress and assigned (when it

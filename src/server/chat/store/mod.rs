@@ -8,7 +8,7 @@ mod change;
 use sqlx::AnyConnection;
 
 use crate::{
-    model::{Chat, ChatStatus, Message, MessagePage, MessageStatus, Priority, Role, Usage},
+    model::{Chat, ChatStatus, Message, MessagePage, MessageStatus, Page, Priority, Role, Usage},
     server::{
         db::{now_ms, rfc3339, Db},
         error::{AppError, AppResult},
@@ -17,7 +17,8 @@ use crate::{
 
 pub const MESSAGE_COLUMNS: &str = "id, chat_id, role, author_name, content, status, reason, prompt_tokens, \
      completion_tokens, created_at, edited_at, client_id, sources, unanswered";
-pub const CHAT_COLUMNS: &str = "id, owner_id, title, context, product, status, priority, assignee_id, ai_enabled, \
+pub const CHAT_COLUMNS: &str =
+    "id, owner_id, title, context, product, page_url, page_title, status, priority, assignee_id, ai_enabled, \
      customer_email, created_at, updated_at, last_activity_at, last_seq, staff_read_up_to, customer_read_up_to, \
      staff_delivered_up_to";
 pub const NEW_CHAT_TITLE: &str = "New conversation";
@@ -84,6 +85,8 @@ pub struct ChatRow {
     pub context: String,
     /// The shop's id of the product the chat is about.
     pub(super) product: Option<String>,
+    pub(super) page_url: Option<String>,
+    pub(super) page_title: Option<String>,
     pub status: String,
     pub priority: String,
     pub assignee_id: Option<i64>,
@@ -99,6 +102,11 @@ pub struct ChatRow {
 }
 
 impl ChatRow {
+    /// The page the chat began on.
+    pub fn page(&self) -> Option<Page> {
+        Some(Page { url: self.page_url.clone()?, title: self.page_title.clone() })
+    }
+
     /// The assistant answers (no person took over).
     pub fn ai_enabled(&self) -> bool {
         self.ai_enabled != 0
@@ -189,6 +197,15 @@ pub struct ReplyState {
 
 /// A message as a prompt's history reads it: role, content and status.
 pub type HistoryRow = (String, String, String);
+
+/// What a reply's prompt is built from: the chat's context, product and page, and its messages
+/// before the reply, newest first.
+pub struct PromptInputs {
+    pub context: String,
+    pub product: Option<String>,
+    pub page: Option<Page>,
+    pub rows: Vec<HistoryRow>,
+}
 
 /// How many of a chat's newest messages a prompt's history reads (more than any budget fills;
 /// the prompt trims).
@@ -419,16 +436,20 @@ pub async fn insert_chat(
     title: &str,
     context: &str,
     product_id: Option<&str>,
+    page: Option<&Page>,
 ) -> AppResult<i64> {
     let (chat_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO chats (owner_id, title, context, product, status, priority, ai_enabled, created_at, updated_at, last_activity_at, last_seq) \
-         VALUES ($1, $2, $3, $4, 'pending', 'medium', 1, $5, $5, $5, 0) RETURNING id",
+        "INSERT INTO chats (owner_id, title, context, product, page_url, page_title, status, priority, ai_enabled, \
+         created_at, updated_at, last_activity_at, last_seq) \
+         VALUES ($1, $2, $3, $4, $6, $7, 'pending', 'medium', 1, $5, $5, $5, 0) RETURNING id",
     )
     .bind(owner_id)
     .bind(title)
     .bind(context)
     .bind(product_id)
     .bind(now_ms())
+    .bind(page.map(|p| p.url.as_str()))
+    .bind(page.and_then(|p| p.title.as_deref()))
     .fetch_one(conn)
     .await?;
     Ok(chat_id)

@@ -199,53 +199,27 @@ impl Catalog {
         let cents = cents(&product.price.amount).unwrap_or_default();
         let attributes = serde_json::to_string(&product.attributes).unwrap_or_else(|_| "{}".into());
         let now = now_ms();
-        let written = if existing.is_some() {
-            sqlx::query(
-                "UPDATE products SET name = $1, description = $2, price_cents = $3, currency = $4, url = $5, \
-                 image_path = $6, available = $7, attributes = $8, updated_at = $9 WHERE external_id = $10",
-            )
-            .bind(&product.name)
-            .bind(&product.description)
-            .bind(cents)
-            .bind(&product.price.currency)
-            .bind(&product.url)
-            .bind(product.image_url.clone().unwrap_or_default())
-            .bind(i64::from(product.available))
-            .bind(&attributes)
-            .bind(now)
-            .bind(&product.id)
-            .execute(&mut *conn)
-            .await?;
-            Written::Updated
-        } else {
-            // Another write of the same id that began meanwhile: this one waits for it and
-            // inserts nothing; the client is told to write again.
-            let inserted = sqlx::query(
-                "INSERT INTO products (external_id, name, description, price_cents, currency, url, image_path, \
-                 available, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-                 ON CONFLICT (external_id) DO NOTHING",
-            )
-            .bind(&product.id)
-            .bind(&product.name)
-            .bind(&product.description)
-            .bind(cents)
-            .bind(&product.price.currency)
-            .bind(&product.url)
-            .bind(product.image_url.clone().unwrap_or_default())
-            .bind(i64::from(product.available))
-            .bind(&attributes)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(AppError::Conflict(format!(
-                    "{} was written by another request just now; send it again",
-                    product.id
-                )));
-            }
-            Written::Created
-        };
+        // One statement whether it is new or not: a write of the same id that began meanwhile
+        // is waited for, then written over (the last write wins, as with two PUTs in turn).
+        sqlx::query(
+            "INSERT INTO products (external_id, name, description, price_cents, currency, url, image_path, \
+             available, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (external_id) DO UPDATE SET name = $2, description = $3, price_cents = $4, currency = $5, \
+             url = $6, image_path = $7, available = $8, attributes = $9, updated_at = $10",
+        )
+        .bind(&product.id)
+        .bind(&product.name)
+        .bind(&product.description)
+        .bind(cents)
+        .bind(&product.price.currency)
+        .bind(&product.url)
+        .bind(product.image_url.clone().unwrap_or_default())
+        .bind(i64::from(product.available))
+        .bind(&attributes)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        let written = if existing.is_some() { Written::Updated } else { Written::Created };
         self.knowledge.index_product(conn, product).await?;
         Ok(written)
     }
@@ -263,12 +237,10 @@ impl Catalog {
         let mut tx = self.db.write.begin().await?;
         let mut count = 0;
         for product in demo_products() {
-            // Replicas starting together on a new database seed once: the second finds the
-            // first's rows (waiting for its commit) and writes nothing.
-            match self.write(&mut tx, &product).await {
-                Ok(Written::Created) => count += 1,
-                Ok(_) | Err(AppError::Conflict(_)) => {}
-                Err(e) => return Err(e),
+            // Replicas starting together on a new database: the second waits for the first's
+            // rows and writes the same over them.
+            if self.write(&mut tx, &product).await? == Written::Created {
+                count += 1;
             }
         }
         tx.commit().await?;

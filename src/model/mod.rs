@@ -373,6 +373,22 @@ pub fn is_well_formed_token(token: &str) -> bool {
         && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The white space of the spec's `\S` patterns (ECMAScript's `\s`), which Rust's `trim` does not
+/// match exactly (it also counts U+0085 as space): what "not blank" means wherever a pattern
+/// says `\S`, so the server and its spec agree.
+pub fn is_pattern_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
+    )
+}
+
+/// `text` without the white space around it, as [`is_pattern_space`] counts it.
+pub fn trim_spaces(text: &str) -> &str {
+    text.trim_matches(is_pattern_space)
+}
+
 /// The longest `client_id` a send may carry.
 pub const CLIENT_ID_MAX_LEN: usize = 64;
 

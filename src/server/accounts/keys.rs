@@ -29,7 +29,7 @@ impl Accounts {
     /// A new key named `name` (1 to 80 characters), shown this once (admins only).
     pub async fn create_key(&self, admin: Staff, name: &str) -> AppResult<CreatedApiKey> {
         admin.require_admin()?;
-        if name.trim().is_empty() || name.chars().count() > 80 {
+        if crate::model::trim_spaces(name).is_empty() || name.chars().count() > 80 {
             return Err(AppError::Invalid("the name must be 1 to 80 characters".into()));
         }
         let key = format!("{KEY_PREFIX}{}", new_token());

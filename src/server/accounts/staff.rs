@@ -50,7 +50,7 @@ impl Accounts {
     pub async fn add_staff(&self, admin: Staff, new: &NewStaff) -> AppResult<CreatedStaff> {
         admin.require_admin()?;
         let role = new.role.unwrap_or(StaffRole::Agent);
-        let name = new.display_name.trim();
+        let name = crate::model::trim_spaces(&new.display_name);
         if name.is_empty() || new.display_name.chars().count() > 80 {
             return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
         }

@@ -282,7 +282,7 @@ fn cents(amount: &str) -> Option<i64> {
 /// form (so the same input twice is unchanged); or a 422 naming the rule broken.
 pub fn checked(external_id: &str, input: &ProductInput) -> AppResult<Product> {
     check_external_id(external_id)?;
-    let name = input.name.trim().to_string();
+    let name = crate::model::trim_spaces(&input.name).to_string();
     if name.is_empty() || input.name.chars().count() > NAME_MAX_CHARS {
         return Err(AppError::Invalid(format!("name must be 1 to {NAME_MAX_CHARS} characters")));
     }

@@ -8,7 +8,7 @@ use crate::{
 
 /// Message text: not blank, at most `max` characters.
 pub fn check_content(content: &str, max: usize) -> AppResult<()> {
-    if content.trim().is_empty() {
+    if crate::model::trim_spaces(content).is_empty() {
         return Err(AppError::Invalid("the message is empty".into()));
     }
     let len = content.chars().count();
@@ -33,7 +33,7 @@ pub fn check_title(title: &str) -> AppResult<&str> {
     if title.chars().count() > 120 {
         return Err(AppError::Invalid("the title must be at most 120 characters".into()));
     }
-    match title.trim() {
+    match crate::model::trim_spaces(title) {
         "" => Err(AppError::Invalid("the title must not be empty".into())),
         t => Ok(t),
     }
@@ -78,6 +78,14 @@ impl MarkPosition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_means_what_the_specs_not_space_pattern_says() {
+        assert!(check_content(" \t\u{a0}\u{3000}\n", 100).is_err(), "spaces of every kind are blank");
+        // U+0085 is no space to `\S` (ECMAScript), though Rust's trim counts it as one.
+        assert!(check_content("\u{85}", 100).is_ok());
+        assert_eq!(check_title(" \u{2003}Hi\u{feff} ").unwrap(), "Hi");
+    }
 
     #[test]
     fn a_title_is_the_first_line_cut_at_sixty_characters() {

@@ -456,7 +456,7 @@ pub fn check_external_id(id: &str) -> AppResult<()> {
 fn checked(input: &KnowledgeInput) -> AppResult<KnowledgeInput> {
     let mut input = input.clone();
     let title_chars = input.title.chars().count();
-    input.title = input.title.trim().to_string();
+    input.title = crate::model::trim_spaces(&input.title).to_string();
     if input.title.is_empty() || title_chars > TITLE_MAX_CHARS {
         return Err(AppError::Invalid(format!("title must be 1 to {TITLE_MAX_CHARS} characters")));
     }

@@ -67,14 +67,22 @@ impl Catalog {
     /// what the import did. A JSON import is all or nothing (the spec states each item's shape:
     /// one that breaks it is a 422, nothing written); a CSV file's rows go in one by one.
     pub async fn import(&self, editor: Editor, rows: Vec<Row>, whole: bool) -> AppResult<ProductImportReport> {
-        let mut report = ProductImportReport::default();
+        let mut invalid = Vec::new();
         let mut checked_rows = Vec::new();
         for Row { row, product } in rows {
             match product.and_then(|(id, input)| checked(&id, &input).map_err(|e| e.public_message())) {
                 Ok(product) => checked_rows.push((row, product)),
-                Err(reason) => report.rejected.push(RejectedRow { row, reason }),
+                Err(reason) => invalid.push(RejectedRow { row, reason }),
             }
         }
+        if whole && !invalid.is_empty() {
+            let reasons: Vec<String> =
+                invalid.iter().take(10).map(|r| format!("item {}: {}", r.row, r.reason)).collect();
+            let more = invalid.len().saturating_sub(10);
+            let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+            return Err(AppError::Invalid(format!("nothing was imported: {}{more}", reasons.join("; "))));
+        }
+        let mut report = ProductImportReport { rejected: invalid, ..ProductImportReport::default() };
         // A product given twice: its last row counts (so the same file twice changes nothing),
         // and the earlier ones are listed.
         let last: HashMap<String, usize> = checked_rows.iter().map(|(row, p)| (p.id.clone(), *row)).collect();
@@ -87,19 +95,6 @@ impl Catalog {
                     reason: format!("product {} comes again in row {counted}, which counts", product.id),
                 }),
             }
-        }
-        let invalid = report.rejected.iter().filter(|r| !r.reason.ends_with("which counts")).count();
-        if whole && invalid > 0 {
-            let reasons: Vec<String> = report
-                .rejected
-                .iter()
-                .filter(|r| !r.reason.ends_with("which counts"))
-                .take(10)
-                .map(|r| format!("item {}: {}", r.row, r.reason))
-                .collect();
-            let more = invalid.saturating_sub(10);
-            let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
-            return Err(AppError::Invalid(format!("nothing was imported: {}{more}", reasons.join("; "))));
         }
         for batch in good.chunks(BATCH) {
             let mut tx = self.db.write.begin().await?;

@@ -13,7 +13,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
 use crate::components::panel::{
-    AdminLogin, AdminPanel, ApiKeysRoute, ConversationRoute, KnowledgeRoute, NoConversation,
+    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, ConversationRoute, KnowledgeRoute, NoConversation,
 };
 use crate::{
     api::{get_product, list_products},
@@ -32,6 +32,8 @@ pub fn is_panel_path(path: &str) -> bool {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let panel = is_panel_path(&page_address().0);
     let options = bundle_for_this_page(options, panel);
+    // Each bundle has its style sheet: the window's leaves out the panel's classes.
+    let stylesheet = format!("/pkg/{}.css", options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -41,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Frontdesk: answers from our assistant, and from our team when you need them."/>
                 // Static, so written here by the server rather than by components in the
                 // hydrated body (which left placeholders there and cost 1.7 KiB of WASM).
-                <link id="leptos" rel="stylesheet" href="/pkg/frontdesk.css"/>
+                <link id="leptos" rel="stylesheet" href=stylesheet/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -252,6 +254,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=NoConversation/>
                     <Route path=path!("inquiries/:id") view=ConversationRoute/>
                     <Route path=path!("knowledge") view=KnowledgeRoute/>
+                    <Route path=path!("assistant") view=AssistantRoute/>
                     <Route path=path!("api-keys") view=ApiKeysRoute/>
                 </ParentRoute>
             </Routes>

@@ -1,5 +1,5 @@
 //! Server functions of the inquiry panel: thin adapters over the inquiries, the accounts, the
-//! usage report and the shop's knowledge, which they take from the application in the Leptos context. Each one checks
+//! usage report, the shop's knowledge and the assistant's contexts, which they take from the application in the Leptos context. Each one checks
 //! the caller's role on the server (401 without a session, 403 for a visitor).
 
 use leptos::prelude::*;
@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ApiKey, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem,
-    KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product, StaffMember, UsageReport, Visibility,
+    ApiKey, ContextSettings, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage,
+    InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product, StaffMember,
+    UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -203,4 +204,32 @@ pub async fn create_api_key(name: String) -> Result<CreatedApiKey, ErrorDetail> 
 pub async fn revoke_api_key(id: i64) -> Result<(), ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.accounts.revoke_key(staff, id).await?)
+}
+
+/// The assistant's contexts, the default first (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/list_contexts", input = Json, output = Json)]
+pub async fn list_contexts() -> Result<Vec<ContextSettings>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.contexts.settings(staff)?)
+}
+
+/// Creates a context (a new id) or changes one; the contexts as they are now (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/save_context", input = Json, output = Json)]
+pub async fn save_context(context: ContextSettings) -> Result<Vec<ContextSettings>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.contexts.save(staff, context).await?)
+}
+
+/// Deletes a context: its conversations go on in the default one (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/delete_context", input = Json, output = Json)]
+pub async fn delete_context(id: String) -> Result<Vec<ContextSettings>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.contexts.delete(staff, &id).await?)
+}
+
+/// Makes a context the one new conversations start in (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/make_default_context", input = Json, output = Json)]
+pub async fn make_default_context(id: String) -> Result<Vec<ContextSettings>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.contexts.make_default(staff, &id).await?)
 }

@@ -154,3 +154,36 @@ test('an admin creates an API key in the panel, an integration writes the catalo
   expect((await put(id)).status()).toBe(401);
   await staffContext.close();
 });
+
+test('an admin renames a topic on the Assistant page and an open chat window offers it at once', async ({ browser, page }) => {
+  const chat = new ChatPage(page);
+  await chat.open();
+  await chat.send('Hello there');
+  await expect(chat.byRole('assistant').nth(1)).toHaveAttribute('data-status', 'complete', { timeout: REPLY_TIMEOUT });
+  await expect(chat.contextSelect.locator('option[value="support"]')).toHaveText('Support');
+
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.getByTestId('nav-assistant').click();
+  const support = staff.page.locator('[data-testid="context-form"][data-id="support"]');
+  await expect(support.getByTestId('context-label')).toHaveValue('Support');
+  const rename = async (label: string) => {
+    await support.getByTestId('context-label').fill(label);
+    await support.getByTestId('context-save').click();
+    await expect(staff.page.getByTestId('context-said')).toHaveText('Saved.');
+    await expect(support.getByTestId('context-label')).toHaveValue(label);
+  };
+  await rename('Help & returns');
+  // The window hears it on its live connection: no reload.
+  await expect(chat.contextSelect.locator('option[value="support"]')).toHaveText('Help & returns');
+
+  // A blank label is refused with the reason, and nothing changes.
+  await support.getByTestId('context-label').fill(' ');
+  await support.getByTestId('context-save').click();
+  await expect(support.getByTestId('context-error')).toContainText('label');
+
+  await rename('Support');
+  await expect(chat.contextSelect.locator('option[value="support"]')).toHaveText('Support');
+  await staffContext.close();
+});

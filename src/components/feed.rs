@@ -14,7 +14,8 @@ use crate::{
         live::{self, Link, Outbox, TypingIndicator},
     },
     model::{
-        Chat, ChatEvent, ErrorDetail, Event, LiveSignal, Message, MessagePage, Role, ServerFrame, PENDING_ID_BASE,
+        Chat, ChatEvent, ContextInfo, ErrorDetail, Event, LiveSignal, Message, MessagePage, Role, ServerFrame,
+        PENDING_ID_BASE,
     },
 };
 
@@ -111,15 +112,15 @@ impl Feed {
 
     /// Follows the conversation's live events on the socket at `path` from `after`: messages go
     /// into the feed, the chat's own changes to `on_chat`, typing signals to `typing` (cleared
-    /// when a message from `typist`, the side typing, arrives); `on_chat` hears `None` when the
-    /// conversation is deleted, after the feed says so.
+    /// when a message from its `Role`, the side typing, arrives), the contexts admins changed to
+    /// `contexts`; `on_chat` hears `None` when the conversation is deleted, after the feed says so.
     pub fn follow(
         self,
         path: String,
         after: i64,
         link: RwSignal<Link>,
-        typing: TypingIndicator,
-        typist: Role,
+        (typing, typist): (TypingIndicator, Role),
+        contexts: Option<RwSignal<Vec<ContextInfo>>>,
         on_chat: impl Fn(Option<Chat>) + 'static,
     ) -> Outbox {
         live::follow_socket(
@@ -131,6 +132,9 @@ impl Feed {
                 let event = match ServerFrame::parse(frame) {
                     Some(ServerFrame::Event(event)) => event,
                     Some(ServerFrame::Signal(LiveSignal::Typing(signal))) => return typing.show(signal),
+                    Some(ServerFrame::Signal(LiveSignal::Contexts(all))) => {
+                        return contexts.into_iter().for_each(|contexts| contexts.set(all.clone()))
+                    }
                     Some(ServerFrame::Error(_)) | None => return,
                 };
                 match event.event {

@@ -214,6 +214,9 @@ impl ServerFrame {
         if kind == "typing" {
             return serde_json::from_str(data).ok().map(|typing| ServerFrame::Signal(LiveSignal::Typing(typing)));
         }
+        if kind == "contexts" {
+            return serde_json::from_str(data).ok().map(|all| ServerFrame::Signal(LiveSignal::Contexts(all)));
+        }
         let event = Event::from_parts(kind.parse().ok()?, data).ok()?;
         Some(ServerFrame::Event(ChatEvent { seq: raw.seq?, event }))
     }
@@ -236,6 +239,9 @@ pub enum LiveSignal {
     /// Someone on the other side is typing (or stopped).
     #[serde(rename = "typing")]
     Typing(Typing),
+    /// The assistant's contexts changed (an admin edited them): the ones a customer picks from now.
+    #[serde(rename = "contexts")]
+    Contexts(Vec<super::ContextInfo>),
 }
 
 /// A frame a client sends on a chat's WebSocket.

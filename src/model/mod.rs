@@ -217,6 +217,27 @@ pub struct ContextInfo {
     pub description: String,
 }
 
+/// An assistant context as admins edit it in the panel (Settings → Assistant).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContextSettings {
+    /// 1 to 40 of a-z, 0-9, `-` and `_`; fixed once created.
+    pub id: String,
+    /// What customers pick it by: 1 to 40 characters.
+    pub label: String,
+    /// One line under the label: at most 200 characters.
+    pub description: String,
+    /// The assistant's first message in a new conversation: 1 to 1,000 characters.
+    pub greeting: String,
+    /// What the assistant is told to be and do (its system prompt): 1 to 8,000 characters.
+    pub instructions: String,
+    /// Only knowledge with one of these tags answers here (none: all of it).
+    pub knowledge_tags: Vec<String>,
+    /// Answers only from the shop's knowledge and the product, handing off when they do not hold it.
+    pub strict: bool,
+    /// The model it answers with; none: the server's `OPENAI_MODEL`.
+    pub model: Option<String>,
+}
+
 /// A product of the shop's catalog, by the shop's own id (its handle or SKU).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

@@ -14,6 +14,7 @@ use super::{
     catalog::Catalog,
     chat::{Alerts, ChatParts, Chats, Limits, Replies, ReplySettings},
     config::Config,
+    contexts::ContextStore,
     db::{Backend, Db},
     error::AppError,
     events::{cluster, Hub},
@@ -32,7 +33,7 @@ pub struct Frontdesk {
     pub config: Arc<Config>,
     pub db: Db,
     pub hub: Arc<Hub>,
-    pub contexts: Arc<Contexts>,
+    pub contexts: Arc<ContextStore>,
     pub accounts: Arc<Accounts>,
     pub audit: Arc<AuditLog>,
     pub catalog: Arc<Catalog>,
@@ -58,7 +59,7 @@ impl Frontdesk {
     /// retention).
     pub async fn build(config: Config) -> Result<Frontdesk, String> {
         config.validate()?;
-        let contexts = Arc::new(Contexts::load(config.contexts_file.as_deref())?);
+        let seed = Contexts::load(config.contexts_file.as_deref())?;
         let assistant = llm::from_config(&config)?;
         let db = Db::connect(&config.database_url, config.db_connections)
             .await
@@ -68,6 +69,9 @@ impl Frontdesk {
         let hub = Arc::new(Hub::default());
         let audit = Arc::new(AuditLog::new(db.clone()));
         let trail: Arc<dyn Trail> = audit.clone();
+        let contexts = ContextStore::open(db.clone(), hub.clone(), trail.clone(), &seed)
+            .await
+            .map_err(|e| startup("cannot read the assistant's contexts", e))?;
         let sign_ins = SignInThrottle::new(config.sign_ins_per_account, config.sign_ins_per_network);
         let accounts = Arc::new(Accounts::new(
             db.clone(),
@@ -77,10 +81,14 @@ impl Frontdesk {
             contexts.clone(),
             config.staff_idle(),
         ));
-        let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), KnowledgeSettings::from_config(&config)));
+        let knowledge_settings = KnowledgeSettings {
+            embedder: llm::embedder_from_config(&config)?,
+            ..KnowledgeSettings::from_config(&config)
+        };
+        let knowledge = Arc::new(Knowledge::new(db.clone(), trail.clone(), knowledge_settings));
         knowledge.check_language().await?;
-        let seeded =
-            knowledge.seed_answers(&contexts).await.map_err(|e| startup("cannot seed the knowledge base", e))?;
+        knowledge.start_embedding();
+        let seeded = knowledge.seed_answers(&seed).await.map_err(|e| startup("cannot seed the knowledge base", e))?;
         if seeded > 0 {
             tracing::info!(seeded, "the contexts' FAQ entries are answers in the knowledge base now");
         }

@@ -39,6 +39,12 @@ pub struct Config {
     #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o-mini")]
     pub openai_model: String,
 
+    /// Embedding model on the same endpoint (e.g. text-embedding-3-small). Set: the shop's
+    /// knowledge is embedded in the background and retrieval is hybrid (full text and vectors,
+    /// fused by reciprocal rank). Unset or without a key: full text alone.
+    #[arg(long, env = "OPENAI_EMBEDDING_MODEL")]
+    pub openai_embedding_model: Option<String>,
+
     /// Seconds to wait for a connection to the upstream.
     #[arg(long, env = "OPENAI_CONNECT_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub openai_connect_timeout_secs: u64,

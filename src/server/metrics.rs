@@ -46,6 +46,8 @@ pub struct Metrics {
     upstream_errors: Family<KindLabel, Counter>,
     tokens: Family<KindLabel, Counter>,
     pub bus_lag: Histogram,
+    /// Passages this process gave a vector (with an embedding model).
+    pub passages_embedded: Counter,
 }
 
 /// 1 ms to about 65 s, doubling.
@@ -90,6 +92,12 @@ impl Metrics {
             "From another replica publishing events to this one receiving them",
             bus_lag.clone(),
         );
+        let passages_embedded = Counter::default();
+        registry.register(
+            "passages_embedded",
+            "Passages of the shop's knowledge this process gave a vector (OPENAI_EMBEDDING_MODEL)",
+            passages_embedded.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -101,6 +109,7 @@ impl Metrics {
             upstream_errors,
             tokens,
             bus_lag,
+            passages_embedded,
         }
     }
 

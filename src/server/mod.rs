@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+pub mod contexts;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -3,7 +3,7 @@
 
 use crate::{
     staff::{call, staff_client},
-    support::{read, Backend, Options, Script, TestApp},
+    support::{read, wait_until, Backend, Options, Script, TestApp},
 };
 use frontdesk::server::identity::StaffRole;
 use serde_json::{json, Value};
@@ -22,6 +22,8 @@ on_both_databases!(
     a_reply_that_could_not_answer_is_marked_for_staff_until_a_person_answers,
     a_strict_context_hands_off_without_the_model_when_nothing_answers,
     staff_see_every_passage_a_reply_was_given_and_which_it_cited,
+    in_a_large_knowledge_base_the_words_every_passage_holds_do_not_bury_the_answer,
+    with_an_embedding_model_passages_are_embedded_in_the_background_and_found_by_meaning,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
@@ -531,4 +533,88 @@ async fn staff_see_every_passage_a_reply_was_given_and_which_it_cited(backend: B
         call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{other}/messages/{}/sources", reply.id)), None)
             .await;
     assert_eq!(status, 404);
+}
+
+async fn in_a_large_knowledge_base_the_words_every_passage_holds_do_not_bury_the_answer(backend: Backend) {
+    let app = TestApp::offline(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    // 2,100 passages that all hold "order", "ships" and "parcel": common words of this shop.
+    let body: String = (0..2_100).map(|i| format!("## Order {i}\n\nYour order {i} ships in a parcel.\n\n")).collect();
+    let orders = json!({"title": "Order updates", "body": body});
+    let (status, written) = with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/orders", Some(orders)).await;
+    assert_eq!(status, 201, "{written}");
+    let search = |q: &str| format!("/api/v1/admin/knowledge/search?q={}", q.replace(' ', "%20"));
+
+    // Matched on the word that is not everywhere; the common ones only rank.
+    let (status, found) = with_key(&app, &key, "GET", &search("How do I return my order parcel"), None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["external_id"], "returns", "{found}");
+    assert!(found["results"][0]["passage"].as_str().unwrap().contains("within 30 days"), "{found}");
+    // The one passage that holds a rare word comes first among thousands that hold the others.
+    let (_, found) = with_key(&app, &key, "GET", &search("order 1234 parcel"), None).await;
+    assert_eq!(found["results"][0]["passage"], "Your order 1234 ships in a parcel.", "{found}");
+    // A question of common words alone finds the passages that hold them together.
+    let (_, found) = with_key(&app, &key, "GET", &search("parcel ships"), None).await;
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{found}");
+    assert!(results.iter().all(|r| r["external_id"] == "orders"), "{found}");
+}
+
+/// How many passages have a vector.
+async fn embedded_passages(app: &TestApp) -> (i64, i64) {
+    let db = &app.state.db.read;
+    let (vectors,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM knowledge_embeddings").fetch_one(db).await.unwrap();
+    let (passages,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM knowledge_passages").fetch_one(db).await.unwrap();
+    (vectors, passages)
+}
+
+async fn with_an_embedding_model_passages_are_embedded_in_the_background_and_found_by_meaning(backend: Backend) {
+    let options = Options {
+        configure: Box::new(|config| config.openai_embedding_model = Some("fake-embedding".into())),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    // The embedding service fails once: the batch is tried again.
+    app.fake().fail_embeddings(1);
+    let (_, key) = admin_and_key(&app).await;
+    let shipping = json!({"title": "Delivery", "body": "Parcels travel by post and arrive within three days.",
+        "url": "https://shop.example/delivery"});
+    assert_eq!(with_key(&app, &key, "PUT", "/api/v1/admin/knowledge/delivery", Some(shipping)).await.0, 201);
+    put_returns(&app, &key).await;
+    wait_until("every passage to have its vector", || async {
+        let (vectors, passages) = embedded_passages(&app).await;
+        vectors == passages
+    })
+    .await;
+    let batches = app.fake().embedded();
+    assert!(batches.len() >= 2, "a failed batch is tried again: {batches:?}");
+    assert!(batches.iter().any(|batch| batch.len() > 1), "passages go in batches: {batches:?}");
+
+    // "package" is in no passage: full text alone finds nothing, the vectors find the parcels.
+    let (status, found) =
+        with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=Where%20is%20my%20package%3F", None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["external_id"], "delivery", "{found}");
+    // Both rankings find the returns article for a question in its words: it scores in both.
+    let (_, found) =
+        with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=return%20for%20a%20refund", None).await;
+    let returns = found["results"].as_array().unwrap().iter().find(|r| r["external_id"] == "returns").expect("found");
+    assert!(returns["score"].as_f64().unwrap() > 1.0 / 61.0, "fused from both rankings: {found}");
+
+    // The model is given the passage found by meaning.
+    let chat = app.new_chat().await;
+    app.send_and_wait(chat, "Where is my package?").await;
+    let requests = app.fake().requests();
+    let system = requests.last().unwrap()["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Parcels travel by post"), "{system}");
+
+    // After a restart nothing is embedded again: what was done is in the database.
+    let before = app.fake().embedded().len();
+    let app = app.restart().await;
+    let (_, found) =
+        with_key(&app, &key, "GET", "/api/v1/admin/knowledge/search?q=Where%20is%20my%20package%3F", None).await;
+    assert_eq!(found["results"][0]["external_id"], "delivery", "{found}");
+    let since: Vec<Vec<String>> = app.fake().embedded().split_off(before);
+    assert!(since.iter().all(|batch| batch.len() == 1 && batch[0].contains("package")), "only the question: {since:?}");
 }

@@ -10,6 +10,7 @@ mod support;
 mod budgets;
 mod catalog;
 mod chat;
+mod contexts;
 mod http_surface;
 mod knowledge;
 mod replicas;

@@ -599,3 +599,27 @@ async fn taking_over_ends_a_reply_another_replica_writes_even_when_it_hears_noth
     assert_eq!(ended.data["status"], "stopped");
     assert_eq!(ended.data["content"], reply.content, "its text is kept");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_an_admin_changes_on_one_replica_reaches_a_window_on_another_at_once() {
+    let (a, b) = two_replicas(|_| {}).await;
+    let chat = b.new_chat().await;
+    let last = b.get(&format!("/api/v1/chats/{chat}")).await.1["last_seq"].as_i64().unwrap();
+    let mut window =
+        open_ws(&b, &format!("/api/v1/chats/{chat}/ws?after={last}"), Some(&b.cookie_header()), None).await.unwrap();
+    let admin = crate::staff::staff_client(&a, "admin@example.com", "Ada", StaffRole::Admin).await;
+    let (status, _) = crate::contexts::changed_context(&admin, &a, "billing", |c| c["label"] = "Invoices".into()).await;
+    assert_eq!(status, 200);
+
+    let frame = loop {
+        let frame = next_frame(&mut window).await.expect("the socket stays open");
+        if frame["type"] == "contexts" {
+            break frame;
+        }
+    };
+    assert_eq!(frame["data"][2]["label"], "Invoices", "{frame}");
+    let (_, listed) = b.get("/api/v1/contexts").await;
+    assert_eq!(listed[2]["label"], "Invoices", "the other replica offers it too: {listed}");
+    let (status, created) = b.post("/api/v1/chats", json!({"context": "billing"})).await;
+    assert_eq!(status, 201, "{created}");
+}

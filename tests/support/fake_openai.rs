@@ -1,5 +1,7 @@
 //! A real HTTP server that speaks the OpenAI chat-completions protocol, scripted per request:
-//! streamed chunks with usage, error statuses with Retry-After, a stream cut mid-reply, a stall.
+//! streamed chunks with usage, error statuses with Retry-After, a stream cut mid-reply, a stall;
+//! and the embeddings protocol, with vectors of what words mean (a few words share a meaning:
+//! package, parcel and shipment), and failures on demand.
 
 use std::{
     collections::VecDeque,
@@ -57,6 +59,9 @@ struct Inner {
     scripts: VecDeque<Script>,
     default: Option<Script>,
     requests: Vec<serde_json::Value>,
+    /// The inputs of each embeddings request, and how many of the next ones fail (503).
+    embedded: Vec<Vec<String>>,
+    embed_failures: usize,
 }
 
 #[derive(Clone, Default)]
@@ -70,7 +75,10 @@ impl FakeOpenAi {
         let mut fake = FakeOpenAi::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         fake.addr = Some(listener.local_addr().unwrap());
-        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(fake.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(fake.clone());
         tokio::spawn(async move {
             use axum::serve::ListenerExt;
             let listener = listener.tap_io(|tcp| {
@@ -93,6 +101,16 @@ impl FakeOpenAi {
     /// What to answer when no script is queued.
     pub fn set_default(&self, script: Script) {
         self.inner.lock().unwrap().default = Some(script);
+    }
+
+    /// The texts of each embeddings request so far.
+    pub fn embedded(&self) -> Vec<Vec<String>> {
+        self.inner.lock().unwrap().embedded.clone()
+    }
+
+    /// The next `count` embeddings requests fail with 503.
+    pub fn fail_embeddings(&self, count: usize) {
+        self.inner.lock().unwrap().embed_failures = count;
     }
 
     /// The JSON bodies received so far.
@@ -180,4 +198,55 @@ async fn completions(State(fake): State<FakeOpenAi>, Json(body): Json<serde_json
             sse(body.boxed())
         }
     }
+}
+
+/// Dimensions of the fake's vectors.
+pub const EMBEDDING_DIMENSIONS: usize = 1024;
+
+/// What a word means to the fake: a few words share one meaning.
+fn meaning(word: &str) -> &str {
+    match word {
+        "package" | "packages" | "parcel" | "parcels" | "shipment" | "shipments" => "parcel",
+        other => other,
+    }
+}
+
+/// A text's vector: a count per meaning of its words, each meaning in a slot of its own hash.
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut vector = vec![0f32; EMBEDDING_DIMENSIONS];
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
+        let word = word.to_lowercase();
+        let hash =
+            meaning(&word).bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        vector[(hash % EMBEDDING_DIMENSIONS as u64) as usize] += 1.0;
+    }
+    vector
+}
+
+async fn embeddings(State(fake): State<FakeOpenAi>, Json(body): Json<serde_json::Value>) -> Response {
+    let texts: Vec<String> = match &body["input"] {
+        serde_json::Value::String(text) => vec![text.clone()],
+        serde_json::Value::Array(items) => items.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        _ => return (StatusCode::BAD_REQUEST, "input must be text").into_response(),
+    };
+    {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.embedded.push(texts.clone());
+        if inner.embed_failures > 0 {
+            inner.embed_failures -= 1;
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": {"message": "fake outage", "type": "fake", "param": null, "code": null}})),
+            )
+                .into_response();
+        }
+    }
+    let data: Vec<serde_json::Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| serde_json::json!({"object": "embedding", "index": index, "embedding": fake_embedding(text)}))
+        .collect();
+    Json(serde_json::json!({"object": "list", "model": body["model"], "data": data,
+        "usage": {"prompt_tokens": 8, "total_tokens": 8}}))
+    .into_response()
 }

@@ -224,14 +224,14 @@ pub fn Composer(on_settings: Callback<()>) -> impl IntoView {
                     on:change=change_context
                     prop:value=move || state.chat.with(|c| c.context.clone())
                 >
-                    {state.contexts.get_value().into_iter().map(|c| {
-                        let id = c.id.clone();
-                        view! {
-                            <option value=c.id.clone() selected=move || state.chat.with(|chat| chat.context == id)>
-                                {c.label}
-                            </option>
-                        }
-                    }).collect_view()}
+                    // `prop:value` keeps the choice; `selected` shows it before the page hydrates.
+                    {move || {
+                        let current = state.chat.with_untracked(|chat| chat.context.clone());
+                        state.contexts.get().into_iter().map(|c| {
+                            let selected = c.id == current;
+                            view! { <option value=c.id selected=selected>{c.label}</option> }
+                        }).collect_view()
+                    }}
                 </select>
                 <TalkToPerson/>
                 <button type="button" data-testid="settings-button" aria-label="Settings" aria-haspopup="dialog"

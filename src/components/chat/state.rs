@@ -20,7 +20,8 @@ pub struct ChatState {
     /// The conversation's messages as shown, and the reader's place in them.
     pub feed: Feed,
     pub prefs: RwSignal<Preferences>,
-    pub contexts: StoredValue<Vec<ContextInfo>>,
+    /// The contexts offered (admins may change them while the window is open).
+    pub contexts: RwSignal<Vec<ContextInfo>>,
     pub max_chars: usize,
     /// A problem to show at the bottom of the window.
     pub notice: RwSignal<Option<String>>,
@@ -136,7 +137,7 @@ impl ChatState {
     }
 
     pub fn context_label(&self, id: &str) -> Option<ContextInfo> {
-        self.contexts.with_value(|all| all.iter().find(|c| c.id == id).cloned())
+        self.contexts.with(|all| all.iter().find(|c| c.id == id).cloned())
     }
 }
 

@@ -95,7 +95,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         chat,
         feed: Feed::new(Pages::Customer(chat), page, notice),
         prefs: RwSignal::new(preferences),
-        contexts: StoredValue::new(contexts),
+        contexts: RwSignal::new(contexts),
         max_chars,
         notice,
         hydrated: browser::mounted(),
@@ -120,8 +120,14 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                 Some(chat) => state.chat.set(chat),
                 None => state.start_over(),
             };
-            let outbox =
-                state.feed.follow(path, state.live_after.get_value(), state.link, state.typing, Role::Agent, on_chat);
+            let outbox = state.feed.follow(
+                path,
+                state.live_after.get_value(),
+                state.link,
+                (state.typing, Role::Agent),
+                Some(state.contexts),
+                on_chat,
+            );
             state.outbox.set_value(outbox);
         }
     });

@@ -75,7 +75,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                 inquiry.update(|i| i.chat = updated);
             }
         };
-        outbox.set_value(feed.follow(path, last_seq, link, typing, Role::User, on_chat));
+        outbox.set_value(feed.follow(path, last_seq, link, (typing, Role::User), None, on_chat));
     });
     // What staff see, staff have read (when the tab is showing).
     let page_visible = browser::page_visible();

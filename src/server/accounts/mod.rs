@@ -17,11 +17,11 @@ use sqlx::AnyConnection;
 pub use self::staff::generate_password;
 use super::{
     audit::Trail,
+    contexts::ContextStore,
     db::{now_ms, Backend, Db},
     error::AppResult,
     events::Hub,
     identity::{Staff, StaffRole},
-    llm::Contexts,
     throttle::SignInThrottle,
 };
 
@@ -39,7 +39,7 @@ pub struct Accounts {
     sign_ins: SignInThrottle,
     audit: Arc<dyn Trail>,
     /// The contexts a visitor may prefer.
-    contexts: Arc<Contexts>,
+    contexts: Arc<ContextStore>,
     /// A staff session ends after this long without a request.
     staff_idle: Duration,
 }
@@ -83,7 +83,7 @@ impl Accounts {
         hub: Arc<Hub>,
         sign_ins: SignInThrottle,
         audit: Arc<dyn Trail>,
-        contexts: Arc<Contexts>,
+        contexts: Arc<ContextStore>,
         staff_idle: Duration,
     ) -> Self {
         Accounts { db, hub, sign_ins, audit, contexts, staff_idle }

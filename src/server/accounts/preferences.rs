@@ -31,7 +31,7 @@ impl Accounts {
     /// created for them): a context that does not exist.
     pub fn check_preferences(&self, prefs: &Preferences) -> AppResult<()> {
         if let Some(id) = &prefs.default_context {
-            self.contexts.check(id)?;
+            self.contexts.current().check(id)?;
         }
         Ok(())
     }

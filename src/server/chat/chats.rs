@@ -21,7 +21,7 @@ use crate::{
         db::{now_ms, rfc3339},
         error::{AppError, AppResult},
         identity::Caller,
-        llm::Context,
+        llm::{Context, Contexts},
     },
 };
 
@@ -56,10 +56,11 @@ impl Chats {
         product_id: Option<&str>,
         page: Option<&Page>,
     ) -> AppResult<(Caller, Chat, Message)> {
+        let contexts = self.contexts.current();
         let context = match (context, starter) {
-            (Some(id), _) => self.contexts.check(id)?,
-            (None, Starter::Known(caller)) => self.preferred_context(caller).await?,
-            (None, Starter::First(_)) => self.contexts.or_default(None),
+            (Some(id), _) => contexts.check(id)?,
+            (None, Starter::Known(caller)) => self.preferred_context(&contexts, caller).await?,
+            (None, Starter::First(_)) => contexts.or_default(None),
         };
         let product = self.product_for_chat(product_id).await?;
         let (title, greeting) = Self::opening_lines(context, product.as_ref());
@@ -89,7 +90,7 @@ impl Chats {
         page: Option<&Page>,
     ) -> AppResult<()> {
         if let Some(id) = context {
-            self.contexts.check(id)?;
+            self.contexts.current().check(id)?;
         }
         if let Some(page) = page {
             check_page(page)?;
@@ -98,9 +99,9 @@ impl Chats {
         Ok(())
     }
 
-    async fn preferred_context(&self, caller: Caller) -> AppResult<&Context> {
+    async fn preferred_context<'a>(&self, contexts: &'a Contexts, caller: Caller) -> AppResult<&'a Context> {
         let preferred = self.accounts.preferences(caller).await?.default_context;
-        Ok(self.contexts.or_default(preferred.as_deref()))
+        Ok(contexts.or_default(preferred.as_deref()))
     }
 
     /// The product a new chat is about; one that does not exist is not found (404), as the
@@ -139,7 +140,8 @@ impl Chats {
                 return Ok((chat, page));
             }
         }
-        let context = self.preferred_context(reader).await?;
+        let contexts = self.contexts.current();
+        let context = self.preferred_context(&contexts, reader).await?;
         let (title, greeting) = Self::opening_lines(context, product);
         let now = rfc3339(now_ms());
         let chat = Chat {
@@ -258,7 +260,8 @@ impl Chats {
             Some("") => Some(None),
             Some(text) => Some(Some(Email::parse(text).map_err(AppError::Invalid)?)),
         };
-        let context = changes.context.as_deref().map(|id| self.contexts.check(id)).transpose()?;
+        let contexts = self.contexts.current();
+        let context = changes.context.as_deref().map(|id| contexts.check(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         if let Some(context) = context.filter(|c| c.id != row.context) {
             self.switch_context(&mut tx, &context.id).await?;
@@ -274,7 +277,8 @@ impl Chats {
 
     /// Switches a chat's context; the switch shows in the transcript.
     pub(crate) async fn switch_context(&self, tx: &mut ChatTx<'_>, context_id: &str) -> AppResult<()> {
-        let context = self.contexts.check(context_id)?;
+        let contexts = self.contexts.current();
+        let context = contexts.check(context_id)?;
         tx.set_context(&context.id).await?;
         tx.insert_message(NewMessage::system(&format!("Switched to {}", context.label))).await?;
         Ok(())

@@ -97,7 +97,8 @@ impl Chats {
             self.shared_counts(caller, Some(chat_id)),
         );
         let (row, shared) = (row?, shared?);
-        let context = outgoing.context.map(|id| self.contexts.check(id)).transpose()?;
+        let contexts = self.contexts.current();
+        let context = outgoing.context.map(|id| contexts.check(id)).transpose()?;
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         // Read inside the change: a take-over committed since the chat was read above counts.
         let SendState { reply: state, sent_before, history } = tx.send_state(outgoing.client_id).await?;

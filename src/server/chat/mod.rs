@@ -33,8 +33,8 @@ pub use self::{
     tx::{Append, BatchTx, ChatTx},
 };
 use super::{
-    accounts::Accounts, audit::Trail, catalog::Catalog, config::Config, db::Db, error::AppResult, events::Hub,
-    identity::Caller, llm::Contexts, usage::Usage,
+    accounts::Accounts, audit::Trail, catalog::Catalog, config::Config, contexts::ContextStore, db::Db,
+    error::AppResult, events::Hub, identity::Caller, usage::Usage,
 };
 use crate::model::{ContextInfo, Message};
 
@@ -93,7 +93,7 @@ pub struct Exchange {
 pub struct Chats {
     db: Db,
     hub: Arc<Hub>,
-    contexts: Arc<Contexts>,
+    contexts: Arc<ContextStore>,
     limits: Limits,
     replies: Arc<Replies>,
     usage: Arc<Usage>,
@@ -108,7 +108,7 @@ pub struct Chats {
 pub struct ChatParts {
     pub db: Db,
     pub hub: Arc<Hub>,
-    pub contexts: Arc<Contexts>,
+    pub contexts: Arc<ContextStore>,
     pub limits: Limits,
     pub replies: Arc<Replies>,
     pub usage: Arc<Usage>,
@@ -129,6 +129,6 @@ impl Chats {
     }
 
     pub fn contexts(&self) -> Vec<ContextInfo> {
-        self.contexts.infos()
+        self.contexts.current().infos()
     }
 }

@@ -19,12 +19,13 @@ use crate::{
     server::{
         catalog::Catalog,
         config::Config,
+        contexts::ContextStore,
         db::Db,
         error::{AppError, AppResult},
         events::{cluster, Hub},
         identity::Caller,
         knowledge::Knowledge,
-        llm::{Assistant, Contexts, Prompt, PromptMessage},
+        llm::{Assistant, Prompt, PromptMessage},
         usage::Usage,
     },
 };
@@ -76,7 +77,7 @@ pub struct Replies {
     pub(super) db: Db,
     pub(super) hub: Arc<Hub>,
     pub(super) assistant: Arc<dyn Assistant>,
-    contexts: Arc<Contexts>,
+    contexts: Arc<ContextStore>,
     pub(super) settings: ReplySettings,
     pub(super) usage: Arc<Usage>,
     /// What the assistant answers from.
@@ -99,7 +100,7 @@ impl Replies {
         db: Db,
         hub: Arc<Hub>,
         assistant: Arc<dyn Assistant>,
-        contexts: Arc<Contexts>,
+        contexts: Arc<ContextStore>,
         settings: ReplySettings,
         usage: Arc<Usage>,
         knowledge: Arc<Knowledge>,
@@ -208,7 +209,8 @@ impl Replies {
 
     /// The prompt from the chat's context, its product and its history (newest first, as read).
     fn build_prompt(&self, context: &str, product: Option<&Product>, rows: Vec<store::HistoryRow>) -> Prompt {
-        let context = self.contexts.or_default(Some(context));
+        let contexts = self.contexts.current();
+        let context = contexts.or_default(Some(context));
         let history = rows
             .into_iter()
             .rev()

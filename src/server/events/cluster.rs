@@ -4,10 +4,10 @@
 //! larger ones, which they read from the database). Subscribers already drop repeats and fill
 //! gaps from the database, so for stored events a wake-up that arrives late, twice or out of order
 //! loses nothing, and one that never arrives delays them until the chat's next event (or the
-//! follower's reconnect). Typing, signed-out sessions and requests to stop a reply travel the same
-//! way but live only in the notification: a lost typing signal is forgotten, a signed-out staff
-//! socket still closes at its session check, and a take-over also ends the other replicas'
-//! replies in the database.
+//! follower's reconnect). Typing, signed-out sessions, requests to stop a reply and changed
+//! contexts travel the same way but live only in the notification: a lost typing signal is
+//! forgotten, a signed-out staff socket still closes at its session check, a take-over also ends
+//! the other replicas' replies in the database, and contexts are read again every minute anyway.
 //!
 //! Notifications leave from a connection of their own, after commit, in batches: a change never
 //! waits for them. SQLite has one process and no cluster.
@@ -62,6 +62,8 @@ pub enum Signal {
         chat: i64,
         reply: Option<i64>,
     },
+    /// The assistant's contexts changed: read them again.
+    ContextsChanged,
 }
 
 /// One notification: the replica it comes from and what it says.
@@ -304,6 +306,7 @@ async fn receive<N: Node>(node: &N, signal: Signal) {
         Signal::Typing { chat, typing } => hub.typing_here(chat, typing),
         Signal::SessionEnded { token_hash } => hub.session_ended_here(token_hash),
         Signal::Stop { chat, reply } => node.stop_here(chat, reply),
+        Signal::ContextsChanged => hub.contexts_changed_elsewhere(),
     }
 }
 

@@ -69,6 +69,8 @@ pub struct Hub {
     /// Moves on when open panels may have missed changes (this replica lost touch with the
     /// others for a while): they reload.
     panel_resets: tokio::sync::watch::Sender<u64>,
+    /// Moves on when another replica changed the assistant's contexts: they are read again.
+    contexts: tokio::sync::watch::Sender<u64>,
     /// Open live streams (SSE and WebSocket) per user.
     streams: Arc<Mutex<HashMap<i64, usize>>>,
     /// The other replicas on the same PostgreSQL database (see [`super::cluster`]).
@@ -106,6 +108,7 @@ impl Default for Hub {
             delivered: Mutex::default(),
             session_ends: broadcast::channel(64).0,
             panel_resets: tokio::sync::watch::channel(0).0,
+            contexts: tokio::sync::watch::channel(0).0,
             streams: Arc::default(),
             cluster: OnceLock::new(),
             peers: Default::default(),
@@ -353,6 +356,22 @@ impl Hub {
 
     pub(super) fn session_ended_here(&self, token_hash: String) {
         let _ = self.session_ends.send(Arc::new(token_hash));
+    }
+
+    /// Tells the other replicas that this one changed the assistant's contexts.
+    pub fn contexts_changed(&self) {
+        if let Some(link) = self.cluster.get() {
+            link.send(Signal::ContextsChanged);
+        }
+    }
+
+    pub(super) fn contexts_changed_elsewhere(&self) {
+        self.contexts.send_modify(|n| *n += 1);
+    }
+
+    /// Moves on each time another replica changed the assistant's contexts.
+    pub fn watch_contexts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.contexts.subscribe()
     }
 
     pub fn watch_session_ends(&self) -> broadcast::Receiver<Arc<String>> {

@@ -150,9 +150,10 @@ pub async fn search_knowledge(
     if query.q.chars().count() > 2000 {
         return Err(AppError::Invalid("q is at most 2000 characters".into()));
     }
+    let contexts = app.contexts.current();
     let context = match query.context.as_deref() {
-        Some(id) => app.contexts.check(id)?,
-        None => app.contexts.default_context(),
+        Some(id) => contexts.check(id)?,
+        None => contexts.default_context(),
     };
     let product = match query.product {
         Some(id) => Some(app.catalog.get(&id).await?),

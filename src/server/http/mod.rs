@@ -214,8 +214,14 @@ pub fn router(state: Frontdesk) -> Router {
     let (health, health_spec) = health_routes().split_for_parts();
     spec.merge(health_spec);
     spec::add_common_errors(&mut spec);
-    let contexts: Vec<String> = state.contexts.infos().into_iter().map(|c| c.id).collect();
-    let spec = spec::with_server_rules(spec, &contexts, state.config.message_max_chars as usize);
+    let spec = std::sync::Arc::new(spec::with_server_rules(spec, state.config.message_max_chars as usize));
+    let contexts = state.contexts.clone();
+    // The spec as served names the contexts in force when it is asked for.
+    let serve_spec = move || {
+        let ids: Vec<String> = contexts.current().infos().into_iter().map(|c| c.id).collect();
+        let spec = spec::with_contexts(&spec, &ids);
+        async move { axum::Json(spec) }
+    };
     let app = Router::new()
         .merge(api)
         .leptos_routes_with_context(
@@ -243,9 +249,8 @@ pub fn router(state: Frontdesk) -> Router {
         // only loads other specs).
         // Swagger UI's page stylesheet, with what its page lacks for accessibility.
         .route("/docs/index.css", get(docs_stylesheet))
-        .merge(
-            SwaggerUi::new("/docs").url("/api/openapi.json", spec).config(SwaggerConfig::default().use_base_layout()),
-        )
+        .route("/api/openapi.json", get(serve_spec))
+        .merge(SwaggerUi::new("/docs").config(SwaggerConfig::new(["/api/openapi.json"]).use_base_layout()))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(count_request))
         .layer(from_fn_with_state(state_for_headers, headers::security_headers))

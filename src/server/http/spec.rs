@@ -39,9 +39,9 @@ pub fn add_common_errors(spec: &mut utoipa::openapi::OpenApi) {
 }
 
 /// The spec with the patterns the checks share with it (an attribute takes only a literal), and
-/// the rules this server was configured with: the context ids (a closed set) and the longest
-/// message `FRONTDESK_MESSAGE_MAX_CHARS` allows.
-pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: usize) -> OpenApi {
+/// the rules this server was configured with: the longest message `FRONTDESK_MESSAGE_MAX_CHARS`
+/// allows. The context ids are added as it is served ([`with_contexts`]): admins change them.
+pub fn with_server_rules(spec: OpenApi, message_max_chars: usize) -> Value {
     use crate::{
         model::{CLIENT_ID_PATTERN, EMAIL_OR_EMPTY_PATTERN, EMAIL_PATTERN, TAG_PATTERN},
         server::knowledge::EXTERNAL_ID_PATTERN,
@@ -54,23 +54,6 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
         ("FirstMessage", "client_id", CLIENT_ID_PATTERN),
     ] {
         property(&mut value, schema, field)["pattern"] = pattern.into();
-    }
-    for (schema, field) in [
-        ("CreateChat", "context"),
-        ("UpdateChat", "context"),
-        ("SendMessage", "context"),
-        ("Preferences", "default_context"),
-    ] {
-        let property = property(&mut value, schema, field);
-        let nullable = match &property["type"] {
-            Value::Array(types) => types.iter().any(|t| t == "null"),
-            _ => false,
-        };
-        let mut ids: Vec<Value> = contexts.iter().map(|id| Value::from(id.as_str())).collect();
-        if nullable {
-            ids.push(Value::Null);
-        }
-        property["enum"] = Value::Array(ids);
     }
     for schema in ["SendMessage", "EditMessage", "StaffMessage", "FirstMessage"] {
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
@@ -114,13 +97,36 @@ pub fn with_server_rules(spec: OpenApi, contexts: &[String], message_max_chars: 
             }
         }
     }
+    value
+}
+
+/// The spec as served: with the ids of the contexts in force now (a closed set).
+pub fn with_contexts(spec: &Value, contexts: &[String]) -> Value {
+    let mut value = spec.clone();
     let ids: Vec<Value> = contexts.iter().map(|id| Value::from(id.as_str())).collect();
+    for (schema, field) in [
+        ("CreateChat", "context"),
+        ("UpdateChat", "context"),
+        ("SendMessage", "context"),
+        ("Preferences", "default_context"),
+    ] {
+        let property = property(&mut value, schema, field);
+        let nullable = match &property["type"] {
+            Value::Array(types) => types.iter().any(|t| t == "null"),
+            _ => false,
+        };
+        let mut ids = ids.clone();
+        if nullable {
+            ids.push(Value::Null);
+        }
+        property["enum"] = Value::Array(ids);
+    }
     let search =
         value.pointer_mut("/paths/~1api~1v1~1admin~1knowledge~1search/get/parameters").and_then(Value::as_array_mut);
     for parameter in search.into_iter().flatten().filter(|p| p["name"] == "context") {
         parameter["schema"]["enum"] = Value::Array(ids.clone());
     }
-    serde_json::from_value(value).expect("the spec reads back")
+    value
 }
 
 /// A property of a schema of the spec; there is one (the names are this crate's own types).

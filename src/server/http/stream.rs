@@ -180,7 +180,7 @@ fn upgrade(
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}/ws", tag = "events", params(("id" = i64, Path), ResumeQuery, Handshake),
-    responses((status = 101, description = "WebSocket: server sends `{\"seq\",\"type\",\"data\"}`; send `{\"after\": seq}` to resume and `{\"typing\": true|false}` while typing (the other side gets `{\"type\": \"typing\", \"data\": Typing}`, without seq). Closes with 4004 for a chat that is not the caller's."),
+    responses((status = 101, description = "WebSocket: server sends `{\"seq\",\"type\",\"data\"}`; send `{\"after\": seq}` to resume and `{\"typing\": true|false}` while typing (the other side gets `{\"type\": \"typing\", \"data\": Typing}`, without seq); when admins change the assistant's contexts, `{\"type\": \"contexts\", \"data\": [ContextInfo]}`. Closes with 4004 for a chat that is not the caller's."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin"),
         (status = 404, body = crate::model::ErrorBody)))]
 pub async fn ws(
@@ -322,6 +322,10 @@ async fn run_socket(
         Err(error) => return refuse(socket, error).await,
     };
     let mut typing = app.hub.watch_typing(chat_id);
+    // A customer's window hears when admins change the contexts it offers.
+    let mut contexts = app.contexts.watch();
+    contexts.mark_unchanged();
+    let mut contexts_open = !follower.is_staff();
     let name = match follower {
         Follower::Staff(staff) => app.accounts.me(staff.user_id).await.ok().map(|me| me.display_name),
         Follower::Customer(_) => None,
@@ -361,6 +365,16 @@ async fn run_socket(
                     if send(&mut socket, &ServerFrame::Signal(LiveSignal::Typing(signal))).await.is_err() {
                         return;
                     }
+                }
+            }
+            changed = contexts.changed(), if contexts_open => {
+                if changed.is_err() {
+                    contexts_open = false;
+                    continue;
+                }
+                let infos = contexts.borrow_and_update().infos();
+                if send(&mut socket, &ServerFrame::Signal(LiveSignal::Contexts(infos))).await.is_err() {
+                    return;
                 }
             }
             incoming = socket.recv() => match incoming {

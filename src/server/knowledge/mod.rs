@@ -5,10 +5,12 @@
 //! database, seen by every replica at once. Tables: `knowledge`, `knowledge_passages` (and on
 //! SQLite `knowledge_fts`).
 
+mod common;
 mod import;
 pub mod passages;
 mod products;
 mod search;
+mod vectors;
 pub mod web;
 
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use super::{
     db::{now_ms, rfc3339, Backend, Db},
     error::{AppError, AppResult},
     identity::Editor,
-    llm::Contexts,
+    llm::{Contexts, Embedder},
 };
 use crate::model::{is_tag, KnowledgeItem, KnowledgeKind, KnowledgePage, Visibility};
 
@@ -130,7 +132,7 @@ const ITEM_COLUMNS: &str = "k.id, k.external_id, k.kind, k.title, k.body, k.url,
      (SELECT COUNT(*) FROM knowledge_passages p WHERE p.knowledge_id = k.id) AS passages, k.created_at, k.updated_at";
 
 /// How knowledge is read and fetched.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KnowledgeSettings {
     /// PostgreSQL's text-search configuration (`english`, `simple`, …).
     pub language: String,
@@ -138,6 +140,8 @@ pub struct KnowledgeSettings {
     pub web: web::Web,
     /// The most pages one import by URL (a sitemap) fetches.
     pub max_pages: usize,
+    /// Embeds passages for hybrid search (`OPENAI_EMBEDDING_MODEL`); none: full text alone.
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl KnowledgeSettings {
@@ -146,6 +150,7 @@ impl KnowledgeSettings {
             language: config.search_language.clone(),
             web: web::Web { allow_private: config.import_private_urls },
             max_pages: config.import_max_pages as usize,
+            embedder: None,
         }
     }
 }
@@ -158,12 +163,24 @@ pub struct Knowledge {
     language: String,
     web: web::Web,
     max_pages: usize,
+    common: common::CommonWords,
+    /// The passages' vectors, with an embedding model.
+    vectors: Option<vectors::Vectors>,
 }
 
 impl Knowledge {
     pub fn new(db: Db, audit: Arc<dyn Trail>, settings: KnowledgeSettings) -> Self {
-        let KnowledgeSettings { language, web, max_pages } = settings;
-        Knowledge { db, audit, language, web, max_pages }
+        let KnowledgeSettings { language, web, max_pages, embedder } = settings;
+        let (common, vectors) = (common::CommonWords::new(db.clone()), embedder.map(vectors::Vectors::new));
+        Knowledge { common, vectors, db, audit, language, web, max_pages }
+    }
+
+    /// With an embedding model, starts embedding the passages that have no vector yet (in the
+    /// background, for as long as the knowledge lives).
+    pub fn start_embedding(self: &Arc<Self>) {
+        if self.vectors.is_some() {
+            tokio::spawn(vectors::embed_pending(Arc::downgrade(self)));
+        }
     }
 
     /// On PostgreSQL, that the text-search language exists (a typo would fail every write).
@@ -405,6 +422,9 @@ impl Knowledge {
                     .await?;
                 }
             }
+        }
+        if let Some(vectors) = &self.vectors {
+            vectors.written();
         }
         Ok(())
     }

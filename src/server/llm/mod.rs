@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use serde::Deserialize;
 
 pub use offline::OfflineAssistant;
-pub use openai::OpenAiAssistant;
+pub use openai::{OpenAiAssistant, OpenAiEmbedder};
 
 use super::{
     config::Config,
@@ -17,8 +17,9 @@ use super::{
 };
 use crate::model::{ContextInfo, Product, Role, SearchHit, Usage};
 
-/// One assistant persona, from the contexts file.
-#[derive(Debug, Clone, Deserialize)]
+/// One assistant persona: from the contexts file on a first start, then as admins keep it
+/// (`contexts::ContextStore`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Context {
     pub id: String,
     pub label: String,
@@ -36,9 +37,12 @@ pub struct Context {
     /// model may answer general questions from what it knows, never the shop's facts.
     #[serde(default)]
     pub strict: bool,
+    /// The model this context answers with (none: `OPENAI_MODEL`).
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FaqEntry {
     pub keywords: Vec<String>,
     pub answer: String,
@@ -74,27 +78,29 @@ impl Contexts {
             context: Vec<Context>,
         }
         let file: File = toml::from_str(text).map_err(|e| format!("{origin} is not valid: {}", e.message()))?;
-        let mut contexts = file.context;
+        Contexts::new(file.context).map_err(|e| format!("{origin}: {e}"))
+    }
+
+    /// 1 to 3 contexts, each with an id of its own, a label and a system prompt; their knowledge
+    /// tags lowercase.
+    pub fn new(mut contexts: Vec<Context>) -> Result<Contexts, String> {
         for context in &mut contexts {
             for tag in &mut context.knowledge_tags {
                 *tag = tag.to_lowercase();
                 if !crate::model::is_tag(tag) {
-                    return Err(format!(
-                        "{origin}: context '{}' has a knowledge tag that is not a-z, 0-9, - and _",
-                        context.id
-                    ));
+                    return Err(format!("context '{}' has a knowledge tag that is not a-z, 0-9, - and _", context.id));
                 }
             }
         }
         if contexts.is_empty() || contexts.len() > 3 {
-            return Err(format!("{origin} must define 1 to 3 contexts (found {})", contexts.len()));
+            return Err(format!("there must be 1 to 3 contexts (found {})", contexts.len()));
         }
         for (i, c) in contexts.iter().enumerate() {
             if c.id.trim().is_empty() || c.label.trim().is_empty() || c.system_prompt.trim().is_empty() {
-                return Err(format!("{origin}: context {} needs an id, a label and a system_prompt", i + 1));
+                return Err(format!("context {} needs an id, a label and a system_prompt", i + 1));
             }
             if contexts[..i].iter().any(|other| other.id == c.id) {
-                return Err(format!("{origin}: context id '{}' appears twice", c.id));
+                return Err(format!("context id '{}' appears twice", c.id));
             }
         }
         Ok(Contexts(contexts))
@@ -335,6 +341,27 @@ pub trait Assistant: Send + Sync + 'static {
 }
 
 /// The provider the settings ask for: OpenAI-compatible with a key, offline without.
+/// What turns text into vectors that lie close when the texts mean the same (for retrieval).
+#[async_trait::async_trait]
+pub trait Embedder: Send + Sync {
+    /// The model's name: vectors of another model are not compared with its own.
+    fn model(&self) -> &str;
+    /// One vector per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;
+}
+
+/// The embedder `OPENAI_EMBEDDING_MODEL` names on the assistant's endpoint; none without it (or
+/// without a key).
+pub fn embedder_from_config(config: &Config) -> Result<Option<Arc<dyn Embedder>>, String> {
+    let model = config.openai_embedding_model.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    match (config.openai_key(), model) {
+        (Some(key), Some(model)) => {
+            Ok(Some(Arc::new(OpenAiEmbedder::new(key, &config.openai_base_url, model, config.connect_timeout())?)))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn from_config(config: &Config) -> Result<Arc<dyn Assistant>, String> {
     match config.openai_key() {
         Some(key) => Ok(Arc::new(OpenAiAssistant::new(

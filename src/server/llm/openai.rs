@@ -1,4 +1,5 @@
-//! The OpenAI-compatible provider: async-openai with an explicit key, base URL and model.
+//! The OpenAI-compatible provider: async-openai with an explicit key, base URL and model; and the
+//! same endpoint's embeddings (`OPENAI_EMBEDDING_MODEL`).
 //!
 //! A small tower layer turns non-success responses into errors that keep the HTTP status and the
 //! `Retry-After` header, so the reply task can decide to retry (before the first token only).
@@ -20,11 +21,12 @@ use async_openai::{
         ChatCompletionRequestUserMessage, ChatCompletionRequestUserMessageContent, ChatCompletionStreamOptions,
         CreateChatCompletionRequestArgs,
     },
+    types::embeddings::{CreateEmbeddingRequest, EmbeddingInput},
     Client,
 };
 use futures::StreamExt;
 
-use super::{Assistant, Chunk, ChunkStream, LlmError, LlmErrorKind, Prompt};
+use super::{Assistant, Chunk, ChunkStream, Embedder, LlmError, LlmErrorKind, Prompt};
 use crate::model::{Role, Usage};
 
 pub struct OpenAiAssistant {
@@ -32,16 +34,57 @@ pub struct OpenAiAssistant {
     model: String,
 }
 
+/// A client of the endpoint at `base_url` with `key`.
+fn client(key: &str, base_url: &str, connect_timeout: Duration) -> Result<Client<OpenAIConfig>, String> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let service = StatusService { inner: ReqwestService::new(http) };
+    let config = OpenAIConfig::new().with_api_key(key).with_api_base(base_url.trim_end_matches('/'));
+    Ok(Client::with_config(config).with_http_service(service))
+}
+
 impl OpenAiAssistant {
     pub fn new(key: &str, base_url: &str, model: &str, connect_timeout: Duration) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let service = StatusService { inner: ReqwestService::new(http) };
-        let config = OpenAIConfig::new().with_api_key(key).with_api_base(base_url.trim_end_matches('/'));
-        let client = Client::with_config(config).with_http_service(service);
-        Ok(OpenAiAssistant { client, model: model.to_string() })
+        Ok(OpenAiAssistant { client: client(key, base_url, connect_timeout)?, model: model.to_string() })
+    }
+}
+
+/// Embeddings from an OpenAI-compatible `/embeddings` endpoint.
+pub struct OpenAiEmbedder {
+    client: Client<OpenAIConfig>,
+    model: String,
+}
+
+impl OpenAiEmbedder {
+    pub fn new(key: &str, base_url: &str, model: &str, connect_timeout: Duration) -> Result<Self, String> {
+        Ok(OpenAiEmbedder { client: client(key, base_url, connect_timeout)?, model: model.to_string() })
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for OpenAiEmbedder {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let request = CreateEmbeddingRequest {
+            model: self.model.clone(),
+            input: EmbeddingInput::StringArray(texts.to_vec()),
+            ..Default::default()
+        };
+        let response = self.client.embeddings().create(request).await.map_err(map_error)?;
+        let mut data = response.data;
+        data.sort_by_key(|e| e.index);
+        if data.len() != texts.len() {
+            return Err(LlmError::new(
+                LlmErrorKind::Stream,
+                format!("the embedding service answered {} of {} texts", data.len(), texts.len()),
+            ));
+        }
+        Ok(data.into_iter().map(|e| e.embedding).collect())
     }
 }
 
@@ -77,7 +120,8 @@ impl Assistant for OpenAiAssistant {
 
     async fn stream(&self, prompt: Prompt) -> Result<ChunkStream, LlmError> {
         let request = CreateChatCompletionRequestArgs::default()
-            .model(self.model.clone())
+            // The context's own model, or the server's.
+            .model(prompt.context.model.clone().unwrap_or_else(|| self.model.clone()))
             .messages(to_request_messages(&prompt))
             .stream_options(ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() })
             .build()

@@ -187,3 +187,30 @@ test('an admin renames a topic on the Assistant page and an open chat window off
   await expect(chat.contextSelect.locator('option[value="support"]')).toHaveText('Support');
   await staffContext.close();
 });
+
+test('staff import Markdown and HTML files from the Knowledge page, and a file that cannot be an article is listed with its reason', async ({ browser, page }) => {
+  const staffContext = await browser.newContext();
+  const staff = new StaffPage(await staffContext.newPage());
+  await staff.signIn();
+  await staff.page.getByTestId('nav-knowledge').click();
+  const stamp = Date.now();
+  await staff.page.getByTestId('knowledge-files').setInputFiles([
+    { name: `oak-care-${stamp}.md`, mimeType: 'text/markdown', buffer: Buffer.from('# Oak care\n\nOil the Quercus oak chair twice a year with linseed oil.') },
+    { name: `gift-wrap-${stamp}.html`, mimeType: 'text/html', buffer: Buffer.from('<html><body><h1>Gift wrap</h1><p>Gift wrap costs 4 euros.</p></body></html>') },
+    { name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47]) },
+  ]);
+  await staff.page.getByTestId('knowledge-upload').click();
+  const result = staff.page.getByTestId('knowledge-upload-result');
+  await expect(result).toContainText('2 created, 0 updated, 0 unchanged.');
+  await expect(result).toContainText('Not imported: logo.png');
+  await expect(staff.page.locator(`[data-testid="knowledge-item"][data-id="oak-care-${stamp}"]`)).toContainText('Oak care');
+
+  // The assistant answers from the uploaded file.
+  const chat = new ChatPage(page);
+  await chat.open();
+  await chat.send('How often should I oil the Quercus oak chair?');
+  const reply = chat.byRole('assistant').nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: REPLY_TIMEOUT });
+  await expect(reply).toContainText('twice a year');
+  await staffContext.close();
+});

@@ -24,6 +24,7 @@ on_both_databases!(
     staff_see_every_passage_a_reply_was_given_and_which_it_cited,
     in_a_large_knowledge_base_the_words_every_passage_holds_do_not_bury_the_answer,
     with_an_embedding_model_passages_are_embedded_in_the_background_and_found_by_meaning,
+    a_follow_up_question_is_searched_in_the_light_of_the_question_before_it,
 );
 
 const RETURNS: &str = "## Returns\n\nYou can return any item within 30 days of delivery for a full refund. \
@@ -617,4 +618,27 @@ async fn with_an_embedding_model_passages_are_embedded_in_the_background_and_fou
     assert_eq!(found["results"][0]["external_id"], "delivery", "{found}");
     let since: Vec<Vec<String>> = app.fake().embedded().split_off(before);
     assert!(since.iter().all(|batch| batch.len() == 1 && batch[0].contains("package")), "only the question: {since:?}");
+}
+
+async fn a_follow_up_question_is_searched_in_the_light_of_the_question_before_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = admin_and_key(&app).await;
+    put_returns(&app, &key).await;
+    let follow_up = "And how long do I have?";
+    let (_, alone) = with_key(
+        &app,
+        &key,
+        "GET",
+        &format!("/api/v1/admin/knowledge/search?q={}", follow_up.replace(' ', "%20")),
+        None,
+    )
+    .await;
+    assert_eq!(alone["results"], json!([]), "on its own the follow-up finds nothing");
+
+    let chat = app.new_chat().await;
+    app.send_and_wait(chat, "What is your returns policy?").await;
+    app.send_and_wait(chat, follow_up).await;
+    let requests = app.fake().requests();
+    let system = requests.last().unwrap()["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("within 30 days"), "the returns passage is given for the follow-up: {system}");
 }

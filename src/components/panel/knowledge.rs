@@ -1,6 +1,6 @@
 //! The panel's Knowledge page (/admin/knowledge): the shop's articles and answers, listed and
-//! searched, written and edited (Markdown, with a preview), imported from a web page or a
-//! sitemap, and deleted. Every change is the server's (audited, on every replica at once).
+//! searched, written and edited (Markdown, with a preview), imported from files (Markdown, text,
+//! HTML), a web page or a sitemap, and deleted. Every change is the server's (audited, on every replica at once).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -65,6 +65,7 @@ pub fn KnowledgeRoute() -> impl IntoView {
                     on:click=move |_| draft.set(Some(Draft::default()))>"New article"</button>
             </div>
             <UrlImport on_done=saved/>
+            <FileImport on_done=saved/>
             {move || draft.get().map(|d| view! { <Editor draft=d on_close=move || draft.set(None) on_saved=saved/> })}
             {move || match items.get() {
                 None => view! { <p class="mt-4 text-sm">"Loading…"</p> }.into_any(),
@@ -245,4 +246,80 @@ fn Editor(
             </div>
         </form>
     }
+}
+
+/// Markdown, text and HTML files, several at once, sent to the import endpoint as they are.
+#[component]
+fn FileImport(on_done: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let form: NodeRef<leptos::html::Form> = NodeRef::new();
+    let busy = RwSignal::new(false);
+    let outcome: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
+    let upload = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(form) = form.get_untracked() else { return };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let result = upload_files(&form).await;
+            if result.is_ok() {
+                form.reset();
+            }
+            outcome.try_set(Some(result));
+            busy.try_set(false);
+            on_done();
+        });
+    };
+    view! {
+        <form node_ref=form class="mt-3 flex flex-wrap items-center gap-2 text-sm" on:submit=upload>
+            <label for="knowledge-files">"Import files (Markdown, text, HTML)"</label>
+            <input id="knowledge-files" data-testid="knowledge-files" type="file" name="files" multiple required
+                accept=".md,.markdown,.txt,.html,.htm,text/markdown,text/plain,text/html"
+                class="min-w-0 flex-1 rounded-lg border border-slate-300 px-2 py-1"/>
+            <label class="sr-only" for="knowledge-files-visibility">"Who sees them"</label>
+            <select id="knowledge-files-visibility" name="visibility" class="rounded-lg border border-slate-300 px-2 py-1">
+                <option value="public" selected>"Public"</option>
+                <option value="assistant">"Assistant only"</option>
+                <option value="staff">"Staff only"</option>
+            </select>
+            <button type="submit" data-testid="knowledge-upload" disabled=move || busy.get()
+                class="rounded-lg border border-slate-300 px-3 py-1 hover:bg-slate-100 disabled:opacity-50">"Upload"</button>
+            {move || outcome.get().map(|o| match o {
+                Ok(said) => view! { <p data-testid="knowledge-upload-result" role="status" class="w-full text-slate-700">{said}</p> }.into_any(),
+                Err(e) => view! { <p data-testid="knowledge-upload-result" role="alert" class="w-full text-red-800">{e}</p> }.into_any(),
+            })}
+        </form>
+    }
+}
+
+/// Posts the form's files (multipart, with the staff member's session) and says what came of it.
+#[cfg(feature = "hydrate")]
+async fn upload_files(form: &web_sys::HtmlFormElement) -> Result<String, String> {
+    let data = web_sys::FormData::new_with_form(form).map_err(|_| "the files could not be read".to_string())?;
+    let response = gloo_net::http::Request::post("/api/v1/admin/knowledge/import")
+        .body(data)
+        .map_err(|_| "the files could not be sent".to_string())?
+        .send()
+        .await
+        .map_err(|_| "the server could not be reached; try again".to_string())?;
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !response.ok() {
+        let reason = body["error"]["message"].as_str().map(str::to_string);
+        return Err(reason.unwrap_or_else(|| format!("the import failed (HTTP {})", response.status())));
+    }
+    let count = |field: &str| body[field].as_u64().unwrap_or(0);
+    let mut said =
+        format!("{} created, {} updated, {} unchanged.", count("created"), count("updated"), count("unchanged"));
+    for rejected in body["rejected"].as_array().into_iter().flatten() {
+        said.push_str(&format!(
+            " Not imported: {} ({}).",
+            rejected["file"].as_str().unwrap_or("a file"),
+            rejected["reason"].as_str().unwrap_or("no reason given")
+        ));
+    }
+    Ok(said)
+}
+
+/// Only a browser sends files.
+#[cfg(not(feature = "hydrate"))]
+async fn upload_files(_form: &web_sys::HtmlFormElement) -> Result<String, String> {
+    Err("files are sent from the browser".into())
 }

@@ -24,16 +24,21 @@ pub const SOURCES: i64 = 5;
 type KeptSource = GivenSource;
 
 impl Replies {
-    /// The passages a reply to `question` is given in `context`, about `product`, best first.
+    /// The passages a reply to `question` is given in `context`, about `product` and what the
+    /// customer said before (`earlier`), best first.
     pub async fn sources_for(
         &self,
         question: &str,
         context: &Context,
         product: Option<&Product>,
+        earlier: &str,
     ) -> AppResult<Vec<Found>> {
+        let about: Vec<&str> =
+            product.map(|p| p.name.as_str()).into_iter().chain(Some(earlier).filter(|e| !e.is_empty())).collect();
+        let about = about.join("\n");
         let wanted = Wanted {
             question,
-            about: product.map(|p| p.name.as_str()),
+            about: Some(about.as_str()).filter(|a| !a.is_empty()),
             tags: &context.knowledge_tags,
             for_customers: true,
             limit: SOURCES,
@@ -54,11 +59,18 @@ impl Replies {
         Ok(kept.and_then(|k| serde_json::from_str(&k).ok()).unwrap_or_default())
     }
 
-    /// Gives the prompt the sources on what the customer just asked. A search that fails leaves
-    /// the prompt as it was (logged): a reply is never lost for want of sources.
+    /// Gives the prompt the sources on what the customer just asked; when none holds an answer to
+    /// it, on that in the light of what they asked the turn before (a follow-up: "and how long do
+    /// I have?"). A search that fails leaves the prompt as it was (logged): a reply is never lost
+    /// for want of sources.
     pub(super) async fn ground(&self, prompt: &mut Prompt) {
-        let question = prompt.customer_turn();
-        match self.sources_for(&question, &prompt.context, prompt.product.as_ref()).await {
+        let (question, earlier) = (prompt.customer_turn(), prompt.previous_customer_turn());
+        let (context, product) = (&prompt.context, prompt.product.as_ref());
+        let mut found = self.sources_for(&question, context, product, "").await;
+        if !earlier.is_empty() && found.as_ref().is_ok_and(|found| !found.iter().any(|f| f.answers)) {
+            found = self.sources_for(&question, context, product, &earlier).await;
+        }
+        match found {
             Ok(found) => prompt.ground(found),
             Err(error) => tracing::warn!(?error, "searching the knowledge failed; the reply goes without sources"),
         }

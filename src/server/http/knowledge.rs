@@ -159,7 +159,7 @@ pub async fn search_knowledge(
         Some(id) => Some(app.catalog.get(&id).await?),
         None => None,
     };
-    let found = app.replies.sources_for(&query.q, context, product.as_ref()).await?;
+    let found = app.replies.sources_for(&query.q, context, product.as_ref(), "").await?;
     Ok(Json(SearchResults { results: found.into_iter().map(|f| f.hit).collect() }))
 }
 

@@ -8,6 +8,12 @@
 //! The sample is a few blocks of passages read from random places, taken again in the background
 //! at most every [`REFRESH`] when searches ask: a replica sees another's writes within that time.
 //! Below [`SAMPLE_FROM`] passages every search is fast and no word counts as common.
+//!
+//! A question of common words alone still ranks every passage that holds them all ("shipping?"
+//! in a shop's knowledge): [`Recent`] keeps such searches' results for [`REFRESH`], so the many
+//! customers who ask the same common words share one ranking. A write here forgets them (a search
+//! that ran while the write's transaction was open may keep what it read for that time), and
+//! another replica's write is seen within that time, as the sample is.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,6 +37,44 @@ const BLOCKS: i64 = 8;
 const BLOCK: i64 = 250;
 /// The sample is taken again when a search finds it older than this.
 const REFRESH: Duration = Duration::from_secs(10);
+
+/// The results of searches made of common words alone, for a short while.
+#[derive(Default)]
+pub struct Recent<T> {
+    results: Mutex<HashMap<String, (Instant, u64, T)>>,
+    /// Moves on with every write of passages here: older results are forgotten.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// The most searches kept (all are forgotten when more come).
+const RECENT_MAX: usize = 256;
+
+impl<T: Clone> Recent<T> {
+    pub fn get(&self, key: &str) -> Option<T> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let results = self.results.lock().expect("recent searches");
+        let (at, of, found) = results.get(key)?;
+        (*of == generation && at.elapsed() < REFRESH).then(|| found.clone())
+    }
+
+    /// Where the writes are now: a search started here is kept as of it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn put(&self, key: String, generation: u64, found: T) {
+        let mut results = self.results.lock().expect("recent searches");
+        if results.len() >= RECENT_MAX {
+            results.clear();
+        }
+        results.insert(key, (Instant::now(), generation, found));
+    }
+
+    /// Passages were written: what was found before is forgotten.
+    pub fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 /// The common words of the shop's knowledge, as of the newest sample.
 pub struct CommonWords {
@@ -171,6 +215,21 @@ mod tests {
     fn with_no_common_words_any_term_matches() {
         let plan = Plan::of(terms(&["order", "delivery"]), &HashMap::new());
         assert_eq!(plan, Plan::Any { rare: terms(&["order", "delivery"]), common: vec![] });
+    }
+
+    #[test]
+    fn a_recent_search_is_forgotten_when_passages_are_written() {
+        let recent: Recent<Vec<i64>> = Recent::default();
+        recent.put("order delivery".into(), recent.generation(), vec![1, 2]);
+        assert_eq!(recent.get("order delivery"), Some(vec![1, 2]));
+        assert_eq!(recent.get("order"), None);
+        recent.forget();
+        assert_eq!(recent.get("order delivery"), None);
+        // One that began before a write is kept as of then: forgotten too.
+        let began = recent.generation();
+        recent.forget();
+        recent.put("order".into(), began, vec![3]);
+        assert_eq!(recent.get("order"), None);
     }
 
     #[test]

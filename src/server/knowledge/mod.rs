@@ -164,6 +164,8 @@ pub struct Knowledge {
     web: web::Web,
     max_pages: usize,
     common: common::CommonWords,
+    /// Searches of common words alone, for a short while.
+    recent: common::Recent<Vec<(i64, Found)>>,
     /// The passages' vectors, with an embedding model.
     vectors: Option<vectors::Vectors>,
 }
@@ -172,7 +174,7 @@ impl Knowledge {
     pub fn new(db: Db, audit: Arc<dyn Trail>, settings: KnowledgeSettings) -> Self {
         let KnowledgeSettings { language, web, max_pages, embedder } = settings;
         let (common, vectors) = (common::CommonWords::new(db.clone()), embedder.map(vectors::Vectors::new));
-        Knowledge { common, vectors, db, audit, language, web, max_pages }
+        Knowledge { common, recent: common::Recent::default(), vectors, db, audit, language, web, max_pages }
     }
 
     /// With an embedding model, starts embedding the passages that have no vector yet (in the
@@ -426,6 +428,7 @@ impl Knowledge {
         if let Some(vectors) = &self.vectors {
             vectors.written();
         }
+        self.recent.forget();
         Ok(())
     }
 
@@ -439,6 +442,7 @@ impl Knowledge {
             .await?;
         }
         sqlx::query("DELETE FROM knowledge_passages WHERE knowledge_id = $1").bind(id).execute(&mut *conn).await?;
+        self.recent.forget();
         Ok(())
     }
 }

@@ -148,10 +148,23 @@ impl Knowledge {
         match Plan::of(searched.clone(), &common) {
             Plan::Any { rare, .. } => self.ranked(wanted, terms, &Matching::Any(&rare), &searched).await,
             Plan::All(all) => {
+                let key = format!(
+                    "{}|{}|{}|{}|{}",
+                    searched.join(" "),
+                    terms.join(" "),
+                    wanted.tags.join(" "),
+                    wanted.for_customers,
+                    wanted.limit
+                );
+                if let Some(found) = self.recent.get(&key) {
+                    return Ok(found);
+                }
+                let generation = self.recent.generation();
                 // All of them, then without the commonest, down to two (one, for one).
                 for n in (all.len().min(2)..=all.len()).rev() {
                     let found = self.ranked(wanted, terms, &Matching::All(&all[..n]), &searched).await?;
                     if !found.is_empty() || n == all.len().min(2) {
+                        self.recent.put(key, generation, found.clone());
                         return Ok(found);
                     }
                 }

@@ -259,10 +259,22 @@ impl Prompt {
     /// What the customer said since the last answer: their newest messages (a burst sent while
     /// the assistant wrote is answered as one), oldest first, a line each.
     pub fn customer_turn(&self) -> String {
-        let mut turn: Vec<&str> = self
-            .history
-            .iter()
-            .rev()
+        self.customer_turns(0)
+    }
+
+    /// What the customer said the turn before ([`Prompt::customer_turn`]'s, one answer back): what
+    /// a follow-up question ("and how long do I have?") is about.
+    pub fn previous_customer_turn(&self) -> String {
+        self.customer_turns(1)
+    }
+
+    /// The customer's messages of the turn `back` answers before the newest.
+    fn customer_turns(&self, back: usize) -> String {
+        let mut messages = self.history.iter().rev().peekable();
+        for _ in 0..back {
+            messages.by_ref().skip_while(|m| m.role != Role::User).take_while(|m| m.role == Role::User).for_each(drop);
+        }
+        let mut turn: Vec<&str> = messages
             .skip_while(|m| m.role != Role::User)
             .take_while(|m| m.role == Role::User)
             .map(|m| m.content.as_str())
@@ -422,6 +434,23 @@ mod tests {
         assert_eq!(prompt.customer_turn(), "hi\nmy order didn't arrive\ncan you check?");
         let prompt = Prompt::build(contexts.default_context(), None, vec![msg(Role::Assistant, "hello")], 10_000);
         assert_eq!(prompt.customer_turn(), "");
+    }
+
+    #[test]
+    fn the_previous_turn_is_what_the_customer_said_one_answer_before() {
+        let contexts = Contexts::load(None).unwrap();
+        let history = vec![
+            msg(Role::Assistant, "hello"),
+            msg(Role::User, "what is your returns policy?"),
+            msg(Role::User, "for a lamp"),
+            msg(Role::Assistant, "30 days"),
+            msg(Role::User, "and how long do refunds take?"),
+        ];
+        let prompt = Prompt::build(contexts.default_context(), None, history, 10_000);
+        assert_eq!(prompt.previous_customer_turn(), "what is your returns policy?\nfor a lamp");
+        assert_eq!(prompt.customer_turn(), "and how long do refunds take?");
+        let first = Prompt::build(contexts.default_context(), None, vec![msg(Role::User, "hi")], 10_000);
+        assert_eq!(first.previous_customer_turn(), "");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
 use crate::components::panel::{
-    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, ConversationRoute, KnowledgeRoute, NoConversation,
+    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute,
+    NoConversation,
 };
 use crate::{
     api::{get_product, list_products},
@@ -255,6 +256,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("inquiries/:id") view=ConversationRoute/>
                     <Route path=path!("knowledge") view=KnowledgeRoute/>
                     <Route path=path!("assistant") view=AssistantRoute/>
+                    <Route path=path!("canned-responses") view=CannedRoute/>
                     <Route path=path!("api-keys") view=ApiKeysRoute/>
                 </ParentRoute>
             </Routes>

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ApiKey, ContextSettings, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage,
-    InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product, StaffMember,
-    UsageReport, Visibility,
+    ApiKey, CannedResponse, ContextSettings, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter,
+    InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product,
+    StaffMember, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -232,4 +232,36 @@ pub async fn delete_context(id: String) -> Result<Vec<ContextSettings>, ErrorDet
 pub async fn make_default_context(id: String) -> Result<Vec<ContextSettings>, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.contexts.make_default(staff, &id).await?)
+}
+
+/// The team's canned responses matching `q` (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/list_canned", input = Json, output = Json)]
+pub async fn list_canned(q: Option<String>) -> Result<Vec<CannedResponse>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.canned.list(staff, q.as_deref()).await?)
+}
+
+/// Creates a canned response (`id` none) or changes one (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/save_canned", input = Json, output = Json)]
+pub async fn save_canned(id: Option<i64>, shortcut: String, content: String) -> Result<CannedResponse, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    let input = crate::server::canned::CannedInput { shortcut, content };
+    Ok(match id {
+        Some(id) => app.canned.update(staff, id, &input).await?,
+        None => app.canned.create(staff, &input).await?,
+    })
+}
+
+/// Deletes a canned response (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/delete_canned", input = Json, output = Json)]
+pub async fn delete_canned(id: i64) -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.canned.delete(staff, id).await?)
+}
+
+/// The canned responses matching `q`, filled in for conversation `chat_id` (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/canned_for", input = Json, output = Json)]
+pub async fn canned_for(chat_id: i64, q: Option<String>) -> Result<Vec<CannedResponse>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(crate::server::http::canned::filled_for(&app, staff, chat_id, q.as_deref()).await?)
 }

@@ -293,3 +293,28 @@ test('when the server restarts mid-conversation both sides reconnect and miss no
     await server.stop();
   }
 });
+
+test('an admin saves a canned response, and staff put it in a reply with / filled in for the conversation', async ({ browser }) => {
+  const { customer, staff, close } = await twoPeople(browser);
+  await staff.signIn();
+  await staff.page.getByTestId('nav-canned').click();
+  const shortcut = `thanks${Date.now() % 100000}`;
+  await staff.page.getByTestId('canned-new').click();
+  await staff.page.getByTestId('canned-shortcut').fill(shortcut);
+  await staff.page.getByTestId('canned-content').fill('Thanks for asking about the {{product.name}}! {{agent.name}}');
+  await staff.page.getByTestId('canned-save').click();
+  await expect(staff.page.locator(`[data-testid="canned-item"][data-shortcut="${shortcut}"]`)).toBeVisible();
+
+  await customer.open('/products/2');
+  await customer.send(`Is the chair heavy? (${Date.now()})`);
+  const chatId = await customer.chatId();
+  await staff.page.goto(`/admin/inquiries/${chatId}`);
+  await staff.waitForHydration();
+  await staff.reply.fill(`/${shortcut.slice(0, 6)}`);
+  const option = staff.page.getByTestId('canned-option').filter({ hasText: `/${shortcut}` });
+  await option.click();
+  await expect(staff.reply).toHaveValue(`Thanks for asking about the Nimbus Office Chair! ${ADMIN.name}`);
+  await staff.page.getByTestId('staff-send').click();
+  await expect(customer.byRole('agent').last()).toContainText('Thanks for asking about the Nimbus Office Chair!');
+  await close();
+});

@@ -408,3 +408,16 @@ mod tests {
         assert!(InquiryFilter { limit: Some(0), ..Default::default() }.parse().is_err());
     }
 }
+
+/// A saved reply of the team, under its shortcut (`/shortcut` in the reply box). Listed for a
+/// conversation, its placeholders are filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CannedResponse {
+    pub id: i64,
+    pub shortcut: String,
+    /// Markdown; may hold `{{customer.email}}`, `{{product.name}}` and `{{agent.name}}`.
+    pub content: String,
+    pub created_at: String,
+    pub updated_at: String,
+}

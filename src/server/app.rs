@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     accounts::Accounts,
     audit::{AuditLog, Trail},
+    canned::Canned,
     catalog::Catalog,
     chat::{Alerts, ChatParts, Chats, Limits, Replies, ReplySettings},
     config::Config,
@@ -37,6 +38,7 @@ pub struct Frontdesk {
     pub accounts: Arc<Accounts>,
     pub audit: Arc<AuditLog>,
     pub catalog: Arc<Catalog>,
+    pub canned: Arc<Canned>,
     pub knowledge: Arc<Knowledge>,
     pub usage: Arc<Usage>,
     pub chats: Arc<Chats>,
@@ -103,6 +105,7 @@ impl Frontdesk {
         if indexed > 0 {
             tracing::info!(indexed, "products the assistant did not know yet are in its knowledge now");
         }
+        let canned = Arc::new(Canned::new(db.clone(), trail.clone()));
         let usage = Arc::new(Usage::new(db.clone(), hub.clone(), Allowances::from_config(&config)));
         let replies = Arc::new(Replies::new(
             db.clone(),
@@ -165,6 +168,7 @@ impl Frontdesk {
             accounts,
             audit,
             catalog,
+            canned,
             knowledge,
             usage,
             chats,

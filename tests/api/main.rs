@@ -8,6 +8,7 @@
 mod support;
 
 mod budgets;
+mod canned;
 mod catalog;
 mod chat;
 mod contexts;

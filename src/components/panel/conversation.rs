@@ -15,7 +15,9 @@ use crate::{
     },
     markdown::to_safe_html,
     model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
-    staff_api::{get_inquiry, inquiry_messages, message_sources, staff_mark_read, staff_reply, update_inquiry},
+    staff_api::{
+        canned_for, get_inquiry, inquiry_messages, message_sources, staff_mark_read, staff_reply, update_inquiry,
+    },
 };
 
 /// The right-hand pane when nothing is selected.
@@ -324,6 +326,21 @@ fn ReplyBox(
             return;
         }
         busy.set(true);
+        // "/shortcut": the first canned response it names goes into the box instead.
+        if let Some(q) = content.strip_prefix('/').filter(|q| !q.contains(char::is_whitespace)) {
+            let q = q.to_string();
+            leptos::task::spawn_local(async move {
+                match canned_for(id, Some(q).filter(|q| !q.is_empty())).await {
+                    Ok(found) => match found.into_iter().next() {
+                        Some(first) => draft.set(first.content),
+                        None => error.set(Some("No canned response has that shortcut.".into())),
+                    },
+                    Err(e) => error.set(Some(e.message)),
+                }
+                busy.set(false);
+            });
+            return;
+        }
         leptos::task::spawn_local(async move {
             match staff_reply(id, content).await {
                 Ok(_) => {
@@ -337,6 +354,7 @@ fn ReplyBox(
         });
     };
     view! {
+        <super::canned::CannedPicker id draft/>
         <form class="flex items-end gap-2 border-t border-slate-200 bg-white p-3" on:submit=move |ev| {
             ev.prevent_default();
             send();
@@ -347,7 +365,7 @@ fn ReplyBox(
                 data-testid="staff-reply"
                 rows="2"
                 class="min-h-10 flex-1 resize-y rounded-lg border border-slate-300 px-3 py-2"
-                placeholder=move || if ai_enabled.get() { "Reply (you take over from the assistant)" } else { "Reply to the customer" }
+                placeholder=move || if ai_enabled.get() { "Reply (you take over from the assistant; / for canned responses)" } else { "Reply to the customer (/ for canned responses)" }
                 bind:value=draft
                 on:input=move |_| live::typing_ping(outbox, typing_sent)
                 on:keydown=move |ev| {

@@ -3,11 +3,13 @@
 
 mod api_keys;
 mod assistant;
+mod canned;
 mod conversation;
 mod knowledge;
 
 pub use api_keys::ApiKeysRoute;
 pub use assistant::AssistantRoute;
+pub use canned::CannedRoute;
 pub use conversation::{ConversationRoute, NoConversation};
 pub use knowledge::KnowledgeRoute;
 
@@ -268,6 +270,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 <A href="/admin" attr:class="font-semibold text-indigo-700">"Frontdesk · Inquiries"</A>
                 <nav aria-label="Panel" class="text-sm">
                     <A href="/admin/knowledge" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-knowledge">"Knowledge"</A>
+                    <A href="/admin/canned-responses" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-canned">"Canned responses"</A>
                     <A href="/admin/assistant" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-assistant">"Assistant"</A>
                     <A href="/admin/api-keys" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-api-keys">"API keys"</A>
                 </nav>

@@ -1,6 +1,7 @@
 //! HTTP: the router that puts the REST API, event streams, docs and the Leptos app together.
 
 pub mod admin;
+pub mod canned;
 pub mod catalog;
 mod extract;
 pub mod headers;
@@ -184,6 +185,9 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(catalog::list_products))
         .routes(routes!(catalog::import_products))
         .routes(routes!(catalog::put_product, catalog::get_product, catalog::delete_product))
+        .routes(routes!(canned::list_canned, canned::create_canned))
+        .routes(routes!(canned::get_canned, canned::update_canned, canned::delete_canned))
+        .routes(routes!(canned::canned_for_inquiry))
         .routes(routes!(stream::staff_ws))
         .routes(routes!(stream::panel_ws))
         .route("/api/v1", any(api_not_found))

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::{
     audit::{Action, Actor, Trail},
-    db::{now_ms, Db},
+    db::{now_ms, Backend, Db},
     error::{AppError, AppResult},
     events::Hub,
     identity::Staff,
@@ -35,6 +35,9 @@ pub struct ContextStore {
     hub: Arc<Hub>,
     audit: Arc<dyn Trail>,
     current: watch::Sender<Arc<Contexts>>,
+    /// One reload at a time: a slow one that read before a change cannot put back what it read
+    /// after the change's own reload.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -78,7 +81,13 @@ impl ContextStore {
         }
         tx.commit().await?;
         let contexts = load(&db).await?;
-        let store = Arc::new(ContextStore { db, hub, audit, current: watch::Sender::new(Arc::new(contexts)) });
+        let store = Arc::new(ContextStore {
+            db,
+            hub,
+            audit,
+            current: watch::Sender::new(Arc::new(contexts)),
+            reloading: tokio::sync::Mutex::new(()),
+        });
         tokio::spawn(follow(Arc::downgrade(&store), store.hub.watch_contexts()));
         Ok(store)
     }
@@ -104,7 +113,7 @@ impl ContextStore {
         admin.require_admin()?;
         let context = checked(settings)?;
         let tags = serde_json::to_string(&context.knowledge_tags).unwrap_or_else(|_| "[]".into());
-        let mut tx = self.db.write.begin().await?;
+        let mut tx = self.change().await?;
         let updated = sqlx::query(
             "UPDATE contexts SET label = $2, description = $3, greeting = $4, instructions = $5, knowledge_tags = $6, \
              strict = $7, model = $8, updated_at = $9 WHERE id = $1",
@@ -145,7 +154,7 @@ impl ContextStore {
     /// Records a change in the audit log, commits it, and puts it in force: the contexts now.
     async fn done(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
         admin: Staff,
         name: &'static str,
         id: &str,
@@ -160,7 +169,7 @@ impl ContextStore {
     /// Deletes a context (admins only; one always stays). Its conversations go on in the default.
     pub async fn delete(&self, admin: Staff, id: &str) -> AppResult<Vec<ContextSettings>> {
         admin.require_admin()?;
-        let mut tx = self.db.write.begin().await?;
+        let mut tx = self.change().await?;
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM contexts").fetch_one(&mut *tx).await?;
         let exists: Option<(String,)> =
             sqlx::query_as("SELECT id FROM contexts WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
@@ -177,7 +186,7 @@ impl ContextStore {
     /// Makes a context the default: the first, which new conversations start in (admins only).
     pub async fn make_default(&self, admin: Staff, id: &str) -> AppResult<Vec<ContextSettings>> {
         admin.require_admin()?;
-        let mut tx = self.db.write.begin().await?;
+        let mut tx = self.change().await?;
         let (first,): (Option<i64>,) = sqlx::query_as("SELECT MIN(position) FROM contexts").fetch_one(&mut *tx).await?;
         let moved = sqlx::query("UPDATE contexts SET position = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
@@ -199,7 +208,19 @@ impl ContextStore {
         Ok(())
     }
 
+    /// A transaction for a change: on PostgreSQL the table is locked against other changes first,
+    /// so two admins cannot both add a third context or both delete the second-last (SQLite has
+    /// one writer).
+    async fn change(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.db.write.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE contexts IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     async fn reload(&self) -> AppResult<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let contexts = load(&self.db).await?;
         self.current.send_if_modified(|current| {
             let changed = current.all() != contexts.all();
@@ -383,6 +404,15 @@ mod tests {
                 other => panic!("{says}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_label_of_a_character_the_spec_does_not_count_as_space_is_kept_and_loads_again() {
+        let mut odd = settings();
+        odd.label = "\u{85}".into();
+        let context = checked(odd).unwrap();
+        assert_eq!(context.label, "\u{85}");
+        assert!(Contexts::new(vec![context]).is_ok(), "what a save keeps, a load reads");
     }
 
     #[test]

@@ -33,8 +33,8 @@ const MIN_SIMILARITY: f32 = 0.2;
 #[derive(Debug, Clone, Default)]
 pub struct Wanted<'a> {
     pub question: &'a str,
-    /// What the question is about (a product's name): searched for too, but a passage need not
-    /// hold it to answer the question.
+    /// What the question is about (a product's name, the customer's turn before): it weighs in
+    /// the ranking, and is matched on only when the question's own words find nothing.
     pub about: Option<&'a str>,
     /// Only knowledge with one of these tags (none: all).
     pub tags: &'a [String],
@@ -136,7 +136,9 @@ impl Knowledge {
             .collect())
     }
 
-    /// The passages full-text search finds, best first, with their ids.
+    /// The passages full-text search finds, best first, with their ids: matched on the question's
+    /// own words (what it is about only ranks), or, when they find nothing, on those and what it
+    /// is about (a follow-up's earlier turn, a product's name).
     async fn full_text(&self, wanted: &Wanted<'_>, terms: &[String]) -> AppResult<Vec<(i64, Found)>> {
         let mut searched = terms.to_vec();
         for term in passages::terms(wanted.about.unwrap_or_default()) {
@@ -145,11 +147,27 @@ impl Knowledge {
             }
         }
         let common = self.common.current().await;
-        match Plan::of(searched.clone(), &common) {
-            Plan::Any { rare, .. } => self.ranked(wanted, terms, &Matching::Any(&rare), &searched).await,
+        let found = self.matched(wanted, terms, Plan::of(terms.to_vec(), &common), &searched).await?;
+        if found.is_empty() && searched.len() > terms.len() {
+            return self.matched(wanted, terms, Plan::of(searched.clone(), &common), &searched).await;
+        }
+        Ok(found)
+    }
+
+    /// The passages `plan` matches, ranked by all of `searched`.
+    async fn matched(
+        &self,
+        wanted: &Wanted<'_>,
+        terms: &[String],
+        plan: Plan,
+        searched: &[String],
+    ) -> AppResult<Vec<(i64, Found)>> {
+        match plan {
+            Plan::Any { rare, .. } => self.ranked(wanted, terms, &Matching::Any(&rare), searched).await,
             Plan::All(all) => {
                 let key = format!(
-                    "{}|{}|{}|{}|{}",
+                    "{}|{}|{}|{}|{}|{}",
+                    all.join(" "),
                     searched.join(" "),
                     terms.join(" "),
                     wanted.tags.join(" "),
@@ -162,7 +180,7 @@ impl Knowledge {
                 let generation = self.recent.generation();
                 // All of them, then without the commonest, down to two (one, for one).
                 for n in (all.len().min(2)..=all.len()).rev() {
-                    let found = self.ranked(wanted, terms, &Matching::All(&all[..n]), &searched).await?;
+                    let found = self.ranked(wanted, terms, &Matching::All(&all[..n]), searched).await?;
                     if !found.is_empty() || n == all.len().min(2) {
                         self.recent.put(key, generation, found.clone());
                         return Ok(found);

@@ -134,18 +134,20 @@ fn from_bytes(bytes: &[u8]) -> Vec<f32> {
 /// Embeds every passage that has no vector of the model yet, while the knowledge lives: in
 /// batches, oldest first, then each new one as it is written. A failure is tried again after a
 /// back-off (the service's `Retry-After` when it sends one); a batch the service refuses outright
-/// is skipped until the next start.
+/// is sent again a passage at a time, and the passages it still refuses are skipped until the next
+/// start.
 pub async fn embed_pending(knowledge: Weak<super::Knowledge>) {
     // Passages after this id are looked at; from the start again now and then, for those whose
     // transaction committed after a later one's (ids are taken in order, commits need not be).
     let mut after = 0i64;
     let mut from_start = Instant::now();
     let mut backoff = Duration::from_secs(1);
+    let mut refused: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
         let Some(k) = knowledge.upgrade() else { return };
         let Some(vectors) = k.vectors.as_ref() else { return };
         let model = vectors.embedder.model().to_string();
-        let batch: Vec<(i64, String, String)> = match sqlx::query_as(
+        let mut batch: Vec<(i64, String, String)> = match sqlx::query_as(
             "SELECT p.id, p.heading, p.text FROM knowledge_passages p \
              LEFT JOIN knowledge_embeddings e ON e.passage_id = p.id AND e.model = $1 \
              WHERE p.id > $2 AND e.passage_id IS NULL ORDER BY p.id LIMIT $3",
@@ -174,11 +176,16 @@ pub async fn embed_pending(knowledge: Weak<super::Knowledge>) {
             let _ = tokio::time::timeout(IDLE, woken).await;
             continue;
         }
+        let last = batch.last().map(|(id, ..)| *id).unwrap_or(after);
+        batch.retain(|(id, ..)| !refused.contains(id));
+        if batch.is_empty() {
+            after = last;
+            continue;
+        }
         let texts: Vec<String> = batch
             .iter()
             .map(|(_, heading, text)| format!("{heading}\n{text}").chars().take(TEXT_MAX_CHARS).collect())
             .collect();
-        let last = batch.last().map(|(id, ..)| *id).unwrap_or(after);
         match vectors.embedder.embed(&texts).await {
             Ok(embedded) => {
                 if let Err(e) = store(&k.db, &model, &batch, &embedded).await {
@@ -192,9 +199,27 @@ pub async fn embed_pending(knowledge: Weak<super::Knowledge>) {
                 after = last;
                 backoff = Duration::from_secs(1);
             }
+            Err(e) if e.kind == LlmErrorKind::Rejected && batch.len() > 1 => {
+                tracing::warn!(error = %e.message, "the embedding service refused a batch: sending it a passage at a time");
+                for (passage, text) in batch.iter().zip(texts) {
+                    match vectors.embedder.embed(std::slice::from_ref(&text)).await {
+                        Ok(one) => {
+                            if store(&k.db, &model, std::slice::from_ref(passage), &one).await.is_ok() {
+                                crate::server::metrics::get().passages_embedded.inc();
+                            }
+                        }
+                        Err(e) if e.kind == LlmErrorKind::Rejected => {
+                            tracing::warn!(error = %e.message, passage = passage.0, "the embedding service refused a passage: skipped");
+                            refused.insert(passage.0);
+                        }
+                        // Tried again with the rest of the batch on the next round.
+                        Err(_) => break,
+                    }
+                }
+            }
             Err(e) if e.kind == LlmErrorKind::Rejected => {
-                tracing::warn!(error = %e.message, from = batch[0].0, to = last, "the embedding service refused a batch: skipped");
-                after = last;
+                tracing::warn!(error = %e.message, passage = batch[0].0, "the embedding service refused a passage: skipped");
+                refused.insert(batch[0].0);
             }
             Err(e) => {
                 let wait = e.retry_after.unwrap_or(backoff).min(BACKOFF_MAX);

@@ -96,7 +96,8 @@ impl Contexts {
             return Err(format!("there must be 1 to 3 contexts (found {})", contexts.len()));
         }
         for (i, c) in contexts.iter().enumerate() {
-            if c.id.trim().is_empty() || c.label.trim().is_empty() || c.system_prompt.trim().is_empty() {
+            let blank = |text: &str| crate::model::trim_spaces(text).is_empty();
+            if blank(&c.id) || blank(&c.label) || blank(&c.system_prompt) {
                 return Err(format!("context {} needs an id, a label and a system_prompt", i + 1));
             }
             if contexts[..i].iter().any(|other| other.id == c.id) {

@@ -50,6 +50,14 @@ pub fn is_tag(tag: &str) -> bool {
     (1..=40).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A lowercase slug: 1 to 40 of a-z, 0-9, `-` and `_`, starting with a letter or a digit (a new
+/// context's id, a canned response's shortcut).
+pub fn is_slug(text: &str) -> bool {
+    (1..=40).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && text.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
 /// [`is_tag`] as a pattern.
 pub const TAG_PATTERN: &str = r"^[A-Za-z0-9_-]{1,40}$";
 

@@ -14,7 +14,7 @@ use super::{
     error::{AppError, AppResult},
     identity::Staff,
 };
-use crate::model::{trim_spaces, CannedResponse};
+use crate::model::{is_slug, trim_spaces, CannedResponse};
 
 /// A shortcut: 1 to 40 of a-z, 0-9, `-` and `_` (what follows `/` in the reply box).
 pub const SHORTCUT_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,39}$";
@@ -97,16 +97,10 @@ impl Row {
     }
 }
 
-fn is_shortcut(shortcut: &str) -> bool {
-    (1..=40).contains(&shortcut.len())
-        && shortcut.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && shortcut.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-}
-
 /// The input with its content trimmed, or a 422 that says what is wrong.
 fn checked(input: &CannedInput) -> AppResult<CannedInput> {
     let shortcut = input.shortcut.clone();
-    if !is_shortcut(&shortcut) {
+    if !is_slug(&shortcut) {
         return Err(AppError::Invalid("the shortcut must be 1 to 40 of a-z, 0-9, - and _".into()));
     }
     let content = trim_spaces(&input.content);
@@ -250,10 +244,10 @@ mod tests {
 
     #[test]
     fn a_shortcut_is_lowercase_letters_digits_dashes_and_underscores() {
-        assert!(is_shortcut("returns-30_days"));
-        assert!(!is_shortcut("-returns"));
-        assert!(!is_shortcut("Returns"));
-        assert!(!is_shortcut(""));
+        assert!(is_slug("returns-30_days"));
+        assert!(!is_slug("-returns"));
+        assert!(!is_slug("Returns"));
+        assert!(!is_slug(""));
         let input = CannedInput { shortcut: "refund".into(), content: " We refund within 5 days. ".into() };
         assert_eq!(
             checked(&input).unwrap(),

@@ -18,7 +18,7 @@ use super::{
     identity::Staff,
     llm::{Context, Contexts},
 };
-use crate::model::{is_tag, trim_spaces, ContextSettings};
+use crate::model::{is_slug, is_tag, trim_spaces, ContextSettings};
 
 /// At most this many contexts.
 pub const MAX_CONTEXTS: usize = 3;
@@ -131,7 +131,7 @@ impl ContextStore {
         .await?
         .rows_affected();
         let name = if updated == 0 {
-            if !is_context_id(&context.id) {
+            if !is_slug(&context.id) {
                 return Err(AppError::Invalid("a new context's id must be 1 to 40 of a-z, 0-9, - and _".into()));
             }
             let (count, last): (i64, Option<i64>) =
@@ -297,13 +297,6 @@ fn settings_of(context: &Context) -> ContextSettings {
     }
 }
 
-/// A new context's id: 1 to 40 of a-z, 0-9, `-` and `_`, starting with a letter or digit.
-fn is_context_id(id: &str) -> bool {
-    (1..=40).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-}
-
 /// A model's name as OpenAI-compatible servers spell them (`gpt-4o-mini`, `llama3.1:8b`,
 /// `org/model`).
 fn is_model_name(name: &str) -> bool {
@@ -416,11 +409,11 @@ mod tests {
     }
 
     #[test]
-    fn a_new_contexts_id_is_lowercase_letters_digits_dashes_and_underscores() {
-        assert!(is_context_id("after-sales_2"));
-        assert!(!is_context_id("Sales"));
-        assert!(!is_context_id("-sales"));
-        assert!(!is_context_id(""));
+    fn a_new_contexts_id_is_a_lowercase_slug_and_a_model_name_is_as_servers_spell_them() {
+        assert!(is_slug("after-sales_2"));
+        assert!(!is_slug("Sales"));
+        assert!(!is_slug("-sales"));
+        assert!(!is_slug(""));
         assert!(is_model_name("llama3.1:8b"));
         assert!(is_model_name("openai/gpt-4o-mini"));
         assert!(!is_model_name("gpt 4"));

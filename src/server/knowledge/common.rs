@@ -26,6 +26,7 @@ use std::{
 
 use rand::Rng;
 
+use super::passages;
 use crate::server::{db::Db, error::AppResult};
 
 /// A word in more than this share of the sampled passages is common.
@@ -128,11 +129,6 @@ impl CommonWords {
     }
 }
 
-/// The words of a passage as search sees them: lowercase runs of letters and digits.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 2).map(str::to_lowercase)
-}
-
 async fn sample(db: &Db) -> AppResult<HashMap<String, u32>> {
     let (count, first, last): (i64, Option<i64>, Option<i64>) =
         sqlx::query_as("SELECT COUNT(*), MIN(id), MAX(id) FROM knowledge_passages").fetch_one(&db.read).await?;
@@ -155,7 +151,7 @@ async fn sample(db: &Db) -> AppResult<HashMap<String, u32>> {
                 .await?;
         for (heading, text) in rows {
             sampled += 1;
-            let distinct: HashSet<String> = words(&heading).chain(words(&text)).collect();
+            let distinct: HashSet<String> = passages::words(&heading).chain(passages::words(&text)).collect();
             for word in distinct {
                 *seen.entry(word).or_default() += 1;
             }
@@ -234,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_passage_counts_its_words_in_lowercase_without_single_letters() {
-        let found: Vec<String> = words("Free Returns: 30 days, a B2B order").collect();
+        let found: Vec<String> = passages::words("Free Returns: 30 days, a B2B order").collect();
         assert_eq!(found, terms(&["free", "returns", "30", "days", "b2b", "order"]));
     }
 }

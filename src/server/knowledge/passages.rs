@@ -90,9 +90,8 @@ const STOP_WORDS: &[&str] = &[
 /// The search terms of a question: its words, lowercased, without stop words and repeats.
 pub fn terms(question: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
-    for word in question.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        let word = word.to_lowercase();
-        if word.chars().count() < 2 || STOP_WORDS.contains(&word.as_str()) || terms.contains(&word) {
+    for word in words(question) {
+        if STOP_WORDS.contains(&word.as_str()) || terms.contains(&word) {
             continue;
         }
         terms.push(word);
@@ -101,6 +100,12 @@ pub fn terms(question: &str) -> Vec<String> {
         }
     }
     terms
+}
+
+/// The words of a text as search sees them: lowercase runs of letters and digits, two characters
+/// or more.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).filter(|w| w.chars().count() >= 2)
 }
 
 /// A word without its commonest English endings (returns, returned and returning meet).

@@ -197,7 +197,10 @@ pub async fn ws(
     let follower = Follower::Customer(caller);
     let upgrade = upgrade(&app, &headers, ws)?;
     let socket = Live { app, _slot: Some(slot), session: None, _counted: metrics::get().connection("chat_ws") };
-    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, after)))
+    // The contexts are followed from the handshake on, as the panel feed is: a change made just
+    // after the client saw the socket open is on it.
+    let contexts = Some(socket.app.contexts.watch());
+    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, Ok(follower), chat_id, after, contexts)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/ws", tag = "admin", params(("id" = i64, Path), ResumeQuery, Handshake),
@@ -217,7 +220,7 @@ pub async fn staff_ws(
     let follower = staff.map(Follower::Staff);
     let upgrade = upgrade(&app, &headers, ws)?;
     let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("staff_ws") };
-    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, after)))
+    Ok(upgrade.on_upgrade(move |ws| run_socket(ws, socket, follower, chat_id, after, None)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin", params(Handshake),
@@ -311,6 +314,7 @@ async fn run_socket(
     follower: AppResult<Follower>,
     chat_id: i64,
     after: Option<i64>,
+    contexts: Option<tokio::sync::watch::Receiver<std::sync::Arc<crate::server::llm::Contexts>>>,
 ) {
     let app = live.app.clone();
     let follower = match follower {
@@ -323,9 +327,8 @@ async fn run_socket(
     };
     let mut typing = app.hub.watch_typing(chat_id);
     // A customer's window hears when admins change the contexts it offers.
-    let mut contexts = app.contexts.watch();
-    contexts.mark_unchanged();
-    let mut contexts_open = !follower.is_staff();
+    let mut contexts_open = contexts.is_some();
+    let mut contexts = contexts.unwrap_or_else(|| app.contexts.watch());
     let name = match follower {
         Follower::Staff(staff) => app.accounts.me(staff.user_id).await.ok().map(|me| me.display_name),
         Follower::Customer(_) => None,

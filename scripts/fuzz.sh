@@ -44,13 +44,16 @@ fuzz() {
     --checks all --max-examples "${FUZZ_EXAMPLES:-25}" --continue-on-failure "$@"
 }
 # Signed in as the admin: every operation but signing in and out (the stateful phase signs in as
-# the staff members it creates, which would end the admin's session), the SSE stream and the
-# WebSockets.
+# the staff members it creates, which would end the admin's session), changing a member (it may
+# deactivate the admin itself once it made another), the SSE stream and the WebSockets.
 failed=0
 fuzz --header "Cookie: $cookie" \
   --exclude-path /api/v1/auth/login --exclude-path /api/v1/auth/logout --exclude-path '/api/v1/chats/{id}/events' \
-  --exclude-path '/api/v1/chats/{id}/ws' --exclude-path '/api/v1/admin/inquiries/{id}/ws' --exclude-path /api/v1/admin/ws ||
+  --exclude-path '/api/v1/chats/{id}/ws' --exclude-path '/api/v1/admin/inquiries/{id}/ws' --exclude-path /api/v1/admin/ws \
+  --exclude-path '/api/v1/admin/staff/{id}' ||
   failed=1
+# Changing members, last: the admin's session may end with it.
+fuzz --header "Cookie: $cookie" --include-path '/api/v1/admin/staff/{id}' || failed=1
 # Signing in and out, with no session to lose.
 fuzz --include-path /api/v1/auth/login --include-path /api/v1/auth/logout || failed=1
 exit $failed

@@ -14,7 +14,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 #[cfg(feature = "panel")]
 use crate::components::panel::{
     AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute,
-    NoConversation,
+    NoConversation, TeamRoute,
 };
 use crate::{
     api::{get_product, list_products},
@@ -258,6 +258,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("assistant") view=AssistantRoute/>
                     <Route path=path!("canned-responses") view=CannedRoute/>
                     <Route path=path!("api-keys") view=ApiKeysRoute/>
+                    <Route path=path!("team") view=TeamRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

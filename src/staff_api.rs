@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ApiKey, CannedResponse, ContextSettings, CreatedApiKey, ErrorDetail, GivenSource, Inquiry, InquiryFilter,
-    InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage, Product,
-    StaffMember, UsageReport, Visibility,
+    ApiKey, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff, ErrorDetail, GivenSource, Inquiry,
+    InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage,
+    Note, Product, ProfilePatch, StaffMember, StaffPatch, StaffRole, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -264,4 +264,48 @@ pub async fn delete_canned(id: i64) -> Result<(), ErrorDetail> {
 pub async fn canned_for(chat_id: i64, q: Option<String>) -> Result<Vec<CannedResponse>, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(crate::server::http::canned::filled_for(&app, staff, chat_id, q.as_deref()).await?)
+}
+
+/// A conversation's private notes, oldest first (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/list_notes", input = Json, output = Json)]
+pub async fn list_notes(chat_id: i64) -> Result<Vec<Note>, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.notes.list(staff, chat_id).await?)
+}
+
+/// Writes a private note on a conversation (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/add_note", input = Json, output = Json)]
+pub async fn add_note(chat_id: i64, content: String) -> Result<Note, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.notes.add(staff, chat_id, &crate::model::NewNote { content }).await?)
+}
+
+/// The team, deactivated members too (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/list_team", input = Json, output = Json)]
+pub async fn list_team() -> Result<Vec<StaffMember>, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    Ok(app.accounts.list_staff().await?)
+}
+
+/// Adds a member with a generated password, shown this once (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/add_member", input = Json, output = Json)]
+pub async fn add_member(email: String, display_name: String, role: StaffRole) -> Result<CreatedStaff, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.accounts.add_staff(staff, &crate::model::NewStaff { email, display_name, role: Some(role) }).await?)
+}
+
+/// Changes a member's role, or deactivates them or lets them back (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/update_member", input = Json, output = Json)]
+pub async fn update_member(id: i64, patch: StaffPatch) -> Result<StaffMember, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.inquiries.update_member(staff, id, &patch).await?)
+}
+
+/// Changes the signed-in member's own name or password.
+#[server(prefix = "/api/fn", endpoint = "staff/update_profile", input = Json, output = Json)]
+pub async fn update_profile(patch: ProfilePatch) -> Result<Me, ErrorDetail> {
+    let app = expect_context::<crate::server::app::Frontdesk>();
+    let session = crate::api::session()?;
+    let staff = session.staff()?;
+    Ok(app.accounts.update_profile(staff, session.token(), &patch).await?)
 }

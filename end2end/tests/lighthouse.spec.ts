@@ -54,7 +54,7 @@ test.describe('Lighthouse', () => {
     });
   }
 
-  test('accessibility scores 100 on the signed-in panel and a conversation, with no console errors', async ({ baseURL, request }) => {
+  test('accessibility scores 100 on the signed-in panel, a conversation with a note and the team page, with no console errors', async ({ baseURL, request }) => {
     // A conversation to open: a visitor's chat with a message.
     const created = await request.post(`${baseURL}/api/v1/chats`, { data: {} });
     expect(created.status()).toBe(201);
@@ -64,8 +64,15 @@ test.describe('Lighthouse', () => {
     await withBrowser(async (context) => {
       const staff = new StaffPage(context.pages()[0] ?? (await context.newPage()));
       await staff.signIn(baseURL);
+      // A private note, so the conversation shows one.
+      const note = await context.request.post(`${baseURL}/api/v1/admin/inquiries/${chat.id}/notes`, {
+        data: { content: 'Checked the courier: it left the warehouse today.' },
+        headers: { origin: baseURL! },
+      });
+      expect(note.status()).toBe(201);
       await audit(`${baseURL}/admin`);
       await audit(`${baseURL}/admin/inquiries/${chat.id}`);
+      await audit(`${baseURL}/admin/team`);
     });
   });
 });

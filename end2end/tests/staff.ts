@@ -24,15 +24,18 @@ export class StaffPage {
     this.reply = page.getByTestId('staff-reply');
   }
 
-  /** Opens /admin (whose response is the sign-in form with 401), signs in and waits for the live panel. */
-  async signIn(base = ''): Promise<void> {
+  /**
+   * Opens /admin (whose response is the sign-in form with 401), signs in (as the first admin
+   * unless told otherwise) and waits for the live panel.
+   */
+  async signIn(base = '', who: { email: string; password: string; name: string } = ADMIN): Promise<void> {
     const response = await this.page.goto(`${base}/admin`);
     expect(response?.status()).toBe(401);
     await this.waitForHydration();
-    await this.page.getByTestId('signin-email').fill(ADMIN.email);
-    await this.page.getByTestId('signin-password').fill(ADMIN.password);
+    await this.page.getByTestId('signin-email').fill(who.email);
+    await this.page.getByTestId('signin-password').fill(who.password);
     await this.page.getByTestId('signin-submit').click();
-    await expect(this.page.getByTestId('staff-name')).toHaveText(ADMIN.name);
+    await expect(this.page.getByTestId('staff-name')).toHaveText(who.name);
     await this.waitForHydration();
     await expect(this.page.getByTestId('panel-link').first()).toHaveAttribute('data-state', 'live');
   }

@@ -75,11 +75,13 @@ mod events;
 mod knowledge;
 mod staff;
 mod window;
+mod workspace;
 
 pub use events::*;
 pub use knowledge::*;
 pub use staff::*;
 pub use window::*;
+pub use workspace::*;
 
 string_enum!(
     /// Who wrote a message.
@@ -99,6 +101,13 @@ string_enum!(
     /// Where a conversation is, seen from the staff side.
     ChatStatus { Pending => "pending", InProgress => "in_progress", Resolved => "resolved", Closed => "closed" }
 );
+
+impl ChatStatus {
+    /// Waiting for a person or being handled: what the team's default view lists.
+    pub fn needs_the_team(self) -> bool {
+        matches!(self, ChatStatus::Pending | ChatStatus::InProgress)
+    }
+}
 string_enum!(
     /// How urgent a conversation is.
     Priority { Low => "low", Medium => "medium", High => "high" }

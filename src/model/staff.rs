@@ -22,6 +22,45 @@ pub struct StaffMember {
     pub display_name: String,
     /// `admin` or `agent`.
     pub role: String,
+    /// False once an admin deactivated them: they cannot sign in.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+/// An admin's change to a member of staff.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StaffPatch {
+    pub role: Option<StaffRole>,
+    /// `false` deactivates them: their sessions and sockets end at once and their open
+    /// conversations go back to the queue; `true` lets them sign in again.
+    pub active: Option<bool>,
+}
+
+/// A member's change to their own account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// Not blank, at most 80 characters.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S", max_length = 80))]
+    pub display_name: Option<String>,
+    /// A new password: their other sessions end.
+    pub password: Option<PasswordChange>,
+}
+
+/// A new password, with the one it replaces.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now (403 when it is not right).
+    #[cfg_attr(feature = "ssr", schema(max_length = 1024))]
+    pub current: String,
+    /// 12 to 1,024 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 12, max_length = 1024))]
+    pub new: String,
 }
 
 /// Who is signed in.
@@ -174,18 +213,20 @@ pub struct InquiryPage {
     pub next_cursor: Option<String>,
 }
 
-/// Filters of the inquiry list; `status` defaults to pending (`all` lists every status).
+/// Filters of the inquiry list; `status` defaults to `active`: what needs the team, waiting or in
+/// progress (`all` lists every status).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
 pub struct InquiryFilter {
-    /// A status, or `all`; `pending` when absent or empty.
-    #[cfg_attr(feature = "ssr", param(pattern = "^(|all|pending|in_progress|resolved|closed)$"))]
+    /// A status; `active` (pending or in progress: what needs the team) when absent or empty;
+    /// `all` for every status.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|active|all|pending|in_progress|resolved|closed)$"))]
     pub status: Option<String>,
     pub priority: Option<Priority>,
     /// A product's id (the shop's).
     pub product_id: Option<String>,
-    /// A staff id, or `me`; anyone's when absent or empty.
-    #[cfg_attr(feature = "ssr", param(pattern = "^(|me|[1-9][0-9]{0,17})$"))]
+    /// A staff id, `me`, or `none` (unassigned); anyone's when absent or empty.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|me|none|[1-9][0-9]{0,17})$"))]
     pub assignee: Option<String>,
     /// Text in the messages, the title or the customer's email.
     pub q: Option<String>,
@@ -221,9 +262,9 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
 /// Which conversations by status the inquiry list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StatusFilter {
-    /// Waiting for staff (the default).
+    /// What needs the team: waiting for a person or in progress (the default).
     #[default]
-    Pending,
+    Active,
     /// Every status.
     All,
     Only(ChatStatus),
@@ -236,6 +277,8 @@ pub enum AssigneeFilter {
     Anyone,
     /// The staff member asking.
     Me,
+    /// Nobody yet.
+    Nobody,
     Staff(i64),
 }
 
@@ -264,15 +307,16 @@ impl InquiryFilter {
     /// Checks the filters; the error is a sentence for the person who sent them.
     pub fn parse(&self) -> Result<InquiryQuery, String> {
         let status = match self.status.as_deref() {
-            None | Some("") => StatusFilter::Pending,
+            None | Some("") | Some("active") => StatusFilter::Active,
             Some("all") => StatusFilter::All,
             Some(s) => StatusFilter::Only(s.parse::<ChatStatus>()?),
         };
         let assignee = match self.assignee.as_deref() {
             None | Some("") => AssigneeFilter::Anyone,
             Some("me") => AssigneeFilter::Me,
+            Some("none") => AssigneeFilter::Nobody,
             Some(id) => AssigneeFilter::Staff(
-                digits(id).filter(|_| !id.starts_with('0')).ok_or("assignee is a staff id or 'me'")?,
+                digits(id).filter(|_| !id.starts_with('0')).ok_or("assignee is a staff id, 'me' or 'none'")?,
             ),
         };
         let before = match self.before.as_deref() {
@@ -307,13 +351,14 @@ impl InquiryQuery {
     pub fn matches(&self, inquiry: &Inquiry, me: i64) -> bool {
         let chat = &inquiry.chat;
         let status = match self.status {
-            StatusFilter::Pending => chat.status == ChatStatus::Pending,
+            StatusFilter::Active => chat.status.needs_the_team(),
             StatusFilter::All => true,
             StatusFilter::Only(status) => chat.status == status,
         };
         let assignee = match self.assignee {
             AssigneeFilter::Anyone => true,
             AssigneeFilter::Me => chat.assignee_id == Some(me),
+            AssigneeFilter::Nobody => chat.assignee_id.is_none(),
             AssigneeFilter::Staff(id) => chat.assignee_id == Some(id),
         };
         inquiry.is_inquiry
@@ -328,6 +373,28 @@ impl InquiryQuery {
 impl InquiryCursor {
     pub fn encode(&self) -> String {
         format!("{}.{}", self.last_activity_ms, self.chat_id)
+    }
+}
+
+/// The line a customer's window shows when they ask for a person.
+pub const HANDOFF_LINE: &str = "You asked for a person. Someone from our team will reply here.";
+/// How the line of a customer's switch of context begins.
+const SWITCHED_TO: &str = "Switched to ";
+
+/// The line a customer's switch to another context leaves in the conversation.
+pub fn switched_line(label: &str) -> String {
+    format!("{SWITCHED_TO}{label}")
+}
+
+/// A system line as staff read it: the lines written to the customer ("You asked for a
+/// person…") say what happened ("The customer asked for a person"); the rest read the same.
+pub fn system_line_for_staff(line: &str) -> std::borrow::Cow<'_, str> {
+    if line == HANDOFF_LINE {
+        return "The customer asked for a person".into();
+    }
+    match line.strip_prefix(SWITCHED_TO) {
+        Some(label) => format!("The customer switched the topic to {label}").into(),
+        None => line.into(),
     }
 }
 
@@ -387,9 +454,26 @@ mod tests {
     }
 
     #[test]
+    fn system_lines_written_to_the_customer_read_as_what_happened_for_staff() {
+        assert_eq!(system_line_for_staff(HANDOFF_LINE), "The customer asked for a person");
+        assert_eq!(system_line_for_staff(&switched_line("Returns")), "The customer switched the topic to Returns");
+        assert_eq!(system_line_for_staff("Alice joined the conversation"), "Alice joined the conversation");
+    }
+
+    #[test]
+    fn the_default_view_lists_what_needs_the_team_and_none_means_unassigned() {
+        let query = InquiryFilter::default().parse().unwrap();
+        assert_eq!(query.status, StatusFilter::Active);
+        assert!(ChatStatus::InProgress.needs_the_team() && ChatStatus::Pending.needs_the_team());
+        assert!(!ChatStatus::Resolved.needs_the_team() && !ChatStatus::Closed.needs_the_team());
+        let unassigned = InquiryFilter { assignee: Some("none".into()), ..Default::default() }.parse().unwrap();
+        assert_eq!(unassigned.assignee, AssigneeFilter::Nobody);
+    }
+
+    #[test]
     fn inquiry_filters_are_parsed_once_with_their_defaults() {
         let query = InquiryFilter::default().parse().unwrap();
-        assert_eq!((query.status, query.assignee, query.limit), (StatusFilter::Pending, AssigneeFilter::Anyone, 30));
+        assert_eq!((query.status, query.assignee, query.limit), (StatusFilter::Active, AssigneeFilter::Anyone, 30));
         let filter = InquiryFilter {
             status: Some("all".into()),
             assignee: Some("me".into()),

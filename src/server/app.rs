@@ -22,6 +22,7 @@ use super::{
     inquiries::{self, Inquiries, Notices},
     knowledge::{Knowledge, KnowledgeSettings},
     llm::{self, Contexts},
+    notes::Notes,
     notify::Notifier,
     retention::{self, Policy, Retention},
     throttle::SignInThrottle,
@@ -45,6 +46,7 @@ pub struct Frontdesk {
     pub replies: Arc<Replies>,
     pub inquiries: Arc<Inquiries>,
     pub notices: Arc<Notices>,
+    pub notes: Arc<Notes>,
     pub retention: Arc<Retention>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
@@ -67,7 +69,7 @@ impl Frontdesk {
             .await
             .map_err(|e| startup("cannot open the database", e))?;
         db.migrate().await.map_err(|e| startup("cannot apply the migrations", e))?;
-        let notifier = Notifier::from_config(&config)?;
+        let notifier = Notifier::from_config(&config)?.map(Arc::new);
         let hub = Arc::new(Hub::default());
         let audit = Arc::new(AuditLog::new(db.clone()));
         let trail: Arc<dyn Trail> = audit.clone();
@@ -116,6 +118,7 @@ impl Frontdesk {
             usage.clone(),
             knowledge.clone(),
         ));
+        let notes = Arc::new(Notes::new(db.clone(), hub.clone(), accounts.clone(), trail.clone(), notifier.clone()));
         let notices = Arc::new(Notices::new(db.clone(), hub.clone(), accounts.clone(), notifier));
         let alerts: Arc<dyn Alerts> = notices.clone();
         let chats = Arc::new(Chats::new(ChatParts {
@@ -175,6 +178,7 @@ impl Frontdesk {
             replies,
             inquiries,
             notices,
+            notes,
             retention,
             draining: CancellationToken::new(),
         })

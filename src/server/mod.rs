@@ -17,6 +17,7 @@ pub mod inquiries;
 pub mod knowledge;
 pub mod llm;
 pub mod metrics;
+pub mod notes;
 pub mod notify;
 pub mod retention;
 pub mod throttle;

@@ -123,6 +123,43 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Emails a member that `by` mentioned them in a note on a conversation, in the background:
+    /// who and where, never what the note says (notes stay in the panel). Counted in the hour's
+    /// notices in all.
+    pub fn mentioned(&self, to: &str, by: &str, chat_id: i64) {
+        let Ok(mailbox) = to.parse::<Mailbox>() else {
+            return tracing::warn!(%to, "skipping a staff address");
+        };
+        if self.overall.check().is_err() {
+            return self.throttled(chat_id);
+        }
+        let by: String = by.chars().filter(|c| !c.is_control()).take(80).collect();
+        let body = format!(
+            "{by} mentioned you in a private note on conversation #{chat_id}.\n\n\
+             Open the conversation: {}/admin/inquiries/{chat_id}\n",
+            self.public_url
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox)
+            .subject(format!("{by} mentioned you on conversation #{chat_id}"))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body);
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => return tracing::warn!(error = %e, "could not build the mention notice"),
+        };
+        let transport = self.transport.clone();
+        tokio::spawn(async move {
+            match transport.send(message).await {
+                Ok(_) => tracing::info!(chat_id, "emailed a member about a mention"),
+                Err(e) => tracing::warn!(chat_id, error = %e, "could not email a mention"),
+            }
+        });
+    }
+}
+
 /// The notice's text: Frontdesk's lines, then the customer's words quoted and marked as theirs.
 fn notice_body(notice: &InquiryNotice, public_url: &str) -> String {
     let quote = |text: &str| {

@@ -17,3 +17,4 @@ mod knowledge;
 mod replicas;
 mod security;
 mod staff;
+mod workspace;

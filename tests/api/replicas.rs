@@ -623,3 +623,49 @@ async fn a_context_an_admin_changes_on_one_replica_reaches_a_window_on_another_a
     let (status, created) = b.post("/api/v1/chats", json!({"context": "billing"})).await;
     assert_eq!(status, 201, "{created}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_written_on_one_replica_reaches_a_panel_on_another_whole_or_named_when_long() {
+    let (a, b) = two_replicas(|_| {}).await;
+    let chat = a.new_chat().await;
+    let watcher = staff_cookie(&b, "bea@example.com", "Bea").await;
+    let mut panel = open_ws(&b, "/api/v1/admin/ws", Some(&watcher), None).await.unwrap();
+    let writer = crate::staff::staff_client(&a, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let notes = a.url(&format!("/api/v1/admin/inquiries/{chat}/notes"));
+    let (status, short) =
+        read(writer.post(&notes).json(&json!({"content": "@bea the courier called"})).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{short}");
+    let heard = note_news(&mut panel).await;
+    assert_eq!((heard["type"].as_str(), &heard["data"]), (Some("note.created"), &short), "carried whole");
+    // Too long for a PostgreSQL notification: named, with its mentions, and read from the database.
+    let long = format!("@bea {}", "é".repeat(3_900));
+    let (status, written) = read(writer.post(&notes).json(&json!({"content": long})).send().await.unwrap()).await;
+    assert_eq!(status, 201, "{written}");
+    let heard = note_news(&mut panel).await;
+    assert_eq!(heard["type"], "note.written", "{heard}");
+    assert_eq!(
+        (heard["data"]["chat_id"].as_i64(), heard["data"]["note_id"].as_i64()),
+        (Some(chat), written["id"].as_i64())
+    );
+    assert_eq!(heard["data"]["mentions"], written["mentions"]);
+    let (_, on_b) = read(
+        reqwest::Client::new()
+            .get(b.url(&format!("/api/v1/admin/inquiries/{chat}/notes")))
+            .header("cookie", &watcher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(on_b[1]["content"], written["content"], "the other replica reads it whole");
+}
+
+/// The next note frame of a panel's feed.
+async fn note_news(panel: &mut crate::staff::Socket) -> Value {
+    loop {
+        let frame = next_frame(panel).await.expect("the panel stays open");
+        if frame["type"].as_str().is_some_and(|t| t.starts_with("note.")) {
+            return frame;
+        }
+    }
+}

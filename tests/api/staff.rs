@@ -358,15 +358,21 @@ pub(crate) async fn both_sides_following(app: &TestApp, chat: i64) -> (Socket, S
 /// The session cookie a signed-in staff client sends.
 pub(crate) async fn staff_cookie(app: &TestApp, email: &str, name: &str) -> String {
     app.state.accounts.create_staff(email, name, StaffRole::Agent, PASSWORD).await.unwrap();
+    cookie_of(app, email, PASSWORD).await.expect("the new member signs in")
+}
+
+/// Signs in: the session's cookie (`name=value`, for sockets), or the status that refused it.
+pub(crate) async fn cookie_of(app: &TestApp, email: &str, password: &str) -> Result<String, u16> {
     let response = reqwest::Client::new()
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_string()
+    if response.status() != 200 {
+        return Err(response.status().as_u16());
+    }
+    Ok(response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string())
 }
 
 async fn read_marks_move_forward_only_and_each_side_sees_the_other_read_live(backend: Backend) {
@@ -537,21 +543,20 @@ async fn a_staff_feed_resumes_after_a_server_restart_missing_nothing_and_repeati
     assert!(after_resume.iter().all(|seq| *seq >= last), "{after_resume:?}");
 }
 
+/// An app that mails through `smtp`, at `https://desk.example.com`, with `notices_per_hour`.
+pub(crate) async fn app_with_mail(backend: Backend, smtp: &SmtpServer, notices_per_hour: u32) -> TestApp {
+    let url = smtp.url();
+    let configure = Box::new(move |config: &mut frontdesk::server::config::Config| {
+        config.smtp_url = Some(url);
+        config.public_url = "https://desk.example.com".into();
+        config.notices_per_hour = notices_per_hour;
+    });
+    TestApp::spawn_with(backend, Options { configure, ..Options::default() }).await
+}
+
 async fn asking_for_a_person_makes_a_high_priority_inquiry_and_emails_every_staff_member(backend: Backend) {
     let smtp = SmtpServer::start().await;
-    let url = smtp.url();
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            configure: Box::new(move |config| {
-                config.smtp_url = Some(url);
-                config.public_url = "https://desk.example.com".into();
-                config.notices_per_hour = 2;
-            }),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app_with_mail(backend, &smtp, 2).await;
     app.state.accounts.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
     app.state.accounts.create_staff("bea@example.com", "Bea", StaffRole::Admin, PASSWORD).await.unwrap();
     let (_, chat) = app.post("/api/v1/chats", json!({"product_id": "2"})).await;

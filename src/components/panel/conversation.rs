@@ -14,9 +14,10 @@ use crate::{
         live::{self, Link},
     },
     markdown::to_safe_html,
-    model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Priority, Role},
+    model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Note, Priority, Role, TeamEvent},
     staff_api::{
-        canned_for, get_inquiry, inquiry_messages, message_sources, staff_mark_read, staff_reply, update_inquiry,
+        add_note, canned_for, get_inquiry, inquiry_messages, list_notes, message_sources, staff_mark_read, staff_reply,
+        update_inquiry,
     },
 };
 
@@ -67,6 +68,27 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let feed = Feed::new(Pages::Staff(id), page, error);
     let chat = move || inquiry.with(|i| i.chat.clone());
 
+    // The team's private notes, beside the history; new ones arrive on the panel feed.
+    let notes: RwSignal<Vec<Note>> = RwSignal::new(Vec::new());
+    let load_notes = move || {
+        leptos::task::spawn_local(async move {
+            match list_notes(id).await {
+                Ok(list) => {
+                    notes.try_set(list);
+                }
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
+            }
+        });
+    };
+    Effect::new(move |_| load_notes());
+    Effect::new(move |_| match panel.news.get() {
+        Some(TeamEvent::NoteCreated(note)) if note.chat_id == id => add_to(notes, note),
+        Some(TeamEvent::NoteWritten { chat_id, .. }) if chat_id == id => load_notes(),
+        _ => {}
+    });
+
     let typing = live::TypingIndicator::new();
     let outbox = StoredValue::new(live::Outbox::default());
     Effect::new(move |_| {
@@ -103,7 +125,8 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             }
         });
     };
-    let staff = panel.view.with_value(|v| v.staff.clone());
+    // Deactivated members cannot be assigned (one still assigned shows until it changes).
+    let staff: Vec<_> = panel.view.with_value(|v| v.staff.iter().filter(|s| s.active).cloned().collect());
     let me = panel.me();
     let select = "rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm";
     let title = move || {
@@ -198,7 +221,13 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             </header>
             <FeedList
                 feed
-                bubble=move |message| view! { <StaffBubble message customer_read=Signal::derive(move || chat().customer_read_up_to)/> }
+                bubble=move |message| {
+                    let message_id = message.id;
+                    view! {
+                        <StaffBubble message customer_read=Signal::derive(move || chat().customer_read_up_to)/>
+                        <NotesAfter message_id notes feed/>
+                    }
+                }
                 testid="staff-messages"
                 start="Start of the conversation"
             />
@@ -210,10 +239,53 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     {move || typing.who.get().map(|who| format!("{who} is typing…"))}
                 </p>
             </Show>
-            <ReplyBox id ai_enabled=Signal::derive(move || chat().ai_enabled) error outbox/>
+            <ReplyBox id ai_enabled=Signal::derive(move || chat().ai_enabled) error outbox notes/>
         </section>
     }
     .into_any()
+}
+
+/// Adds a note to the list once (it comes back from the send and on the panel feed).
+fn add_to(notes: RwSignal<Vec<Note>>, note: Note) {
+    notes.update(|list| {
+        if !list.iter().any(|n| n.id == note.id) {
+            list.push(note);
+            list.sort_by_key(|n| n.id);
+        }
+    });
+}
+
+/// The notes written after message `message_id` and before the next one shown (the first
+/// message shown, when nothing older is left to load, also takes those written before it).
+#[component]
+fn NotesAfter(message_id: i64, notes: RwSignal<Vec<Note>>, feed: Feed) -> impl IntoView {
+    let here = move || {
+        let (first, next) = feed.messages.with(|list| {
+            (list.first().map(|m| m.id) == Some(message_id), list.iter().find(|m| m.id > message_id).map(|m| m.id))
+        });
+        let from = if first && feed.next_cursor.with(Option::is_none) { i64::MIN } else { message_id };
+        notes.with(|list| {
+            list.iter()
+                .filter(|n| n.after_message_id >= from && next.is_none_or(|next| n.after_message_id < next))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <For each=here key=|note| note.id children=|note| view! {
+            <aside data-testid="staff-note" data-id=note.id aria-label="Private note"
+                class="flex max-w-[75%] flex-col items-end self-end">
+                <div class="whitespace-pre-wrap break-words rounded-2xl border border-amber-300 bg-amber-50 px-3.5 py-2 text-amber-950">
+                    {note.content.clone()}
+                </div>
+                <div class="mt-0.5 flex gap-2 px-1 text-xs text-slate-600">
+                    <span class="font-medium text-amber-900">"Private note"</span>
+                    <span>{note.author.clone()}</span>
+                    <time datetime=note.created_at.clone()>{when(&note.created_at)}</time>
+                </div>
+            </aside>
+        }/>
+    }
 }
 
 #[component]
@@ -222,7 +294,9 @@ fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
     let chat_id = message.chat_id;
     if message.role == Role::System {
         return view! {
-            <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-600">{message.content}</p>
+            <p data-testid="staff-message" data-id=id data-role="system" class="self-center text-xs text-slate-600">
+                {crate::model::system_line_for_staff(&message.content).into_owned()}
+            </p>
         }
         .into_any();
     }
@@ -316,8 +390,11 @@ fn ReplyBox(
     ai_enabled: Signal<bool>,
     error: RwSignal<Option<String>>,
     outbox: StoredValue<live::Outbox>,
+    notes: RwSignal<Vec<Note>>,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
+    // A private note instead of a reply: only the team sees it.
+    let note_mode = RwSignal::new(false);
     let typing_sent = StoredValue::new(0.0f64);
     let busy = RwSignal::new(false);
     let send = move || {
@@ -326,6 +403,20 @@ fn ReplyBox(
             return;
         }
         busy.set(true);
+        if note_mode.get_untracked() {
+            leptos::task::spawn_local(async move {
+                match add_note(id, content).await {
+                    Ok(note) => {
+                        add_to(notes, note);
+                        draft.set(String::new());
+                        error.set(None);
+                    }
+                    Err(e) => error.set(Some(e.message)),
+                }
+                busy.set(false);
+            });
+            return;
+        }
         // "/shortcut": the first canned response it names goes into the box instead.
         if let Some(q) = content.strip_prefix('/').filter(|q| !q.contains(char::is_whitespace)) {
             let q = q.to_string();
@@ -353,21 +444,51 @@ fn ReplyBox(
             busy.set(false);
         });
     };
+    let tab = move |note: bool| {
+        move || {
+            if note_mode.get() == note {
+                "rounded-t-lg border border-b-0 border-slate-200 bg-white px-3 py-1 text-sm font-medium"
+            } else {
+                "px-3 py-1 text-sm text-slate-700 hover:text-slate-900"
+            }
+        }
+    };
     view! {
-        <super::canned::CannedPicker id draft/>
-        <form class="flex items-end gap-2 border-t border-slate-200 bg-white p-3" on:submit=move |ev| {
-            ev.prevent_default();
-            send();
-        }>
-            <label for="staff-reply" class="sr-only">"Reply to the customer"</label>
+        <Show when=move || !note_mode.get()>
+            <super::canned::CannedPicker id draft/>
+        </Show>
+        <div class="flex gap-1 px-3 pt-2" role="group" aria-label="Write">
+            <button type="button" data-testid="mode-reply" class=tab(false) aria-pressed=move || (!note_mode.get()).to_string()
+                on:click=move |_| note_mode.set(false)>"Reply"</button>
+            <button type="button" data-testid="mode-note" class=tab(true) aria-pressed=move || note_mode.get().to_string()
+                on:click=move |_| note_mode.set(true)>"Private note"</button>
+        </div>
+        <form class=move || if note_mode.get() { "flex items-end gap-2 border-t border-amber-300 bg-amber-50 p-3" } else { "flex items-end gap-2 border-t border-slate-200 bg-white p-3" }
+            on:submit=move |ev| {
+                ev.prevent_default();
+                send();
+            }>
+            <label for="staff-reply" class="sr-only">{move || if note_mode.get() { "Private note to the team" } else { "Reply to the customer" }}</label>
             <textarea
                 id="staff-reply"
                 data-testid="staff-reply"
+                data-mode=move || if note_mode.get() { "note" } else { "reply" }
                 rows="2"
-                class="min-h-10 flex-1 resize-y rounded-lg border border-slate-300 px-3 py-2"
-                placeholder=move || if ai_enabled.get() { "Reply (you take over from the assistant; / for canned responses)" } else { "Reply to the customer (/ for canned responses)" }
+                class="min-h-10 flex-1 resize-y rounded-lg border border-slate-300 bg-white px-3 py-2"
+                placeholder=move || if note_mode.get() {
+                    "A note only the team sees (@name tells them)"
+                } else if ai_enabled.get() {
+                    "Reply (you take over from the assistant; / for canned responses)"
+                } else {
+                    "Reply to the customer (/ for canned responses)"
+                }
                 bind:value=draft
-                on:input=move |_| live::typing_ping(outbox, typing_sent)
+                on:input=move |_| {
+                    // The customer sees staff typing a reply, never a note.
+                    if !note_mode.get_untracked() {
+                        live::typing_ping(outbox, typing_sent);
+                    }
+                }
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
@@ -375,8 +496,9 @@ fn ReplyBox(
                     }
                 }
             ></textarea>
-            <button type="submit" data-testid="staff-send" aria-label="Send reply" disabled=move || busy.get()
-                class="rounded-lg bg-indigo-600 p-2.5 text-white hover:bg-indigo-700 disabled:opacity-50">
+            <button type="submit" data-testid="staff-send" disabled=move || busy.get()
+                aria-label=move || if note_mode.get() { "Save the note" } else { "Send reply" }
+                class=move || if note_mode.get() { "rounded-lg bg-amber-700 p-2.5 text-white hover:bg-amber-800 disabled:opacity-50" } else { "rounded-lg bg-indigo-600 p-2.5 text-white hover:bg-indigo-700 disabled:opacity-50" }>
                 <Svg icon=Icon::Send class="size-5"/>
             </button>
         </form>

@@ -6,12 +6,14 @@ mod assistant;
 mod canned;
 mod conversation;
 mod knowledge;
+mod team;
 
 pub use api_keys::ApiKeysRoute;
 pub use assistant::AssistantRoute;
 pub use canned::CannedRoute;
 pub use conversation::{ConversationRoute, NoConversation};
 pub use knowledge::KnowledgeRoute;
+pub use team::TeamRoute;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,7 +27,7 @@ use crate::{
         browser,
         live::{self, Link},
     },
-    model::{ChatStatus, Inquiry, InquiryFilter, PanelEvent, Priority, Role},
+    model::{ChatStatus, Inquiry, InquiryFilter, PanelEvent, Priority, Role, TeamEvent},
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
 
@@ -38,6 +40,10 @@ struct Panel {
     filter: RwSignal<InquiryFilter>,
     link: RwSignal<Link>,
     notice: RwSignal<Option<String>>,
+    /// The newest staff-only news of the panel feed (a note written).
+    news: RwSignal<Option<TeamEvent>>,
+    /// The newest note that mentions the reader: its conversation and who wrote it.
+    mentioned: RwSignal<Option<(i64, String)>>,
 }
 
 impl Panel {
@@ -55,6 +61,18 @@ impl Panel {
     fn matches(&self, inquiry: &Inquiry) -> bool {
         let me = self.me();
         self.filter.with_untracked(|f| f.parse().is_ok_and(|query| query.matches(inquiry, me)))
+    }
+
+    /// The list as shown: in the default view (what needs the team), the conversations assigned
+    /// to the reader first, each part newest activity first.
+    fn shown(&self) -> Vec<Inquiry> {
+        let mut list = self.inquiries.get();
+        let default_view = self.filter.with(|f| matches!(f.status.as_deref(), None | Some("") | Some("active")));
+        if default_view {
+            let me = self.me();
+            list.sort_by_key(|i| i.chat.assignee_id != Some(me));
+        }
+        list
     }
 
     /// Loads the first page for the current filters.
@@ -229,6 +247,8 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         filter: RwSignal::new(InquiryFilter::default()),
         link: RwSignal::new(Link::Connecting),
         notice: RwSignal::new(None),
+        news: RwSignal::new(None),
+        mentioned: RwSignal::new(None),
     };
     provide_context(panel);
     let sign_out = ServerAction::<StaffSignOut>::new();
@@ -255,6 +275,18 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
             move |frame| {
                 // Each change comes with the conversation's summary as it stands after it.
                 let Ok(PanelEvent { chat_id, inquiry, .. }) = serde_json::from_str::<PanelEvent>(frame) else {
+                    // Or it is the team's own news: a note.
+                    if let Ok(news) = serde_json::from_str::<TeamEvent>(frame) {
+                        let (chat_id, mentions) = news.note_of();
+                        if mentions.contains(&panel.me()) {
+                            let author = match &news {
+                                TeamEvent::NoteCreated(note) => note.author.clone(),
+                                TeamEvent::NoteWritten { .. } => "A teammate".into(),
+                            };
+                            panel.mentioned.set(Some((chat_id, author)));
+                        }
+                        panel.news.set(Some(news));
+                    }
                     return;
                 };
                 match inquiry {
@@ -273,8 +305,16 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                     <A href="/admin/canned-responses" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-canned">"Canned responses"</A>
                     <A href="/admin/assistant" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-assistant">"Assistant"</A>
                     <A href="/admin/api-keys" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-api-keys">"API keys"</A>
+                    <A href="/admin/team" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-team">"Team"</A>
                 </nav>
                 <LinkBadge link=panel.link/>
+                {move || panel.mentioned.get().map(|(chat_id, author)| view! {
+                    <span role="status" data-testid="mention-notice" class="rounded-full bg-amber-100 px-2 py-0.5 text-xs text-amber-900">
+                        <A href=format!("/admin/inquiries/{chat_id}") on:click=move |_| panel.mentioned.set(None)>
+                            {format!("{author} mentioned you in #{chat_id}")}
+                        </A>
+                    </span>
+                })}
                 <span class="ml-auto text-sm text-slate-600" data-testid="usage-today" title="Tokens the assistant used today (UTC), of the daily cap">
                     {usage_today}
                 </span>
@@ -321,8 +361,9 @@ fn Filters() -> impl IntoView {
     let panel = expect_context::<Panel>();
     let products: Vec<(String, String)> =
         panel.view.with_value(|v| v.products.iter().map(|p| (p.id.clone(), p.name.clone())).collect());
-    let staff: Vec<(String, String)> =
-        panel.view.with_value(|v| v.staff.iter().map(|s| (s.id.to_string(), s.display_name.clone())).collect());
+    let staff: Vec<(String, String)> = panel.view.with_value(|v| {
+        v.staff.iter().filter(|s| s.active).map(|s| (s.id.to_string(), s.display_name.clone())).collect()
+    });
     let options = |fixed: &[(&str, &str)], more: Vec<(String, String)>| {
         fixed.iter().map(|(v, l)| (v.to_string(), l.to_string())).chain(more).collect::<Vec<_>>()
     };
@@ -355,14 +396,14 @@ fn Filters() -> impl IntoView {
             apply_search();
         }>
             <FilterSelect name="status" label="Status"
-                options=options(&[("pending", "Pending"), ("in_progress", "In progress"), ("resolved", "Resolved"), ("closed", "Closed"), ("all", "All statuses")], vec![])
+                options=options(&[("active", "Needs the team"), ("pending", "Pending"), ("in_progress", "In progress"), ("resolved", "Resolved"), ("closed", "Closed"), ("all", "All statuses")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.status = Some(value))/>
             <FilterSelect name="priority" label="Priority"
                 options=options(&[("", "Any priority"), ("high", "High"), ("medium", "Medium"), ("low", "Low")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.priority = value.parse::<Priority>().ok())/>
             <FilterSelect name="product" label="Product" options=options(&[("", "Any product")], products)
                 on_change=move |value: String| panel.filter.update(|f| f.product_id = Some(value).filter(|v| !v.is_empty()))/>
-            <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me")], staff)
+            <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me"), ("none", "Unassigned")], staff)
                 on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
             <FilterSelect name="answered" label="Answered" options=options(&[("", "Answered or not"), ("unanswered", "Not answered")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.unanswered = (value == "unanswered").then_some(true))/>
@@ -403,7 +444,7 @@ fn InquiryList() -> impl IntoView {
         </Show>
         <ul data-testid="inquiry-list" class="min-h-0 flex-1 divide-y divide-slate-100 overflow-y-auto">
             <For
-                each=move || panel.inquiries.get()
+                each=move || panel.shown()
                 key=|i| (i.chat.id, i.chat.last_seq)
                 children=move |inquiry| view! { <InquiryRow inquiry selected=Signal::derive(selected)/> }
             />

@@ -97,7 +97,7 @@ impl Accounts {
         let now = now_ms();
         let row: Option<(i64, String, Option<String>, i64, i64)> = sqlx::query_as(
             "SELECT u.id, u.kind, u.role, s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
         )
         .bind(&token_hash)
         .bind(now)

@@ -8,10 +8,10 @@ use argon2::{
 
 use super::Accounts;
 use crate::{
-    model::{CreatedStaff, Email, Me, NewStaff, StaffMember},
+    model::{CreatedStaff, Email, Me, NewStaff, ProfilePatch, StaffMember, StaffPatch},
     server::{
         audit::{Action, Actor},
-        db::now_ms,
+        db::{now_ms, Backend},
         error::{AppError, AppResult},
         identity::{Staff, StaffRole},
     },
@@ -33,6 +33,9 @@ pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     (0..20).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }
+
+/// A member as read: id, email, name, role, when deactivated.
+type MemberRow = (i64, Option<String>, String, Option<String>, Option<i64>);
 
 impl Accounts {
     /// Creates a staff account; the password is hashed off the async worker threads.
@@ -100,6 +103,7 @@ impl Accounts {
             email: email.as_str().to_string(),
             display_name: display_name.to_string(),
             role: role.as_str().to_string(),
+            active: true,
         })
     }
 
@@ -148,11 +152,12 @@ impl Accounts {
     /// Checks a staff member's email and password; the same answer for an unknown email and a
     /// wrong password.
     async fn check_password(&self, email: &str, password: &str) -> AppResult<i64> {
-        let row: Option<(i64, Option<String>)> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE kind = 'staff' AND email = $1")
-                .bind(Email::normalized(email))
-                .fetch_optional(&self.db.read)
-                .await?;
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, password_hash FROM users WHERE kind = 'staff' AND email = $1 AND deactivated_at IS NULL",
+        )
+        .bind(Email::normalized(email))
+        .fetch_optional(&self.db.read)
+        .await?;
         let (id, hash) = match row {
             Some((id, Some(hash))) => (Some(id), hash),
             // Verify against a throwaway hash so an unknown email takes as long as a known one.
@@ -180,39 +185,188 @@ impl Accounts {
         Ok(Me { id, kind, email, display_name, role })
     }
 
-    /// True when `user_id` is a member of staff.
+    /// True when `user_id` is an active member of staff.
     pub async fn is_staff(&self, user_id: i64) -> AppResult<bool> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND kind = 'staff'")
-            .bind(user_id)
-            .fetch_one(&self.db.read)
-            .await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND kind = 'staff' AND deactivated_at IS NULL")
+                .bind(user_id)
+                .fetch_one(&self.db.read)
+                .await?;
         Ok(count > 0)
     }
 
     /// Every staff member's email address (for notices).
     pub async fn staff_emails(&self) -> AppResult<Vec<String>> {
-        let rows: Vec<(Option<String>,)> =
-            sqlx::query_as("SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL")
-                .fetch_all(&self.db.read)
-                .await?;
+        let rows: Vec<(Option<String>,)> = sqlx::query_as(
+            "SELECT email FROM users WHERE kind = 'staff' AND email IS NOT NULL AND deactivated_at IS NULL",
+        )
+        .fetch_all(&self.db.read)
+        .await?;
         Ok(rows.into_iter().filter_map(|(email,)| email).collect())
     }
 
+    /// Every member of staff, deactivated ones too.
     pub async fn list_staff(&self) -> AppResult<Vec<StaffMember>> {
-        let rows: Vec<(i64, Option<String>, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, email, display_name, role FROM users WHERE kind = 'staff' ORDER BY display_name, id",
+        let rows: Vec<MemberRow> = sqlx::query_as(
+            "SELECT id, email, display_name, role, deactivated_at FROM users WHERE kind = 'staff' ORDER BY display_name, id",
         )
         .fetch_all(&self.db.read)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, email, display_name, role)| StaffMember {
+            .map(|(id, email, display_name, role, deactivated_at)| StaffMember {
                 id,
                 email: email.unwrap_or_default(),
                 display_name,
                 role: role.unwrap_or_else(|| "agent".into()),
+                active: deactivated_at.is_none(),
             })
             .collect())
+    }
+
+    /// The members who may sign in.
+    pub async fn active_staff(&self) -> AppResult<Vec<StaffMember>> {
+        Ok(self.list_staff().await?.into_iter().filter(|m| m.active).collect())
+    }
+
+    async fn member(&self, id: i64) -> AppResult<StaffMember> {
+        self.list_staff().await?.into_iter().find(|m| m.id == id).ok_or(AppError::not_found("staff member"))
+    }
+
+    /// An admin changes a member's role or deactivates them (or lets them back). The team keeps
+    /// an active admin: the last one can be neither demoted nor deactivated. A deactivated
+    /// member's sessions end at once, on every replica, and with them their sockets. Whether they
+    /// were deactivated now (their conversations then go back to the queue: see
+    /// `Inquiries::update_member`).
+    pub async fn update_staff(&self, admin: Staff, id: i64, patch: &StaffPatch) -> AppResult<(StaffMember, bool)> {
+        admin.require_admin()?;
+        let before = self.member(id).await?;
+        let demoted = patch.role == Some(StaffRole::Agent) && before.role == "admin";
+        let deactivated = patch.active == Some(false) && before.active;
+        let reactivated = patch.active == Some(true) && !before.active;
+        let mut tx = self.db.write.begin().await?;
+        if (demoted || deactivated) && before.role == "admin" && before.active {
+            // The active admins' rows are locked (on PostgreSQL): two admins demoting each other
+            // at once cannot leave none (the second one counts again after the first commits).
+            let lock = if self.db.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+            let admins: Vec<(i64,)> = sqlx::query_as(&format!(
+                "SELECT id FROM users WHERE kind = 'staff' AND role = 'admin' AND deactivated_at IS NULL{lock}"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            if admins.len() <= 1 {
+                return Err(AppError::Conflict(
+                    "the team needs an active admin: make someone else an admin first".into(),
+                ));
+            }
+        }
+        if let Some(role) = patch.role {
+            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                .bind(role.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if deactivated || reactivated {
+            let at = deactivated.then(now_ms);
+            sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ended: Vec<(String,)> = if deactivated {
+            sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let mut changes = Vec::new();
+        if let Some(role) = patch.role.filter(|r| r.as_str() != before.role) {
+            changes.push(format!("role: {} → {}", before.role, role.as_str()));
+        }
+        if deactivated {
+            changes.push("deactivated".into());
+        }
+        if reactivated {
+            changes.push("reactivated".into());
+        }
+        if !changes.is_empty() {
+            let action =
+                Action { name: "staff.updated", chat_id: None, detail: format!("staff {id}: {}", changes.join("; ")) };
+            self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
+        }
+        tx.commit().await?;
+        for (token_hash,) in ended {
+            self.hub.session_ended(token_hash);
+        }
+        Ok((self.member(id).await?, deactivated))
+    }
+
+    /// A member changes their own name, or their password (with the current one); a new
+    /// password ends their other sessions.
+    pub async fn update_profile(&self, staff: Staff, keep_token: Option<&str>, patch: &ProfilePatch) -> AppResult<Me> {
+        let name = match &patch.display_name {
+            Some(name) => {
+                let trimmed = crate::model::trim_spaces(name);
+                if trimmed.is_empty() || name.chars().count() > 80 {
+                    return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
+                }
+                Some(trimmed.to_string())
+            }
+            None => None,
+        };
+        let hash = match &patch.password {
+            Some(change) => {
+                if change.new.chars().count() < 12 || change.new.chars().count() > 1024 {
+                    return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
+                }
+                let email = self.me(staff.user_id).await?.email.unwrap_or_default();
+                // Guessing the current password is throttled like signing in.
+                self.sign_ins.attempt(None, &email)?;
+                self.check_password(&email, &change.current).await.map_err(|e| match e {
+                    AppError::Unauthorized => AppError::NotAllowed("the current password is not right".into()),
+                    other => other,
+                })?;
+                let new = change.new.clone();
+                Some(self.sign_ins.hash(move || hash_password(&new)).await??)
+            }
+            None => None,
+        };
+        let mut tx = self.db.write.begin().await?;
+        if let Some(name) = &name {
+            sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(staff.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut ended = Vec::new();
+        if let Some(hash) = hash {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(staff.user_id)
+                .execute(&mut *tx)
+                .await?;
+            let keep = keep_token.map(super::token_hash).unwrap_or_default();
+            ended = sqlx::query_as::<_, (String,)>(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
+            )
+            .bind(staff.user_id)
+            .bind(keep)
+            .fetch_all(&mut *tx)
+            .await?;
+            let action =
+                Action { name: "staff.password_changed", chat_id: None, detail: format!("staff {}", staff.user_id) };
+            self.audit.record(&mut tx, Actor::Staff(staff.user_id), action).await?;
+        }
+        tx.commit().await?;
+        for (token_hash,) in ended {
+            self.hub.session_ended(token_hash);
+        }
+        self.me(staff.user_id).await
     }
 }
 

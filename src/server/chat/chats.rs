@@ -280,7 +280,7 @@ impl Chats {
         let contexts = self.contexts.current();
         let context = contexts.check(context_id)?;
         tx.set_context(&context.id).await?;
-        tx.insert_message(NewMessage::system(&format!("Switched to {}", context.label))).await?;
+        tx.insert_message(NewMessage::system(&crate::model::switched_line(&context.label))).await?;
         Ok(())
     }
 
@@ -312,8 +312,7 @@ impl Chats {
         tx.stop_replies_written_elsewhere(super::STOPPED_REASON).await?;
         let changed = tx.hand_to_staff().await?;
         if changed {
-            tx.insert_message(NewMessage::system("You asked for a person. Someone from our team will reply here."))
-                .await?;
+            tx.insert_message(NewMessage::system(crate::model::HANDOFF_LINE)).await?;
         }
         let chat = tx.chat_updated().await?;
         tx.commit().await?;

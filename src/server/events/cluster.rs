@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{events_after, Hub, EVENTS_PAGE};
 use crate::{
-    model::{ChatEvent, Event, Typing},
+    model::{ChatEvent, Event, TeamEvent, Typing},
     server::db::{now_ms, Db},
 };
 
@@ -64,6 +64,10 @@ pub enum Signal {
     },
     /// The assistant's contexts changed: read them again.
     ContextsChanged,
+    /// Staff-only news for the open panels.
+    Team {
+        event: TeamEvent,
+    },
 }
 
 /// One notification: the replica it comes from and what it says.
@@ -191,6 +195,13 @@ async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::Receiver<Outg
 /// A signal as it travels: events too large to carry are named by their sequence numbers (an
 /// event that is not stored, `chat.deleted`, is always small and always carried).
 fn fit(signal: Signal) -> Vec<Signal> {
+    if let Signal::Team { event: TeamEvent::NoteCreated(note) } = &signal {
+        // A long note is named, and read by the panels that show its conversation.
+        if note.content.len() + note.author.len() + 200 >= INLINE_MAX {
+            let (chat_id, note_id, mentions) = (note.chat_id, note.id, note.mentions.clone());
+            return vec![Signal::Team { event: TeamEvent::NoteWritten { chat_id, note_id, mentions } }];
+        }
+    }
     let Signal::Events { chat, events } = signal else { return vec![signal] };
     let size: usize = events.iter().map(|e| e.event.data_json().len() + 40).sum();
     if size < INLINE_MAX {
@@ -307,6 +318,7 @@ async fn receive<N: Node>(node: &N, signal: Signal) {
         Signal::SessionEnded { token_hash } => hub.session_ended_here(token_hash),
         Signal::Stop { chat, reply } => node.stop_here(chat, reply),
         Signal::ContextsChanged => hub.contexts_changed_elsewhere(),
+        Signal::Team { event } => hub.team_here(event),
     }
 }
 

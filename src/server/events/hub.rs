@@ -17,7 +17,7 @@ use super::{
     lock::ChatLock,
 };
 use crate::{
-    model::{ChatEvent, Event, EventKind, PanelEvent, Typing},
+    model::{ChatEvent, Event, EventKind, PanelEvent, TeamEvent, Typing},
     server::{db::Db, error::AppResult},
 };
 
@@ -71,6 +71,8 @@ pub struct Hub {
     panel_resets: tokio::sync::watch::Sender<u64>,
     /// Moves on when another replica changed the assistant's contexts: they are read again.
     contexts: tokio::sync::watch::Sender<u64>,
+    /// Staff-only news for open panels (a note written), from every replica.
+    team: broadcast::Sender<TeamEvent>,
     /// Open live streams (SSE and WebSocket) per user.
     streams: Arc<Mutex<HashMap<i64, usize>>>,
     /// The other replicas on the same PostgreSQL database (see [`super::cluster`]).
@@ -109,6 +111,7 @@ impl Default for Hub {
             session_ends: broadcast::channel(64).0,
             panel_resets: tokio::sync::watch::channel(0).0,
             contexts: tokio::sync::watch::channel(0).0,
+            team: broadcast::channel(PANEL_CAPACITY).0,
             streams: Arc::default(),
             cluster: OnceLock::new(),
             peers: Default::default(),
@@ -372,6 +375,23 @@ impl Hub {
     /// Moves on each time another replica changed the assistant's contexts.
     pub fn watch_contexts(&self) -> tokio::sync::watch::Receiver<u64> {
         self.contexts.subscribe()
+    }
+
+    /// Sends staff-only news to every open panel, on every replica.
+    pub fn send_to_team(&self, event: TeamEvent) {
+        if let Some(link) = self.cluster.get() {
+            link.send(Signal::Team { event: event.clone() });
+        }
+        self.team_here(event);
+    }
+
+    pub(super) fn team_here(&self, event: TeamEvent) {
+        let _ = self.team.send(event);
+    }
+
+    /// Staff-only news from now on (see [`Hub::send_to_team`]).
+    pub fn watch_team(&self) -> broadcast::Receiver<TeamEvent> {
+        self.team.subscribe()
     }
 
     pub fn watch_session_ends(&self) -> broadcast::Receiver<Arc<String>> {

@@ -10,6 +10,7 @@ pub mod rest;
 pub mod session;
 mod spec;
 pub mod stream;
+pub mod team;
 
 use std::time::Duration;
 
@@ -167,8 +168,10 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(get_product))
         .routes(routes!(admin::sign_in))
         .routes(routes!(admin::sign_out))
-        .routes(routes!(admin::me))
+        .routes(routes!(admin::me, team::update_me))
         .routes(routes!(admin::list_staff, admin::add_staff))
+        .routes(routes!(team::update_member))
+        .routes(routes!(team::list_notes, team::add_note))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::usage_report))
         .routes(routes!(admin::list_inquiries))

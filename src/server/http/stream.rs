@@ -224,7 +224,7 @@ pub async fn staff_ws(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin", params(Handshake),
-    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
+    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, and the team's private notes as `{\"type\":\"note.created\",\"data\":Note}` (or, for a long one written on another replica, `{\"type\":\"note.written\",\"data\":{\"chat_id\",\"note_id\",\"mentions\"}}`: read the conversation's notes), from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn panel_ws(
     State(app): State<Frontdesk>,
@@ -237,13 +237,18 @@ pub async fn panel_ws(
     let upgrade = upgrade(&app, &headers, ws)?;
     // The feed starts as the handshake is answered, not when the socket's task first runs: a
     // change made just after the client saw the socket open is on it.
-    let feed = staff.map(|_| (app.inquiries.watch_panel(), app.inquiries.watch_panel_resets()));
+    let feed = staff.map(|_| (app.inquiries.watch_panel(), app.inquiries.watch_panel_resets(), app.hub.watch_team()));
     let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
     Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, feed)))
 }
 
-/// What a panel socket follows: every conversation's changes, and the feed's resets.
-type PanelFeed = (tokio::sync::broadcast::Receiver<PanelEvent>, tokio::sync::watch::Receiver<u64>);
+/// What a panel socket follows: every conversation's changes, the feed's resets, and the team's
+/// staff-only news (notes).
+type PanelFeed = (
+    tokio::sync::broadcast::Receiver<PanelEvent>,
+    tokio::sync::watch::Receiver<u64>,
+    tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
+);
 
 /// Closes a socket whose caller may not follow it.
 async fn refuse(socket: WebSocket, error: AppError) {
@@ -274,7 +279,7 @@ impl Live {
 }
 
 async fn run_panel(mut socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
-    let (mut events, mut resets) = match feed {
+    let (mut events, mut resets, mut team) = match feed {
         Ok(feed) => feed,
         Err(error) => return refuse(socket, error).await,
     };
@@ -294,6 +299,17 @@ async fn run_panel(mut socket: WebSocket, live: Live, feed: AppResult<PanelFeed>
                         return;
                     }
                     delivered_to_staff(&app.inquiries, event.chat_id, &event.event).await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return close(socket, 1013, "fell behind: reload").await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return close(socket, 1001, "going away").await,
+            },
+            news = team.recv() => match news {
+                Ok(news) => {
+                    if send(&mut socket, &news).await.is_err() {
+                        return;
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     return close(socket, 1013, "fell behind: reload").await;

@@ -23,7 +23,10 @@ use super::{
     events::Hub,
     identity::Staff,
 };
-use crate::model::{AssigneeFilter, ChatEvent, GivenSource, Message, MessagePage, PanelEvent, Priority, StatusFilter};
+use crate::model::{
+    AssigneeFilter, ChatEvent, ChatStatus, GivenSource, Message, MessagePage, PanelEvent, Priority, StaffMember,
+    StaffPatch, StatusFilter,
+};
 pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch};
 
 /// The staff side of the conversations.
@@ -113,13 +116,15 @@ impl Inquiries {
     /// The inquiry list: newest activity first, filtered, in cursor pages.
     pub async fn list(&self, staff: Staff, filter: &InquiryFilter) -> AppResult<InquiryPage> {
         let query = filter.parse().map_err(AppError::Invalid)?;
-        let status = match query.status {
-            StatusFilter::Pending => "pending",
-            StatusFilter::All => "",
-            StatusFilter::Only(status) => status.as_str(),
+        let statuses = match query.status {
+            StatusFilter::Active => [ChatStatus::Pending.as_str(), ChatStatus::InProgress.as_str()],
+            StatusFilter::All => ["", ""],
+            StatusFilter::Only(status) => [status.as_str(); 2],
         };
+        // 0: anyone's; -1: nobody's.
         let assignee = match query.assignee {
             AssigneeFilter::Anyone => 0,
+            AssigneeFilter::Nobody => -1,
             AssigneeFilter::Me => staff.user_id,
             AssigneeFilter::Staff(id) => id,
         };
@@ -130,8 +135,9 @@ impl Inquiries {
             format!("%{escaped}%")
         });
         let rows: Vec<InquiryRow> = sqlx::query_as(&format!(
-            "{} WHERE {TOUCHED} AND ($1 = '' OR c.status = $1) AND ($2 = '' OR c.priority = $2) \
-             AND ($3 = '' OR c.product = $3) AND ($4 = 0 OR c.assignee_id = $4) \
+            "{} WHERE {TOUCHED} AND ($1 = '' OR c.status = $1 OR c.status = $10) AND ($2 = '' OR c.priority = $2) \
+             AND ($3 = '' OR c.product = $3) \
+             AND ($4 = 0 OR c.assignee_id = $4 OR ($4 = -1 AND c.assignee_id IS NULL)) \
              AND ($5 = '' OR LOWER(c.title) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(c.customer_email, '')) LIKE $5 ESCAPE '\\' \
                   OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
              AND (c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.id < $7)) \
@@ -139,7 +145,7 @@ impl Inquiries {
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $8",
             inquiry_select()
         ))
-        .bind(status)
+        .bind(statuses[0])
         .bind(query.priority.map_or("", |p| p.as_str()))
         .bind(query.product_id.clone().unwrap_or_default())
         .bind(assignee)
@@ -148,6 +154,7 @@ impl Inquiries {
         .bind(before_id)
         .bind(query.limit + 1)
         .bind(i64::from(query.unanswered))
+        .bind(statuses[1])
         .fetch_all(&self.db.read)
         .await?;
         let limit = query.limit as usize;
@@ -271,6 +278,30 @@ impl Inquiries {
             self.alerts.high_priority(chat_id).await;
         }
         self.get(staff, chat_id).await
+    }
+
+    /// An admin changes a member (see `Accounts::update_staff`). A member deactivated now hands
+    /// back every conversation still open in their name: each goes back to the queue (pending,
+    /// unassigned; the customer sees nothing of it), audited, and open panels see it move.
+    pub async fn update_member(&self, admin: Staff, member_id: i64, patch: &StaffPatch) -> AppResult<StaffMember> {
+        let (member, deactivated) = self.accounts.update_staff(admin, member_id, patch).await?;
+        if deactivated {
+            let open: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM chats WHERE assignee_id = $1 AND status IN ('pending', 'in_progress') ORDER BY id",
+            )
+            .bind(member_id)
+            .fetch_all(&self.db.read)
+            .await?;
+            for (chat_id,) in open {
+                let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+                tx.set_triage(Some(ChatStatus::Pending), None, Some(None)).await?;
+                let detail = format!("assignee: staff {member_id} → nobody (deactivated)");
+                tx.audit(&*self.audit, Actor::Staff(admin.user_id), "inquiry.updated", detail).await?;
+                tx.chat_updated().await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(member)
     }
 
     /// A customer message reached a staff member's screen (the panel or the conversation feed).

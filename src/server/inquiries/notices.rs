@@ -21,17 +21,17 @@ pub struct Notices {
     hub: Arc<Hub>,
     accounts: Arc<Accounts>,
     /// None when no mail is configured: a notice is then nothing.
-    notifier: Option<Notifier>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Notices {
-    pub fn new(db: Db, hub: Arc<Hub>, accounts: Arc<Accounts>, notifier: Option<Notifier>) -> Self {
+    pub fn new(db: Db, hub: Arc<Hub>, accounts: Arc<Accounts>, notifier: Option<Arc<Notifier>>) -> Self {
         Notices { db, hub, accounts, notifier }
     }
 
     /// The mail sender, when mail is configured.
     pub fn notifier(&self) -> Option<&Notifier> {
-        self.notifier.as_ref()
+        self.notifier.as_deref()
     }
 
     /// Who to tell about a conversation, and what: every staff member's address, its title, its

@@ -1,0 +1,128 @@
+import { type Browser } from '@playwright/test';
+import { expect, test } from './base';
+import { ChatPage } from './chat-page';
+import { ADMIN, StaffPage } from './staff';
+
+// The team's workspace (issue 32): the team page, private notes with mentions, the default view
+// and the staff wording of system lines, with people in browsers of their own.
+async function person<T>(browser: Browser, make: (page: import('@playwright/test').Page) => T) {
+  const context = await browser.newContext();
+  return { who: make(await context.newPage()), close: () => context.close() };
+}
+
+test('an admin adds a member who signs in, and deactivating them signs them out at once', async ({ browser }) => {
+  const admin = await person(browser, (page) => new StaffPage(page));
+  await admin.who.signIn();
+  await admin.who.page.getByTestId('nav-team').click();
+  const stamp = Date.now();
+  const email = `kim.${stamp}@e2e.test`;
+  await admin.who.page.getByTestId('member-email').fill(email);
+  await admin.who.page.getByTestId('member-name').fill(`Kim ${stamp}`);
+  await admin.who.page.getByTestId('member-add-submit').click();
+  const password = (await admin.who.page.getByTestId('member-password').textContent())!.trim();
+  expect(password.length).toBeGreaterThanOrEqual(12);
+  const row = admin.who.page.locator(`[data-testid="team-member"][data-email="${email}"]`);
+  await expect(row).toHaveAttribute('data-active', 'true');
+
+  // The new member signs in with the password shown once.
+  const kim = await person(browser, (page) => new StaffPage(page));
+  await kim.who.signIn('', { email, password, name: `Kim ${stamp}` });
+
+  // Deactivated: their open panel is signed out at once, and the team page says so.
+  await row.getByTestId('member-deactivate').click();
+  await expect(row).toHaveAttribute('data-active', 'false');
+  await expect(row.getByTestId('member-status')).toHaveText('Deactivated');
+  await expect(kim.who.page.getByTestId('panel-link').first()).toHaveAttribute('data-state', /refused/);
+  await kim.who.page.reload();
+  await expect(kim.who.page.getByTestId('signin-email')).toBeVisible();
+
+  // The only admin cannot demote themselves: the reason is shown.
+  const me = admin.who.page.locator(`[data-testid="team-member"][data-email="${ADMIN.email}"]`);
+  await me.getByTestId('member-role').selectOption('agent');
+  await expect(admin.who.page.getByTestId('team-error')).toContainText('active admin');
+  await row.getByTestId('member-reactivate').click();
+  await expect(row).toHaveAttribute('data-active', 'true');
+  await kim.close();
+  await admin.close();
+});
+
+test('a private note shows to the team live, tells the member it mentions, and never reaches the customer', async ({ browser, baseURL }) => {
+  // A second member to mention, added over the API as the admin.
+  const admin = await person(browser, (page) => new StaffPage(page));
+  await admin.who.signIn();
+  const stamp = Date.now();
+  const bea = { email: `bea.${stamp}@e2e.test`, name: `Bea${stamp}`, password: '' };
+  const added = await admin.who.page.request.post(`${baseURL}/api/v1/admin/staff`, {
+    data: { email: bea.email, display_name: bea.name, role: 'agent' },
+    headers: { origin: baseURL! },
+  });
+  expect(added.status()).toBe(201);
+  bea.password = (await added.json()).password;
+  const beaPanel = await person(browser, (page) => new StaffPage(page));
+  await beaPanel.who.signIn('', bea);
+
+  const customer = await person(browser, (page) => new ChatPage(page));
+  await customer.who.open('/');
+  await customer.who.send(`Where is my parcel? (${stamp})`);
+  const chatId = await customer.who.chatId();
+  await customer.who.lastReplyWhenDone();
+
+  await admin.who.inquiry(chatId).click();
+  await admin.who.page.getByTestId('mode-note').click();
+  await expect(admin.who.reply).toHaveAttribute('data-mode', 'note');
+  await admin.who.reply.fill(`Courier says Tuesday. @${bea.name} can you follow up?`);
+  await admin.who.page.getByTestId('staff-send').click();
+  await expect(admin.who.reply).toHaveValue('');
+  const note = admin.who.conversation.getByTestId('staff-note');
+  await expect(note).toHaveCount(1);
+  await expect(note).toContainText('Courier says Tuesday.');
+  await expect(note).toContainText('Private note');
+
+  // The member it mentions is told, and opens it from there; the note shows live beside the history.
+  const mention = beaPanel.who.page.getByTestId('mention-notice');
+  await expect(mention).toContainText(`Admin mentioned you in #${chatId}`);
+  await mention.getByRole('link').click();
+  await expect(beaPanel.who.conversation.getByTestId('staff-note')).toContainText('Courier says Tuesday.');
+
+  // The customer's window never shows it, live or after a reload.
+  await customer.who.send('Any news?');
+  await customer.who.lastReplyWhenDone();
+  await expect(customer.who.page.getByText('Courier says Tuesday')).toHaveCount(0);
+  await customer.who.open('/');
+  await expect(customer.who.byRole('user').last()).toContainText('Any news?');
+  await expect(customer.who.page.getByText('Courier says Tuesday')).toHaveCount(0);
+  // Nor does the customer's history over the API.
+  const history = await customer.who.page.request.get(`${baseURL}/api/v1/chats/${chatId}/messages`);
+  expect(await history.text()).not.toContain('Courier says Tuesday');
+  await customer.close();
+  await beaPanel.close();
+  await admin.close();
+});
+
+test('a conversation staff replied to stays in the default view, and its system lines speak to staff', async ({ browser }) => {
+  const staff = await person(browser, (page) => new StaffPage(page));
+  await staff.who.signIn();
+  const customer = await person(browser, (page) => new ChatPage(page));
+  await customer.who.open('/');
+  await customer.who.send(`I want a person (${Date.now()})`);
+  const chatId = await customer.who.chatId();
+  await customer.who.page.getByTestId('talk-to-person').click();
+  const row = staff.who.inquiry(chatId);
+  await expect(row).toHaveAttribute('data-status', 'pending');
+  await row.click();
+  await expect(staff.who.byRole('system').filter({ hasText: 'The customer asked for a person' })).toHaveCount(1);
+  await expect(customer.who.byRole('system').filter({ hasText: 'You asked for a person' })).toHaveCount(1);
+  await staff.who.send('Hi, I am here.');
+  // In progress now, and still listed: the list never reads "No conversations here" beside it.
+  await expect(row).toHaveAttribute('data-status', 'in_progress');
+  await expect(staff.who.page.getByTestId('inquiry-empty')).toHaveCount(0);
+  // Another member's "waiting" view does not hold it; "Unassigned" neither (the reply assigned it).
+  await staff.who.page.getByTestId('filter-status').selectOption('pending');
+  await expect(row).toHaveCount(0);
+  await staff.who.page.getByTestId('filter-status').selectOption('active');
+  await expect(row).toHaveCount(1);
+  await staff.who.page.getByTestId('filter-assignee').selectOption('none');
+  await expect(row).toHaveCount(0);
+  await customer.close();
+  await staff.close();
+});

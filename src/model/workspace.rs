@@ -1,0 +1,115 @@
+//! The team's workspace: private notes on a conversation, and the staff-only frames the panel's
+//! feed carries besides conversation changes.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
+/// The longest note, in characters.
+pub const NOTE_MAX_CHARS: usize = 4000;
+
+/// A private note: staff write it on a conversation for each other. It is never sent to the
+/// customer (window, socket, SSE, API), never given to the assistant, never emailed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Note {
+    pub id: i64,
+    pub chat_id: i64,
+    /// Who wrote it; none once their account is gone.
+    pub author_id: Option<i64>,
+    /// Their name as it is now.
+    pub author: String,
+    pub content: String,
+    /// The staff members `@name` in it mentions: they are notified.
+    pub mentions: Vec<i64>,
+    /// The conversation's newest message when it was written (0: none): where it sits in the
+    /// history.
+    pub after_message_id: i64,
+    pub created_at: String,
+}
+
+/// A new note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    /// Not blank, at most 4,000 characters. `@name` (a member's display name, or the part of
+    /// their email before the @) notifies them.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S", max_length = 4000))]
+    pub content: String,
+}
+
+/// A staff-only frame of the panel's feed (`/api/v1/admin/ws`), beside conversation changes:
+/// `{"type": "note.created", "data": Note}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(tag = "type", content = "data")]
+pub enum TeamEvent {
+    #[serde(rename = "note.created")]
+    NoteCreated(Note),
+    /// A note too long to carry between replicas whole: panels showing its conversation read
+    /// its notes again.
+    #[serde(rename = "note.written")]
+    NoteWritten { chat_id: i64, note_id: i64, mentions: Vec<i64> },
+}
+
+impl TeamEvent {
+    /// The conversation it concerns and the members it mentions.
+    pub fn note_of(&self) -> (i64, &[i64]) {
+        match self {
+            TeamEvent::NoteCreated(note) => (note.chat_id, &note.mentions),
+            TeamEvent::NoteWritten { chat_id, mentions, .. } => (*chat_id, mentions),
+        }
+    }
+}
+
+/// Where each `@mention` of `text` names one of `members` (`(id, display name, email)`): a
+/// display name (the longest that fits, any case) or the part of an email before the @, ending
+/// at a character that is not a letter or digit. Each member once, in the order first named.
+pub fn mentions<'a>(text: &str, members: impl IntoIterator<Item = (i64, &'a str, &'a str)> + Clone) -> Vec<i64> {
+    let mut found = Vec::new();
+    let lower = text.to_lowercase();
+    for (at, _) in lower.match_indices('@') {
+        // An address written in the note (sam@example.com) is no mention.
+        if lower[..at].chars().next_back().is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let rest = &lower[at + 1..];
+        let mut best: Option<(usize, i64)> = None;
+        for (id, name, email) in members.clone() {
+            let local = email.split('@').next().unwrap_or_default();
+            for handle in [name.to_lowercase(), local.to_lowercase()] {
+                let ends_cleanly = rest
+                    .get(handle.len()..)
+                    .is_some_and(|after| after.chars().next().is_none_or(|c| !c.is_alphanumeric()));
+                if !handle.is_empty()
+                    && rest.starts_with(&handle)
+                    && ends_cleanly
+                    && best.is_none_or(|(len, _)| handle.len() > len)
+                {
+                    best = Some((handle.len(), id));
+                }
+            }
+        }
+        if let Some((_, id)) = best.filter(|(_, id)| !found.contains(id)) {
+            found.push(id);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mention_names_a_member_by_name_or_email_and_an_address_is_no_mention() {
+        let team = [(1, "Alice", "alice@shop.test"), (2, "Alice Moreau", "am@shop.test"), (3, "Bo", "bo@shop.test")];
+        assert_eq!(mentions("@alice moreau can you check?", team), vec![2], "the longest name that fits");
+        assert_eq!(mentions("@Alice, and @bo.", team), vec![1, 3]);
+        assert_eq!(mentions("ask @am about it", team), vec![2], "the email's first part");
+        assert_eq!(mentions("mail sam@bo or @bob", team), Vec::<i64>::new());
+        assert_eq!(mentions("@bo @bo", team), vec![3], "each member once");
+    }
+}

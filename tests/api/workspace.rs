@@ -1,0 +1,288 @@
+//! The team's workspace (issue 32): the default view, private notes, the team's members and
+//! their own accounts, on both databases.
+
+use crate::{
+    staff::{app_with_mail, call, cookie_of, next_frame, open_ws, staff_client, Socket, PASSWORD},
+    support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp},
+};
+use frontdesk::{model::EventKind, server::identity::StaffRole};
+use serde_json::{json, Value};
+
+on_both_databases!(
+    the_default_view_keeps_a_conversation_staff_replied_to_and_lists_unassigned_ones_apart,
+    a_note_reaches_staff_live_and_never_the_customer_the_assistant_or_email,
+    bad_notes_are_refused_with_the_reason_and_change_nothing,
+    deactivating_a_member_ends_their_sessions_and_sockets_and_puts_their_conversations_back_in_the_queue,
+    the_team_keeps_an_active_admin_and_only_admins_change_members,
+    a_member_changes_their_name_and_password_and_their_other_sessions_end,
+);
+
+async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
+    let (status, me) = call(client, "GET", app.url("/api/v1/auth/me"), None).await;
+    assert_eq!(status, 200, "{me}");
+    me["id"].as_i64().unwrap()
+}
+
+async fn listed(client: &reqwest::Client, app: &TestApp, query: &str) -> Vec<i64> {
+    let (status, body) = call(client, "GET", app.url(&format!("/api/v1/admin/inquiries{query}")), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["inquiries"].as_array().unwrap().iter().map(|i| i["chat"]["id"].as_i64().unwrap()).collect()
+}
+
+async fn the_default_view_keeps_a_conversation_staff_replied_to_and_lists_unassigned_ones_apart(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "agent@example.com", "Alice", StaffRole::Agent).await;
+    let (replied, waiting) = (app.new_chat().await, app.new_chat().await);
+    app.send_and_wait(replied, "Where is my parcel?").await;
+    app.send_and_wait(waiting, "Do you ship to Norway?").await;
+    let reply = app.url(&format!("/api/v1/admin/inquiries/{replied}/messages"));
+    assert_eq!(call(&staff, "POST", reply, Some(json!({"content": "Looking now."}))).await.0, 201);
+    // Replied to, it is in progress, and still in the default view: it still needs the team.
+    let mut shown = listed(&staff, &app, "").await;
+    shown.sort();
+    assert_eq!(shown, vec![replied, waiting]);
+    assert_eq!(listed(&staff, &app, "?status=active").await.len(), 2);
+    assert_eq!(listed(&staff, &app, "?status=pending").await, vec![waiting]);
+    assert_eq!(listed(&staff, &app, "?status=in_progress").await, vec![replied]);
+    assert_eq!(listed(&staff, &app, "?assignee=none").await, vec![waiting], "the reply assigned the other");
+    assert_eq!(listed(&staff, &app, "?assignee=me").await, vec![replied]);
+    // Resolved, it leaves the default view.
+    let inquiry = app.url(&format!("/api/v1/admin/inquiries/{replied}"));
+    assert_eq!(call(&staff, "PATCH", inquiry, Some(json!({"status": "resolved"}))).await.0, 200);
+    assert_eq!(listed(&staff, &app, "").await, vec![waiting]);
+    let (status, body) = call(&staff, "GET", app.url("/api/v1/admin/inquiries?assignee=nobody"), None).await;
+    assert_eq!(status, 422, "{body}");
+}
+
+/// Frames of a socket until one matches; every frame read is kept in `seen`.
+async fn frames_until(socket: &mut Socket, seen: &mut Vec<Value>, done: impl Fn(&Value) -> bool) {
+    loop {
+        let frame = next_frame(socket).await.expect("the socket stays open");
+        seen.push(frame.clone());
+        if done(&frame) {
+            return;
+        }
+    }
+}
+
+async fn a_note_reaches_staff_live_and_never_the_customer_the_assistant_or_email(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = app_with_mail(backend, &smtp, 20).await;
+    let alice = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    app.state.accounts.create_staff("bea.m@example.com", "Bea Moreau", StaffRole::Agent, PASSWORD).await.unwrap();
+    let bea_cookie = cookie_of(&app, "bea.m@example.com", PASSWORD).await.unwrap();
+    let mut bea_panel = open_ws(&app, "/api/v1/admin/ws", Some(&bea_cookie), None).await.unwrap();
+    let chat = app.new_chat().await;
+    let (question, _) = app.send_and_wait(chat, "My order 1042 never came").await;
+    // The customer follows the conversation on SSE and on its WebSocket.
+    let mut sse = app.events(chat, Some(0)).await;
+    let mut window =
+        open_ws(&app, &format!("/api/v1/chats/{chat}/ws?after=0"), Some(&app.cookie_header()), None).await.unwrap();
+
+    let secret = "SECRET-NOTE: refund approved, courier lost it";
+    let content = format!("{secret}. @bea moreau can you confirm?");
+    let (status, note) = call(
+        &alice,
+        "POST",
+        app.url(&format!("/api/v1/admin/inquiries/{chat}/notes")),
+        Some(json!({"content": content})),
+    )
+    .await;
+    assert_eq!(status, 201, "{note}");
+    assert_eq!((note["author"].as_str(), note["chat_id"].as_i64()), (Some("Alice"), Some(chat)));
+    let bea =
+        app.state.accounts.list_staff().await.unwrap().into_iter().find(|m| m.display_name == "Bea Moreau").unwrap();
+    assert_eq!(note["mentions"], json!([bea.id]));
+    assert!(note["after_message_id"].as_i64().unwrap() > question.id, "it sits after the assistant's answer");
+    // Staff: live on the panel feed, and in the conversation's notes.
+    let mut heard = Vec::new();
+    frames_until(&mut bea_panel, &mut heard, |f| f["type"] == "note.created").await;
+    assert_eq!(heard.last().unwrap()["data"], note);
+    let (status, notes) = call(&alice, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}/notes")), None).await;
+    assert_eq!((status, notes), (200, json!([note])));
+    // The mentioned member is emailed who and where, not what.
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec!["bea.m@example.com".to_string()]);
+    assert!(
+        mails[0].data.contains(&format!("Subject: Alice mentioned you on conversation #{chat}")),
+        "{}",
+        mails[0].data
+    );
+    assert!(mails[0].data.contains(&format!("https://desk.example.com/admin/inquiries/{chat}")));
+    assert!(!mails[0].data.contains("SECRET-NOTE"), "the note stays in the panel: {}", mails[0].data);
+
+    // The customer writes again and the assistant answers: the note is nowhere on their side.
+    let (_, reply) = app.send_and_wait(chat, "Any news?").await;
+    let mut seen = Vec::new();
+    next_matching(&mut sse, &mut seen, |e| e.kind == EventKind::MessageCompleted && e.data["id"] == reply.id).await;
+    assert!(seen.iter().all(|e| !e.data.to_string().contains("SECRET-NOTE")), "SSE: {seen:?}");
+    let mut frames = Vec::new();
+    frames_until(&mut window, &mut frames, |f| f["type"] == "message.completed" && f["data"]["id"] == reply.id).await;
+    assert!(frames.iter().all(|f| !f.to_string().contains("SECRET-NOTE")), "WebSocket: {frames:?}");
+    let (_, page) = app.get(&format!("/api/v1/chats/{chat}/messages")).await;
+    assert!(!page.to_string().contains("SECRET-NOTE"), "the customer's API: {page}");
+    let (_, staff_page) = call(&alice, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}/messages")), None).await;
+    assert!(!staff_page.to_string().contains("SECRET-NOTE"), "a note is not a message: {staff_page}");
+    let prompts = app.fake().requests();
+    assert!(!prompts.is_empty());
+    assert!(prompts.iter().all(|r| !r.to_string().contains("SECRET-NOTE")), "the model never gets a note");
+    // A customer asking for a person emails the team their words, never the note.
+    assert_eq!(app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await.0, 200);
+    let mails = smtp.wait_for(2).await;
+    assert!(mails.iter().all(|m| !m.data.contains("SECRET-NOTE")));
+    assert!(mails[1].data.contains("Any news?"), "{}", mails[1].data);
+    // The audit log names the note, never its text.
+    let (_, admin_log) = {
+        let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+        call(&admin, "GET", app.url(&format!("/api/v1/admin/audit?chat_id={chat}")), None).await
+    };
+    assert!(admin_log.to_string().contains("note.added") && !admin_log.to_string().contains("SECRET-NOTE"));
+}
+
+async fn bad_notes_are_refused_with_the_reason_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let chat = app.new_chat().await;
+    let notes = app.url(&format!("/api/v1/admin/inquiries/{chat}/notes"));
+    let missing = app.url("/api/v1/admin/inquiries/999999/notes");
+    for (url, body, want) in [
+        (missing.clone(), json!({"content": "hello"}), 404),
+        (notes.clone(), json!({"content": "  \n "}), 422),
+        (notes.clone(), json!({"content": "x".repeat(4001)}), 413),
+        (notes.clone(), json!({"content": "hi", "private": false}), 422),
+        (notes.clone(), json!({}), 422),
+    ] {
+        let (status, error) = call(&staff, "POST", url, Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {error}");
+        assert!(error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+    }
+    assert_eq!(call(&staff, "GET", missing, None).await.0, 404);
+    assert_eq!(call(&staff, "GET", notes.clone(), None).await.1, json!([]));
+    // Customers never reach notes.
+    let (status, _) = app.post(&format!("/api/v1/admin/inquiries/{chat}/notes"), json!({"content": "me too"})).await;
+    assert_eq!(status, 403);
+    assert_eq!(app.get(&format!("/api/v1/admin/inquiries/{chat}/notes")).await.0, 403);
+    // A deleted conversation takes its notes with it.
+    assert_eq!(call(&staff, "POST", notes.clone(), Some(json!({"content": "kept?"}))).await.0, 201);
+    assert_eq!(app.delete(&format!("/api/v1/chats/{chat}")).await.0, 204);
+    assert_eq!(call(&staff, "GET", notes, None).await.0, 404);
+}
+
+async fn deactivating_a_member_ends_their_sessions_and_sockets_and_puts_their_conversations_back_in_the_queue(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let agent = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let alice = id_of(&agent, &app).await;
+    let cookie = cookie_of(&app, "alice@example.com", PASSWORD).await.unwrap();
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&cookie), None).await.unwrap();
+    let chat = app.new_chat().await;
+    app.send_and_wait(chat, "Hello?").await;
+    let reply = app.url(&format!("/api/v1/admin/inquiries/{chat}/messages"));
+    assert_eq!(call(&agent, "POST", reply, Some(json!({"content": "Alice here."}))).await.0, 201);
+    let (_, before) = app.get(&format!("/api/v1/chats/{chat}")).await;
+    assert_eq!((before["status"].as_str(), before["assignee_id"].as_i64()), (Some("in_progress"), Some(alice)));
+    let messages_before = app.messages(chat).await.len();
+
+    let member = app.url(&format!("/api/v1/admin/staff/{alice}"));
+    let (status, body) = call(&admin, "PATCH", member.clone(), Some(json!({"active": false}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], false);
+    // Their open socket closes at once; their session is gone; they cannot sign in.
+    loop {
+        match next_frame(&mut panel).await {
+            Err(code) => break assert_eq!(code, 4001),
+            Ok(_) => continue,
+        }
+    }
+    assert_eq!(call(&agent, "GET", app.url("/api/v1/auth/me"), None).await.0, 401);
+    assert_eq!(cookie_of(&app, "alice@example.com", PASSWORD).await, Err(401));
+    // Their conversation is back in the queue; the customer saw nothing of it.
+    let (_, after) = app.get(&format!("/api/v1/chats/{chat}")).await;
+    assert_eq!((after["status"].as_str(), after["assignee_id"].as_i64()), (Some("pending"), None));
+    assert_eq!(app.messages(chat).await.len(), messages_before);
+    assert!(listed(&admin, &app, "?assignee=none").await.contains(&chat));
+    // Nobody can assign them now.
+    let inquiry = app.url(&format!("/api/v1/admin/inquiries/{chat}"));
+    assert_eq!(call(&admin, "PATCH", inquiry, Some(json!({"assignee_id": alice}))).await.0, 404);
+    let (_, team) = call(&admin, "GET", app.url("/api/v1/admin/staff"), None).await;
+    let listed_alice = team.as_array().unwrap().iter().find(|m| m["id"] == alice).unwrap().clone();
+    assert_eq!(listed_alice["active"], false, "the team page still lists them: {team}");
+    // Let back in, they sign in again.
+    assert_eq!(call(&admin, "PATCH", member, Some(json!({"active": true}))).await.0, 200);
+    assert!(cookie_of(&app, "alice@example.com", PASSWORD).await.is_ok());
+    let (_, log) = call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await;
+    let log = log.to_string();
+    assert!(log.contains(&format!("staff {alice}: deactivated")) && log.contains("reactivated"), "{log}");
+}
+
+async fn the_team_keeps_an_active_admin_and_only_admins_change_members(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let agent = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let (root, alice) = (id_of(&admin, &app).await, id_of(&agent, &app).await);
+    let url = |id: i64| app.url(&format!("/api/v1/admin/staff/{id}"));
+    // An agent changes nobody.
+    assert_eq!(call(&agent, "PATCH", url(root), Some(json!({"active": false}))).await.0, 403);
+    assert_eq!(call(&agent, "PATCH", url(alice), Some(json!({"role": "admin"}))).await.0, 403);
+    // The only admin can be neither demoted nor deactivated.
+    for change in [json!({"role": "agent"}), json!({"active": false})] {
+        let (status, body) = call(&admin, "PATCH", url(root), Some(change)).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("active admin"), "{body}");
+    }
+    // Once another is an admin, they can.
+    let (status, body) = call(&admin, "PATCH", url(alice), Some(json!({"role": "admin"}))).await;
+    assert_eq!((status, body["role"].as_str()), (200, Some("admin")));
+    assert_eq!(call(&agent, "GET", app.url("/api/v1/admin/audit"), None).await.0, 200, "the new role holds at once");
+    assert_eq!(call(&admin, "PATCH", url(root), Some(json!({"role": "agent"}))).await.0, 200);
+    assert_eq!(call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await.0, 403);
+    // Bad input: a clear 4xx, nothing changed.
+    for (id, body, want) in [
+        (999_999, json!({"active": false}), 404),
+        (alice, json!({"role": "owner"}), 422),
+        (alice, json!({"active": "no"}), 422),
+        (alice, json!({"boss": true}), 422),
+    ] {
+        let (status, error) = call(&agent, "PATCH", url(id), Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {error}");
+    }
+    let (_, team) = call(&agent, "GET", app.url("/api/v1/admin/staff"), None).await;
+    let alice_now = team.as_array().unwrap().iter().find(|m| m["id"] == alice).unwrap();
+    assert_eq!((alice_now["role"].as_str(), alice_now["active"].as_bool()), (Some("admin"), Some(true)));
+}
+
+async fn a_member_changes_their_name_and_password_and_their_other_sessions_end(backend: Backend) {
+    // More sign-ins than the default allowance per account (5 in 5 minutes): this is not about it.
+    let configure = Box::new(|config: &mut frontdesk::server::config::Config| config.sign_ins_per_account = 20);
+    let app = TestApp::spawn_with(backend, Options { configure, ..Options::default() }).await;
+    let here = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let elsewhere = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = json!({"email": "alice@example.com", "password": PASSWORD});
+    assert_eq!(call(&elsewhere, "POST", app.url("/api/v1/auth/login"), Some(login)).await.0, 200);
+    let me = app.url("/api/v1/auth/me");
+    let (status, body) = call(&here, "PATCH", me.clone(), Some(json!({"display_name": "  Alice Moreau "}))).await;
+    assert_eq!((status, body["display_name"].as_str()), (200, Some("Alice Moreau")), "{body}");
+    for (change, want) in [
+        (json!({"password": {"new": "another-long-password"}}), 422),
+        (json!({"password": {"new": "another-long-password", "current": "wrong-password!"}}), 403),
+        (json!({"password": {"new": "short", "current": PASSWORD}}), 422),
+        (json!({"display_name": ""}), 422),
+        (json!({"role": "admin"}), 422),
+    ] {
+        let (status, error) = call(&here, "PATCH", me.clone(), Some(change.clone())).await;
+        assert_eq!(status, want, "{change}: {error}");
+    }
+    assert_eq!(call(&elsewhere, "GET", me.clone(), None).await.0, 200, "nothing changed yet");
+    let change = json!({"password": {"new": "another-long-password", "current": PASSWORD}});
+    assert_eq!(call(&here, "PATCH", me.clone(), Some(change)).await.0, 200);
+    assert_eq!(call(&here, "GET", me.clone(), None).await.0, 200, "this session stays");
+    assert_eq!(call(&elsewhere, "GET", me.clone(), None).await.0, 401, "the other one ended");
+    assert_eq!(cookie_of(&app, "alice@example.com", PASSWORD).await, Err(401));
+    assert!(cookie_of(&app, "alice@example.com", "another-long-password").await.is_ok());
+    // A visitor has no account to change.
+    app.new_chat().await;
+    let (status, _) = read(app.client.patch(me).json(&json!({"display_name": "Me"})).send().await.unwrap()).await;
+    assert_eq!(status, 403);
+}

@@ -14,7 +14,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 #[cfg(feature = "panel")]
 use crate::components::panel::{
     AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute,
-    NoConversation, TeamRoute,
+    NoConversation, ResetPasswordPage, TeamRoute,
 };
 use crate::{
     api::{get_product, list_products},
@@ -251,6 +251,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/products") view=StoreRoute ssr=SsrMode::Async/>
                 <Route path=path!("/products/:id") view=StoreRoute ssr=SsrMode::Async/>
                 <Route path=path!("/admin/login") view=AdminLogin/>
+                <Route path=path!("/admin/reset-password") view=ResetPasswordPage/>
                 <ParentRoute path=path!("/admin") view=AdminPanel ssr=SsrMode::Async>
                     <Route path=path!("") view=NoConversation/>
                     <Route path=path!("inquiries/:id") view=ConversationRoute/>

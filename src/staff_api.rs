@@ -307,5 +307,21 @@ pub async fn update_profile(patch: ProfilePatch) -> Result<Me, ErrorDetail> {
     let app = expect_context::<crate::server::app::Frontdesk>();
     let session = crate::api::session()?;
     let staff = session.staff()?;
-    Ok(app.accounts.update_profile(staff, session.token(), &patch).await?)
+    Ok(app.accounts.update_profile(staff, session.network(), session.token(), &patch).await?)
+}
+
+/// Emails a password reset link when the address is an active member's (the same answer either
+/// way; throttled like signing in).
+#[server(prefix = "/api/fn", endpoint = "staff/request_password_reset", input = Json, output = Json)]
+pub async fn request_password_reset(email: String) -> Result<(), ErrorDetail> {
+    let app = expect_context::<crate::server::app::Frontdesk>();
+    let session = crate::api::session()?;
+    Ok(app.accounts.request_reset(session.network(), &email).await?)
+}
+
+/// Sets a new password with a reset link's token (once, within 30 minutes).
+#[server(prefix = "/api/fn", endpoint = "staff/reset_password", input = Json, output = Json)]
+pub async fn reset_password(token: String, password: String) -> Result<(), ErrorDetail> {
+    let app = expect_context::<crate::server::app::Frontdesk>();
+    Ok(app.accounts.reset_password(&token, &password).await?)
 }

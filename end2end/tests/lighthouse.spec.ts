@@ -48,7 +48,7 @@ async function audit(url: string): Promise<void> {
 test.describe('Lighthouse', () => {
   test.setTimeout(180_000);
 
-  for (const path of ['/', '/products/2', '/admin/login', '/docs']) {
+  for (const path of ['/', '/products/2', '/admin/login', '/admin/reset-password', '/docs']) {
     test(`accessibility scores 100 on ${path} with no console errors`, async ({ baseURL }) => {
       await withBrowser(() => audit(`${baseURL}${path}`));
     });

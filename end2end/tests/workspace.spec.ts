@@ -126,3 +126,20 @@ test('a conversation staff replied to stays in the default view, and its system 
   await customer.close();
   await staff.close();
 });
+
+test('"Forgot password?" answers the same for any address, and a used or unknown link says why', async ({ page }) => {
+  const staff = new StaffPage(page);
+  const response = await page.goto('/admin/login');
+  expect(response?.status()).toBe(200);
+  await staff.waitForHydration();
+  await page.getByTestId('forgot-password').click();
+  await page.getByTestId('reset-email').fill(`nobody.${Date.now()}@e2e.test`);
+  await page.getByTestId('reset-send').click();
+  await expect(page.getByTestId('reset-sent')).toContainText('If that address has an account, a link is on its way');
+
+  await page.goto('/admin/reset-password?token=not-a-real-token');
+  await staff.waitForHydration();
+  await page.getByTestId('reset-password').fill('a-long-new-password');
+  await page.getByTestId('reset-submit').click();
+  await expect(page.getByTestId('reset-error')).toContainText('used already, expired');
+});

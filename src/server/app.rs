@@ -84,6 +84,7 @@ impl Frontdesk {
             trail.clone(),
             contexts.clone(),
             config.staff_idle(),
+            notifier.clone(),
         ));
         let knowledge_settings = KnowledgeSettings {
             embedder: llm::embedder_from_config(&config)?,

@@ -74,7 +74,8 @@ impl Notes {
                 .filter(|id| *id != staff.user_id)
                 .collect();
         let mut tx = self.db.write.begin().await?;
-        // Written only while the conversation exists, in one statement (no gap for a deletion).
+        // Written only while the conversation exists; one deleted meanwhile fails the foreign key
+        // (PostgreSQL checks it after the deletion commits): 404 either way.
         let id: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO notes (chat_id, author_id, content, mentions, after_message_id, created_at) \
              SELECT c.id, $2, $3, $4, COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.chat_id = c.id), 0), $5 \
@@ -86,7 +87,11 @@ impl Notes {
         .bind(serde_json::to_string(&mentioned).unwrap_or_else(|_| "[]".into()))
         .bind(now_ms())
         .fetch_optional(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) {
+            true => AppError::not_found("inquiry"),
+            false => e.into(),
+        })?;
         let (id,) = id.ok_or(AppError::not_found("inquiry"))?;
         let detail = format!("note {id}; mentions {}", mentioned.len());
         self.audit

@@ -124,6 +124,42 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// Emails a member the link that sets a new password, in the background. Not throttled here:
+    /// asking for one is throttled like signing in.
+    pub fn password_reset(&self, to: &str, token: &str) {
+        let Ok(mailbox) = to.parse::<Mailbox>() else {
+            return tracing::warn!(%to, "skipping a staff address");
+        };
+        let body = format!(
+            "Someone (we hope you) asked to set a new password for your Frontdesk account.\n\n\
+             The link works once, for 30 minutes:\n{}/admin/reset-password?token={token}\n\n\
+             If you did not ask, ignore this email: your password stays as it is.\n",
+            self.public_url
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox)
+            .subject("Set a new Frontdesk password")
+            .header(ContentType::TEXT_PLAIN)
+            .body(body);
+        self.send_later(message, "a password reset link");
+    }
+
+    /// Sends a built email in the background; a failure is logged (`what` says which email).
+    fn send_later(&self, message: Result<Message, lettre::error::Error>, what: &'static str) {
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => return tracing::warn!(error = %e, what, "could not build an email"),
+        };
+        let transport = self.transport.clone();
+        tokio::spawn(async move {
+            match transport.send(message).await {
+                Ok(_) => tracing::info!(what, "emailed"),
+                Err(e) => tracing::warn!(error = %e, what, "could not send an email"),
+            }
+        });
+    }
+
     /// Emails a member that `by` mentioned them in a note on a conversation, in the background:
     /// who and where, never what the note says (notes stay in the panel). Counted in the hour's
     /// notices in all.
@@ -146,17 +182,7 @@ impl Notifier {
             .subject(format!("{by} mentioned you on conversation #{chat_id}"))
             .header(ContentType::TEXT_PLAIN)
             .body(body);
-        let message = match message {
-            Ok(message) => message,
-            Err(e) => return tracing::warn!(error = %e, "could not build the mention notice"),
-        };
-        let transport = self.transport.clone();
-        tokio::spawn(async move {
-            match transport.send(message).await {
-                Ok(_) => tracing::info!(chat_id, "emailed a member about a mention"),
-                Err(e) => tracing::warn!(chat_id, error = %e, "could not email a mention"),
-            }
-        });
+        self.send_later(message, "a mention");
     }
 }
 

@@ -15,6 +15,8 @@ on_both_databases!(
     deactivating_a_member_ends_their_sessions_and_sockets_and_puts_their_conversations_back_in_the_queue,
     the_team_keeps_an_active_admin_and_only_admins_change_members,
     a_member_changes_their_name_and_password_and_their_other_sessions_end,
+    a_reset_link_works_once_within_thirty_minutes_and_ends_every_session,
+    asking_for_reset_links_answers_the_same_for_any_address_and_is_throttled_like_signing_in,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -251,6 +253,18 @@ async fn the_team_keeps_an_active_admin_and_only_admins_change_members(backend: 
     let (_, team) = call(&agent, "GET", app.url("/api/v1/admin/staff"), None).await;
     let alice_now = team.as_array().unwrap().iter().find(|m| m["id"] == alice).unwrap();
     assert_eq!((alice_now["role"].as_str(), alice_now["active"].as_bool()), (Some("admin"), Some(true)));
+    // An API key an admin made writes while they are active, and not once they are deactivated.
+    let (status, key) = call(&agent, "POST", app.url("/api/v1/admin/api-keys"), Some(json!({"name": "sync"}))).await;
+    assert_eq!(status, 201, "{key}");
+    let key = key["key"].as_str().unwrap().to_string();
+    let article = json!({"title": "Shipping", "body": "We ship in two days."});
+    let path = "/api/v1/admin/knowledge/shipping";
+    assert_eq!(crate::knowledge::with_key(&app, &key, "PUT", path, Some(article.clone())).await.0, 201);
+    assert_eq!(call(&admin, "PATCH", url(root), Some(json!({"role": "admin"}))).await.0, 403, "root is an agent now");
+    assert_eq!(call(&agent, "PATCH", url(root), Some(json!({"role": "admin"}))).await.0, 200);
+    assert_eq!(call(&admin, "PATCH", url(alice), Some(json!({"active": false}))).await.0, 200);
+    let (status, body) = crate::knowledge::with_key(&app, &key, "PUT", path, Some(article)).await;
+    assert_eq!(status, 401, "a deactivated admin's key writes nothing: {body}");
 }
 
 async fn a_member_changes_their_name_and_password_and_their_other_sessions_end(backend: Backend) {
@@ -285,4 +299,107 @@ async fn a_member_changes_their_name_and_password_and_their_other_sessions_end(b
     app.new_chat().await;
     let (status, _) = read(app.client.patch(me).json(&json!({"display_name": "Me"})).send().await.unwrap()).await;
     assert_eq!(status, 403);
+}
+
+/// The reset link's token in an email as it arrived (its body may be quoted-printable).
+fn reset_token(mail: &crate::support::smtp::Mail) -> String {
+    let body = mail.data.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = body.find("/admin/reset-password?token=").expect("the email holds the link") + 28;
+    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+async fn a_reset_link_works_once_within_thirty_minutes_and_ends_every_session(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let configure = Box::new(move |config: &mut frontdesk::server::config::Config| {
+        config.smtp_url = Some(url);
+        config.public_url = "https://desk.example.com".into();
+        config.sign_ins_per_account = 50;
+    });
+    let app = TestApp::spawn_with(backend, Options { configure, ..Options::default() }).await;
+    let here = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let ask = |email: &'static str| {
+        let url = app.url("/api/v1/auth/password-reset");
+        async move { read(reqwest::Client::new().post(url).json(&json!({"email": email})).send().await.unwrap()).await.0 }
+    };
+    let confirm = |token: String, password: &'static str| {
+        let url = app.url("/api/v1/auth/password-reset/confirm");
+        async move {
+            read(
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&json!({"token": token, "password": password}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    assert_eq!(ask("nobody@example.com").await, 204);
+    assert_eq!(ask("Alice@Example.com ").await, 204);
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec!["alice@example.com".to_string()], "no email for an address without an account");
+    assert!(mails[0].data.contains("Subject: Set a new Frontdesk password"), "{}", mails[0].data);
+    let token = reset_token(&mails[0]);
+    assert_eq!(token.len(), 43, "{}", mails[0].data);
+
+    let (status, body) = confirm(token.clone(), "short").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        call(&here, "GET", app.url("/api/v1/auth/me"), None).await.0,
+        200,
+        "a refused new password changes nothing"
+    );
+    assert_eq!(confirm(token.clone(), "a-brand-new-password").await.0, 204);
+    assert_eq!(call(&here, "GET", app.url("/api/v1/auth/me"), None).await.0, 401, "every session ended");
+    assert_eq!(cookie_of(&app, "alice@example.com", PASSWORD).await, Err(401));
+    assert!(cookie_of(&app, "alice@example.com", "a-brand-new-password").await.is_ok());
+    // Used once: a second use is refused with the reason, and the password stays.
+    let (status, body) = confirm(token, "yet-another-password").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("used already, expired"), "{body}");
+    assert!(cookie_of(&app, "alice@example.com", "a-brand-new-password").await.is_ok());
+
+    // A newer link replaces the one before.
+    assert_eq!(ask("alice@example.com").await, 204);
+    assert_eq!(ask("alice@example.com").await, 204);
+    let mails = smtp.wait_for(3).await;
+    let (older, newer) = (reset_token(&mails[1]), reset_token(&mails[2]));
+    assert_eq!(confirm(older, "replaced-link-password").await.0, 404);
+    // Past 30 minutes it is refused too (its time moved back in the database).
+    sqlx::query("UPDATE password_resets SET expires_at = expires_at - $1")
+        .bind(frontdesk::server::accounts::RESET_VALID_MS)
+        .execute(&app.state.db.write)
+        .await
+        .unwrap();
+    assert_eq!(confirm(newer, "expired-link-password").await.0, 404);
+    assert!(cookie_of(&app, "alice@example.com", "a-brand-new-password").await.is_ok(), "nothing changed");
+    // A deactivated member gets no link.
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let alice = app.state.accounts.list_staff().await.unwrap().into_iter().find(|m| m.display_name == "Alice").unwrap();
+    let member = app.url(&format!("/api/v1/admin/staff/{}", alice.id));
+    assert_eq!(call(&admin, "PATCH", member, Some(json!({"active": false}))).await.0, 200);
+    assert_eq!(ask("alice@example.com").await, 204);
+    assert_eq!(ask("root@example.com").await, 204);
+    let mails = smtp.wait_for(4).await;
+    assert_eq!(mails[3].to, vec!["root@example.com".to_string()], "the deactivated member's request sent nothing");
+}
+
+async fn asking_for_reset_links_answers_the_same_for_any_address_and_is_throttled_like_signing_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.state.accounts.create_staff("alice@example.com", "Alice", StaffRole::Agent, PASSWORD).await.unwrap();
+    let url = app.url("/api/v1/auth/password-reset");
+    for email in ["alice@example.com", "nobody@example.com"] {
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            let (status, _) =
+                read(reqwest::Client::new().post(&url).json(&json!({"email": email})).send().await.unwrap()).await;
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [204, 204, 204, 204, 204, 429], "{email}: five in five minutes, as for signing in");
+    }
+    let (status, body) =
+        read(reqwest::Client::new().post(&url).json(&json!({"email": "not an address"})).send().await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
 }

@@ -73,9 +73,8 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let load_notes = move || {
         leptos::task::spawn_local(async move {
             match list_notes(id).await {
-                Ok(list) => {
-                    notes.try_set(list);
-                }
+                // Merged: a note that arrived meanwhile stays.
+                Ok(list) => list.into_iter().for_each(|note| add_to(notes, note)),
                 Err(e) => {
                     error.try_set(Some(e.message));
                 }
@@ -125,8 +124,10 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             }
         });
     };
-    // Deactivated members cannot be assigned (one still assigned shows until it changes).
-    let staff: Vec<_> = panel.view.with_value(|v| v.staff.iter().filter(|s| s.active).cloned().collect());
+    // Deactivated members cannot be assigned; the one still assigned (if any) shows as such.
+    let assigned = inquiry.with_untracked(|i| i.chat.assignee_id);
+    let staff: Vec<_> =
+        panel.view.with_value(|v| v.staff.iter().filter(|s| s.active || Some(s.id) == assigned).cloned().collect());
     let me = panel.me();
     let select = "rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm";
     let title = move || {
@@ -196,7 +197,11 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     }>
                     <option value="">"Unassigned"</option>
                     {staff.into_iter().map(|s| {
-                        let label = if s.id == me { format!("{} (me)", s.display_name) } else { s.display_name };
+                        let label = match (s.id == me, s.active) {
+                            (true, _) => format!("{} (me)", s.display_name),
+                            (false, false) => format!("{} (deactivated)", s.display_name),
+                            (false, true) => s.display_name,
+                        };
                         view! { <option value=s.id>{label}</option> }
                     }).collect_view()}
                 </select>

@@ -204,10 +204,106 @@ fn SignIn(reason: Option<String>) -> impl IntoView {
                         "Sign in"
                     </button>
                 </ActionForm>
+                <ForgotPassword/>
             </div>
         </main>
     }
     .into_any()
+}
+
+/// "Forgot password?": an email with a link that sets a new one.
+#[component]
+fn ForgotPassword() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let email = RwSignal::new(String::new());
+    let answer: RwSignal<Option<Result<(), String>>> = RwSignal::new(None);
+    let ask = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let wanted = email.get_untracked();
+        leptos::task::spawn_local(async move {
+            let result = crate::staff_api::request_password_reset(wanted).await.map_err(|e| e.message);
+            answer.try_set(Some(result));
+        });
+    };
+    view! {
+        <button type="button" data-testid="forgot-password" class="mt-3 text-sm text-indigo-700 underline"
+            aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+            "Forgot password?"
+        </button>
+        <Show when=move || open.get()>
+            <form class="mt-2 flex flex-col gap-2" aria-label="Reset the password" on:submit=ask>
+                <label class="flex flex-col gap-1 text-sm font-medium">
+                    "Your email"
+                    <input type="email" required autocomplete="username" data-testid="reset-email" bind:value=email
+                        class="rounded-lg border border-slate-300 px-3 py-2 font-normal"/>
+                </label>
+                <button type="submit" data-testid="reset-send" class="rounded-lg border border-slate-300 px-4 py-2 text-sm hover:bg-slate-50">
+                    "Email me a link"
+                </button>
+                {move || answer.get().map(|result| match result {
+                    Ok(()) => view! {
+                        <p role="status" data-testid="reset-sent" class="text-sm text-slate-700">
+                            "If that address has an account, a link is on its way. It works once, for 30 minutes."
+                        </p>
+                    }.into_any(),
+                    Err(message) => view! { <p role="alert" data-testid="reset-error" class="text-sm text-red-800">{message}</p> }.into_any(),
+                })}
+            </form>
+        </Show>
+    }
+}
+
+/// /admin/reset-password?token=…: the page a reset link opens, to set a new password.
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = query.with_untracked(|q| q.get("token").unwrap_or_default());
+    let password = RwSignal::new(String::new());
+    let answer: RwSignal<Option<Result<(), String>>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let set = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let (token, wanted) = (token.clone(), password.get_untracked());
+        leptos::task::spawn_local(async move {
+            let result = crate::staff_api::reset_password(token, wanted).await.map_err(|e| e.message);
+            answer.try_set(Some(result));
+            busy.try_set(false);
+        });
+    };
+    view! {
+        <Title text="New password · Frontdesk staff"/>
+        <main class="flex min-h-dvh items-center justify-center bg-slate-100 px-4">
+            <div class="w-full max-w-sm rounded-2xl bg-white p-6 shadow">
+                <h1 class="text-xl font-semibold">"Set a new password"</h1>
+                {move || match answer.get() {
+                    Some(Ok(())) => view! {
+                        <p role="status" data-testid="reset-done" class="mt-3 text-sm text-slate-700">
+                            "Your password is set, and every session of your account ended. "
+                            <a href="/admin/login" class="text-indigo-700 underline">"Sign in"</a>
+                        </p>
+                    }.into_any(),
+                    answered => view! {
+                        <form class="mt-4 flex flex-col gap-3" on:submit=set.clone()>
+                            <label class="flex flex-col gap-1 text-sm font-medium">
+                                "New password (12 characters or more)"
+                                <input type="password" required minlength="12" maxlength="1024" autocomplete="new-password"
+                                    data-testid="reset-password" bind:value=password
+                                    class="rounded-lg border border-slate-300 px-3 py-2 font-normal"/>
+                            </label>
+                            {answered.and_then(Result::err).map(|message| view! {
+                                <p role="alert" data-testid="reset-error" class="text-sm text-red-800">{message}</p>
+                            })}
+                            <button type="submit" data-testid="reset-submit" disabled=move || busy.get()
+                                class="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 disabled:opacity-50">
+                                "Set the password"
+                            </button>
+                        </form>
+                    }.into_any(),
+                }}
+            </div>
+        </main>
+    }
 }
 
 /// /admin: the panel for staff; the sign-in form (with 401 or 403) for anyone else.

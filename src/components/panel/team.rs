@@ -36,6 +36,8 @@ pub fn TeamRoute() -> impl IntoView {
                 }
                 Err(e) => {
                     error.try_set(Some(e.message));
+                    // The list shows what holds, not the refused change.
+                    changed.try_update(|n| *n += 1);
                 }
             }
         });

@@ -91,14 +91,15 @@ impl Accounts {
     }
 
     /// Who a key writes as: the admin who created it, while the key is in force and they are
-    /// still an admin; 401 otherwise. Notes when it was last used (at most once a minute).
+    /// still an active admin; 401 otherwise. Notes when it was last used (at most once a minute).
     pub async fn key_editor(&self, key: &str) -> AppResult<Editor> {
         if !key.starts_with(KEY_PREFIX) {
             return Err(AppError::Unauthorized);
         }
         let found: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT k.id, k.created_by, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.created_by \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.kind = 'staff' AND u.role = 'admin'",
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.kind = 'staff' AND u.role = 'admin' \
+             AND u.deactivated_at IS NULL",
         )
         .bind(token_hash(key))
         .fetch_optional(&self.db.read)

@@ -1,11 +1,12 @@
 //! Who people are: visitors, written at their first real action (their session's token is
 //! random, stored hashed); staff accounts and signing in (`staff`); each visitor's preferences
-//! (`preferences`); the API keys integrations use (`keys`). The HTTP side of sessions (cookies,
+//! (`preferences`); the API keys integrations use (`keys`); password reset links (`reset`). The HTTP side of sessions (cookies,
 //! the embedded window's token header, the extractors) is `http::session`. Tables: `users`,
-//! `sessions`, `preferences`, `api_keys`.
+//! `sessions`, `preferences`, `api_keys`, `password_resets`.
 
 mod keys;
 mod preferences;
+mod reset;
 mod staff;
 
 use std::{sync::Arc, time::Duration};
@@ -14,7 +15,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-pub use self::staff::generate_password;
+pub use self::{reset::RESET_VALID_MS, staff::generate_password};
 use super::{
     audit::Trail,
     contexts::ContextStore,
@@ -22,6 +23,7 @@ use super::{
     error::AppResult,
     events::Hub,
     identity::{Staff, StaffRole},
+    notify::Notifier,
     throttle::SignInThrottle,
 };
 
@@ -29,7 +31,7 @@ use super::{
 pub const SESSION_DAYS: i64 = 180;
 /// The longest a staff session lasts however active it is.
 const STAFF_SESSION_DAYS: i64 = 30;
-const DAY_MS: i64 = 24 * 3600 * 1000;
+pub(crate) const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// The accounts.
 pub struct Accounts {
@@ -42,6 +44,8 @@ pub struct Accounts {
     contexts: Arc<ContextStore>,
     /// A staff session ends after this long without a request.
     staff_idle: Duration,
+    /// Password reset links are emailed when mail is set up.
+    mail: Option<Arc<Notifier>>,
 }
 
 /// The user a live session names.
@@ -85,8 +89,9 @@ impl Accounts {
         audit: Arc<dyn Trail>,
         contexts: Arc<ContextStore>,
         staff_idle: Duration,
+        mail: Option<Arc<Notifier>>,
     ) -> Self {
-        Accounts { db, hub, sign_ins, audit, contexts, staff_idle }
+        Accounts { db, hub, sign_ins, audit, contexts, staff_idle, mail }
     }
 
     /// The user a live session token names. With `moving`, a staff session's idle deadline moves

@@ -17,7 +17,7 @@ use crate::{
     },
 };
 
-fn hash_password(password: &str) -> AppResult<String> {
+pub(super) fn hash_password(password: &str) -> AppResult<String> {
     Argon2::default()
         .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
         .map(|h| h.to_string())
@@ -307,7 +307,13 @@ impl Accounts {
 
     /// A member changes their own name, or their password (with the current one); a new
     /// password ends their other sessions.
-    pub async fn update_profile(&self, staff: Staff, keep_token: Option<&str>, patch: &ProfilePatch) -> AppResult<Me> {
+    pub async fn update_profile(
+        &self,
+        staff: Staff,
+        network: Option<std::net::IpAddr>,
+        keep_token: Option<&str>,
+        patch: &ProfilePatch,
+    ) -> AppResult<Me> {
         let name = match &patch.display_name {
             Some(name) => {
                 let trimmed = crate::model::trim_spaces(name);
@@ -323,9 +329,15 @@ impl Accounts {
                 if change.new.chars().count() < 12 || change.new.chars().count() > 1024 {
                     return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
                 }
+                if change.current.chars().count() > 1024 {
+                    return Err(AppError::Invalid("the current password is at most 1,024 characters".into()));
+                }
                 let email = self.me(staff.user_id).await?.email.unwrap_or_default();
-                // Guessing the current password is throttled like signing in.
-                self.sign_ins.attempt(None, &email)?;
+                // Guessing the current password is throttled like signing in (with the replicas).
+                self.sign_ins.attempt(network, &email)?;
+                if self.hub.peers() > 0 {
+                    self.sign_ins.attempt_shared(&self.db, network, &email).await?;
+                }
                 self.check_password(&email, &change.current).await.map_err(|e| match e {
                     AppError::Unauthorized => AppError::NotAllowed("the current password is not right".into()),
                     other => other,

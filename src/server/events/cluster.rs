@@ -197,7 +197,7 @@ async fn send(pool: PgPool, replica: Arc<str>, mut outgoing: mpsc::Receiver<Outg
 fn fit(signal: Signal) -> Vec<Signal> {
     if let Signal::Team { event: TeamEvent::NoteCreated(note) } = &signal {
         // A long note is named, and read by the panels that show its conversation.
-        if note.content.len() + note.author.len() + 200 >= INLINE_MAX {
+        if serde_json::to_string(note).map_or(usize::MAX, |json| json.len()) >= INLINE_MAX {
             let (chat_id, note_id, mentions) = (note.chat_id, note.id, note.mentions.clone());
             return vec![Signal::Team { event: TeamEvent::NoteWritten { chat_id, note_id, mentions } }];
         }

@@ -169,6 +169,8 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(admin::sign_in))
         .routes(routes!(admin::sign_out))
         .routes(routes!(admin::me, team::update_me))
+        .routes(routes!(team::request_reset))
+        .routes(routes!(team::confirm_reset))
         .routes(routes!(admin::list_staff, admin::add_staff))
         .routes(routes!(team::update_member))
         .routes(routes!(team::list_notes, team::add_note))

@@ -1,10 +1,12 @@
 //! The team's workspace over REST: private notes on a conversation, an admin's changes to a
-//! member, and a member's changes to their own account. Thin adapters over `Notes`,
+//! member, a member's changes to their own account, and password reset links. Thin adapters over `Notes`,
 //! `Inquiries::update_member` and `Accounts::update_profile`.
 
 use std::sync::Arc;
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{
     extract::{Json, Path},
@@ -69,5 +71,54 @@ pub async fn update_me(
     Json(body): Json<ProfilePatch>,
 ) -> AppResult<Json<Me>> {
     let staff = session.staff()?;
-    Ok(Json(accounts.update_profile(staff, session.token(), &body).await?))
+    Ok(Json(accounts.update_profile(staff, session.network(), session.token(), &body).await?))
+}
+
+/// Asks for a password reset link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The member's email address.
+    #[schema(max_length = 254)]
+    pub email: String,
+}
+
+/// Emails a link that sets a new password (it works once, for 30 minutes) when the address is an
+/// active member's: 204 either way, so the answer tells nobody which addresses have accounts.
+/// Throttled like signing in (429).
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest, responses(
+    (status = 204, description = "A link is on its way if the address has an account"),
+    (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn request_reset(
+    State(accounts): State<Arc<Accounts>>,
+    session: Session,
+    Json(body): Json<ResetRequest>,
+) -> AppResult<StatusCode> {
+    accounts.request_reset(session.network(), &body.email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new password, with the token of a reset link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    /// The `token` of the link in the email.
+    #[schema(max_length = 200)]
+    pub token: String,
+    /// 12 to 1,024 characters.
+    #[schema(min_length = 12, max_length = 1024)]
+    pub password: String,
+}
+
+/// Sets a new password with a reset link's token: once, within 30 minutes (404 after, or for a
+/// link a newer one replaced). Every session of the member ends; they sign in with it.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm, responses(
+    (status = 204, description = "The password is set; every session of the member ended"),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn confirm_reset(
+    State(accounts): State<Arc<Accounts>>,
+    Json(body): Json<ResetConfirm>,
+) -> AppResult<StatusCode> {
+    accounts.reset_password(&body.token, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -280,12 +280,14 @@ impl Inquiries {
         self.get(staff, chat_id).await
     }
 
-    /// An admin changes a member (see `Accounts::update_staff`). A member deactivated now hands
-    /// back every conversation still open in their name: each goes back to the queue (pending,
+    /// An admin changes a member (see `Accounts::update_staff`). A deactivated member hands back
+    /// every conversation still open in their name: each goes back to the queue (pending,
     /// unassigned; the customer sees nothing of it), audited, and open panels see it move.
     pub async fn update_member(&self, admin: Staff, member_id: i64, patch: &StaffPatch) -> AppResult<StaffMember> {
-        let (member, deactivated) = self.accounts.update_staff(admin, member_id, patch).await?;
-        if deactivated {
+        let (member, _deactivated_now) = self.accounts.update_staff(admin, member_id, patch).await?;
+        // Whenever they are inactive: a deactivation whose hand-back failed half way finishes
+        // when it is sent again.
+        if !member.active {
             let open: Vec<(i64,)> = sqlx::query_as(
                 "SELECT id FROM chats WHERE assignee_id = $1 AND status IN ('pending', 'in_progress') ORDER BY id",
             )

@@ -1,0 +1,110 @@
+//! Password reset: "Forgot password" emails a member a link that works once, for 30 minutes.
+//! Asking answers the same whether or not the address has an account (and is throttled like
+//! signing in); a new link replaces the member's unused ones; using one sets the password and
+//! ends every session of the member. The table holds the token's hash only: `password_resets`.
+
+use super::{new_token, staff::hash_password, token_hash, Accounts, DAY_MS};
+use crate::{
+    model::Email,
+    server::{
+        audit::{Action, Actor},
+        db::now_ms,
+        error::{AppError, AppResult},
+    },
+};
+
+/// How long a reset link works.
+pub const RESET_VALID_MS: i64 = 30 * 60 * 1000;
+/// Used and expired links are kept this long (for the audit's sake), then forgotten.
+const RESET_KEPT_MS: i64 = DAY_MS;
+
+impl Accounts {
+    /// Emails a reset link to `email` when it is an active member's and mail is set up. The
+    /// same `Ok` either way: the answer tells nobody which addresses have accounts.
+    pub async fn request_reset(&self, network: Option<std::net::IpAddr>, email: &str) -> AppResult<()> {
+        let email = Email::parse(email).map_err(AppError::Invalid)?;
+        self.sign_ins.attempt(network, email.as_str())?;
+        if self.hub.peers() > 0 {
+            self.sign_ins.attempt_shared(&self.db, network, email.as_str()).await?;
+        }
+        let member: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM users WHERE kind = 'staff' AND email = $1 AND deactivated_at IS NULL")
+                .bind(email.as_str())
+                .fetch_optional(&self.db.read)
+                .await?;
+        let Some((user_id,)) = member else { return Ok(()) };
+        let Some(mail) = &self.mail else {
+            tracing::warn!(user_id, "a password reset was asked for, but FRONTDESK_SMTP_URL is not set: no email sent");
+            return Ok(());
+        };
+        let token = new_token();
+        let now = now_ms();
+        let mut tx = self.db.write.begin().await?;
+        // One link at a time: a new one replaces the unused ones; old ones are forgotten.
+        sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
+            .bind(now - RESET_KEPT_MS)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash(&token))
+        .bind(user_id)
+        .bind(now)
+        .bind(now + RESET_VALID_MS)
+        .execute(&mut *tx)
+        .await?;
+        let action = Action { name: "staff.reset_requested", chat_id: None, detail: format!("staff {user_id}") };
+        self.audit.record(&mut tx, Actor::Staff(user_id), action).await?;
+        tx.commit().await?;
+        mail.password_reset(email.as_str(), &token);
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link's token: once, within 30 minutes. Every session of
+    /// the member ends (on every replica).
+    pub async fn reset_password(&self, token: &str, password: &str) -> AppResult<()> {
+        let len = password.chars().count();
+        if !(12..=1024).contains(&len) {
+            return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
+        }
+        let password = password.to_string();
+        let hash = self.sign_ins.hash(move || hash_password(&password)).await??;
+        let now = now_ms();
+        let mut tx = self.db.write.begin().await?;
+        // Taken in one statement: of two uses at once, one finds it already used.
+        let claimed: Option<(i64,)> = sqlx::query_as(
+            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             AND user_id IN (SELECT id FROM users WHERE kind = 'staff' AND deactivated_at IS NULL) RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash(token))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user_id,)) = claimed else {
+            return Err(AppError::NotFound {
+                what: "this reset link (used already, expired, or replaced by a newer one)",
+            });
+        };
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended: Vec<(String,)> = sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let action = Action { name: "staff.password_reset", chat_id: None, detail: format!("staff {user_id}") };
+        self.audit.record(&mut tx, Actor::Staff(user_id), action).await?;
+        tx.commit().await?;
+        for (ended,) in ended {
+            self.hub.session_ended(ended);
+        }
+        Ok(())
+    }
+}

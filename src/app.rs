@@ -13,7 +13,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
 use crate::components::panel::{
-    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute,
+    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute, LabelsRoute,
     NoConversation, ResetPasswordPage, TeamRoute,
 };
 use crate::{
@@ -260,6 +260,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("canned-responses") view=CannedRoute/>
                     <Route path=path!("api-keys") view=ApiKeysRoute/>
                     <Route path=path!("team") view=TeamRoute/>
+                    <Route path=path!("labels") view=LabelsRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::components::client::Json;
 use crate::model::{
     ApiKey, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff, ErrorDetail, GivenSource, Inquiry,
-    InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Me, Message, MessagePage,
-    Note, Product, ProfilePatch, StaffMember, StaffPatch, StaffRole, UsageReport, Visibility,
+    InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Label, Me, Message,
+    MessagePage, Note, Product, ProfilePatch, StaffMember, StaffPatch, StaffRole, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -20,6 +20,8 @@ pub struct PanelView {
     pub products: Vec<Product>,
     /// Today's use of the assistant, and the allowances.
     pub usage: UsageReport,
+    /// The team's labels.
+    pub labels: Vec<Label>,
 }
 
 #[cfg(feature = "ssr")]
@@ -51,6 +53,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
         staff: app.accounts.list_staff().await?,
         products: app.catalog.first(PRODUCT_FILTER_CHOICES).await?,
         usage: app.usage.report(Some(1)).await?,
+        labels: app.labels.list().await?,
     })
 }
 
@@ -324,4 +327,36 @@ pub async fn request_password_reset(email: String) -> Result<(), ErrorDetail> {
 pub async fn reset_password(token: String, password: String) -> Result<(), ErrorDetail> {
     let app = expect_context::<crate::server::app::Frontdesk>();
     Ok(app.accounts.reset_password(&token, &password).await?)
+}
+
+/// The team's labels (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/list_labels", input = Json, output = Json)]
+pub async fn list_labels() -> Result<Vec<Label>, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    Ok(app.labels.list().await?)
+}
+
+/// Creates a label (`id` none) or changes one (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/save_label", input = Json, output = Json)]
+pub async fn save_label(id: Option<i64>, name: String, color: String) -> Result<Label, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    let input = crate::model::LabelInput { name, color };
+    Ok(match id {
+        Some(id) => app.labels.update(staff, id, &input).await?,
+        None => app.labels.create(staff, &input).await?,
+    })
+}
+
+/// Deletes a label (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/delete_label", input = Json, output = Json)]
+pub async fn delete_label(id: i64) -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.labels.delete(staff, id).await?)
+}
+
+/// Puts exactly these labels on a conversation (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/set_chat_labels", input = Json, output = Json)]
+pub async fn set_chat_labels(chat_id: i64, label_ids: Vec<i64>) -> Result<Inquiry, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.inquiries.set_labels(staff, chat_id, &crate::model::ChatLabels { label_ids }).await?)
 }

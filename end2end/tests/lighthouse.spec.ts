@@ -73,6 +73,7 @@ test.describe('Lighthouse', () => {
       await audit(`${baseURL}/admin`);
       await audit(`${baseURL}/admin/inquiries/${chat.id}`);
       await audit(`${baseURL}/admin/team`);
+      await audit(`${baseURL}/admin/labels`);
     });
   });
 });

@@ -143,3 +143,37 @@ test('"Forgot password?" answers the same for any address, and a used or unknown
   await page.getByTestId('reset-submit').click();
   await expect(page.getByTestId('reset-error')).toContainText('used already, expired');
 });
+
+test('an admin makes a label, it goes on a conversation, shows in the list, filters it, and comes off', async ({ browser }) => {
+  const staff = await person(browser, (page) => new StaffPage(page));
+  await staff.who.signIn();
+  const customer = await person(browser, (page) => new ChatPage(page));
+  await customer.who.open('/');
+  await customer.who.send(`I want a refund (${Date.now()})`);
+  const chatId = await customer.who.chatId();
+
+  const name = `Refund${Date.now() % 100000}`;
+  await staff.who.page.getByTestId('nav-labels').click();
+  await staff.who.page.getByTestId('label-new').click();
+  await staff.who.page.getByTestId('label-name').fill(name);
+  await staff.who.page.getByTestId('label-color').fill('#b91c1c');
+  await staff.who.page.getByTestId('label-save').click();
+  await expect(staff.who.page.locator(`[data-testid="label-item"][data-name="${name}"]`)).toHaveCount(1);
+
+  const row = staff.who.inquiry(chatId);
+  await row.click();
+  await staff.who.page.getByTestId('add-label').selectOption({ label: name });
+  const header = staff.who.conversation.getByTestId('conversation-labels');
+  await expect(header.getByTestId('label-chip')).toHaveText(name + '×');
+  await expect(row.getByTestId('label-chip')).toHaveText(name);
+  // The list filters by it: only labelled conversations stay.
+  await staff.who.page.getByTestId('filter-label').selectOption({ label: name });
+  await expect(staff.who.inquiries).toHaveCount(1);
+  await expect(row).toHaveCount(1);
+  // Taken off, it leaves the filtered list live.
+  await header.getByTestId('label-remove').click();
+  await expect(header.getByTestId('label-chip')).toHaveCount(0);
+  await expect(row).toHaveCount(0);
+  await customer.close();
+  await staff.close();
+});

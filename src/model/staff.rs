@@ -199,6 +199,9 @@ pub struct Inquiry {
     /// asked for a person, or staff acted on it (decided on the server, in one place).
     #[serde(default = "yes")]
     pub is_inquiry: bool,
+    /// The labels on it, by name.
+    #[serde(default)]
+    pub labels: Vec<super::Label>,
 }
 
 fn yes() -> bool {
@@ -232,6 +235,9 @@ pub struct InquiryFilter {
     pub q: Option<String>,
     /// Only conversations the assistant could not answer and no person has answered since.
     pub unanswered: Option<bool>,
+    /// Only conversations with this label (its id).
+    #[cfg_attr(feature = "ssr", param(minimum = 1))]
+    pub label: Option<i64>,
     /// The `next_cursor` of the page before.
     #[cfg_attr(feature = "ssr", param(pattern = "^(|[0-9]{1,18}\\.[0-9]{1,18})$"))]
     pub before: Option<String>,
@@ -299,6 +305,7 @@ pub struct InquiryQuery {
     /// Lower-cased search text.
     pub text: Option<String>,
     pub unanswered: bool,
+    pub label: Option<i64>,
     pub before: Option<InquiryCursor>,
     pub limit: i64,
 }
@@ -335,7 +342,21 @@ impl InquiryFilter {
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
         let product_id = self.product_id.clone().filter(|p| !p.is_empty());
         let unanswered = self.unanswered.unwrap_or(false);
-        Ok(InquiryQuery { status, priority: self.priority, product_id, assignee, text, unanswered, before, limit })
+        if self.label.is_some_and(|l| l < 1) {
+            return Err("label is a label's id".into());
+        }
+        let label = self.label;
+        Ok(InquiryQuery {
+            status,
+            priority: self.priority,
+            product_id,
+            assignee,
+            text,
+            unanswered,
+            label,
+            before,
+            limit,
+        })
     }
 }
 
@@ -367,6 +388,7 @@ impl InquiryQuery {
             && self.priority.is_none_or(|p| chat.priority == p)
             && self.product_id.as_ref().is_none_or(|p| chat.product_id.as_ref() == Some(p))
             && (!self.unanswered || inquiry.unanswered)
+            && self.label.is_none_or(|label| inquiry.labels.iter().any(|l| l.id == label))
     }
 }
 

@@ -40,6 +40,44 @@ pub struct NewNote {
     pub content: String,
 }
 
+/// A label staff put on conversations (admins create them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Label {
+    pub id: i64,
+    pub name: String,
+    /// `#rrggbb`.
+    pub color: String,
+}
+
+/// A label as an admin writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LabelInput {
+    /// 1 to 40 characters (kept without the spaces around it); one label per name, in any case.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S", max_length = 40))]
+    pub name: String,
+    /// A colour as `#rrggbb`.
+    #[cfg_attr(feature = "ssr", schema(pattern = "^#[0-9a-fA-F]{6}$"))]
+    pub color: String,
+}
+
+/// The labels of a conversation, all at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChatLabels {
+    /// Ids of existing labels (at most 20; an unknown one is refused with 404).
+    #[cfg_attr(feature = "ssr", schema(max_items = 20))]
+    pub label_ids: Vec<i64>,
+}
+
+/// Whether `color` is a colour as `#rrggbb`.
+pub fn is_hex_color(color: &str) -> bool {
+    color.len() == 7 && color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A staff-only frame of the panel's feed (`/api/v1/admin/ws`), beside conversation changes:
 /// `{"type": "note.created", "data": Note}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +140,14 @@ pub fn mentions<'a>(text: &str, members: impl IntoIterator<Item = (i64, &'a str,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_rrggbb_is_a_colour() {
+        assert!(is_hex_color("#1a2B3c"));
+        for bad in ["1a2b3c", "#1a2b3", "#1a2b3cc", "#gggggg", "red", "", "#ééé"] {
+            assert!(!is_hex_color(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_mention_names_a_member_by_name_or_email_and_an_address_is_no_mention() {

@@ -19,8 +19,9 @@ use super::{
     db::{Backend, Db},
     error::AppError,
     events::{cluster, Hub},
-    inquiries::{self, Inquiries, Notices},
+    inquiries::{self, Inquiries, InquiryParts, Notices},
     knowledge::{Knowledge, KnowledgeSettings},
+    labels::Labels,
     llm::{self, Contexts},
     notes::Notes,
     notify::Notifier,
@@ -47,6 +48,7 @@ pub struct Frontdesk {
     pub inquiries: Arc<Inquiries>,
     pub notices: Arc<Notices>,
     pub notes: Arc<Notes>,
+    pub labels: Arc<Labels>,
     pub retention: Arc<Retention>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
@@ -134,15 +136,17 @@ impl Frontdesk {
             audit: trail.clone(),
             alerts: alerts.clone(),
         }));
-        let inquiries = Arc::new(Inquiries::new(
-            db.clone(),
-            hub.clone(),
-            chats.clone(),
-            replies.clone(),
-            accounts.clone(),
-            trail,
+        let labels = Arc::new(Labels::new(db.clone(), trail.clone()));
+        let inquiries = Arc::new(Inquiries::new(InquiryParts {
+            db: db.clone(),
+            hub: hub.clone(),
+            chats: chats.clone(),
+            replies: replies.clone(),
+            accounts: accounts.clone(),
+            audit: trail,
             alerts,
-        ));
+            labels: labels.clone(),
+        }));
         let retention = Arc::new(Retention::new(db.clone(), accounts.clone(), chats.clone(), usage.clone()));
         match db.backend {
             Backend::Postgres => {
@@ -180,6 +184,7 @@ impl Frontdesk {
             inquiries,
             notices,
             notes,
+            labels,
             retention,
             draining: CancellationToken::new(),
         })

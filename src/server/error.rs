@@ -15,6 +15,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{what} was not found")]
     NotFound { what: &'static str },
+    /// 404 with the reason (something a request names, by its id).
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the {what} is {len} characters long; the limit is {max}")]
@@ -73,7 +76,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::NotFound { .. } | AppError::Missing(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLong { .. } | AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,7 +94,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::BadRequest(_) => "bad_request",
-            AppError::NotFound { .. } => "not_found",
+            AppError::NotFound { .. } | AppError::Missing(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::TooLong { .. } | AppError::TooLarge(_) => "too_long",
             AppError::Invalid(_) => "invalid",

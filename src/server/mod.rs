@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 pub mod inquiries;
 pub mod knowledge;
+pub mod labels;
 pub mod llm;
 pub mod metrics;
 pub mod notes;

@@ -17,6 +17,8 @@ on_both_databases!(
     a_member_changes_their_name_and_password_and_their_other_sessions_end,
     a_reset_link_works_once_within_thirty_minutes_and_ends_every_session,
     asking_for_reset_links_answers_the_same_for_any_address_and_is_throttled_like_signing_in,
+    admins_make_labels_members_put_them_on_conversations_and_the_list_filters_and_shows_them_live,
+    bad_labels_are_refused_with_the_reason_and_change_nothing,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -402,4 +404,114 @@ async fn asking_for_reset_links_answers_the_same_for_any_address_and_is_throttle
     let (status, body) =
         read(reqwest::Client::new().post(&url).json(&json!({"email": "not an address"})).send().await.unwrap()).await;
     assert_eq!(status, 422, "{body}");
+}
+
+async fn admins_make_labels_members_put_them_on_conversations_and_the_list_filters_and_shows_them_live(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let agent = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let labels = app.url("/api/v1/admin/labels");
+    let (status, refund) =
+        call(&admin, "POST", labels.clone(), Some(json!({"name": " Refund ", "color": "#B91C1C"}))).await;
+    assert_eq!(status, 201, "{refund}");
+    assert_eq!((refund["name"].as_str(), refund["color"].as_str()), (Some("Refund"), Some("#b91c1c")));
+    let (_, vip) = call(&admin, "POST", labels.clone(), Some(json!({"name": "VIP", "color": "#4338ca"}))).await;
+    let (refund_id, vip_id) = (refund["id"].as_i64().unwrap(), vip["id"].as_i64().unwrap());
+    assert_eq!(call(&agent, "POST", labels.clone(), Some(json!({"name": "x", "color": "#000000"}))).await.0, 403);
+    let (_, all_labels) = call(&agent, "GET", labels.clone(), None).await;
+    assert_eq!(all_labels, json!([refund, vip]), "by name");
+
+    let (labelled, other) = (app.new_chat().await, app.new_chat().await);
+    app.send_and_wait(labelled, "I want my money back").await;
+    app.send_and_wait(other, "Hello").await;
+    let cookie = cookie_of(&app, "alice@example.com", PASSWORD).await.unwrap();
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&cookie), None).await.unwrap();
+    let put = app.url(&format!("/api/v1/admin/inquiries/{labelled}/labels"));
+    let (status, inquiry) =
+        call(&agent, "PUT", put.clone(), Some(json!({"label_ids": [vip_id, refund_id, vip_id]}))).await;
+    assert_eq!(status, 200, "{inquiry}");
+    assert_eq!(inquiry["labels"], json!([refund, vip]));
+    // Open panels see it at once, with the conversation's summary.
+    let mut seen = Vec::new();
+    frames_until(&mut panel, &mut seen, |f| {
+        f["chat_id"] == labelled && f["inquiry"]["labels"].as_array().is_some_and(|l| l.len() == 2)
+    })
+    .await;
+    // The list shows them and filters by one.
+    assert_eq!(listed_with(&agent, &app, &format!("?label={refund_id}")).await, vec![labelled]);
+    let mut all = listed(&agent, &app, "").await;
+    all.sort();
+    assert_eq!(all, vec![labelled, other]);
+    let (_, page) = call(&agent, "GET", app.url("/api/v1/admin/inquiries"), None).await;
+    let row = page["inquiries"].as_array().unwrap().iter().find(|i| i["chat"]["id"] == labelled).unwrap().clone();
+    assert_eq!(row["labels"], json!([refund, vip]));
+    // The customer sees none of it.
+    let (_, chat) = app.get(&format!("/api/v1/chats/{labelled}")).await;
+    assert!(!chat.to_string().contains("Refund"), "{chat}");
+    // Renamed, the conversation shows the new name; taken off, it is gone; deleted, off everywhere.
+    let one = app.url(&format!("/api/v1/admin/labels/{vip_id}"));
+    assert_eq!(call(&admin, "PUT", one.clone(), Some(json!({"name": "Gold", "color": "#4338ca"}))).await.0, 200);
+    let (_, inquiry) = call(&agent, "GET", app.url(&format!("/api/v1/admin/inquiries/{labelled}")), None).await;
+    assert_eq!(inquiry["labels"][0]["name"], "Gold", "{inquiry}");
+    let (_, inquiry) = call(&agent, "PUT", put.clone(), Some(json!({"label_ids": [refund_id]}))).await;
+    assert_eq!(inquiry["labels"], json!([refund]));
+    assert_eq!(call(&admin, "DELETE", app.url(&format!("/api/v1/admin/labels/{refund_id}")), None).await.0, 204);
+    assert_eq!(listed_with(&agent, &app, &format!("?label={refund_id}")).await, Vec::<i64>::new());
+    let (_, inquiry) = call(&agent, "GET", app.url(&format!("/api/v1/admin/inquiries/{labelled}")), None).await;
+    assert_eq!(inquiry["labels"], json!([]));
+    let (_, log) = call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await;
+    assert!(log.to_string().contains("inquiry.labelled") && log.to_string().contains("label.deleted"), "{log}");
+}
+
+async fn listed_with(client: &reqwest::Client, app: &TestApp, query: &str) -> Vec<i64> {
+    let (status, body) =
+        call(client, "GET", app.url(&format!("/api/v1/admin/inquiries{query}&status=all")), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["inquiries"].as_array().unwrap().iter().map(|i| i["chat"]["id"].as_i64().unwrap()).collect()
+}
+
+async fn bad_labels_are_refused_with_the_reason_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let labels = app.url("/api/v1/admin/labels");
+    let (_, refund) = call(&admin, "POST", labels.clone(), Some(json!({"name": "Refund", "color": "#b91c1c"}))).await;
+    let refund_id = refund["id"].as_i64().unwrap();
+    for (body, want) in [
+        (json!({"name": "refund", "color": "#000000"}), 409),
+        (json!({"name": "Blue", "color": "blue"}), 422),
+        (json!({"name": "Blue", "color": "#12345"}), 422),
+        (json!({"name": "  ", "color": "#123456"}), 422),
+        (json!({"name": "x".repeat(41), "color": "#123456"}), 422),
+        (json!({"name": "Blue"}), 422),
+    ] {
+        let (status, error) = call(&admin, "POST", labels.clone(), Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {error}");
+        assert!(error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+    }
+    let (_, error) = call(&admin, "POST", labels.clone(), Some(json!({"name": "Blue", "color": "blue"}))).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("#rrggbb"), "{error}");
+    assert_eq!(call(&admin, "GET", labels.clone(), None).await.1.as_array().unwrap().len(), 1);
+    let missing = app.url("/api/v1/admin/labels/999999");
+    assert_eq!(call(&admin, "PUT", missing.clone(), Some(json!({"name": "a", "color": "#000000"}))).await.0, 404);
+    assert_eq!(call(&admin, "DELETE", missing, None).await.0, 404);
+    // An unknown label on a conversation: 404 naming it, and the labels it had stay; too many: 422.
+    let chat = app.new_chat().await;
+    let put = app.url(&format!("/api/v1/admin/inquiries/{chat}/labels"));
+    assert_eq!(call(&admin, "PUT", put.clone(), Some(json!({"label_ids": [refund_id]}))).await.0, 200);
+    let (status, error) = call(&admin, "PUT", put.clone(), Some(json!({"label_ids": [999999]}))).await;
+    assert_eq!(status, 404, "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("no label 999999"), "{error}");
+    let (_, inquiry) = call(&admin, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}")), None).await;
+    assert_eq!(inquiry["labels"], json!([refund]));
+    let many: Vec<i64> = (1..=21).collect();
+    assert_eq!(call(&admin, "PUT", put.clone(), Some(json!({"label_ids": many}))).await.0, 422);
+    let (status, _) =
+        call(&admin, "PUT", app.url("/api/v1/admin/inquiries/999999/labels"), Some(json!({"label_ids": []}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&admin, "GET", app.url("/api/v1/admin/inquiries?label=0"), None).await;
+    assert_eq!(status, 422);
+    // Customers reach none of it.
+    assert_eq!(app.get("/api/v1/admin/labels").await.0, 403);
 }

@@ -75,19 +75,7 @@ fn CannedForm(
     let content = RwSignal::new(response.map(|r| r.content).unwrap_or_default());
     let busy = RwSignal::new(false);
     let error: RwSignal<Option<String>> = RwSignal::new(None);
-    let run =
-        move |change: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::model::ErrorDetail>>>>| {
-            busy.set(true);
-            leptos::task::spawn_local(async move {
-                match change.await {
-                    Ok(()) => on_saved(),
-                    Err(e) => {
-                        error.try_set(Some(e.message));
-                    }
-                }
-                busy.try_set(false);
-            });
-        };
+    let run = super::form_runner(busy, error, on_saved);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (s, c) = (shortcut.get_untracked(), content.get_untracked());

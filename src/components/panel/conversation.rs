@@ -16,8 +16,8 @@ use crate::{
     markdown::to_safe_html,
     model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Note, Priority, Role, TeamEvent},
     staff_api::{
-        add_note, canned_for, get_inquiry, inquiry_messages, list_notes, message_sources, staff_mark_read, staff_reply,
-        update_inquiry,
+        add_note, canned_for, get_inquiry, inquiry_messages, list_notes, message_sources, set_chat_labels,
+        staff_mark_read, staff_reply, update_inquiry,
     },
 };
 
@@ -205,6 +205,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                         view! { <option value=s.id>{label}</option> }
                     }).collect_view()}
                 </select>
+                <ConversationLabels inquiry/>
                 <Show
                     when=move || chat().ai_enabled
                     fallback=move || view! {
@@ -248,6 +249,55 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
         </section>
     }
     .into_any()
+}
+
+/// The conversation's labels: each with a button that takes it off, and a list to add one.
+#[component]
+fn ConversationLabels(inquiry: RwSignal<Inquiry>) -> impl IntoView {
+    let panel = expect_context::<Panel>();
+    let id = inquiry.with_untracked(|i| i.chat.id);
+    let put = move |ids: Vec<i64>| {
+        leptos::task::spawn_local(async move {
+            match set_chat_labels(id, ids).await {
+                Ok(updated) => {
+                    inquiry.try_set(updated.clone());
+                    panel.upsert(updated);
+                }
+                Err(e) => panel.notice.set(Some(e.message)),
+            }
+        });
+    };
+    let on = move || inquiry.with(|i| i.labels.iter().map(|l| l.id).collect::<Vec<_>>());
+    view! {
+        <div data-testid="conversation-labels" class="flex flex-wrap items-center gap-1">
+            <For each=move || inquiry.with(|i| i.labels.clone()) key=|l| (l.id, l.name.clone(), l.color.clone()) children=move |label| {
+                let label_id = label.id;
+                let name = label.name.clone();
+                view! {
+                    <super::LabelChip label>
+                        <button type="button" data-testid="label-remove" class="ml-0.5 rounded-full px-1 hover:bg-slate-200"
+                            aria-label=format!("Take the label {name} off")
+                            on:click=move |_| put(on().into_iter().filter(|l| *l != label_id).collect())>"×"</button>
+                    </super::LabelChip>
+                }
+            }/>
+            <label class="sr-only" for="add-label">"Add a label"</label>
+            <select id="add-label" data-testid="add-label" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
+                prop:value=""
+                on:change=move |ev| {
+                    if let Ok(label) = event_target_value(&ev).parse::<i64>() {
+                        put(on().into_iter().chain([label]).collect());
+                    }
+                }>
+                <option value="">"+ Label"</option>
+                {move || {
+                    let on = on();
+                    panel.labels.get().into_iter().filter(|l| !on.contains(&l.id))
+                        .map(|l| view! { <option value=l.id>{l.name}</option> }).collect_view()
+                }}
+            </select>
+        </div>
+    }
 }
 
 /// Adds a note to the list once (it comes back from the send and on the panel feed).

@@ -6,6 +6,7 @@ mod assistant;
 mod canned;
 mod conversation;
 mod knowledge;
+mod labels;
 mod team;
 
 pub use api_keys::ApiKeysRoute;
@@ -13,6 +14,7 @@ pub use assistant::AssistantRoute;
 pub use canned::CannedRoute;
 pub use conversation::{ConversationRoute, NoConversation};
 pub use knowledge::KnowledgeRoute;
+pub use labels::LabelsRoute;
 pub use team::TeamRoute;
 
 use leptos::prelude::*;
@@ -27,7 +29,7 @@ use crate::{
         browser,
         live::{self, Link},
     },
-    model::{ChatStatus, Inquiry, InquiryFilter, PanelEvent, Priority, Role, TeamEvent},
+    model::{ChatStatus, Inquiry, InquiryFilter, Label, PanelEvent, Priority, Role, TeamEvent},
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
 
@@ -44,6 +46,8 @@ struct Panel {
     news: RwSignal<Option<TeamEvent>>,
     /// The newest note that mentions the reader: its conversation and who wrote it.
     mentioned: RwSignal<Option<(i64, String)>>,
+    /// The team's labels (the Labels page keeps them current).
+    labels: RwSignal<Vec<Label>>,
 }
 
 impl Panel {
@@ -135,6 +139,43 @@ fn status_label(status: ChatStatus) -> &'static str {
         ChatStatus::InProgress => "In progress",
         ChatStatus::Resolved => "Resolved",
         ChatStatus::Closed => "Closed",
+    }
+}
+
+/// A label as the panel shows it: its colour as a dot beside its name (legible on any colour).
+#[component]
+fn LabelChip(label: Label, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    view! {
+        <span data-testid="label-chip" data-label=label.id class="inline-flex items-center gap-1 rounded-full bg-slate-100 px-1.5 text-xs text-slate-800">
+            // An SVG fill, not a style attribute: the pages' CSP allows no inline styles.
+            <svg class="size-2" viewBox="0 0 8 8" aria-hidden="true"><circle cx="4" cy="4" r="4" fill=label.color/></svg>
+            {label.name}
+            {children.map(|c| c())}
+        </span>
+    }
+}
+
+/// A form's change (a save, a delete) as it is sent.
+type Change = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::model::ErrorDetail>>>>;
+
+/// Sends a form's changes in the background: `busy` while one runs, `on_done` after it, its
+/// error shown in `error`.
+fn form_runner(
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    on_done: impl Fn() + Copy + 'static,
+) -> impl Fn(Change) + Copy {
+    move |change: Change| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match change.await {
+                Ok(()) => on_done(),
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
+            }
+            busy.try_set(false);
+        });
     }
 }
 
@@ -336,6 +377,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         crate::model::tokens_label(view.usage.days.first().map_or(0, |d| d.tokens)),
         crate::model::tokens_label(view.usage.tokens_per_day)
     );
+    let labels = RwSignal::new(view.labels.clone());
     let panel = Panel {
         view: StoredValue::new(view),
         inquiries: RwSignal::new(Vec::new()),
@@ -345,6 +387,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         notice: RwSignal::new(None),
         news: RwSignal::new(None),
         mentioned: RwSignal::new(None),
+        labels,
     };
     provide_context(panel);
     let sign_out = ServerAction::<StaffSignOut>::new();
@@ -401,6 +444,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                     <A href="/admin/canned-responses" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-canned">"Canned responses"</A>
                     <A href="/admin/assistant" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-assistant">"Assistant"</A>
                     <A href="/admin/api-keys" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-api-keys">"API keys"</A>
+                    <A href="/admin/labels" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-labels">"Labels"</A>
                     <A href="/admin/team" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-team">"Team"</A>
                 </nav>
                 <LinkBadge link=panel.link/>
@@ -501,6 +545,12 @@ fn Filters() -> impl IntoView {
                 on_change=move |value: String| panel.filter.update(|f| f.product_id = Some(value).filter(|v| !v.is_empty()))/>
             <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me"), ("none", "Unassigned")], staff)
                 on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
+            <label class="sr-only" for="filter-label">"Label"</label>
+            <select id="filter-label" data-testid="filter-label" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
+                on:change=move |ev| panel.filter.update(|f| f.label = event_target_value(&ev).parse::<i64>().ok())>
+                <option value="">"Any label"</option>
+                <For each=move || panel.labels.get() key=|l| (l.id, l.name.clone()) children=|l| view! { <option value=l.id>{l.name}</option> }/>
+            </select>
             <FilterSelect name="answered" label="Answered" options=options(&[("", "Answered or not"), ("unanswered", "Not answered")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.unanswered = (value == "unanswered").then_some(true))/>
             <label class="sr-only" for="filter-q">"Search"</label>
@@ -597,6 +647,7 @@ fn InquiryRow(inquiry: Inquiry, selected: Signal<Option<i64>>) -> impl IntoView 
                     <span class=format!("rounded px-1.5 {}", priority_class(chat.priority))>{chat.priority.as_str()}</span>
                     <span class="text-slate-600">{assignee.unwrap_or_else(|| "Unassigned".into())}</span>
                     <span class="text-slate-600">{format!("{} messages", inquiry.message_count)}</span>
+                    {inquiry.labels.iter().map(|label| view! { <LabelChip label=label.clone()/> }).collect_view()}
                 </div>
                 {inquiry.last_question.clone().map(|q| view! {
                     <p data-testid="inquiry-question" class="mt-0.5 truncate text-sm text-slate-800">

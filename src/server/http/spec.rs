@@ -49,6 +49,7 @@ pub fn with_server_rules(spec: OpenApi, message_max_chars: usize) -> Value {
     let mut value = serde_json::to_value(&spec).expect("the spec is JSON");
     for (schema, field, pattern) in [
         ("NewStaff", "email", EMAIL_PATTERN),
+        ("ResetRequest", "email", EMAIL_PATTERN),
         ("UpdateChat", "customer_email", EMAIL_OR_EMPTY_PATTERN),
         ("SendMessage", "client_id", CLIENT_ID_PATTERN),
         ("FirstMessage", "client_id", CLIENT_ID_PATTERN),
@@ -59,6 +60,7 @@ pub fn with_server_rules(spec: OpenApi, message_max_chars: usize) -> Value {
         property(&mut value, schema, "content")["maxLength"] = message_max_chars.into();
     }
     property(&mut value, "KnowledgeInput", "tags")["items"]["pattern"] = TAG_PATTERN.into();
+    property(&mut value, "ChatLabels", "label_ids")["items"]["minimum"] = 1.into();
     *property(&mut value, "ProductInput", "attributes") = crate::server::catalog::attributes_schema();
     // Addresses are URLs, not only text of their shape (`knowledge::is_web_address`).
     for (schema, field, format) in [

@@ -1,5 +1,5 @@
 //! The team's workspace over REST: private notes on a conversation, an admin's changes to a
-//! member, a member's changes to their own account, and password reset links. Thin adapters over `Notes`,
+//! member, a member's changes to their own account, password reset links, and labels. Thin adapters over `Notes`,
 //! `Inquiries::update_member` and `Accounts::update_profile`.
 
 use std::sync::Arc;
@@ -13,8 +13,12 @@ use super::{
     session::Session,
 };
 use crate::{
-    model::{ErrorBody, Me, NewNote, Note, ProfilePatch, StaffMember, StaffPatch},
-    server::{accounts::Accounts, error::AppResult, identity::Staff, inquiries::Inquiries, notes::Notes},
+    model::{
+        ChatLabels, ErrorBody, Inquiry, Label, LabelInput, Me, NewNote, Note, ProfilePatch, StaffMember, StaffPatch,
+    },
+    server::{
+        accounts::Accounts, error::AppResult, identity::Staff, inquiries::Inquiries, labels::Labels, notes::Notes,
+    },
 };
 
 /// A conversation's private notes, oldest first (staff only; never shown to the customer).
@@ -121,4 +125,64 @@ pub async fn confirm_reset(
 ) -> AppResult<StatusCode> {
     accounts.reset_password(&body.token, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The team's labels, by name (staff).
+#[utoipa::path(get, path = "/api/v1/admin/labels", tag = "admin", responses(
+    (status = 200, body = Vec<Label>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_labels(State(labels): State<Arc<Labels>>, _staff: Staff) -> AppResult<Json<Vec<Label>>> {
+    Ok(Json(labels.list().await?))
+}
+
+/// Creates a label (admins only); 409 when one has that name (in any case).
+#[utoipa::path(post, path = "/api/v1/admin/labels", tag = "admin", request_body = LabelInput, responses(
+    (status = 201, body = Label), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_label(
+    State(labels): State<Arc<Labels>>,
+    staff: Staff,
+    Json(body): Json<LabelInput>,
+) -> AppResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(labels.create(staff, &body).await?)))
+}
+
+/// Renames or recolours a label (admins only).
+#[utoipa::path(put, path = "/api/v1/admin/labels/{id}", tag = "admin", params(("id" = i64, Path)),
+    request_body = LabelInput, responses(
+    (status = 200, body = Label), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_label(
+    State(labels): State<Arc<Labels>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Json(body): Json<LabelInput>,
+) -> AppResult<Json<Label>> {
+    Ok(Json(labels.update(staff, id, &body).await?))
+}
+
+/// Deletes a label: it comes off every conversation (admins only).
+#[utoipa::path(delete, path = "/api/v1/admin/labels/{id}", tag = "admin", params(("id" = i64, Path)), responses(
+    (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_label(
+    State(labels): State<Arc<Labels>>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    labels.delete(staff, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Puts exactly these labels on a conversation (any member): open panels see it at once. 404
+/// for an unknown conversation or label (nothing changes); 422 for more than 20.
+#[utoipa::path(put, path = "/api/v1/admin/inquiries/{id}/labels", tag = "admin", params(("id" = i64, Path)),
+    request_body = ChatLabels, responses(
+    (status = 200, body = Inquiry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_labels(
+    State(inquiries): State<Arc<Inquiries>>,
+    staff: Staff,
+    Path(chat_id): Path<i64>,
+    Json(body): Json<ChatLabels>,
+) -> AppResult<Json<Inquiry>> {
+    Ok(Json(inquiries.set_labels(staff, chat_id, &body).await?))
 }

@@ -22,10 +22,11 @@ use super::{
     error::{AppError, AppResult},
     events::Hub,
     identity::Staff,
+    labels::Labels,
 };
 use crate::model::{
-    AssigneeFilter, ChatEvent, ChatStatus, GivenSource, Message, MessagePage, PanelEvent, Priority, StaffMember,
-    StaffPatch, StatusFilter,
+    AssigneeFilter, ChatEvent, ChatLabels, ChatStatus, GivenSource, Label, Message, MessagePage, PanelEvent, Priority,
+    StaffMember, StaffPatch, StatusFilter,
 };
 pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch};
 
@@ -38,6 +39,7 @@ pub struct Inquiries {
     accounts: Arc<Accounts>,
     audit: Arc<dyn Trail>,
     alerts: Arc<dyn Alerts>,
+    labels: Arc<Labels>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -76,6 +78,7 @@ impl InquiryRow {
             tokens_used: self.tokens_used,
             unanswered: self.unanswered != 0,
             is_inquiry: self.is_inquiry != 0,
+            labels: Vec::new(),
         })
     }
 }
@@ -100,17 +103,22 @@ fn inquiry_select() -> String {
     )
 }
 
+/// What the staff side is built from.
+pub struct InquiryParts {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub chats: Arc<Chats>,
+    pub replies: Arc<Replies>,
+    pub accounts: Arc<Accounts>,
+    pub audit: Arc<dyn Trail>,
+    pub alerts: Arc<dyn Alerts>,
+    pub labels: Arc<Labels>,
+}
+
 impl Inquiries {
-    pub fn new(
-        db: Db,
-        hub: Arc<Hub>,
-        chats: Arc<Chats>,
-        replies: Arc<Replies>,
-        accounts: Arc<Accounts>,
-        audit: Arc<dyn Trail>,
-        alerts: Arc<dyn Alerts>,
-    ) -> Self {
-        Inquiries { db, hub, chats, replies, accounts, audit, alerts }
+    pub fn new(parts: InquiryParts) -> Self {
+        let InquiryParts { db, hub, chats, replies, accounts, audit, alerts, labels } = parts;
+        Inquiries { db, hub, chats, replies, accounts, audit, alerts, labels }
     }
 
     /// The inquiry list: newest activity first, filtered, in cursor pages.
@@ -142,6 +150,7 @@ impl Inquiries {
                   OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND LOWER(m.content) LIKE $5 ESCAPE '\\')) \
              AND (c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.id < $7)) \
              AND ($9 = 0 OR c.unanswered = 1) \
+             AND ($11 = 0 OR EXISTS (SELECT 1 FROM chat_labels cl WHERE cl.chat_id = c.id AND cl.label_id = $11)) \
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $8",
             inquiry_select()
         ))
@@ -155,6 +164,7 @@ impl Inquiries {
         .bind(query.limit + 1)
         .bind(i64::from(query.unanswered))
         .bind(statuses[1])
+        .bind(query.label.unwrap_or(0))
         .fetch_all(&self.db.read)
         .await?;
         let limit = query.limit as usize;
@@ -162,7 +172,9 @@ impl Inquiries {
         let cursor = rows.get(limit - 1).map(|r| {
             crate::model::InquiryCursor { last_activity_ms: r.chat.last_activity_at, chat_id: r.chat.id }.encode()
         });
-        let inquiries = rows.into_iter().take(limit).map(InquiryRow::into_inquiry).collect::<AppResult<Vec<_>>>()?;
+        let mut inquiries =
+            rows.into_iter().take(limit).map(InquiryRow::into_inquiry).collect::<AppResult<Vec<_>>>()?;
+        self.with_labels(&mut inquiries).await?;
         Ok(InquiryPage { inquiries, next_cursor: if more { cursor } else { None } })
     }
 
@@ -172,12 +184,53 @@ impl Inquiries {
 
     /// A conversation as the panel lists it (what the panel feed carries).
     async fn summary(&self, chat_id: i64) -> AppResult<Option<Inquiry>> {
-        sqlx::query_as::<_, InquiryRow>(&format!("{} WHERE c.id = $1", inquiry_select()))
+        let found = sqlx::query_as::<_, InquiryRow>(&format!("{} WHERE c.id = $1", inquiry_select()))
             .bind(chat_id)
             .fetch_optional(&self.db.read)
             .await?
             .map(InquiryRow::into_inquiry)
-            .transpose()
+            .transpose()?;
+        let mut found: Vec<Inquiry> = found.into_iter().collect();
+        self.with_labels(&mut found).await?;
+        Ok(found.pop())
+    }
+
+    /// Fills in the labels of conversations (read from the labels' tables, in one query).
+    async fn with_labels(&self, inquiries: &mut [Inquiry]) -> AppResult<()> {
+        if inquiries.is_empty() {
+            return Ok(());
+        }
+        let marks: Vec<String> = (1..=inquiries.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT cl.chat_id, l.id, l.name, l.color FROM chat_labels cl JOIN labels l ON l.id = cl.label_id \
+             WHERE cl.chat_id IN ({}) ORDER BY l.name_key",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(&sql);
+        for inquiry in inquiries.iter() {
+            query = query.bind(inquiry.chat.id);
+        }
+        for (chat_id, id, name, color) in query.fetch_all(&self.db.read).await? {
+            if let Some(inquiry) = inquiries.iter_mut().find(|i| i.chat.id == chat_id) {
+                inquiry.labels.push(Label { id, name, color });
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts exactly these labels on a conversation: open panels see it at once. An unknown
+    /// label is refused (404) and changes nothing.
+    pub async fn set_labels(&self, staff: Staff, chat_id: i64, labels: &ChatLabels) -> AppResult<Inquiry> {
+        self.any_chat(chat_id).await?;
+        let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        let changes = self.labels.put_on(tx.conn(), chat_id, &labels.label_ids).await?;
+        if !changes.is_empty() {
+            tx.audit(&*self.audit, Actor::Staff(staff.user_id), "inquiry.labelled", format!("labels {changes}"))
+                .await?;
+            tx.chat_updated().await?;
+        }
+        tx.commit().await?;
+        self.get(staff, chat_id).await
     }
 
     /// Every passage an assistant reply was given, with whether it cited it.

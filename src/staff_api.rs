@@ -360,3 +360,10 @@ pub async fn set_chat_labels(chat_id: i64, label_ids: Vec<i64>) -> Result<Inquir
     let (staff, app) = staff_and_app().await?;
     Ok(app.inquiries.set_labels(staff, chat_id, &crate::model::ChatLabels { label_ids }).await?)
 }
+
+/// How many conversations each saved view holds (staff).
+#[server(prefix = "/api/fn", endpoint = "staff/inquiry_counts", input = Json, output = Json)]
+pub async fn inquiry_counts() -> Result<crate::model::InquiryCounts, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.inquiries.counts(staff).await?)
+}

@@ -177,3 +177,72 @@ test('an admin makes a label, it goes on a conversation, shows in the list, filt
   await customer.close();
   await staff.close();
 });
+
+test('the keyboard works the panel, and the tab title counts the customers waiting for a person', async ({ browser }) => {
+  const staff = await person(browser, (page) => new StaffPage(page));
+  await staff.who.signIn();
+  const page = staff.who.page;
+  const waiting = async () => Number((await page.title()).match(/^\((\d+)\) /)?.[1] ?? 0);
+  const counted = async () => (await (await page.request.get('/api/v1/admin/inquiries/counts')).json()).waiting as number;
+  // The title shows the server's count once the panel has it.
+  await expect.poll(async () => (await waiting()) === (await counted())).toBe(true);
+  const before = await counted();
+
+  const customer = await person(browser, (p) => new ChatPage(p));
+  await customer.who.open('/');
+  await customer.who.send(`Keyboard test (${Date.now()})`);
+  const chatId = await customer.who.chatId();
+  await customer.who.page.getByTestId('talk-to-person').click();
+  // The title follows the server's count live (others' conversations may count too).
+  await expect.poll(async () => (await counted()) > before && (await waiting()) === (await counted())).toBe(true);
+  await expect(staff.who.inquiry(chatId)).toHaveCount(1);
+
+  // ? lists every shortcut; Esc closes the list.
+  await page.locator('body').press('?');
+  const help = page.getByTestId('shortcuts');
+  await expect(help).toBeVisible();
+  await expect(help).toContainText('Assign the conversation to me');
+  await page.keyboard.press('Escape');
+  await expect(help).toHaveCount(0);
+
+  // j opens the first conversation of the list, then the next; k goes back.
+  const ids = await staff.who.inquiries.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+  await page.keyboard.press('j');
+  await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[0]}$`));
+  if (ids.length > 1) {
+    await page.keyboard.press('j');
+    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[1]}$`));
+    await page.keyboard.press('k');
+    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[0]}$`));
+  }
+
+  // In the customer's conversation: a assigns it to me, n and r pick the box's mode, / opens the
+  // canned responses, e resolves.
+  await staff.who.inquiry(chatId).click();
+  await expect(staff.who.conversation).toHaveAttribute('data-id', chatId);
+  await page.getByTestId('conversation-title').click();
+  await page.keyboard.press('a');
+  await expect(page.getByTestId('set-assignee')).not.toHaveValue('');
+  await page.keyboard.press('n');
+  await expect(staff.who.reply).toBeFocused();
+  await expect(staff.who.reply).toHaveAttribute('data-mode', 'note');
+  // Keys typed in the box are text.
+  await page.keyboard.type('e a j');
+  await expect(staff.who.reply).toHaveValue('e a j');
+  await staff.who.reply.fill('');
+  await page.getByTestId('conversation-title').click();
+  await page.keyboard.press('r');
+  await expect(staff.who.reply).toBeFocused();
+  await expect(staff.who.reply).toHaveAttribute('data-mode', 'reply');
+  await page.getByTestId('conversation-title').click();
+  await page.keyboard.press('/');
+  await expect(staff.who.reply).toHaveValue('/');
+  await staff.who.reply.fill('');
+  await page.getByTestId('conversation-title').click();
+  const withOurs = await counted();
+  await page.keyboard.press('e');
+  await expect(page.getByTestId('set-status')).toHaveValue('resolved');
+  await expect.poll(async () => (await counted()) < withOurs && (await waiting()) === (await counted())).toBe(true);
+  await customer.close();
+  await staff.close();
+});

@@ -350,6 +350,53 @@ mod imp {
         }
     }
 
+    pub fn focus_selector(selector: &str) {
+        let found = document().query_selector(selector).ok().flatten();
+        if let Some(el) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    }
+
+    pub fn data_id_within(ev: &web_sys::Event, selector: &str) -> Option<i64> {
+        let el = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+        el.closest(selector).ok()??.get_attribute("data-id")?.parse().ok()
+    }
+
+    pub fn set_title_count(count: i64) {
+        let title = document().title();
+        let bare = match title.strip_prefix('(').and_then(|rest| rest.split_once(") ")) {
+            Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest.to_string(),
+            _ => title,
+        };
+        document().set_title(&if count > 0 { format!("({count}) {bare}") } else { bare });
+    }
+
+    pub fn ask_desktop_alerts() {
+        let _ = web_sys::Notification::request_permission();
+    }
+
+    pub fn desktop_alerts_allowed() -> bool {
+        web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
+    }
+
+    pub fn desktop_alert(title: &str, body: &str) {
+        if desktop_alerts_allowed() {
+            let options = web_sys::NotificationOptions::new();
+            options.set_body(body);
+            let _ = web_sys::Notification::new_with_options(title, &options);
+        }
+    }
+
+    pub fn nothing_focused() -> bool {
+        let body = document().body();
+        document().active_element().is_none_or(|active| body.is_some_and(|b| active.is_same_node(Some(&b))))
+    }
+
+    pub fn in_a_field(ev: &web_sys::KeyboardEvent) -> bool {
+        let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return false };
+        matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT") || el.is_content_editable()
+    }
+
     pub fn move_focus_within(container: &str, step: i32) {
         let Some(root) = document().get_element_by_id(container) else { return };
         let Ok(items) = root.query_selector_all("[role=menuitem]") else { return };
@@ -417,6 +464,22 @@ mod imp {
     pub fn keep_embed_token(_: &str) {}
     pub fn beep() {}
     pub fn focus_by_id(_: &str) {}
+    pub fn focus_selector(_: &str) {}
+    pub fn nothing_focused() -> bool {
+        false
+    }
+    pub fn set_title_count(_: i64) {}
+    pub fn ask_desktop_alerts() {}
+    pub fn desktop_alerts_allowed() -> bool {
+        false
+    }
+    pub fn desktop_alert(_: &str, _: &str) {}
+    pub fn data_id_within(_: &web_sys::Event, _: &str) -> Option<i64> {
+        None
+    }
+    pub fn in_a_field(_: &web_sys::KeyboardEvent) -> bool {
+        false
+    }
     pub fn page_address() -> (String, String) {
         ("/".to_owned(), String::new())
     }
@@ -493,6 +556,46 @@ pub fn beep() {
 
 pub fn focus_by_id(id: &str) {
     imp::focus_by_id(id)
+}
+
+/// Focuses the first element `selector` finds (when it can take focus).
+pub fn focus_selector(selector: &str) {
+    imp::focus_selector(selector)
+}
+
+/// The `data-id` of the element matching `selector` that holds the event's target.
+pub fn data_id_within(ev: &web_sys::Event, selector: &str) -> Option<i64> {
+    imp::data_id_within(ev, selector)
+}
+
+/// Puts `(count) ` before the tab's title (none for 0), replacing a count it had.
+pub fn set_title_count(count: i64) {
+    imp::set_title_count(count)
+}
+
+/// Asks the browser to allow desktop notifications (call it from a click: browsers ask only then).
+pub fn ask_desktop_alerts() {
+    imp::ask_desktop_alerts()
+}
+
+/// Whether the browser allows desktop notifications.
+pub fn desktop_alerts_allowed() -> bool {
+    imp::desktop_alerts_allowed()
+}
+
+/// A desktop notification, when allowed.
+pub fn desktop_alert(title: &str, body: &str) {
+    imp::desktop_alert(title, body)
+}
+
+/// Nothing has focus (the page itself has it): what an element removed while focused leaves.
+pub fn nothing_focused() -> bool {
+    imp::nothing_focused()
+}
+
+/// A key pressed while typing in a field (input, text area, select, editable text).
+pub fn in_a_field(ev: &web_sys::KeyboardEvent) -> bool {
+    imp::in_a_field(ev)
 }
 
 /// A phone-sized screen (under 640 px wide, where the chat window fills the screen).

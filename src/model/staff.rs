@@ -246,6 +246,26 @@ pub struct InquiryFilter {
     pub limit: Option<i64>,
 }
 
+/// How many conversations each saved view of the list holds (conversations customers began).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InquiryCounts {
+    /// Waiting for a person: pending, and the assistant paused (a person was asked for) or could
+    /// not answer. The panel's tab title counts these.
+    pub waiting: i64,
+    /// Pending or in progress: the default view.
+    pub active: i64,
+    /// Pending or in progress, assigned to the member asking.
+    pub mine: i64,
+    /// Pending or in progress, assigned to nobody.
+    pub unassigned: i64,
+    pub pending: i64,
+    pub in_progress: i64,
+    pub resolved: i64,
+    pub closed: i64,
+    pub all: i64,
+}
+
 /// Changes staff make to an inquiry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

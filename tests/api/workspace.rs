@@ -19,6 +19,7 @@ on_both_databases!(
     asking_for_reset_links_answers_the_same_for_any_address_and_is_throttled_like_signing_in,
     admins_make_labels_members_put_them_on_conversations_and_the_list_filters_and_shows_them_live,
     bad_labels_are_refused_with_the_reason_and_change_nothing,
+    the_views_counts_follow_the_conversations,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -514,4 +515,34 @@ async fn bad_labels_are_refused_with_the_reason_and_change_nothing(backend: Back
     assert_eq!(status, 422);
     // Customers reach none of it.
     assert_eq!(app.get("/api/v1/admin/labels").await.0, 403);
+}
+
+async fn the_views_counts_follow_the_conversations(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let counts = || async { call(&staff, "GET", app.url("/api/v1/admin/inquiries/counts"), None).await };
+    let (status, none) = counts().await;
+    assert_eq!(status, 200, "{none}");
+    assert_eq!(none["all"], 0);
+    let (handled, asked, replied, done) =
+        (app.new_chat().await, app.new_chat().await, app.new_chat().await, app.new_chat().await);
+    app.new_chat().await; // opened, never written in: no inquiry, counted nowhere
+    for chat in [handled, asked, replied, done] {
+        app.send_and_wait(chat, "Hello?").await;
+    }
+    assert_eq!(app.post(&format!("/api/v1/chats/{asked}/handoff"), json!({})).await.0, 200);
+    let reply = app.url(&format!("/api/v1/admin/inquiries/{replied}/messages"));
+    assert_eq!(call(&staff, "POST", reply, Some(json!({"content": "On it."}))).await.0, 201);
+    let resolve = app.url(&format!("/api/v1/admin/inquiries/{done}"));
+    assert_eq!(call(&staff, "PATCH", resolve, Some(json!({"status": "resolved"}))).await.0, 200);
+    let (_, now) = counts().await;
+    let want = json!({
+        "waiting": 1, "active": 3, "mine": 1, "unassigned": 2,
+        "pending": 2, "in_progress": 1, "resolved": 1, "closed": 0, "all": 4
+    });
+    assert_eq!(now, want, "the assistant answers one, one asked for a person, Alice has one, one is resolved");
+    // The counts agree with the lists they count.
+    assert_eq!(listed(&staff, &app, "").await.len(), 3);
+    assert_eq!(listed(&staff, &app, "?assignee=none").await.len(), 2);
+    assert_eq!(app.get("/api/v1/admin/inquiries/counts").await.0, 403, "customers count nothing");
 }

@@ -129,6 +129,14 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     let staff: Vec<_> =
         panel.view.with_value(|v| v.staff.iter().filter(|s| s.active || Some(s.id) == assigned).cloned().collect());
     let me = panel.me();
+    // e resolves, a assigns to me (the reply box takes r, n and /).
+    super::keys::on_command(panel, move |command| match command {
+        super::keys::Command::Resolve => {
+            change(InquiryPatch { status: Some(ChatStatus::Resolved), ..Default::default() })
+        }
+        super::keys::Command::AssignToMe => change(InquiryPatch { assignee_id: Some(Some(me)), ..Default::default() }),
+        _ => {}
+    });
     let select = "rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm";
     let title = move || {
         inquiry.with(|i| {
@@ -452,6 +460,20 @@ fn ReplyBox(
     let note_mode = RwSignal::new(false);
     let typing_sent = StoredValue::new(0.0f64);
     let busy = RwSignal::new(false);
+    // r, n and / from the keyboard: the box, in the mode they ask for.
+    let panel = expect_context::<Panel>();
+    super::keys::on_command(panel, move |command| {
+        match command {
+            super::keys::Command::Reply => note_mode.set(false),
+            super::keys::Command::Note => note_mode.set(true),
+            super::keys::Command::Canned => {
+                note_mode.set(false);
+                draft.set("/".into());
+            }
+            _ => return,
+        }
+        browser::after_render(|| browser::focus_by_id("staff-reply"));
+    });
     let send = move || {
         let content = draft.get_untracked();
         if content.trim().is_empty() || busy.get_untracked() {

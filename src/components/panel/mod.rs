@@ -5,6 +5,7 @@ mod api_keys;
 mod assistant;
 mod canned;
 mod conversation;
+mod keys;
 mod knowledge;
 mod labels;
 mod team;
@@ -29,7 +30,7 @@ use crate::{
         browser,
         live::{self, Link},
     },
-    model::{ChatStatus, Inquiry, InquiryFilter, Label, PanelEvent, Priority, Role, TeamEvent},
+    model::{ChatStatus, Inquiry, InquiryCounts, InquiryFilter, Label, PanelEvent, Priority, Role, TeamEvent},
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
 
@@ -48,6 +49,12 @@ struct Panel {
     mentioned: RwSignal<Option<(i64, String)>>,
     /// The team's labels (the Labels page keeps them current).
     labels: RwSignal<Vec<Label>>,
+    /// How many conversations each saved view holds (kept current as the feed brings changes).
+    counts: RwSignal<InquiryCounts>,
+    recount_due: StoredValue<bool>,
+    /// The newest keyboard command for the open conversation, with a counter (the same key twice
+    /// is two commands).
+    command: RwSignal<(u32, Option<keys::Command>)>,
 }
 
 impl Panel {
@@ -70,13 +77,39 @@ impl Panel {
     /// The list as shown: in the default view (what needs the team), the conversations assigned
     /// to the reader first, each part newest activity first.
     fn shown(&self) -> Vec<Inquiry> {
-        let mut list = self.inquiries.get();
-        let default_view = self.filter.with(|f| matches!(f.status.as_deref(), None | Some("") | Some("active")));
+        self.inquiries.track();
+        self.filter.track();
+        self.shown_untracked()
+    }
+
+    fn shown_untracked(&self) -> Vec<Inquiry> {
+        let mut list = self.inquiries.get_untracked();
+        let default_view =
+            self.filter.with_untracked(|f| matches!(f.status.as_deref(), None | Some("") | Some("active")));
         if default_view {
             let me = self.me();
             list.sort_by_key(|i| i.chat.assignee_id != Some(me));
         }
         list
+    }
+
+    /// Reads the views' counts again soon: at most once a second however many changes arrive.
+    fn recount(self) {
+        if self.recount_due.get_value() {
+            return;
+        }
+        self.recount_due.set_value(true);
+        set_timeout(
+            move || {
+                self.recount_due.try_set_value(false);
+                leptos::task::spawn_local(async move {
+                    if let Ok(counts) = crate::staff_api::inquiry_counts().await {
+                        self.counts.try_set(counts);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(COUNTS_PAUSE_MS),
+        );
     }
 
     /// Loads the first page for the current filters.
@@ -388,8 +421,46 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         news: RwSignal::new(None),
         mentioned: RwSignal::new(None),
         labels,
+        command: RwSignal::new((0, None)),
+        counts: RwSignal::new(InquiryCounts::default()),
+        recount_due: StoredValue::new(false),
     };
     provide_context(panel);
+    let help = RwSignal::new(false);
+    keys::install(panel, help);
+    // The tab's title counts the conversations waiting for a person (on every panel page).
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        let waiting = panel.counts.with(|c| c.waiting);
+        location.pathname.track();
+        browser::after_render(move || browser::set_title_count(waiting));
+    });
+    // A sound and a desktop notification (each when chosen) for a new conversation waiting for a
+    // person, and for a mention.
+    let sound = RwSignal::new(false);
+    let desktop = RwSignal::new(false);
+    Effect::new(move |before: Option<i64>| {
+        let waiting = panel.counts.with(|c| c.waiting);
+        if before.is_some_and(|before| waiting > before) {
+            if sound.get_untracked() {
+                browser::beep();
+            }
+            if desktop.get_untracked() {
+                browser::desktop_alert("A customer is waiting", &format!("{waiting} conversations wait for a person"));
+            }
+        }
+        waiting
+    });
+    Effect::new(move |_| {
+        if let Some((chat_id, author)) = panel.mentioned.get() {
+            if sound.get_untracked() {
+                browser::beep();
+            }
+            if desktop.get_untracked() {
+                browser::desktop_alert(&format!("{author} mentioned you"), &format!("In conversation #{chat_id}"));
+            }
+        }
+    });
     let sign_out = ServerAction::<StaffSignOut>::new();
     Effect::new(move |_| {
         if sign_out.value().with(|v| matches!(v, Some(Ok(())))) {
@@ -410,6 +481,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 if reconnected {
                     panel.reload();
                 }
+                panel.recount();
             },
             move |frame| {
                 // Each change comes with the conversation's summary as it stands after it.
@@ -432,12 +504,13 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                     Some(inquiry) => panel.upsert(inquiry),
                     None => panel.inquiries.update(|list| list.retain(|i| i.chat.id != chat_id)),
                 }
+                panel.recount();
             },
         );
     });
     view! {
         <div class="flex h-dvh flex-col bg-slate-50 text-slate-900">
-            <header class="flex items-center gap-4 border-b border-slate-200 bg-white px-4 py-2">
+            <header class="flex flex-wrap items-center gap-x-4 gap-y-1 border-b border-slate-200 bg-white px-4 py-2">
                 <A href="/admin" attr:class="font-semibold text-indigo-700">"Frontdesk · Inquiries"</A>
                 <nav aria-label="Panel" class="text-sm">
                     <A href="/admin/knowledge" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-knowledge">"Knowledge"</A>
@@ -458,11 +531,29 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 <span class="ml-auto text-sm text-slate-600" data-testid="usage-today" title="Tokens the assistant used today (UTC), of the daily cap">
                     {usage_today}
                 </span>
+                <button type="button" data-testid="sound-toggle" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100"
+                    aria-pressed=move || sound.get().to_string() on:click=move |_| sound.update(|s| *s = !*s)>
+                    {move || if sound.get() { "Sound on" } else { "Sound off" }}
+                </button>
+                <button type="button" data-testid="desktop-toggle" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100"
+                    aria-pressed=move || desktop.get().to_string()
+                    on:click=move |_| {
+                        // The browser asks its question only on a click.
+                        if !desktop.get_untracked() && !browser::desktop_alerts_allowed() {
+                            browser::ask_desktop_alerts();
+                        }
+                        desktop.update(|d| *d = !*d);
+                    }>
+                    {move || if desktop.get() { "Desktop alerts on" } else { "Desktop alerts off" }}
+                </button>
+                <button type="button" data-testid="shortcuts-open" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100"
+                    aria-haspopup="dialog" on:click=move |_| help.set(true)>"Shortcuts (?)"</button>
                 <span class="text-sm text-slate-700" data-testid="staff-name">{me}</span>
                 <ActionForm action=sign_out>
                     <button type="submit" data-testid="sign-out" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100">"Sign out"</button>
                 </ActionForm>
             </header>
+            <keys::ShortcutHelp open=help/>
             <div class="flex min-h-0 flex-1">
                 <aside class="flex w-[26rem] shrink-0 flex-col border-r border-slate-200 bg-white" aria-label="Inquiries">
                     <Filters/>
@@ -492,6 +583,9 @@ fn LinkBadge(link: RwSignal<Link>) -> impl IntoView {
     };
     view! { <span role="status" data-testid="panel-link" data-state=move || format!("{:?}", link.get()).to_lowercase() class=class>{text}</span> }
 }
+
+/// The views' counts are read again at most this often while changes arrive.
+const COUNTS_PAUSE_MS: u64 = 1000;
 
 /// How long typing in the search box pauses before the list follows it.
 const SEARCH_PAUSE_MS: u64 = 300;
@@ -535,16 +629,26 @@ fn Filters() -> impl IntoView {
             typed.update_value(|n| *n += 1);
             apply_search();
         }>
-            <FilterSelect name="status" label="Status"
-                options=options(&[("active", "Needs the team"), ("pending", "Pending"), ("in_progress", "In progress"), ("resolved", "Resolved"), ("closed", "Closed"), ("all", "All statuses")], vec![])
-                on_change=move |value: String| panel.filter.update(|f| f.status = Some(value))/>
+            <label class="sr-only" for="filter-status">"View"</label>
+            <select id="filter-status" data-testid="filter-status" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
+                on:change=move |ev| panel.filter.update(|f| f.status = Some(event_target_value(&ev)))>
+                {VIEWS.iter().map(|(value, text, count)| view! {
+                    <option value=*value>{move || format!("{text} ({})", panel.counts.with(count))}</option>
+                }).collect_view()}
+            </select>
             <FilterSelect name="priority" label="Priority"
                 options=options(&[("", "Any priority"), ("high", "High"), ("medium", "Medium"), ("low", "Low")], vec![])
                 on_change=move |value: String| panel.filter.update(|f| f.priority = value.parse::<Priority>().ok())/>
             <FilterSelect name="product" label="Product" options=options(&[("", "Any product")], products)
                 on_change=move |value: String| panel.filter.update(|f| f.product_id = Some(value).filter(|v| !v.is_empty()))/>
-            <FilterSelect name="assignee" label="Assignee" options=options(&[("", "Anyone"), ("me", "Assigned to me"), ("none", "Unassigned")], staff)
-                on_change=move |value: String| panel.filter.update(|f| f.assignee = Some(value).filter(|v| !v.is_empty()))/>
+            <label class="sr-only" for="filter-assignee">"Assignee"</label>
+            <select id="filter-assignee" data-testid="filter-assignee" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
+                on:change=move |ev| panel.filter.update(|f| f.assignee = Some(event_target_value(&ev)).filter(|v| !v.is_empty()))>
+                <option value="">"Anyone"</option>
+                <option value="me">{move || format!("Assigned to me ({} open)", panel.counts.with(|c| c.mine))}</option>
+                <option value="none">{move || format!("Unassigned ({} open)", panel.counts.with(|c| c.unassigned))}</option>
+                {staff.into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect_view()}
+            </select>
             <label class="sr-only" for="filter-label">"Label"</label>
             <select id="filter-label" data-testid="filter-label" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
                 on:change=move |ev| panel.filter.update(|f| f.label = event_target_value(&ev).parse::<i64>().ok())>
@@ -560,6 +664,19 @@ fn Filters() -> impl IntoView {
     }
     .into_any()
 }
+
+/// A saved view by status: the filter's value, its name, and where its count is.
+type View = (&'static str, &'static str, fn(&InquiryCounts) -> i64);
+
+/// The saved views by status.
+const VIEWS: &[View] = &[
+    ("active", "Needs the team", |c| c.active),
+    ("pending", "Pending", |c| c.pending),
+    ("in_progress", "In progress", |c| c.in_progress),
+    ("resolved", "Resolved", |c| c.resolved),
+    ("closed", "Closed", |c| c.closed),
+    ("all", "All", |c| c.all),
+];
 
 /// One filter of the list: a labelled select whose first option is the default.
 #[component]
@@ -584,11 +701,29 @@ fn InquiryList() -> impl IntoView {
     let panel = expect_context::<Panel>();
     let params = use_params_map();
     let selected = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    // A row drawn again as its conversation changes live keeps the focus it had.
+    let focused = StoredValue::new(None::<i64>);
+    Effect::new(move |_| {
+        panel.inquiries.track();
+        if let Some(id) = focused.get_value() {
+            browser::after_render(move || {
+                if browser::nothing_focused() {
+                    browser::focus_selector(&format!("[data-testid=inquiry][data-id='{id}'] a"));
+                }
+            });
+        }
+    });
     view! {
         <Show when=move || panel.notice.get().is_some()>
             <p role="alert" class="m-3 rounded-lg bg-red-50 p-2 text-sm text-red-800">{move || panel.notice.get()}</p>
         </Show>
-        <ul data-testid="inquiry-list" class="min-h-0 flex-1 divide-y divide-slate-100 overflow-y-auto">
+        <ul data-testid="inquiry-list" class="min-h-0 flex-1 divide-y divide-slate-100 overflow-y-auto"
+            on:focusin=move |ev| focused.set_value(browser::data_id_within(&ev, "[data-testid=inquiry]"))
+            on:focusout=move |ev| {
+                if ev.related_target().is_some() {
+                    focused.set_value(None);
+                }
+            }>
             <For
                 each=move || panel.shown()
                 key=|i| (i.chat.id, i.chat.last_seq)

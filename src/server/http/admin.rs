@@ -138,6 +138,17 @@ pub async fn usage_report(
     Ok(Json(usage.report(query.days).await?))
 }
 
+/// How many conversations each saved view holds (`mine` for the member asking); `waiting` counts
+/// those waiting for a person.
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/counts", tag = "admin", responses(
+    (status = 200, body = crate::model::InquiryCounts), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn inquiry_counts(
+    State(inquiries): State<Arc<Inquiries>>,
+    staff: Staff,
+) -> AppResult<Json<crate::model::InquiryCounts>> {
+    Ok(Json(inquiries.counts(staff).await?))
+}
+
 #[utoipa::path(get, path = "/api/v1/admin/inquiries", tag = "admin", params(InquiryFilter), responses(
     (status = 200, body = InquiryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody)))]

@@ -180,6 +180,7 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::usage_report))
         .routes(routes!(admin::list_inquiries))
+        .routes(routes!(admin::inquiry_counts))
         .routes(routes!(admin::get_inquiry, admin::update_inquiry))
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))
         .routes(routes!(admin::staff_mark_read))

@@ -25,8 +25,8 @@ use super::{
     labels::Labels,
 };
 use crate::model::{
-    AssigneeFilter, ChatEvent, ChatLabels, ChatStatus, GivenSource, Label, Message, MessagePage, PanelEvent, Priority,
-    StaffMember, StaffPatch, StatusFilter,
+    AssigneeFilter, ChatEvent, ChatLabels, ChatStatus, GivenSource, InquiryCounts, Label, Message, MessagePage,
+    PanelEvent, Priority, StaffMember, StaffPatch, StatusFilter,
 };
 pub use crate::model::{Inquiry, InquiryFilter, InquiryPage, InquiryPatch};
 
@@ -176,6 +176,28 @@ impl Inquiries {
             rows.into_iter().take(limit).map(InquiryRow::into_inquiry).collect::<AppResult<Vec<_>>>()?;
         self.with_labels(&mut inquiries).await?;
         Ok(InquiryPage { inquiries, next_cursor: if more { cursor } else { None } })
+    }
+
+    /// How many conversations each saved view holds, for the member asking.
+    pub async fn counts(&self, staff: Staff) -> AppResult<InquiryCounts> {
+        let active = "c.status IN ('pending', 'in_progress')";
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(&format!(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN c.status = 'pending' AND (c.ai_enabled = 0 OR c.unanswered = 1) THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {active} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {active} AND c.assignee_id = $1 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {active} AND c.assignee_id IS NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN c.status = 'in_progress' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN c.status = 'resolved' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END), 0), \
+             COUNT(*) FROM chats c WHERE {TOUCHED}"
+        ))
+        .bind(staff.user_id)
+        .fetch_one(&self.db.read)
+        .await?;
+        let (waiting, active, mine, unassigned, pending, in_progress, resolved, closed, all) = row;
+        Ok(InquiryCounts { waiting, active, mine, unassigned, pending, in_progress, resolved, closed, all })
     }
 
     pub async fn get(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {

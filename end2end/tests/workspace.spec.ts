@@ -246,3 +246,28 @@ test('the keyboard works the panel, and the tab title counts the customers waiti
   await customer.close();
   await staff.close();
 });
+
+test('snoozing sets a conversation aside until its time, and the customer writing wakes it', async ({ browser }) => {
+  const staff = await person(browser, (page) => new StaffPage(page));
+  await staff.who.signIn();
+  const customer = await person(browser, (page) => new ChatPage(page));
+  await customer.who.open('/');
+  await customer.who.send(`Snooze me (${Date.now()})`);
+  const chatId = await customer.who.chatId();
+  await customer.who.lastReplyWhenDone();
+  const row = staff.who.inquiry(chatId);
+  await row.click();
+  await staff.who.page.getByTestId('snooze').selectOption('3600');
+  await expect(staff.who.page.getByTestId('set-status')).toHaveValue('snoozed');
+  await expect(staff.who.page.getByTestId('snoozed-until')).toContainText('Snoozed until');
+  // Out of the default view; in the snoozed one.
+  await expect(row).toHaveCount(0);
+  await staff.who.page.getByTestId('filter-status').selectOption('snoozed');
+  await expect(row).toHaveAttribute('data-status', 'snoozed');
+  // The customer writes: it is pending again, live.
+  await customer.who.send('Any news?');
+  await expect(row).toHaveCount(0);
+  await expect(staff.who.page.getByTestId('set-status')).toHaveValue('pending');
+  await customer.close();
+  await staff.close();
+});

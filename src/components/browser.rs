@@ -362,6 +362,11 @@ mod imp {
         el.closest(selector).ok()??.get_attribute("data-id")?.parse().ok()
     }
 
+    pub fn time_from_now(seconds: f64) -> String {
+        let at = js_sys::Date::new(&(js_sys::Date::now() + seconds * 1000.0).into());
+        at.to_iso_string().into()
+    }
+
     pub fn set_title_count(count: i64) {
         let title = document().title();
         let bare = match title.strip_prefix('(').and_then(|rest| rest.split_once(") ")) {
@@ -469,6 +474,9 @@ mod imp {
         false
     }
     pub fn set_title_count(_: i64) {}
+    pub fn time_from_now(_: f64) -> String {
+        String::new()
+    }
     pub fn ask_desktop_alerts() {}
     pub fn desktop_alerts_allowed() -> bool {
         false
@@ -566,6 +574,11 @@ pub fn focus_selector(selector: &str) {
 /// The `data-id` of the element matching `selector` that holds the event's target.
 pub fn data_id_within(ev: &web_sys::Event, selector: &str) -> Option<i64> {
     imp::data_id_within(ev, selector)
+}
+
+/// The time `seconds` from now, in RFC 3339 (UTC).
+pub fn time_from_now(seconds: f64) -> String {
+    imp::time_from_now(seconds)
 }
 
 /// Puts `(count) ` before the tab's title (none for 0), replacing a count it had.

@@ -99,7 +99,13 @@ string_enum!(
 );
 string_enum!(
     /// Where a conversation is, seen from the staff side.
-    ChatStatus { Pending => "pending", InProgress => "in_progress", Resolved => "resolved", Closed => "closed" }
+    ChatStatus {
+        Pending => "pending",
+        InProgress => "in_progress",
+        Snoozed => "snoozed",
+        Resolved => "resolved",
+        Closed => "closed",
+    }
 );
 
 impl ChatStatus {

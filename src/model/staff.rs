@@ -199,6 +199,9 @@ pub struct Inquiry {
     /// asked for a person, or staff acted on it (decided on the server, in one place).
     #[serde(default = "yes")]
     pub is_inquiry: bool,
+    /// When a snoozed conversation wakes (none: at the customer's next message).
+    #[serde(default)]
+    pub snoozed_until: Option<String>,
     /// The labels on it, by name.
     #[serde(default)]
     pub labels: Vec<super::Label>,
@@ -223,7 +226,7 @@ pub struct InquiryPage {
 pub struct InquiryFilter {
     /// A status; `active` (pending or in progress: what needs the team) when absent or empty;
     /// `all` for every status.
-    #[cfg_attr(feature = "ssr", param(pattern = "^(|active|all|pending|in_progress|resolved|closed)$"))]
+    #[cfg_attr(feature = "ssr", param(pattern = "^(|active|all|pending|in_progress|snoozed|resolved|closed)$"))]
     pub status: Option<String>,
     pub priority: Option<Priority>,
     /// A product's id (the shop's).
@@ -261,6 +264,7 @@ pub struct InquiryCounts {
     pub unassigned: i64,
     pub pending: i64,
     pub in_progress: i64,
+    pub snoozed: i64,
     pub resolved: i64,
     pub closed: i64,
     pub all: i64,
@@ -271,7 +275,13 @@ pub struct InquiryCounts {
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InquiryPatch {
+    /// `snoozed` sets it aside until `snoozed_until`, or until the customer writes again.
     pub status: Option<ChatStatus>,
+    /// When it wakes (back to pending), RFC 3339: it snoozes the conversation (409 beside another
+    /// status); a time already past wakes it within 15 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
+    pub snoozed_until: Option<String>,
     pub priority: Option<Priority>,
     /// A staff id; `null` unassigns.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]

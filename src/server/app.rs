@@ -160,6 +160,7 @@ impl Frontdesk {
                 replies.recover_interrupted().await.map_err(|e| startup("cannot end interrupted replies", e))?;
             }
         }
+        tokio::spawn(inquiries::wake_snoozed_forever(Arc::downgrade(&inquiries)));
         if let Some(queue) = hub.take_panel_queue() {
             tokio::spawn(inquiries::panel::run(Arc::downgrade(&inquiries), queue));
         }

@@ -20,6 +20,8 @@ on_both_databases!(
     admins_make_labels_members_put_them_on_conversations_and_the_list_filters_and_shows_them_live,
     bad_labels_are_refused_with_the_reason_and_change_nothing,
     the_views_counts_follow_the_conversations,
+    a_snoozed_conversation_wakes_at_its_time_or_when_the_customer_writes,
+    a_customer_writing_again_reopens_a_resolved_conversation_and_bad_snoozes_are_refused,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -538,11 +540,100 @@ async fn the_views_counts_follow_the_conversations(backend: Backend) {
     let (_, now) = counts().await;
     let want = json!({
         "waiting": 1, "active": 3, "mine": 1, "unassigned": 2,
-        "pending": 2, "in_progress": 1, "resolved": 1, "closed": 0, "all": 4
+        "pending": 2, "in_progress": 1, "snoozed": 0, "resolved": 1, "closed": 0, "all": 4
     });
     assert_eq!(now, want, "the assistant answers one, one asked for a person, Alice has one, one is resolved");
     // The counts agree with the lists they count.
     assert_eq!(listed(&staff, &app, "").await.len(), 3);
     assert_eq!(listed(&staff, &app, "?assignee=none").await.len(), 2);
     assert_eq!(app.get("/api/v1/admin/inquiries/counts").await.0, 403, "customers count nothing");
+}
+
+/// A time `minutes` from now, as RFC 3339.
+fn minutes_from_now(minutes: i64) -> String {
+    let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes);
+    at.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+async fn status_of(app: &TestApp, chat: i64) -> String {
+    app.get(&format!("/api/v1/chats/{chat}")).await.1["status"].as_str().unwrap().to_string()
+}
+
+async fn a_snoozed_conversation_wakes_at_its_time_or_when_the_customer_writes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let (timed, until_reply) = (app.new_chat().await, app.new_chat().await);
+    app.send_and_wait(timed, "Can you check tomorrow?").await;
+    app.send_and_wait(until_reply, "I will send the photo later").await;
+    let until = minutes_from_now(60);
+    let patch = |chat: i64, body: Value| {
+        let url = app.url(&format!("/api/v1/admin/inquiries/{chat}"));
+        let staff = staff.clone();
+        async move { call(&staff, "PATCH", url, Some(body)).await }
+    };
+    let (status, inquiry) = patch(timed, json!({"status": "snoozed", "snoozed_until": until})).await;
+    assert_eq!(status, 200, "{inquiry}");
+    assert_eq!(inquiry["chat"]["status"], "snoozed");
+    assert!(inquiry["snoozed_until"].as_str().is_some_and(|at| at[..16] == until[..16]), "{inquiry}");
+    let (_, inquiry) = patch(until_reply, json!({"status": "snoozed"})).await;
+    assert_eq!(inquiry["snoozed_until"], Value::Null, "until the customer writes");
+    // Set aside: out of the default view, in the snoozed one, counted.
+    assert_eq!(listed(&staff, &app, "").await, Vec::<i64>::new());
+    let mut snoozed = listed(&staff, &app, "?status=snoozed").await;
+    snoozed.sort();
+    assert_eq!(snoozed, vec![timed, until_reply]);
+    let (_, counts) = call(&staff, "GET", app.url("/api/v1/admin/inquiries/counts"), None).await;
+    assert_eq!((counts["snoozed"].as_i64(), counts["active"].as_i64()), (Some(2), Some(0)), "{counts}");
+
+    // Its time not come, nothing wakes; past it, the timed one does (open panels see it come back).
+    let now = frontdesk::server::db::now_ms();
+    assert_eq!(app.state.inquiries.wake_snoozed(now).await.unwrap(), 0);
+    let cookie = cookie_of(&app, "alice@example.com", PASSWORD).await.unwrap();
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&cookie), None).await.unwrap();
+    assert_eq!(app.state.inquiries.wake_snoozed(now + 2 * 3600 * 1000).await.unwrap(), 1);
+    let mut seen = Vec::new();
+    frames_until(&mut panel, &mut seen, |f| f["chat_id"] == timed && f["inquiry"]["chat"]["status"] == "pending").await;
+    assert_eq!(status_of(&app, timed).await, "pending");
+    assert_eq!(listed(&staff, &app, "").await, vec![timed]);
+    assert_eq!(status_of(&app, until_reply).await, "snoozed", "no time: it waits for the customer");
+    // The customer writes: it wakes.
+    app.send_and_wait(until_reply, "Here is the photo").await;
+    assert_eq!(status_of(&app, until_reply).await, "pending");
+    // Another status ends a snooze and its time.
+    let (_, inquiry) = patch(timed, json!({"status": "snoozed", "snoozed_until": minutes_from_now(30)})).await;
+    assert!(inquiry["snoozed_until"].is_string());
+    let (_, inquiry) = patch(timed, json!({"status": "in_progress"})).await;
+    assert_eq!((inquiry["chat"]["status"].as_str(), &inquiry["snoozed_until"]), (Some("in_progress"), &Value::Null));
+}
+
+async fn a_customer_writing_again_reopens_a_resolved_conversation_and_bad_snoozes_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let (resolved, closed) = (app.new_chat().await, app.new_chat().await);
+    for chat in [resolved, closed] {
+        app.send_and_wait(chat, "Thanks!").await;
+    }
+    let url = |chat: i64| app.url(&format!("/api/v1/admin/inquiries/{chat}"));
+    assert_eq!(call(&staff, "PATCH", url(resolved), Some(json!({"status": "resolved"}))).await.0, 200);
+    assert_eq!(call(&staff, "PATCH", url(closed), Some(json!({"status": "closed"}))).await.0, 200);
+    app.send_and_wait(resolved, "Actually, one more question").await;
+    app.send_and_wait(closed, "Hello again").await;
+    assert_eq!(status_of(&app, resolved).await, "pending", "a resolved conversation opens again");
+    assert_eq!(status_of(&app, closed).await, "closed", "a closed one stays closed");
+    // Bad snoozes: a clear 4xx, nothing changes.
+    for (body, want) in [
+        (json!({"status": "snoozed", "snoozed_until": "next tuesday"}), 422),
+        (json!({"status": "resolved", "snoozed_until": minutes_from_now(60)}), 409),
+    ] {
+        let (status, error) = call(&staff, "PATCH", url(resolved), Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains("snoozed_until"), "{error}");
+    }
+    assert_eq!(status_of(&app, resolved).await, "pending");
+    // A time alone snoozes; one already past wakes at the next look.
+    let (status, inquiry) =
+        call(&staff, "PATCH", url(resolved), Some(json!({"snoozed_until": minutes_from_now(-5)}))).await;
+    assert_eq!((status, inquiry["chat"]["status"].as_str()), (200, Some("snoozed")), "{inquiry}");
+    assert_eq!(app.state.inquiries.wake_snoozed(frontdesk::server::db::now_ms()).await.unwrap(), 1);
+    assert_eq!(status_of(&app, resolved).await, "pending");
 }

@@ -213,6 +213,31 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                         view! { <option value=s.id>{label}</option> }
                     }).collect_view()}
                 </select>
+                <label class="sr-only" for="snooze">"Snooze"</label>
+                <select id="snooze" data-testid="snooze" class=select prop:value=""
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        let snoozed_until = match value.as_str() {
+                            "reply" => None,
+                            seconds => match seconds.parse::<f64>() {
+                                Ok(seconds) => Some(browser::time_from_now(seconds)),
+                                Err(_) => return,
+                            },
+                        };
+                        change(InquiryPatch { status: Some(ChatStatus::Snoozed), snoozed_until, ..Default::default() });
+                    }>
+                    <option value="">"Snooze…"</option>
+                    <option value="reply">"Until the customer writes"</option>
+                    <option value="3600">"For an hour"</option>
+                    <option value="14400">"For 4 hours"</option>
+                    <option value="86400">"For a day"</option>
+                    <option value="604800">"For a week"</option>
+                </select>
+                {move || (chat().status == ChatStatus::Snoozed).then(|| {
+                    let until = inquiry.with(|i| i.snoozed_until.clone());
+                    let text = until.map_or("Snoozed until the customer writes".to_string(), |at| format!("Snoozed until {}", when(&at)));
+                    view! { <span data-testid="snoozed-until" class="text-sm text-slate-700">{text}</span> }
+                })}
                 <ConversationLabels inquiry/>
                 <Show
                     when=move || chat().ai_enabled

@@ -170,6 +170,7 @@ fn status_label(status: ChatStatus) -> &'static str {
     match status {
         ChatStatus::Pending => "Pending",
         ChatStatus::InProgress => "In progress",
+        ChatStatus::Snoozed => "Snoozed",
         ChatStatus::Resolved => "Resolved",
         ChatStatus::Closed => "Closed",
     }
@@ -673,6 +674,7 @@ const VIEWS: &[View] = &[
     ("active", "Needs the team", |c| c.active),
     ("pending", "Pending", |c| c.pending),
     ("in_progress", "In progress", |c| c.in_progress),
+    ("snoozed", "Snoozed", |c| c.snoozed),
     ("resolved", "Resolved", |c| c.resolved),
     ("closed", "Closed", |c| c.closed),
     ("all", "All", |c| c.all),

@@ -125,6 +125,11 @@ impl Chats {
             context_now = &context.id;
             chat_changed = true;
         }
+        // The customer writing again opens a resolved or snoozed conversation (read before the
+        // lock: one resolved at this very moment stays resolved, with the message in it).
+        if matches!(row.status.as_str(), "resolved" | "snoozed") && tx.reopen().await? {
+            chat_changed = true;
+        }
         let customer = NewMessage::from_customer(caller.user_id, outgoing.content, outgoing.client_id);
         let history = SendState::history_after(history, &customer, &removed);
         let mut news = vec![customer];

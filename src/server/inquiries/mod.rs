@@ -56,6 +56,7 @@ struct InquiryRow {
     tokens_used: i64,
     unanswered: i64,
     is_inquiry: i64,
+    snoozed_until: Option<i64>,
 }
 
 impl InquiryRow {
@@ -78,10 +79,14 @@ impl InquiryRow {
             tokens_used: self.tokens_used,
             unanswered: self.unanswered != 0,
             is_inquiry: self.is_inquiry != 0,
+            snoozed_until: self.snoozed_until.map(crate::server::db::rfc3339),
             labels: Vec::new(),
         })
     }
 }
+
+/// The views' counts as read, in `InquiryCounts`' order.
+type CountsRow = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 fn inquiry_select() -> String {
     format!(
@@ -98,7 +103,7 @@ fn inquiry_select() -> String {
           ORDER BY m.id DESC LIMIT 1) AS last_role, \
          (SELECT m.content FROM messages m WHERE m.chat_id = c.id AND m.role = 'user' \
           ORDER BY m.id DESC LIMIT 1) AS last_question, c.tokens_used, c.unanswered, \
-         CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry \
+         CASE WHEN {TOUCHED} THEN 1 ELSE 0 END AS is_inquiry, c.snoozed_until \
          FROM chats c LEFT JOIN products p ON p.external_id = c.product"
     )
 }
@@ -181,7 +186,7 @@ impl Inquiries {
     /// How many conversations each saved view holds, for the member asking.
     pub async fn counts(&self, staff: Staff) -> AppResult<InquiryCounts> {
         let active = "c.status IN ('pending', 'in_progress')";
-        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(&format!(
+        let row: CountsRow = sqlx::query_as(&format!(
             "SELECT \
              COALESCE(SUM(CASE WHEN c.status = 'pending' AND (c.ai_enabled = 0 OR c.unanswered = 1) THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN {active} THEN 1 ELSE 0 END), 0), \
@@ -189,6 +194,7 @@ impl Inquiries {
              COALESCE(SUM(CASE WHEN {active} AND c.assignee_id IS NULL THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN c.status = 'pending' THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN c.status = 'in_progress' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN c.status = 'snoozed' THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN c.status = 'resolved' THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END), 0), \
              COUNT(*) FROM chats c WHERE {TOUCHED}"
@@ -196,8 +202,8 @@ impl Inquiries {
         .bind(staff.user_id)
         .fetch_one(&self.db.read)
         .await?;
-        let (waiting, active, mine, unassigned, pending, in_progress, resolved, closed, all) = row;
-        Ok(InquiryCounts { waiting, active, mine, unassigned, pending, in_progress, resolved, closed, all })
+        let (waiting, active, mine, unassigned, pending, in_progress, snoozed, resolved, closed, all) = row;
+        Ok(InquiryCounts { waiting, active, mine, unassigned, pending, in_progress, snoozed, resolved, closed, all })
     }
 
     pub async fn get(&self, _staff: Staff, chat_id: i64) -> AppResult<Inquiry> {
@@ -318,6 +324,12 @@ impl Inquiries {
     /// Status, priority, assignee, and taking over from / handing back to the assistant.
     pub async fn update(&self, staff: Staff, chat_id: i64, patch: &InquiryPatch) -> AppResult<Inquiry> {
         let chat = self.any_chat(chat_id).await?;
+        let snooze_until = snooze_time(patch)?;
+        // A time alone snoozes.
+        let patch = &InquiryPatch {
+            status: patch.status.or(patch.snoozed_until.as_ref().map(|_| ChatStatus::Snoozed)),
+            ..patch.clone()
+        };
         if let Some(Some(assignee)) = patch.assignee_id {
             if !self.accounts.is_staff(assignee).await? {
                 return Err(AppError::not_found("staff member"));
@@ -332,6 +344,9 @@ impl Inquiries {
         let changes = describe_patch(&chat, patch, taking_over, handing_back);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.set_triage(patch.status, patch.priority, patch.assignee_id).await?;
+        if patch.status == Some(ChatStatus::Snoozed) {
+            tx.set_snooze(snooze_until).await?;
+        }
         if !changes.is_empty() {
             tx.audit(&*self.audit, Actor::Staff(staff.user_id), "inquiry.updated", changes).await?;
         }
@@ -409,11 +424,72 @@ impl Inquiries {
     }
 }
 
+/// When a patch's snooze ends (unix ms; none: at the customer's next message), or why it cannot:
+/// 409 beside another status. A time already past wakes it at the next look (within
+/// [`SNOOZE_CHECK`]).
+fn snooze_time(patch: &InquiryPatch) -> AppResult<Option<i64>> {
+    let Some(until) = patch.snoozed_until.as_deref() else { return Ok(None) };
+    if patch.status.is_some_and(|s| s != ChatStatus::Snoozed) {
+        return Err(AppError::Conflict(format!(
+            "snoozed_until snoozes the conversation: it cannot go with status {}",
+            patch.status.map_or("", |s| s.as_str())
+        )));
+    }
+    let at = time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| AppError::Invalid(format!("snoozed_until '{until}' is not a time like 2026-12-24T09:00:00Z")))?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .map(Some)
+        .map_err(|_| AppError::Invalid("snoozed_until is out of range".into()))
+}
+
+impl Inquiries {
+    /// Wakes the snoozed conversations whose time came, each in its own change (open panels see
+    /// them come back): how many woke.
+    pub async fn wake_snoozed(&self, now: i64) -> AppResult<usize> {
+        let due: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM chats WHERE status = 'snoozed' AND snoozed_until <= $1 ORDER BY snoozed_until LIMIT 500",
+        )
+        .bind(now)
+        .fetch_all(&self.db.read)
+        .await?;
+        let mut woke = 0;
+        for (chat_id,) in due {
+            let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+            // Another replica may have woken it first: then nothing changes here.
+            if tx.wake(now).await? {
+                tx.chat_updated().await?;
+                woke += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(woke)
+    }
+}
+
+/// How often each replica looks for snoozed conversations to wake.
+pub const SNOOZE_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Wakes snoozed conversations as their time comes, until the application is gone.
+pub async fn wake_snoozed_forever(service: std::sync::Weak<Inquiries>) {
+    let mut tick = tokio::time::interval(SNOOZE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else { return };
+        if let Err(error) = service.wake_snoozed(crate::server::db::now_ms()).await {
+            tracing::warn!(?error, "could not wake the snoozed conversations");
+        }
+    }
+}
+
 /// What a patch changes, for the audit log: `status: pending → open; priority: normal → high`.
 fn describe_patch(chat: &ChatRow, patch: &InquiryPatch, taking_over: bool, handing_back: bool) -> String {
     let mut changes = Vec::new();
     if let Some(status) = patch.status.filter(|s| s.as_str() != chat.status) {
         changes.push(format!("status: {} → {}", chat.status, status.as_str()));
+    }
+    if patch.status == Some(ChatStatus::Snoozed) {
+        changes.push(format!("snoozed until {}", patch.snoozed_until.as_deref().unwrap_or("the customer writes")));
     }
     if let Some(priority) = patch.priority.filter(|p| p.as_str() != chat.priority) {
         changes.push(format!("priority: {} → {}", chat.priority, priority.as_str()));

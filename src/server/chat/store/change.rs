@@ -558,6 +558,45 @@ impl ChatTx<'_> {
         Ok(())
     }
 
+    /// A snoozed chat wakes at `until` (unix ms), or at the customer's next message (none).
+    pub async fn set_snooze(&mut self, until: Option<i64>) -> AppResult<()> {
+        let chat_id = self.chat_id();
+        sqlx::query("UPDATE chats SET snoozed_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(chat_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// A resolved or snoozed chat is open again (pending): the customer wrote. Whether it was.
+    pub async fn reopen(&mut self) -> AppResult<bool> {
+        let chat_id = self.chat_id();
+        let reopened = sqlx::query(
+            "UPDATE chats SET status = 'pending', snoozed_until = NULL WHERE id = $1 AND status IN ('resolved', 'snoozed')",
+        )
+        .bind(chat_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(reopened > 0)
+    }
+
+    /// Wakes a snoozed chat whose time came (at `now`): pending again. Whether it was still asleep.
+    pub async fn wake(&mut self, now: i64) -> AppResult<bool> {
+        let chat_id = self.chat_id();
+        let woke = sqlx::query(
+            "UPDATE chats SET status = 'pending', snoozed_until = NULL, updated_at = $2 \
+             WHERE id = $1 AND status = 'snoozed' AND snoozed_until <= $2",
+        )
+        .bind(chat_id)
+        .bind(now)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(woke > 0)
+    }
+
     /// Status, priority and assignee (`None` leaves each as it is; `Some(None)` unassigns).
     pub async fn set_triage(
         &mut self,
@@ -573,6 +612,7 @@ impl ChatTx<'_> {
         sqlx::query(
             "UPDATE chats SET status = COALESCE($1, status), priority = COALESCE($2, priority), \
              assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5, \
+             snoozed_until = CASE WHEN $1 IS NOT NULL AND $1 <> 'snoozed' THEN NULL ELSE snoozed_until END, \
              unanswered = CASE WHEN $1 IN ('resolved', 'closed') THEN 0 ELSE unanswered END WHERE id = $6",
         )
         .bind(status.map(|s| s.as_str()))

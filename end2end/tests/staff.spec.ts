@@ -316,5 +316,23 @@ test('an admin saves a canned response, and staff put it in a reply with / fille
   await expect(staff.reply).toHaveValue(`Thanks for asking about the Nimbus Office Chair! ${ADMIN.name}`);
   await staff.page.getByTestId('staff-send').click();
   await expect(customer.byRole('agent').last()).toContainText('Thanks for asking about the Nimbus Office Chair!');
+
+  // A second one under a longer shortcut: ↓ chooses it and Enter puts it in the box.
+  await staff.page.getByTestId('nav-canned').click();
+  await staff.page.getByTestId('canned-new').click();
+  await staff.page.getByTestId('canned-shortcut').fill(`${shortcut}-more`);
+  await staff.page.getByTestId('canned-content').fill('Anything else I can help with?');
+  await staff.page.getByTestId('canned-save').click();
+  await expect(staff.page.locator(`[data-testid="canned-item"][data-shortcut="${shortcut}-more"]`)).toBeVisible();
+  await staff.page.goto(`/admin/inquiries/${chatId}`);
+  await staff.waitForHydration();
+  await staff.reply.fill(`/${shortcut}`);
+  const options = staff.page.getByTestId('canned-option');
+  await expect(options).toHaveCount(2);
+  await expect(options.first()).toHaveAttribute('data-chosen', 'true');
+  await staff.reply.press('ArrowDown');
+  await expect(options.nth(1)).toHaveAttribute('data-chosen', 'true');
+  await staff.reply.press('Enter');
+  await expect(staff.reply).toHaveValue('Anything else I can help with?');
   await close();
 });

@@ -106,13 +106,21 @@ fn CannedForm(
     }
 }
 
+/// What a draft asks of the canned responses: `/` and a word (or nothing yet).
+pub fn canned_query(draft: &str) -> Option<&str> {
+    draft.strip_prefix('/').filter(|q| !q.contains(char::is_whitespace))
+}
+
 /// The canned responses a reply box's draft asks for: a draft of `/` and a word (or nothing yet)
-/// lists those matching it, filled in for conversation `id`; picking one (click, or Enter on the
-/// first) puts its text in the draft.
+/// lists those matching it, filled in for conversation `id`; ↑ and ↓ move `choice`, and picking
+/// one (a click, or Enter on the one chosen) puts its text in the draft.
 #[component]
-pub fn CannedPicker(id: i64, draft: RwSignal<String>) -> impl IntoView {
-    let asked = Memo::new(move |_| {
-        draft.with(|d| d.strip_prefix('/').filter(|q| !q.contains(char::is_whitespace)).map(str::to_string))
+pub fn CannedPicker(id: i64, draft: RwSignal<String>, choice: RwSignal<usize>) -> impl IntoView {
+    let asked = Memo::new(move |_| draft.with(|d| canned_query(d).map(str::to_string)));
+    // A new search starts from the first.
+    Effect::new(move |_| {
+        asked.track();
+        choice.set(0);
     });
     let found = LocalResource::new(move || {
         let asked = asked.get();
@@ -128,11 +136,14 @@ pub fn CannedPicker(id: i64, draft: RwSignal<String>) -> impl IntoView {
         (asked.with(Option::is_some) && !list.is_empty()).then(|| view! {
             <ul role="listbox" aria-label="Canned responses" data-testid="canned-picker"
                 class="max-h-48 overflow-y-auto border-t border-slate-200 bg-white text-sm">
-                {list.into_iter().map(|response| {
+                {let last = list.len() - 1;
+                list.into_iter().enumerate().map(|(at, response)| {
                     let text = response.content.clone();
+                    let chosen = move || choice.get().min(last) == at;
                     view! {
-                        <li role="option" aria-selected="false">
-                            <button type="button" data-testid="canned-option" class="w-full px-3 py-1.5 text-left hover:bg-slate-100"
+                        <li role="option" aria-selected=move || chosen().to_string()>
+                            <button type="button" data-testid="canned-option" data-chosen=move || chosen().to_string()
+                                class=move || if chosen() { "w-full bg-indigo-50 px-3 py-1.5 text-left" } else { "w-full px-3 py-1.5 text-left hover:bg-slate-100" }
                                 on:click=move |_| draft.set(text.clone())>
                                 <span class="font-medium">{format!("/{}", response.shortcut)}</span>
                                 <span class="ml-2 text-slate-600">{response.content.clone()}</span>

@@ -483,6 +483,8 @@ fn ReplyBox(
     let draft = RwSignal::new(String::new());
     // A private note instead of a reply: only the team sees it.
     let note_mode = RwSignal::new(false);
+    // Which canned response ↑ / ↓ chose (Enter takes it).
+    let choice = RwSignal::new(0usize);
     let typing_sent = StoredValue::new(0.0f64);
     let busy = RwSignal::new(false);
     // r, n and / from the keyboard: the box, in the mode they ask for.
@@ -524,8 +526,8 @@ fn ReplyBox(
             let q = q.to_string();
             leptos::task::spawn_local(async move {
                 match canned_for(id, Some(q).filter(|q| !q.is_empty())).await {
-                    Ok(found) => match found.into_iter().next() {
-                        Some(first) => draft.set(first.content),
+                    Ok(found) => match found.get(choice.get_untracked().min(found.len().saturating_sub(1))) {
+                        Some(chosen) => draft.set(chosen.content.clone()),
                         None => error.set(Some("No canned response has that shortcut.".into())),
                     },
                     Err(e) => error.set(Some(e.message)),
@@ -557,7 +559,7 @@ fn ReplyBox(
     };
     view! {
         <Show when=move || !note_mode.get()>
-            <super::canned::CannedPicker id draft/>
+            <super::canned::CannedPicker id draft choice/>
         </Show>
         <div class="flex gap-1 px-3 pt-2" role="group" aria-label="Write">
             <button type="button" data-testid="mode-reply" class=tab(false) aria-pressed=move || (!note_mode.get()).to_string()
@@ -592,6 +594,12 @@ fn ReplyBox(
                     }
                 }
                 on:keydown=move |ev| {
+                    let picking = !note_mode.get_untracked() && draft.with_untracked(|d| super::canned::canned_query(d).is_some());
+                    if picking && (ev.key() == "ArrowDown" || ev.key() == "ArrowUp") {
+                        ev.prevent_default();
+                        choice.update(|c| *c = if ev.key() == "ArrowDown" { *c + 1 } else { c.saturating_sub(1) });
+                        return;
+                    }
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
                         send();

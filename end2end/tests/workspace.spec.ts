@@ -259,6 +259,7 @@ test('snoozing sets a conversation aside until its time, and the customer writin
   await row.click();
   await staff.who.page.getByTestId('snooze').selectOption('3600');
   await expect(staff.who.page.getByTestId('set-status')).toHaveValue('snoozed');
+  await expect(staff.who.page.getByTestId('snooze')).toHaveValue('');
   await expect(staff.who.page.getByTestId('snoozed-until')).toContainText('Snoozed until');
   // Out of the default view; in the snoozed one.
   await expect(row).toHaveCount(0);

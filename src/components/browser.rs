@@ -392,6 +392,10 @@ mod imp {
         }
     }
 
+    pub fn target_node(ev: &web_sys::Event) -> Option<web_sys::Node> {
+        ev.target()?.dyn_into::<web_sys::Node>().ok()
+    }
+
     pub fn nothing_focused() -> bool {
         let body = document().body();
         document().active_element().is_none_or(|active| body.is_some_and(|b| active.is_same_node(Some(&b))))
@@ -472,6 +476,9 @@ mod imp {
     pub fn focus_selector(_: &str) {}
     pub fn nothing_focused() -> bool {
         false
+    }
+    pub fn target_node(_: &web_sys::Event) -> Option<web_sys::Node> {
+        None
     }
     pub fn set_title_count(_: i64) {}
     pub fn time_from_now(_: f64) -> String {
@@ -599,6 +606,11 @@ pub fn desktop_alerts_allowed() -> bool {
 /// A desktop notification, when allowed.
 pub fn desktop_alert(title: &str, body: &str) {
     imp::desktop_alert(title, body)
+}
+
+/// The node an event happened on.
+pub fn target_node(ev: &web_sys::Event) -> Option<web_sys::Node> {
+    imp::target_node(ev)
 }
 
 /// Nothing has focus (the page itself has it): what an element removed while focused leaves.

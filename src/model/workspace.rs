@@ -90,14 +90,19 @@ pub enum TeamEvent {
     /// its notes again.
     #[serde(rename = "note.written")]
     NoteWritten { chat_id: i64, note_id: i64, mentions: Vec<i64> },
+    /// An admin created, changed or deleted a label: panels read the labels (and their list)
+    /// again.
+    #[serde(rename = "labels.changed")]
+    LabelsChanged,
 }
 
 impl TeamEvent {
-    /// The conversation it concerns and the members it mentions.
-    pub fn note_of(&self) -> (i64, &[i64]) {
+    /// For a note: the conversation it is on and the members it mentions.
+    pub fn note_of(&self) -> Option<(i64, &[i64])> {
         match self {
-            TeamEvent::NoteCreated(note) => (note.chat_id, &note.mentions),
-            TeamEvent::NoteWritten { chat_id, mentions, .. } => (*chat_id, mentions),
+            TeamEvent::NoteCreated(note) => Some((note.chat_id, &note.mentions)),
+            TeamEvent::NoteWritten { chat_id, mentions, .. } => Some((*chat_id, mentions)),
+            TeamEvent::LabelsChanged => None,
         }
     }
 }

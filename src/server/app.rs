@@ -136,7 +136,7 @@ impl Frontdesk {
             audit: trail.clone(),
             alerts: alerts.clone(),
         }));
-        let labels = Arc::new(Labels::new(db.clone(), trail.clone()));
+        let labels = Arc::new(Labels::new(db.clone(), hub.clone(), trail.clone()));
         let inquiries = Arc::new(Inquiries::new(InquiryParts {
             db: db.clone(),
             hub: hub.clone(),

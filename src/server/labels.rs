@@ -1,6 +1,7 @@
 //! Labels: admins create them (a name and a `#rrggbb` colour); any member puts them on
 //! conversations, inside the conversation's own change (so open panels see it at once, on every
-//! replica). Deleting a label takes it off every conversation. Audited. Tables: `labels`,
+//! replica). Deleting a label takes it off every conversation; a label created, changed or
+//! deleted is news to every open panel, which reads the labels again. Audited. Tables: `labels`,
 //! `chat_labels`.
 
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use super::{
     audit::{Action, Actor, Trail},
     db::{now_ms, Db},
     error::{AppError, AppResult},
+    events::Hub,
     identity::Staff,
 };
-use crate::model::{is_hex_color, trim_spaces, Label, LabelInput};
+use crate::model::{is_hex_color, trim_spaces, Label, LabelInput, TeamEvent};
 
 /// The most labels a team keeps, and on one conversation.
 const MAX_LABELS: i64 = 100;
@@ -21,6 +23,7 @@ pub const MAX_PER_CHAT: usize = 20;
 
 pub struct Labels {
     db: Db,
+    hub: Arc<Hub>,
     audit: Arc<dyn Trail>,
 }
 
@@ -50,8 +53,8 @@ fn no_label(id: i64) -> AppError {
 }
 
 impl Labels {
-    pub fn new(db: Db, audit: Arc<dyn Trail>) -> Self {
-        Labels { db, audit }
+    pub fn new(db: Db, hub: Arc<Hub>, audit: Arc<dyn Trail>) -> Self {
+        Labels { db, hub, audit }
     }
 
     /// Every label, by name.
@@ -82,6 +85,7 @@ impl Labels {
         let action = Action { name: "label.created", chat_id: None, detail: format!("label {id}") };
         self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
         tx.commit().await?;
+        self.hub.send_to_team(TeamEvent::LabelsChanged);
         Ok(Label { id, name, color })
     }
 
@@ -104,6 +108,7 @@ impl Labels {
         let action = Action { name: "label.updated", chat_id: None, detail: format!("label {id}") };
         self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
         tx.commit().await?;
+        self.hub.send_to_team(TeamEvent::LabelsChanged);
         Ok(Label { id, name, color })
     }
 
@@ -117,6 +122,7 @@ impl Labels {
         let action = Action { name: "label.deleted", chat_id: None, detail: format!("label {id}") };
         self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
         tx.commit().await?;
+        self.hub.send_to_team(TeamEvent::LabelsChanged);
         Ok(())
     }
 

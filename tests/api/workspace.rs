@@ -191,6 +191,14 @@ async fn deactivating_a_member_ends_their_sessions_and_sockets_and_puts_their_co
     let (_, before) = app.get(&format!("/api/v1/chats/{chat}")).await;
     assert_eq!((before["status"].as_str(), before["assignee_id"].as_i64()), (Some("in_progress"), Some(alice)));
     let messages_before = app.messages(chat).await.len();
+    // One of hers sleeps: it sleeps on, unassigned.
+    let sleeping = app.new_chat().await;
+    app.send_and_wait(sleeping, "Call me next week").await;
+    let snooze = json!({"status": "snoozed", "assignee_id": alice});
+    assert_eq!(
+        call(&agent, "PATCH", app.url(&format!("/api/v1/admin/inquiries/{sleeping}")), Some(snooze)).await.0,
+        200
+    );
 
     let member = app.url(&format!("/api/v1/admin/staff/{alice}"));
     let (status, body) = call(&admin, "PATCH", member.clone(), Some(json!({"active": false}))).await;
@@ -208,6 +216,8 @@ async fn deactivating_a_member_ends_their_sessions_and_sockets_and_puts_their_co
     // Their conversation is back in the queue; the customer saw nothing of it.
     let (_, after) = app.get(&format!("/api/v1/chats/{chat}")).await;
     assert_eq!((after["status"].as_str(), after["assignee_id"].as_i64()), (Some("pending"), None));
+    let (_, asleep) = app.get(&format!("/api/v1/chats/{sleeping}")).await;
+    assert_eq!((asleep["status"].as_str(), asleep["assignee_id"].as_i64()), (Some("snoozed"), None));
     assert_eq!(app.messages(chat).await.len(), messages_before);
     assert!(listed(&admin, &app, "?assignee=none").await.contains(&chat));
     // Nobody can assign them now.
@@ -453,9 +463,11 @@ async fn admins_make_labels_members_put_them_on_conversations_and_the_list_filte
     // The customer sees none of it.
     let (_, chat) = app.get(&format!("/api/v1/chats/{labelled}")).await;
     assert!(!chat.to_string().contains("Refund"), "{chat}");
-    // Renamed, the conversation shows the new name; taken off, it is gone; deleted, off everywhere.
+    // Renamed, the conversation shows the new name (open panels hear it); taken off, it is gone;
+    // deleted, off everywhere.
     let one = app.url(&format!("/api/v1/admin/labels/{vip_id}"));
     assert_eq!(call(&admin, "PUT", one.clone(), Some(json!({"name": "Gold", "color": "#4338ca"}))).await.0, 200);
+    frames_until(&mut panel, &mut seen, |f| f["type"] == "labels.changed").await;
     let (_, inquiry) = call(&agent, "GET", app.url(&format!("/api/v1/admin/inquiries/{labelled}")), None).await;
     assert_eq!(inquiry["labels"][0]["name"], "Gold", "{inquiry}");
     let (_, inquiry) = call(&agent, "PUT", put.clone(), Some(json!({"label_ids": [refund_id]}))).await;
@@ -599,6 +611,12 @@ async fn a_snoozed_conversation_wakes_at_its_time_or_when_the_customer_writes(ba
     // The customer writes: it wakes.
     app.send_and_wait(until_reply, "Here is the photo").await;
     assert_eq!(status_of(&app, until_reply).await, "pending");
+    // Asking for a person wakes it, its time gone.
+    let (_, inquiry) = patch(timed, json!({"status": "snoozed", "snoozed_until": minutes_from_now(30)})).await;
+    assert!(inquiry["snoozed_until"].is_string());
+    assert_eq!(app.post(&format!("/api/v1/chats/{timed}/handoff"), json!({})).await.0, 200);
+    let (_, inquiry) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{timed}")), None).await;
+    assert_eq!((inquiry["chat"]["status"].as_str(), &inquiry["snoozed_until"]), (Some("pending"), &Value::Null));
     // Another status ends a snooze and its time.
     let (_, inquiry) = patch(timed, json!({"status": "snoozed", "snoozed_until": minutes_from_now(30)})).await;
     assert!(inquiry["snoozed_until"].is_string());

@@ -131,6 +131,13 @@ pub fn CannedPicker(id: i64, draft: RwSignal<String>, choice: RwSignal<usize>) -
             }
         }
     });
+    // ↓ past the last one stays on it.
+    Effect::new(move |_| {
+        let len = found.with(|f| f.as_ref().map_or(0, Vec::len));
+        if len > 0 && choice.get() >= len {
+            choice.set(len - 1);
+        }
+    });
     move || {
         let list = found.get().unwrap_or_default();
         (asked.with(Option::is_some) && !list.is_empty()).then(|| view! {

@@ -124,6 +124,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
             }
         });
     };
+    let snooze_menu = NodeRef::<leptos::html::Select>::new();
     // Deactivated members cannot be assigned; the one still assigned (if any) shows as such.
     let assigned = inquiry.with_untracked(|i| i.chat.assignee_id);
     let staff: Vec<_> =
@@ -214,9 +215,13 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     }).collect_view()}
                 </select>
                 <label class="sr-only" for="snooze">"Snooze"</label>
-                <select id="snooze" data-testid="snooze" class=select prop:value=""
+                <select id="snooze" data-testid="snooze" class=select node_ref=snooze_menu
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
+                        // The menu reads "Snooze…" again, ready for the next choice.
+                        if let Some(menu) = snooze_menu.get_untracked() {
+                            menu.set_value("");
+                        }
                         let snoozed_until = match value.as_str() {
                             "reply" => None,
                             seconds => match seconds.parse::<f64>() {
@@ -495,7 +500,10 @@ fn ReplyBox(
             super::keys::Command::Note => note_mode.set(true),
             super::keys::Command::Canned => {
                 note_mode.set(false);
-                draft.set("/".into());
+                // An unsent reply stays: `/` starts a canned response only in an empty box.
+                if draft.with_untracked(|d| d.trim().is_empty()) {
+                    draft.set("/".into());
+                }
             }
             _ => return,
         }

@@ -93,6 +93,20 @@ impl Panel {
         list
     }
 
+    /// Reads the team's labels again (an admin changed them).
+    fn reload_labels(self) {
+        leptos::task::spawn_local(async move {
+            match crate::staff_api::list_labels().await {
+                Ok(all) => {
+                    self.labels.try_set(all);
+                }
+                Err(e) => {
+                    self.notice.try_set(Some(e.message));
+                }
+            }
+        });
+    }
+
     /// Reads the views' counts again soon: at most once a second however many changes arrive.
     fn recount(self) {
         if self.recount_due.get_value() {
@@ -489,13 +503,16 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 let Ok(PanelEvent { chat_id, inquiry, .. }) = serde_json::from_str::<PanelEvent>(frame) else {
                     // Or it is the team's own news: a note.
                     if let Ok(news) = serde_json::from_str::<TeamEvent>(frame) {
-                        let (chat_id, mentions) = news.note_of();
-                        if mentions.contains(&panel.me()) {
+                        if let Some((chat_id, _)) = news.note_of().filter(|(_, m)| m.contains(&panel.me())) {
                             let author = match &news {
                                 TeamEvent::NoteCreated(note) => note.author.clone(),
-                                TeamEvent::NoteWritten { .. } => "A teammate".into(),
+                                _ => "A teammate".into(),
                             };
                             panel.mentioned.set(Some((chat_id, author)));
+                        }
+                        if news == TeamEvent::LabelsChanged {
+                            panel.reload_labels();
+                            panel.reload();
                         }
                         panel.news.set(Some(news));
                     }
@@ -722,9 +739,14 @@ fn InquiryList() -> impl IntoView {
         <ul data-testid="inquiry-list" class="min-h-0 flex-1 divide-y divide-slate-100 overflow-y-auto"
             on:focusin=move |ev| focused.set_value(browser::data_id_within(&ev, "[data-testid=inquiry]"))
             on:focusout=move |ev| {
-                if ev.related_target().is_some() {
-                    focused.set_value(None);
-                }
+                // Focus moved on (to anything, the page itself too): forgotten, once the page
+                // settles. A row drawn again lost its focus by being removed: remembered.
+                let left = browser::target_node(&ev);
+                browser::after_render(move || {
+                    if left.is_some_and(|node| node.is_connected()) {
+                        focused.try_set_value(None);
+                    }
+                });
             }>
             <For
                 each=move || panel.shown()

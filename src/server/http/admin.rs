@@ -212,7 +212,9 @@ pub async fn staff_reply(
 
 #[utoipa::path(patch, path = "/api/v1/admin/inquiries/{id}", tag = "admin", params(("id" = i64, Path)),
     request_body = InquiryPatch, responses((status = 200, body = Inquiry), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "snoozed_until beside another status"),
+        (status = 422, body = ErrorBody)))]
 pub async fn update_inquiry(
     State(inquiries): State<Arc<Inquiries>>,
     staff: Staff,

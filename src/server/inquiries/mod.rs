@@ -371,22 +371,25 @@ impl Inquiries {
     }
 
     /// An admin changes a member (see `Accounts::update_staff`). A deactivated member hands back
-    /// every conversation still open in their name: each goes back to the queue (pending,
+    /// every conversation still open (or snoozed) in their name: each goes back to the queue (pending,
     /// unassigned; the customer sees nothing of it), audited, and open panels see it move.
     pub async fn update_member(&self, admin: Staff, member_id: i64, patch: &StaffPatch) -> AppResult<StaffMember> {
         let (member, _deactivated_now) = self.accounts.update_staff(admin, member_id, patch).await?;
         // Whenever they are inactive: a deactivation whose hand-back failed half way finishes
         // when it is sent again.
         if !member.active {
-            let open: Vec<(i64,)> = sqlx::query_as(
-                "SELECT id FROM chats WHERE assignee_id = $1 AND status IN ('pending', 'in_progress') ORDER BY id",
+            let open: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, status FROM chats WHERE assignee_id = $1 \
+                 AND status IN ('pending', 'in_progress', 'snoozed') ORDER BY id",
             )
             .bind(member_id)
             .fetch_all(&self.db.read)
             .await?;
-            for (chat_id,) in open {
+            for (chat_id, status) in open {
                 let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
-                tx.set_triage(Some(ChatStatus::Pending), None, Some(None)).await?;
+                // A snoozed one sleeps on, unassigned; the others wait for the team.
+                let back = (status != ChatStatus::Snoozed.as_str()).then_some(ChatStatus::Pending);
+                tx.set_triage(back, None, Some(None)).await?;
                 let detail = format!("assignee: staff {member_id} → nobody (deactivated)");
                 tx.audit(&*self.audit, Actor::Staff(admin.user_id), "inquiry.updated", detail).await?;
                 tx.chat_updated().await?;

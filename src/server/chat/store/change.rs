@@ -468,7 +468,7 @@ impl ChatTx<'_> {
     pub async fn hand_to_staff(&mut self) -> AppResult<bool> {
         let chat_id = self.chat_id();
         let changed = sqlx::query(
-            "UPDATE chats SET status = 'pending', priority = 'high', ai_enabled = 0, updated_at = $1 \
+            "UPDATE chats SET status = 'pending', priority = 'high', ai_enabled = 0, snoozed_until = NULL, updated_at = $1 \
              WHERE id = $2 AND ai_enabled = 1",
         )
         .bind(now_ms())

@@ -190,6 +190,25 @@ impl Accounts {
         Ok(())
     }
 
+    /// Deletes every session of `user_id` but the one of `keep` (a token), in `conn`'s
+    /// transaction: their hashes, for [`Accounts::sessions_ended`] once it commits.
+    async fn delete_sessions(conn: &mut AnyConnection, user_id: i64, keep: Option<&str>) -> AppResult<Vec<String>> {
+        let ended: Vec<(String,)> =
+            sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash")
+                .bind(user_id)
+                .bind(keep.map(token_hash).unwrap_or_default())
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(ended.into_iter().map(|(hash,)| hash).collect())
+    }
+
+    /// Tells the sockets of sessions deleted (and committed) that they ended, on every replica.
+    fn sessions_ended(&self, hashes: Vec<String>) {
+        for hash in hashes {
+            self.hub.session_ended(hash);
+        }
+    }
+
     /// Resolves when the session of `token` ends: signed out (heard on the hub), or expired
     /// (checked every `every`). Staff sockets close then.
     pub async fn session_ends(&self, token: &str, every: Duration) {

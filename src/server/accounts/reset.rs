@@ -3,7 +3,11 @@
 //! signing in); a new link replaces the member's unused ones; using one sets the password and
 //! ends every session of the member. The table holds the token's hash only: `password_resets`.
 
-use super::{new_token, staff::hash_password, token_hash, Accounts, DAY_MS};
+use super::{
+    new_token,
+    staff::{check_new_password, hash_password},
+    token_hash, Accounts, DAY_MS,
+};
 use crate::{
     model::Email,
     server::{
@@ -68,10 +72,7 @@ impl Accounts {
     /// Sets a new password with a reset link's token: once, within 30 minutes. Every session of
     /// the member ends (on every replica).
     pub async fn reset_password(&self, token: &str, password: &str) -> AppResult<()> {
-        let len = password.chars().count();
-        if !(12..=1024).contains(&len) {
-            return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
-        }
+        check_new_password(password)?;
         let password = password.to_string();
         let hash = self.sign_ins.hash(move || hash_password(&password)).await??;
         let now = now_ms();
@@ -95,16 +96,11 @@ impl Accounts {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let ended: Vec<(String,)> = sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let ended = Self::delete_sessions(&mut tx, user_id, None).await?;
         let action = Action { name: "staff.password_reset", chat_id: None, detail: format!("staff {user_id}") };
         self.audit.record(&mut tx, Actor::Staff(user_id), action).await?;
         tx.commit().await?;
-        for (ended,) in ended {
-            self.hub.session_ended(ended);
-        }
+        self.sessions_ended(ended);
         Ok(())
     }
 }

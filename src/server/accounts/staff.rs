@@ -28,6 +28,14 @@ fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// A new password a member chose: 12 to 1,024 characters, or a 422 that says so.
+pub(super) fn check_new_password(password: &str) -> AppResult<()> {
+    if !(12..=1024).contains(&password.chars().count()) {
+        return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
+    }
+    Ok(())
+}
+
 /// A readable random password (for the first admin).
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -275,14 +283,7 @@ impl Accounts {
                 .execute(&mut *tx)
                 .await?;
         }
-        let ended: Vec<(String,)> = if deactivated {
-            sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-        } else {
-            Vec::new()
-        };
+        let ended = if deactivated { Self::delete_sessions(&mut tx, id, None).await? } else { Vec::new() };
         let mut changes = Vec::new();
         if let Some(role) = patch.role.filter(|r| r.as_str() != before.role) {
             changes.push(format!("role: {} → {}", before.role, role.as_str()));
@@ -299,9 +300,7 @@ impl Accounts {
             self.audit.record(&mut tx, Actor::Staff(admin.user_id), action).await?;
         }
         tx.commit().await?;
-        for (token_hash,) in ended {
-            self.hub.session_ended(token_hash);
-        }
+        self.sessions_ended(ended);
         Ok((self.member(id).await?, deactivated))
     }
 
@@ -326,9 +325,7 @@ impl Accounts {
         };
         let hash = match &patch.password {
             Some(change) => {
-                if change.new.chars().count() < 12 || change.new.chars().count() > 1024 {
-                    return Err(AppError::Invalid("the new password must be 12 to 1,024 characters".into()));
-                }
+                check_new_password(&change.new)?;
                 if change.current.chars().count() > 1024 {
                     return Err(AppError::Invalid("the current password is at most 1,024 characters".into()));
                 }
@@ -362,22 +359,13 @@ impl Accounts {
                 .bind(staff.user_id)
                 .execute(&mut *tx)
                 .await?;
-            let keep = keep_token.map(super::token_hash).unwrap_or_default();
-            ended = sqlx::query_as::<_, (String,)>(
-                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
-            )
-            .bind(staff.user_id)
-            .bind(keep)
-            .fetch_all(&mut *tx)
-            .await?;
+            ended = Self::delete_sessions(&mut tx, staff.user_id, keep_token).await?;
             let action =
                 Action { name: "staff.password_changed", chat_id: None, detail: format!("staff {}", staff.user_id) };
             self.audit.record(&mut tx, Actor::Staff(staff.user_id), action).await?;
         }
         tx.commit().await?;
-        for (token_hash,) in ended {
-            self.hub.session_ended(token_hash);
-        }
+        self.sessions_ended(ended);
         self.me(staff.user_id).await
     }
 }

@@ -55,6 +55,15 @@ pub enum AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
+    /// `error`, but `instead` when the database refused a row naming one that is gone (a
+    /// foreign key): what a request named was deleted meanwhile.
+    pub fn gone_meanwhile(error: sqlx::Error, instead: AppError) -> AppError {
+        match error.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) {
+            true => instead,
+            false => error.into(),
+        }
+    }
+
     pub fn not_found(what: &'static str) -> Self {
         AppError::NotFound { what }
     }

@@ -161,10 +161,7 @@ impl Labels {
                 .bind(id)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| match e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) {
-                    true => no_label(*id),
-                    false => e.into(),
-                })?;
+                .map_err(|e| AppError::gone_meanwhile(e, no_label(*id)))?;
             changes.push(format!("+{id}"));
         }
         Ok(changes.join(" "))

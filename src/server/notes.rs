@@ -88,10 +88,7 @@ impl Notes {
         .bind(now_ms())
         .fetch_optional(&mut *tx)
         .await
-        .map_err(|e| match e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) {
-            true => AppError::not_found("inquiry"),
-            false => e.into(),
-        })?;
+        .map_err(|e| AppError::gone_meanwhile(e, AppError::not_found("inquiry")))?;
         let (id,) = id.ok_or(AppError::not_found("inquiry"))?;
         let detail = format!("note {id}; mentions {}", mentioned.len());
         self.audit

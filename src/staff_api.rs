@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::client::Json;
 use crate::model::{
-    ApiKey, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff, ErrorDetail, GivenSource, Inquiry,
-    InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind, KnowledgePage, Label, Me, Message,
-    MessagePage, Note, Product, ProfilePatch, StaffMember, StaffPatch, StaffRole, UsageReport, Visibility,
+    ApiKey, AssignmentSettings, Availability, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff,
+    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind,
+    KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, StaffMember, StaffPatch,
+    StaffRole, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -50,7 +51,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(PanelView {
         me: app.accounts.me(staff.user_id).await?,
-        staff: app.accounts.list_staff().await?,
+        staff: app.team().await?,
         products: app.catalog.first(PRODUCT_FILTER_CHOICES).await?,
         usage: app.usage.report(Some(1)).await?,
         labels: app.labels.list().await?,
@@ -287,7 +288,7 @@ pub async fn add_note(chat_id: i64, content: String) -> Result<Note, ErrorDetail
 #[server(prefix = "/api/fn", endpoint = "staff/list_team", input = Json, output = Json)]
 pub async fn list_team() -> Result<Vec<StaffMember>, ErrorDetail> {
     let (_staff, app) = staff_and_app().await?;
-    Ok(app.accounts.list_staff().await?)
+    Ok(app.team().await?)
 }
 
 /// Adds a member with a generated password, shown this once (admins only).
@@ -301,7 +302,30 @@ pub async fn add_member(email: String, display_name: String, role: StaffRole) ->
 #[server(prefix = "/api/fn", endpoint = "staff/update_member", input = Json, output = Json)]
 pub async fn update_member(id: i64, patch: StaffPatch) -> Result<StaffMember, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
-    Ok(app.inquiries.update_member(staff, id, &patch).await?)
+    let mut member = app.inquiries.update_member(staff, id, &patch).await?;
+    app.routing.with_presence(std::slice::from_mut(&mut member)).await?;
+    Ok(member)
+}
+
+/// The signed-in member says they are online or away.
+#[server(prefix = "/api/fn", endpoint = "staff/set_availability", input = Json, output = Json)]
+pub async fn set_availability(availability: Availability) -> Result<Presence, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.routing.set_availability(staff, availability).await?)
+}
+
+/// Auto-assignment's settings.
+#[server(prefix = "/api/fn", endpoint = "staff/read_assignment_settings", input = Json, output = Json)]
+pub async fn read_assignment_settings() -> Result<AssignmentSettings, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    Ok(app.routing.settings().await?)
+}
+
+/// Turns auto-assignment on or off and sets its cap (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/save_assignment_settings", input = Json, output = Json)]
+pub async fn save_assignment_settings(settings: AssignmentSettings) -> Result<AssignmentSettings, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.routing.set_settings(staff, &settings).await?)
 }
 
 /// Changes the signed-in member's own name or password.

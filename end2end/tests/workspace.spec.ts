@@ -25,14 +25,23 @@ test('an admin adds a member who signs in, and deactivating them signs them out 
   await expect(row).toHaveAttribute('data-active', 'true');
 
   // The new member signs in with the password shown once.
+  await expect(row.getByTestId('presence')).toHaveAttribute('data-state', 'offline');
   const kim = await person(browser, (page) => new StaffPage(page));
   await kim.who.signIn('', { email, password, name: `Kim ${stamp}` });
+  // Their panel open, they are online on the admin's page at once; they say they are away.
+  await expect(row.getByTestId('presence')).toHaveAttribute('data-state', 'online');
+  await kim.who.page.getByTestId('own-availability').selectOption('away');
+  await expect(row.getByTestId('presence')).toHaveAttribute('data-state', 'away');
+  await expect(kim.who.page.getByTestId('own-presence').getByTestId('presence')).toHaveAttribute('data-state', 'away');
+  await kim.who.page.getByTestId('own-availability').selectOption('online');
+  await expect(row.getByTestId('presence')).toHaveAttribute('data-state', 'online');
 
   // Deactivated: their open panel is signed out at once, and the team page says so.
   await row.getByTestId('member-deactivate').click();
   await expect(row).toHaveAttribute('data-active', 'false');
   await expect(row.getByTestId('member-status')).toHaveText('Deactivated');
   await expect(kim.who.page.getByTestId('panel-link').first()).toHaveAttribute('data-state', /refused/);
+  await expect(row.getByTestId('presence')).toHaveAttribute('data-state', 'offline');
   await kim.who.page.reload();
   await expect(kim.who.page.getByTestId('signin-email')).toBeVisible();
 

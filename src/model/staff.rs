@@ -25,6 +25,16 @@ pub struct StaffMember {
     /// False once an admin deactivated them: they cannot sign in.
     #[serde(default = "yes")]
     pub active: bool,
+    /// What they said: `online` (the default) or `away`.
+    #[serde(default = "online")]
+    pub availability: String,
+    /// Online and with a panel open now: the one auto-assignment gives conversations to.
+    #[serde(default)]
+    pub online: bool,
+}
+
+fn online() -> String {
+    "online".into()
 }
 
 /// An admin's change to a member of staff.

@@ -94,7 +94,58 @@ pub enum TeamEvent {
     /// again.
     #[serde(rename = "labels.changed")]
     LabelsChanged,
+    /// A member went online, away or offline (their panel opened or closed).
+    #[serde(rename = "presence.changed")]
+    Presence(Presence),
 }
+
+string_enum!(
+    /// What a member says of themselves: `online` (conversations may be given to them while a
+    /// panel of theirs is open) or `away`.
+    Availability { Online => "online", Away => "away" }
+);
+
+/// Whether a member is on duty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Presence {
+    pub user_id: i64,
+    /// What they said: `online` or `away`.
+    pub availability: String,
+    /// `availability` is `online` and a panel of theirs is open.
+    pub online: bool,
+}
+
+/// A member's choice of availability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityInput {
+    pub availability: Availability,
+}
+
+/// Auto-assignment: off by default. When on, each conversation waiting for a person and
+/// unassigned goes to the online member whose turn it is (round-robin) among those with fewer
+/// than `max_open_per_member` open conversations (pending or in progress); when nobody is
+/// online or everyone is full, it waits and is given as soon as someone is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentSettings {
+    pub auto_assign: bool,
+    /// 1 to 100.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    pub max_open_per_member: i64,
+}
+
+impl Default for AssignmentSettings {
+    fn default() -> Self {
+        AssignmentSettings { auto_assign: false, max_open_per_member: 10 }
+    }
+}
+
+/// The most open conversations auto-assignment may give one member.
+pub const MAX_OPEN_PER_MEMBER: i64 = 100;
 
 impl TeamEvent {
     /// For a note: the conversation it is on and the members it mentions.
@@ -102,7 +153,7 @@ impl TeamEvent {
         match self {
             TeamEvent::NoteCreated(note) => Some((note.chat_id, &note.mentions)),
             TeamEvent::NoteWritten { chat_id, mentions, .. } => Some((*chat_id, mentions)),
-            TeamEvent::LabelsChanged => None,
+            TeamEvent::LabelsChanged | TeamEvent::Presence(_) => None,
         }
     }
 }

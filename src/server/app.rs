@@ -26,6 +26,7 @@ use super::{
     notes::Notes,
     notify::Notifier,
     retention::{self, Policy, Retention},
+    routing::{self, Routing},
     throttle::SignInThrottle,
     usage::{Allowances, Usage},
 };
@@ -50,6 +51,7 @@ pub struct Frontdesk {
     pub notes: Arc<Notes>,
     pub labels: Arc<Labels>,
     pub retention: Arc<Retention>,
+    pub routing: Arc<Routing>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
 }
@@ -137,6 +139,7 @@ impl Frontdesk {
             alerts: alerts.clone(),
         }));
         let labels = Arc::new(Labels::new(db.clone(), hub.clone(), trail.clone()));
+        let routing = Arc::new(Routing::new(db.clone(), hub.clone(), trail.clone()));
         let inquiries = Arc::new(Inquiries::new(InquiryParts {
             db: db.clone(),
             hub: hub.clone(),
@@ -164,6 +167,7 @@ impl Frontdesk {
         if let Some(queue) = hub.take_panel_queue() {
             tokio::spawn(inquiries::panel::run(Arc::downgrade(&inquiries), queue));
         }
+        tokio::spawn(routing::run(Arc::downgrade(&routing)));
         tokio::spawn(retention::run(Arc::downgrade(&retention), Policy::from_config(&config)));
         let mut leptos_options =
             get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
@@ -187,8 +191,16 @@ impl Frontdesk {
             notes,
             labels,
             retention,
+            routing,
             draining: CancellationToken::new(),
         })
+    }
+
+    /// The team, deactivated members too, each with whether they are on duty.
+    pub async fn team(&self) -> Result<Vec<crate::model::StaffMember>, AppError> {
+        let mut members = self.accounts.list_staff().await?;
+        self.routing.with_presence(&mut members).await?;
+        Ok(members)
     }
 
     /// Starts shutting this replica down: live connections close (their clients reconnect to

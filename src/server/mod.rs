@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod notes;
 pub mod notify;
 pub mod retention;
+pub mod routing;
 pub mod throttle;
 pub mod usage;
 

@@ -22,6 +22,8 @@ on_both_databases!(
     the_views_counts_follow_the_conversations,
     a_snoozed_conversation_wakes_at_its_time_or_when_the_customer_writes,
     a_customer_writing_again_reopens_a_resolved_conversation_and_bad_snoozes_are_refused,
+    a_member_is_online_while_a_panel_of_theirs_is_open_unless_they_say_they_are_away,
+    auto_assignment_gives_waiting_conversations_in_turn_under_the_cap_and_waits_until_someone_is_free,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -654,4 +656,159 @@ async fn a_customer_writing_again_reopens_a_resolved_conversation_and_bad_snooze
     assert_eq!((status, inquiry["chat"]["status"].as_str()), (200, Some("snoozed")), "{inquiry}");
     assert_eq!(app.state.inquiries.wake_snoozed(frontdesk::server::db::now_ms()).await.unwrap(), 1);
     assert_eq!(status_of(&app, resolved).await, "pending");
+}
+
+/// Frames of a panel socket until `who` is reported online (or not).
+async fn presence_until(panel: &mut Socket, who: i64, online: bool) -> Value {
+    let mut seen = Vec::new();
+    frames_until(panel, &mut seen, |f| {
+        f["type"] == "presence.changed" && f["data"]["user_id"] == who && f["data"]["online"] == online
+    })
+    .await;
+    seen.pop().unwrap()
+}
+
+async fn presence_of(client: &reqwest::Client, app: &TestApp, who: i64) -> (String, bool) {
+    let (status, all) = call(client, "GET", app.url("/api/v1/admin/presence"), None).await;
+    assert_eq!(status, 200, "{all}");
+    let mine = all.as_array().unwrap().iter().find(|p| p["user_id"] == who).expect("listed").clone();
+    let (_, team) = call(client, "GET", app.url("/api/v1/admin/staff"), None).await;
+    let member = team.as_array().unwrap().iter().find(|m| m["id"] == who).unwrap().clone();
+    assert_eq!((&member["availability"], &member["online"]), (&mine["availability"], &mine["online"]), "{team}");
+    (mine["availability"].as_str().unwrap().to_string(), mine["online"].as_bool().unwrap())
+}
+
+async fn a_member_is_online_while_a_panel_of_theirs_is_open_unless_they_say_they_are_away(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let agent = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let alice = id_of(&agent, &app).await;
+    let root_cookie = cookie_of(&app, "root@example.com", PASSWORD).await.unwrap();
+    let mut watching = open_ws(&app, "/api/v1/admin/ws", Some(&root_cookie), None).await.unwrap();
+    presence_until(&mut watching, id_of(&admin, &app).await, true).await;
+    assert_eq!(presence_of(&admin, &app, alice).await, ("online".into(), false), "no panel open: offline");
+
+    let alice_cookie = cookie_of(&app, "alice@example.com", PASSWORD).await.unwrap();
+    let mut panel = open_ws(&app, "/api/v1/admin/ws", Some(&alice_cookie), None).await.unwrap();
+    presence_until(&mut watching, alice, true).await;
+    assert_eq!(presence_of(&admin, &app, alice).await, ("online".into(), true));
+
+    let availability = app.url("/api/v1/admin/availability");
+    let (status, body) = call(&agent, "PUT", availability.clone(), Some(json!({"availability": "away"}))).await;
+    assert_eq!((status, &body["online"], &body["availability"]), (200, &json!(false), &json!("away")), "{body}");
+    let news = presence_until(&mut watching, alice, false).await;
+    assert_eq!(news["data"]["availability"], "away");
+    // A second panel of hers changes nothing: she said she is away.
+    let _second = open_ws(&app, "/api/v1/admin/ws", Some(&alice_cookie), None).await.unwrap();
+    presence_until(&mut panel, alice, false).await;
+    assert_eq!(presence_of(&admin, &app, alice).await, ("away".into(), false));
+
+    for bad in [json!({"availability": "busy"}), json!({}), json!({"availability": "online", "until": 5})] {
+        let (status, body) = call(&agent, "PUT", availability.clone(), Some(bad.clone())).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    assert_eq!(presence_of(&admin, &app, alice).await, ("away".into(), false), "nothing changed");
+    assert_eq!(call(&agent, "PUT", availability, Some(json!({"availability": "online"}))).await.0, 200);
+    presence_until(&mut watching, alice, true).await;
+    // Her panels closed, she is offline; what she said stays.
+    drop(panel);
+    drop(_second);
+    presence_until(&mut watching, alice, false).await;
+    assert_eq!(presence_of(&admin, &app, alice).await, ("online".into(), false));
+    // Customers see none of it.
+    let (status, body) = app.get("/api/v1/admin/presence").await;
+    assert!(matches!(status, 401 | 403), "{status} {body}");
+}
+
+/// Frames of a panel socket until `chat` is shown assigned to `member`.
+async fn assigned_until(panel: &mut Socket, chat: i64, member: i64) {
+    let mut seen = Vec::new();
+    frames_until(panel, &mut seen, |f| f["chat_id"] == chat && f["inquiry"]["chat"]["assignee_id"] == member).await;
+}
+
+/// A customer's conversation that asks for a person.
+async fn waiting_for_a_person(app: &TestApp) -> i64 {
+    let chat = app.new_chat().await;
+    let (status, body) = app.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    chat
+}
+
+async fn assignee_of(app: &TestApp, chat: i64) -> Option<i64> {
+    app.get(&format!("/api/v1/chats/{chat}")).await.1["assignee_id"].as_i64()
+}
+
+async fn auto_assignment_gives_waiting_conversations_in_turn_under_the_cap_and_waits_until_someone_is_free(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let alice_client = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let bea_client = staff_client(&app, "bea@example.com", "Bea", StaffRole::Agent).await;
+    let (alice, bea) = (id_of(&alice_client, &app).await, id_of(&bea_client, &app).await);
+    let settings = app.url("/api/v1/admin/settings/assignment");
+    let (status, body) = call(&admin, "GET", settings.clone(), None).await;
+    assert_eq!((status, body), (200, json!({"auto_assign": false, "max_open_per_member": 10})), "off by default");
+    // The admin watches, away: nothing is given to them.
+    let away = Some(json!({"availability": "away"}));
+    assert_eq!(call(&admin, "PUT", app.url("/api/v1/admin/availability"), away.clone()).await.0, 200);
+    let root_cookie = cookie_of(&app, "root@example.com", PASSWORD).await.unwrap();
+    let mut watching = open_ws(&app, "/api/v1/admin/ws", Some(&root_cookie), None).await.unwrap();
+    let alice_cookie = cookie_of(&app, "alice@example.com", PASSWORD).await.unwrap();
+    let _alice_panel = open_ws(&app, "/api/v1/admin/ws", Some(&alice_cookie), None).await.unwrap();
+    presence_until(&mut watching, alice, true).await;
+
+    // Off, a conversation waits for someone to take it.
+    let first = waiting_for_a_person(&app).await;
+    assert_eq!(assignee_of(&app, first).await, None);
+    // Only admins turn it on, with a cap of 1 to 100.
+    let on = |cap: i64| Some(json!({"auto_assign": true, "max_open_per_member": cap}));
+    assert_eq!(call(&alice_client, "PUT", settings.clone(), on(1)).await.0, 403);
+    for cap in [0, 101] {
+        let (status, body) = call(&admin, "PUT", settings.clone(), on(cap)).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("1 to 100"), "{body}");
+    }
+    assert_eq!(call(&admin, "GET", settings.clone(), None).await.1["auto_assign"], false, "nothing changed");
+    // On, the waiting one goes to the only member online (not to the admin, who is away).
+    assert_eq!(call(&admin, "PUT", settings.clone(), on(1)).await.0, 200);
+    assigned_until(&mut watching, first, alice).await;
+    // Alice is full and Bea is offline: the next one waits until Bea opens the panel.
+    let second = waiting_for_a_person(&app).await;
+    let bea_cookie = cookie_of(&app, "bea@example.com", PASSWORD).await.unwrap();
+    let _bea_panel = open_ws(&app, "/api/v1/admin/ws", Some(&bea_cookie), None).await.unwrap();
+    assigned_until(&mut watching, second, bea).await;
+    assert_eq!(listed(&alice_client, &app, "?assignee=me").await, vec![first], "the cap held");
+
+    // Room for three each: they take turns.
+    assert_eq!(call(&admin, "PUT", settings.clone(), on(3)).await.0, 200);
+    let third = waiting_for_a_person(&app).await;
+    assigned_until(&mut watching, third, alice).await;
+    let fourth = waiting_for_a_person(&app).await;
+    assigned_until(&mut watching, fourth, bea).await;
+    // Bea is away: Alice takes the next, then is full; the one after waits for Bea to be back.
+    assert_eq!(call(&bea_client, "PUT", app.url("/api/v1/admin/availability"), away).await.0, 200);
+    presence_until(&mut watching, bea, false).await;
+    let fifth = waiting_for_a_person(&app).await;
+    assigned_until(&mut watching, fifth, alice).await;
+    let sixth = waiting_for_a_person(&app).await;
+    let back = Some(json!({"availability": "online"}));
+    assert_eq!(call(&bea_client, "PUT", app.url("/api/v1/admin/availability"), back).await.0, 200);
+    assigned_until(&mut watching, sixth, bea).await;
+    let mut alices = listed(&alice_client, &app, "?assignee=me").await;
+    alices.sort();
+    assert_eq!(alices, vec![first, third, fifth]);
+    // Resolving one makes room.
+    let resolve = Some(json!({"status": "resolved"}));
+    assert_eq!(
+        call(&alice_client, "PATCH", app.url(&format!("/api/v1/admin/inquiries/{first}")), resolve).await.0,
+        200
+    );
+    let seventh = waiting_for_a_person(&app).await;
+    assigned_until(&mut watching, seventh, alice).await;
+    let (_, log) = call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await;
+    let log = log.to_string();
+    assert!(log.contains(&format!("assignee: nobody → staff {alice} (auto-assigned)")), "{log}");
+    assert!(log.contains("auto-assignment on, at most 3 open each"), "{log}");
 }

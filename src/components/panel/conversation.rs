@@ -206,10 +206,10 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
                     }>
                     <option value="">"Unassigned"</option>
                     {staff.into_iter().map(|s| {
-                        let label = match (s.id == me, s.active) {
+                        let label = move || match (s.id == me, s.active) {
                             (true, _) => format!("{} (me)", s.display_name),
                             (false, false) => format!("{} (deactivated)", s.display_name),
-                            (false, true) => s.display_name,
+                            (false, true) => format!("{} · {}", s.display_name, panel.presence_of(s.id)),
                         };
                         view! { <option value=s.id>{label}</option> }
                     }).collect_view()}

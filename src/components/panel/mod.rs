@@ -30,7 +30,10 @@ use crate::{
         browser,
         live::{self, Link},
     },
-    model::{ChatStatus, Inquiry, InquiryCounts, InquiryFilter, Label, PanelEvent, Priority, Role, TeamEvent},
+    model::{
+        Availability, ChatStatus, Inquiry, InquiryCounts, InquiryFilter, Label, PanelEvent, Presence, Priority, Role,
+        TeamEvent,
+    },
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
 
@@ -49,6 +52,8 @@ struct Panel {
     mentioned: RwSignal<Option<(i64, String)>>,
     /// The team's labels (the Labels page keeps them current).
     labels: RwSignal<Vec<Label>>,
+    /// Who is on duty (kept current by the feed).
+    presence: RwSignal<Vec<Presence>>,
     /// How many conversations each saved view holds (kept current as the feed brings changes).
     counts: RwSignal<InquiryCounts>,
     recount_due: StoredValue<bool>,
@@ -65,6 +70,24 @@ impl Panel {
     fn staff_name(&self, id: Option<i64>) -> Option<String> {
         let id = id?;
         self.view.with_value(|v| v.staff.iter().find(|s| s.id == id).map(|s| s.display_name.clone()))
+    }
+
+    /// A member's state as shown beside their name: `online` (said so, with a panel open),
+    /// `away` (said so) or `offline` (no panel open). Tracked.
+    fn presence_of(&self, id: i64) -> &'static str {
+        self.presence.with(|all| match all.iter().find(|p| p.user_id == id) {
+            Some(p) if p.online => "online",
+            Some(p) if p.availability == Availability::Away.as_str() => "away",
+            _ => "offline",
+        })
+    }
+
+    /// A new word from the feed on who is on duty.
+    fn presence_changed(&self, news: &Presence) {
+        self.presence.update(|all| match all.iter_mut().find(|p| p.user_id == news.user_id) {
+            Some(p) => *p = news.clone(),
+            None => all.push(news.clone()),
+        });
     }
 
     /// Whether an inquiry belongs in the list the filters describe (the text search is the
@@ -200,6 +223,58 @@ fn LabelChip(label: Label, #[prop(optional)] children: Option<Children>) -> impl
             {label.name}
             {children.map(|c| c())}
         </span>
+    }
+}
+
+/// A member's presence as a dot (green online, amber away, grey offline) with its word for
+/// screen readers and a tooltip.
+#[component]
+fn PresenceDot(id: i64) -> impl IntoView {
+    let panel = expect_context::<Panel>();
+    let state = move || panel.presence_of(id);
+    let fill = move || match state() {
+        "online" => "#059669",
+        "away" => "#d97706",
+        _ => "#94a3b8",
+    };
+    view! {
+        <span data-testid="presence" data-member=id data-state=state title=state class="inline-flex">
+            <svg class="size-2" viewBox="0 0 8 8" aria-hidden="true"><circle cx="4" cy="4" r="4" fill=fill/></svg>
+            <span class="sr-only">{state}</span>
+        </span>
+    }
+}
+
+/// The reader says whether they are online or away (online also needs this panel open).
+#[component]
+fn OwnAvailability() -> impl IntoView {
+    let panel = expect_context::<Panel>();
+    let me = panel.me();
+    let said = move || {
+        panel.presence.with(|all| {
+            all.iter()
+                .find(|p| p.user_id == me)
+                .map_or(Availability::Online.as_str().to_string(), |p| p.availability.clone())
+        })
+    };
+    view! {
+        <label class="sr-only" for="own-availability">"Your availability"</label>
+        <select id="own-availability" data-testid="own-availability" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"
+            prop:value=said
+            on:change=move |ev| {
+                let Ok(chosen) = event_target_value(&ev).parse::<Availability>() else { return };
+                leptos::task::spawn_local(async move {
+                    match crate::staff_api::set_availability(chosen).await {
+                        Ok(presence) => panel.presence_changed(&presence),
+                        Err(e) => {
+                            panel.notice.try_set(Some(e.message));
+                        }
+                    }
+                });
+            }>
+            <option value="online">"Online"</option>
+            <option value="away">"Away"</option>
+        </select>
     }
 }
 
@@ -426,6 +501,12 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         crate::model::tokens_label(view.usage.tokens_per_day)
     );
     let labels = RwSignal::new(view.labels.clone());
+    let presence = RwSignal::new(
+        view.staff
+            .iter()
+            .map(|s| Presence { user_id: s.id, availability: s.availability.clone(), online: s.online })
+            .collect(),
+    );
     let panel = Panel {
         view: StoredValue::new(view),
         inquiries: RwSignal::new(Vec::new()),
@@ -436,6 +517,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         news: RwSignal::new(None),
         mentioned: RwSignal::new(None),
         labels,
+        presence,
         command: RwSignal::new((0, None)),
         counts: RwSignal::new(InquiryCounts::default()),
         recount_due: StoredValue::new(false),
@@ -514,6 +596,9 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                             panel.reload_labels();
                             panel.reload();
                         }
+                        if let TeamEvent::Presence(presence) = &news {
+                            panel.presence_changed(presence);
+                        }
                         panel.news.set(Some(news));
                     }
                     return;
@@ -566,7 +651,10 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                 </button>
                 <button type="button" data-testid="shortcuts-open" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100"
                     aria-haspopup="dialog" on:click=move |_| help.set(true)>"Shortcuts (?)"</button>
-                <span class="text-sm text-slate-700" data-testid="staff-name">{me}</span>
+                <span class="flex items-center gap-1 text-sm text-slate-700" data-testid="own-presence">
+                    <PresenceDot id=panel.me()/><span data-testid="staff-name">{me}</span>
+                </span>
+                <OwnAvailability/>
                 <ActionForm action=sign_out>
                     <button type="submit" data-testid="sign-out" class="rounded-lg px-2 py-1 text-sm text-slate-700 hover:bg-slate-100">"Sign out"</button>
                 </ActionForm>
@@ -613,9 +701,9 @@ fn Filters() -> impl IntoView {
     let panel = expect_context::<Panel>();
     let products: Vec<(String, String)> =
         panel.view.with_value(|v| v.products.iter().map(|p| (p.id.clone(), p.name.clone())).collect());
-    let staff: Vec<(String, String)> = panel.view.with_value(|v| {
-        v.staff.iter().filter(|s| s.active).map(|s| (s.id.to_string(), s.display_name.clone())).collect()
-    });
+    let staff: Vec<(i64, String)> = panel
+        .view
+        .with_value(|v| v.staff.iter().filter(|s| s.active).map(|s| (s.id, s.display_name.clone())).collect());
     let options = |fixed: &[(&str, &str)], more: Vec<(String, String)>| {
         fixed.iter().map(|(v, l)| (v.to_string(), l.to_string())).chain(more).collect::<Vec<_>>()
     };
@@ -665,7 +753,9 @@ fn Filters() -> impl IntoView {
                 <option value="">"Anyone"</option>
                 <option value="me">{move || format!("Assigned to me ({} open)", panel.counts.with(|c| c.mine))}</option>
                 <option value="none">{move || format!("Unassigned ({} open)", panel.counts.with(|c| c.unassigned))}</option>
-                {staff.into_iter().map(|(value, text)| view! { <option value=value>{text}</option> }).collect_view()}
+                {staff.into_iter().map(|(id, name)| view! {
+                    <option value=id>{move || format!("{name} · {}", panel.presence_of(id))}</option>
+                }).collect_view()}
             </select>
             <label class="sr-only" for="filter-label">"Label"</label>
             <select id="filter-label" data-testid="filter-label" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm"

@@ -1,15 +1,17 @@
 //! The panel's Team page (/admin/team): every member with their role; admins add one (with a
 //! password shown once), change a role, deactivate one (their sessions end at once and their
-//! open conversations go back to the queue) or let them back. Everyone changes their own name
-//! and password here.
+//! open conversations go back to the queue) or let them back, and set auto-assignment up. Everyone
+//! sees who is online and changes their own name and password here.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::Panel;
 use crate::{
-    model::{PasswordChange, ProfilePatch, StaffMember, StaffPatch, StaffRole},
-    staff_api::{add_member, list_team, update_member, update_profile},
+    model::{AssignmentSettings, PasswordChange, ProfilePatch, StaffMember, StaffPatch, StaffRole},
+    staff_api::{
+        add_member, list_team, read_assignment_settings, save_assignment_settings, update_member, update_profile,
+    },
 };
 
 const FIELD: &str = "mt-1 w-full rounded-lg border border-slate-300 px-2 py-1";
@@ -61,6 +63,7 @@ pub fn TeamRoute() -> impl IntoView {
                     </ul>
                 }.into_any(),
             }}
+            <AutoAssignment is_admin/>
             <OwnAccount/>
         </section>
     }
@@ -82,7 +85,7 @@ fn MemberRow(
         <li data-testid="team-member" data-id=id data-email=member.email.clone() data-active=member.active.to_string()
             class="flex flex-wrap items-center gap-3 px-3 py-2">
             <div class="min-w-0 flex-1">
-                <p class="font-medium">{format!("{}{you}", member.display_name)}</p>
+                <p class="flex items-center gap-1 font-medium"><super::PresenceDot id/>{format!("{}{you}", member.display_name)}</p>
                 <p class="truncate text-xs text-slate-600">{member.email.clone()}" · "<span data-testid="member-status">{status}</span></p>
             </div>
             {if is_admin {
@@ -171,6 +174,60 @@ fn AddMember(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                 <p>{format!("{email} can sign in with this password (shown once; they can change it under Team → Your account):")}</p>
                 <code data-testid="member-password" class="mt-1 block break-all select-all font-mono">{password}</code>
             </div>
+        })}
+    }
+}
+
+/// Auto-assignment: admins turn it on and set the cap; everyone sees how it works.
+#[component]
+fn AutoAssignment(is_admin: bool) -> impl IntoView {
+    let (on, cap) = (RwSignal::new(false), RwSignal::new(String::from("10")));
+    let message: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
+    // Read in the browser (effects do not run on the server).
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(settings) = read_assignment_settings().await {
+                on.try_set(settings.auto_assign);
+                cap.try_set(settings.max_open_per_member.to_string());
+            }
+        });
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(max_open_per_member) = cap.get_untracked().trim().parse::<i64>() else {
+            message.set(Some((false, "The cap must be a whole number from 1 to 100.".into())));
+            return;
+        };
+        let settings = AssignmentSettings { auto_assign: on.get_untracked(), max_open_per_member };
+        leptos::task::spawn_local(async move {
+            let said = match save_assignment_settings(settings).await {
+                Ok(_) => (true, "Saved.".to_string()),
+                Err(e) => (false, e.message),
+            };
+            message.try_set(Some(said));
+        });
+    };
+    view! {
+        <h2 class="mt-6 text-base font-semibold" id="auto-assignment">"Auto-assignment"</h2>
+        <form data-testid="auto-assignment" aria-labelledby="auto-assignment" on:submit=save
+            class="mt-2 flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-3">
+            <p class="w-full text-slate-700">
+                "When on, each conversation waiting for a person goes, in turn, to a member who is online "
+                "(they said so and have the panel open) with fewer open conversations than the cap. "
+                "When nobody is, it waits and is given as soon as someone is."
+            </p>
+            <label class="flex items-center gap-2">
+                <input type="checkbox" data-testid="auto-assign-on" disabled=!is_admin bind:checked=on/>
+                "Assign waiting conversations automatically"
+            </label>
+            <label>"Open conversations per member, at most"
+                <input type="number" min="1" max="100" required data-testid="auto-assign-cap" disabled=!is_admin class=FIELD bind:value=cap/>
+            </label>
+            {is_admin.then(|| view! { <button type="submit" data-testid="auto-assign-save" class=BUTTON>"Save"</button> })}
+        </form>
+        {move || message.get().map(|(ok, text)| {
+            let (role, class) = if ok { ("status", "mt-2 text-emerald-800") } else { ("alert", "mt-2 text-red-800") };
+            view! { <p role=role data-testid="auto-assign-message" class=class>{text}</p> }
         })}
     }
 }

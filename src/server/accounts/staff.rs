@@ -112,6 +112,8 @@ impl Accounts {
             display_name: display_name.to_string(),
             role: role.as_str().to_string(),
             active: true,
+            availability: "online".into(),
+            online: false,
         })
     }
 
@@ -228,6 +230,8 @@ impl Accounts {
                 display_name,
                 role: role.unwrap_or_else(|| "agent".into()),
                 active: deactivated_at.is_none(),
+                availability: "online".into(),
+                online: false,
             })
             .collect())
     }

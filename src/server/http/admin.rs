@@ -77,8 +77,11 @@ pub async fn me(State(accounts): State<Arc<Accounts>>, staff: Staff) -> AppResul
 
 #[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin", responses(
     (status = 200, body = Vec<StaffMember>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_staff(State(accounts): State<Arc<Accounts>>, _staff: Staff) -> AppResult<Json<Vec<StaffMember>>> {
-    Ok(Json(accounts.list_staff().await?))
+pub async fn list_staff(
+    State(app): State<crate::server::app::Frontdesk>,
+    _staff: Staff,
+) -> AppResult<Json<Vec<StaffMember>>> {
+    Ok(Json(app.team().await?))
 }
 
 /// Creates a staff account with a generated password, returned this once (admins only).

@@ -224,7 +224,7 @@ pub async fn staff_ws(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/ws", tag = "admin", params(Handshake),
-    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, and the team's private notes as `{\"type\":\"note.created\",\"data\":Note}` (or, for a long one written on another replica, `{\"type\":\"note.written\",\"data\":{\"chat_id\",\"note_id\",\"mentions\"}}`: read the conversation's notes), from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
+    responses((status = 101, description = "WebSocket: every conversation's events but token deltas, as `{\"chat_id\",\"seq\",\"type\",\"data\"}`, and the team's private notes as `{\"type\":\"note.created\",\"data\":Note}` (or, for a long one written on another replica, `{\"type\":\"note.written\",\"data\":{\"chat_id\",\"note_id\",\"mentions\"}}`: read the conversation's notes), `{\"type\":\"labels.changed\"}` and who is on duty as `{\"type\":\"presence.changed\",\"data\":Presence}`, from the moment of connecting (reload the list on connect). Closes with 4001 without a session, 4003 for a visitor, 1013 when the panel fell behind or this server lost touch with the other replicas for a while (reconnect and reload)."),
         (status = 403, body = crate::model::ErrorBody, description = "Another site's Origin")))]
 pub async fn panel_ws(
     State(app): State<Frontdesk>,
@@ -237,14 +237,16 @@ pub async fn panel_ws(
     let upgrade = upgrade(&app, &headers, ws)?;
     // The feed starts as the handshake is answered, not when the socket's task first runs: a
     // change made just after the client saw the socket open is on it.
-    let feed = staff.map(|_| (app.inquiries.watch_panel(), app.inquiries.watch_panel_resets(), app.hub.watch_team()));
+    let feed = staff
+        .map(|s| (s.user_id, app.inquiries.watch_panel(), app.inquiries.watch_panel_resets(), app.hub.watch_team()));
     let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
     Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, feed)))
 }
 
-/// What a panel socket follows: every conversation's changes, the feed's resets, and the team's
-/// staff-only news (notes).
+/// Whose panel it is, and what it follows: every conversation's changes, the feed's resets, and
+/// the team's staff-only news (notes, labels, presence).
 type PanelFeed = (
+    i64,
     tokio::sync::broadcast::Receiver<PanelEvent>,
     tokio::sync::watch::Receiver<u64>,
     tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
@@ -278,21 +280,58 @@ impl Live {
     }
 }
 
-async fn run_panel(mut socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
-    let (mut events, mut resets, mut team) = match feed {
+async fn run_panel(socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
+    let (user_id, events, resets, team) = match feed {
         Ok(feed) => feed,
         Err(error) => return refuse(socket, error).await,
     };
+    // An open panel makes its member online (when they did not say they are away).
+    let routing = live.app.routing.clone();
+    let open = match routing.panel_opened(user_id).await {
+        Ok(open) => Some(open),
+        Err(error) => {
+            tracing::warn!(?error, user_id, "could not note an open panel");
+            None
+        }
+    };
+    follow_panel(socket, live, (events, resets, team), open).await;
+    if let Some(open) = open {
+        if let Err(error) = routing.panel_closed(open).await {
+            tracing::warn!(?error, user_id, "could not note a closed panel");
+        }
+    }
+}
+
+async fn follow_panel(
+    mut socket: WebSocket,
+    live: Live,
+    (mut events, mut resets, mut team): (
+        tokio::sync::broadcast::Receiver<PanelEvent>,
+        tokio::sync::watch::Receiver<u64>,
+        tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
+    ),
+    open: Option<crate::server::routing::OpenPanel>,
+) {
     let app = live.app.clone();
     let ended = live.session_ended();
     tokio::pin!(ended);
     let draining = app.draining();
     tokio::pin!(draining);
+    let mut beat = tokio::time::interval(crate::server::routing::PRESENCE_BEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
     loop {
         tokio::select! {
             _ = &mut ended => return close(socket, CLOSE_UNAUTHORIZED, "signed out").await,
             _ = &mut draining => return close(socket, CLOSE_RESTART, "the server restarts: reconnect").await,
             _ = resets.changed() => return close(socket, 1013, "changes may be missing: reload").await,
+            _ = beat.tick() => {
+                if let Some(open) = open {
+                    if let Err(error) = app.routing.panel_seen(open).await {
+                        tracing::warn!(?error, "could not note a panel still open");
+                    }
+                }
+            }
             event = events.recv() => match event {
                 Ok(event) => {
                     if send(&mut socket, &event).await.is_err() {

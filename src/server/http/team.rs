@@ -14,10 +14,12 @@ use super::{
 };
 use crate::{
     model::{
-        ChatLabels, ErrorBody, Inquiry, Label, LabelInput, Me, NewNote, Note, ProfilePatch, StaffMember, StaffPatch,
+        AssignmentSettings, AvailabilityInput, ChatLabels, ErrorBody, Inquiry, Label, LabelInput, Me, NewNote, Note,
+        Presence, ProfilePatch, StaffMember, StaffPatch,
     },
     server::{
         accounts::Accounts, error::AppResult, identity::Staff, inquiries::Inquiries, labels::Labels, notes::Notes,
+        routing::Routing,
     },
 };
 
@@ -57,11 +59,59 @@ pub async fn add_note(
     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_member(
     State(inquiries): State<Arc<Inquiries>>,
+    State(routing): State<Arc<Routing>>,
     staff: Staff,
     Path(member_id): Path<i64>,
     Json(body): Json<StaffPatch>,
 ) -> AppResult<Json<StaffMember>> {
-    Ok(Json(inquiries.update_member(staff, member_id, &body).await?))
+    let mut member = inquiries.update_member(staff, member_id, &body).await?;
+    routing.with_presence(std::slice::from_mut(&mut member)).await?;
+    Ok(Json(member))
+}
+
+/// Whether each active member is on duty: what they said (`online` or `away`) and whether they
+/// are online (they said so and a panel of theirs is open). Changes reach open panels as
+/// `presence.changed`.
+#[utoipa::path(get, path = "/api/v1/admin/presence", tag = "admin", responses(
+    (status = 200, body = Vec<Presence>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_presence(State(routing): State<Arc<Routing>>, _staff: Staff) -> AppResult<Json<Vec<Presence>>> {
+    Ok(Json(routing.presence().await?))
+}
+
+/// The signed-in member says they are online or away. Away, auto-assignment gives them
+/// nothing new; online with a panel open, it may give them a waiting conversation at once.
+#[utoipa::path(put, path = "/api/v1/admin/availability", tag = "admin", request_body = AvailabilityInput, responses(
+    (status = 200, body = Presence), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn set_availability(
+    State(routing): State<Arc<Routing>>,
+    staff: Staff,
+    Json(body): Json<AvailabilityInput>,
+) -> AppResult<Json<Presence>> {
+    Ok(Json(routing.set_availability(staff, body.availability).await?))
+}
+
+/// Auto-assignment's settings (any member reads them).
+#[utoipa::path(get, path = "/api/v1/admin/settings/assignment", tag = "admin", responses(
+    (status = 200, body = AssignmentSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn assignment_settings(
+    State(routing): State<Arc<Routing>>,
+    _staff: Staff,
+) -> AppResult<Json<AssignmentSettings>> {
+    Ok(Json(routing.settings().await?))
+}
+
+/// Turns auto-assignment on or off and sets its cap (admins only; audited). Turned on, the
+/// conversations waiting are given out at once to the online members with room.
+#[utoipa::path(put, path = "/api/v1/admin/settings/assignment", tag = "admin", request_body = AssignmentSettings, responses(
+    (status = 200, body = AssignmentSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+pub async fn save_assignment_settings(
+    State(routing): State<Arc<Routing>>,
+    staff: Staff,
+    Json(body): Json<AssignmentSettings>,
+) -> AppResult<Json<AssignmentSettings>> {
+    Ok(Json(routing.set_settings(staff, &body).await?))
 }
 
 /// Changes the signed-in member's own name, or password (with the current one: their other

@@ -23,6 +23,8 @@ pub struct PanelView {
     pub usage: UsageReport,
     /// The team's labels.
     pub labels: Vec<Label>,
+    /// Whether this server sends email (invitations, reset links, mentions).
+    pub mail: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -55,6 +57,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
         products: app.catalog.first(PRODUCT_FILTER_CHOICES).await?,
         usage: app.usage.report(Some(1)).await?,
         labels: app.labels.list().await?,
+        mail: app.config.smtp_url.is_some(),
     })
 }
 
@@ -291,11 +294,17 @@ pub async fn list_team() -> Result<Vec<StaffMember>, ErrorDetail> {
     Ok(app.team().await?)
 }
 
-/// Adds a member with a generated password, shown this once (admins only).
+/// Adds a member with a generated password, shown this once, or invites them by email (admins
+/// only).
 #[server(prefix = "/api/fn", endpoint = "staff/add_member", input = Json, output = Json)]
-pub async fn add_member(email: String, display_name: String, role: StaffRole) -> Result<CreatedStaff, ErrorDetail> {
+pub async fn add_member(
+    email: String,
+    display_name: String,
+    role: StaffRole,
+    invite: bool,
+) -> Result<CreatedStaff, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
-    Ok(app.accounts.add_staff(staff, &crate::model::NewStaff { email, display_name, role: Some(role) }).await?)
+    Ok(app.accounts.add_staff(staff, &crate::model::NewStaff { email, display_name, role: Some(role), invite }).await?)
 }
 
 /// Changes a member's role, or deactivates them or lets them back (admins only).

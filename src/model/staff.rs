@@ -167,6 +167,10 @@ pub struct NewStaff {
     /// `agent` when absent.
     #[serde(default)]
     pub role: Option<StaffRole>,
+    /// Email them an invitation (a link that sets their password, working once for 7 days)
+    /// instead of generating a password: needs mail set up (`FRONTDESK_SMTP_URL`; 409 without).
+    #[serde(default)]
+    pub invite: bool,
 }
 
 /// The account created, with its password shown this once.
@@ -174,7 +178,9 @@ pub struct NewStaff {
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct CreatedStaff {
     pub member: StaffMember,
-    pub password: String,
+    /// The generated password, shown this once; absent for an invitation (they choose theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// A conversation as the inquiry panel lists it.

@@ -145,6 +145,27 @@ impl Notifier {
         self.send_later(message, "a password reset link");
     }
 
+    /// Invites a new member: a link that sets their password, working once for 7 days.
+    pub fn invitation(&self, to: &str, inviter: &str, token: &str) {
+        let Ok(mailbox) = to.parse::<Mailbox>() else {
+            return tracing::warn!(%to, "skipping a staff address");
+        };
+        let body = format!(
+            "{inviter} invited you to answer customers with the team on Frontdesk ({url}).\n\n\
+             Choose your password to join; the link works once, for 7 days:\n\
+             {url}/admin/reset-password?token={token}\n\n\
+             Then sign in at {url}/admin/login with this address.\n",
+            url = self.public_url
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox)
+            .subject(format!("{inviter} invited you to Frontdesk"))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body);
+        self.send_later(message, "an invitation");
+    }
+
     /// Sends a built email in the background; a failure is logged (`what` says which email).
     fn send_later(&self, message: Result<Message, lettre::error::Error>, what: &'static str) {
         let message = match message {

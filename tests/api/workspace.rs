@@ -24,6 +24,8 @@ on_both_databases!(
     a_customer_writing_again_reopens_a_resolved_conversation_and_bad_snoozes_are_refused,
     a_member_is_online_while_a_panel_of_theirs_is_open_unless_they_say_they_are_away,
     auto_assignment_gives_waiting_conversations_in_turn_under_the_cap_and_waits_until_someone_is_free,
+    an_invited_member_chooses_their_password_with_the_emailed_link_which_works_once,
+    without_mail_an_invitation_is_refused_and_no_account_is_made,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -325,6 +327,13 @@ fn reset_token(mail: &crate::support::smtp::Mail) -> String {
     body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
+/// Uses a reset (or invitation) link's token to set a password, as the reset page does.
+async fn confirm_reset(app: &TestApp, token: String, password: &str) -> (u16, Value) {
+    let url = app.url("/api/v1/auth/password-reset/confirm");
+    read(reqwest::Client::new().post(url).json(&json!({"token": token, "password": password})).send().await.unwrap())
+        .await
+}
+
 async fn a_reset_link_works_once_within_thirty_minutes_and_ends_every_session(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let url = smtp.url();
@@ -339,20 +348,7 @@ async fn a_reset_link_works_once_within_thirty_minutes_and_ends_every_session(ba
         let url = app.url("/api/v1/auth/password-reset");
         async move { read(reqwest::Client::new().post(url).json(&json!({"email": email})).send().await.unwrap()).await.0 }
     };
-    let confirm = |token: String, password: &'static str| {
-        let url = app.url("/api/v1/auth/password-reset/confirm");
-        async move {
-            read(
-                reqwest::Client::new()
-                    .post(url)
-                    .json(&json!({"token": token, "password": password}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
-    };
+    let confirm = |token: String, password: &'static str| confirm_reset(&app, token, password);
     assert_eq!(ask("nobody@example.com").await, 204);
     assert_eq!(ask("Alice@Example.com ").await, 204);
     let mails = smtp.wait_for(1).await;
@@ -811,4 +807,74 @@ async fn auto_assignment_gives_waiting_conversations_in_turn_under_the_cap_and_w
     let log = log.to_string();
     assert!(log.contains(&format!("assignee: nobody → staff {alice} (auto-assigned)")), "{log}");
     assert!(log.contains("auto-assignment on, at most 3 open each"), "{log}");
+}
+
+async fn an_invited_member_chooses_their_password_with_the_emailed_link_which_works_once(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = app_with_mail(backend, &smtp, 20).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let invite = json!({"email": "Kim@Example.com", "display_name": "Kim", "role": "agent", "invite": true});
+    let (status, body) = call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(invite.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("password").is_none(), "nobody sees a password for an invitation: {body}");
+    assert_eq!((&body["member"]["email"], &body["member"]["active"]), (&json!("kim@example.com"), &json!(true)));
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec!["kim@example.com".to_string()]);
+    assert!(mails[0].data.contains("Subject: Root invited you to Frontdesk"), "{}", mails[0].data);
+    assert!(mails[0].data.contains("7 days"), "{}", mails[0].data);
+    let token = reset_token(&mails[0]);
+    // The same address twice is refused, and sends nothing more.
+    assert_eq!(call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(invite)).await.0, 409);
+    let confirm = |password: &'static str| {
+        let url = app.url("/api/v1/auth/password-reset/confirm");
+        let token = token.clone();
+        async move {
+            read(
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&json!({"token": token, "password": password}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(confirm("kims-own-password").await, 204);
+    assert!(cookie_of(&app, "kim@example.com", "kims-own-password").await.is_ok(), "they sign in with theirs");
+    assert_eq!(confirm_reset(&app, token, "another-password-1").await.0, 404, "the link works once");
+    assert!(cookie_of(&app, "kim@example.com", "kims-own-password").await.is_ok());
+    // Still good after 6 days, not after 7 (its time moved back in the database).
+    let invited = json!({"email": "lou@example.com", "display_name": "Lou", "invite": true});
+    assert_eq!(call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(invited)).await.0, 201);
+    let lou = reset_token(&smtp.wait_for(2).await[1]);
+    sqlx::query("UPDATE password_resets SET expires_at = expires_at - $1 WHERE used_at IS NULL")
+        .bind(7 * 24 * 3600 * 1000_i64)
+        .execute(&app.state.db.write)
+        .await
+        .unwrap();
+    assert_eq!(confirm_reset(&app, lou, "lous-own-password").await.0, 404);
+    assert_eq!(cookie_of(&app, "lou@example.com", "lous-own-password").await, Err(401));
+    // Only admins invite.
+    let agent = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let by_agent = json!({"email": "max@example.com", "display_name": "Max", "invite": true});
+    assert_eq!(call(&agent, "POST", app.url("/api/v1/admin/staff"), Some(by_agent)).await.0, 403);
+    assert_eq!(smtp.mails().len(), 2, "nothing more was sent");
+}
+
+async fn without_mail_an_invitation_is_refused_and_no_account_is_made(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = staff_client(&app, "root@example.com", "Root", StaffRole::Admin).await;
+    let invite = json!({"email": "kim@example.com", "display_name": "Kim", "invite": true});
+    let (status, body) = call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(invite)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("FRONTDESK_SMTP_URL"), "{body}");
+    let (_, team) = call(&admin, "GET", app.url("/api/v1/admin/staff"), None).await;
+    assert!(!team.to_string().contains("kim@example.com"), "{team}");
+    // With a generated password it works, as before.
+    let add = json!({"email": "kim@example.com", "display_name": "Kim"});
+    let (status, body) = call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(add)).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["password"].as_str().is_some_and(|p| p.len() >= 12), "{body}");
 }

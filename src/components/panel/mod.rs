@@ -439,7 +439,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <Title text="New password · Frontdesk staff"/>
         <main class="flex min-h-dvh items-center justify-center bg-slate-100 px-4">
             <div class="w-full max-w-sm rounded-2xl bg-white p-6 shadow">
-                <h1 class="text-xl font-semibold">"Set a new password"</h1>
+                <h1 class="text-xl font-semibold">"Choose your password"</h1>
                 {move || match answer.get() {
                     Some(Ok(())) => view! {
                         <p role="status" data-testid="reset-done" class="mt-3 text-sm text-slate-700">

@@ -122,20 +122,25 @@ fn MemberRow(
     }
 }
 
-/// An admin adds a member: the generated password is shown once, to pass on.
+/// An admin adds a member: invited by email (they choose their password), or with a generated
+/// password shown once, to pass on.
 #[component]
 fn AddMember(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let (email, name, role) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(StaffRole::Agent));
-    let created: RwSignal<Option<(String, String)>> = RwSignal::new(None);
+    // Invitations are emailed: offered (and the default) when this server sends email.
+    let mail = expect_context::<Panel>().view.with_value(|v| v.mail);
+    let invite = RwSignal::new(mail);
+    // What happened: (email, the password shown once or none for an invitation).
+    let created: RwSignal<Option<(String, Option<String>)>> = RwSignal::new(None);
     let error: RwSignal<Option<String>> = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
-        let (e, n, r) = (email.get_untracked(), name.get_untracked(), role.get_untracked());
+        let (e, n, r, i) = (email.get_untracked(), name.get_untracked(), role.get_untracked(), invite.get_untracked());
         leptos::task::spawn_local(async move {
-            match add_member(e, n, r).await {
+            match add_member(e, n, r, i).await {
                 Ok(added) => {
                     created.try_set(Some((added.member.email, added.password)));
                     error.try_set(None);
@@ -166,14 +171,40 @@ fn AddMember(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                     <option value="admin">"Admin"</option>
                 </select>
             </label>
-            <button type="submit" data-testid="member-add-submit" class=BUTTON disabled=move || busy.get()>"Add"</button>
+            <button type="submit" data-testid="member-add-submit" class=BUTTON disabled=move || busy.get()>
+                {move || if invite.get() { "Invite" } else { "Add" }}
+            </button>
+            <fieldset class="flex flex-wrap gap-4 sm:col-span-4">
+                <legend class="sr-only">"How they get in"</legend>
+                <label class="flex items-center gap-2">
+                    <input type="radio" name="member-how" data-testid="member-invite" prop:checked=move || invite.get()
+                        disabled=!mail on:change=move |_| invite.set(true)/>
+                    {if mail {
+                        "Email an invitation (they choose their password)"
+                    } else {
+                        "Email an invitation (needs mail: FRONTDESK_SMTP_URL is not set)"
+                    }}
+                </label>
+                <label class="flex items-center gap-2">
+                    <input type="radio" name="member-how" data-testid="member-with-password" prop:checked=move || !invite.get()
+                        on:change=move |_| invite.set(false)/>
+                    "Make a password to pass on"
+                </label>
+            </fieldset>
         </form>
         {move || error.get().map(|e| view! { <p role="alert" data-testid="member-add-error" class="mt-2 text-red-800">{e}</p> })}
-        {move || created.get().map(|(email, password)| view! {
-            <div role="status" data-testid="member-created" class="mt-3 rounded-lg bg-amber-50 p-3 text-amber-900">
-                <p>{format!("{email} can sign in with this password (shown once; they can change it under Team → Your account):")}</p>
-                <code data-testid="member-password" class="mt-1 block break-all select-all font-mono">{password}</code>
-            </div>
+        {move || created.get().map(|(email, password)| match password {
+            Some(password) => view! {
+                <div role="status" data-testid="member-created" class="mt-3 rounded-lg bg-amber-50 p-3 text-amber-900">
+                    <p>{format!("{email} can sign in with this password (shown once; they can change it under Team → Your account):")}</p>
+                    <code data-testid="member-password" class="mt-1 block break-all select-all font-mono">{password}</code>
+                </div>
+            }.into_any(),
+            None => view! {
+                <p role="status" data-testid="member-invited" class="mt-3 rounded-lg bg-emerald-50 p-3 text-emerald-900">
+                    {format!("{email} is invited: the email's link (it works once, for 7 days) lets them choose a password.")}
+                </p>
+            }.into_any(),
         })}
     }
 }

@@ -65,9 +65,27 @@ impl Accounts {
         if name.is_empty() || new.display_name.chars().count() > 80 {
             return Err(AppError::Invalid("the display name must be 1 to 80 characters".into()));
         }
+        let mail = match (new.invite, &self.mail) {
+            (false, _) => None,
+            (true, Some(mail)) => Some(mail.clone()),
+            (true, None) => {
+                return Err(AppError::Conflict(
+                    "invitations are emailed, and mail is not set up (FRONTDESK_SMTP_URL): add the member \
+                     with a generated password instead"
+                        .into(),
+                ))
+            }
+        };
         let password = generate_password();
         let member = self.insert_staff(&new.email, name, role, &password, Some(admin)).await?;
-        Ok(CreatedStaff { member, password })
+        let Some(mail) = mail else { return Ok(CreatedStaff { member, password: Some(password) }) };
+        // Nobody ever sees the generated password: the invitation's link sets theirs.
+        let mut tx = self.db.write.begin().await?;
+        let token = Self::new_link(&mut tx, member.id, super::reset::INVITE_VALID_MS).await?;
+        tx.commit().await?;
+        let inviter = self.me(admin.user_id).await?.display_name;
+        mail.invitation(&member.email, &inviter, &token);
+        Ok(CreatedStaff { member, password: None })
     }
 
     /// Creates a staff account and, when an admin made it, records that in the audit log in the

@@ -321,21 +321,36 @@ impl Routing {
 /// gone panels, until the application is gone.
 pub async fn run(routing: Weak<Routing>) {
     let Some(service) = routing.upgrade() else { return };
-    let (mut panel, mut team) = (service.hub.watch_panel(), service.hub.watch_team());
+    let mut team = service.hub.watch_team();
     let (look, auto_assign) = (service.look.clone(), service.auto_assign.clone());
     drop(service);
+    // Conversation changes, followed only while auto-assignment is on: following them makes this
+    // replica summarise every change for the panel feed, which it otherwise does only while a
+    // panel is open here.
+    let mut changes: Option<tokio::sync::broadcast::Receiver<crate::model::PanelEvent>> = None;
     let mut tick = tokio::time::interval(ROUTING_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        match (auto_assign.load(Ordering::Relaxed), changes.is_some()) {
+            (true, false) => changes = routing.upgrade().map(|s| s.hub.watch_panel()),
+            (false, true) => changes = None,
+            _ => {}
+        }
         let mut sweep = false;
         tokio::select! {
             _ = tick.tick() => sweep = true,
             _ = look.notified() => {}
-            event = panel.recv() => match event {
+            event = async {
+                match changes.as_mut() {
+                    Some(changes) => changes.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match event {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                // Conversation changes matter only while auto-assignment is on.
-                _ if !auto_assign.load(Ordering::Relaxed) => continue,
-                _ => while panel.try_recv().is_ok() {},
+                _ => {
+                    // Many changes at once make one look.
+                    while changes.as_mut().is_some_and(|c| c.try_recv().is_ok()) {}
+                }
             },
             news = team.recv() => match news {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

@@ -669,3 +669,39 @@ async fn note_news(panel: &mut crate::staff::Socket) -> Value {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_online_on_one_replica_is_online_on_the_other_and_is_given_a_conversation_waiting_there() {
+    use crate::staff::{call, cookie_of, staff_client, PASSWORD};
+    let (a, b) = two_replicas(|_| {}).await;
+    // The admin watches from replica A, away: nothing is given to them.
+    let admin = staff_client(&a, "root@example.com", "Root", StaffRole::Admin).await;
+    let away = Some(json!({"availability": "away"}));
+    assert_eq!(call(&admin, "PUT", a.url("/api/v1/admin/availability"), away).await.0, 200);
+    let root_cookie = cookie_of(&a, "root@example.com", PASSWORD).await.unwrap();
+    let mut watching = open_ws(&a, "/api/v1/admin/ws", Some(&root_cookie), None).await.unwrap();
+    // Alice opens her panel on replica B: A's panels see her online.
+    let alice_cookie = staff_cookie(&b, "alice@example.com", "Alice").await;
+    let alice =
+        b.state.accounts.list_staff().await.unwrap().into_iter().find(|m| m.display_name == "Alice").unwrap().id;
+    let _panel = open_ws(&b, "/api/v1/admin/ws", Some(&alice_cookie), None).await.unwrap();
+    loop {
+        let frame = crate::staff::next_any_frame(&mut watching).await.expect("the panel stays open");
+        if frame["type"] == "presence.changed" && frame["data"]["user_id"] == alice && frame["data"]["online"] == true {
+            break;
+        }
+    }
+    let (_, presence) = call(&admin, "GET", a.url("/api/v1/admin/presence"), None).await;
+    assert!(presence.as_array().unwrap().iter().any(|p| p["user_id"] == alice && p["online"] == true), "{presence}");
+    // Auto-assignment on, a customer asking for a person on A is given to Alice, online on B.
+    let on = Some(json!({"auto_assign": true, "max_open_per_member": 5}));
+    assert_eq!(call(&admin, "PUT", a.url("/api/v1/admin/settings/assignment"), on).await.0, 200);
+    let chat = a.new_chat().await;
+    assert_eq!(a.post(&format!("/api/v1/chats/{chat}/handoff"), json!({})).await.0, 200);
+    loop {
+        let frame = next_frame(&mut watching).await.expect("the panel stays open");
+        if frame["chat_id"] == chat && frame["inquiry"]["chat"]["assignee_id"] == alice {
+            break;
+        }
+    }
+}

@@ -326,8 +326,19 @@ pub(crate) async fn open_ws(
     }
 }
 
-/// The next JSON frame, or the close code when the server closes.
+/// The next JSON frame of a socket (or its close code), but news of who is on duty
+/// (`presence.changed`, which every panel opening and closing sends): see [`next_any_frame`].
 pub(crate) async fn next_frame(socket: &mut Socket) -> Result<Value, u16> {
+    loop {
+        let frame = next_any_frame(socket).await?;
+        if frame["type"] != "presence.changed" {
+            return Ok(frame);
+        }
+    }
+}
+
+/// The next JSON frame of a socket, whatever it is, or its close code.
+pub(crate) async fn next_any_frame(socket: &mut Socket) -> Result<Value, u16> {
     loop {
         let frame = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
             .await

@@ -2,7 +2,7 @@
 //! their own accounts, on both databases.
 
 use crate::{
-    staff::{app_with_mail, call, cookie_of, next_frame, open_ws, staff_client, Socket, PASSWORD},
+    staff::{app_with_mail, call, cookie_of, next_any_frame, next_frame, open_ws, staff_client, Socket, PASSWORD},
     support::{next_matching, read, smtp::SmtpServer, Backend, Options, TestApp},
 };
 use frontdesk::{model::EventKind, server::identity::StaffRole};
@@ -68,7 +68,7 @@ async fn the_default_view_keeps_a_conversation_staff_replied_to_and_lists_unassi
 /// Frames of a socket until one matches; every frame read is kept in `seen`.
 async fn frames_until(socket: &mut Socket, seen: &mut Vec<Value>, done: impl Fn(&Value) -> bool) {
     loop {
-        let frame = next_frame(socket).await.expect("the socket stays open");
+        let frame = next_any_frame(socket).await.expect("the socket stays open");
         seen.push(frame.clone());
         if done(&frame) {
             return;

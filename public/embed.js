@@ -74,6 +74,11 @@
       : { right: '20px', bottom: '88px', width: '400px', height: 'min(640px, calc(100vh - 110px))', borderRadius: '16px' });
   }
 
+  // The visitor's time zone, so staff see their local time ('' when the browser does not say).
+  function zone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return ''; }
+  }
+
   function ensureFrame() {
     if (frame) return frame;
     frame = document.createElement('iframe');
@@ -81,7 +86,7 @@
     // knows it (its title cut to what the server keeps).
     frame.src = origin + '/widget?' + (productId ? 'product_id=' + encodeURIComponent(productId) + '&' : '') +
       'page_url=' + encodeURIComponent(location.href.split('#')[0].slice(0, 2048)) +
-      '&page_title=' + encodeURIComponent(document.title.slice(0, 200)) +
+      '&page_title=' + encodeURIComponent(document.title.slice(0, 200)) + '&tz=' + encodeURIComponent(zone()) +
       '#fd-token=' + encodeURIComponent((handed = token()));
     frame.title = 'Chat with us';
     frame.setAttribute('data-frontdesk', 'frame');

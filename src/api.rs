@@ -133,6 +133,20 @@ fn page_of_window() -> Option<crate::model::Page> {
     crate::server::knowledge::is_web_address(&page.url).then_some(page)
 }
 
+/// The window's browser: its User-Agent, and the time zone the host page's embed.js put in the
+/// frame's address (`tz`, read from the `Referer` as the page is).
+#[cfg(feature = "ssr")]
+fn browser_of_window() -> (Option<String>, Option<String>) {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else { return (None, None) };
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let user_agent = header(axum::http::header::USER_AGENT).map(str::to_string);
+    let time_zone = header(axum::http::header::REFERER)
+        .and_then(|referer| reqwest::Url::parse(referer).ok())
+        .filter(|address| address.path() == "/widget")
+        .and_then(|address| address.query_pairs().find(|(name, _)| name == "tz").map(|(_, zone)| zone.into_owned()));
+    (user_agent, time_zone)
+}
+
 #[cfg(feature = "ssr")]
 async fn window_mode() -> WindowMode {
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
@@ -184,6 +198,8 @@ pub async fn start_chat(
     let visited = page_of_window();
     let (chat, page) =
         chats.start_chat(session.starter(), product_id.as_deref(), visited.as_ref(), context.as_deref(), first).await?;
+    let (user_agent, time_zone) = browser_of_window();
+    crate::server::http::rest::note_visit(&app().customers, chat.id, user_agent.as_deref(), time_zone.as_deref()).await;
     Ok(StartedChat { chat, page })
 }
 

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::components::client::Json;
 use crate::model::{
     ApiKey, AssignmentSettings, Availability, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff,
-    ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem, KnowledgeKind,
-    KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, StaffMember, StaffPatch,
-    StaffRole, UsageReport, Visibility,
+    CustomerProfile, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem,
+    KnowledgeKind, KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, StaffMember,
+    StaffPatch, StaffRole, UsageReport, Visibility,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -57,7 +57,7 @@ pub async fn load_panel() -> Result<PanelView, ErrorDetail> {
         products: app.catalog.first(PRODUCT_FILTER_CHOICES).await?,
         usage: app.usage.report(Some(1)).await?,
         labels: app.labels.list().await?,
-        mail: app.config.smtp_url.is_some(),
+        mail: app.accounts.sends_mail(),
     })
 }
 
@@ -314,6 +314,13 @@ pub async fn update_member(id: i64, patch: StaffPatch) -> Result<StaffMember, Er
     let mut member = app.inquiries.update_member(staff, id, &patch).await?;
     app.routing.with_presence(std::slice::from_mut(&mut member)).await?;
     Ok(member)
+}
+
+/// The customer beside a conversation.
+#[server(prefix = "/api/fn", endpoint = "staff/read_customer", input = Json, output = Json)]
+pub async fn read_customer(chat_id: i64) -> Result<CustomerProfile, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.customers.profile(staff, chat_id).await?)
 }
 
 /// The signed-in member says they are online or away.

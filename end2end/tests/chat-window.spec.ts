@@ -891,7 +891,7 @@ test.describe('on any site', () => {
       args: [...CHROMIUM_ARGS, '--test-third-party-cookie-phaseout'],
     });
     try {
-      const context = await browser.newContext();
+      const context = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
       watchErrors(context);
       const page = await context.newPage();
       const frame = page.frameLocator('[data-frontdesk=frame]');
@@ -917,6 +917,9 @@ test.describe('on any site', () => {
       expect((await admin.post('/api/v1/auth/login', { data: { email: ADMIN.email, password: ADMIN.password } })).status()).toBe(200);
       const inquiry = await (await admin.get(`/api/v1/admin/inquiries/${chatId}`)).json();
       expect(inquiry.page).toEqual({ url: 'http://localhost:3102/', title: await page.title() });
+      // Staff see the visitor's time zone, as the shop's page said it.
+      const customer = await (await admin.get(`/api/v1/admin/inquiries/${chatId}/customer`)).json();
+      expect(customer.time_zone).toBe('Asia/Tokyo');
       await admin.dispose();
       // The frame got no cookie: the visitor lives in the shop page's own storage.
       expect(await context.cookies('http://127.0.0.1:3100')).toEqual([]);

@@ -136,6 +136,35 @@ test('a conversation staff replied to stays in the default view, and its system 
   await staff.close();
 });
 
+test('beside a conversation, staff see the customer: what they asked about, where, and their other conversations one click away', async ({ browser, baseURL }) => {
+  const staff = await person(browser, (page) => new StaffPage(page));
+  await staff.who.signIn();
+  const customer = await person(browser, (page) => new ChatPage(page));
+  await customer.who.open('/products/2');
+  await customer.who.send(`Is this in stock? (${Date.now()})`);
+  const chatId = await customer.who.chatId();
+  // The same customer, another conversation (over the API, with their session).
+  const other = await customer.who.page.request.post(`${baseURL}/api/v1/chats`, {
+    data: { message: { content: 'And my older order?' } },
+    headers: { origin: baseURL! },
+  });
+  expect(other.status()).toBe(201);
+  const otherId = (await other.json()).id;
+  await staff.who.page.goto(`/admin/inquiries/${chatId}`);
+  const card = staff.who.page.getByTestId('customer');
+  await expect(card.getByTestId('customer-product')).toHaveAttribute('data-id', '2');
+  await expect(card.getByTestId('customer-page').first()).toHaveAttribute('href', /\/products\/2/);
+  await expect(card.getByTestId('customer-first-seen')).not.toBeEmpty();
+  await expect(card.getByTestId('customer-tokens')).toContainText('tokens');
+  const link = card.locator(`[data-testid="customer-conversation"][data-id="${otherId}"]`);
+  await link.click();
+  await expect(staff.who.page).toHaveURL(new RegExp(`/admin/inquiries/${otherId}$`));
+  await expect(staff.who.page.getByTestId('conversation')).toHaveAttribute('data-id', String(otherId));
+  await expect(staff.who.page.locator(`[data-testid="customer-conversation"][data-id="${chatId}"]`)).toHaveCount(1);
+  await customer.close();
+  await staff.close();
+});
+
 test('"Forgot password?" answers the same for any address, and a used or unknown link says why', async ({ page }) => {
   const staff = new StaffPage(page);
   const response = await page.goto('/admin/login');

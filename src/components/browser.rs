@@ -285,6 +285,21 @@ mod imp {
         format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
     }
 
+    pub fn time_in_zone(zone: &str) -> String {
+        let options = js_sys::Object::new();
+        for (key, value) in [("timeZone", zone), ("hour", "2-digit"), ("minute", "2-digit"), ("weekday", "short")] {
+            let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+        }
+        let date = js_sys::Date::new_0();
+        // An unknown zone throws: called through Reflect, it is an error here, not a panic.
+        js_sys::Reflect::get(&date, &"toLocaleTimeString".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call2(&date, &"en-GB".into(), &options).ok())
+            .and_then(|text| text.as_string())
+            .unwrap_or_default()
+    }
+
     pub fn after_render(f: impl FnOnce() + 'static) {
         request_animation_frame(f);
     }
@@ -460,6 +475,9 @@ mod imp {
     pub fn local_time(_: &str) -> String {
         String::new()
     }
+    pub fn time_in_zone(_: &str) -> String {
+        String::new()
+    }
     pub fn after_render(_: impl FnOnce() + 'static) {}
     pub fn on_resize(_: &web_sys::Element, _: impl Fn() + 'static) {}
     pub fn open_popup(_: &str) -> bool {
@@ -541,6 +559,12 @@ pub fn page_visible() -> RwSignal<bool> {
 /// `HH:MM` in the reader's time zone (empty on the server, which does not know it).
 pub fn local_time(rfc3339: &str) -> String {
     imp::local_time(rfc3339)
+}
+
+/// The time now in an IANA time zone, as `Mon 14:05` (empty on the server, and for a zone the
+/// browser does not know).
+pub fn time_in_zone(zone: &str) -> String {
+    imp::time_in_zone(zone)
 }
 
 /// Runs `f` after the browser has laid out the latest changes.

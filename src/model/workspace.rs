@@ -198,6 +198,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_time_zone_is_an_iana_name() {
+        for good in ["Europe/Paris", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+3", "America/Port-au-Prince"] {
+            assert!(is_time_zone(good), "{good}");
+        }
+        for bad in
+            ["", "/Paris", "Europe//Paris", "Europe/Paris/x/y", "3/x", "Europe/Par is", "<script>", &"A".repeat(65)]
+        {
+            assert!(!is_time_zone(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn only_rrggbb_is_a_colour() {
         assert!(is_hex_color("#1a2B3c"));
         for bad in ["1a2b3c", "#1a2b3", "#1a2b3cc", "#gggggg", "red", "", "#ééé"] {
@@ -214,4 +226,63 @@ mod tests {
         assert_eq!(mentions("mail sam@bo or @bob", team), Vec::<i64>::new());
         assert_eq!(mentions("@bo @bo", team), vec![3], "each member once");
     }
+}
+
+/// What the panel shows beside a conversation: who the customer is and what they did before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CustomerProfile {
+    /// The visitor's id (every conversation of theirs has it as `owner_id`).
+    pub customer_id: i64,
+    /// The email they left (in this conversation, or else their newest one).
+    pub email: Option<String>,
+    /// When they first came (RFC 3339).
+    pub first_seen: String,
+    /// Their conversations, newest activity first (at most 20), this one among them.
+    pub conversations: Vec<CustomerConversation>,
+    /// Products their conversations were about (at most 20).
+    pub products: Vec<CustomerProduct>,
+    /// Pages of the shop their conversations began on, newest first (at most 10).
+    pub pages: Vec<crate::model::Page>,
+    /// Tokens the assistant spent on them, in all their conversations.
+    pub tokens_used: i64,
+    /// Their browser, e.g. `Chrome 131.0`, read from the User-Agent that started this
+    /// conversation (or their newest one that has it).
+    pub browser: Option<String>,
+    /// Their system, e.g. `Mac OSX 10.15.7`.
+    pub system: Option<String>,
+    /// Their time zone, e.g. `Europe/Paris`, when their browser said it (the embedded window).
+    pub time_zone: Option<String>,
+}
+
+/// One of a customer's conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CustomerConversation {
+    pub id: i64,
+    pub title: String,
+    /// As `Chat.status`.
+    pub status: String,
+    pub last_activity_at: String,
+}
+
+/// A product a customer asked about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CustomerProduct {
+    /// The shop's id for it.
+    pub id: String,
+    /// Its name, when it is still in the catalog.
+    pub name: Option<String>,
+}
+
+/// Whether `zone` looks like an IANA time zone name (`Europe/Paris`, `UTC`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+3`), at most 64 characters.
+pub fn is_time_zone(zone: &str) -> bool {
+    let part =
+        |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'));
+    zone.len() <= 64
+        && zone.split('/').count() <= 3
+        && zone.split('/').all(part)
+        && zone.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
 }

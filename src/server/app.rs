@@ -16,6 +16,7 @@ use super::{
     chat::{Alerts, ChatParts, Chats, Limits, Replies, ReplySettings},
     config::Config,
     contexts::ContextStore,
+    customers::Customers,
     db::{Backend, Db},
     error::AppError,
     events::{cluster, Hub},
@@ -52,6 +53,7 @@ pub struct Frontdesk {
     pub labels: Arc<Labels>,
     pub retention: Arc<Retention>,
     pub routing: Arc<Routing>,
+    pub customers: Arc<Customers>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
 }
@@ -140,6 +142,7 @@ impl Frontdesk {
         }));
         let labels = Arc::new(Labels::new(db.clone(), hub.clone(), trail.clone()));
         let routing = Arc::new(Routing::new(db.clone(), hub.clone(), trail.clone()));
+        let customers = Arc::new(Customers::new(db.clone()));
         let inquiries = Arc::new(Inquiries::new(InquiryParts {
             db: db.clone(),
             hub: hub.clone(),
@@ -149,6 +152,7 @@ impl Frontdesk {
             audit: trail,
             alerts,
             labels: labels.clone(),
+            routing: routing.clone(),
         }));
         let retention = Arc::new(Retention::new(db.clone(), accounts.clone(), chats.clone(), usage.clone()));
         match db.backend {
@@ -161,6 +165,7 @@ impl Frontdesk {
             Backend::Sqlite => {
                 tracing::info!("SQLite: one process serves this database; use PostgreSQL for several replicas");
                 replies.recover_interrupted().await.map_err(|e| startup("cannot end interrupted replies", e))?;
+                routing.forget_all_panels().await.map_err(|e| startup("cannot forget the panels of before", e))?;
             }
         }
         tokio::spawn(inquiries::wake_snoozed_forever(Arc::downgrade(&inquiries)));
@@ -192,6 +197,7 @@ impl Frontdesk {
             labels,
             retention,
             routing,
+            customers,
             draining: CancellationToken::new(),
         })
     }

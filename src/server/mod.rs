@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod chat;
 pub mod config;
 pub mod contexts;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -150,6 +150,7 @@ impl Notifier {
         let Ok(mailbox) = to.parse::<Mailbox>() else {
             return tracing::warn!(%to, "skipping a staff address");
         };
+        let inviter: String = inviter.chars().filter(|c| !c.is_control()).take(80).collect();
         let body = format!(
             "{inviter} invited you to answer customers with the team on Frontdesk ({url}).\n\n\
              Choose your password to join; the link works once, for 7 days:\n\

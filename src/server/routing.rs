@@ -44,6 +44,8 @@ pub const ROUTING_CHECK: Duration = Duration::from_secs(15);
 /// The most waiting conversations one look assigns (the next look takes the rest).
 const ASSIGN_BATCH: i64 = 200;
 
+/// A conversation counted against its assignee's cap.
+const OPEN: &str = "c.status IN ('pending', 'in_progress')";
 /// A conversation waiting for a person and for someone to take it.
 const WAITING: &str = "c.status = 'pending' AND c.assignee_id IS NULL AND (c.ai_enabled = 0 OR c.unanswered = 1)";
 
@@ -109,6 +111,25 @@ impl Routing {
         self.auto_assign.store(settings.auto_assign, Ordering::Relaxed);
         self.look.notify_one();
         Ok(*settings)
+    }
+
+    /// Waits for any conversation being given to `user_id` right now (on any replica) to be
+    /// given or not: after this, a member just deactivated or away is given nothing more, and
+    /// what they were given is in the database.
+    pub async fn settle(&self, user_id: i64) -> AppResult<()> {
+        let mut tx = self.db.write.begin().await?;
+        sqlx::query("INSERT INTO staff_availability (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM staff_availability WHERE user_id = $1 FOR UPDATE")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whether each member is on duty.
@@ -183,17 +204,29 @@ impl Routing {
                 .fetch_one(&self.db.write)
                 .await?;
         self.look.notify_one();
-        self.announce(user_id).await?;
+        if let Err(error) = self.announce(user_id).await {
+            tracing::warn!(?error, user_id, "could not tell the panels of a member online");
+        }
         Ok(OpenPanel { id, user_id })
     }
 
-    /// An open panel is still there.
-    pub async fn panel_seen(&self, panel: OpenPanel) -> AppResult<()> {
-        sqlx::query("UPDATE panel_presence SET seen_at = $1 WHERE id = $2")
+    /// An open panel is still there. Its row forgotten meanwhile (a beat came late), it is
+    /// written again: the panel to keep is the one returned.
+    pub async fn panel_seen(&self, panel: OpenPanel) -> AppResult<OpenPanel> {
+        let seen = sqlx::query("UPDATE panel_presence SET seen_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(panel.id)
             .execute(&self.db.write)
             .await?;
+        if seen.rows_affected() > 0 {
+            return Ok(panel);
+        }
+        self.panel_opened(panel.user_id).await
+    }
+
+    /// Forgets every open panel: on SQLite at start, when no panel of a process before can be open.
+    pub async fn forget_all_panels(&self) -> AppResult<()> {
+        sqlx::query("DELETE FROM panel_presence").execute(&self.db.write).await?;
         Ok(())
     }
 
@@ -224,13 +257,13 @@ impl Routing {
 
     /// The members who may be given a conversation now, whose turn comes first first.
     async fn free_members(&self, cap: i64) -> AppResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
+        let rows: Vec<(i64,)> = sqlx::query_as(&format!(
             "SELECT u.id FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id \
              WHERE u.kind = 'staff' AND u.deactivated_at IS NULL AND COALESCE(a.availability, 'online') = 'online' \
              AND EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $1) \
-             AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND c.status IN ('pending', 'in_progress')) < $2 \
-             ORDER BY COALESCE(a.assigned_turn, 0), u.id",
-        )
+             AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND {OPEN}) < $2 \
+             ORDER BY COALESCE(a.assigned_turn, 0), u.id"
+        ))
         .bind(now_ms() - PRESENCE_FRESH_MS)
         .bind(cap)
         .fetch_all(&self.db.read)
@@ -267,8 +300,11 @@ impl Routing {
     /// whether it was given (it may have been taken meanwhile).
     async fn give(&self, chat_id: i64, members: &[i64], cap: i64) -> AppResult<bool> {
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
+        // Locked on PostgreSQL even while this replica knows of no other: one starting now
+        // cannot give it too.
+        let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
         let still_waiting: Option<(i64,)> =
-            sqlx::query_as(&format!("SELECT c.id FROM chats c WHERE c.id = $1 AND {WAITING}"))
+            sqlx::query_as(&format!("SELECT c.id FROM chats c WHERE c.id = $1 AND {WAITING}{lock}"))
                 .bind(chat_id)
                 .fetch_optional(tx.conn())
                 .await?;
@@ -282,20 +318,31 @@ impl Routing {
                 .execute(tx.conn())
                 .await?;
             if tx.backend() == Backend::Postgres {
-                // Another replica giving this member a conversation waits here: the count below
-                // is then the one it left.
-                sqlx::query("SELECT 1 FROM staff_availability WHERE user_id = $1 FOR UPDATE")
-                    .bind(member)
-                    .execute(tx.conn())
-                    .await?;
+                // The member's row, held until the change ends: another replica giving them a
+                // conversation meanwhile skips them (never waits, so two replicas never wait on
+                // each other), and a deactivation waits (see `settle`).
+                let held: Option<(i64,)> =
+                    sqlx::query_as("SELECT user_id FROM staff_availability WHERE user_id = $1 FOR UPDATE SKIP LOCKED")
+                        .bind(member)
+                        .fetch_optional(tx.conn())
+                        .await?;
+                if held.is_none() {
+                    continue;
+                }
             }
-            let (open,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM chats WHERE assignee_id = $1 AND status IN ('pending', 'in_progress')",
-            )
+            // Read again inside the change: still active, online with a panel open, and with room.
+            let (free,): (i64,) = sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM users u JOIN staff_availability a ON a.user_id = u.id \
+                 WHERE u.id = $1 AND u.deactivated_at IS NULL AND a.availability = 'online' \
+                 AND EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $2) \
+                 AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND {OPEN}) < $3"
+            ))
             .bind(member)
+            .bind(now_ms() - PRESENCE_FRESH_MS)
+            .bind(cap)
             .fetch_one(tx.conn())
             .await?;
-            if open >= cap {
+            if free == 0 {
                 continue;
             }
             tx.set_triage(None, None, Some(Some(member))).await?;

@@ -26,6 +26,8 @@ on_both_databases!(
     auto_assignment_gives_waiting_conversations_in_turn_under_the_cap_and_waits_until_someone_is_free,
     an_invited_member_chooses_their_password_with_the_emailed_link_which_works_once,
     without_mail_an_invitation_is_refused_and_no_account_is_made,
+    staff_see_the_customer_beside_a_conversation_with_their_history_browser_and_time_zone,
+    a_bad_time_zone_is_refused_and_an_unknown_conversation_has_no_customer,
 );
 
 async fn id_of(client: &reqwest::Client, app: &TestApp) -> i64 {
@@ -877,4 +879,88 @@ async fn without_mail_an_invitation_is_refused_and_no_account_is_made(backend: B
     let (status, body) = call(&admin, "POST", app.url("/api/v1/admin/staff"), Some(add)).await;
     assert_eq!(status, 201, "{body}");
     assert!(body["password"].as_str().is_some_and(|p| p.len() >= 12), "{body}");
+}
+
+const FIREFOX_ON_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const CHROME_ON_MAC: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+async fn staff_see_the_customer_beside_a_conversation_with_their_history_browser_and_time_zone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    // Earlier, over the API from Firefox on Windows: about product 2, begun on a page, an email left.
+    let earlier = json!({"product_id": "2", "page": {"url": "https://shop.example/p/2", "title": "Boots"},
+        "time_zone": "America/Argentina/Buenos_Aires"});
+    let response =
+        app.client.post(app.url("/api/v1/chats")).header("user-agent", FIREFOX_ON_WINDOWS).json(&earlier).send().await;
+    let (status, first) = read(response.unwrap()).await;
+    assert_eq!(status, 201, "{first}");
+    let first = first["id"].as_i64().unwrap();
+    app.send_and_wait(first, "Do these run large?").await;
+    let (status, body) =
+        app.patch(&format!("/api/v1/chats/{first}"), json!({"customer_email": "sam@example.com"})).await;
+    assert_eq!(status, 200, "{body}");
+    // Now, in the embedded window on another page, from Chrome on a Mac in Paris.
+    let referer = app.url("/widget?page_url=https%3A%2F%2Fshop.example%2Fhelp&page_title=Help&tz=Europe%2FParis");
+    let response = app
+        .client
+        .post(app.url("/api/fn/start_chat"))
+        .header("user-agent", CHROME_ON_MAC)
+        .header("referer", referer)
+        .json(&json!({"message": "Where is my order?"}))
+        .send()
+        .await;
+    let (status, started) = read(response.unwrap()).await;
+    assert_eq!(status, 200, "{started}");
+    let now = started["chat"]["id"].as_i64().unwrap();
+    // Another customer's conversation is not theirs.
+    let (other, _) = crate::support::visitor();
+    let theirs = read(other.post(app.url("/api/v1/chats")).json(&json!({})).send().await.unwrap()).await.1;
+
+    let (status, card) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{now}/customer")), None).await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["email"], "sam@example.com", "the email they left before: {card}");
+    assert!(card["first_seen"].as_str().is_some_and(|t| t.ends_with('Z')), "{card}");
+    let listed: Vec<i64> =
+        card["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, vec![now, first], "newest first, not another customer's ({})", theirs["id"]);
+    assert_eq!(card["products"], json!([{"id": "2", "name": card["products"][0]["name"]}]), "{card}");
+    assert!(card["products"][0]["name"].as_str().is_some_and(|n| !n.is_empty()), "{card}");
+    let pages: Vec<&str> = card["pages"].as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
+    assert_eq!(pages, vec!["https://shop.example/help", "https://shop.example/p/2"]);
+    assert!(card["tokens_used"].as_i64().unwrap() > 0, "the assistant's tokens on them: {card}");
+    assert!(card["browser"].as_str().is_some_and(|b| b.starts_with("Chrome 131")), "this conversation's: {card}");
+    assert!(card["system"].as_str().is_some_and(|s| s.starts_with("Mac OSX")), "{card}");
+    assert_eq!(card["time_zone"], "Europe/Paris");
+    // Beside the earlier conversation: that one's browser and zone.
+    let (_, before) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{first}/customer")), None).await;
+    assert!(before["browser"].as_str().is_some_and(|b| b.starts_with("Firefox 133")), "{before}");
+    assert_eq!(before["time_zone"], "America/Argentina/Buenos_Aires");
+    assert_eq!(before["conversations"], card["conversations"]);
+    // Customers see none of it.
+    let (status, _) = app.get(&format!("/api/v1/admin/inquiries/{now}/customer")).await;
+    assert!(matches!(status, 401 | 403), "{status}");
+}
+
+async fn a_bad_time_zone_is_refused_and_an_unknown_conversation_has_no_customer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let staff = staff_client(&app, "alice@example.com", "Alice", StaffRole::Agent).await;
+    let (_, before) = app.get("/api/v1/chats").await;
+    for bad in ["Mars/Olympus Mons", "<b>", "Europe//Paris"] {
+        let (status, body) = app.post("/api/v1/chats", json!({"time_zone": bad})).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("time zone"), "{body}");
+    }
+    assert_eq!(app.get("/api/v1/chats").await.1, before, "no chat was made");
+    // A zone the embedded window's address carries that is no zone is left out, not refused.
+    let referer = app.url("/widget?page_url=https%3A%2F%2Fshop.example%2F&tz=%3Cscript%3E");
+    let response =
+        app.client.post(app.url("/api/fn/start_chat")).header("referer", referer).json(&json!({})).send().await;
+    let (status, started) = read(response.unwrap()).await;
+    assert_eq!(status, 200, "{started}");
+    let chat = started["chat"]["id"].as_i64().unwrap();
+    let (_, card) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}/customer")), None).await;
+    assert!(card["time_zone"].is_null(), "{card}");
+    let (status, body) = call(&staff, "GET", app.url("/api/v1/admin/inquiries/999999/customer"), None).await;
+    assert_eq!(status, 404, "{body}");
 }

@@ -51,7 +51,13 @@ fn Conversation(id: i64) -> impl IntoView {
     });
     let mounted = crate::components::browser::mounted();
     move || match mounted.get().then(|| data.get()).flatten() {
-        Some(Ok((inquiry, page))) => view! { <ConversationView inquiry page/> }.into_any(),
+        Some(Ok((inquiry, page))) => view! {
+            <div class="flex min-h-0 min-w-0 flex-1">
+                <ConversationView inquiry page/>
+                <super::customer::CustomerCard chat_id=id/>
+            </div>
+        }
+        .into_any(),
         Some(Err(e)) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
         None => view! { <p class="m-auto text-slate-600">"Loading the conversation…"</p> }.into_any(),
     }
@@ -116,11 +122,14 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
         leptos::task::spawn_local(async move {
             match update_inquiry(id, patch).await {
                 Ok(updated) => {
-                    inquiry.set(updated.clone());
+                    // The conversation may be gone from the screen meanwhile (j/k moved on).
+                    inquiry.try_set(updated.clone());
                     panel.upsert(updated);
-                    error.set(None);
+                    error.try_set(None);
                 }
-                Err(e) => error.set(Some(e.message)),
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
             }
         });
     };
@@ -153,7 +162,7 @@ fn ConversationView(inquiry: Inquiry, page: crate::model::MessagePage) -> impl I
     };
 
     view! {
-        <section class="flex min-h-0 flex-1 flex-col" data-testid="conversation" data-id=id aria-label="Conversation">
+        <section class="flex min-h-0 min-w-0 flex-1 flex-col" data-testid="conversation" data-id=id aria-label="Conversation">
             <header class="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-white px-4 py-2">
                 // The details wrap onto more lines rather than being cut off.
                 <div class="min-w-[12rem] flex-1">
@@ -301,7 +310,9 @@ fn ConversationLabels(inquiry: RwSignal<Inquiry>) -> impl IntoView {
                     inquiry.try_set(updated.clone());
                     panel.upsert(updated);
                 }
-                Err(e) => panel.notice.set(Some(e.message)),
+                Err(e) => {
+                    panel.notice.try_set(Some(e.message));
+                }
             }
         });
     };
@@ -340,7 +351,8 @@ fn ConversationLabels(inquiry: RwSignal<Inquiry>) -> impl IntoView {
 
 /// Adds a note to the list once (it comes back from the send and on the panel feed).
 fn add_to(notes: RwSignal<Vec<Note>>, note: Note) {
-    notes.update(|list| {
+    // Called as answers arrive: the conversation may be gone from the screen meanwhile.
+    notes.try_update(|list| {
         if !list.iter().any(|n| n.id == note.id) {
             list.push(note);
             list.sort_by_key(|n| n.id);
@@ -520,12 +532,14 @@ fn ReplyBox(
                 match add_note(id, content).await {
                     Ok(note) => {
                         add_to(notes, note);
-                        draft.set(String::new());
-                        error.set(None);
+                        draft.try_set(String::new());
+                        error.try_set(None);
                     }
-                    Err(e) => error.set(Some(e.message)),
+                    Err(e) => {
+                        error.try_set(Some(e.message));
+                    }
                 }
-                busy.set(false);
+                busy.try_set(false);
             });
             return;
         }
@@ -534,26 +548,37 @@ fn ReplyBox(
             let q = q.to_string();
             leptos::task::spawn_local(async move {
                 match canned_for(id, Some(q).filter(|q| !q.is_empty())).await {
-                    Ok(found) => match found.get(choice.get_untracked().min(found.len().saturating_sub(1))) {
-                        Some(chosen) => draft.set(chosen.content.clone()),
-                        None => error.set(Some("No canned response has that shortcut.".into())),
-                    },
-                    Err(e) => error.set(Some(e.message)),
+                    Ok(found) => {
+                        let chosen = choice.try_get_untracked().unwrap_or_default();
+                        match found.get(chosen.min(found.len().saturating_sub(1))) {
+                            Some(chosen) => {
+                                draft.try_set(chosen.content.clone());
+                            }
+                            None => {
+                                error.try_set(Some("No canned response has that shortcut.".into()));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        error.try_set(Some(e.message));
+                    }
                 }
-                busy.set(false);
+                busy.try_set(false);
             });
             return;
         }
         leptos::task::spawn_local(async move {
             match staff_reply(id, content).await {
                 Ok(_) => {
-                    draft.set(String::new());
-                    error.set(None);
+                    draft.try_set(String::new());
+                    error.try_set(None);
                 }
                 // The reply stays in the box.
-                Err(e) => error.set(Some(e.message)),
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
             }
-            busy.set(false);
+            busy.try_set(false);
         });
     };
     let tab = move |note: bool| {

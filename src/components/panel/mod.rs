@@ -5,6 +5,7 @@ mod api_keys;
 mod assistant;
 mod canned;
 mod conversation;
+mod customer;
 mod keys;
 mod knowledge;
 mod labels;
@@ -126,6 +127,19 @@ impl Panel {
                 Err(e) => {
                     self.notice.try_set(Some(e.message));
                 }
+            }
+        });
+    }
+
+    /// Reads who is on duty again (news may have been missed while the feed was down).
+    fn reload_presence(self) {
+        leptos::task::spawn_local(async move {
+            if let Ok(team) = crate::staff_api::list_team().await {
+                let all = team
+                    .into_iter()
+                    .map(|s| Presence { user_id: s.id, availability: s.availability, online: s.online })
+                    .collect();
+                self.presence.try_set(all);
             }
         });
     }
@@ -268,6 +282,8 @@ fn OwnAvailability() -> impl IntoView {
                         Ok(presence) => panel.presence_changed(&presence),
                         Err(e) => {
                             panel.notice.try_set(Some(e.message));
+                            // The menu shows what holds again.
+                            panel.presence.try_update(|_| {});
                         }
                     }
                 });
@@ -577,6 +593,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
             move |reconnected| {
                 if reconnected {
                     panel.reload();
+                    panel.reload_presence();
                 }
                 panel.recount();
             },

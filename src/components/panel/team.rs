@@ -171,9 +171,6 @@ fn AddMember(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                     <option value="admin">"Admin"</option>
                 </select>
             </label>
-            <button type="submit" data-testid="member-add-submit" class=BUTTON disabled=move || busy.get()>
-                {move || if invite.get() { "Invite" } else { "Add" }}
-            </button>
             <fieldset class="flex flex-wrap gap-4 sm:col-span-4">
                 <legend class="sr-only">"How they get in"</legend>
                 <label class="flex items-center gap-2">
@@ -191,6 +188,9 @@ fn AddMember(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                     "Make a password to pass on"
                 </label>
             </fieldset>
+            <button type="submit" data-testid="member-add-submit" class=BUTTON disabled=move || busy.get()>
+                {move || if invite.get() { "Invite" } else { "Add" }}
+            </button>
         </form>
         {move || error.get().map(|e| view! { <p role="alert" data-testid="member-add-error" class="mt-2 text-red-800">{e}</p> })}
         {move || created.get().map(|(email, password)| match password {

@@ -57,7 +57,13 @@ impl Accounts {
         Ok(self.insert_staff(email, display_name, role, password, None).await?.id)
     }
 
-    /// A new staff account with a generated password, shown once (admins only).
+    /// Whether this server sends email (invitations, reset links, mentions).
+    pub fn sends_mail(&self) -> bool {
+        self.mail.is_some()
+    }
+
+    /// A new staff account with a generated password, shown once, or invited by email (admins
+    /// only).
     pub async fn add_staff(&self, admin: Staff, new: &NewStaff) -> AppResult<CreatedStaff> {
         admin.require_admin()?;
         let role = new.role.unwrap_or(StaffRole::Agent);
@@ -76,14 +82,18 @@ impl Accounts {
                 ))
             }
         };
+        let inviter = match mail {
+            Some(_) => self.me(admin.user_id).await?.display_name,
+            None => String::new(),
+        };
         let password = generate_password();
         let member = self.insert_staff(&new.email, name, role, &password, Some(admin)).await?;
         let Some(mail) = mail else { return Ok(CreatedStaff { member, password: Some(password) }) };
-        // Nobody ever sees the generated password: the invitation's link sets theirs.
+        // Nobody ever sees the generated password: the invitation's link sets theirs. (Should
+        // the link not be written, "Forgot password?" with their address sends them one.)
         let mut tx = self.db.write.begin().await?;
         let token = Self::new_link(&mut tx, member.id, super::reset::INVITE_VALID_MS).await?;
         tx.commit().await?;
-        let inviter = self.me(admin.user_id).await?.display_name;
         mail.invitation(&member.email, &inviter, &token);
         Ok(CreatedStaff { member, password: None })
     }

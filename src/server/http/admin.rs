@@ -84,7 +84,10 @@ pub async fn list_staff(
     Ok(Json(app.team().await?))
 }
 
-/// Creates a staff account with a generated password, returned this once (admins only).
+/// Creates a staff account (admins only): with a generated password, returned this once, or with
+/// `invite: true` emailed an invitation whose link (once, for 7 days) lets them choose their
+/// password; then no password is returned, and without mail set up it is refused (409). An
+/// address that has an account already: 409.
 #[utoipa::path(post, path = "/api/v1/admin/staff", tag = "admin", request_body = NewStaff, responses(
     (status = 201, body = CreatedStaff), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]

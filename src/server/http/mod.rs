@@ -177,6 +177,7 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(team::set_availability))
         .routes(routes!(team::assignment_settings, team::save_assignment_settings))
         .routes(routes!(team::list_notes, team::add_note))
+        .routes(routes!(team::customer_profile))
         .routes(routes!(team::list_labels, team::create_label))
         .routes(routes!(team::update_label, team::delete_label))
         .routes(routes!(team::set_labels))

@@ -35,6 +35,9 @@ pub struct CreateChat {
     pub product_id: Option<String>,
     /// The shop's page the customer is on: the assistant and staff know where they are.
     pub page: Option<Page>,
+    /// The customer's time zone, an IANA name like `Europe/Paris` (staff see their local time).
+    #[schema(max_length = 64, pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")]
+    pub time_zone: Option<String>,
     /// The customer's first message, sent as the chat opens (one request where two would do):
     /// the reply starts at once; follow it on `/chats/{id}/events` (without `after`, a joining
     /// client gets it from its start). Refused (413, 422), nothing is created; refused for a limit
@@ -147,10 +150,17 @@ pub async fn list_contexts(State(service): Service) -> Json<Vec<ContextInfo>> {
     (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_chat(
     State(service): Service,
+    State(customers): State<Arc<crate::server::customers::Customers>>,
     session: Session,
+    headers: axum::http::HeaderMap,
     Json(body): Json<CreateChat>,
 ) -> AppResult<impl IntoResponse> {
     service.check_new_chat(body.context.as_deref(), body.product_id.as_deref(), body.page.as_ref()).await?;
+    if let Some(zone) = body.time_zone.as_deref().filter(|z| !crate::model::is_time_zone(z)) {
+        return Err(crate::server::error::AppError::Invalid(format!(
+            "time_zone '{zone}' is not a time zone's name like Europe/Paris"
+        )));
+    }
     if let Some(first) = &body.message {
         check_content(&first.content, service.limits().message_max_chars)?;
         first.client_id.as_deref().map(check_client_id).transpose()?;
@@ -158,6 +168,8 @@ pub async fn create_chat(
     let chat = service
         .create_chat(session.starter(), body.context.as_deref(), body.product_id.as_deref(), body.page.as_ref())
         .await?;
+    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    note_visit(&customers, chat.id, user_agent, body.time_zone.as_deref()).await;
     let chat = match &body.message {
         Some(first) => {
             let caller = session.caller().await?;
@@ -343,4 +355,17 @@ pub async fn retry_reply(
     (status = 200, body = Chat), (status = 404, body = ErrorBody)))]
 pub async fn handoff(State(service): Service, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Chat>> {
     Ok(Json(service.handoff(caller, id).await?))
+}
+
+/// Notes how a conversation started, for staff (see `Customers::note_visit`); a failure costs the
+/// customer nothing: it is logged, and their conversation goes on.
+pub(crate) async fn note_visit(
+    customers: &crate::server::customers::Customers,
+    chat_id: i64,
+    user_agent: Option<&str>,
+    time_zone: Option<&str>,
+) {
+    if let Err(error) = customers.note_visit(chat_id, user_agent, time_zone).await {
+        tracing::warn!(?error, chat_id, "could not note how a conversation started");
+    }
 }

@@ -294,7 +294,8 @@ async fn run_panel(socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
             None
         }
     };
-    follow_panel(socket, live, (events, resets, team), open).await;
+    let mut open = open;
+    follow_panel(socket, live, (events, resets, team), &mut open).await;
     if let Some(open) = open {
         if let Err(error) = routing.panel_closed(open).await {
             tracing::warn!(?error, user_id, "could not note a closed panel");
@@ -310,7 +311,7 @@ async fn follow_panel(
         tokio::sync::watch::Receiver<u64>,
         tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
     ),
-    open: Option<crate::server::routing::OpenPanel>,
+    open: &mut Option<crate::server::routing::OpenPanel>,
 ) {
     let app = live.app.clone();
     let ended = live.session_ended();
@@ -326,9 +327,10 @@ async fn follow_panel(
             _ = &mut draining => return close(socket, CLOSE_RESTART, "the server restarts: reconnect").await,
             _ = resets.changed() => return close(socket, 1013, "changes may be missing: reload").await,
             _ = beat.tick() => {
-                if let Some(open) = open {
-                    if let Err(error) = app.routing.panel_seen(open).await {
-                        tracing::warn!(?error, "could not note a panel still open");
+                if let Some(seen) = *open {
+                    match app.routing.panel_seen(seen).await {
+                        Ok(seen) => *open = Some(seen),
+                        Err(error) => tracing::warn!(?error, "could not note a panel still open"),
                     }
                 }
             }

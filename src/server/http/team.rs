@@ -14,12 +14,12 @@ use super::{
 };
 use crate::{
     model::{
-        AssignmentSettings, AvailabilityInput, ChatLabels, ErrorBody, Inquiry, Label, LabelInput, Me, NewNote, Note,
-        Presence, ProfilePatch, StaffMember, StaffPatch,
+        AssignmentSettings, AvailabilityInput, ChatLabels, CustomerProfile, ErrorBody, Inquiry, Label, LabelInput, Me,
+        NewNote, Note, Presence, ProfilePatch, StaffMember, StaffPatch,
     },
     server::{
-        accounts::Accounts, error::AppResult, identity::Staff, inquiries::Inquiries, labels::Labels, notes::Notes,
-        routing::Routing,
+        accounts::Accounts, customers::Customers, error::AppResult, identity::Staff, inquiries::Inquiries,
+        labels::Labels, notes::Notes, routing::Routing,
     },
 };
 
@@ -67,6 +67,20 @@ pub async fn update_member(
     let mut member = inquiries.update_member(staff, member_id, &body).await?;
     routing.with_presence(std::slice::from_mut(&mut member)).await?;
     Ok(Json(member))
+}
+
+/// The customer beside a conversation: email, first seen, their conversations, the products and
+/// pages they asked about, tokens spent on them, browser and system (from the User-Agent that
+/// started it) and time zone (when their browser said it).
+#[utoipa::path(get, path = "/api/v1/admin/inquiries/{id}/customer", tag = "admin", params(("id" = i64, Path)), responses(
+    (status = 200, body = CustomerProfile), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody)))]
+pub async fn customer_profile(
+    State(customers): State<Arc<Customers>>,
+    staff: Staff,
+    Path(chat_id): Path<i64>,
+) -> AppResult<Json<CustomerProfile>> {
+    Ok(Json(customers.profile(staff, chat_id).await?))
 }
 
 /// Whether each active member is on duty: what they said (`online` or `away`) and whether they

@@ -23,6 +23,7 @@ use super::{
     events::Hub,
     identity::Staff,
     labels::Labels,
+    routing::Routing,
 };
 use crate::model::{
     AssigneeFilter, ChatEvent, ChatLabels, ChatStatus, GivenSource, InquiryCounts, Label, Message, MessagePage,
@@ -40,6 +41,7 @@ pub struct Inquiries {
     audit: Arc<dyn Trail>,
     alerts: Arc<dyn Alerts>,
     labels: Arc<Labels>,
+    routing: Arc<Routing>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -118,12 +120,13 @@ pub struct InquiryParts {
     pub audit: Arc<dyn Trail>,
     pub alerts: Arc<dyn Alerts>,
     pub labels: Arc<Labels>,
+    pub routing: Arc<Routing>,
 }
 
 impl Inquiries {
     pub fn new(parts: InquiryParts) -> Self {
-        let InquiryParts { db, hub, chats, replies, accounts, audit, alerts, labels } = parts;
-        Inquiries { db, hub, chats, replies, accounts, audit, alerts, labels }
+        let InquiryParts { db, hub, chats, replies, accounts, audit, alerts, labels, routing } = parts;
+        Inquiries { db, hub, chats, replies, accounts, audit, alerts, labels, routing }
     }
 
     /// The inquiry list: newest activity first, filtered, in cursor pages.
@@ -378,6 +381,8 @@ impl Inquiries {
         // Whenever they are inactive: a deactivation whose hand-back failed half way finishes
         // when it is sent again.
         if !member.active {
+            // A conversation being given to them right now is given (and handed back below) or not.
+            self.routing.settle(member_id).await?;
             let open: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT id, status FROM chats WHERE assignee_id = $1 \
                  AND status IN ('pending', 'in_progress', 'snoozed') ORDER BY id",

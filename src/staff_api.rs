@@ -311,9 +311,7 @@ pub async fn add_member(
 #[server(prefix = "/api/fn", endpoint = "staff/update_member", input = Json, output = Json)]
 pub async fn update_member(id: i64, patch: StaffPatch) -> Result<StaffMember, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
-    let mut member = app.inquiries.update_member(staff, id, &patch).await?;
-    app.routing.with_presence(std::slice::from_mut(&mut member)).await?;
-    Ok(member)
+    Ok(app.update_member(staff, id, &patch).await?)
 }
 
 /// The customer beside a conversation.

@@ -37,6 +37,13 @@ fn online() -> String {
     "online".into()
 }
 
+impl StaffMember {
+    /// Whether they are on duty, as the panel feed tells it.
+    pub fn presence(&self) -> super::Presence {
+        super::Presence { user_id: self.id, availability: self.availability.clone(), online: self.online }
+    }
+}
+
 /// An admin's change to a member of staff.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

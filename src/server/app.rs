@@ -202,6 +202,19 @@ impl Frontdesk {
         })
     }
 
+    /// An admin changes a member (see `Inquiries::update_member`): the member as they are now,
+    /// with whether they are on duty.
+    pub async fn update_member(
+        &self,
+        admin: super::identity::Staff,
+        member_id: i64,
+        patch: &crate::model::StaffPatch,
+    ) -> Result<crate::model::StaffMember, AppError> {
+        let mut member = self.inquiries.update_member(admin, member_id, patch).await?;
+        self.routing.with_presence(std::slice::from_mut(&mut member)).await?;
+        Ok(member)
+    }
+
     /// The team, deactivated members too, each with whether they are on duty.
     pub async fn team(&self) -> Result<Vec<crate::model::StaffMember>, AppError> {
         let mut members = self.accounts.list_staff().await?;

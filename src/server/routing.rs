@@ -44,6 +44,10 @@ pub const ROUTING_CHECK: Duration = Duration::from_secs(15);
 /// The most waiting conversations one look assigns (the next look takes the rest).
 const ASSIGN_BATCH: i64 = 200;
 
+/// A member who is online (SQL on `users u LEFT JOIN staff_availability a`, the freshness cutoff
+/// as `$1`): active, said online (or never said), and a panel of theirs heard of since the cutoff.
+const ONLINE: &str = "u.kind = 'staff' AND u.deactivated_at IS NULL AND COALESCE(a.availability, 'online') = 'online' \
+     AND EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $1)";
 /// A conversation counted against its assignee's cap.
 const OPEN: &str = "c.status IN ('pending', 'in_progress')";
 /// A conversation waiting for a person and for someone to take it.
@@ -118,10 +122,7 @@ impl Routing {
     /// what they were given is in the database.
     pub async fn settle(&self, user_id: i64) -> AppResult<()> {
         let mut tx = self.db.write.begin().await?;
-        sqlx::query("INSERT INTO staff_availability (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        member_row(&mut tx, user_id).await?;
         if self.db.backend == Backend::Postgres {
             sqlx::query("SELECT 1 FROM staff_availability WHERE user_id = $1 FOR UPDATE")
                 .bind(user_id)
@@ -132,33 +133,39 @@ impl Routing {
         Ok(())
     }
 
-    /// Whether each member is on duty.
+    /// Whether each active member is on duty.
     pub async fn presence(&self) -> AppResult<Vec<Presence>> {
-        let rows: Vec<(i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT u.id, a.availability, \
-             CASE WHEN EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $1) THEN 1 ELSE 0 END \
-             FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id \
-             WHERE u.kind = 'staff' AND u.deactivated_at IS NULL ORDER BY u.id",
-        )
-        .bind(now_ms() - PRESENCE_FRESH_MS)
-        .fetch_all(&self.db.read)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(user_id, availability, panel_open)| {
-                let availability = availability.unwrap_or_else(|| Availability::Online.as_str().into());
-                let online = panel_open != 0 && availability == Availability::Online.as_str();
-                Presence { user_id, availability, online }
-            })
-            .collect())
+        self.presence_where(None).await
     }
 
+    /// Whether one member is on duty (offline once deactivated).
     async fn presence_of(&self, user_id: i64) -> AppResult<Presence> {
-        Ok(self.presence().await?.into_iter().find(|p| p.user_id == user_id).unwrap_or(Presence {
+        Ok(self.presence_where(Some(user_id)).await?.pop().unwrap_or(Presence {
             user_id,
             availability: Availability::Online.as_str().into(),
             online: false,
         }))
+    }
+
+    /// Whether the active members (or only `only`) are on duty.
+    async fn presence_where(&self, only: Option<i64>) -> AppResult<Vec<Presence>> {
+        let rows: Vec<(i64, Option<String>, i64)> = sqlx::query_as(&format!(
+            "SELECT u.id, a.availability, CASE WHEN {ONLINE} THEN 1 ELSE 0 END \
+             FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id \
+             WHERE u.kind = 'staff' AND u.deactivated_at IS NULL AND ($2 = 0 OR u.id = $2) ORDER BY u.id"
+        ))
+        .bind(now_ms() - PRESENCE_FRESH_MS)
+        .bind(only.unwrap_or(0))
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, availability, online)| Presence {
+                user_id,
+                availability: availability.unwrap_or_else(|| Availability::Online.as_str().into()),
+                online: online != 0,
+            })
+            .collect())
     }
 
     /// Fills in each member's availability and whether they are online.
@@ -240,16 +247,14 @@ impl Routing {
     /// Forgets the panels not heard of for a while (their replica stopped): their members may be
     /// offline now.
     async fn forget_gone_panels(&self) -> AppResult<()> {
-        let cutoff = now_ms() - PRESENCE_FRESH_MS;
-        let gone: Vec<(i64,)> = sqlx::query_as("SELECT DISTINCT user_id FROM panel_presence WHERE seen_at <= $1")
-            .bind(cutoff)
-            .fetch_all(&self.db.read)
+        let gone: Vec<(i64,)> = sqlx::query_as("DELETE FROM panel_presence WHERE seen_at <= $1 RETURNING user_id")
+            .bind(now_ms() - PRESENCE_FRESH_MS)
+            .fetch_all(&self.db.write)
             .await?;
-        if gone.is_empty() {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM panel_presence WHERE seen_at <= $1").bind(cutoff).execute(&self.db.write).await?;
-        for (user_id,) in gone {
+        let mut gone: Vec<i64> = gone.into_iter().map(|(user_id,)| user_id).collect();
+        gone.sort_unstable();
+        gone.dedup();
+        for user_id in gone {
             self.announce(user_id).await?;
         }
         Ok(())
@@ -258,9 +263,7 @@ impl Routing {
     /// The members who may be given a conversation now, whose turn comes first first.
     async fn free_members(&self, cap: i64) -> AppResult<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(&format!(
-            "SELECT u.id FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id \
-             WHERE u.kind = 'staff' AND u.deactivated_at IS NULL AND COALESCE(a.availability, 'online') = 'online' \
-             AND EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $1) \
+            "SELECT u.id FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id WHERE {ONLINE} \
              AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND {OPEN}) < $2 \
              ORDER BY COALESCE(a.assigned_turn, 0), u.id"
         ))
@@ -313,10 +316,7 @@ impl Routing {
             return Ok(false);
         }
         for &member in members {
-            sqlx::query("INSERT INTO staff_availability (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
-                .bind(member)
-                .execute(tx.conn())
-                .await?;
+            member_row(tx.conn(), member).await?;
             if tx.backend() == Backend::Postgres {
                 // The member's row, held until the change ends: another replica giving them a
                 // conversation meanwhile skips them (never waits, so two replicas never wait on
@@ -332,13 +332,11 @@ impl Routing {
             }
             // Read again inside the change: still active, online with a panel open, and with room.
             let (free,): (i64,) = sqlx::query_as(&format!(
-                "SELECT COUNT(*) FROM users u JOIN staff_availability a ON a.user_id = u.id \
-                 WHERE u.id = $1 AND u.deactivated_at IS NULL AND a.availability = 'online' \
-                 AND EXISTS (SELECT 1 FROM panel_presence p WHERE p.user_id = u.id AND p.seen_at > $2) \
-                 AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND {OPEN}) < $3"
+                "SELECT COUNT(*) FROM users u LEFT JOIN staff_availability a ON a.user_id = u.id \
+                 WHERE u.id = $2 AND {ONLINE} AND (SELECT COUNT(*) FROM chats c WHERE c.assignee_id = u.id AND {OPEN}) < $3"
             ))
-            .bind(member)
             .bind(now_ms() - PRESENCE_FRESH_MS)
+            .bind(member)
             .bind(cap)
             .fetch_one(tx.conn())
             .await?;
@@ -362,6 +360,16 @@ impl Routing {
         tx.commit().await?;
         Ok(false)
     }
+}
+
+/// Makes sure `user_id` has a row in `staff_availability` (online, first in the round), the one
+/// an assignment and a deactivation lock.
+async fn member_row(conn: &mut sqlx::AnyConnection, user_id: i64) -> AppResult<()> {
+    sqlx::query("INSERT INTO staff_availability (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Assigns waiting conversations as changes come (see the module documentation), and forgets

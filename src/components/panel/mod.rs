@@ -33,7 +33,7 @@ use crate::{
     },
     model::{
         Availability, ChatStatus, Inquiry, InquiryCounts, InquiryFilter, Label, PanelEvent, Presence, Priority, Role,
-        TeamEvent,
+        StaffMember, TeamEvent,
     },
     staff_api::{list_inquiries, load_panel, PanelView, StaffSignIn, StaffSignOut},
 };
@@ -135,11 +135,7 @@ impl Panel {
     fn reload_presence(self) {
         leptos::task::spawn_local(async move {
             if let Ok(team) = crate::staff_api::list_team().await {
-                let all = team
-                    .into_iter()
-                    .map(|s| Presence { user_id: s.id, availability: s.availability, online: s.online })
-                    .collect();
-                self.presence.try_set(all);
+                self.presence.try_set(team.iter().map(StaffMember::presence).collect());
             }
         });
     }
@@ -517,12 +513,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
         crate::model::tokens_label(view.usage.tokens_per_day)
     );
     let labels = RwSignal::new(view.labels.clone());
-    let presence = RwSignal::new(
-        view.staff
-            .iter()
-            .map(|s| Presence { user_id: s.id, availability: s.availability.clone(), online: s.online })
-            .collect(),
-    );
+    let presence = RwSignal::new(view.staff.iter().map(StaffMember::presence).collect());
     let panel = Panel {
         view: StoredValue::new(view),
         inquiries: RwSignal::new(Vec::new()),

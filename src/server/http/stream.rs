@@ -238,19 +238,21 @@ pub async fn panel_ws(
     // The feed starts as the handshake is answered, not when the socket's task first runs: a
     // change made just after the client saw the socket open is on it.
     let feed = staff
-        .map(|s| (s.user_id, app.inquiries.watch_panel(), app.inquiries.watch_panel_resets(), app.hub.watch_team()));
+        .map(|s| (s.user_id, (app.inquiries.watch_panel(), app.inquiries.watch_panel_resets(), app.hub.watch_team())));
     let socket = Live { app, _slot: slot, session: Some(session), _counted: metrics::get().connection("panel_ws") };
     Ok(upgrade.on_upgrade(move |ws| run_panel(ws, socket, feed)))
 }
 
-/// Whose panel it is, and what it follows: every conversation's changes, the feed's resets, and
-/// the team's staff-only news (notes, labels, presence).
-type PanelFeed = (
-    i64,
+/// What a panel socket follows: every conversation's changes, the feed's resets, and the team's
+/// staff-only news (notes, labels, presence).
+type PanelReceivers = (
     tokio::sync::broadcast::Receiver<PanelEvent>,
     tokio::sync::watch::Receiver<u64>,
     tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
 );
+
+/// Whose panel it is, and what it follows.
+type PanelFeed = (i64, PanelReceivers);
 
 /// Closes a socket whose caller may not follow it.
 async fn refuse(socket: WebSocket, error: AppError) {
@@ -281,21 +283,20 @@ impl Live {
 }
 
 async fn run_panel(socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
-    let (user_id, events, resets, team) = match feed {
+    let (user_id, receivers) = match feed {
         Ok(feed) => feed,
         Err(error) => return refuse(socket, error).await,
     };
     // An open panel makes its member online (when they did not say they are away).
     let routing = live.app.routing.clone();
-    let open = match routing.panel_opened(user_id).await {
+    let mut open = match routing.panel_opened(user_id).await {
         Ok(open) => Some(open),
         Err(error) => {
             tracing::warn!(?error, user_id, "could not note an open panel");
             None
         }
     };
-    let mut open = open;
-    follow_panel(socket, live, (events, resets, team), &mut open).await;
+    follow_panel(socket, live, receivers, &mut open).await;
     if let Some(open) = open {
         if let Err(error) = routing.panel_closed(open).await {
             tracing::warn!(?error, user_id, "could not note a closed panel");
@@ -306,11 +307,7 @@ async fn run_panel(socket: WebSocket, live: Live, feed: AppResult<PanelFeed>) {
 async fn follow_panel(
     mut socket: WebSocket,
     live: Live,
-    (mut events, mut resets, mut team): (
-        tokio::sync::broadcast::Receiver<PanelEvent>,
-        tokio::sync::watch::Receiver<u64>,
-        tokio::sync::broadcast::Receiver<crate::model::TeamEvent>,
-    ),
+    (mut events, mut resets, mut team): PanelReceivers,
     open: &mut Option<crate::server::routing::OpenPanel>,
 ) {
     let app = live.app.clone();

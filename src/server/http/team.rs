@@ -58,15 +58,12 @@ pub async fn add_note(
     (status = 200, body = StaffMember), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_member(
-    State(inquiries): State<Arc<Inquiries>>,
-    State(routing): State<Arc<Routing>>,
+    State(app): State<crate::server::app::Frontdesk>,
     staff: Staff,
     Path(member_id): Path<i64>,
     Json(body): Json<StaffPatch>,
 ) -> AppResult<Json<StaffMember>> {
-    let mut member = inquiries.update_member(staff, member_id, &body).await?;
-    routing.with_presence(std::slice::from_mut(&mut member)).await?;
-    Ok(Json(member))
+    Ok(Json(app.update_member(staff, member_id, &body).await?))
 }
 
 /// The customer beside a conversation: email, first seen, their conversations, the products and

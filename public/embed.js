@@ -66,12 +66,57 @@
     }
   }
 
+  // The side the shop put the launcher on (Settings → Window), once the server said.
+  var side = 'right';
+
   function placeFrame() {
     if (!frame) return;
     var narrow = window.innerWidth < 640;
-    style(frame, narrow
-      ? { right: '0', bottom: '0', width: '100%', height: '100%', borderRadius: '0' }
-      : { right: '20px', bottom: '88px', width: '400px', height: 'min(640px, calc(100vh - 110px))', borderRadius: '16px' });
+    var other = side === 'left' ? 'right' : 'left';
+    var place = narrow
+      ? { right: '0', left: '0', bottom: '0', width: '100%', height: '100%', borderRadius: '0' }
+      : { bottom: '88px', width: '400px', height: 'min(640px, calc(100vh - 110px))', borderRadius: '16px' };
+    if (!narrow) { place[side] = '20px'; place[other] = 'auto'; }
+    style(frame, place);
+  }
+
+  // The shop's welcome beside the launcher until the window is first opened.
+  var bubble = null;
+  function welcome(text) {
+    bubble = document.createElement('button');
+    bubble.type = 'button';
+    bubble.textContent = text;
+    bubble.setAttribute('data-frontdesk', 'welcome');
+    style(bubble, {
+      position: 'fixed', bottom: '32px', maxWidth: 'min(260px, calc(100vw - 110px))', padding: '6px 12px',
+      borderRadius: '16px', border: '1px solid #e2e8f0', background: '#fff', color: '#1e293b', cursor: 'pointer',
+      font: '500 14px/1.4 system-ui, sans-serif', textAlign: 'left', zIndex: '2147483001',
+      boxShadow: '0 4px 12px rgba(15, 23, 42, 0.15)'
+    });
+    bubble.style[side] = '88px';
+    bubble.addEventListener('click', open);
+    document.body.appendChild(bubble);
+  }
+
+  // The launcher in the shop's colour, on its side, and its welcome (the defaults until the
+  // server answers).
+  function applyLook() {
+    try {
+      fetch(origin + '/api/v1/window', { credentials: 'omit' }).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (look) {
+          if (!look) return;
+          if (/^#[0-9a-fA-F]{6}$/.test(look.brand_color)) launcher.style.background = look.brand_color;
+          if (look.launcher === 'left' || look.launcher === 'right') {
+            side = look.launcher;
+            launcher.style[side] = '20px';
+            launcher.style[side === 'left' ? 'right' : 'left'] = 'auto';
+            placeFrame();
+          }
+          if (typeof look.welcome === 'string' && look.welcome && !isOpen) welcome(look.welcome.slice(0, 160));
+        })['catch'](function () {});
+    } catch (e) {
+      /* an old browser keeps the defaults */
+    }
   }
 
   // The visitor's time zone, so staff see their local time ('' when the browser does not say).
@@ -101,6 +146,10 @@
   }
 
   function open() {
+    if (bubble) {
+      bubble.parentNode.removeChild(bubble);
+      bubble = null;
+    }
     ensureFrame().style.display = 'block';
     isOpen = true;
     setUnread(0);
@@ -133,6 +182,7 @@
       isOpen ? close() : open();
     });
     document.body.appendChild(launcher);
+    applyLook();
     setUnread(0);
     window.addEventListener('resize', placeFrame);
     window.addEventListener('message', function (event) {

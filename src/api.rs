@@ -76,6 +76,13 @@ pub struct ChatView {
     pub preferences: Preferences,
     pub product: Option<Product>,
     pub window: WindowMode,
+    /// The window's title and subtitle (or, outside the team's hours, when it is back), and the
+    /// welcome beside the closed window's launcher, as admins set them.
+    pub title: String,
+    pub subtitle: String,
+    pub welcome: String,
+    /// Outside the team's hours: asking for a person asks for an email first.
+    pub away: bool,
 }
 
 /// The chat and its newest page, once the window's draft became a conversation.
@@ -166,6 +173,7 @@ pub async fn load_chat(product_id: Option<String>) -> Result<ChatView, ErrorDeta
         None => None,
     };
     let (chat, page) = app.chats.opening(reader, product.as_ref()).await?;
+    let look = app.branding.look().await?;
     Ok(ChatView {
         chat,
         page,
@@ -174,6 +182,10 @@ pub async fn load_chat(product_id: Option<String>) -> Result<ChatView, ErrorDeta
         preferences: app.accounts.preferences(reader).await?,
         product,
         window: window_mode().await,
+        away: look.away.is_some(),
+        title: look.title,
+        subtitle: look.subtitle,
+        welcome: look.welcome,
     })
 }
 

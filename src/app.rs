@@ -14,7 +14,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 #[cfg(feature = "panel")]
 use crate::components::panel::{
     AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute, LabelsRoute,
-    NoConversation, ResetPasswordPage, TeamRoute,
+    NoConversation, ResetPasswordPage, TeamRoute, WindowRoute,
 };
 use crate::{
     api::{get_product, list_products},
@@ -45,6 +45,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Static, so written here by the server rather than by components in the
                 // hydrated body (which left placeholders there and cost 1.7 KiB of WASM).
                 <link id="leptos" rel="stylesheet" href=stylesheet/>
+                // The shop's brand colour, launcher side and avatar, as they are now.
+                {(!panel).then(|| view! { <link rel="stylesheet" href="/window/brand.css"/> })}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -261,6 +263,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("api-keys") view=ApiKeysRoute/>
                     <Route path=path!("team") view=TeamRoute/>
                     <Route path=path!("labels") view=LabelsRoute/>
+                    <Route path=path!("window") view=WindowRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -10,7 +10,7 @@ use crate::model::{
     ApiKey, AssignmentSettings, Availability, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff,
     CustomerProfile, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem,
     KnowledgeKind, KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, StaffMember,
-    StaffPatch, StaffRole, UsageReport, Visibility,
+    StaffPatch, StaffRole, UsageReport, Visibility, WindowSettings,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -319,6 +319,27 @@ pub async fn update_member(id: i64, patch: StaffPatch) -> Result<StaffMember, Er
 pub async fn read_customer(chat_id: i64) -> Result<CustomerProfile, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.customers.profile(staff, chat_id).await?)
+}
+
+/// The window's look and the team's hours.
+#[server(prefix = "/api/fn", endpoint = "staff/read_window_settings", input = Json, output = Json)]
+pub async fn read_window_settings() -> Result<WindowSettings, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    Ok(app.branding.settings().await?)
+}
+
+/// Changes the window's look and the team's hours (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/save_window_settings", input = Json, output = Json)]
+pub async fn save_window_settings(settings: WindowSettings) -> Result<WindowSettings, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.branding.save(staff, &settings).await?)
+}
+
+/// Takes the window's avatar down (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/remove_window_avatar", input = Json, output = Json)]
+pub async fn remove_window_avatar() -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.branding.remove_avatar(staff).await?)
 }
 
 /// The signed-in member says they are online or away.

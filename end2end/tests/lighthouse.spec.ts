@@ -74,6 +74,7 @@ test.describe('Lighthouse', () => {
       await audit(`${baseURL}/admin/inquiries/${chat.id}`);
       await audit(`${baseURL}/admin/team`);
       await audit(`${baseURL}/admin/labels`);
+      await audit(`${baseURL}/admin/window`);
     });
   });
 });

@@ -310,3 +310,97 @@ test('snoozing sets a conversation aside until its time, and the customer writin
   await customer.close();
   await staff.close();
 });
+
+test('an admin sets the window: the preview follows, a pale colour is refused with its contrast, and the window shows the change', async ({ browser, baseURL }) => {
+  const admin = await person(browser, (page) => new StaffPage(page));
+  await admin.who.signIn();
+  const page = admin.who.page;
+  const defaults = await (await page.request.get(`${baseURL}/api/v1/admin/settings/window`)).json();
+  try {
+    await page.getByTestId('nav-window').click();
+    await page.getByTestId('window-color').fill('#ffcc00');
+    await expect(page.getByTestId('window-contrast')).toHaveAttribute('data-passes', 'false');
+    await page.getByTestId('window-save').click();
+    await expect(page.getByTestId('window-message')).toContainText('4.5:1');
+    await page.getByTestId('window-color').fill('#0f766e');
+    await expect(page.getByTestId('window-contrast')).toHaveAttribute('data-passes', 'true');
+    await page.getByTestId('window-title-input').fill('Acme help');
+    await expect(page.getByTestId('preview-title')).toHaveText('Acme help');
+    await page.getByTestId('window-welcome').fill('Questions? Ask us');
+    await expect(page.getByTestId('preview-welcome')).toHaveText('Questions? Ask us');
+    await page.getByTestId('window-launcher-left').check();
+    await expect(page.getByTestId('window-preview')).toHaveAttribute('data-side', 'left');
+    await page.getByTestId('window-save').click();
+    await expect(page.getByTestId('window-message')).toContainText('Saved');
+
+    // A customer's next page has it: the launcher on the left in the brand colour, the welcome
+    // beside it, the title in the window.
+    const customer = await person(browser, (p) => new ChatPage(p));
+    await customer.who.page.goto('/');
+    const launcher = customer.who.page.getByTestId('launcher');
+    await expect(launcher).toBeVisible();
+    await expect(launcher).toHaveCSS('background-color', 'rgb(15, 118, 110)');
+    await expect(launcher).toHaveCSS('left', '20px');
+    await expect(customer.who.page.getByTestId('launcher-prompt')).toHaveText('Questions? Ask us');
+    await launcher.click();
+    await expect(customer.who.page.getByTestId('window-title')).toHaveText('Acme help');
+
+    // On a shop's own site, embed.js draws its launcher the same way, with the welcome beside it
+    // until the window is first opened.
+    const shop = customer.who.page;
+    await shop.goto('http://127.0.0.1:3102/');
+    const embedded = shop.locator('[data-frontdesk=launcher]');
+    await expect(embedded).toHaveCSS('background-color', 'rgb(15, 118, 110)');
+    await expect(embedded).toHaveCSS('left', '20px');
+    const welcome = shop.locator('[data-frontdesk=welcome]');
+    await expect(welcome).toHaveText('Questions? Ask us');
+    await welcome.click();
+    await expect(shop.frameLocator('[data-frontdesk=frame]').getByTestId('window-title')).toHaveText('Acme help');
+    await expect(welcome).toHaveCount(0);
+    await customer.close();
+  } finally {
+    // Leave the window as the other tests expect it.
+    const put = await page.request.put(`${baseURL}/api/v1/admin/settings/window`, {
+      data: { ...defaults, avatar: undefined },
+      headers: { origin: baseURL! },
+    });
+    expect(put.status()).toBe(200);
+    await admin.close();
+  }
+});
+
+test('after hours the window says when the team is back, the assistant answers, and asking for a person asks for an email', async ({ browser, baseURL }) => {
+  const admin = await person(browser, (page) => new StaffPage(page));
+  await admin.who.signIn();
+  const api = admin.who.page.request;
+  const settings = `${baseURL}/api/v1/admin/settings/window`;
+  const defaults = await (await api.get(settings)).json();
+  // Closed every day: the team is out whenever this runs.
+  const closed = { ...defaults, avatar: undefined, business_hours: { enabled: true, time_zone: 'Europe/Paris', days: Array(7).fill(null) } };
+  expect((await api.put(settings, { data: closed, headers: { origin: baseURL! } })).status()).toBe(200);
+  try {
+    const customer = await person(browser, (p) => new ChatPage(p));
+    const chat = customer.who;
+    await chat.open('/');
+    await expect(chat.page.getByTestId('subheader')).toHaveText("We're away now.");
+    await chat.send('Do you ship to Spain?');
+    await expect(chat.contentOf(await chat.lastReplyWhenDone())).not.toBeEmpty();
+    await chat.page.getByTestId('talk-to-person').click();
+    const banner = chat.page.getByTestId('handoff-banner');
+    await expect(banner).toContainText('The team is away now. Leave your email');
+    await expect(chat.byRole('system').last()).toContainText("We're away now. Leave your email so the team can write to you.");
+    await banner.getByTestId('email-input').fill('sam@example.com');
+    await banner.getByTestId('email-save').click();
+    await expect(banner.getByTestId('email-saved')).toContainText('sam@example.com');
+
+    // Staff read what happened, and have the address to answer at.
+    const id = await chat.chatId();
+    await admin.who.page.goto(`/admin/inquiries/${id}`);
+    await expect(admin.who.page.getByText('The customer asked for a person after hours, asked to leave an email')).toBeVisible();
+    await customer.close();
+  } finally {
+    const put = await api.put(settings, { data: { ...defaults, avatar: undefined }, headers: { origin: baseURL! } });
+    expect(put.status()).toBe(200);
+    await admin.close();
+  }
+});

@@ -300,6 +300,20 @@ mod imp {
             .unwrap_or_default()
     }
 
+    pub async fn put_file(input: &web_sys::HtmlInputElement, url: &str) -> Result<(), String> {
+        let file = input.files().and_then(|files| files.get(0)).ok_or("Choose an image first.")?;
+        let request = gloo_net::http::Request::put(url)
+            .header("content-type", &file.type_())
+            .body(wasm_bindgen::JsValue::from(file))
+            .map_err(|e| e.to_string())?;
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        if response.ok() {
+            return Ok(());
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Err(body["error"]["message"].as_str().unwrap_or("The upload failed.").to_string())
+    }
+
     pub fn after_render(f: impl FnOnce() + 'static) {
         request_animation_frame(f);
     }
@@ -478,6 +492,9 @@ mod imp {
     pub fn time_in_zone(_: &str) -> String {
         String::new()
     }
+    pub async fn put_file(_: &web_sys::HtmlInputElement, _: &str) -> Result<(), String> {
+        Err(String::new())
+    }
     pub fn after_render(_: impl FnOnce() + 'static) {}
     pub fn on_resize(_: &web_sys::Element, _: impl Fn() + 'static) {}
     pub fn open_popup(_: &str) -> bool {
@@ -565,6 +582,12 @@ pub fn local_time(rfc3339: &str) -> String {
 /// browser does not know).
 pub fn time_in_zone(zone: &str) -> String {
     imp::time_in_zone(zone)
+}
+
+/// Sends the file chosen in `input` as the body of a PUT to `url` (with its media type): the
+/// server's reason when it refuses.
+pub async fn put_file(input: &web_sys::HtmlInputElement, url: &str) -> Result<(), String> {
+    imp::put_file(input, url).await
 }
 
 /// Runs `f` after the browser has laid out the latest changes.

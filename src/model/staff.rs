@@ -453,6 +453,17 @@ impl InquiryCursor {
 
 /// The line a customer's window shows when they ask for a person.
 pub const HANDOFF_LINE: &str = "You asked for a person. Someone from our team will reply here.";
+/// How every line of a customer's request for a person begins.
+const ASKED: &str = "You asked for a person.";
+/// How an after-hours request's line ends when the customer left no email.
+const LEAVE_EMAIL: &str = "Leave your email so the team can write to you.";
+
+/// The line a request for a person leaves outside the team's hours: when the team is back
+/// (`away`), and an ask for an email when the customer left none.
+pub fn after_hours_line(away: &str, email_known: bool) -> String {
+    let then = if email_known { "Someone from our team will reply here then." } else { LEAVE_EMAIL };
+    format!("{ASKED} {away} {then}")
+}
 /// How the line of a customer's switch of context begins.
 const SWITCHED_TO: &str = "Switched to ";
 
@@ -466,6 +477,10 @@ pub fn switched_line(label: &str) -> String {
 pub fn system_line_for_staff(line: &str) -> std::borrow::Cow<'_, str> {
     if line == HANDOFF_LINE {
         return "The customer asked for a person".into();
+    }
+    if line.starts_with(ASKED) {
+        let email = if line.ends_with(LEAVE_EMAIL) { ", asked to leave an email" } else { "" };
+        return format!("The customer asked for a person after hours{email}").into();
     }
     match line.strip_prefix(SWITCHED_TO) {
         Some(label) => format!("The customer switched the topic to {label}").into(),
@@ -531,6 +546,12 @@ mod tests {
     #[test]
     fn system_lines_written_to_the_customer_read_as_what_happened_for_staff() {
         assert_eq!(system_line_for_staff(HANDOFF_LINE), "The customer asked for a person");
+        let away = "We're away now: back tomorrow at 09:00 (UTC time).";
+        assert_eq!(
+            system_line_for_staff(&after_hours_line(away, false)),
+            "The customer asked for a person after hours, asked to leave an email"
+        );
+        assert_eq!(system_line_for_staff(&after_hours_line(away, true)), "The customer asked for a person after hours");
         assert_eq!(system_line_for_staff(&switched_line("Returns")), "The customer switched the topic to Returns");
         assert_eq!(system_line_for_staff("Alice joined the conversation"), "Alice joined the conversation");
     }

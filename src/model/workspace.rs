@@ -198,6 +198,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn white_text_reads_on_dark_brand_colours_only() {
+        let ratio = |c| contrast_with_white(c).unwrap();
+        assert!((ratio("#000000") - 21.0).abs() < 0.01);
+        assert!((ratio("#ffffff") - 1.0).abs() < 0.01);
+        assert!(ratio("#4f46e5") >= MIN_CONTRAST, "the default brand colour passes");
+        assert!(ratio("#767676") >= MIN_CONTRAST && ratio("#777777") < MIN_CONTRAST, "AA's edge is #767676");
+        assert!(ratio("#ffcc00") < MIN_CONTRAST);
+        assert_eq!(contrast_with_white("red"), None);
+    }
+
+    #[test]
+    fn a_clock_reads_as_minutes() {
+        assert_eq!(minutes_of("09:30"), Some(570));
+        assert_eq!(minutes_of("24:00"), Some(1440));
+        for bad in ["9:30", "24:01", "12:60", "ab:cd", ""] {
+            assert_eq!(minutes_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn a_time_zone_is_an_iana_name() {
         for good in ["Europe/Paris", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+3", "America/Port-au-Prince"] {
             assert!(is_time_zone(good), "{good}");
@@ -275,6 +295,123 @@ pub struct CustomerProduct {
     /// Its name, when it is still in the catalog.
     pub name: Option<String>,
 }
+
+string_enum!(
+    /// Which side of the page the closed window's launcher sits on.
+    LauncherSide { Right => "right", Left => "left" }
+);
+
+/// How the chat window looks and when the team is in (Settings → Window). The window reads it at
+/// render: a change shows on the next page, with nothing rebuilt or cached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WindowSettings {
+    /// `#rrggbb`: the header, the launcher and the buttons, under white text, so it must be dark
+    /// enough for that text to read (WCAG AA, 4.5:1; refused with 422 and the ratio otherwise).
+    #[cfg_attr(feature = "ssr", schema(pattern = "^#[0-9a-fA-F]{6}$"))]
+    pub brand_color: String,
+    /// The window's title: not blank, at most 60 characters.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S", max_length = 60))]
+    pub title: String,
+    /// Under the title, at most 120 characters (empty: the topic's description).
+    #[cfg_attr(feature = "ssr", schema(max_length = 120))]
+    pub subtitle: String,
+    /// Beside the closed window's launcher, at most 160 characters (empty: nothing, or "Ask about
+    /// this product" on a product page).
+    #[cfg_attr(feature = "ssr", schema(max_length = 160))]
+    pub welcome: String,
+    /// `right` or `left`.
+    pub launcher: LauncherSide,
+    pub business_hours: BusinessHours,
+    /// Whether the team's avatar (or a logo) is uploaded (`PUT /api/v1/admin/settings/window/avatar`);
+    /// ignored when saving.
+    #[serde(default)]
+    pub avatar: bool,
+}
+
+/// When the team answers. Outside these hours the window says when the team is back, the
+/// assistant still answers, and asking for a person asks for an email so the team can answer
+/// later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// Off: the team is always in.
+    pub enabled: bool,
+    /// An IANA time zone, e.g. `Europe/Paris` (422 for one that does not exist).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(max_length = 64, pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+    )]
+    pub time_zone: String,
+    /// Monday first, seven days: each closed (`null`) or open from `open` to `close`.
+    #[cfg_attr(feature = "ssr", schema(min_items = 7, max_items = 7))]
+    pub days: Vec<Option<OpeningHours>>,
+}
+
+/// A day's opening hours, in the business hours' time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpeningHours {
+    /// `HH:MM`, 24-hour.
+    #[cfg_attr(feature = "ssr", schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub open: String,
+    /// `HH:MM` after `open` (422 otherwise); `24:00` for midnight.
+    #[cfg_attr(feature = "ssr", schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"))]
+    pub close: String,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        let weekday = || Some(OpeningHours { open: "09:00".into(), close: "17:00".into() });
+        WindowSettings {
+            brand_color: "#4f46e5".into(),
+            title: "Hi there! 👋".into(),
+            subtitle: String::new(),
+            welcome: String::new(),
+            launcher: LauncherSide::Right,
+            business_hours: BusinessHours {
+                enabled: false,
+                time_zone: "UTC".into(),
+                days: vec![weekday(), weekday(), weekday(), weekday(), weekday(), None, None],
+            },
+            avatar: false,
+        }
+    }
+}
+
+/// Minutes since midnight of an `HH:MM` (`24:00` is 1440), or `None` for anything else.
+pub fn minutes_of(clock: &str) -> Option<u32> {
+    let (h, m) = clock.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    match (h, m) {
+        (24, 0) => Some(1440),
+        (0..=23, 0..=59) => Some(h * 60 + m),
+        _ => None,
+    }
+}
+
+/// How well white text reads on `#rrggbb` (WCAG 2 contrast ratio, 1 to 21), or `None` when it
+/// is not a colour.
+pub fn contrast_with_white(color: &str) -> Option<f64> {
+    if !is_hex_color(color) {
+        return None;
+    }
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&color[i..i + 2], 16).ok()?) / 255.0;
+        Some(if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) })
+    };
+    let luminance = 0.2126 * channel(1)? + 0.7152 * channel(3)? + 0.0722 * channel(5)?;
+    Some(1.05 / (luminance + 0.05))
+}
+
+/// WCAG AA for normal text.
+pub const MIN_CONTRAST: f64 = 4.5;
 
 /// Whether `zone` looks like an IANA time zone name (`Europe/Paris`, `UTC`,
 /// `America/Argentina/Buenos_Aires`, `Etc/GMT+3`), at most 64 characters.

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     accounts::Accounts,
     audit::{AuditLog, Trail},
+    branding::Branding,
     canned::Canned,
     catalog::Catalog,
     chat::{Alerts, ChatParts, Chats, Limits, Replies, ReplySettings},
@@ -54,6 +55,7 @@ pub struct Frontdesk {
     pub retention: Arc<Retention>,
     pub routing: Arc<Routing>,
     pub customers: Arc<Customers>,
+    pub branding: Arc<Branding>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
 }
@@ -79,6 +81,7 @@ impl Frontdesk {
         let hub = Arc::new(Hub::default());
         let audit = Arc::new(AuditLog::new(db.clone()));
         let trail: Arc<dyn Trail> = audit.clone();
+        let branding = Arc::new(Branding::new(db.clone(), trail.clone()));
         let contexts = ContextStore::open(db.clone(), hub.clone(), trail.clone(), &seed)
             .await
             .map_err(|e| startup("cannot read the assistant's contexts", e))?;
@@ -139,6 +142,7 @@ impl Frontdesk {
             accounts: accounts.clone(),
             audit: trail.clone(),
             alerts: alerts.clone(),
+            branding: branding.clone(),
         }));
         let labels = Arc::new(Labels::new(db.clone(), hub.clone(), trail.clone()));
         let routing = Arc::new(Routing::new(db.clone(), hub.clone(), trail.clone()));
@@ -198,6 +202,7 @@ impl Frontdesk {
             retention,
             routing,
             customers,
+            branding,
             draining: CancellationToken::new(),
         })
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod branding;
 pub mod canned;
 pub mod catalog;
 pub mod chat;

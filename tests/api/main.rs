@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod branding;
 mod budgets;
 mod canned;
 mod catalog;

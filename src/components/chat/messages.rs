@@ -110,12 +110,13 @@ fn Bubble(message: Message) -> impl IntoView {
         let newest = state.feed.messages.with(|list| {
             list.iter().rev().find(|m| m.role == Role::User && m.id < PENDING_ID_BASE).map(|m| m.id) == Some(id)
         });
+        // (the mark tests read, what people read)
         newest.then_some(if read {
-            "Read"
+            ("read", "Read")
         } else if delivered {
-            "Delivered"
+            ("delivered", "Delivered")
         } else {
-            "Sent"
+            ("sent", "Sent")
         })
     };
     let streaming = message.status == MessageStatus::Streaming;
@@ -256,7 +257,7 @@ fn Bubble(message: Message) -> impl IntoView {
                 <time datetime=message.created_at.clone()>{time}</time>
                 {message.edited_at.as_ref().map(|_| view! { <span>"edited"</span> })}
                 {pending.then(|| view! { <span data-testid="sending">"Sending…"</span> })}
-                {move || receipt().map(|mark| view! { <span data-testid="receipt" data-mark=mark.to_lowercase()>{mark}</span> })}
+                {move || receipt().map(|(mark, label)| view! { <span data-testid="receipt" data-mark=mark>{label}</span> })}
             </div>
             {ended_badly.then(|| view! {
                 <div class="mt-1 flex items-center gap-2 px-1 text-xs">

@@ -38,6 +38,8 @@ pub struct ChatState {
     /// While the draft becomes a conversation: the other actions waiting for it (see
     /// [`ChatState::started`]).
     pub starting: StoredValue<Option<Vec<Waiter>>>,
+    /// Outside the team's hours (as the page was made): a person asked for answers later.
+    pub away: bool,
 }
 
 impl ChatState {

@@ -87,7 +87,8 @@ const WINDOW_ID: &str = "fd-chat-window";
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     // The page's last part to hydrate (inside the window's Suspense): the page is ready.
     Effect::new(|_| browser::mark_hydrated());
-    let ChatView { chat, page, contexts, max_chars, preferences, product, window } = view;
+    let ChatView { chat, page, contexts, max_chars, preferences, product, window, title, subtitle, welcome, away } =
+        view;
     let chat = RwSignal::new(chat);
     let notice = RwSignal::new(None);
     let live_after = StoredValue::new(page.last_seq);
@@ -104,6 +105,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         typing: live::TypingIndicator::new(),
         live_after,
         starting: StoredValue::new(None),
+        away,
     };
     provide_context(state);
     let mode = RwSignal::new(if embedded { WindowMode::Open } else { window });
@@ -216,7 +218,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         let size = match (embedded, mode.get()) {
             (true, _) => "fixed inset-0",
             (false, WindowMode::Maximized) => "fixed inset-0 sm:inset-4 sm:rounded-2xl",
-            _ => "fixed inset-0 sm:inset-auto sm:right-5 sm:bottom-5 sm:h-[min(680px,calc(100dvh-2.5rem))] sm:w-[400px] sm:rounded-2xl",
+            _ => "fixed inset-0 sm:inset-auto sm:right-(--fd-right) sm:left-(--fd-left) sm:bottom-5 sm:h-[min(680px,calc(100dvh-2.5rem))] sm:w-[400px] sm:rounded-2xl",
         };
         let prefs = state.prefs.get();
         format!(
@@ -226,18 +228,23 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         )
     };
 
-    let prompt = product.as_ref().map(|_| "Ask about this product");
+    // The shop's welcome beside the launcher; on a product page, by default, an offer to help.
+    let prompt = match (welcome.is_empty(), &product) {
+        (false, _) => Some(welcome),
+        (true, Some(_)) => Some("Ask about this product".to_string()),
+        (true, None) => None,
+    };
     view! {
         <Show when=move || !embedded && !mode.get().is_visible()>
-            {prompt.map(|text| view! {
+            {prompt.clone().map(|text| view! {
                 <Show when=move || unread.get() == 0>
                     <button
                         type="button"
                         data-testid="launcher-prompt"
-                        class="fixed right-22 bottom-8 z-[2147483000] rounded-full border border-slate-200 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 shadow-md hover:bg-slate-50"
+                        class="fixed right-(--fd-prompt-right) left-(--fd-prompt-left) bottom-8 z-[2147483000] rounded-full border border-slate-200 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 shadow-md hover:bg-slate-50"
                         on:click=move |_| set_mode(WindowMode::Open)
                     >
-                        {text}
+                        {text.clone()}
                     </button>
                 </Show>
             })}
@@ -249,7 +256,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                     0 => "Open chat".to_string(),
                     n => format!("Open chat, {n} unread"),
                 }
-                class="fixed right-5 bottom-5 z-[2147483000] flex size-14 items-center justify-center rounded-full bg-indigo-600 text-white shadow-lg hover:bg-indigo-700 focus-visible:outline-offset-4"
+                class="fixed right-(--fd-right) left-(--fd-left) bottom-5 z-[2147483000] flex size-14 items-center justify-center rounded-full bg-indigo-600 text-white shadow-lg hover:bg-indigo-700 focus-visible:outline-offset-4"
                 on:click=move |_| set_mode(WindowMode::Open)
             >
                 <Svg icon=Icon::MessageCircle class="size-7"/>
@@ -278,6 +285,8 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
             >
                 <Header
                     product=product.clone()
+                    title=title.clone()
+                    subtitle=subtitle.clone()
                     embedded
                     maximized=Signal::derive(move || mode.get() == WindowMode::Maximized)
                     on_minimize=Callback::new(move |_| set_mode(WindowMode::Minimized))
@@ -317,6 +326,8 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
 #[component]
 fn Header(
     product: Option<Product>,
+    title: String,
+    subtitle: String,
     embedded: bool,
     maximized: Signal<bool>,
     on_minimize: Callback<()>,
@@ -326,6 +337,9 @@ fn Header(
 ) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let subheader = move || {
+        if !subtitle.is_empty() {
+            return subtitle.clone();
+        }
         let chat = state.chat.get();
         let context = state.context_label(&chat.context);
         match (&product, context) {
@@ -339,11 +353,11 @@ fn Header(
     let wide_only = "hidden rounded-lg p-1 text-indigo-100 hover:bg-white/15 hover:text-white sm:block";
     view! {
         <header class="flex items-center gap-3 bg-indigo-600 px-4 py-3 text-white">
-            <span class="flex size-9 shrink-0 items-center justify-center rounded-full bg-white/15">
+            <span class="fd-avatar flex size-9 shrink-0 items-center justify-center rounded-full bg-white/15">
                 <Svg icon=Icon::Bot/>
             </span>
             <div class="min-w-0 flex-1">
-                <h2 class="truncate font-semibold">"Hi there! 👋"</h2>
+                <h2 data-testid="window-title" class="truncate font-semibold">{title}</h2>
                 <p data-testid="subheader" class="text-sm leading-snug text-indigo-100">{subheader}</p>
             </div>
             <Show when=move || !embedded>
@@ -391,6 +405,8 @@ fn HandoffBanner() -> impl IntoView {
                     <Svg icon=Icon::Headset class="size-4 shrink-0"/>
                     {move || match person() {
                         Some(name) => format!("You're chatting with {name} from our team."),
+                        // After hours the email below is how the team answers.
+                        None if state.away => "The team is away now. Leave your email and they will answer you there.".to_string(),
                         None => "A person from our team will answer here soon.".to_string(),
                     }}
                 </p>

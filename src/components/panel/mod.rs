@@ -10,6 +10,7 @@ mod keys;
 mod knowledge;
 mod labels;
 mod team;
+mod window;
 
 pub use api_keys::ApiKeysRoute;
 pub use assistant::AssistantRoute;
@@ -18,6 +19,7 @@ pub use conversation::{ConversationRoute, NoConversation};
 pub use knowledge::KnowledgeRoute;
 pub use labels::LabelsRoute;
 pub use team::TeamRoute;
+pub use window::WindowRoute;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -629,6 +631,7 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                     <A href="/admin/assistant" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-assistant">"Assistant"</A>
                     <A href="/admin/api-keys" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-api-keys">"API keys"</A>
                     <A href="/admin/labels" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-labels">"Labels"</A>
+                    <A href="/admin/window" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-window">"Window"</A>
                     <A href="/admin/team" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-team">"Team"</A>
                 </nav>
                 <LinkBadge link=panel.link/>

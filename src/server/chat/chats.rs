@@ -304,15 +304,21 @@ impl Chats {
     }
 
     /// The customer asks for a person: the chat waits for staff (as a high-priority inquiry: a
-    /// customer is waiting) and the assistant pauses.
+    /// customer is waiting) and the assistant pauses. Outside the team's hours its line says when
+    /// the team is back and asks for an email (when none was left).
     pub async fn handoff(&self, caller: Caller, chat_id: i64) -> AppResult<Chat> {
         let before = self.owned_chat(caller, chat_id).await?;
+        // Outside the team's hours the line says when it is back and asks for an email.
+        let line = match self.branding.away().await? {
+            Some(away) => crate::model::after_hours_line(&away, before.has_email()),
+            None => crate::model::HANDOFF_LINE.to_string(),
+        };
         self.replies.stop_chat(chat_id);
         let mut tx = ChatTx::begin(&self.hub, &self.db, chat_id).await?;
         tx.stop_replies_written_elsewhere(super::STOPPED_REASON).await?;
         let changed = tx.hand_to_staff().await?;
         if changed {
-            tx.insert_message(NewMessage::system(crate::model::HANDOFF_LINE)).await?;
+            tx.insert_message(NewMessage::system(&line)).await?;
         }
         let chat = tx.chat_updated().await?;
         tx.commit().await?;

@@ -102,6 +102,7 @@ pub struct Chats {
     accounts: Arc<Accounts>,
     audit: Arc<dyn Trail>,
     alerts: Arc<dyn Alerts>,
+    branding: Arc<crate::server::branding::Branding>,
 }
 
 /// What [`Chats`] is made of.
@@ -116,12 +117,14 @@ pub struct ChatParts {
     pub accounts: Arc<Accounts>,
     pub audit: Arc<dyn Trail>,
     pub alerts: Arc<dyn Alerts>,
+    /// The team's hours: asking for a person outside them asks for an email.
+    pub branding: Arc<crate::server::branding::Branding>,
 }
 
 impl Chats {
     pub fn new(parts: ChatParts) -> Self {
-        let ChatParts { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts } = parts;
-        Chats { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts }
+        let ChatParts { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts, branding } = parts;
+        Chats { db, hub, contexts, limits, replies, usage, catalog, accounts, audit, alerts, branding }
     }
 
     pub fn limits(&self) -> Limits {

@@ -11,6 +11,7 @@ pub mod session;
 mod spec;
 pub mod stream;
 pub mod team;
+pub mod window;
 
 use std::time::Duration;
 
@@ -176,6 +177,9 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(team::list_presence))
         .routes(routes!(team::set_availability))
         .routes(routes!(team::assignment_settings, team::save_assignment_settings))
+        .routes(routes!(window::window_settings, window::save_window_settings))
+        .routes(routes!(window::put_avatar, window::delete_avatar))
+        .routes(routes!(window::public_look))
         .routes(routes!(team::list_notes, team::add_note))
         .routes(routes!(team::customer_profile))
         .routes(routes!(team::list_labels, team::create_label))
@@ -259,6 +263,9 @@ pub fn router(state: Frontdesk) -> Router {
         .layer(from_fn_with_state(state.clone(), same_origin_layer))
         // Browsers ask for /favicon.ico whatever the page links: point them at the SVG.
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
+        // The window's look, read as it renders (outside the session layer: reading writes nothing).
+        .route("/window/brand.css", get(window::brand_css))
+        .route("/window/avatar", get(window::avatar))
         .merge(health)
         .with_state(state);
     app.nest_service("/pkg", assets)

@@ -112,6 +112,11 @@ impl ChatRow {
         self.ai_enabled != 0
     }
 
+    /// Whether the customer left an email.
+    pub fn has_email(&self) -> bool {
+        self.customer_email.is_some()
+    }
+
     pub fn is_high_priority(&self) -> bool {
         self.priority == Priority::High.as_str()
     }

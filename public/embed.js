@@ -82,10 +82,12 @@
 
   // The shop's welcome beside the launcher until the window is first opened.
   var bubble = null;
+  var opened = false;
   function welcome(text) {
     bubble = document.createElement('button');
     bubble.type = 'button';
     bubble.textContent = text;
+    bubble.setAttribute('aria-label', 'Open chat: ' + text);
     bubble.setAttribute('data-frontdesk', 'welcome');
     style(bubble, {
       position: 'fixed', bottom: '32px', maxWidth: 'min(260px, calc(100vw - 110px))', padding: '6px 12px',
@@ -112,7 +114,7 @@
             launcher.style[side === 'left' ? 'right' : 'left'] = 'auto';
             placeFrame();
           }
-          if (typeof look.welcome === 'string' && look.welcome && !isOpen) welcome(look.welcome.slice(0, 160));
+          if (typeof look.welcome === 'string' && look.welcome && !opened) welcome(look.welcome);
         })['catch'](function () {});
     } catch (e) {
       /* an old browser keeps the defaults */
@@ -146,11 +148,15 @@
   }
 
   function open() {
+    opened = true;
+    // Focus moves to the window rather than falling to the page with the bubble gone.
+    var hadFocus = !!bubble && document.activeElement === bubble;
     if (bubble) {
-      bubble.parentNode.removeChild(bubble);
+      if (bubble.parentNode) bubble.parentNode.removeChild(bubble);
       bubble = null;
     }
     ensureFrame().style.display = 'block';
+    if (hadFocus) frame.focus();
     isOpen = true;
     setUnread(0);
   }

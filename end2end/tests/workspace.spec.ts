@@ -243,15 +243,20 @@ test('the keyboard works the panel, and the tab title counts the customers waiti
   await page.keyboard.press('Escape');
   await expect(help).toHaveCount(0);
 
-  // j opens the first conversation of the list, then the next; k goes back.
-  const ids = await staff.who.inquiries.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+  // j opens the first conversation of the list, then the next; k goes back. The list is live
+  // (earlier tests' conversations may move in it), so each step reads it as it is then.
+  const listed = () => staff.who.inquiries.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+  const first = (await listed())[0];
   await page.keyboard.press('j');
-  await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[0]}$`));
+  await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${first}$`));
+  const ids = await listed();
+  const at = ids.indexOf(first);
   if (ids.length > 1) {
-    await page.keyboard.press('j');
-    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[1]}$`));
-    await page.keyboard.press('k');
-    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[0]}$`));
+    const [away, back] = at < ids.length - 1 ? ['j', 'k'] : ['k', 'j'];
+    await page.keyboard.press(away);
+    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${ids[away === 'j' ? at + 1 : at - 1]}$`));
+    await page.keyboard.press(back);
+    await expect(page).toHaveURL(new RegExp(`/admin/inquiries/${first}$`));
   }
 
   // In the customer's conversation: a assigns it to me, n and r pick the box's mode, / opens the

@@ -158,15 +158,19 @@ impl Feed {
             self.follow_bottom.set(true);
             return;
         }
+        // The feed may be gone when the page arrives: `try_` then does nothing.
         match self.pages.fetch(None, None).await {
             Ok(page) => {
-                self.messages.set(page.messages);
-                self.next_cursor.set(page.next_cursor);
-                self.newer_cursor.set(None);
-                self.new_below.set(false);
-                self.follow_bottom.set(true);
+                if self.messages.try_set(page.messages).is_none() {
+                    self.next_cursor.set(page.next_cursor);
+                    self.newer_cursor.set(None);
+                    self.new_below.set(false);
+                    self.follow_bottom.set(true);
+                }
             }
-            Err(e) => self.notice.set(Some(e.message)),
+            Err(e) => {
+                self.notice.try_set(Some(e.message));
+            }
         }
     }
 }
@@ -181,11 +185,13 @@ where
     let list = NodeRef::<html::Div>::new();
     let Feed { messages, next_cursor, newer_cursor, follow_bottom, new_below, loading, .. } = feed;
 
+    // Run after a frame, when the list may be gone (a conversation left): signals are read with
+    // `try_`, which does nothing then.
     let scroll_to_bottom = move || {
-        if let Some(el) = list.get_untracked() {
+        if let Some(el) = list.try_get_untracked().flatten() {
             el.set_scroll_top(el.scroll_height());
         }
-        new_below.set(false);
+        new_below.try_set(false);
     };
 
     // Follow new text unless the reader scrolled up; then offer a pill.
@@ -219,17 +225,17 @@ where
 
     // Where message `id` sits relative to the top of the list's viewport.
     let offset_of = move |id: i64| -> Option<f64> {
-        let el = list.get_untracked()?;
+        let el = list.try_get_untracked().flatten()?;
         let item = el.query_selector(&format!("[data-id='{id}']")).ok()??;
         Some(item.get_bounding_client_rect().top() - el.get_bounding_client_rect().top())
     };
     // After the window changed, puts message `id` back where it was on screen.
     let restore = move |id: i64, before: f64| {
         browser::after_render(move || {
-            if let (Some(el), Some(now)) = (list.get_untracked(), offset_of(id)) {
+            if let (Some(el), Some(now)) = (list.try_get_untracked().flatten(), offset_of(id)) {
                 el.set_scroll_top(el.scroll_top() + (now - before) as i32);
             }
-            loading.set(false);
+            loading.try_set(false);
         });
     };
 
@@ -254,15 +260,18 @@ where
                 Ok(page) => page,
                 Err(e) => {
                     let which = if toward == Toward::Older { "Older" } else { "Newer" };
-                    feed.notice.set(Some(format!("{which} messages could not be loaded: {}", e.message)));
-                    loading.set(false);
+                    feed.notice.try_set(Some(format!("{which} messages could not be loaded: {}", e.message)));
+                    loading.try_set(false);
                     return;
                 }
             };
-            let anchor = messages.with_untracked(|m| match toward {
+            // The list may be gone by the time the page arrives.
+            let Some(anchor) = messages.try_with_untracked(|m| match toward {
                 Toward::Older => m.first().map(|m| m.id),
                 Toward::Newer => m.last().map(|m| m.id),
-            });
+            }) else {
+                return;
+            };
             let anchor_at = anchor.and_then(offset_of);
             let mut dropped = None;
             messages.update(|list| {

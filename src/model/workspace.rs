@@ -212,7 +212,7 @@ mod tests {
     fn a_clock_reads_as_minutes() {
         assert_eq!(minutes_of("09:30"), Some(570));
         assert_eq!(minutes_of("24:00"), Some(1440));
-        for bad in ["9:30", "24:01", "12:60", "ab:cd", ""] {
+        for bad in ["9:30", "24:01", "12:60", "ab:cd", "", "+9:00", "09:+5"] {
             assert_eq!(minutes_of(bad), None, "{bad}");
         }
     }
@@ -385,7 +385,8 @@ impl Default for WindowSettings {
 /// Minutes since midnight of an `HH:MM` (`24:00` is 1440), or `None` for anything else.
 pub fn minutes_of(clock: &str) -> Option<u32> {
     let (h, m) = clock.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    let digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
         return None;
     }
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);

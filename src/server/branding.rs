@@ -13,7 +13,8 @@ use super::{
     identity::Staff,
 };
 use crate::model::{
-    contrast_with_white, is_hex_color, minutes_of, BusinessHours, LauncherSide, WindowSettings, MIN_CONTRAST,
+    contrast_with_white, is_hex_color, minutes_of, trim_spaces, BusinessHours, LauncherSide, WindowSettings,
+    MIN_CONTRAST,
 };
 
 /// The largest avatar, in bytes.
@@ -57,7 +58,7 @@ fn invalid(settings: &WindowSettings) -> Option<String> {
     }
     let length = |text: &str, max: usize, what: &str, blank_ok: bool| {
         let n = text.chars().count();
-        ((!blank_ok && text.trim().is_empty()) || n > max)
+        ((!blank_ok && trim_spaces(text).is_empty()) || n > max)
             .then(|| format!("the {what} must be {} to {max} characters", if blank_ok { 0 } else { 1 }))
     };
     if let Some(why) = length(&settings.title, 60, "title", false)
@@ -86,6 +87,24 @@ fn invalid(settings: &WindowSettings) -> Option<String> {
         }
     }
     None
+}
+
+/// What a save changes, for the audit log: `title, business_hours` (or `nothing`).
+fn changed_fields(before: &WindowSettings, after: &WindowSettings) -> String {
+    let fields = [
+        ("brand_color", !before.brand_color.eq_ignore_ascii_case(&after.brand_color)),
+        ("title", before.title != trim_spaces(&after.title)),
+        ("subtitle", before.subtitle != trim_spaces(&after.subtitle)),
+        ("welcome", before.welcome != trim_spaces(&after.welcome)),
+        ("launcher", before.launcher != after.launcher),
+        ("business_hours", before.business_hours != after.business_hours),
+    ];
+    let changed: Vec<&str> = fields.iter().filter(|(_, changed)| *changed).map(|(name, _)| *name).collect();
+    if changed.is_empty() {
+        "nothing".into()
+    } else {
+        changed.join(", ")
+    }
 }
 
 const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -173,21 +192,22 @@ impl Branding {
             return Err(AppError::Invalid(why));
         }
         let hours = serde_json::to_string(&settings.business_hours).map_err(|e| AppError::Internal(e.to_string()))?;
+        let before = self.settings().await?;
         let mut tx = self.db.write.begin().await?;
         sqlx::query(
             "UPDATE window_settings SET brand_color = $1, title = $2, subtitle = $3, welcome = $4, launcher = $5, \
              business_hours = $6, updated_at = $7 WHERE id = 1",
         )
         .bind(settings.brand_color.to_lowercase())
-        .bind(settings.title.trim())
-        .bind(settings.subtitle.trim())
-        .bind(settings.welcome.trim())
+        .bind(trim_spaces(&settings.title))
+        .bind(trim_spaces(&settings.subtitle))
+        .bind(trim_spaces(&settings.welcome))
         .bind(settings.launcher.as_str())
         .bind(hours)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        let detail = format!("brand {}, launcher {}", settings.brand_color, settings.launcher.as_str());
+        let detail = changed_fields(&before, settings);
         self.audit
             .record(&mut tx, Actor::Staff(admin.user_id), Action { name: "window.updated", chat_id: None, detail })
             .await?;

@@ -67,7 +67,11 @@ async fn admins_set_the_window_and_it_shows_on_the_next_page(backend: Backend) {
     let (_, public) = read(response).await;
     assert_eq!(public, json!({"brand_color": "#0f766e", "launcher": "left", "welcome": "Questions? Ask us"}));
     let (_, log) = call(&admin, "GET", app.url("/api/v1/admin/audit"), None).await;
-    assert!(log.to_string().contains("window.updated"), "{log}");
+    let entry = log.to_string();
+    assert!(
+        entry.contains("window.updated") && entry.contains("brand_color, title, subtitle, welcome, launcher"),
+        "{entry}"
+    );
 }
 
 async fn bad_window_settings_are_refused_with_the_reason_and_change_nothing(backend: Backend) {

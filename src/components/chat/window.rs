@@ -358,7 +358,8 @@ fn Header(
             </span>
             <div class="min-w-0 flex-1">
                 <h2 data-testid="window-title" class="truncate font-semibold">{title}</h2>
-                <p data-testid="subheader" class="text-sm leading-snug text-indigo-100">{subheader}</p>
+                // White like the title: the brand colour is only checked against white.
+                <p data-testid="subheader" class="text-sm leading-snug text-white">{subheader}</p>
             </div>
             <Show when=move || !embedded>
                 // On a phone the window already fills the screen: no pop-out or maximize there.
@@ -406,7 +407,9 @@ fn HandoffBanner() -> impl IntoView {
                     {move || match person() {
                         Some(name) => format!("You're chatting with {name} from our team."),
                         // After hours the email below is how the team answers.
-                        None if state.away => "The team is away now. Leave your email and they will answer you there.".to_string(),
+                        None if state.away && state.chat.with(|c| c.customer_email.is_none()) => {
+                            "The team is away now. Leave your email and they will answer you there.".to_string()
+                        }
                         None => "A person from our team will answer here soon.".to_string(),
                     }}
                 </p>

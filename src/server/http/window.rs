@@ -110,14 +110,20 @@ pub async fn brand_css(State(branding): State<Arc<Branding>>) -> AppResult<Respo
         .into_response())
 }
 
-/// The avatar (404 when there is none).
-pub async fn avatar(State(branding): State<Arc<Branding>>) -> AppResult<Response> {
+/// The avatar (404 when there is none). Kept for good under the versioned address the style
+/// sheet gives (`?v=`, which changes with it); asked again each time without one.
+pub async fn avatar(
+    State(branding): State<Arc<Branding>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> AppResult<Response> {
     let (bytes, kind) = branding.avatar().await?.ok_or(AppError::not_found("avatar"))?;
     let kind = HeaderValue::from_str(&kind).map_err(|e| AppError::Internal(e.to_string()))?;
+    let versioned = query.is_some_and(|q| q.starts_with("v="));
+    let cache = if versioned { "public, max-age=31536000, immutable" } else { "no-cache" };
     Ok((
         [
             (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
             (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         ],
         bytes,

@@ -83,6 +83,10 @@ pub struct ChatView {
     pub welcome: String,
     /// Outside the team's hours: asking for a person asks for an email first.
     pub away: bool,
+    /// The customer's thumbs on the assistant's replies: `(message id, helpful)`.
+    pub thumbs: Vec<(i64, bool)>,
+    /// Their rating (1 to 5) of the conversation's latest resolution.
+    pub rating: Option<i64>,
 }
 
 /// The chat and its newest page, once the window's draft became a conversation.
@@ -174,6 +178,10 @@ pub async fn load_chat(product_id: Option<String>) -> Result<ChatView, ErrorDeta
     };
     let (chat, page) = app.chats.opening(reader, product.as_ref()).await?;
     let look = app.branding.look().await?;
+    let (thumbs, rating) = match chat.id {
+        crate::model::DRAFT_CHAT_ID => (Vec::new(), None),
+        id => app.satisfaction.for_window(reader, id).await?,
+    };
     Ok(ChatView {
         chat,
         page,
@@ -186,6 +194,8 @@ pub async fn load_chat(product_id: Option<String>) -> Result<ChatView, ErrorDeta
         title: look.title,
         subtitle: look.subtitle,
         welcome: look.welcome,
+        thumbs,
+        rating,
     })
 }
 
@@ -317,4 +327,22 @@ const STOREFRONT_PRODUCTS: i64 = 60;
 #[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
 pub async fn get_product(id: String) -> Result<Product, ErrorDetail> {
     Ok(app().catalog.get(&id).await?)
+}
+
+/// Rates the conversation's latest resolution (1 to 5, an optional comment); rating it again
+/// changes the rating for 7 days.
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
+pub async fn rate_chat(chat_id: i64, score: i64, comment: Option<String>) -> Result<(), ErrorDetail> {
+    let caller = session()?.reader();
+    app().satisfaction.rate(caller, chat_id, &crate::model::RatingInput { score, comment }).await?;
+    Ok(())
+}
+
+/// Thumbs up (`Some(true)`) or down on one of the assistant's replies, or off (`None`).
+#[server(prefix = "/api/fn", input = Json, output = Json, client = WindowClient)]
+pub async fn thumb_reply(chat_id: i64, message_id: i64, helpful: Option<bool>) -> Result<(), ErrorDetail> {
+    let caller = session()?.reader();
+    let rater = crate::server::satisfaction::Rater::Customer(caller);
+    app().satisfaction.thumb(rater, chat_id, message_id, helpful).await?;
+    Ok(())
 }

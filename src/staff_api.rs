@@ -9,8 +9,8 @@ use crate::components::client::Json;
 use crate::model::{
     ApiKey, AssignmentSettings, Availability, CannedResponse, ContextSettings, CreatedApiKey, CreatedStaff,
     CustomerProfile, ErrorDetail, GivenSource, Inquiry, InquiryFilter, InquiryPage, InquiryPatch, KnowledgeItem,
-    KnowledgeKind, KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, StaffMember,
-    StaffPatch, StaffRole, UsageReport, Visibility, WindowSettings,
+    KnowledgeKind, KnowledgePage, Label, Me, Message, MessagePage, Note, Presence, Product, ProfilePatch, Satisfaction,
+    StaffMember, StaffPatch, StaffRole, UsageReport, Visibility, WindowSettings,
 };
 
 /// What the panel needs once: who is signed in, the team and the catalog (for filters).
@@ -425,4 +425,19 @@ pub async fn set_chat_labels(chat_id: i64, label_ids: Vec<i64>) -> Result<Inquir
 pub async fn inquiry_counts() -> Result<crate::model::InquiryCounts, ErrorDetail> {
     let (staff, app) = staff_and_app().await?;
     Ok(app.inquiries.counts(staff).await?)
+}
+
+/// What the conversation's customer thought: ratings and thumbs.
+#[server(prefix = "/api/fn", endpoint = "staff/read_satisfaction", input = Json, output = Json)]
+pub async fn read_satisfaction(chat_id: i64) -> Result<Satisfaction, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    Ok(app.satisfaction.for_staff(staff, chat_id).await?)
+}
+
+/// Marks one of the assistant's replies right (`Some(true)`) or wrong, or takes the mark off.
+#[server(prefix = "/api/fn", endpoint = "staff/mark_reply", input = Json, output = Json)]
+pub async fn mark_reply(chat_id: i64, message_id: i64, helpful: Option<bool>) -> Result<(), ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    let rater = crate::server::satisfaction::Rater::Staff(staff);
+    Ok(app.satisfaction.thumb(rater, chat_id, message_id, helpful).await?)
 }

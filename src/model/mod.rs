@@ -73,12 +73,14 @@ pub(crate) fn variant_index<'de, D: serde::Deserializer<'de>>(
 // After the macro: the submodules use it.
 mod events;
 mod knowledge;
+mod satisfaction;
 mod staff;
 mod window;
 mod workspace;
 
 pub use events::*;
 pub use knowledge::*;
+pub use satisfaction::*;
 pub use staff::*;
 pub use window::*;
 pub use workspace::*;

@@ -29,6 +29,7 @@ use super::{
     notify::Notifier,
     retention::{self, Policy, Retention},
     routing::{self, Routing},
+    satisfaction::Satisfactions,
     throttle::SignInThrottle,
     usage::{Allowances, Usage},
 };
@@ -56,6 +57,7 @@ pub struct Frontdesk {
     pub routing: Arc<Routing>,
     pub customers: Arc<Customers>,
     pub branding: Arc<Branding>,
+    pub satisfaction: Arc<Satisfactions>,
     /// Cancelled when this replica is told to stop: live connections close, `/readyz` fails.
     draining: CancellationToken,
 }
@@ -82,6 +84,7 @@ impl Frontdesk {
         let audit = Arc::new(AuditLog::new(db.clone()));
         let trail: Arc<dyn Trail> = audit.clone();
         let branding = Arc::new(Branding::new(db.clone(), trail.clone()));
+        let satisfaction = Arc::new(Satisfactions::new(db.clone()));
         let contexts = ContextStore::open(db.clone(), hub.clone(), trail.clone(), &seed)
             .await
             .map_err(|e| startup("cannot read the assistant's contexts", e))?;
@@ -203,6 +206,7 @@ impl Frontdesk {
             routing,
             customers,
             branding,
+            satisfaction,
             draining: CancellationToken::new(),
         })
     }

@@ -24,6 +24,7 @@ pub mod notes;
 pub mod notify;
 pub mod retention;
 pub mod routing;
+pub mod satisfaction;
 pub mod throttle;
 pub mod usage;
 

@@ -16,6 +16,7 @@ mod contexts;
 mod http_surface;
 mod knowledge;
 mod replicas;
+mod satisfaction;
 mod security;
 mod staff;
 mod workspace;

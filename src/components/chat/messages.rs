@@ -8,7 +8,7 @@ use crate::components::{browser, feed::FeedList};
 use super::ChatState;
 use crate::components::icons::{Icon, Svg};
 use crate::{
-    api::{delete_message, edit_message, retry_reply},
+    api::{delete_message, edit_message, retry_reply, thumb_reply},
     markdown::to_safe_html,
     model::{Message, MessageStatus, Role, Source, PENDING_ID_BASE},
 };
@@ -99,6 +99,35 @@ fn Bubble(message: Message) -> impl IntoView {
         _ => "Assistant".to_string(),
     };
     let agent_name = (role == Role::Agent).then(|| author.clone());
+    // Thumbs on the assistant's finished replies: a second press of the same one takes it off.
+    let thumbs = (role == Role::Assistant && message.status == MessageStatus::Complete && !pending).then(|| {
+        let given = move || state.thumbs.with(|t| t.iter().find(|(m, _)| *m == id).map(|&(_, helpful)| helpful));
+        let set = move |helpful: bool| {
+            let next = (given() != Some(helpful)).then_some(helpful);
+            leptos::task::spawn_local(async move {
+                match thumb_reply(state.chat_id(), id, next).await {
+                    Ok(()) => {
+                        state.thumbs.try_update(|t| {
+                            t.retain(|(m, _)| *m != id);
+                            t.extend(next.map(|helpful| (id, helpful)));
+                        });
+                    }
+                    Err(e) => {
+                        error.try_set(Some(e.message));
+                    }
+                }
+            });
+        };
+        let thumb = "min-h-6 min-w-6 rounded hover:bg-slate-200 aria-pressed:bg-indigo-100 dark:hover:bg-slate-700 dark:aria-pressed:bg-indigo-900";
+        view! {
+            <span role="group" aria-label="Was this helpful?" class="ml-auto flex gap-1">
+                <button type="button" data-testid="thumb-up" aria-label="Helpful" class=thumb
+                    aria-pressed=move || (given() == Some(true)).to_string() on:click=move |_| set(true)>"👍"</button>
+                <button type="button" data-testid="thumb-down" aria-label="Not helpful" class=thumb
+                    aria-pressed=move || (given() == Some(false)).to_string() on:click=move |_| set(false)>"👎"</button>
+            </span>
+        }
+    });
     // Read marks on the customer's own messages: sent (saved), delivered (on a staff member's
     // screen), read (staff read it).
     let receipt = move || {
@@ -258,6 +287,7 @@ fn Bubble(message: Message) -> impl IntoView {
                 {message.edited_at.as_ref().map(|_| view! { <span>"edited"</span> })}
                 {pending.then(|| view! { <span data-testid="sending">"Sending…"</span> })}
                 {move || receipt().map(|(mark, label)| view! { <span data-testid="receipt" data-mark=mark>{label}</span> })}
+                {thumbs}
             </div>
             {ended_badly.then(|| view! {
                 <div class="mt-1 flex items-center gap-2 px-1 text-xs">

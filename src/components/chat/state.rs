@@ -40,6 +40,10 @@ pub struct ChatState {
     pub starting: StoredValue<Option<Vec<Waiter>>>,
     /// Outside the team's hours (as the page was made): a person asked for answers later.
     pub away: bool,
+    /// The customer's thumbs on the assistant's replies: `(message id, helpful)`.
+    pub thumbs: RwSignal<Vec<(i64, bool)>>,
+    /// Their rating (1 to 5) of the conversation's latest resolution.
+    pub rating: RwSignal<Option<i64>>,
 }
 
 impl ChatState {

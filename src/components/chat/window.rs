@@ -12,8 +12,8 @@ use crate::components::{
     live,
 };
 use crate::{
-    api::{load_chat, mark_read, update_chat, ChatView},
-    model::{MessageStatus, Product, Role, TextSize, Theme, WindowMode, DRAFT_CHAT_ID, PENDING_ID_BASE},
+    api::{load_chat, mark_read, rate_chat, update_chat, ChatView},
+    model::{ChatStatus, MessageStatus, Product, Role, TextSize, Theme, WindowMode, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
 /// The chat window, with its launcher, for any page.
@@ -87,8 +87,21 @@ const WINDOW_ID: &str = "fd-chat-window";
 fn Window(view: ChatView, embedded: bool) -> impl IntoView {
     // The page's last part to hydrate (inside the window's Suspense): the page is ready.
     Effect::new(|_| browser::mark_hydrated());
-    let ChatView { chat, page, contexts, max_chars, preferences, product, window, title, subtitle, welcome, away } =
-        view;
+    let ChatView {
+        chat,
+        page,
+        contexts,
+        max_chars,
+        preferences,
+        product,
+        window,
+        title,
+        subtitle,
+        welcome,
+        away,
+        thumbs,
+        rating,
+    } = view;
     let chat = RwSignal::new(chat);
     let notice = RwSignal::new(None);
     let live_after = StoredValue::new(page.last_seq);
@@ -106,8 +119,18 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
         live_after,
         starting: StoredValue::new(None),
         away,
+        thumbs: RwSignal::new(thumbs),
+        rating: RwSignal::new(rating),
     };
     provide_context(state);
+    // A new resolution (seen live) is a new one to rate.
+    Effect::new(move |before: Option<ChatStatus>| {
+        let now = state.chat.with(|c| c.status);
+        if before.is_some_and(|b| b != ChatStatus::Resolved) && now == ChatStatus::Resolved {
+            state.rating.set(None);
+        }
+        now
+    });
     let mode = RwSignal::new(if embedded { WindowMode::Open } else { window });
     let settings_open = RwSignal::new(false);
     let unread = RwSignal::new(0u32);
@@ -313,6 +336,7 @@ fn Window(view: ChatView, embedded: bool) -> impl IntoView {
                         {move || state.notice.get()}
                     </p>
                 </Show>
+                <RatingPrompt/>
                 <Composer on_settings=Callback::new(move |_| settings_open.set(true))/>
                 <Show when=move || settings_open.get()>
                     <SettingsDialog on_close=Callback::new(move |_| settings_open.set(false))/>
@@ -499,4 +523,74 @@ pub(super) fn EmailCapture(#[prop(optional)] in_settings: bool) -> impl IntoView
         </Show>
     }
     .into_any()
+}
+
+/// The faces of a rating, 1 to 5, and what each says.
+const FACES: [(&str, &str); 5] =
+    [("😞", "very bad"), ("🙁", "bad"), ("😐", "okay"), ("🙂", "good"), ("😄", "very good")];
+
+/// "How did we do?" once the conversation is resolved: a face rates it at once, then an optional
+/// comment; a face again changes the rating (for 7 days).
+#[component]
+fn RatingPrompt() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let commenting = RwSignal::new(false);
+    let comment = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let rate = move |score: i64, text: Option<String>| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let asked_comment = text.is_none();
+            match rate_chat(state.chat_id(), score, text).await {
+                Ok(()) => {
+                    state.rating.try_set(Some(score));
+                    commenting.try_set(asked_comment);
+                }
+                Err(e) => {
+                    state.notice.try_set(Some(e.message));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    view! {
+        <Show when=move || state.chat.with(|c| c.status == ChatStatus::Resolved)>
+            <section data-testid="rating" aria-labelledby="rating-title"
+                class="mx-3 mb-2 rounded-lg border border-slate-200 bg-slate-50 p-3 text-sm dark:border-slate-700 dark:bg-slate-800">
+                <h3 id="rating-title" class="font-medium">
+                    {move || match state.rating.get() {
+                        None => "How did we do?".to_string(),
+                        Some(score) => format!("You rated us {score} of 5. Thank you!"),
+                    }}
+                </h3>
+                <div role="group" aria-label="Your rating" class="mt-1 flex gap-1">
+                    {FACES.iter().zip(1..).map(|(&(face, label), score): (&(&str, &str), i64)| view! {
+                        <button type="button" data-testid="rate" data-score=score
+                            aria-label=format!("{score} of 5, {label}")
+                            aria-pressed=move || (state.rating.get() == Some(score)).to_string()
+                            disabled=move || busy.get()
+                            class="rounded-lg px-1.5 py-0.5 text-2xl hover:bg-slate-200 aria-pressed:bg-indigo-100 dark:hover:bg-slate-700 dark:aria-pressed:bg-indigo-900"
+                            on:click=move |_| rate(score, None)>
+                            {face}
+                        </button>
+                    }).collect_view()}
+                </div>
+                {move || commenting.get().then(|| view! {
+                    <form class="mt-2 flex gap-1.5" on:submit=move |ev| {
+                        ev.prevent_default();
+                        if let Some(score) = state.rating.get_untracked() {
+                            rate(score, Some(comment.get_untracked()));
+                        }
+                    }>
+                        <label for="rating-comment" class="sr-only">"Tell us more (optional)"</label>
+                        <input id="rating-comment" data-testid="rating-comment" maxlength="1000" placeholder="Tell us more (optional)"
+                            class="min-w-0 flex-1 rounded-lg border border-slate-300 bg-white px-2 py-1 dark:border-slate-600 dark:bg-slate-900"
+                            bind:value=comment/>
+                        <button type="submit" data-testid="rating-send" disabled=move || busy.get()
+                            class="rounded-lg bg-indigo-600 px-2.5 py-1 font-medium text-white hover:bg-indigo-700 disabled:opacity-50">"Send"</button>
+                    </form>
+                })}
+            </section>
+        </Show>
+    }
 }

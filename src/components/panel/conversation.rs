@@ -1,7 +1,7 @@
 //! One conversation in the panel: the shared feed (`components::feed`) with staff bubbles, triage
 //! (status, priority, assignee), taking over and handing back, and the reply box.
 
-use leptos::prelude::*;
+use leptos::{context::Provider, prelude::*};
 
 use leptos_router::hooks::use_params_map;
 
@@ -16,8 +16,8 @@ use crate::{
     markdown::to_safe_html,
     model::{Chat, ChatStatus, Inquiry, InquiryPatch, Message, MessageStatus, Note, Priority, Role, TeamEvent},
     staff_api::{
-        add_note, canned_for, get_inquiry, inquiry_messages, list_notes, message_sources, set_chat_labels,
-        staff_mark_read, staff_reply, update_inquiry,
+        add_note, canned_for, get_inquiry, inquiry_messages, list_notes, message_sources, read_satisfaction,
+        set_chat_labels, staff_mark_read, staff_reply, update_inquiry,
     },
 };
 
@@ -45,17 +45,20 @@ fn Conversation(id: i64) -> impl IntoView {
     // load can have it before the panel around it hydrates), so the conversation replaces it
     // only once this part is mounted.
     let data = LocalResource::new(move || async move {
-        let inquiry = get_inquiry(id).await?;
-        let page = inquiry_messages(id, None, None).await?;
-        Ok::<_, crate::model::ErrorDetail>((inquiry, page))
+        // Asked together: one round trip's wait, not three.
+        let (inquiry, page, thoughts) =
+            futures::join!(get_inquiry(id), inquiry_messages(id, None, None), read_satisfaction(id));
+        Ok::<_, crate::model::ErrorDetail>((inquiry?, page?, thoughts?))
     });
     let mounted = crate::components::browser::mounted();
     move || match mounted.get().then(|| data.get()).flatten() {
-        Some(Ok((inquiry, page))) => view! {
+        Some(Ok((inquiry, page, thoughts))) => view! {
+            <Provider value=super::satisfaction::Thoughts(RwSignal::new(thoughts))>
             <div class="flex min-h-0 min-w-0 flex-1">
                 <ConversationView inquiry page/>
                 <super::customer::CustomerCard chat_id=id/>
             </div>
+            </Provider>
         }
         .into_any(),
         Some(Err(e)) => view! { <p role="alert" class="m-auto">{e.message}</p> }.into_any(),
@@ -435,7 +438,10 @@ fn StaffBubble(message: Message, customer_read: Signal<i64>) -> impl IntoView {
                 {move || (is_agent && customer_read.get() >= id).then(|| view! { <span data-testid="seen">"Seen"</span> })}
                 {message.unanswered.then(|| view! { <span data-testid="staff-unanswered" class="font-medium text-amber-900">"Not answered"</span> })}
             </div>
-            {(message.role == Role::Assistant && !streaming).then(|| view! { <GivenSources chat_id message_id=id/> })}
+            {(message.role == Role::Assistant && !streaming).then(|| view! {
+                <super::satisfaction::ReplyMarks chat_id message_id=id/>
+                <GivenSources chat_id message_id=id/>
+            })}
         </article>
     }
     .into_any()

@@ -67,6 +67,7 @@ fn Profile(profile: CustomerProfile, chat_id: i64) -> impl IntoView {
             <div class=row><dt class=term>"Tokens spent on them"</dt>
                 <dd data-testid="customer-tokens">{crate::model::tokens_label(profile.tokens_used)}</dd></div>
         </dl>
+        <super::satisfaction::Ratings/>
         <h3 class="mt-4 text-xs font-semibold uppercase text-slate-600">"Asked about"</h3>
         <ul data-testid="customer-products" class="mt-1 space-y-1">
             {profile.products.is_empty().then(|| view! { <li class="text-slate-600">"No product"</li> })}

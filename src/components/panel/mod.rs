@@ -9,6 +9,7 @@ mod customer;
 mod keys;
 mod knowledge;
 mod labels;
+mod satisfaction;
 mod team;
 mod window;
 

@@ -7,6 +7,7 @@ mod extract;
 pub mod headers;
 pub mod knowledge;
 pub mod rest;
+pub mod satisfaction;
 pub mod session;
 mod spec;
 pub mod stream;
@@ -162,6 +163,9 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(retry_reply))
         .routes(routes!(handoff))
         .routes(routes!(mark_read))
+        .routes(routes!(satisfaction::rate_chat, satisfaction::chat_rating))
+        .routes(routes!(satisfaction::chat_thumbs))
+        .routes(routes!(satisfaction::thumb_reply, satisfaction::unthumb_reply))
         .routes(routes!(stream::sse))
         .routes(routes!(stream::ws))
         .routes(routes!(get_preferences, save_preferences))
@@ -193,6 +197,8 @@ fn api_routes() -> OpenApiRouter<Frontdesk> {
         .routes(routes!(admin::inquiry_messages, admin::staff_reply))
         .routes(routes!(admin::staff_mark_read))
         .routes(routes!(admin::message_sources))
+        .routes(routes!(satisfaction::inquiry_satisfaction))
+        .routes(routes!(satisfaction::staff_thumb_reply, satisfaction::staff_unthumb_reply))
         .routes(routes!(knowledge::create_api_key, knowledge::list_api_keys))
         .routes(routes!(knowledge::revoke_api_key))
         .routes(routes!(knowledge::list_knowledge))

@@ -597,7 +597,8 @@ impl ChatTx<'_> {
         Ok(woke > 0)
     }
 
-    /// Status, priority and assignee (`None` leaves each as it is; `Some(None)` unassigns).
+    /// Status, priority and assignee (`None` leaves each as it is; `Some(None)` unassigns). A
+    /// chat becoming resolved records when (`resolved_at`: ratings and reports go by it).
     pub async fn set_triage(
         &mut self,
         status: Option<ChatStatus>,
@@ -613,6 +614,7 @@ impl ChatTx<'_> {
             "UPDATE chats SET status = COALESCE($1, status), priority = COALESCE($2, priority), \
              assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5, \
              snoozed_until = CASE WHEN $1 IS NOT NULL AND $1 <> 'snoozed' THEN NULL ELSE snoozed_until END, \
+             resolved_at = CASE WHEN $1 = 'resolved' AND status <> 'resolved' THEN $5 ELSE resolved_at END, \
              unanswered = CASE WHEN $1 IN ('resolved', 'closed') THEN 0 ELSE unanswered END WHERE id = $6",
         )
         .bind(status.map(|s| s.as_str()))

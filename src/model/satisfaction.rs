@@ -18,7 +18,8 @@ pub struct RatingInput {
     /// 1 (very bad) to 5 (very good); anything else is refused with 422.
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 5))]
     pub score: i64,
-    /// Optional, at most 1000 characters (spaces around it are dropped).
+    /// Optional, at most 1000 characters (spaces around it are dropped). Left out when changing
+    /// the score, the comment given before stays; an empty one removes it.
     #[cfg_attr(feature = "ssr", schema(max_length = 1000))]
     #[serde(default)]
     pub comment: Option<String>,
@@ -48,7 +49,17 @@ pub struct ThumbInput {
     pub helpful: bool,
 }
 
-/// The thumbs on one of the assistant's replies. The customer sees only theirs.
+/// The customer's thumb on one of the assistant's replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CustomerThumb {
+    pub message_id: i64,
+    /// Up (`true`) or down.
+    pub helpful: bool,
+}
+
+/// The thumbs on one of the assistant's replies, for staff. A thumb given before the reply was
+/// written again (retried, or its question edited) no longer counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct ReplyThumbs {
@@ -64,7 +75,7 @@ pub struct ReplyThumbs {
 
 /// What a conversation's customer thought, for staff: their ratings (newest first) and the
 /// thumbs on the assistant's replies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Satisfaction {
     pub ratings: Vec<Rating>,

@@ -10,7 +10,8 @@ use super::{
     identity::{Caller, Staff},
 };
 use crate::model::{
-    trim_spaces, Rating, RatingInput, ReplyThumbs, Satisfaction, RATING_CHANGEABLE_DAYS, RATING_COMMENT_MAX_CHARS,
+    trim_spaces, CustomerThumb, Rating, RatingInput, ReplyThumbs, Satisfaction, RATING_CHANGEABLE_DAYS,
+    RATING_COMMENT_MAX_CHARS,
 };
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -39,12 +40,13 @@ fn into_rating((chat_id, score, comment, resolved_at, created_at): RatingRow) ->
     }
 }
 
-/// The input's score and trimmed comment, or a 422 that says what is wrong.
-fn checked(input: &RatingInput) -> AppResult<(i64, Option<String>)> {
+/// The input's score and comment (`None`: none sent, keep the one before; `Some(None)`: an
+/// empty one, remove it), or a 422 that says what is wrong.
+fn checked(input: &RatingInput) -> AppResult<(i64, Option<Option<String>>)> {
     if !(1..=5).contains(&input.score) {
         return Err(AppError::Invalid(format!("the score is 1 to 5, not {}", input.score)));
     }
-    let comment = input.comment.as_deref().map(trim_spaces).filter(|c| !c.is_empty());
+    let comment = input.comment.as_deref().map(trim_spaces);
     if let Some(comment) = comment {
         let len = comment.chars().count();
         if len > RATING_COMMENT_MAX_CHARS {
@@ -53,7 +55,7 @@ fn checked(input: &RatingInput) -> AppResult<(i64, Option<String>)> {
             )));
         }
     }
-    Ok((input.score, comment.map(str::to_string)))
+    Ok((input.score, comment.map(|c| Some(c.to_string()).filter(|c| !c.is_empty()))))
 }
 
 impl Satisfactions {
@@ -75,58 +77,62 @@ impl Satisfactions {
 
     /// The customer rates their conversation's latest resolution: `(rating, created)`. A second
     /// rating of the same resolution changes the first for 7 days after it was given (409 then);
-    /// a conversation never resolved cannot be rated yet (409).
+    /// a conversation never resolved cannot be rated yet (409). Without a comment the one given
+    /// before stays; an empty one removes it.
     pub async fn rate(&self, caller: Caller, chat_id: i64, input: &RatingInput) -> AppResult<(Rating, bool)> {
         let (score, comment) = checked(input)?;
-        let resolved_at = self
-            .resolution(caller, chat_id)
-            .await?
-            .ok_or_else(|| AppError::Conflict("a conversation can be rated once it is resolved".into()))?;
         let now = now_ms();
         let mut tx = self.db.write.begin().await?;
-        let given: Option<(i64,)> =
-            sqlx::query_as("SELECT created_at FROM chat_ratings WHERE chat_id = $1 AND resolved_at = $2")
+        // Read in the change: a resolution between the read and the write cannot mislead it.
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT resolved_at FROM chats WHERE id = $1 AND owner_id = $2")
                 .bind(chat_id)
-                .bind(resolved_at)
+                .bind(caller.user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let created = match given {
-            Some((at,)) if now - at > RATING_CHANGEABLE_DAYS * DAY_MS => {
+        let resolved_at = row
+            .ok_or(AppError::not_found("chat"))?
+            .0
+            .ok_or_else(|| AppError::Conflict("a conversation can be rated once it is resolved".into()))?;
+        // The first rating inserts; one racing it (or any later one) finds the row and changes it.
+        let created = sqlx::query(
+            "INSERT INTO chat_ratings (chat_id, resolved_at, score, comment, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (chat_id, resolved_at) DO NOTHING",
+        )
+        .bind(chat_id)
+        .bind(resolved_at)
+        .bind(score)
+        .bind(comment.clone().flatten())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !created {
+            let (given,): (i64,) =
+                sqlx::query_as("SELECT created_at FROM chat_ratings WHERE chat_id = $1 AND resolved_at = $2")
+                    .bind(chat_id)
+                    .bind(resolved_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if now - given > RATING_CHANGEABLE_DAYS * DAY_MS {
                 return Err(AppError::Conflict(format!(
                     "a rating can be changed for {RATING_CHANGEABLE_DAYS} days after it was given"
-                )))
+                )));
             }
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE chat_ratings SET score = $1, comment = $2, updated_at = $3 \
-                     WHERE chat_id = $4 AND resolved_at = $5",
-                )
-                .bind(score)
-                .bind(&comment)
-                .bind(now)
-                .bind(chat_id)
-                .bind(resolved_at)
-                .execute(&mut *tx)
-                .await?;
-                false
-            }
-            None => {
-                // ON CONFLICT: a second rating racing the first changes it rather than failing.
-                sqlx::query(
-                    "INSERT INTO chat_ratings (chat_id, resolved_at, score, comment, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (chat_id, resolved_at) \
-                     DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at",
-                )
-                .bind(chat_id)
-                .bind(resolved_at)
-                .bind(score)
-                .bind(&comment)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                true
-            }
-        };
+            sqlx::query(
+                "UPDATE chat_ratings SET score = $1, comment = CASE WHEN $2 = 1 THEN $3 ELSE comment END, \
+                 updated_at = $4 WHERE chat_id = $5 AND resolved_at = $6",
+            )
+            .bind(score)
+            .bind(comment.is_some() as i64)
+            .bind(comment.flatten())
+            .bind(now)
+            .bind(chat_id)
+            .bind(resolved_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let rating = self.latest_in(&mut tx, chat_id, resolved_at).await?;
         tx.commit().await?;
         Ok((rating.ok_or(AppError::not_found("rating"))?, created))
@@ -166,8 +172,11 @@ impl Satisfactions {
             Rater::Customer(caller) => Some(caller.user_id),
             Rater::Staff(_) => None,
         };
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT m.role FROM messages m JOIN chats c ON c.id = m.chat_id \
+        // (A greeting answers nothing: a reply has a customer's message before it.)
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT m.role, CASE WHEN EXISTS (SELECT 1 FROM messages u WHERE u.chat_id = m.chat_id \
+             AND u.role = 'user' AND u.id < m.id) THEN 1 ELSE 0 END \
+             FROM messages m JOIN chats c ON c.id = m.chat_id \
              WHERE m.id = $1 AND m.chat_id = $2 AND ($3 IS NULL OR c.owner_id = $3)",
         )
         .bind(message_id)
@@ -175,10 +184,10 @@ impl Satisfactions {
         .bind(owner)
         .fetch_optional(&self.db.read)
         .await?;
-        let (role,) =
+        let (role, answers) =
             row.ok_or_else(|| AppError::Missing(format!("there is no message {message_id} in chat {chat_id}")))?;
-        if role != "assistant" {
-            return Err(AppError::Conflict("only the assistant's replies take a thumb".into()));
+        if role != "assistant" || answers == 0 {
+            return Err(AppError::Conflict("only the assistant's replies to the customer take a thumb".into()));
         }
         let (by_staff, staff_id) = match rater {
             Rater::Customer(_) => (0i64, None),
@@ -212,27 +221,20 @@ impl Satisfactions {
     }
 
     /// The customer's thumbs on their conversation's replies.
-    pub async fn customer_thumbs(&self, caller: Caller, chat_id: i64) -> AppResult<Vec<ReplyThumbs>> {
+    pub async fn customer_thumbs(&self, caller: Caller, chat_id: i64) -> AppResult<Vec<CustomerThumb>> {
         self.resolution(caller, chat_id).await?;
         self.thumbs_of_customer(chat_id).await
     }
 
-    async fn thumbs_of_customer(&self, chat_id: i64) -> AppResult<Vec<ReplyThumbs>> {
+    async fn thumbs_of_customer(&self, chat_id: i64) -> AppResult<Vec<CustomerThumb>> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT message_id, helpful FROM reply_feedback WHERE chat_id = $1 AND by_staff = 0 ORDER BY message_id",
+            "SELECT f.message_id, f.helpful FROM reply_feedback f JOIN messages m ON m.id = f.message_id \
+             WHERE f.chat_id = $1 AND f.by_staff = 0 AND f.created_at > COALESCE(m.edited_at, -1) ORDER BY f.message_id",
         )
         .bind(chat_id)
         .fetch_all(&self.db.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(message_id, helpful)| ReplyThumbs {
-                message_id,
-                customer: Some(helpful == 1),
-                staff: None,
-                staff_name: None,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(message_id, helpful)| CustomerThumb { message_id, helpful: helpful == 1 }).collect())
     }
 
     /// What the window shows of the customer's own: their thumbs `(message id, helpful)` and
@@ -247,14 +249,15 @@ impl Satisfactions {
             }
             None => None,
         };
-        Ok((thumbs.into_iter().filter_map(|t| Some((t.message_id, t.customer?))).collect(), rating))
+        Ok((thumbs.into_iter().map(|t| (t.message_id, t.helpful)).collect(), rating))
     }
 
     /// Every thumb on a conversation's replies, oldest reply first.
     async fn thumbs(&self, chat_id: i64) -> AppResult<Vec<ReplyThumbs>> {
         let rows: Vec<(i64, i64, i64, Option<String>)> = sqlx::query_as(
             "SELECT f.message_id, f.by_staff, f.helpful, u.display_name FROM reply_feedback f \
-             LEFT JOIN users u ON u.id = f.staff_id WHERE f.chat_id = $1 ORDER BY f.message_id, f.by_staff",
+             JOIN messages m ON m.id = f.message_id LEFT JOIN users u ON u.id = f.staff_id \
+             WHERE f.chat_id = $1 AND f.created_at > COALESCE(m.edited_at, -1) ORDER BY f.message_id, f.by_staff",
         )
         .bind(chat_id)
         .fetch_all(&self.db.read)
@@ -301,8 +304,9 @@ mod tests {
     #[test]
     fn a_rating_is_one_to_five_with_a_short_comment() {
         let rating = |score, comment: Option<&str>| checked(&RatingInput { score, comment: comment.map(String::from) });
-        assert_eq!(rating(5, Some("  Quick and kind ")).unwrap(), (5, Some("Quick and kind".into())));
-        assert_eq!(rating(1, Some("   ")).unwrap(), (1, None), "a blank comment is none");
+        assert_eq!(rating(5, Some("  Quick and kind ")).unwrap(), (5, Some(Some("Quick and kind".into()))));
+        assert_eq!(rating(1, Some("   ")).unwrap(), (1, Some(None)), "a blank comment removes one");
+        assert_eq!(rating(2, None).unwrap(), (2, None), "no comment keeps one");
         assert!(rating(0, None).is_err() && rating(6, None).is_err());
         let long = "x".repeat(RATING_COMMENT_MAX_CHARS + 1);
         assert!(rating(3, Some(&long)).is_err());

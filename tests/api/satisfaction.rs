@@ -36,10 +36,13 @@ async fn a_resolved_conversation_is_rated_once_per_resolution_and_the_rating_cha
     let (status, first) = app.post(&rating, json!({"score": 4, "comment": "  Quick "})).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!((&first["score"], &first["comment"]), (&json!(4), &json!("Quick")));
-    // Rated again: the same rating changes.
+    // Rated again: the same rating changes; without a comment the one given stays.
     let (status, changed) = app.post(&rating, json!({"score": 5})).await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!((&changed["score"], &changed["rated_at"]), (&json!(5), &first["rated_at"]));
+    assert_eq!(changed["comment"], "Quick");
+    let (_, emptied) = app.post(&rating, json!({"score": 5, "comment": ""})).await;
+    assert_eq!(emptied["comment"], json!(null), "an empty comment removes it");
     assert_eq!(app.get(&rating).await.1["score"], 5);
     // Someone else's conversation is not theirs to rate.
     let (stranger, _) = crate::support::visitor();
@@ -107,10 +110,19 @@ async fn thumbs_go_on_the_assistants_replies_from_the_customer_and_from_staff(ba
     assert_eq!(app.put(&feedback(reply.id), json!({"helpful": true})).await.0, 204, "a second replaces the first");
     let (status, mine) = app.get(&format!("/api/v1/chats/{chat}/feedback")).await;
     assert_eq!(status, 200);
-    assert_eq!(mine, json!([{"message_id": reply.id, "customer": true}]));
-    // Only the assistant's replies, in this conversation, take one.
+    assert_eq!(mine, json!([{"message_id": reply.id, "helpful": true}]));
+    // Only the assistant's replies to the customer, in this conversation, take one: not the
+    // customer's own message, not the greeting.
     let (status, body) = app.put(&feedback(question.id), json!({"helpful": true})).await;
     assert_eq!(status, 409, "{body}");
+    let greeting = app.messages(chat).await[0].clone();
+    assert_eq!(
+        (greeting.role, app.put(&feedback(greeting.id), json!({"helpful": true})).await.0),
+        (Role::Assistant, 409)
+    );
+    let (stranger, _) = crate::support::visitor();
+    let theirs = stranger.put(app.url(&feedback(reply.id))).json(&json!({"helpful": false})).send().await.unwrap();
+    assert_eq!(theirs.status().as_u16(), 404, "someone else's conversation");
     assert_eq!(app.put(&feedback(reply.id + 1000), json!({"helpful": true})).await.0, 404);
     assert_eq!(app.put(&feedback(reply.id), json!({"helpful": "yes"})).await.0, 422);
 
@@ -126,6 +138,15 @@ async fn thumbs_go_on_the_assistants_replies_from_the_customer_and_from_staff(ba
     // Customers cannot reach staff's.
     let theirs = format!("/api/v1/admin/inquiries/{chat}/messages/{}/feedback", reply.id);
     assert_eq!(app.put(&theirs, json!({"helpful": true})).await.0, 403);
+
+    // Written again (its question edited), the reply starts with no thumb from anyone.
+    let edited = format!("/api/v1/chats/{chat}/messages/{}?wait=true", question.id);
+    assert_eq!(app.put(&edited, json!({"content": "Do you ship to Portugal?"})).await.0, 200);
+    assert_eq!(app.get(&format!("/api/v1/chats/{chat}/feedback")).await.1, json!([]));
+    let (_, seen) = call(&staff, "GET", app.url(&format!("/api/v1/admin/inquiries/{chat}/satisfaction")), None).await;
+    assert_eq!(seen["replies"], json!([]));
+    assert_eq!(app.put(&feedback(reply.id), json!({"helpful": true})).await.0, 204);
+    assert_eq!(call(&staff, "PUT", staff_feedback.clone(), Some(json!({"helpful": false}))).await.0, 204);
 
     // Taken off, both.
     assert_eq!(app.delete(&feedback(reply.id)).await.0, 204);

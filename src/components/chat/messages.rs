@@ -10,7 +10,7 @@ use crate::components::icons::{Icon, Svg};
 use crate::{
     api::{delete_message, edit_message, retry_reply, thumb_reply},
     markdown::to_safe_html,
-    model::{Message, MessageStatus, Role, Source, PENDING_ID_BASE},
+    model::{Message, MessageStatus, Role, Source, DRAFT_CHAT_ID, PENDING_ID_BASE},
 };
 
 /// The customer's side of the shared feed: their conversation with their own bubbles.
@@ -99,10 +99,22 @@ fn Bubble(message: Message) -> impl IntoView {
         _ => "Assistant".to_string(),
     };
     let agent_name = (role == Role::Agent).then(|| author.clone());
-    // Thumbs on the assistant's finished replies: a second press of the same one takes it off.
-    let thumbs = (role == Role::Assistant && message.status == MessageStatus::Complete && !pending).then(|| {
+    // Thumbs on the assistant's finished replies to the customer (not the greeting: the first
+    // message, or one with no question before it): a second press of the same one takes it off.
+    // A reply written again (retried, its question edited) starts without one.
+    if role == Role::Assistant && message.status == MessageStatus::Streaming {
+        state.thumbs.update_untracked(|t| t.retain(|(m, _)| *m != id));
+    }
+    let answers = id != DRAFT_CHAT_ID
+        && (state.feed.next_cursor.with_untracked(Option::is_some)
+            || state.feed.messages.with_untracked(|l| l.iter().any(|m| m.role == Role::User && m.id < id)));
+    let thumbs = (role == Role::Assistant && message.status == MessageStatus::Complete && answers && !pending).then(|| {
         let given = move || state.thumbs.with(|t| t.iter().find(|(m, _)| *m == id).map(|&(_, helpful)| helpful));
         let set = move |helpful: bool| {
+            if busy.get_untracked() {
+                return;
+            }
+            busy.set(true);
             let next = (given() != Some(helpful)).then_some(helpful);
             leptos::task::spawn_local(async move {
                 match thumb_reply(state.chat_id(), id, next).await {
@@ -111,11 +123,13 @@ fn Bubble(message: Message) -> impl IntoView {
                             t.retain(|(m, _)| *m != id);
                             t.extend(next.map(|helpful| (id, helpful)));
                         });
+                        error.try_set(None);
                     }
                     Err(e) => {
                         error.try_set(Some(e.message));
                     }
                 }
+                busy.try_set(false);
             });
         };
         let thumb = "min-h-6 min-w-6 rounded hover:bg-slate-200 aria-pressed:bg-indigo-100 dark:hover:bg-slate-700 dark:aria-pressed:bg-indigo-900";

@@ -537,7 +537,11 @@ fn RatingPrompt() -> impl IntoView {
     let commenting = RwSignal::new(false);
     let comment = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
+    // (No button is disabled while a rating goes: the one pressed keeps the keyboard's focus.)
     let rate = move |score: i64, text: Option<String>| {
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         leptos::task::spawn_local(async move {
             let asked_comment = text.is_none();
@@ -557,7 +561,7 @@ fn RatingPrompt() -> impl IntoView {
         <Show when=move || state.chat.with(|c| c.status == ChatStatus::Resolved)>
             <section data-testid="rating" aria-labelledby="rating-title"
                 class="mx-3 mb-2 rounded-lg border border-slate-200 bg-slate-50 p-3 text-sm dark:border-slate-700 dark:bg-slate-800">
-                <h3 id="rating-title" class="font-medium">
+                <h3 id="rating-title" aria-live="polite" class="font-medium">
                     {move || match state.rating.get() {
                         None => "How did we do?".to_string(),
                         Some(score) => format!("You rated us {score} of 5. Thank you!"),
@@ -568,7 +572,6 @@ fn RatingPrompt() -> impl IntoView {
                         <button type="button" data-testid="rate" data-score=score
                             aria-label=format!("{score} of 5, {label}")
                             aria-pressed=move || (state.rating.get() == Some(score)).to_string()
-                            disabled=move || busy.get()
                             class="rounded-lg px-1.5 py-0.5 text-2xl hover:bg-slate-200 aria-pressed:bg-indigo-100 dark:hover:bg-slate-700 dark:aria-pressed:bg-indigo-900"
                             on:click=move |_| rate(score, None)>
                             {face}
@@ -586,7 +589,7 @@ fn RatingPrompt() -> impl IntoView {
                         <input id="rating-comment" data-testid="rating-comment" maxlength="1000" placeholder="Tell us more (optional)"
                             class="min-w-0 flex-1 rounded-lg border border-slate-300 bg-white px-2 py-1 dark:border-slate-600 dark:bg-slate-900"
                             bind:value=comment/>
-                        <button type="submit" data-testid="rating-send" disabled=move || busy.get()
+                        <button type="submit" data-testid="rating-send"
                             class="rounded-lg bg-indigo-600 px-2.5 py-1 font-medium text-white hover:bg-indigo-700 disabled:opacity-50">"Send"</button>
                     </form>
                 })}

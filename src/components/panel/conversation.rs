@@ -48,7 +48,8 @@ fn Conversation(id: i64) -> impl IntoView {
         // Asked together: one round trip's wait, not three.
         let (inquiry, page, thoughts) =
             futures::join!(get_inquiry(id), inquiry_messages(id, None, None), read_satisfaction(id));
-        Ok::<_, crate::model::ErrorDetail>((inquiry?, page?, thoughts?))
+        // Without what the customer thought, the conversation still shows.
+        Ok::<_, crate::model::ErrorDetail>((inquiry?, page?, thoughts.unwrap_or_default()))
     });
     let mounted = crate::components::browser::mounted();
     move || match mounted.get().then(|| data.get()).flatten() {

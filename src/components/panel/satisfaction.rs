@@ -48,7 +48,7 @@ pub fn ReplyMarks(chat_id: i64, message_id: i64) -> impl IntoView {
             }
         });
     };
-    let button = "rounded px-1.5 py-0.5 ring-1 ring-slate-300 hover:bg-slate-100 aria-pressed:bg-slate-800 aria-pressed:text-white";
+    let button = "min-h-6 min-w-6 rounded px-1.5 py-0.5 ring-1 ring-slate-300 hover:bg-slate-100 aria-pressed:bg-slate-800 aria-pressed:text-white";
     view! {
         <div data-testid="reply-marks" class="mt-1 flex items-center gap-2 px-1 text-xs text-slate-700">
             <span data-testid="customer-thumb" data-value=move || match marks().customer {

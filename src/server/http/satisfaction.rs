@@ -8,7 +8,7 @@ use axum::{extract::State, http::StatusCode, response::IntoResponse};
 
 use super::extract::{Json, Path};
 use crate::{
-    model::{ErrorBody, Rating, RatingInput, ReplyThumbs, Satisfaction, ThumbInput},
+    model::{CustomerThumb, ErrorBody, Rating, RatingInput, Satisfaction, ThumbInput},
     server::{
         error::{AppError, AppResult},
         identity::{Caller, Staff},
@@ -45,17 +45,18 @@ pub async fn chat_rating(State(satisfaction): Service, caller: Caller, Path(id):
 
 /// The customer's thumbs on the conversation's replies.
 #[utoipa::path(get, path = "/api/v1/chats/{id}/feedback", tag = "messages", params(("id" = i64, Path)), responses(
-    (status = 200, body = Vec<ReplyThumbs>), (status = 404, body = ErrorBody)))]
+    (status = 200, body = Vec<CustomerThumb>), (status = 404, body = ErrorBody)))]
 pub async fn chat_thumbs(
     State(satisfaction): Service,
     caller: Caller,
     Path(id): Path<i64>,
-) -> AppResult<Json<Vec<ReplyThumbs>>> {
+) -> AppResult<Json<Vec<CustomerThumb>>> {
     Ok(Json(satisfaction.customer_thumbs(caller, id).await?))
 }
 
-/// Thumbs up or down on one of the assistant's replies (a second one replaces the first). 409
-/// for a message that is not the assistant's.
+/// Thumbs up or down on one of the assistant's replies to the customer (a second one replaces
+/// the first; one given before the reply is written again stops counting). 409 for a message
+/// that is not such a reply (the customer's own, staff's, the greeting).
 #[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{mid}/feedback", tag = "messages",
     params(("id" = i64, Path), ("mid" = i64, Path)), request_body = ThumbInput, responses(
     (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]

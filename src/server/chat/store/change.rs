@@ -614,7 +614,8 @@ impl ChatTx<'_> {
             "UPDATE chats SET status = COALESCE($1, status), priority = COALESCE($2, priority), \
              assignee_id = CASE WHEN $3 = 1 THEN $4 ELSE assignee_id END, updated_at = $5, \
              snoozed_until = CASE WHEN $1 IS NOT NULL AND $1 <> 'snoozed' THEN NULL ELSE snoozed_until END, \
-             resolved_at = CASE WHEN $1 = 'resolved' AND status <> 'resolved' THEN $5 ELSE resolved_at END, \
+             resolved_at = CASE WHEN $1 = 'resolved' AND (status <> 'resolved' OR resolved_at IS NULL) THEN $5 \
+             ELSE resolved_at END, \
              unanswered = CASE WHEN $1 IN ('resolved', 'closed') THEN 0 ELSE unanswered END WHERE id = $6",
         )
         .bind(status.map(|s| s.as_str()))

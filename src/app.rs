@@ -13,8 +13,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 
 #[cfg(feature = "panel")]
 use crate::components::panel::{
-    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, CannedRoute, ConversationRoute, KnowledgeRoute, LabelsRoute,
-    NoConversation, ResetPasswordPage, TeamRoute, WindowRoute,
+    AdminLogin, AdminPanel, ApiKeysRoute, AssistantRoute, AuditRoute, CannedRoute, ConversationRoute, KnowledgeRoute,
+    LabelsRoute, NoConversation, ResetPasswordPage, TeamRoute, UsageRoute, WindowRoute,
 };
 use crate::{
     api::{get_product, list_products},
@@ -264,6 +264,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("team") view=TeamRoute/>
                     <Route path=path!("labels") view=LabelsRoute/>
                     <Route path=path!("window") view=WindowRoute/>
+                    <Route path=path!("audit") view=AuditRoute/>
+                    <Route path=path!("usage") view=UsageRoute/>
                 </ParentRoute>
             </Routes>
         </Router>

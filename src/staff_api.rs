@@ -441,3 +441,18 @@ pub async fn mark_reply(chat_id: i64, message_id: i64, helpful: Option<bool>) ->
     let rater = crate::server::satisfaction::Rater::Staff(staff);
     Ok(app.satisfaction.thumb(rater, chat_id, message_id, helpful).await?)
 }
+
+/// The audit log, newest first, filtered (admins only).
+#[server(prefix = "/api/fn", endpoint = "staff/read_audit", input = Json, output = Json)]
+pub async fn read_audit(filter: crate::model::AuditFilter) -> Result<crate::model::AuditPage, ErrorDetail> {
+    let (staff, app) = staff_and_app().await?;
+    staff.require_admin()?;
+    Ok(app.audit.read(&filter).await?)
+}
+
+/// The assistant's use over the last `days` days (1 to 90) and the allowances in force.
+#[server(prefix = "/api/fn", endpoint = "staff/read_usage", input = Json, output = Json)]
+pub async fn read_usage(days: u32) -> Result<UsageReport, ErrorDetail> {
+    let (_staff, app) = staff_and_app().await?;
+    Ok(app.usage.report(Some(days)).await?)
+}

@@ -54,8 +54,58 @@ test('a customer thumbs a reply and rates the resolved conversation, and staff s
   await expect(seen).toHaveAttribute('data-score', '4');
   await expect(seen).toContainText('Quick and clear');
   await expect(marks.getByTestId('mark-wrong')).toHaveAttribute('aria-pressed', 'true');
-  // The customer never sees staff's mark.
-  await expect(chat.page.getByText('Wrong')).toHaveCount(0);
+  // The customer never sees staff's mark: their own thumb is what their window shows.
+  await chat.reload();
+  const theirs = chat.byRole('assistant').last();
+  await expect(theirs.getByTestId('thumb-up')).toHaveAttribute('aria-pressed', 'true');
+  await expect(theirs.getByTestId('thumb-down')).toHaveAttribute('aria-pressed', 'false');
+  await expect(chat.page.getByTestId('mark-wrong')).toHaveCount(0);
+  await customer.close();
+  await staff.close();
+});
+
+test('an admin reads the audit log narrowed to one kind of action and one conversation, and the assistant\'s use per day', async ({ browser, baseURL }) => {
+  const staff = await person(browser, (p) => new StaffPage(p));
+  await staff.who.signIn();
+  const page = staff.who.page;
+  // Something to find: a label made, and a conversation the assistant answered.
+  const stamp = Date.now();
+  const made = await page.request.post(`${baseURL}/api/v1/admin/labels`, {
+    data: { name: `Audit ${stamp}`, color: '#1d4ed8' },
+    headers: { origin: baseURL! },
+  });
+  expect(made.status()).toBe(201);
+  const customer = await person(browser, (p) => new ChatPage(p));
+  await customer.who.open('/');
+  await customer.who.send('How long does delivery take?');
+  await customer.who.lastReplyWhenDone();
+  const id = await customer.who.chatId();
+  const changed = await page.request.patch(`${baseURL}/api/v1/admin/inquiries/${id}`, {
+    data: { status: 'in_progress' },
+    headers: { origin: baseURL! },
+  });
+  expect(changed.status()).toBe(200);
+
+  await page.getByTestId('nav-audit').click();
+  const rows = page.getByTestId('audit-entry');
+  await expect(rows.first()).toBeVisible();
+  await page.getByTestId('audit-kind').selectOption('label.');
+  await page.getByTestId('audit-apply').click();
+  await expect(rows.first()).toHaveAttribute('data-action', 'label.created');
+  expect(await rows.evaluateAll((all) => all.every((r) => r.getAttribute('data-action')!.startsWith('label.')))).toBe(true);
+  await page.getByTestId('audit-kind').selectOption('');
+  await page.getByTestId('audit-chat').fill(id);
+  await page.getByTestId('audit-apply').click();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute('data-action', 'inquiry.updated');
+  await expect(rows.first()).toContainText(`#${id}`);
+
+  // Today's use counts the reply just written.
+  await page.getByTestId('nav-usage').click();
+  const today = new Date().toISOString().slice(0, 10);
+  await expect(page.locator(`[data-testid="usage-day"][data-day="${today}"]`)).toBeVisible();
+  await page.getByTestId('usage-days').selectOption('7');
+  await expect(page.getByTestId('usage-total')).toContainText('replies in all');
   await customer.close();
   await staff.close();
 });

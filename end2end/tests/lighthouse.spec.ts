@@ -75,6 +75,8 @@ test.describe('Lighthouse', () => {
       await audit(`${baseURL}/admin/team`);
       await audit(`${baseURL}/admin/labels`);
       await audit(`${baseURL}/admin/window`);
+      await audit(`${baseURL}/admin/audit`);
+      await audit(`${baseURL}/admin/usage`);
     });
   });
 });

@@ -120,6 +120,21 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// Which audit entries to read (each filter optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Only this conversation's entries.
+    pub chat_id: Option<i64>,
+    /// Only what this member (or visitor) did.
+    pub actor_id: Option<i64>,
+    /// Only actions beginning with this (`inquiry.` for every change to conversations).
+    pub action: Option<String>,
+    /// Entries older than this id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
 /// The assistant's use on one UTC day, in all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]

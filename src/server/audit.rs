@@ -9,7 +9,7 @@ use super::{
     db::{now_ms, rfc3339, Db},
     error::{AppError, AppResult},
 };
-use crate::model::{AuditEntry, AuditPage};
+use crate::model::{AuditEntry, AuditFilter, AuditPage};
 
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,22 +83,35 @@ impl AuditLog {
         AuditLog { db }
     }
 
-    /// The log, newest first, optionally of one chat; 1 to 200 entries a page (50 by default).
-    /// The caller checked that an admin asks.
-    pub async fn read(&self, chat_id: Option<i64>, before: Option<i64>, limit: Option<i64>) -> AppResult<AuditPage> {
+    /// The log, newest first, optionally of one chat, one member and/or actions beginning with
+    /// some text (`inquiry.` for every change to conversations); 1 to 200 entries a page (50 by
+    /// default). The caller checked that an admin asks.
+    pub async fn read(&self, filter: &AuditFilter) -> AppResult<AuditPage> {
+        let AuditFilter { chat_id, actor_id, action, before, limit } = filter.clone();
         let limit = limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(AppError::Invalid("limit must be between 1 and 200".into()));
         }
+        let action = action.unwrap_or_default();
+        if action.len() > 64 || !action.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_') {
+            return Err(AppError::Invalid(
+                "action is up to 64 lower-case letters, dots and underscores, like inquiry.".into(),
+            ));
+        }
+        // A prefix for LIKE, its `_` taken literally.
+        let pattern = format!("{}%", action.replace('_', "\\_"));
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT a.id, a.at, a.actor_id, a.actor_kind, \
              (SELECT u.display_name FROM users u WHERE u.id = a.actor_id AND u.kind = 'staff') AS actor_name, \
              a.chat_id, a.action, a.detail FROM audit_log a \
-             WHERE ($1 = 0 OR a.chat_id = $1) AND a.id < $2 ORDER BY a.id DESC LIMIT $3",
+             WHERE ($1 = 0 OR a.chat_id = $1) AND ($4 = 0 OR a.actor_id = $4) AND a.action LIKE $5 ESCAPE '\\' \
+             AND a.id < $2 ORDER BY a.id DESC LIMIT $3",
         )
         .bind(chat_id.unwrap_or(0))
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit + 1)
+        .bind(actor_id.unwrap_or(0))
+        .bind(pattern)
         .fetch_all(&self.db.read)
         .await?;
         let more = rows.len() as i64 > limit;

@@ -14,6 +14,7 @@ mod catalog;
 mod chat;
 mod contexts;
 mod http_surface;
+mod insight;
 mod knowledge;
 mod replicas;
 mod satisfaction;

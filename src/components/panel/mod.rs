@@ -1,6 +1,7 @@
 //! The inquiry panel (/admin): sign-in, the live list of conversations with filters, and a
 //! conversation view where staff read, take over, reply and hand back.
 
+mod activity;
 mod api_keys;
 mod assistant;
 mod canned;
@@ -13,6 +14,7 @@ mod satisfaction;
 mod team;
 mod window;
 
+pub use activity::{AuditRoute, UsageRoute};
 pub use api_keys::ApiKeysRoute;
 pub use assistant::AssistantRoute;
 pub use canned::CannedRoute;
@@ -634,6 +636,8 @@ fn PanelFrame(view: PanelView) -> impl IntoView {
                     <A href="/admin/labels" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-labels">"Labels"</A>
                     <A href="/admin/window" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-window">"Window"</A>
                     <A href="/admin/team" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-team">"Team"</A>
+                    <A href="/admin/usage" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-usage">"Usage"</A>
+                    <A href="/admin/audit" attr:class="rounded px-2 py-1 text-slate-700 hover:bg-slate-100" attr:data-testid="nav-audit">"Audit log"</A>
                 </nav>
                 <LinkBadge link=panel.link/>
                 {move || panel.mentioned.get().map(|(chat_id, author)| view! {

@@ -18,7 +18,8 @@ use super::{
 };
 use crate::{
     model::{
-        AuditPage, CreatedStaff, ErrorBody, GivenSource, Me, Message, MessagePage, NewStaff, StaffMember, UsageReport,
+        AuditFilter, AuditPage, CreatedStaff, ErrorBody, GivenSource, Me, Message, MessagePage, NewStaff, StaffMember,
+        UsageReport,
     },
     server::{
         accounts::Accounts,
@@ -104,6 +105,12 @@ pub async fn add_staff(
 pub struct AuditQuery {
     /// Only this chat's entries.
     pub chat_id: Option<i64>,
+    /// Only what this member (or visitor) did.
+    pub actor_id: Option<i64>,
+    /// Only actions beginning with this: lower-case letters, dots and underscores (`inquiry.` for
+    /// every change to conversations).
+    #[param(max_length = 64, pattern = "^[a-z_.]*$")]
+    pub action: Option<String>,
     /// Entries older than this id (the previous page's `next_before`).
     pub before: Option<i64>,
     /// 1 to 200 (default 50).
@@ -121,7 +128,8 @@ pub async fn audit_log(
     Query(query): Query<AuditQuery>,
 ) -> AppResult<Json<AuditPage>> {
     staff.require_admin()?;
-    Ok(Json(audit.read(query.chat_id, query.before, query.limit).await?))
+    let AuditQuery { chat_id, actor_id, action, before, limit } = query;
+    Ok(Json(audit.read(&AuditFilter { chat_id, actor_id, action, before, limit }).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -164,16 +164,22 @@ impl Branding {
 
     /// The window's settings.
     pub async fn settings(&self) -> AppResult<WindowSettings> {
-        let (brand_color, title, subtitle, welcome, launcher, hours, has_avatar, _): SettingsRow = sqlx::query_as(
-            "SELECT brand_color, title, subtitle, welcome, launcher, business_hours, \
+        Ok(self.settings_and_version().await?.0)
+    }
+
+    /// The window's settings and when they last changed (unix ms: the avatar's address version).
+    async fn settings_and_version(&self) -> AppResult<(WindowSettings, i64)> {
+        let (brand_color, title, subtitle, welcome, launcher, hours, has_avatar, updated): SettingsRow =
+            sqlx::query_as(
+                "SELECT brand_color, title, subtitle, welcome, launcher, business_hours, \
              CASE WHEN avatar IS NULL THEN 0 ELSE 1 END, updated_at FROM window_settings WHERE id = 1",
-        )
-        .fetch_one(&self.db.read)
-        .await?;
+            )
+            .fetch_one(&self.db.read)
+            .await?;
         let defaults = WindowSettings::default();
         let business_hours =
             hours.and_then(|json| serde_json::from_str::<BusinessHours>(&json).ok()).unwrap_or(defaults.business_hours);
-        Ok(WindowSettings {
+        let settings = WindowSettings {
             brand_color,
             title,
             subtitle,
@@ -181,7 +187,8 @@ impl Branding {
             launcher: launcher.parse().unwrap_or(LauncherSide::Right),
             business_hours,
             avatar: has_avatar != 0,
-        })
+        };
+        Ok((settings, updated))
     }
 
     /// An admin changes the window (audited); refused with the reason (422) when a rule fails,
@@ -281,9 +288,7 @@ impl Branding {
     /// The window's style sheet of the moment: the brand colour (and a darker one for hover), the
     /// launcher's side, the avatar. Served at `/window/brand.css`.
     pub async fn style_sheet(&self) -> AppResult<String> {
-        let settings = self.settings().await?;
-        let (updated,): (i64,) =
-            sqlx::query_as("SELECT updated_at FROM window_settings WHERE id = 1").fetch_one(&self.db.read).await?;
+        let (settings, updated) = self.settings_and_version().await?;
         Ok(style_sheet(&settings, updated))
     }
 }

@@ -58,6 +58,17 @@ fn checked(input: &RatingInput) -> AppResult<(i64, Option<Option<String>>)> {
     Ok((input.score, comment.map(|c| Some(c.to_string()).filter(|c| !c.is_empty()))))
 }
 
+/// The latest resolution of the caller's conversation, read on `conn` (`None`: never resolved);
+/// 404 when the conversation is not theirs.
+async fn resolution_in(conn: &mut sqlx::AnyConnection, caller: Caller, chat_id: i64) -> AppResult<Option<i64>> {
+    let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT resolved_at FROM chats WHERE id = $1 AND owner_id = $2")
+        .bind(chat_id)
+        .bind(caller.user_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|(at,)| at).ok_or(AppError::not_found("chat"))
+}
+
 impl Satisfactions {
     pub fn new(db: Db) -> Self {
         Satisfactions { db }
@@ -66,13 +77,8 @@ impl Satisfactions {
     /// The latest resolution of the caller's conversation (`None`: never resolved); 404 when the
     /// conversation is not theirs.
     async fn resolution(&self, caller: Caller, chat_id: i64) -> AppResult<Option<i64>> {
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT resolved_at FROM chats WHERE id = $1 AND owner_id = $2")
-                .bind(chat_id)
-                .bind(caller.user_id)
-                .fetch_optional(&self.db.read)
-                .await?;
-        row.map(|(at,)| at).ok_or(AppError::not_found("chat"))
+        let mut conn = self.db.read.acquire().await?;
+        resolution_in(&mut conn, caller, chat_id).await
     }
 
     /// The customer rates their conversation's latest resolution: `(rating, created)`. A second
@@ -84,15 +90,8 @@ impl Satisfactions {
         let now = now_ms();
         let mut tx = self.db.write.begin().await?;
         // Read in the change: a resolution between the read and the write cannot mislead it.
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT resolved_at FROM chats WHERE id = $1 AND owner_id = $2")
-                .bind(chat_id)
-                .bind(caller.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let resolved_at = row
-            .ok_or(AppError::not_found("chat"))?
-            .0
+        let resolved_at = resolution_in(&mut tx, caller, chat_id)
+            .await?
             .ok_or_else(|| AppError::Conflict("a conversation can be rated once it is resolved".into()))?;
         // The first rating inserts; one racing it (or any later one) finds the row and changes it.
         let created = sqlx::query(
